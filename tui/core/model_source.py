@@ -1,0 +1,46 @@
+"""One entry point from a model reference to a `ModelSpec`, whatever the reference is.
+
+References: a local `.gguf` file (first shard of a split model too), a folder holding one model,
+`hf:ORG/REPO/FILE.gguf[@REV]` or `hf:ORG/REPO:QUANT`, an `http(s)://` URL, or a catalog id
+(`catalog:ID[:QUANT]`, or a bare `ID[:QUANT]` when no such path exists).
+"""
+
+from __future__ import annotations
+
+import os
+
+from tui.core.errors import ModelReferenceError
+from tui.core.model_spec import ModelSpec
+
+
+def is_remote_reference(ref: str) -> bool:
+    return ref.startswith(("hf:", "http://", "https://"))
+
+
+def open_model(ref: str, mmproj: str = "auto") -> ModelSpec:
+    """Resolve `ref` and read its header (or synthesize it from the catalog).
+
+    `mmproj` is "auto" (pair a projector found beside the model), "none", or a path/URL.
+    Raises a `VramtuiError` subclass with a one-line message for anything the user must fix.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise ModelReferenceError("no model given: pass a path, folder, hf: reference, URL or catalog id")
+    if is_remote_reference(ref):
+        from tui.core.remote import open_remote_model
+
+        return open_remote_model(ref, mmproj=mmproj)
+    expanded = os.path.expanduser(ref)
+    if ref.startswith("catalog:") or not os.path.exists(expanded):
+        from tui.core.catalog import open_catalog_model
+
+        spec = open_catalog_model(ref.removeprefix("catalog:"))
+        if spec is not None:
+            return spec
+        raise ModelReferenceError(
+            f"{ref}: no such file or folder, and no catalog model by that name "
+            "(see `vramtui models --catalog`)"
+        )
+    from tui.core.model_files import open_local_model
+
+    return open_local_model(expanded, mmproj=mmproj)
