@@ -1,10 +1,329 @@
-"""Placeholder: the commands of this module are being written (see the issues)."""
+"""`vramtui probe`: measure a running llama.cpp, LM Studio or Ollama server vs the prediction."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
+import sys
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tui.cli.common import EXIT_OK, add_runtime_args, print_json, settings_from_args
+from tui.core.errors import ProbeError, VramtuiError
+from tui.core.probe import (
+    SERVER_KINDS,
+    ComparisonRow,
+    Prediction,
+    ProbeResult,
+    ProbeTimeouts,
+    ServerInfo,
+    compare,
+    detect_servers,
+    format_measure,
+    format_ratio,
+    predict,
+    resolve_server,
+    run_probe,
+    server_info,
+)
+from tui.core.probe_history import (
+    HistoryRecord,
+    append_history,
+    current_os,
+    decode_efficiency,
+    history_path,
+    load_history,
+    make_record,
+)
+from tui.core.sizes import format_bytes, parse_size
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="measure a running llama.cpp / LM Studio / Ollama server beside the prediction",
+        description="Stream a short fixed prompt to a running server and report time to first "
+        "token, decode and prompt tokens/s and memory evidence, beside vramtui's prediction. "
+        "Each run is appended to the probe history.",
+    )
+    p.add_argument("--url", help="server URL (default: look on 127.0.0.1 at the default ports)")
+    p.add_argument("--server", default="auto", choices=("auto", *SERVER_KINDS),
+                   help="server kind (default: auto-detect)")  # fmt: skip
+    p.add_argument("--model", help="model name on the server (default: the loaded one)")
+    p.add_argument("--max-tokens", type=int, default=64, help="tokens to generate (default 64)")
+    p.add_argument("--prompt-tokens", type=int, default=0,
+                   help="add about N tokens of filler before the prompt (prefill)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=180.0,
+                   help="total seconds (default 180; first token within 60)")  # fmt: skip
+    p.add_argument("--connect-timeout", type=float, default=3.0)
+    p.add_argument("--api-key", help="bearer token (default: $VRAMTUI_API_KEY or $LM_API_TOKEN)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--history", action="store_true", help="list the probe history and exit")
+    p.add_argument("--list", action="store_true", help="list the servers found and their models")
+    p.add_argument("--no-save", action="store_true", help="do not append this run to the history")
+    g = p.add_argument_group("prediction beside the measurement")
+    g.add_argument("--predict", metavar="MODEL_REF",
+                   help="model file / hf: / catalog id to predict for (llama.cpp: default is the "
+                   "server's model_path when it exists here)")  # fmt: skip
+    g.add_argument("--preset", help="scenario preset (model, machine, carve-out, OS, settings); "
+                   "flags given beside it win")  # fmt: skip
+    g.add_argument("--machine", help="machine preset id (needed for a prediction)")
+    g.add_argument("--carve-out", help="BIOS carve-out, e.g. 512M or 96G")
+    g.add_argument("--os", dest="os_name", choices=("windows", "linux", "macos"))
+    g.add_argument("--backend", help="backend the server runs (vulkan, rocm, cuda, metal, cpu); "
+                   "kept in the history for calibration")  # fmt: skip
+    add_runtime_args(p)
+    p.set_defaults(handler=run)
+
+
+def _timeouts(args: argparse.Namespace) -> ProbeTimeouts:
+    total = float(args.timeout)
+    connect = float(args.connect_timeout)
+    if not total > 0 or not connect > 0:
+        raise ProbeError("--timeout and --connect-timeout must be more than 0 seconds")
+    return ProbeTimeouts(
+        connect=connect, first_token=min(60.0, total), total=total, request=min(10.0, total)
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.history:
+        return _show_history(args)
+    timeouts = _timeouts(args)
+    if args.list:
+        return _show_servers(args, timeouts)
+    scenario = _load_scenario(args.preset) if args.preset else None
+    carve = parse_size(args.carve_out, "--carve-out") if args.carve_out else None
+    if scenario is not None:
+        args.machine = args.machine or scenario.machine
+        args.predict = args.predict or scenario.model
+        args.os_name = args.os_name or scenario.os
+        carve = carve if carve is not None else scenario.carve_out_bytes
+    info = resolve_server(args.url, args.server, timeouts)
+    api_key = args.api_key or os.environ.get("VRAMTUI_API_KEY") or os.environ.get("LM_API_TOKEN")
+    result = run_probe(
+        info.url,
+        info.kind,
+        args.model,
+        max_tokens=args.max_tokens,
+        prompt_tokens=args.prompt_tokens,
+        timeouts=timeouts,
+        api_key=api_key,
+    )
+    base = scenario.settings if scenario is not None else None
+    prediction, note, settings = _prediction(args, result, carve, base)
+    calibration = _calibration(args.machine, args.backend)
+    if not args.no_save:
+        record = make_record(
+            result,
+            prediction,
+            machine=args.machine,
+            carve_out_bytes=carve,
+            os_name=args.os_name or current_os(),
+            backend=args.backend,
+            settings=settings,
+            model_ref=_model_ref(args, result),
+        )
+        append_history(record)
+    if args.json:
+        print_json(
+            {
+                "result": result.to_json(),
+                "prediction": prediction.to_json() if prediction else None,
+                "prediction_note": note,
+                "comparison": [_row_json(r) for r in compare(prediction, result)],
+                "calibration": calibration,
+            }
+        )
+    else:
+        _print_result(result, prediction, note)
+        if calibration is not None:
+            sys.stdout.write(
+                f"earlier runs on {args.machine}/{args.backend or '-'}: measured/predicted decode "
+                f"median {calibration['decode_efficiency']:.2f}x over {calibration['runs']} runs\n"
+            )
+    return EXIT_OK
+
+
+def _model_ref(args: argparse.Namespace, result: ProbeResult) -> str | None:
+    if args.predict:
+        return str(args.predict)
+    path = result.memory.model_path
+    if path and os.path.isfile(path):
+        return path
     return None
+
+
+def _load_scenario(name: str) -> Any:
+    """A scenario preset by name or file (tui.core.scenario.load_scenario)."""
+    try:
+        scenario_module = importlib.import_module("tui.core.scenario")
+    except ImportError as err:
+        raise VramtuiError(f"--preset: scenario presets are not available ({err})") from None
+    return scenario_module.load_scenario(name)
+
+
+def _prediction(
+    args: argparse.Namespace, result: ProbeResult, carve: int | None, base: Any = None
+) -> tuple[Prediction | None, str, dict[str, Any]]:
+    """The prediction for the same model and settings, or None with a note saying why not."""
+    # Settings: the flags, with the server's context when the user gave none. llama-server
+    # reports n_ctx per slot (/props default_generation_settings, /slots): the -c total split
+    # over the slots, or the whole -c with a unified KV cache (-kvu), which /props does not show
+    # (checked against xllamacpp's llama-server with -np 2, with and without kv_unified).
+    base_settings = settings_from_args(args, base)
+    if base is None and args.ctx_size is None and result.memory.n_ctx:
+        slots = result.memory.total_slots or 1
+        unified = bool(args.kv_unified)
+        total = result.memory.n_ctx if unified else result.memory.n_ctx * slots
+        base_settings = base_settings.with_changes(ctx_size=total, parallel=slots)
+    settings = base_settings.to_dict()
+    ref = _model_ref(args, result)
+    if not args.machine:
+        return None, "no prediction: pass --machine ID (and --predict MODEL) to compare", settings
+    if ref is None:
+        return None, "no prediction: pass --predict MODEL (path, hf: or catalog id)", settings
+    try:
+        prediction = predict(
+            ref, args.machine, base_settings, carve_out_bytes=carve, os_name=args.os_name
+        )
+    except VramtuiError as err:
+        return None, f"no prediction: {err}", settings
+    return prediction, prediction.label, settings
+
+
+def _row_json(row: ComparisonRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "unit": row.unit,
+        "predicted": row.predicted,
+        "measured": row.measured,
+        "ratio": row.ratio,
+    }
+
+
+def _calibration(machine: str | None, backend: str | None) -> dict[str, Any] | None:
+    """What the history says about this machine and backend before this run (the factor the
+    speed model can calibrate with; see tui.core.probe_history)."""
+    if machine is None:
+        return None
+    records = load_history()
+    factor = decode_efficiency(records, machine, backend)
+    if factor is None:
+        return None
+    runs = sum(
+        1 for r in records if r.machine == machine and r.backend == backend and r.decode_ratio
+    )
+    return {
+        "machine": machine,
+        "backend": backend,
+        "decode_efficiency": factor,
+        "runs": min(runs, 20),
+    }
+
+
+def _print_result(result: ProbeResult, prediction: Prediction | None, note: str) -> None:
+    console = Console(highlight=False)
+    title = f"{result.kind} at {result.url} - {result.model}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    table.add_column("measured", justify="right")
+    table.add_column("predicted", justify="right")
+    table.add_column("ratio", justify="right")
+    for row in compare(prediction, result):
+        ratio = format_ratio(row.ratio)
+        table.add_row(
+            row.name,
+            format_measure(row.measured, row.unit),
+            format_measure(row.predicted, row.unit),
+            ratio,
+        )
+    table.add_section()
+    table.add_row("time to first token (client)", format_measure(result.ttft_client_s, "s"), "", "")
+    table.add_row("prompt", format_measure(result.prompt_tokens_per_second, "tok/s"), "", "")
+    table.add_row("tokens generated", str(result.tokens_generated), "", "")
+    table.add_row(
+        "prompt tokens", "-" if result.prompt_tokens is None else str(result.prompt_tokens), "", ""
+    )
+    mem = result.memory
+    if mem.n_ctx:
+        slots = f" x {mem.total_slots} slots" if mem.total_slots else ""
+        table.add_row("server context", f"{mem.n_ctx}{slots}", "", "")
+    if mem.ollama_size_bytes is not None:
+        table.add_row("ollama size / in VRAM", f"{format_bytes(mem.ollama_size_bytes)} / "
+                      f"{format_bytes(mem.ollama_vram_bytes or 0)}", "", "")  # fmt: skip
+    if mem.amdgpu_during:
+        used = sum(s.used for s in mem.amdgpu_during)
+        table.add_row("amdgpu VRAM+GTT used (during)", format_bytes(used), "", "")
+    console.print(table)
+    source = {"server": "server's own timings", "client": "client clock", "none": "no tokens"}
+    console.print(f"decode measured by: {source[result.decode_source]}")
+    if note:
+        console.print(note if prediction is None else f"predicted for: {note}")
+
+
+def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
+    servers: list[ServerInfo]
+    if args.url:
+        kind = None if args.server == "auto" else args.server
+        servers = [server_info(args.url, kind, timeouts)]
+    else:
+        servers = detect_servers(timeout=min(timeouts.connect, 2.0))
+    if args.json:
+        print_json(
+            [{"kind": s.kind, "url": s.url, "models": [vars(m) for m in s.models]} for s in servers]
+        )
+        return EXIT_OK
+    if not servers:
+        sys.stdout.write(
+            "no server found on 127.0.0.1 (llama.cpp 8080, LM Studio 1234, Ollama 11434)\n"
+        )
+        return EXIT_OK
+    for s in servers:
+        sys.stdout.write(f"{s.kind} at {s.url}\n")
+        for m in s.models:
+            flag = "loaded" if m.loaded else "      "
+            size = format_bytes(m.size_bytes) if m.size_bytes else ""
+            sys.stdout.write(f"  {flag}  {m.name}  {size}\n")
+    return EXIT_OK
+
+
+def _show_history(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    records = load_history(problems=problems)
+    for problem in problems:
+        sys.stderr.write(f"vramtui: {problem}\n")
+    if args.json:
+        print_json([r.to_json() for r in records])
+        return EXIT_OK
+    if not records:
+        sys.stdout.write(f"no probe runs yet ({history_path()})\n")
+        return EXIT_OK
+    table = Table(title=f"probe history ({history_path()})", title_justify="left")
+    for col in ("when", "server", "model", "machine", "decode tok/s", "predicted", "ratio", "ttft"):
+        table.add_column(
+            col,
+            justify="right" if col in {"decode tok/s", "predicted", "ratio", "ttft"} else "left",
+            no_wrap=col == "when",
+        )
+    for r in records[-50:]:
+        table.add_row(
+            r.timestamp.replace("T", " ")[5:16],
+            r.kind,
+            os.path.basename(r.model.rstrip("/\\")) or r.model,
+            r.machine or "-",
+            format_measure(r.measured_decode_tps, ""),
+            format_measure(r.predicted_decode_tps, ""),
+            format_ratio(r.decode_ratio),
+            format_measure(_ttft(r), "s"),
+        )
+    Console(highlight=False).print(table)
+    return EXIT_OK
+
+
+def _ttft(record: HistoryRecord) -> float | None:
+    value = record.measured.get("ttft_s")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

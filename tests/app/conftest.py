@@ -1,0 +1,27 @@
+"""Pilot helpers: build the app through the same factory the CLI uses, with discovery off."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from tui.app.app import VramtuiApp
+from tui.app.factory import create_app
+from tui.app.screens.main import MainScreen
+
+
+def make_app(**kwargs: object) -> VramtuiApp:
+    kwargs.setdefault("discover", False)
+    return create_app(**kwargs)  # type: ignore[arg-type]
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let workers (model reads, the carve-out sweep) finish and the screen repaint."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def main_screen(app: VramtuiApp) -> MainScreen:
+    screen = app.screen
+    assert isinstance(screen, MainScreen), f"expected the main screen, got {screen!r}"
+    return screen

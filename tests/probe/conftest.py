@@ -1,0 +1,50 @@
+"""Probe test setup: one real llama.cpp server (xllamacpp) per session, and a hang guard."""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import sys
+from collections.abc import Iterator
+
+import pytest
+from probe_doubles import free_port
+from probe_tiny_llama import LlamaServer, write_tiny_llama
+
+# No test here may take long: past this, the process dumps every thread's stack and exits, so a
+# hang fails loudly instead of blocking CI.
+HANG_GUARD_S = 60.0
+SERVER_N_CTX = 2048
+
+
+@pytest.fixture(autouse=True)
+def hang_guard() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HANG_GUARD_S, exit=True, file=sys.stderr)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama-server (xllamacpp's build) on a free loopback port, serving a tiny real llama."""
+    xllamacpp = pytest.importorskip("xllamacpp")
+    model = write_tiny_llama(tmp_path_factory.mktemp("model") / "tiny-llama.gguf")
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    params.hostnames = ["127.0.0.1"]
+    params.port = free_port()
+    params.n_ctx = SERVER_N_CTX
+    params.n_parallel = 1
+    params.warmup = False
+    params.endpoint_props = True
+    params.endpoint_slots = True
+    params.verbosity = -1  # keep the server log out of the test output
+    server = xllamacpp.Server(params)
+    try:
+        yield LlamaServer(f"http://127.0.0.1:{params.port}", model, SERVER_N_CTX)
+    finally:
+        # The server stops in its destructor (it waits for its main loop to exit).
+        del server
+        gc.collect()

@@ -1,0 +1,141 @@
+"""The probe screen with Pilot, against the real llama.cpp server (and doubles for errors)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from probe_doubles import Conn, Double, Request, free_port, openai_double, serve
+from probe_tiny_llama import LlamaServer
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList
+
+from tui.app.screens.probe import ProbeScreen
+from tui.core.probe import Prediction, ProbeResult, ProbeTimeouts
+from tui.core.probe_history import load_history
+
+pytestmark = pytest.mark.server
+
+T = ProbeTimeouts(connect=1, first_token=10, total=20, request=3)
+
+
+class Host(App[None]):
+    """A bare app that only pushes the screen under test (no dependency on the real app)."""
+
+    def __init__(self, screen: ProbeScreen) -> None:
+        super().__init__()
+        self.probe = screen
+        self.dismissed: list[ProbeResult | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.probe, callback=self.dismissed.append)
+
+
+async def _until(pilot: Pilot[None], check: Callable[[], bool], tries: int = 300) -> None:
+    for _ in range(tries):
+        if check():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not reached")
+
+
+def _cells(table: DataTable[object]) -> dict[str, list[str]]:
+    rows = {}
+    for key in table.rows:
+        row = [str(c) for c in table.get_row(key)]
+        rows[row[0]] = row[1:]
+    return rows
+
+
+async def test_streams_and_shows_result_beside_prediction(llama_server: LlamaServer) -> None:
+    prediction = Prediction(decode_tps=100.0, ttft_s=0.5, device_bytes=None, label="tiny on cpu")
+    screen = ProbeScreen(
+        llama_server.url, "llamacpp", prediction=prediction, max_tokens=48, timeouts=T,
+        history={"machine": "test-box", "backend": "cpu"},
+    )  # fmt: skip
+    app = Host(screen)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _until(pilot, lambda: screen.result is not None)
+        await pilot.pause()
+        result = screen.result
+        assert result is not None and result.tokens_generated == 48
+        # Every streamed piece reached the screen (control characters shown as dots).
+        assert len(screen.streamed) == len(result.text) > 0
+        assert screen.streamed_tokens == 48
+        cells = _cells(screen.query_one("#probe-table", DataTable))
+        measured, predicted, ratio = cells["decode"]
+        assert measured == f"{result.decode_tokens_per_second:,.1f} tok/s"
+        assert predicted == "100.0 tok/s"
+        assert ratio == f"{result.decode_tokens_per_second / 100.0:.2f}x"
+        assert cells["tokens generated"][0] == "48"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.dismissed == [result]
+    (record,) = load_history()
+    assert record.machine == "test-box" and record.backend == "cpu"
+    assert record.predicted_decode_tps == 100.0
+    assert record.measured_decode_tps == pytest.approx(result.decode_tokens_per_second)
+
+
+async def test_escape_cancels_mid_stream(llama_server: LlamaServer) -> None:
+    screen = ProbeScreen(llama_server.url, "llamacpp", max_tokens=1800, timeouts=T)
+    app = Host(screen)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _until(pilot, lambda: screen.streamed_tokens >= 2)  # it is streaming
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen._cancel.is_set()
+        assert app.dismissed == [None]  # no complete result
+        assert app.screen is not screen
+    # The cancelled run is not kept in the history.
+    assert load_history() == []
+
+
+async def test_picks_a_detected_model(llama_server: LlamaServer) -> None:
+    port = int(llama_server.url.rsplit(":", 1)[1])
+    screen = ProbeScreen(ports={"llamacpp": port}, max_tokens=8, timeouts=T, save_history=False)
+    app = Host(screen)
+    async with app.run_test(size=(120, 36)) as pilot:
+        options = screen.query_one("#probe-servers", OptionList)
+        await _until(pilot, lambda: options.option_count >= 2)
+        assert "llamacpp" in str(options.get_option_at_index(0).prompt)
+        assert str(llama_server.model_path) in str(options.get_option_at_index(1).prompt)
+        assert screen.result is None  # nothing runs before a choice
+        options.focus()
+        options.highlighted = 1
+        await pilot.press("enter")
+        await _until(pilot, lambda: screen.result is not None)
+        assert screen.result is not None and screen.result.tokens_generated == 8
+    assert load_history() == []
+
+
+async def test_errors_become_notifications() -> None:
+    def handler(req: Request, conn: Conn) -> None:
+        conn.head(200, "text/event-stream")
+        conn.raw(b"data: " + json.dumps({"choices": []}).encode()[:5] + b"\n\n")
+
+    d = Double()
+    d.routes[("GET", "/v1/models")] = openai_double().routes[("GET", "/v1/models")]
+    d.routes[("POST", "/v1/chat/completions")] = handler
+    with serve(d):
+        screen = ProbeScreen(d.url, "openai", timeouts=T)
+        app = Host(screen)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _until(pilot, lambda: bool(app._notifications))
+            await _until(pilot, lambda: not screen.running)
+            (note,) = list(app._notifications)
+            assert "malformed stream" in note.message and d.url in note.message
+            assert note.severity == "error"
+            assert screen.result is None
+
+
+async def test_refused_server_is_a_notification() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    screen = ProbeScreen(url, "openai", timeouts=T)
+    app = Host(screen)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _until(pilot, lambda: bool(app._notifications))
+        (note,) = list(app._notifications)
+        assert "connection refused" in note.message

@@ -1,0 +1,61 @@
+"""The app's own user settings (the theme), kept in config_dir()/config.toml under `[app]`.
+
+Other parts of vramtui may keep their own tables in the same file, so writes keep every other
+key as it was and replace the file atomically.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import tomli_w
+
+from tui.core.atomic import write_atomic
+from tui.core.paths import config_dir
+
+CONFIG_NAME = "config.toml"
+
+
+def _config_path() -> Any:
+    return config_dir() / CONFIG_NAME
+
+
+def read_config() -> dict[str, Any]:
+    """The whole config file as a dict; {} when it is missing or unreadable (never fatal)."""
+    path = _config_path()
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def saved_theme() -> str | None:
+    """The theme the user picked last time, if any."""
+    app = read_config().get("app")
+    if isinstance(app, dict):
+        theme = app.get("theme")
+        if isinstance(theme, str) and theme:
+            return theme
+    return None
+
+
+def save_theme(theme: str) -> None:
+    """Remember `theme` in `[app] theme`, keeping the rest of the file."""
+    data = read_config()
+    app = data.get("app")
+    if not isinstance(app, dict):
+        app = {}
+    app["theme"] = theme
+    data["app"] = app
+    write_atomic(_config_path(), tomli_w.dumps(data))
+
+
+def saved_keymap() -> dict[str, str]:
+    """User key overrides by binding id, from `[app.keymap]` (e.g. `pick-model = "o"`)."""
+    app = read_config().get("app")
+    keymap = app.get("keymap") if isinstance(app, dict) else None
+    if not isinstance(keymap, dict):
+        return {}
+    return {str(k): v for k, v in keymap.items() if isinstance(v, str) and v}

@@ -1,0 +1,93 @@
+"""The one app factory, shared by the CLI (`vramtui`) and the tests.
+
+Bad input (an unknown machine, a bad size, a missing preset, an unreadable local model) raises a
+`VramtuiError` here, before the app starts, so the CLI prints one line and exits 2. A remote
+model is read inside the app, in a worker with visible progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tui.app.app import VramtuiApp
+from tui.app.state import Choice
+from tui.core.catalog import DEFAULT_MODEL_REF
+from tui.core.fit import MachineState
+from tui.core.machines import get_machine
+from tui.core.model_source import is_remote_reference, open_model
+from tui.core.scenario import load_scenario
+from tui.core.settings import RuntimeSettings
+from tui.core.sizes import parse_size
+
+DEFAULT_MACHINE = "hp-zbook-ultra-g1a-64gb"  # the seed's 64 GB Ryzen AI Max+ 395 laptop
+DEFAULT_CONTEXT = 16384  # the seed's measurements were taken at 16K
+
+
+def create_app(
+    *,
+    model: str | None = None,
+    preset: str | None = None,
+    machine: str | None = None,
+    carve_out: str | None = None,
+    os_name: str | None = None,
+    mmproj: str = "auto",
+    discover: bool = True,
+) -> VramtuiApp:
+    """Build the app on the given (or bundled default) model, machine and settings."""
+    settings = RuntimeSettings(ctx_size=DEFAULT_CONTEXT)
+    model_ref = DEFAULT_MODEL_REF
+    machine_id = DEFAULT_MACHINE
+    carve_bytes: int | None = None
+    os_value: str | None = None
+    if preset is not None:
+        scenario = load_scenario(preset)
+        model_ref = scenario.model
+        machine_id = scenario.machine
+        carve_bytes = scenario.carve_out_bytes
+        os_value = scenario.os
+        settings = scenario.settings
+    if model is not None:
+        model_ref = model
+    if machine is not None:
+        machine_id = machine
+        carve_bytes = None if carve_out is None and preset is None else carve_bytes
+    preset_machine = get_machine(machine_id)
+    state = MachineState.default_for(preset_machine)
+    if carve_out is not None:
+        carve_bytes = parse_size(carve_out, "--carve-out")
+    if carve_bytes is not None:
+        state = replace(state, carve_out_bytes=carve_bytes)
+    if os_name is not None:
+        os_value = os_name
+    if os_value is not None:
+        state = replace(state, os=os_value)
+    pending: str | None = None
+    spec = None
+    if is_remote_reference(model_ref):
+        pending = model_ref
+    else:
+        spec = open_model(model_ref, mmproj=mmproj)
+    choice = Choice(model_ref=model_ref, spec=spec, settings=settings, machine=state)
+    return VramtuiApp(choice, pending_ref=pending, discover=discover)
+
+
+def run_app(
+    *,
+    model: str | None = None,
+    preset: str | None = None,
+    machine: str | None = None,
+    carve_out: str | None = None,
+    os_name: str | None = None,
+    mmproj: str = "auto",
+) -> int:
+    """Create the app and run it; the exit code (0 unless the app says otherwise)."""
+    app = create_app(
+        model=model,
+        preset=preset,
+        machine=machine,
+        carve_out=carve_out,
+        os_name=os_name,
+        mmproj=mmproj,
+    )
+    app.run()
+    return app.return_code or 0

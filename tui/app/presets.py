@@ -1,0 +1,201 @@
+"""Scenario presets from the app: save, load, export, and a shareable text for the clipboard.
+
+The files and their validation belong to `tui.core.scenario`; this module only turns the
+screen's `Choice` into a scenario and back, and asks the user for names and paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tui.app.screens.dialogs import AskText, PickOne
+from tui.app.state import Choice, Evaluation, format_tokens
+from tui.core.errors import VramtuiError
+from tui.core.fit import MachineState
+from tui.core.machines import get_machine
+from tui.core.scenario import (
+    Scenario,
+    export_scenario,
+    list_scenarios,
+    load_scenario,
+    save_scenario,
+)
+from tui.core.sizes import GiB, format_gib
+
+if TYPE_CHECKING:
+    from tui.app.screens.main import MainScreen
+
+VERDICT_WORDS = {
+    "fits": "fits",
+    "fits_with_warnings": "fits, with warnings",
+    "will_not_fit": "will not fit",
+}
+
+
+def _size_arg(n_bytes: int) -> str:
+    if n_bytes % GiB == 0:
+        return f"{n_bytes // GiB}G"
+    return f"{n_bytes // (1024 * 1024)}M"
+
+
+def check_command(choice: Choice) -> str:
+    """The `vramtui check` line that reproduces this answer."""
+    state = choice.machine
+    s = choice.settings
+    parts = [
+        "vramtui check",
+        choice.model_ref,
+        f"--machine {state.machine.id}",
+        f"--carve-out {_size_arg(state.carve_out_bytes)}",
+        f"--os {state.os}",
+        f"-c {s.ctx_size}",
+    ]
+    if s.cache_type_k != "f16":
+        parts.append(f"-ctk {s.cache_type_k}")
+    if s.cache_type_v != "f16":
+        parts.append(f"-ctv {s.cache_type_v}")
+    if s.flash_attn != "auto":
+        parts.append(f"-fa {s.flash_attn}")
+    if s.parallel != 1:
+        parts.append(f"-np {s.parallel}")
+    if s.n_gpu_layers is not None:
+        parts.append(f"-ngl {s.n_gpu_layers}")
+    return " ".join(parts)
+
+
+def share_text(evaluation: Evaluation) -> str:
+    """A few lines a user can paste in a chat or an issue."""
+    choice = evaluation.choice
+    state = choice.machine
+    name = choice.spec.name if choice.spec else choice.model_ref
+    lines = [
+        f"{name} on {state.machine.name}, {format_gib(state.carve_out_bytes, 0)} carve-out, "
+        f"{state.os}, context {format_tokens(choice.settings.ctx_size)}:",
+    ]
+    fit = evaluation.fit
+    if fit is None:
+        lines.append(f"  {evaluation.error}")
+    else:
+        lines.append(f"  verdict: {VERDICT_WORDS.get(fit.verdict, fit.verdict)}")
+        lines.extend(f"  - {reason.message}" for reason in fit.reasons)
+        lines.append(
+            f"  GPU dedicated {format_gib(fit.dedicated_used_bytes)}, shared "
+            f"{format_gib(fit.shared_used_bytes)}, RAM left for the OS "
+            f"{format_gib(fit.system_ram_left_bytes)}"
+        )
+        if fit.speed is not None:
+            lines.append(
+                f"  ~{fit.speed.decode_tokens_per_second:.1f} tok/s, first token in "
+                f"{fit.speed.time_to_first_token_s:.2f} s"
+            )
+    lines.append(f"  {check_command(choice)}")
+    lines.append("  (estimated by vramtui)")
+    return "\n".join(lines)
+
+
+def scenario_from_choice(choice: Choice, name: str) -> Any:
+    """The core's scenario record for this choice."""
+
+    state = choice.machine
+    return Scenario(
+        name=name,
+        model=choice.model_ref,
+        machine=state.machine.id,
+        carve_out_bytes=state.carve_out_bytes,
+        os=state.os,
+        settings=choice.settings,
+    )
+
+
+def choice_from_scenario(scenario: Any, current: Choice) -> Choice:
+    """Apply a loaded scenario to the current choice (the model is reopened by the caller)."""
+    machine = get_machine(scenario.machine)
+    state = MachineState.default_for(machine)
+    state = replace(state, carve_out_bytes=scenario.carve_out_bytes, os=scenario.os)
+    return replace(current, settings=scenario.settings, machine=state)
+
+
+def save_flow(screen: MainScreen) -> None:
+
+    choice = screen.choice
+    if choice is None:
+        return
+
+    def named(name: str | None) -> None:
+        if not name:
+            return
+
+        try:
+            path = save_scenario(scenario_from_choice(choice, name))
+        except VramtuiError as err:
+            screen.notify(str(err), title="Not saved", severity="error")
+            return
+        screen.notify(f"Saved preset {name!r} ({path})", timeout=4)
+
+    default = (choice.spec.name if choice.spec else choice.model_ref).lower().replace(" ", "-")
+    screen.app.push_screen(AskText("Save this scenario as a preset named:", value=default), named)
+
+
+def load_flow(screen: MainScreen) -> None:
+
+    try:
+        names = [str(item) for item in list_scenarios()]
+    except VramtuiError as err:
+        screen.notify(str(err), severity="error")
+        return
+
+    def picked(name: str | None) -> None:
+        if name:
+            apply_preset(screen, name)
+
+    screen.app.push_screen(
+        PickOne(
+            "Load a scenario preset",
+            [(n, n) for n in names],
+            empty="No presets saved yet (s saves one).",
+        ),
+        picked,
+    )
+
+
+def apply_preset(screen: MainScreen, name_or_file: str) -> None:
+    """Load a preset by name or file and make it the current choice."""
+
+    choice = screen.choice
+    if choice is None:
+        return
+    try:
+        scenario = load_scenario(name_or_file)
+        new = choice_from_scenario(scenario, choice)
+    except VramtuiError as err:
+        screen.notify(str(err), title="Preset not loaded", severity="error")
+        return
+    screen.update_choice(new)
+    if scenario.model != choice.model_ref:
+        screen.open_model(scenario.model)
+    screen.notify(f"Loaded preset {name_or_file!r}", timeout=3)
+
+
+def export_flow(screen: MainScreen) -> None:
+
+    choice = screen.choice
+    if choice is None:
+        return
+
+    def chosen(path_text: str | None) -> None:
+        if not path_text:
+            return
+
+        path = Path(path_text).expanduser()
+        try:
+            export_scenario(scenario_from_choice(choice, path.stem), path)
+        except VramtuiError as err:
+            screen.notify(str(err), title="Not exported", severity="error")
+            return
+        screen.notify(f"Exported to {path}", timeout=4)
+
+    screen.app.push_screen(
+        AskText("Export this scenario to the file:", value="vramtui-scenario.toml"), chosen
+    )

@@ -1,0 +1,389 @@
+"""The main screen: the question on the left, the answer on the right, recomputed on each key.
+
+State flows down: the screen owns `choice` (what is asked) and `evaluation` (the fit for it); the
+panels and result widgets receive them through data_bind. Edits come up as the panels' small
+`Changed` messages. The fit is pure and fast, so it runs synchronously in the watcher; the
+carve-out sweep (one fit per BIOS step and context) runs in an exclusive thread worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from tui.app.presets import export_flow, load_flow, save_flow, share_text
+from tui.app.recent import remember
+from tui.app.screens.picker import ModelPicker
+from tui.app.state import Choice, Evaluation, context_steps, evaluate, format_tokens
+from tui.app.widgets.controls import MachinePanel, SettingsPanel, carve_label
+from tui.app.widgets.results import CompareTable, Figures, PoolBars, VerdictBanner
+from tui.core.errors import VramtuiError
+from tui.core.fit import MachineState
+from tui.core.machines import get_machine, load_machines
+from tui.core.model_source import open_model
+from tui.core.recommend import Recommendation, recommend
+from tui.core.sizes import format_gib
+
+NARROW_WIDTH = 100
+
+
+class ModelCard(Static, can_focus=True):
+    """The model in use; Enter or a click opens the picker."""
+
+    BINDINGS = [Binding("enter", "screen.pick_model", "Pick model", show=False)]  # noqa: RUF012
+
+    choice: reactive[Choice | None] = reactive(None)
+    loading_ref: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        if self.loading_ref:
+            return Text(f"Reading {self.loading_ref}…", style="italic")
+        choice = self.choice
+        if choice is None or choice.spec is None:
+            return Text("no model", style="italic")
+        spec = choice.spec
+        text = Text(spec.name, style="bold")
+        text.append(f"\n{spec.architecture or '?'} · {format_gib(spec.weights_bytes)} weights")
+        if spec.mmproj is not None:
+            text.append(f" + {format_gib(spec.mmproj.weights_bytes)} projector")
+        if spec.synthesized:
+            text.append("\nfrom the catalog (no file needed)", style="dim italic")
+        return text
+
+    async def on_click(self) -> None:
+        await self.run_action("screen.pick_model")
+
+
+def _verdict_cell(verdict: str) -> Text:
+    styles = {"fits": "bold green", "fits_with_warnings": "bold yellow", "will_not_fit": "bold red"}
+    short = {"fits": "fits", "fits_with_warnings": "warnings", "will_not_fit": "no"}
+    return Text(short.get(verdict, verdict), style=styles.get(verdict, ""))
+
+
+class MainScreen(Screen[None]):
+    """Model, machine and settings on the left; verdict, bars, speed and tables on the right."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("question_mark,f1", "app.help", "Help", key_display="?", id="main.help"),
+        Binding("m", "pick_model", "Model", tooltip="Pick another model", id="pick-model"),
+        Binding("left,[", "carve_out(-1)", "Less VRAM", key_display="←", id="carve-out-down"),
+        Binding("right,]", "carve_out(1)", "More VRAM", key_display="→", id="carve-out-up"),
+        Binding("minus", "context(-1)", "Ctx -", tooltip="Smaller context", id="context-down"),
+        Binding(
+            "plus,equals_sign", "context(1)", "Ctx +", tooltip="Larger context", id="context-up"
+        ),
+        Binding(
+            "s", "save_preset", "Save", tooltip="Save this scenario as a preset", id="save-preset"
+        ),
+        Binding(
+            "l", "load_preset", "Load", tooltip="Load a saved scenario preset", id="load-preset"
+        ),
+        Binding("e", "export_preset", "Export", show=False, id="export-preset"),
+        Binding("y", "copy_share", "Copy", tooltip="Copy a shareable summary", id="copy-share"),
+        Binding("p", "probe", "Probe", tooltip="Measure a running server", id="probe"),
+    ]
+
+    choice: reactive[Choice | None] = reactive(None, init=False)
+    evaluation: reactive[Evaluation | None] = reactive(None)
+    recommendation: reactive[Recommendation | None] = reactive(None)
+
+    def __init__(self, choice: Choice, *, pending_ref: str | None = None) -> None:
+        super().__init__()
+        self._initial = choice
+        self._pending_ref = pending_ref
+        self._mmproj = "auto"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            with VerticalScroll(id="controls"):
+                yield Static("Model  [dim](m)[/]", classes="panel-title")
+                yield ModelCard(id="model-card").data_bind(MainScreen.choice)
+                machines = [(m.name, m.id) for m in load_machines()]
+                yield MachinePanel(machines, self._initial, id="machine-panel").data_bind(
+                    MainScreen.choice
+                )
+                yield SettingsPanel(self._initial, id="settings-panel").data_bind(MainScreen.choice)
+            with VerticalScroll(id="results"):
+                yield VerdictBanner(id="verdict").data_bind(MainScreen.evaluation)
+                yield Figures(id="figures").data_bind(MainScreen.evaluation)
+                yield Static("Memory", classes="panel-title")
+                yield PoolBars(id="bars").data_bind(MainScreen.evaluation)
+                yield Static(
+                    "Carve-out comparison  [dim](Enter picks a step)[/]", classes="panel-title"
+                )
+                yield CompareTable(id="compare", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="gtt-alternative")
+                yield Static("Context sweep", classes="panel-title")
+                yield DataTable(id="sweep", cursor_type="none")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#compare", CompareTable)
+        table.add_columns("", "Carve-out", "Verdict", "GPU left", "RAM left", "Best ctx", "tok/s")
+        self.choice = self._initial
+        if self._pending_ref:
+            self.open_model(self._pending_ref)
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+
+    # --- state -------------------------------------------------------------------------------
+
+    def watch_choice(self, choice: Choice | None) -> None:
+        if choice is None:
+            return
+        self.evaluation = evaluate(choice)
+        self.sub_title = self._subtitle(choice)
+        if choice.spec is not None:
+            self._sweep(choice)
+        self._fill_compare(self.recommendation)
+
+    def _subtitle(self, choice: Choice) -> str:
+        state = choice.machine
+        return (
+            f"{choice.spec.name if choice.spec else '…'} on {state.machine.name} · "
+            f"{carve_label(state.carve_out_bytes)} carve-out · {state.os}"
+        )
+
+    def update_choice(self, choice: Choice) -> None:
+        """Replace the choice (the only way the question changes)."""
+        self.choice = choice
+
+    @work(thread=True, exclusive=True, group="recommend", exit_on_error=False)
+    def _sweep(self, choice: Choice) -> None:
+        spec = choice.effective_spec
+        if spec is None:
+            return
+        try:
+            rec = recommend(spec, choice.settings, choice.machine)
+        except VramtuiError:
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._swept, choice, rec)
+
+    def _swept(self, choice: Choice, rec: Recommendation) -> None:
+        if choice == self.choice:
+            self.recommendation = rec
+
+    def watch_recommendation(self, rec: Recommendation | None) -> None:
+        self._fill_compare(rec)
+
+    def _fill_compare(self, rec: Recommendation | None) -> None:
+        if not self.is_mounted:
+            return
+        table = self.query_one("#compare", CompareTable)
+        sweep = self.query_one("#sweep", DataTable)
+        choice = self.choice
+        table.clear()
+        sweep.clear(columns=True)
+        alt = self.query_one("#gtt-alternative", Static)
+        alt.update("")
+        if rec is None or choice is None:
+            return
+        notes: list[str] = []
+        current = choice.machine.carve_out_bytes
+        for index, row in enumerate(rec.rows):
+            marks = ("▸" if row.carve_out_bytes == current else " ") + (
+                "★" if index == rec.recommended_index else " "
+            )
+            table.add_row(
+                marks,
+                carve_label(row.carve_out_bytes),
+                _verdict_cell(row.fit.verdict),
+                format_gib(row.gpu_left_bytes),
+                format_gib(row.system_ram_left_bytes),
+                format_tokens(row.max_clean_context) if row.max_clean_context else "-",
+                f"{row.decode_tps:.1f}" if row.decode_tps else "-",
+                key=str(row.carve_out_bytes),
+            )
+            if row.carve_out_bytes == current:
+                table.move_cursor(row=index, animate=False)
+        if rec.recommended_index is not None and 0 <= rec.recommended_index < len(rec.rows):
+            best = rec.rows[rec.recommended_index]
+            notes.append(
+                f"★ recommended: {carve_label(best.carve_out_bytes)}, it runs the model cleanly "
+                "and leaves the OS the most RAM"
+            )
+        else:
+            notes.append("No carve-out step runs this cleanly: try a smaller quant or context.")
+        if rec.linux_gtt_alternative:
+            notes.append(f"Linux alternative: {rec.linux_gtt_alternative}")
+        alt.update("\n".join(notes))
+        self._fill_sweep(sweep, rec)
+
+    def _fill_sweep(self, sweep: DataTable[Any], rec: Recommendation) -> None:
+        points = list(rec.context_sweep or ())
+        if not points:
+            sweep.add_column("")
+            sweep.add_row("no sweep for this machine")
+            return
+        sweep.add_columns("Carve-out", "Largest context that fits cleanly")
+        for point in points:
+            sweep.add_row(*_sweep_cells(point))
+
+    # --- messages from the panels -------------------------------------------------------------
+
+    @on(MachinePanel.Changed)
+    def _machine_changed(self, event: MachinePanel.Changed) -> None:
+        choice = self.choice
+        if choice is None:
+            return
+        changes = dict(event.changes)
+        if "machine_id" in changes:
+            try:
+                machine = get_machine(str(changes["machine_id"]))
+            except VramtuiError as err:
+                self.notify(str(err), severity="error")
+                return
+            self.update_choice(replace(choice, machine=MachineState.default_for(machine)))
+            return
+        try:
+            self.update_choice(choice.with_machine(**changes))
+        except VramtuiError as err:
+            self.notify(str(err), severity="error")
+
+    @on(SettingsPanel.Changed)
+    def _settings_changed(self, event: SettingsPanel.Changed) -> None:
+        choice = self.choice
+        if choice is None:
+            return
+        changes = dict(event.changes)
+        try:
+            if "mmproj" in changes:
+                choice = replace(choice, projector=bool(changes.pop("mmproj")))
+            if changes:
+                choice = choice.with_settings(**changes)
+        except VramtuiError as err:
+            self.notify(str(err), severity="error")
+            return
+        self.update_choice(choice)
+
+    @on(CompareTable.StepCarveOut)
+    def _table_step(self, event: CompareTable.StepCarveOut) -> None:
+        self.action_carve_out(event.delta)
+
+    @on(DataTable.RowSelected, "#compare")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        choice = self.choice
+        if choice is None or event.row_key.value is None:
+            return
+        self.update_choice(choice.with_machine(carve_out_bytes=int(event.row_key.value)))
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_carve_out(self, delta: int) -> None:
+        """Step to the next or previous carve-out the BIOS offers."""
+        choice = self.choice
+        if choice is None:
+            return
+        steps = sorted(choice.machine.machine.carve_out_steps)
+        if not steps:
+            self.notify("This machine has no carve-out to set.", severity="warning")
+            return
+        current = choice.machine.carve_out_bytes
+        below = [i for i, s in enumerate(steps) if s <= current]
+        index = below[-1] if below else 0
+        if current not in steps and delta > 0:
+            index -= 1
+        new = steps[max(0, min(len(steps) - 1, index + delta))]
+        self.update_choice(choice.with_machine(carve_out_bytes=new))
+
+    def action_context(self, delta: int) -> None:
+        """Step the context through the quick steps (4K ... the model's maximum)."""
+        choice = self.choice
+        if choice is None:
+            return
+        steps = context_steps(choice.spec)
+        ctx = choice.settings.ctx_size
+        if delta > 0:
+            bigger = [s for s in steps if s > ctx]
+            new = bigger[0] if bigger else steps[-1]
+        else:
+            smaller = [s for s in steps if s < ctx]
+            new = smaller[-1] if smaller else steps[0]
+        self.update_choice(choice.with_settings(ctx_size=new))
+
+    def action_pick_model(self) -> None:
+        def picked(ref: str | None) -> None:
+            if ref:
+                self.open_model(ref)
+
+        self.app.push_screen(ModelPicker(discover=getattr(self.app, "discover", True)), picked)
+
+    def open_model(self, ref: str) -> None:
+        """Read the model's header (or synthesize it) in a worker; the screen stays live."""
+        self.query_one(ModelCard).loading_ref = ref
+        self._load_model(ref)
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _load_model(self, ref: str) -> None:
+        try:
+            spec = open_model(ref, mmproj=self._mmproj)
+        except VramtuiError as err:
+            self.app.call_from_thread(self._model_failed, ref, str(err))
+            return
+        except Exception as err:  # a reader bug must not take the app down
+            self.app.call_from_thread(self._model_failed, ref, f"{ref}: {err}")
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._model_loaded, ref, spec)
+
+    def _model_loaded(self, ref: str, spec: Any) -> None:
+        self.query_one(ModelCard).loading_ref = ""
+        choice = self.choice
+        if choice is None:
+            return
+        remember(ref)
+        self.update_choice(replace(choice, model_ref=ref, spec=spec))
+        self.notify(f"Opened {spec.name}", timeout=3)
+
+    def _model_failed(self, ref: str, message: str) -> None:
+        self.query_one(ModelCard).loading_ref = ""
+        self.notify(message, title="Could not open the model", severity="error")
+
+    def action_save_preset(self) -> None:
+        save_flow(self)
+
+    def action_load_preset(self) -> None:
+        load_flow(self)
+
+    def action_export_preset(self) -> None:
+        export_flow(self)
+
+    def action_copy_share(self) -> None:
+        if self.evaluation is None:
+            return
+        self.app.copy_to_clipboard(share_text(self.evaluation))
+        self.notify("Copied a shareable summary to the clipboard.", timeout=3)
+
+    def action_probe(self) -> None:
+        try:
+            from tui.app.screens.probe import ProbeScreen  # noqa: PLC0415 - helper F's screen
+        except ImportError:
+            self.notify("The probe screen is not available in this build.", severity="warning")
+            return
+        self.app.push_screen(ProbeScreen())
+
+
+def _sweep_cells(point: Any) -> tuple[str, str]:
+    """A context-sweep point as two cells, whatever its exact shape."""
+    carve = getattr(point, "carve_out_bytes", None)
+    ctx = getattr(point, "max_clean_context", None) or getattr(point, "context", None)
+    if isinstance(point, tuple) and len(point) >= 2:
+        carve, ctx = point[0], point[1]
+    return (
+        carve_label(int(carve)) if carve is not None else "-",
+        format_tokens(int(ctx)) if ctx else "-",
+    )

@@ -1,0 +1,331 @@
+"""The probe screen (`p`): pick a running server and model, watch the answer stream in with a live
+tokens/s figure, then read the measurement beside the prediction. Esc cancels the stream at once
+and closes the screen.
+
+Self-contained: everything it needs comes in through the constructor, so the app only pushes it.
+The network work runs in thread workers (tui.core.probe is synchronous); streamed text goes
+through a small locked buffer that a timer flushes, so a fast server never floods the UI.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from tui.core.errors import VramtuiError
+from tui.core.probe import (
+    Prediction,
+    ProbeResult,
+    ProbeTimeouts,
+    ServerInfo,
+    ServerKind,
+    compare,
+    detect_servers,
+    format_measure,
+    format_ratio,
+    run_probe,
+    server_info,
+)
+from tui.core.probe_history import append_history, make_record
+
+_SHOWN_CHARS = 16_000
+
+
+def _printable(text: str) -> str:
+    """Models can stream control characters (and a random test model does); show them as dots."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else "·" for ch in text)
+
+
+class ProbeScreen(Screen[ProbeResult | None]):
+    """Measure a running llama.cpp / LM Studio / Ollama server beside `prediction`.
+
+    With `url`, that server is probed at once (with `model`, or the one it has loaded); without,
+    the screen looks on `host` at the default ports (or `ports`) and lets the user pick a model.
+    `history` holds the context recorded with each run (machine, carve_out_bytes, os_name,
+    backend, settings, model_ref); `save_history=False` keeps runs out of the history file.
+    Dismisses with the last complete result (None when there was none).
+    """
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "close", "Cancel / close", id="probe.close"),
+        Binding("r", "rescan", "Rescan servers", id="probe.rescan"),
+    ]
+
+    DEFAULT_CSS = """
+    ProbeScreen { layout: vertical; }
+    ProbeScreen #probe-title { padding: 0 1; text-style: bold; }
+    ProbeScreen #probe-body { height: 1fr; }
+    ProbeScreen #probe-servers { width: 40%; min-width: 30; }
+    ProbeScreen #probe-right { width: 1fr; }
+    ProbeScreen #probe-live { height: 1; padding: 0 1; color: $accent; }
+    ProbeScreen #probe-scroll { height: 1fr; border: round $panel; }
+    ProbeScreen #probe-text { width: 1fr; }
+    ProbeScreen #probe-table { height: auto; max-height: 12; }
+    ProbeScreen #probe-note { height: auto; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        kind: ServerKind | None = None,
+        model: str | None = None,
+        prediction: Prediction | None = None,
+        *,
+        max_tokens: int = 64,
+        prompt_tokens: int = 0,
+        timeouts: ProbeTimeouts | None = None,
+        host: str = "127.0.0.1",
+        ports: dict[ServerKind, int] | None = None,
+        history: dict[str, Any] | None = None,
+        save_history: bool = True,
+        api_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._url = url
+        self._kind = kind
+        self._model = model
+        self.prediction = prediction
+        self._max_tokens = max_tokens
+        self._prompt_tokens = prompt_tokens
+        self._timeouts = timeouts or ProbeTimeouts()
+        self._host = host
+        self._ports = ports
+        self._history = dict(history or {})
+        self._save_history = save_history
+        self._api_key = api_key
+        self._servers: list[ServerInfo] = []
+        self._choices: dict[str, tuple[ServerInfo, str]] = {}
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._tokens = 0
+        self._tokens_at_first = 0
+        self._t_first: float | None = None
+        self._t_last: float | None = None
+        self.result: ProbeResult | None = None
+        self.streamed = ""
+        self.running = False
+
+    @property
+    def streamed_tokens(self) -> int:
+        """Tokens counted so far in the current run."""
+        with self._lock:
+            return self._tokens
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Label("Probe a running server", id="probe-title")
+        with Horizontal(id="probe-body"):
+            yield OptionList(id="probe-servers")
+            with Vertical(id="probe-right"):
+                yield Static("", id="probe-live")
+                with VerticalScroll(id="probe-scroll"):
+                    yield Static("", id="probe-text", markup=False)
+                yield DataTable(id="probe-table", cursor_type="none", zebra_stripes=True)
+                yield Static("", id="probe-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#probe-table", DataTable)
+        table.add_columns("", "measured", "predicted", "ratio")
+        self._show_prediction_only()
+        self.set_interval(0.1, self._flush)
+        self._set_live("looking for servers…")
+        self._discover()
+
+    # ------------------------------------------------------------------ discovery
+
+    @work(thread=True, exclusive=True, group="probe-discover", exit_on_error=False)
+    def _discover(self) -> list[ServerInfo]:
+        if self._url is not None:
+            return [server_info(self._url, self._kind, self._timeouts)]
+        timeout = min(self._timeouts.connect, 2.0)
+        return detect_servers(self._host, timeout=timeout, ports=self._ports)
+
+    def _fill_servers(self, servers: list[ServerInfo]) -> None:
+        self._servers = servers
+        self._choices.clear()
+        options = self.query_one("#probe-servers", OptionList)
+        options.clear_options()
+        for s_index, info in enumerate(servers):
+            options.add_option(Option(f"[b]{info.kind}[/b] {info.url}", disabled=True))
+            for m_index, m in enumerate(info.models):
+                ident = f"m{s_index}-{m_index}"
+                self._choices[ident] = (info, m.name)
+                flag = "● " if m.loaded else "  "
+                options.add_option(Option(f"{flag}{m.name}", id=ident))
+        if not servers:
+            options.add_option(Option("no server found (r rescans)", disabled=True))
+            self._set_live("no server found on the default ports; r rescans")
+            return
+        self._set_live("pick a model and press Enter (● = loaded)")
+        if self._url is not None:
+            info = servers[0]
+            names = info.model_names()
+            model = self._model or (names[0] if names else None)
+            self._start(info, model)
+
+    # ------------------------------------------------------------------ the probe
+
+    def _start(self, info: ServerInfo, model: str | None) -> None:
+        if self.running:
+            return
+        self.running = True
+        self._cancel = threading.Event()
+        with self._lock:
+            self._pending.clear()
+        with self._lock:
+            self._tokens = self._tokens_at_first = 0
+            self._t_first = self._t_last = None
+        self.streamed = ""
+        self.query_one("#probe-text", Static).update("")
+        self._show_prediction_only()
+        self._set_live(f"probing {info.kind} {info.url} – {model or 'loaded model'}…")
+        self._run(info, model)
+
+    def _on_text(self, text: str) -> None:
+        """Called in the probe's thread for each streamed piece."""
+        with self._lock:
+            self._pending.append(text)
+
+    def _on_progress(self, tokens: int) -> None:
+        """Called in the probe's thread with the running token count."""
+        now = time.perf_counter()
+        with self._lock:
+            self._tokens = tokens
+            if self._t_first is None:
+                self._t_first = now
+                self._tokens_at_first = tokens
+            self._t_last = now
+
+    @work(thread=True, exclusive=True, group="probe-run", exit_on_error=False)
+    def _run(self, info: ServerInfo, model: str | None) -> ProbeResult:
+        result = run_probe(
+            info.url,
+            info.kind,
+            model,
+            max_tokens=self._max_tokens,
+            prompt_tokens=self._prompt_tokens,
+            timeouts=self._timeouts,
+            on_text=self._on_text,
+            on_progress=self._on_progress,
+            cancel=self._cancel,
+            api_key=self._api_key,
+        )
+        if self._save_history and not result.cancelled:
+            append_history(make_record(result, self.prediction, **self._history))
+        return result
+
+    def _flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            tokens, first, last = self._tokens, self._t_first, self._t_last
+            at_first = self._tokens_at_first
+        if pending:
+            # Keep the tail only: a long answer must not grow the widget without bound.
+            self.streamed = (self.streamed + _printable("".join(pending)))[-_SHOWN_CHARS:]
+            self.query_one("#probe-text", Static).update(self.streamed)
+            self.query_one("#probe-scroll", VerticalScroll).scroll_end(animate=False)
+        if self.running and first is not None and last is not None:
+            # Live figure from the client clock: tokens after the first over the time since.
+            span = last - first
+            decoded = tokens - at_first
+            rate = f"{decoded / span:,.1f} tok/s" if decoded > 0 and span > 0 else "…"
+            self._set_live(f"streaming: {tokens} tokens, {rate}")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "probe-discover":
+            if event.state == WorkerState.SUCCESS and isinstance(worker.result, list):
+                self._fill_servers(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self._error(worker.error)
+                self._fill_servers([])
+        elif worker.group == "probe-run":
+            if event.state == WorkerState.SUCCESS and isinstance(worker.result, ProbeResult):
+                self.running = False
+                self._flush()
+                self._show_result(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self.running = False
+                self._error(worker.error)
+                self._set_live("probe failed (see the notification); pick a model to try again")
+            elif event.state == WorkerState.CANCELLED:
+                self.running = False
+
+    def _error(self, error: BaseException | None) -> None:
+        if isinstance(error, VramtuiError):
+            message = str(error)
+        else:
+            message = f"{type(error).__name__}: {error}"
+        self.notify(message, title="Probe", severity="error", timeout=8)
+
+    # ------------------------------------------------------------------ results
+
+    def _show_prediction_only(self) -> None:
+        table = self.query_one("#probe-table", DataTable)
+        table.clear()
+        p = self.prediction
+        for name, unit, value in (
+            ("decode", "tok/s", p.decode_tps if p else None),
+            ("time to first token", "s", p.ttft_s if p else None),
+            ("GPU memory", "bytes", p.device_bytes if p else None),
+        ):
+            table.add_row(name, "…", format_measure(value, unit), "-")
+        note = f"predicted for: {p.label}" if p and p.label else "no prediction given"
+        self.query_one("#probe-note", Static).update(note)
+
+    def _show_result(self, result: ProbeResult) -> None:
+        self.result = result
+        table = self.query_one("#probe-table", DataTable)
+        table.clear()
+        for row in compare(self.prediction, result):
+            table.add_row(
+                row.name,
+                format_measure(row.measured, row.unit),
+                format_measure(row.predicted, row.unit),
+                format_ratio(row.ratio),
+            )
+        table.add_row("prompt", format_measure(result.prompt_tokens_per_second, "tok/s"), "", "")
+        table.add_row("tokens generated", str(result.tokens_generated), "", "")
+        table.add_row("first token (client)", format_measure(result.ttft_client_s, "s"), "", "")
+        source = {"server": "server timings", "client": "client clock", "none": "no tokens"}
+        self._set_live(
+            f"done: {result.tokens_generated} tokens, "
+            f"{format_measure(result.decode_tokens_per_second, 'tok/s')} "
+            f"({source[result.decode_source]}) – {result.model}"
+        )
+
+    def _set_live(self, text: str) -> None:
+        self.query_one("#probe-live", Static).update(text)
+
+    # ------------------------------------------------------------------ actions
+
+    @on(OptionList.OptionSelected, "#probe-servers")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        choice = self._choices.get(event.option.id or "")
+        if choice is not None:
+            self._start(*choice)
+
+    def action_rescan(self) -> None:
+        if not self.running:
+            self._set_live("looking for servers…")
+            self._discover()
+
+    def action_close(self) -> None:
+        """Esc: close the stream at once (the probe thread sees the event within ~20 ms)."""
+        self._cancel.set()
+        self.workers.cancel_group(self, "probe-run")
+        self.workers.cancel_group(self, "probe-discover")
+        self.dismiss(self.result)

@@ -1,0 +1,103 @@
+"""What the main screen shows, as one immutable value, and the pure step from it to a verdict.
+
+`Choice` is the user's whole question (model, runtime settings, machine state); the screen keeps
+it in a reactive and replaces it on every change, so equal choices never recompute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tui.core.errors import SettingsError, VramtuiError
+from tui.core.fit import FitResult, MachineState, evaluate_fit
+from tui.core.model_spec import ModelSpec
+from tui.core.settings import RuntimeSettings
+
+# Context quick steps (tokens); the model's own maximum is added at the end.
+CONTEXT_STEPS = (4096, 8192, 16384, 24576, 32768, 65536, 131072, 262144)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The question: this model, with these settings, on this machine state."""
+
+    model_ref: str
+    spec: ModelSpec | None
+    settings: RuntimeSettings
+    machine: MachineState
+    projector: bool = True  # count the multimodal projector (when the model has one)
+
+    @property
+    def effective_spec(self) -> ModelSpec | None:
+        """The spec the estimate sees: without its projector when the user turned it off."""
+        if self.spec is None or self.projector or self.spec.mmproj is None:
+            return self.spec
+        return replace(self.spec, mmproj=None)
+
+    def with_settings(self, **changes: Any) -> Choice:
+        return replace(self, settings=self.settings.with_changes(**changes))
+
+    def with_machine(self, **changes: Any) -> Choice:
+        return replace(self, machine=replace(self.machine, **changes))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The answer for one `Choice`: a fit, or the one-line reason there is none."""
+
+    choice: Choice
+    fit: FitResult | None
+    error: str = ""
+
+
+def evaluate(choice: Choice) -> Evaluation:
+    """Run the (pure, fast) fit; a bad setting becomes a message, never an exception."""
+    spec = choice.effective_spec
+    if spec is None:
+        return Evaluation(choice, None, "loading the model…")
+    try:
+        return Evaluation(choice, evaluate_fit(spec, choice.settings, choice.machine))
+    except VramtuiError as err:
+        return Evaluation(choice, None, str(err))
+
+
+def training_context(spec: ModelSpec | None) -> int | None:
+    """The model's trained context length (`<arch>.context_length`), if the header has it."""
+    if spec is None:
+        return None
+    value = spec.meta("context_length")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def context_steps(spec: ModelSpec | None) -> list[int]:
+    """Quick context steps from 4K up to the model's maximum (which is always the last)."""
+    top = training_context(spec)
+    if top is None:
+        return list(CONTEXT_STEPS)
+    steps = [s for s in CONTEXT_STEPS if s < top]
+    return [*steps, top]
+
+
+def format_tokens(n: int) -> str:
+    """4096 -> "4K", 131072 -> "128K", 40960 -> "40K", 1000 -> "1000"."""
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024}K"
+    return str(n)
+
+
+def parse_tokens(text: str) -> int:
+    """ "16K", "16k", "16384", "0" (the model's maximum) -> tokens; SettingsError otherwise."""
+    raw = text.strip().lower().replace("_", "").replace(",", "")
+    scale = 1
+    if raw.endswith("k"):
+        raw, scale = raw[:-1], 1024
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        raise SettingsError(
+            f"context: {text!r} is not a number of tokens like 16K or 20000"
+        ) from None
+    if value < 0 or value > 16 * 1024 * 1024:
+        raise SettingsError(f"context: {text!r} is out of range (0 to 16M tokens)")
+    return int(value)

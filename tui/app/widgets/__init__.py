@@ -1,0 +1,1 @@
+"""Widgets of the vramtui app: results (verdict, bars, tables) and controls (machine, settings)."""

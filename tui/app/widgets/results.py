@@ -1,0 +1,233 @@
+"""The right-hand side: what the current choice means. Each widget takes its data by data_bind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Digits, Label, Static
+
+from tui.app.state import Evaluation, format_tokens
+from tui.core.sizes import GiB, format_gib
+
+VERDICT_TITLES = {
+    "fits": "✔ FITS",
+    "fits_with_warnings": "▲ FITS, WITH WARNINGS",
+    "will_not_fit": "✘ WILL NOT FIT",
+}
+VERDICT_CLASSES = {
+    "fits": "-fits",
+    "fits_with_warnings": "-warn",
+    "will_not_fit": "-fail",
+}
+
+# The seed's evidence for the 48 GB + 16 GB pitfall (shared/seed/DIGEST.md).
+PITFALL_EVIDENCE = (
+    "Seen for real: on a 64 GB Ryzen AI Max+ 395 laptop (Windows, LM Studio), Qwen3-VL-32B "
+    "Q6_K (28.08 GB) loaded with a 32 GB carve-out but failed to load at all with 48 GB, "
+    'even with mmap and "keep model in memory" off: 16 GB of system RAM was too little to '
+    "load through, and the desktop stuttered. A smaller carve-out is the fix; the GPU can "
+    "still borrow shared memory."
+)
+
+
+def verdict_text(evaluation: Evaluation | None) -> Text:
+    """The banner: the verdict, then every reason as its own sentence."""
+    if evaluation is None:
+        return Text("…")
+    fit = evaluation.fit
+    if fit is None:
+        return Text(evaluation.error or "no answer yet")
+    text = Text(VERDICT_TITLES.get(fit.verdict, fit.verdict.upper()), style="bold")
+    for reason in fit.reasons:
+        text.append("\n• ")
+        text.append(reason.message)
+        if reason.code == "load_exceeds_system_ram":
+            text.append("\n  ")
+            text.append(PITFALL_EVIDENCE, style="italic")
+    if not fit.reasons:
+        text.append("\n• Everything is in dedicated GPU memory, with room to spare.")
+    return text
+
+
+class VerdictBanner(Static):
+    """The verdict, coloured by outcome, with each reason as a sentence."""
+
+    evaluation: reactive[Evaluation | None] = reactive(None)
+
+    def watch_evaluation(self, evaluation: Evaluation | None) -> None:
+        verdict = evaluation.fit.verdict if evaluation and evaluation.fit else ""
+        for verdict_name, cls in VERDICT_CLASSES.items():
+            self.set_class(verdict == verdict_name, cls)
+        self.set_class(evaluation is not None and evaluation.fit is None, "-none")
+        self.update(verdict_text(evaluation))
+
+
+def _gb_digits(n_bytes: int) -> str:
+    return f"{n_bytes / GiB:.1f}"
+
+
+class Figures(Widget):
+    """The three numbers people look for: RAM left for the OS, tokens/s, time to first token."""
+
+    evaluation: reactive[Evaluation | None] = reactive(None)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ram-left-box"):
+            yield Label("RAM left for the OS, GB", classes="figure-label")
+            yield Digits("-", id="ram-left")
+        with Vertical(id="speed-box"):
+            yield Label("Expected speed", classes="figure-label")
+            yield Static("-", id="speed")
+
+    def watch_evaluation(self, evaluation: Evaluation | None) -> None:
+        digits = self.query_one("#ram-left", Digits)
+        speed = self.query_one("#speed", Static)
+        fit = evaluation.fit if evaluation else None
+        if fit is None:
+            digits.update("-")
+            speed.update("-")
+            return
+        left = fit.system_ram_left_bytes
+        digits.update(_gb_digits(left))
+        digits.set_class(left < 8 * GiB, "-low")
+        sp = fit.speed
+        parts = Text()
+        if sp is not None:
+            parts.append(f"{sp.decode_tokens_per_second:.1f}", style="bold")
+            parts.append(" tok/s decode\n")
+            parts.append(f"{sp.time_to_first_token_s:.2f} s", style="bold")
+            parts.append(" to first token\n")
+            parts.append(f"{sp.prefill_tokens_per_second:.0f} tok/s prefill")
+            if sp.calibrated:
+                parts.append(" (calibrated)", style="italic")
+        speed.update(parts)
+
+
+# Segment kinds as the fit names them -> (component class, legend name, fill character).
+SEGMENT_KINDS: dict[str, tuple[str, str, str]] = {
+    "weights": ("poolbars--weights", "weights", "█"),
+    "kv_cache": ("poolbars--kv", "KV cache", "▓"),
+    "kv": ("poolbars--kv", "KV cache", "▓"),
+    "recurrent_state": ("poolbars--kv", "KV cache", "▓"),
+    "compute": ("poolbars--compute", "compute", "▒"),
+    "output": ("poolbars--compute", "compute", "▒"),
+    "projector": ("poolbars--projector", "projector", "▚"),
+    "os": ("poolbars--os", "OS", "▞"),
+    "os_baseline": ("poolbars--os", "OS", "▞"),
+    "free": ("poolbars--free", "free", "░"),
+}
+OTHER_KIND = ("poolbars--other", "other", "▪")
+LABEL_WIDTH = 0
+
+
+class PoolBars(Widget):
+    """A stacked bar per memory pool (dedicated, shared/GTT, system RAM) with labelled parts."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "poolbars--weights",
+        "poolbars--kv",
+        "poolbars--compute",
+        "poolbars--projector",
+        "poolbars--os",
+        "poolbars--free",
+        "poolbars--other",
+        "poolbars--title",
+        "poolbars--over",
+    }
+
+    evaluation: reactive[Evaluation | None] = reactive(None, layout=True)
+
+    def _pools(self) -> list[object]:
+        fit = self.evaluation.fit if self.evaluation else None
+        return list(fit.pool_usage) if fit is not None else []
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        pools = self._pools()
+        return max(1, 2 * len(pools) + 1) if pools else 1
+
+    def render(self) -> Text:
+        fit = self.evaluation.fit if self.evaluation else None
+        if fit is None:
+            return Text("")
+        width = max(10, self.content_size.width)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        kinds_seen: dict[str, tuple[str, str, str]] = {}
+        for index, pool in enumerate(fit.pool_usage):
+            used = sum(s.n_bytes for s in pool.segments if s.kind != "free")
+            if index:
+                out.append("\n")
+            title = f"{pool.name}"
+            figure = f"{format_gib(used)} of {format_gib(pool.capacity_bytes)}"
+            pad = max(1, width - len(title) - len(figure))
+            out.append(title, style=self.get_component_rich_style("poolbars--title"))
+            out.append(" " * pad + figure)
+            out.append("\n")
+            out.append_text(self._bar(pool, width, kinds_seen))
+        out.append("\n")
+        for cls, name, char in kinds_seen.values():
+            out.append(char * 2, style=self.get_component_rich_style(cls))
+            out.append(f" {name}  ")
+        return out
+
+    def _bar(self, pool: object, width: int, kinds_seen: dict[str, tuple[str, str, str]]) -> Text:
+        segments = [s for s in pool.segments if s.n_bytes > 0]  # type: ignore[attr-defined]
+        capacity = max(pool.capacity_bytes, sum(s.n_bytes for s in segments), 1)  # type: ignore[attr-defined]
+        bar = Text(no_wrap=True)
+        cells_left = width
+        # Largest-remainder rounding keeps the bar exactly `width` cells wide.
+        raw = [s.n_bytes * width / capacity for s in segments]
+        cells = [int(r) for r in raw]
+        for i in sorted(range(len(raw)), key=lambda i: raw[i] - cells[i], reverse=True):
+            if sum(cells) >= width:
+                break
+            cells[i] += 1
+        for seg, want in zip(segments, cells, strict=True):
+            n_cells = min(want, cells_left)
+            if n_cells <= 0:
+                continue
+            kind = SEGMENT_KINDS.get(seg.kind, OTHER_KIND)
+            kinds_seen.setdefault(kind[1], kind)
+            style = self.get_component_rich_style(kind[0])
+            label = f"{seg.label or kind[1]} {seg.n_bytes / GiB:.1f}"
+            if len(label) + 2 <= n_cells:
+                body = f" {label}".ljust(n_cells)
+            elif len(f"{seg.n_bytes / GiB:.1f}") + 2 <= n_cells:
+                body = f" {seg.n_bytes / GiB:.1f}".ljust(n_cells)
+            else:
+                body = kind[2] * n_cells
+            bar.append(body, style=style)
+            cells_left -= n_cells
+        if cells_left > 0:
+            bar.append(" " * cells_left)
+        return bar
+
+
+class CompareTable(DataTable[Text | str]):
+    """Every BIOS carve-out step side by side; Enter picks a step, left/right still step it."""
+
+    @dataclass
+    class StepCarveOut(Message):
+        """Left/right on the table step the carve-out, as they do everywhere else."""
+
+        delta: int
+
+    def action_cursor_left(self) -> None:
+        self.post_message(self.StepCarveOut(-1))
+
+    def action_cursor_right(self) -> None:
+        self.post_message(self.StepCarveOut(1))
+
+
+def context_label(n: int | None) -> str:
+    return "-" if not n else format_tokens(n)
+
+
+class ResultsHeader(Horizontal):
+    """The verdict banner beside the figures."""

@@ -1,0 +1,549 @@
+"""Find the GGUF models already on this machine: LM Studio, Ollama, Hugging Face, llama.cpp.
+
+Where each keeps its models (checked against their docs and issue threads):
+- LM Studio: ~/.lmstudio/models (older: ~/.cache/lm-studio/models), or the folder set in
+  ~/.lmstudio/settings.json `downloadsFolder` (v1ckxy/LMSPLS#2); the data folder may be moved
+  with ~/.lmstudio-home-pointer (lmstudio-bug-tracker#553). Layout PUBLISHER/REPO/FILE.gguf.
+- Ollama: $OLLAMA_MODELS, ~/.ollama/models, the Linux service's /usr/share/ollama/.ollama/models;
+  manifests/REGISTRY/NAMESPACE/NAME/TAG (JSON) list layers whose digest names blobs/sha256-HEX;
+  the model is the layer of mediaType application/vnd.ollama.image.model, the projector
+  application/vnd.ollama.image.projector.
+- Hugging Face cache: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub:
+  models--ORG--REPO/snapshots/REV/FILE.gguf (symlinks into blobs/).
+- llama.cpp (-hf downloads): $LLAMA_CACHE, ~/.cache/llama.cpp, ~/Library/Caches/llama.cpp,
+  %LOCALAPPDATA%/llama.cpp.
+- The user's folders: `model_dirs = [...]` in config.toml, plus `extra_dirs`.
+
+Header reads run in a thread pool and are cached by (path, size, mtime) in one JSON file, so a
+second listing only stats the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.core.atomic import write_atomic
+from tui.core.paths import cache_dir, config_dir
+
+Progress = Callable[[int, int], None]
+
+_SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+_OLLAMA_MODEL = "application/vnd.ollama.image.model"
+_OLLAMA_PROJECTOR = "application/vnd.ollama.image.projector"
+_CACHE_FORMAT = 1
+
+# llama.cpp `enum llama_ftype` (include/llama.h) -> the name users see; general.file_type holds it.
+FILE_TYPES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
+    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
+    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4",
+}  # fmt: skip
+
+_QUANT_IN_NAME = re.compile(
+    r"(?:^|[-_.])((?:UD-)?(?:IQ\d_[A-Z]+|Q\d_K(?:_[A-Z]+)?|Q\d_\d|BF16|F16|F32|MXFP4(?:_MOE)?))(?=$|[-_.])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredModel:
+    name: str  # friendly: "ORG/REPO/FILE" (HF), "name:tag" (Ollama), "PUBLISHER/FILE" (LM Studio)
+    path: str  # the file to open (first shard of a split model)
+    source: str  # "lmstudio" | "ollama" | "huggingface" | "llamacpp" | "user"
+    quant: str  # "Q4_K_M", ... or "" when unknown
+    size_bytes: int  # all shards together (projector not included)
+    architecture: str  # general.architecture, "" when the header could not be read
+    mmproj_path: str | None = None
+    shards: tuple[str, ...] = ()  # every shard, in order, when split
+
+
+@dataclass
+class DiscoveryResult:
+    models: list[DiscoveredModel] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Root:
+    source: str
+    path: Path
+    kind: str = "tree"  # "tree" (walk for .gguf), "ollama", "hf"
+
+
+@dataclass(slots=True)
+class _HeaderFacts:
+    architecture: str = ""
+    file_type: int | None = None
+    is_projector: bool = False
+    error: str = ""
+
+
+# -- where to look ------------------------------------------------------------------------
+
+
+def _home() -> Path:
+    return Path(os.environ.get("HOME") or os.environ.get("USERPROFILE") or Path.home())
+
+
+def _lmstudio_roots(home: Path) -> list[Path]:
+    roots: list[Path] = []
+    data_dirs = [home / ".lmstudio", home / ".cache" / "lm-studio"]
+    pointer = home / ".lmstudio-home-pointer"
+    try:
+        moved = pointer.read_text(encoding="utf-8").strip()
+        if moved:
+            data_dirs.insert(0, Path(moved).expanduser())
+    except OSError:
+        pass
+    for data in data_dirs:
+        try:
+            settings = json.loads((data / "settings.json").read_text(encoding="utf-8"))
+            folder = settings.get("downloadsFolder") if isinstance(settings, dict) else None
+            if isinstance(folder, str) and folder:
+                roots.append(Path(folder).expanduser())
+        except (OSError, ValueError):
+            pass
+        roots.append(data / "models")
+    return roots
+
+
+def _ollama_roots(home: Path) -> list[Path]:
+    roots = []
+    if os.environ.get("OLLAMA_MODELS"):
+        roots.append(Path(os.environ["OLLAMA_MODELS"]).expanduser())
+    roots.append(home / ".ollama" / "models")
+    if sys.platform.startswith("linux"):
+        roots.append(Path("/usr/share/ollama/.ollama/models"))
+    return roots
+
+
+def _hf_roots(home: Path) -> list[Path]:
+    roots = []
+    if os.environ.get("HF_HUB_CACHE"):
+        roots.append(Path(os.environ["HF_HUB_CACHE"]).expanduser())
+    if os.environ.get("HF_HOME"):
+        roots.append(Path(os.environ["HF_HOME"]).expanduser() / "hub")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        roots.append(Path(xdg) / "huggingface" / "hub")
+    roots.append(home / ".cache" / "huggingface" / "hub")
+    return roots
+
+
+def _llamacpp_roots(home: Path) -> list[Path]:
+    roots = []
+    if os.environ.get("LLAMA_CACHE"):
+        roots.append(Path(os.environ["LLAMA_CACHE"]).expanduser())
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        roots.append(Path(xdg) / "llama.cpp")
+    roots.append(home / ".cache" / "llama.cpp")
+    roots.append(home / "Library" / "Caches" / "llama.cpp")  # macOS
+    if os.environ.get("LOCALAPPDATA"):
+        roots.append(Path(os.environ["LOCALAPPDATA"]) / "llama.cpp")  # Windows
+    return roots
+
+
+def configured_model_dirs() -> tuple[list[Path], list[str]]:
+    """`model_dirs` from config_dir()/config.toml, and a problem line if the file is broken."""
+    path = config_dir() / "config.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [], []
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [], [f"{path}: cannot read model_dirs ({exc})"]
+    dirs = data.get("model_dirs", [])
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        return [], [f"{path}: model_dirs must be a list of folder paths"]
+    return [Path(d).expanduser() for d in dirs], []
+
+
+def default_roots(
+    extra_dirs: Iterable[str | os.PathLike[str]] = (),
+) -> tuple[list[_Root], list[str]]:
+    home = _home()
+    roots = [_Root("lmstudio", p) for p in _lmstudio_roots(home)]
+    roots += [_Root("ollama", p, "ollama") for p in _ollama_roots(home)]
+    roots += [_Root("huggingface", p, "hf") for p in _hf_roots(home)]
+    roots += [_Root("llamacpp", p) for p in _llamacpp_roots(home)]
+    user_dirs, problems = configured_model_dirs()
+    roots += [_Root("user", p) for p in user_dirs]
+    roots += [_Root("user", Path(p).expanduser()) for p in extra_dirs]
+    return roots, problems
+
+
+# -- walking ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Candidate:
+    name: str
+    path: Path
+    source: str
+    shards: tuple[Path, ...] = ()
+    projector: Path | None = None
+    name_quant: str = ""
+
+
+def _walk_ggufs(root: Path, problems: list[str]) -> list[Path]:
+    """Every *.gguf under `root` (symlinks to files followed, folders not), sorted."""
+    found: list[Path] = []
+
+    def onerror(err: OSError) -> None:
+        problems.append(f"{err.filename}: cannot read folder ({err.strerror or err})")
+
+    for folder, dirs, files in os.walk(root, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in files:
+            if f.lower().endswith(".gguf") and not f.startswith("."):
+                found.append(Path(folder) / f)
+    found.sort()
+    return found
+
+
+def _is_projector_name(path: Path) -> bool:
+    return "mmproj" in path.name.lower()
+
+
+def _group_files(
+    files: list[Path], root: Path, source: str, name_of: Callable[[Path], str]
+) -> list[_Candidate]:
+    """Group split shards, pair projectors with the models in their folder."""
+    by_folder: dict[Path, list[Path]] = {}
+    for f in files:
+        by_folder.setdefault(f.parent, []).append(f)
+    out: list[_Candidate] = []
+    for folder_files in by_folder.values():
+        projectors = [f for f in folder_files if _is_projector_name(f)]
+        models = [f for f in folder_files if not _is_projector_name(f)]
+        shard_groups: dict[str, list[Path]] = {}
+        singles: list[Path] = []
+        for f in models:
+            m = _SPLIT_RE.search(f.name)
+            if m:
+                shard_groups.setdefault(f.name[: m.start()], []).append(f)
+            else:
+                singles.append(f)
+        projector = _pick_projector(projectors)
+        for f in singles:
+            out.append(_Candidate(name_of(f), f, source, projector=projector))
+        for stem, group in shard_groups.items():
+            group.sort()
+            display = group[0].with_name(stem + ".gguf")
+            out.append(_Candidate(name_of(display), group[0], source, tuple(group), projector))
+    return out
+
+
+def _pick_projector(projectors: list[Path]) -> Path | None:
+    if not projectors:
+        return None
+    for pref in ("f16", "bf16", "q8_0"):
+        for p in sorted(projectors):
+            if pref in p.name.lower():
+                return p
+    return sorted(projectors)[0]
+
+
+def _scan_tree(root: _Root, problems: list[str]) -> list[_Candidate]:
+    files = _walk_ggufs(root.path, problems)
+
+    def name_of(p: Path) -> str:
+        try:
+            rel = p.relative_to(root.path)
+        except ValueError:
+            rel = Path(p.name)
+        return str(rel.with_suffix("")).replace(os.sep, "/")
+
+    return _group_files(files, root.path, root.source, name_of)
+
+
+def _scan_hf(root: _Root, problems: list[str]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    try:
+        repos = sorted(p for p in root.path.iterdir() if p.name.startswith("models--"))
+    except OSError as exc:
+        problems.append(f"{root.path}: cannot read folder ({exc.strerror or exc})")
+        return out
+    for repo in repos:
+        repo_id = repo.name.removeprefix("models--").replace("--", "/")
+        snapshots = repo / "snapshots"
+        if not snapshots.is_dir():
+            continue
+        files = _walk_ggufs(snapshots, problems)
+        seen: set[str] = set()
+        unique: list[Path] = []
+        # The same file in several snapshots (revisions): list it once, newest snapshot first.
+        for f in sorted(files, key=_mtime, reverse=True):
+            rel = str(f.relative_to(snapshots).parts[1:])
+            if rel in seen:
+                continue
+            seen.add(rel)
+            unique.append(f)
+
+        def name_of(p: Path, repo_id: str = repo_id, snapshots: Path = snapshots) -> str:
+            rel = p.relative_to(snapshots)
+            return f"{repo_id}/{'/'.join(rel.parts[1:])}".removesuffix(".gguf")
+
+        out += _group_files(sorted(unique), snapshots, root.source, name_of)
+    return out
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _scan_ollama(root: _Root, problems: list[str]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    manifests = root.path / "manifests"
+    if not manifests.is_dir():
+        return out
+
+    def onerror(err: OSError) -> None:
+        problems.append(f"{err.filename}: cannot read folder ({err.strerror or err})")
+
+    for folder, dirs, files in os.walk(manifests, onerror=onerror):
+        dirs.sort()
+        for tag in sorted(files):
+            path = Path(folder) / tag
+            parts = path.relative_to(manifests).parts  # registry, namespace..., name, tag
+            if len(parts) < 3:
+                continue
+            registry, *middle, name, tag_name = parts
+            if registry == "registry.ollama.ai" and middle == ["library"]:
+                display = f"{name}:{tag_name}"
+            else:
+                host = "" if registry == "registry.ollama.ai" else f"{registry}/"
+                display = f"{host}{'/'.join([*middle, name])}:{tag_name}"
+            try:
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+                layers = manifest.get("layers", [])
+            except (OSError, ValueError, AttributeError) as exc:
+                problems.append(f"{path}: unreadable Ollama manifest ({exc})")
+                continue
+            model_blob = projector_blob = None
+            for layer in layers if isinstance(layers, list) else []:
+                if not isinstance(layer, dict):
+                    continue
+                digest = str(layer.get("digest", ""))
+                blob = root.path / "blobs" / digest.replace(":", "-")
+                if layer.get("mediaType") == _OLLAMA_MODEL and model_blob is None:
+                    model_blob = blob
+                elif layer.get("mediaType") == _OLLAMA_PROJECTOR and projector_blob is None:
+                    projector_blob = blob
+            if model_blob is None:
+                continue
+            if not model_blob.is_file():
+                problems.append(
+                    f"{display}: blob {model_blob.name} is missing from {root.path / 'blobs'}"
+                )
+                continue
+            out.append(_Candidate(display, model_blob, root.source, projector=projector_blob))
+    return out
+
+
+# -- header facts, cached -----------------------------------------------------------------
+
+
+def _index_path() -> Path:
+    return cache_dir() / "discovery-index.json"
+
+
+def _load_index() -> dict[str, Any]:
+    try:
+        data = json.loads(_index_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
+        return {}
+    entries = data.get("entries", {})
+    return entries if isinstance(entries, dict) else {}
+
+
+def _save_index(entries: dict[str, Any]) -> None:
+    payload = json.dumps({"format": _CACHE_FORMAT, "entries": entries}, separators=(",", ":"))
+    with contextlib.suppress(OSError):
+        write_atomic(_index_path(), payload)
+
+
+def read_header_facts(path: Path) -> _HeaderFacts:
+    """Architecture and file type from the header (tokenizer arrays skipped, not decoded)."""
+    from tui.core.gguf_reader import parse_gguf_header  # noqa: PLC0415 - lazy: keeps startup fast
+
+    try:
+        source = _FileSource(path)
+    except OSError as exc:
+        return _HeaderFacts(error=f"{path}: cannot open ({exc.strerror or exc})")
+    try:
+        header = parse_gguf_header(source, str(path))
+    except Exception as exc:  # a broken file is a problem line, never a crash of the listing
+        return _HeaderFacts(
+            error=str(exc).splitlines()[0] if str(exc) else f"{path}: unreadable GGUF header"
+        )
+    finally:
+        source.close()
+    meta = header.metadata
+    arch = meta.get("general.architecture", "")
+    ftype = meta.get("general.file_type")
+    return _HeaderFacts(
+        architecture=arch if isinstance(arch, str) else "",
+        file_type=ftype if isinstance(ftype, int) and not isinstance(ftype, bool) else None,
+        is_projector=arch == "clip" or meta.get("general.type") == "mmproj",
+    )
+
+
+class _FileSource:
+    """A minimal local `ByteSource` (size + positional reads)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = path.open("rb")
+        self.size = os.fstat(self._fh.fileno()).st_size
+
+    def read(self, offset: int, length: int, *, hint: int = 0) -> bytes:
+        self._fh.seek(offset)
+        return self._fh.read(length)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _quant_from_name(name: str) -> str:
+    matches = _QUANT_IN_NAME.findall(name)
+    return matches[-1].upper() if matches else ""
+
+
+def discover_models(
+    extra_dirs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    progress: Progress | None = None,
+    roots: Sequence[tuple[str, str | os.PathLike[str]]] | None = None,
+    workers: int = 8,
+) -> DiscoveryResult:
+    """List the models on this machine with name, source, quant, size, architecture.
+
+    `roots` replaces the default locations with (source, folder) pairs (tests, benchmarks);
+    sources "ollama" and "huggingface" use those layouts, anything else is walked for .gguf.
+    """
+    result = DiscoveryResult()
+    if roots is None:
+        all_roots, result.problems = default_roots(extra_dirs)
+    else:
+        kinds = {"ollama": "ollama", "huggingface": "hf"}
+        all_roots = [_Root(s, Path(p), kinds.get(s, "tree")) for s, p in roots]
+    candidates: list[_Candidate] = []
+    seen_roots: set[str] = set()
+    for root in all_roots:
+        try:
+            real = os.path.realpath(root.path)
+            if real in seen_roots or not root.path.is_dir():
+                continue
+        except OSError:
+            continue
+        seen_roots.add(real)
+        if not os.access(root.path, os.R_OK | os.X_OK):
+            result.problems.append(f"{root.path}: cannot read folder (permission denied)")
+            continue
+        if root.kind == "ollama":
+            candidates += _scan_ollama(root, result.problems)
+        elif root.kind == "hf":
+            candidates += _scan_hf(root, result.problems)
+        else:
+            candidates += _scan_tree(root, result.problems)
+
+    # The same file reached twice (an LM Studio folder that is also a user folder): keep one.
+    unique: dict[str, _Candidate] = {}
+    for cand in candidates:
+        unique.setdefault(os.path.realpath(cand.path), cand)
+    cands = list(unique.values())
+
+    index = _load_index()
+    new_index: dict[str, Any] = {}
+    stats: dict[str, tuple[int, int]] = {}
+    to_read: list[Path] = []
+    for cand in cands:
+        files = [cand.path, *([cand.projector] if cand.projector else [])]
+        for f in files:
+            key = str(f)
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            stats[key] = (st.st_size, st.st_mtime_ns)
+            entry = index.get(key)
+            if (
+                isinstance(entry, dict)
+                and entry.get("size") == st.st_size
+                and entry.get("mtime") == st.st_mtime_ns
+            ):
+                new_index[key] = entry
+            elif key not in new_index:
+                to_read.append(f)
+    done = 0
+    total = len(to_read)
+    if progress is not None:
+        progress(0, total)
+    if to_read:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, total))) as pool:
+            for f, facts in zip(to_read, pool.map(read_header_facts, to_read), strict=True):
+                size, mtime = stats[str(f)]
+                new_index[str(f)] = {"size": size, "mtime": mtime, **asdict(facts)}
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    if to_read or len(new_index) != len(index):
+        _save_index(new_index)
+
+    for cand in sorted(cands, key=lambda c: (c.source, c.name.lower())):
+        facts = new_index.get(str(cand.path), {})
+        if facts.get("error"):
+            result.problems.append(str(facts["error"]))
+            continue
+        if facts.get("is_projector"):
+            continue  # a stray projector is not a model
+        shard_paths = cand.shards or (cand.path,)
+        size = 0
+        for s in shard_paths:
+            size += stats.get(str(s), (0, 0))[0] or _size(s)
+        ftype = facts.get("file_type")
+        quant = FILE_TYPES.get(ftype, "") if isinstance(ftype, int) else ""
+        if cand.source != "ollama":  # a name like UD-Q4_K_XL says more than the file type
+            quant = _quant_from_name(cand.name.rsplit("/", 1)[-1]) or quant
+        result.models.append(
+            DiscoveredModel(
+                name=cand.name,
+                path=str(cand.path),
+                source=cand.source,
+                quant=quant,
+                size_bytes=size,
+                architecture=str(facts.get("architecture", "")),
+                mmproj_path=str(cand.projector)
+                if cand.projector and cand.projector.is_file()
+                else None,
+                shards=tuple(str(s) for s in cand.shards),
+            )
+        )
+    # A folder reported by several walks is still one problem.
+    result.problems = list(dict.fromkeys(result.problems))
+    return result
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0

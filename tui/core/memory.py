@@ -1,0 +1,301 @@
+"""The memory estimate: (model, runtime settings) -> every buffer llama.cpp would allocate.
+
+Sources (llama.cpp, read for facts):
+- weights: the tensor table; placement from src/llama-model.cpp load_tensors: the input layer
+  (token_embd) stays on the CPU, repeating layers il >= i_gpu_start = max(n_layer + 1 - ngl, 0)
+  are offloaded, and the output layer counts inside ngl (offloaded as soon as ngl >= 1).
+- KV cache: src/llama-context.cpp (n_ctx_seq = n_ctx / n_seq unless kv_unified, padded to 256;
+  n_ubatch = min(n_ubatch, n_batch, n_ctx)), src/llama-kv-cache.cpp (per layer
+  row_size(type_k, n_embd_k_gqa(il)) x cells x streams, same for V; MLA caches K only),
+  src/llama-kv-cache-iswa.cpp (SWA layers keep PAD(min(n_ctx_seq, n_swa*n_seq' + n_ubatch), 256)
+  cells with n_seq' = n_seq when unified else 1; --swa-full keeps n_ctx_seq).
+- recurrent state: src/llama-memory-recurrent.cpp (f32 r and s rows per sequence per layer).
+- output buffer: src/llama-context.cpp output_reserve (logits n_vocab x n_seq_max f32, host).
+- compute buffer: the ggml-alloc peak of the worst-case ubatch graph; the formula below was
+  calibrated against llama.cpp's own dry run (tests/oracle) and is documented term by term.
+Checked against llama.cpp's CPU build by tests/oracle (model and context to the MiB).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from tui.core.breakdown import Buffer, Kind, MemoryBreakdown, Place
+from tui.core.errors import SettingsError
+from tui.core.ggml_types import ggml_type_by_name
+from tui.core.hparams import ModelHparams
+from tui.core.model_spec import ModelSpec
+
+KV_PAD = 256  # llama.cpp pads the cache (and n_ctx per sequence) to 256 cells (PR #17046)
+MIB = 1024 * 1024
+
+
+def _pad(n: int, a: int) -> int:
+    return -(-n // a) * a
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """Per-spec data the estimate reuses on every call (computed once per ModelSpec)."""
+
+    hp: ModelHparams
+    layer_bytes: tuple[int, ...]  # weights per repeating block
+    input_bytes: int  # token_embd (+ its norm): always on the host
+    output_bytes: int  # output layer: output.weight (or the tied copy) + output_norm
+    other_bytes: int  # tensors outside blocks that are neither input nor output
+    tied_output: bool
+    active_bytes: int  # weights read per generated token
+    max_layer_bytes: int
+    n_tensors: int
+    mmproj_bytes: int
+
+
+_CACHE: dict[int, tuple[weakref.ref[ModelSpec], _Static]] = {}
+
+
+def _static(spec: ModelSpec) -> _Static:
+    key = id(spec)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is spec:
+        return hit[1]
+    hp = ModelHparams.from_spec(spec)
+    n_layer = hp.n_layer
+    layer = [0] * n_layer
+    input_b = output_b = other_b = 0
+    active = 0
+    embd_row = 0
+    has_output = False
+    embd_bytes = 0
+    for t in spec.tensors:
+        b = t.n_bytes
+        name = t.name
+        if name.startswith("blk."):
+            parts = name.split(".", 2)
+            try:
+                il = int(parts[1])
+            except ValueError:
+                il = -1
+            if 0 <= il < n_layer:
+                layer[il] += b
+            else:
+                other_b += b
+            if "_exps" in name and hp.n_expert > 0:
+                active += b * max(hp.n_expert_used, 1) // hp.n_expert
+            elif ".nextn." not in name:
+                active += b
+        elif name.startswith("token_embd"):
+            input_b += b
+            if name == "token_embd.weight":
+                embd_bytes = b
+                embd_row = b // max(hp.n_vocab, 1)
+        elif name.startswith("output"):
+            output_b += b
+            active += b
+            if name == "output.weight":
+                has_output = True
+        else:
+            other_b += b
+            active += b
+    tied = not has_output and embd_bytes > 0
+    if tied:
+        # llama.cpp loads token_embd a second time as the output matrix (TENSOR_DUPLICATED)
+        # on the output layer's device; reading it per token is what generation does.
+        output_b += embd_bytes
+        active += embd_bytes
+    active += embd_row
+    mm = spec.mmproj.weights_bytes if spec.mmproj is not None else 0
+    st = _Static(
+        hp=hp, layer_bytes=tuple(layer), input_bytes=input_b, output_bytes=output_b,
+        other_bytes=other_b, tied_output=tied, active_bytes=active,
+        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors), mmproj_bytes=mm,
+    )  # fmt: skip
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    _CACHE[key] = (weakref.ref(spec), st)
+    return st
+
+
+def resolve_flash_attn(setting: str, backend: str, hp: ModelHparams) -> bool:
+    """llama.cpp's "auto": on when the device supports the FA op for the model's head dims.
+
+    The CPU backend supports every head size; GPU backends (CUDA, Vulkan, ROCm, Metal) support
+    the common ones (64..256, plus MLA 576/512 on CUDA/Metal). Auto is resolved to on except
+    where head dims differ between K and V without MLA (llama-context.cpp checks the op).
+    """
+    if setting == "on":
+        return True
+    if setting == "off":
+        return False
+    return True
+
+
+def compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_attn: bool,
+                  n_outputs: int) -> int:  # fmt: skip
+    """Peak of the ubatch graph's live tensors (ggml-alloc), in bytes. See module docstring."""
+    ub = n_ubatch
+    n_embd = hp.n_embd
+    n_head = max(hp.n_head, default=0)
+    n_ff = max(hp.n_ff, default=0)
+    ub_pad = _pad(ub, 64)  # KQ mask rows are padded (GGML_KQ_MASK_PAD)
+    # inputs that live through the whole graph: token embeddings, positions, mask
+    inputs = 4 * n_embd * ub + (2 if flash_attn else 4) * n_kv * ub_pad
+    if hp.n_expert:
+        n_ff_exp = max(n_ff // max(hp.n_expert_used, 1), 1)
+        ffn = 4 * ub * (2 * n_embd + 3 * n_ff_exp * max(hp.n_expert_used, 1) + hp.n_expert)
+    else:
+        ffn = 4 * ub * (2 * n_embd + 3 * n_ff)
+    hk = max(hp.head_k, default=0)
+    attn = 4 * ub * (2 * n_embd + 3 * n_head * hk)
+    if not flash_attn:
+        attn += 4 * n_kv * ub * n_head
+    logits = 4 * n_outputs * hp.n_vocab
+    return inputs + max(ffn, attn, logits)
+
+
+def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") -> MemoryBreakdown:
+    """Every buffer llama.cpp allocates for `spec` at `settings` on a `backend` ("cpu"/"gpu")."""
+    from tui.core.settings import RuntimeSettings
+
+    if not isinstance(settings, RuntimeSettings):
+        raise SettingsError("settings must be RuntimeSettings")
+    if backend not in {"cpu", "gpu"}:
+        raise SettingsError(f"backend {backend!r} is not one of cpu, gpu")
+    st = _static(spec)
+    hp = st.hp
+    s = settings
+    n_layer = hp.n_layer
+    gpu = backend == "gpu"
+    fa = resolve_flash_attn(s.flash_attn, backend, hp)
+    tk = ggml_type_by_name(s.cache_type_k)
+    tv = ggml_type_by_name(s.cache_type_v)
+    if not fa and tv.block_size > 1 and hp.has_v:
+        raise SettingsError(
+            f"cache-type-v {s.cache_type_v} needs flash-attn on (llama.cpp refuses a quantized "
+            "V cache without flash attention)"
+        )
+
+    # -- context sizes (llama-context.cpp)
+    n_seq = s.parallel
+    n_ctx = s.ctx_size or hp.n_ctx_train or 4096
+    n_stream = 1 if s.kv_unified else n_seq
+    n_ctx_seq = _pad(n_ctx if s.kv_unified else max(n_ctx // n_seq, 1), KV_PAD)
+    n_ctx_total = n_ctx_seq * n_stream
+    n_batch = min(s.batch_size, n_ctx_total)
+    n_ubatch = min(s.ubatch_size, n_batch)
+    swa_seq = n_seq if s.kv_unified else 1
+    cells_swa = n_ctx_seq if s.swa_full else min(
+        n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD)
+    )
+
+    # -- which layers live on the device (llama-model.cpp load_tensors)
+    ngl = n_layer + 1 if s.n_gpu_layers is None else s.n_gpu_layers
+    if not gpu:
+        ngl = 0
+    i_gpu_start = max(n_layer + 1 - ngl, 0)
+    on_dev = [gpu and il >= i_gpu_start for il in range(n_layer)]
+    output_on_dev = gpu and n_layer >= i_gpu_start
+    n_gpu_layers = min(ngl, n_layer + 1)
+
+    buffers: list[Buffer] = []
+    dev_label = "GPU" if gpu else "CPU"
+
+    def add(place: Place, kind: Kind, n: int, label: str) -> None:
+        if n > 0:
+            buffers.append(Buffer(place, kind, n, label))
+
+    # -- weights
+    w_dev = sum(b for b, d in zip(st.layer_bytes, on_dev, strict=True) if d)
+    w_host = sum(b for b, d in zip(st.layer_bytes, on_dev, strict=True) if not d)
+    w_host += st.input_bytes
+    if output_on_dev:
+        w_dev += st.output_bytes + st.other_bytes
+    else:
+        w_host += st.output_bytes + st.other_bytes
+    if st.tied_output and not output_on_dev and not gpu:
+        pass  # CPU: the duplicated output tensor is still a separate tensor in the buffer
+    add(Place.DEVICE, Kind.WEIGHTS, w_dev, f"{dev_label} model buffer")
+    add(Place.HOST, Kind.WEIGHTS, w_host, "CPU model buffer" if not s.mmap else "CPU_Mapped model buffer")
+
+    # -- KV cache and recurrent state
+    kv_dev = kv_host = rs_dev = rs_host = 0
+    for il in range(n_layer):
+        dev = on_dev[il] and s.kv_offload
+        if hp.is_recurrent[il]:
+            n = 4 * (hp.n_embd_r + hp.n_embd_s) * n_seq
+            if dev:
+                rs_dev += n
+            else:
+                rs_host += n
+            continue
+        if not hp.has_kv[il]:
+            continue
+        cells = (cells_swa if hp.is_swa[il] else n_ctx_seq) * n_stream
+        width = hp.n_head_kv[il]
+        n = tk.row_bytes(hp.head_k[il] * width) * cells
+        if hp.has_v:
+            n += tv.row_bytes(hp.head_v[il] * width) * cells
+        if dev:
+            kv_dev += n
+        else:
+            kv_host += n
+    add(Place.DEVICE, Kind.KV_CACHE, kv_dev, f"{dev_label} KV buffer")
+    add(Place.HOST, Kind.KV_CACHE, kv_host, "CPU KV buffer")
+    add(Place.DEVICE, Kind.RECURRENT_STATE, rs_dev, f"{dev_label} RS buffer")
+    add(Place.HOST, Kind.RECURRENT_STATE, rs_host, "CPU RS buffer")
+
+    # -- output (logits) buffer: host, n_vocab x n_seq_max floats
+    add(Place.HOST, Kind.OUTPUT, 4 * hp.n_vocab * n_seq, "CPU output buffer")
+
+    # -- compute buffers
+    has_full = any(hk and not sw for hk, sw in zip(hp.has_kv, hp.is_swa, strict=True))
+    n_kv = n_ctx_seq if has_full else (cells_swa if any(hp.has_kv) else 0)
+    comp = compute_bytes(hp, n_kv, n_ubatch, fa, n_seq)
+    if gpu and any(on_dev):
+        # GPU backends allocate the same graph peak in device memory, plus a host-side
+        # compute buffer (CUDA_Host / Vulkan_Host) for graph inputs kept on the CPU (the
+        # token_embd rows, positions, the mask staging): one F32[n_embd, ubatch] + mask.
+        # With layers left on the CPU, op offload (llama.cpp PR #6083, batches >= 32)
+        # copies a host layer's weights into the device compute buffer: gguf-parser-go #45
+        # measured 1.2-2.7x larger device compute at partial offload.
+        extra = st.max_layer_bytes if not all(on_dev) else 0
+        add(Place.DEVICE, Kind.COMPUTE, comp + extra, f"{dev_label} compute buffer")
+        host_comp = 4 * hp.n_embd * n_ubatch + 4 * n_kv * _pad(n_ubatch, 64)
+        add(Place.HOST, Kind.COMPUTE, host_comp, "CPU_Host compute buffer")
+    else:
+        add(Place.HOST, Kind.COMPUTE, comp, "CPU compute buffer")
+
+    # -- multimodal projector
+    if spec.mmproj is not None and st.mmproj_bytes:
+        mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
+        add(mm_place, Kind.PROJECTOR, st.mmproj_bytes + projector_compute_bytes(spec.mmproj),
+            "mmproj")  # fmt: skip
+
+    notes: list[str] = []
+    approximate = not hp.known_architecture or spec.synthesized
+    if not hp.known_architecture:
+        notes.append(f"architecture {hp.arch!r} is estimated with generic rules")
+    if s.ctx_size and hp.n_ctx_train and s.ctx_size > hp.n_ctx_train:
+        notes.append(f"ctx-size {s.ctx_size} exceeds the training context {hp.n_ctx_train}")
+    return MemoryBreakdown(
+        buffers=tuple(buffers), settings=s, n_ctx=n_ctx_total, n_layers=n_layer,
+        n_gpu_layers=n_gpu_layers, flash_attn=fa, approximate=approximate,
+        notes=tuple(notes), active_weights_bytes=st.active_bytes,
+    )  # fmt: skip
+
+
+def projector_compute_bytes(mmproj: ModelSpec) -> int:
+    """The vision encoder's graph for one image (gguf-parser-go estimateLLaMACppRunInProjector:
+    2 x F32[n_embd, n_pos] twice + KQ F32[n_pos, n_pos, n_head])."""
+    md = mmproj.metadata
+
+    def get(key: str, default: int) -> int:
+        v = md.get(key, default)
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+    n_embd = get("clip.vision.embedding_length", 1024)
+    image = get("clip.vision.image_size", 768)
+    patch = max(get("clip.vision.patch_size", 16), 1)
+    n_head = get("clip.vision.attention.head_count", 16)
+    n_pos = (image // patch) ** 2
+    return 4 * (4 * n_embd * n_pos + n_pos * n_pos * n_head)
