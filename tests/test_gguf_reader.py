@@ -116,7 +116,9 @@ def assert_same_as_gguf_reader(path: Path, header: GGUFHeader) -> None:
 
 @pytest.mark.parametrize("big_endian", [False, True], ids=["le", "be"])
 @pytest.mark.parametrize("version", [3, 2])
-def test_matches_gguf_reader_every_value_type(tmp_path: Path, big_endian: bool, version: int) -> None:
+def test_matches_gguf_reader_every_value_type(
+    tmp_path: Path, big_endian: bool, version: int
+) -> None:
     path = write_gguf(
         tmp_path / "all.gguf",
         "llama",
@@ -210,9 +212,7 @@ def test_hint_keeps_remote_requests_few(qwen_vocab_gguf: Path) -> None:
     assert source.have < 4 * header_size  # the hints did not ask for far more than needed
 
 
-def test_tiny_buffers_give_the_same_header(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tiny_buffers_give_the_same_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Force refills inside every string and array: same result as with big buffers."""
     meta = dict(EVERY_TYPE)
     meta["test.mixed_len"] = ["x" * (i * 37 % 3000) for i in range(4200)]

@@ -499,6 +499,8 @@ def parse_gguf_header(source: ByteSource, name: str, *, check_data: bool = False
 def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
     """Read a local GGUF file's header; tensor data must lie inside the file."""
     name = os.fspath(path)
+    if os.path.isdir(name):  # os.open succeeds on a folder on Linux; say what it is
+        raise ModelFileError(name, "is a folder, not a GGUF file")
     try:
         source = FileSource(name)
     except IsADirectoryError:

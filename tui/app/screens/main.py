@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from tui.app.presets import export_flow, load_flow, save_flow, share_text
 from tui.app.recent import remember
 from tui.app.screens.picker import ModelPicker
+from tui.app.screens.probe import ProbeScreen
 from tui.app.state import Choice, Evaluation, context_steps, evaluate, format_tokens
 from tui.app.widgets.controls import MachinePanel, SettingsPanel, carve_label
 from tui.app.widgets.results import CompareTable, Figures, PoolBars, VerdictBanner
@@ -32,6 +33,7 @@ from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
 from tui.core.machines import get_machine, load_machines
 from tui.core.model_source import open_model
+from tui.core.probe import Prediction
 from tui.core.recommend import Recommendation, recommend
 from tui.core.sizes import format_gib
 
@@ -369,12 +371,30 @@ class MainScreen(Screen[None]):
         self.notify("Copied a shareable summary to the clipboard.", timeout=3)
 
     def action_probe(self) -> None:
-        try:
-            from tui.app.screens.probe import ProbeScreen  # noqa: PLC0415 - helper F's screen
-        except ImportError:
-            self.notify("The probe screen is not available in this build.", severity="warning")
-            return
-        self.app.push_screen(ProbeScreen())
+        """Measure a running server beside this prediction (helper F's probe screen)."""
+        choice = self.choice
+        fit = self.evaluation.fit if self.evaluation else None
+        prediction = None
+        history: dict[str, Any] = {}
+        if choice is not None:
+            state = choice.machine
+            name = choice.spec.name if choice.spec else choice.model_ref
+            label = f"{name} on {state.machine.id} @ {carve_label(state.carve_out_bytes)}"
+            prediction = Prediction(
+                decode_tps=fit.speed.decode_tokens_per_second if fit and fit.speed else None,
+                ttft_s=fit.speed.time_to_first_token_s if fit and fit.speed else None,
+                device_bytes=fit.breakdown.device_bytes if fit and fit.breakdown else None,
+                label=label,
+            )
+            history = {
+                "machine": state.machine.id,
+                "carve_out_bytes": state.carve_out_bytes,
+                "os_name": state.os,
+                "backend": state.backend,
+                "settings": choice.settings.to_dict(),
+                "model_ref": choice.model_ref,
+            }
+        self.app.push_screen(ProbeScreen(prediction=prediction, history=history))
 
 
 def _sweep_cells(point: Any) -> tuple[str, str]:
