@@ -211,6 +211,8 @@ def serve() -> Iterator[LoopbackServer]:
     server = LoopbackServer(httpd)
     httpd.RequestHandlerClass = _handler(server)
     httpd.daemon_threads = True
+    # Clients that drop a stream mid-body (as the header reader does) are normal here.
+    httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

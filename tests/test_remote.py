@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_fixtures import Route, LoopbackServer, header_size, serve, write_test_gguf
+from http_fixtures import LoopbackServer, Route, header_size, serve, write_test_gguf
 
 from tui.core.errors import ModelReferenceError, RemoteError
 from tui.core.remote import (
@@ -47,22 +47,26 @@ def server() -> Iterator[LoopbackServer]:
         yield s
 
 
-def test_range_source_sizes_requests_by_hint(server: LoopbackServer, files: dict[str, Path]) -> None:
+def test_range_source_sizes_requests_by_hint(
+    server: LoopbackServer, files: dict[str, Path]
+) -> None:
     url = server.add_file("/m.gguf", files["qwen"])
     http = _Http(FAST)
     src = HttpRangeSource(url, http)
     assert src.size == files["qwen"].stat().st_size
-    assert len(server.gets()) == 1
+    assert http.requests == 1
     assert src.read(0, 4) == b"GGUF"
-    assert len(server.gets()) == 1  # served from the first range
+    assert http.bytes_received <= FAST.first_range  # only what was asked for so far
     hinted = 3 << 20
-    data = src.read(200_000, 16, hint=hinted)
+    data = src.read(300_000, 16, hint=hinted)
     with files["qwen"].open("rb") as fh:
-        fh.seek(200_000)
+        fh.seek(300_000)
         assert data == fh.read(16)
-    assert len(server.gets()) == 2
-    src.read(200_000 + hinted - 100, 50)  # inside what the hint fetched
-    assert len(server.gets()) == 2
+    assert http.requests == 2  # past the first range: one new range sized by the hint
+    src.read(FAST.first_range + 2 * hinted - 100, 50)  # still inside that range (2 x hint)
+    assert http.requests == 2
+    assert http.bytes_received < 300_000 + 2 * hinted + 128 * 1024
+    src.close()
     http.close()
 
 
@@ -82,12 +86,16 @@ def test_qwen_vocab_header_few_requests_and_bytes(
 ) -> None:
     """The issue's budget: <= 3 requests and <= header size + 64 KiB for a ~6-10 MB header."""
     url = server.add_file("/qwen.gguf", files["qwen"])
-    spec = open_remote_model(url, mmproj="none", options=FAST)
+    stats = RemoteStats()
+    spec = open_remote_model(url, mmproj="none", options=FAST, stats=stats)
     assert spec.metadata["tokenizer.ggml.tokens"].length == 151936  # type: ignore[union-attr]
     assert len(spec.tensors) == 129
-    gets = server.gets()
-    assert len(gets) <= 3, [g.range for g in gets]
-    assert server.bytes_sent() <= header_size(files["qwen"]) + 64 * 1024 + 128 * 1024
+    assert stats.requests <= 3
+    # Bytes received by the client: the header plus the parser's own read-ahead (gguf_reader
+    # asks for its hint as the read length, up to ~1 MB past the header end for this vocab);
+    # the loopback server may push a little more into the socket before the connection is
+    # dropped (bench/bench_remote.py reports both).
+    assert stats.bytes_received <= header_size(files["qwen"]) + 64 * 1024
 
 
 def test_second_open_uses_cache_and_works_offline(
@@ -162,7 +170,9 @@ def test_header_over_cap_with_ranges(server: LoopbackServer, files: dict[str, Pa
 def test_failures_are_one_line_errors(
     server: LoopbackServer, files: dict[str, Path], mode: str, message: str
 ) -> None:
-    url = server.add_file("/bad.gguf", files["small"], mode=mode, token="secret")
+    # "short" cuts every body in half: the Qwen header needs more than half the first range.
+    file = files["qwen" if mode == "short" else "small"]
+    url = server.add_file("/bad.gguf", file, mode=mode, token="secret")
     with pytest.raises(RemoteError, match=message) as err:
         open_remote_model(url, mmproj="none", options=FAST)
     text = str(err.value)
@@ -198,7 +208,9 @@ def test_not_a_gguf(server: LoopbackServer, tmp_path: Path) -> None:
     assert str(err.value).startswith(url)
 
 
-def _hf_repo(server: LoopbackServer, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def _hf_repo(
+    server: LoopbackServer, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_ENDPOINT", server.url(""))
     listing = [
         {"type": "directory", "path": "sub"},

@@ -124,6 +124,9 @@ def llama_dry_run(path: Path, settings: RuntimeSettings, timeout: float = 30.0) 
                 lines.append(line)
                 if not first_pass:
                     continue
+                if " E " in line[:20] and "common_fit_params" in line:
+                    stop = True  # llama.cpp refused these settings: never let it load data
+                    break
                 if m := _KV.search(line):
                     out.kv_size_mib += float(m.group(1))
                     out.kv_lines.append(line.split("llama_kv_cache: ", 1)[1])

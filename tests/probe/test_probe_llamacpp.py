@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import sys
 import threading
-import types
-from typing import Any
 
 import pytest
 from probe_tiny_llama import LlamaServer
@@ -145,65 +141,38 @@ def test_cli_human_table(
     assert "llamacpp" in listing and llama_server.model_path.name in listing
 
 
-class _FitStub:
-    """Stands in for tui.core.fit / tui.core.machines (helper C's interface) and records calls."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, Any, Any]] = []
-        self.fit = types.ModuleType("tui.core.fit")
-        self.machines = types.ModuleType("tui.core.machines")
-        self.fit.evaluate_fit = self.evaluate_fit  # type: ignore[attr-defined]
-        self.machines.get_machine = lambda ident: types.SimpleNamespace(id=ident)  # type: ignore[attr-defined]
-        self.machines.MachineState = _State  # type: ignore[attr-defined]
-
-    def evaluate_fit(self, spec: Any, settings: Any, state: Any) -> Any:
-        self.calls.append((spec, settings, state))
-        return types.SimpleNamespace(
-            speed=types.SimpleNamespace(
-                decode_tokens_per_second=2000.0, time_to_first_token_s=0.01
-            ),
-            breakdown=types.SimpleNamespace(device_bytes=3 << 20),
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class _State:
-    machine: Any
-    carve_out_bytes: int = 0
-
-    @classmethod
-    def default_for(cls, machine: Any) -> _State:
-        return cls(machine)
-
-
 def test_cli_prediction_beside_measurement(
-    llama_server: LlamaServer,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stub = _FitStub()
-    monkeypatch.setitem(sys.modules, "tui.core.fit", stub.fit)
-    monkeypatch.setitem(sys.modules, "tui.core.machines", stub.machines)
-    code = main(["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
-                 "--machine", "test-box", "--carve-out", "512M", "--backend", "cpu"])  # fmt: skip
-    assert code == 0
-    data = json.loads(capsys.readouterr().out)
+    args = ["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
+            "--machine", "framework-desktop-128gb", "--carve-out", "512M", "--os", "linux",
+            "--backend", "vulkan"]  # fmt: skip
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
     # No --predict: the model came from the server's /props model_path, read from disk.
-    ((spec, settings, state),) = stub.calls
-    assert spec.name == "tiny-probe-llama"
-    assert settings.ctx_size == llama_server.n_ctx and settings.parallel == 1
-    assert state.machine.id == "test-box" and state.carve_out_bytes == 512 << 20
-    rows = {r["name"]: r for r in data["comparison"]}
-    measured = data["result"]["decode_tokens_per_second"]
-    assert rows["decode"]["predicted"] == 2000.0
-    assert rows["decode"]["ratio"] == pytest.approx(measured / 2000.0)
+    prediction = first["prediction"]
+    assert prediction is not None and prediction["backend"] == "vulkan"
+    assert "tiny-probe-llama on framework-desktop-128gb" in first["prediction_note"]
+    assert prediction["calibration"] is None  # no history yet
+    rows = {r["name"]: r for r in first["comparison"]}
+    measured = first["result"]["decode_tokens_per_second"]
+    assert rows["decode"]["predicted"] == prediction["decode_tps"] > 0
+    assert rows["decode"]["ratio"] == pytest.approx(measured / prediction["decode_tps"])
+    assert rows["time to first token"]["predicted"] == prediction["ttft_s"]
     (record,) = load_history()
-    assert record.machine == "test-box" and record.carve_out_bytes == 512 << 20
-    assert record.predicted_decode_tps == 2000.0
+    assert record.machine == "framework-desktop-128gb" and record.backend == "vulkan"
+    assert record.carve_out_bytes == 512 << 20 and record.os == "linux"
+    assert record.predicted_decode_tps == prediction["decode_tps"]
     assert record.model_ref == str(llama_server.model_path)
-    # A second run sees the first in the history: the calibration factor.
-    main(["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
-          "--machine", "test-box", "--backend", "cpu"])  # fmt: skip
-    again = json.loads(capsys.readouterr().out)
-    assert again["calibration"]["runs"] == 1
-    assert again["calibration"]["decode_efficiency"] == pytest.approx(record.decode_ratio)
+    assert record.settings["ctx_size"] == llama_server.n_ctx
+
+    # Second run: the fit model calibrates from the first; the history keeps the raw number.
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out)
+    factor = second["prediction"]["calibration"]
+    assert factor == pytest.approx(record.decode_ratio)
+    assert second["calibration"]["runs"] == 1
+    raw = second["prediction"]["decode_tps"]
+    assert raw == pytest.approx(prediction["decode_tps"])
+    assert second["prediction"]["calibrated_decode_tps"] == pytest.approx(raw * factor)
+    assert load_history()[-1].predicted_decode_tps == pytest.approx(raw)

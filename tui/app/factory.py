@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tui.app.app import VramtuiApp
+from tui.app.presets import state_from_scenario
 from tui.app.state import Choice
 from tui.core.catalog import DEFAULT_MODEL_REF
 from tui.core.fit import MachineState
@@ -36,38 +37,36 @@ def create_app(
     """Build the app on the given (or bundled default) model, machine and settings."""
     settings = RuntimeSettings(ctx_size=DEFAULT_CONTEXT)
     model_ref = DEFAULT_MODEL_REF
-    machine_id = DEFAULT_MACHINE
-    carve_bytes: int | None = None
-    os_value: str | None = None
+    projector = True
     if preset is not None:
         scenario = load_scenario(preset)
-        model_ref = scenario.model
-        machine_id = scenario.machine
-        carve_bytes = scenario.carve_out_bytes
-        os_value = scenario.os
+        model_ref = scenario.model_ref
         settings = scenario.settings
+        projector = scenario.mmproj != "none"
+        if mmproj == "auto" and scenario.mmproj not in ("auto", "none"):
+            mmproj = scenario.mmproj
+        if machine is not None and machine != scenario.machine_id:
+            state = MachineState.default_for(get_machine(machine))
+        else:
+            default = MachineState.default_for(get_machine(DEFAULT_MACHINE))
+            state = state_from_scenario(scenario, default)
+    else:
+        state = MachineState.default_for(get_machine(machine or DEFAULT_MACHINE))
     if model is not None:
         model_ref = model
-    if machine is not None:
-        machine_id = machine
-        carve_bytes = None if carve_out is None and preset is None else carve_bytes
-    preset_machine = get_machine(machine_id)
-    state = MachineState.default_for(preset_machine)
     if carve_out is not None:
-        carve_bytes = parse_size(carve_out, "--carve-out")
-    if carve_bytes is not None:
-        state = replace(state, carve_out_bytes=carve_bytes)
+        state = replace(state, carve_out_bytes=parse_size(carve_out, "--carve-out"))
     if os_name is not None:
-        os_value = os_name
-    if os_value is not None:
-        state = replace(state, os=os_value)
+        state = replace(state, os=os_name)
     pending: str | None = None
     spec = None
     if is_remote_reference(model_ref):
         pending = model_ref
     else:
         spec = open_model(model_ref, mmproj=mmproj)
-    choice = Choice(model_ref=model_ref, spec=spec, settings=settings, machine=state)
+    choice = Choice(
+        model_ref=model_ref, spec=spec, settings=settings, machine=state, projector=projector
+    )
     return VramtuiApp(choice, pending_ref=pending, discover=discover)
 
 

@@ -6,18 +6,21 @@ screen's `Choice` into a scenario and back, and asks the user for names and path
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import tomli_w
+
 from tui.app.screens.dialogs import AskText, PickOne
 from tui.app.state import Choice, Evaluation, format_tokens
+from tui.core.atomic import write_atomic
 from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
 from tui.core.machines import get_machine
 from tui.core.scenario import (
     Scenario,
-    export_scenario,
     list_scenarios,
     load_scenario,
     save_scenario,
@@ -95,74 +98,116 @@ def share_text(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def scenario_from_choice(choice: Choice, name: str) -> Any:
+def scenario_from_choice(choice: Choice, name: str) -> Scenario:
     """The core's scenario record for this choice."""
-
     state = choice.machine
     return Scenario(
-        name=name,
-        model=choice.model_ref,
-        machine=state.machine.id,
+        model_ref=choice.model_ref,
+        machine_id=state.machine.id,
         carve_out_bytes=state.carve_out_bytes,
         os=state.os,
         settings=choice.settings,
+        mmproj="auto" if choice.projector else "none",
+        gtt_bytes=state.gtt_bytes,
+        wired_limit_bytes=state.wired_limit_bytes,
+        runtime=state.runtime,
+        backend=state.backend,
+        name=name,
     )
 
 
-def choice_from_scenario(scenario: Any, current: Choice) -> Choice:
+def state_from_scenario(scenario: Scenario, current: MachineState | None = None) -> MachineState:
+    """The machine state a scenario describes; unset fields keep `current` (or the defaults)."""
+    if scenario.machine_id is not None:
+        state = MachineState.default_for(get_machine(scenario.machine_id))
+    elif current is not None:
+        state = current
+    else:
+        raise VramtuiError(f"preset {scenario.name or '?'}: no machine given")
+    changes: dict[str, Any] = {}
+    for key in ("carve_out_bytes", "os", "gtt_bytes", "wired_limit_bytes", "runtime", "backend"):
+        value = getattr(scenario, key)
+        if value is not None:
+            changes[key] = value
+    return replace(state, **changes)
+
+
+def choice_from_scenario(scenario: Scenario, current: Choice) -> Choice:
     """Apply a loaded scenario to the current choice (the model is reopened by the caller)."""
-    machine = get_machine(scenario.machine)
-    state = MachineState.default_for(machine)
-    state = replace(state, carve_out_bytes=scenario.carve_out_bytes, os=scenario.os)
-    return replace(current, settings=scenario.settings, machine=state)
+    state = state_from_scenario(scenario, current.machine)
+    return replace(
+        current,
+        settings=scenario.settings,
+        machine=state,
+        projector=scenario.mmproj != "none",
+    )
 
 
 def save_flow(screen: MainScreen) -> None:
-
+    """Ask for a name, then save (asking before overwriting a preset of that name)."""
     choice = screen.choice
     if choice is None:
         return
 
-    def named(name: str | None) -> None:
-        if not name:
-            return
-
+    def save(name: str, force: bool) -> None:
         try:
-            path = save_scenario(scenario_from_choice(choice, name))
+            path = save_scenario(scenario_from_choice(choice, name), force=force)
         except VramtuiError as err:
             screen.notify(str(err), title="Not saved", severity="error")
             return
         screen.notify(f"Saved preset {name!r} ({path})", timeout=4)
 
-    default = (choice.spec.name if choice.spec else choice.model_ref).lower().replace(" ", "-")
+    def named(name: str | None) -> None:
+        if not name:
+            return
+        if name in {s.name for s in list_scenarios()}:
+
+            def confirmed(answer: str | None) -> None:
+                if answer == "overwrite":
+                    save(name, True)
+
+            screen.app.push_screen(
+                PickOne(
+                    f"A preset named {name!r} exists.",
+                    [("overwrite", "Overwrite it"), ("keep", "Keep the old one")],
+                ),
+                confirmed,
+            )
+            return
+        save(name, False)
+
+    base = choice.model_ref.split("/")[-1].removesuffix(".gguf")
+    default = re.sub(
+        r"[^A-Za-z0-9._-]+", "-", f"{base}-{_size_arg(choice.machine.carve_out_bytes)}"
+    )
     screen.app.push_screen(AskText("Save this scenario as a preset named:", value=default), named)
 
 
-def load_flow(screen: MainScreen) -> None:
+OPEN_FILE = "\x00open-file"
 
-    try:
-        names = [str(item) for item in list_scenarios()]
-    except VramtuiError as err:
-        screen.notify(str(err), severity="error")
-        return
+
+def load_flow(screen: MainScreen) -> None:
+    """Pick a saved preset (or a file) and apply it."""
+    problems: list[str] = []
+    names = [s.name for s in list_scenarios(problems)]
+    for problem in problems:
+        screen.notify(problem, severity="warning")
+    items = [(n, n) for n in names] + [(OPEN_FILE, "Open a preset file…")]
 
     def picked(name: str | None) -> None:
-        if name:
+        if name == OPEN_FILE:
+            screen.app.push_screen(
+                AskText("Preset file to load:", placeholder="~/friend-setup.toml"),
+                lambda path: apply_preset(screen, path) if path else None,
+            )
+        elif name:
             apply_preset(screen, name)
 
-    screen.app.push_screen(
-        PickOne(
-            "Load a scenario preset",
-            [(n, n) for n in names],
-            empty="No presets saved yet (s saves one).",
-        ),
-        picked,
-    )
+    screen.app.push_screen(PickOne("Load a scenario preset", items), picked)
 
 
 def apply_preset(screen: MainScreen, name_or_file: str) -> None:
     """Load a preset by name or file and make it the current choice."""
-
     choice = screen.choice
     if choice is None:
         return
@@ -173,13 +218,13 @@ def apply_preset(screen: MainScreen, name_or_file: str) -> None:
         screen.notify(str(err), title="Preset not loaded", severity="error")
         return
     screen.update_choice(new)
-    if scenario.model != choice.model_ref:
-        screen.open_model(scenario.model)
+    if scenario.model_ref != choice.model_ref:
+        screen.open_model(scenario.model_ref)
     screen.notify(f"Loaded preset {name_or_file!r}", timeout=3)
 
 
 def export_flow(screen: MainScreen) -> None:
-
+    """Write the current scenario to a TOML file a friend can `vramtui preset import`."""
     choice = screen.choice
     if choice is None:
         return
@@ -187,11 +232,11 @@ def export_flow(screen: MainScreen) -> None:
     def chosen(path_text: str | None) -> None:
         if not path_text:
             return
-
         path = Path(path_text).expanduser()
         try:
-            export_scenario(scenario_from_choice(choice, path.stem), path)
-        except VramtuiError as err:
+            scenario = scenario_from_choice(choice, path.stem)
+            write_atomic(path, tomli_w.dumps(scenario.to_toml_dict()))
+        except (VramtuiError, OSError) as err:
             screen.notify(str(err), title="Not exported", severity="error")
             return
         screen.notify(f"Exported to {path}", timeout=4)

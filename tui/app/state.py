@@ -86,6 +86,13 @@ def format_tokens(n: int) -> str:
     return str(n)
 
 
+def short_tokens(n: int) -> str:
+    """For tables: 162560 -> "158K" (rounded down: never more than fits), 1000 -> "1000"."""
+    if n >= 10240:
+        return f"{n // 1024}K"
+    return format_tokens(n)
+
+
 def parse_tokens(text: str) -> int:
     """ "16K", "16k", "16384", "0" (the model's maximum) -> tokens; SettingsError otherwise."""
     raw = text.strip().lower().replace("_", "").replace(",", "")

@@ -135,3 +135,27 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return EXIT_INTERNAL
 
     return run
+
+
+def add_preset_arg(parser: argparse.ArgumentParser) -> None:
+    """`--preset NAME|FILE`: a scenario preset whose values the other flags override."""
+    parser.add_argument("--preset", help="scenario preset name or TOML file (flags override it)")
+
+
+def scenario_from_args(args: argparse.Namespace) -> tuple[Any, str, str, RuntimeSettings]:
+    """(scenario or None, model ref, mmproj, settings) with the command-line flags merged over
+    the preset named by --preset. The model argument wins over the preset's model."""
+    scenario = None
+    name = getattr(args, "preset", None)
+    if name:
+        from tui.core.scenario import load_scenario
+
+        scenario = load_scenario(name)
+    model = getattr(args, "model", None) or (scenario.model_ref if scenario else None)
+    if not model:
+        raise SettingsError("no model given: pass MODEL or --preset NAME")
+    mmproj = getattr(args, "mmproj", "auto")
+    if scenario is not None and mmproj == "auto" and not getattr(args, "model", None):
+        mmproj = scenario.mmproj
+    settings = settings_from_args(args, scenario.settings if scenario else None)
+    return scenario, model, mmproj, settings

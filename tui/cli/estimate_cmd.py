@@ -1,10 +1,86 @@
-"""Placeholder: the commands of this module are being written (see the issues)."""
+"""`vramtui estimate MODEL [settings]`: the memory breakdown by place and kind."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from tui.cli.common import (
+    EXIT_OK,
+    add_model_args,
+    add_runtime_args,
+    guarded,
+    print_json,
+    settings_from_args,
+)
+from tui.core.breakdown import Kind, MemoryBreakdown, Place
+from tui.core.model_spec import ModelSpec
+
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    return None
+    p = sub.add_parser("estimate", help="memory a runtime needs for a model at given settings")
+    add_model_args(p)
+    add_runtime_args(p)
+    p.add_argument("--backend", choices=("cpu", "gpu"), default="gpu",
+                   help="gpu: a GPU backend (Vulkan/ROCm/CUDA/Metal); cpu: llama.cpp's CPU build")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="one JSON object, integer bytes")
+    p.set_defaults(handler=guarded(run))
+
+
+def estimate_json(spec: ModelSpec, bd: MemoryBreakdown) -> dict[str, Any]:
+    data = bd.to_json()
+    data["model"] = {
+        "name": spec.name, "architecture": spec.architecture,
+        "file_size_bytes": spec.file_size, "source": spec.source,
+    }  # fmt: skip
+    data["settings"] = bd.settings.to_dict()
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    from tui.core.memory import estimate_memory
+    from tui.core.model_source import open_model
+
+    settings = settings_from_args(args)
+    spec = open_model(args.model, mmproj=args.mmproj)
+    bd = estimate_memory(spec, settings, backend=args.backend)
+    if args.json:
+        print_json(estimate_json(spec, bd))
+        return EXIT_OK
+    _print_table(spec, bd)
+    return EXIT_OK
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.2f} MiB"
+
+
+def _print_table(spec: ModelSpec, bd: MemoryBreakdown) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = bd.settings
+    title = (
+        f"{spec.name} ({spec.architecture}) · ctx {bd.n_ctx} · np {s.parallel} · "
+        f"K {s.cache_type_k} V {s.cache_type_v} · FA {'on' if bd.flash_attn else 'off'} · "
+        f"ngl {bd.n_gpu_layers}/{bd.n_layers + 1}"
+    )
+    table = Table(title=title)
+    table.add_column("place")
+    table.add_column("kind")
+    table.add_column("buffer")
+    table.add_column("size", justify="right")
+    for b in bd.buffers:
+        table.add_row(b.place.value, b.kind.value, b.label, _mib(b.n_bytes))
+    table.add_section()
+    table.add_row("device", "total", "", _mib(bd.device_bytes))
+    table.add_row("host", "total", "", _mib(bd.host_bytes))
+    console = Console()
+    console.print(table)
+    console.print(
+        f"weights {_mib(bd.total(kind=Kind.WEIGHTS))} · KV {_mib(bd.total(kind=Kind.KV_CACHE))}"
+        f" · state {_mib(bd.total(kind=Kind.RECURRENT_STATE))}"
+        f" · device {_mib(bd.total(Place.DEVICE))} · host {_mib(bd.total(Place.HOST))}"
+    )
+    for note in bd.notes:
+        console.print(f"note: {note}")

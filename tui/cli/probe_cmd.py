@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     )
     base = scenario.settings if scenario is not None else None
     prediction, note, settings = _prediction(args, result, carve, base)
-    calibration = _calibration(args.machine, args.backend)
+    backend = args.backend or (prediction.backend if prediction else None)
+    calibration = _calibration(args.machine, backend)
     if not args.no_save:
         record = make_record(
             result,
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             machine=args.machine,
             carve_out_bytes=carve,
             os_name=args.os_name or current_os(),
-            backend=args.backend,
+            backend=backend,
             settings=settings,
             model_ref=_model_ref(args, result),
         )
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         _print_result(result, prediction, note)
         if calibration is not None:
             sys.stdout.write(
-                f"earlier runs on {args.machine}/{args.backend or '-'}: measured/predicted decode "
+                f"earlier runs on {args.machine}/{backend or '-'}: measured/predicted decode "
                 f"median {calibration['decode_efficiency']:.2f}x over {calibration['runs']} runs\n"
             )
     return EXIT_OK
@@ -188,7 +189,13 @@ def _prediction(
         return None, "no prediction: pass --predict MODEL (path, hf: or catalog id)", settings
     try:
         prediction = predict(
-            ref, args.machine, base_settings, carve_out_bytes=carve, os_name=args.os_name
+            ref,
+            args.machine,
+            base_settings,
+            carve_out_bytes=carve,
+            os_name=args.os_name,
+            backend=args.backend,
+            prompt_tokens=result.prompt_tokens,
         )
     except VramtuiError as err:
         return None, f"no prediction: {err}", settings
@@ -263,6 +270,11 @@ def _print_result(result: ProbeResult, prediction: Prediction | None, note: str)
     console.print(f"decode measured by: {source[result.decode_source]}")
     if note:
         console.print(note if prediction is None else f"predicted for: {note}")
+    if prediction is not None and prediction.calibration is not None:
+        console.print(
+            f"prediction calibrated: x{prediction.calibration:.2f} from the probe history "
+            f"(uncalibrated {format_measure(prediction.raw_decode_tps, 'tok/s')})"
+        )
 
 
 def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:

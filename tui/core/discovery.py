@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.atomic import write_atomic
+from tui.core.errors import VramtuiError
+from tui.core.gguf_reader import read_gguf_header
+from tui.core.model_files import SPLIT_RE, is_projector, looks_like_projector_name
 from tui.core.paths import cache_dir, config_dir
 
 Progress = Callable[[int, int], None]
 
-_SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 _OLLAMA_MODEL = "application/vnd.ollama.image.model"
 _OLLAMA_PROJECTOR = "application/vnd.ollama.image.projector"
 _CACHE_FORMAT = 1
@@ -214,10 +216,6 @@ def _walk_ggufs(root: Path, problems: list[str]) -> list[Path]:
     return found
 
 
-def _is_projector_name(path: Path) -> bool:
-    return "mmproj" in path.name.lower()
-
-
 def _group_files(
     files: list[Path], root: Path, source: str, name_of: Callable[[Path], str]
 ) -> list[_Candidate]:
@@ -227,12 +225,12 @@ def _group_files(
         by_folder.setdefault(f.parent, []).append(f)
     out: list[_Candidate] = []
     for folder_files in by_folder.values():
-        projectors = [f for f in folder_files if _is_projector_name(f)]
-        models = [f for f in folder_files if not _is_projector_name(f)]
+        projectors = [f for f in folder_files if looks_like_projector_name(f)]
+        models = [f for f in folder_files if not looks_like_projector_name(f)]
         shard_groups: dict[str, list[Path]] = {}
         singles: list[Path] = []
         for f in models:
-            m = _SPLIT_RE.search(f.name)
+            m = SPLIT_RE.search(f.name)
             if m:
                 shard_groups.setdefault(f.name[: m.start()], []).append(f)
             else:
@@ -383,43 +381,20 @@ def _save_index(entries: dict[str, Any]) -> None:
 
 def read_header_facts(path: Path) -> _HeaderFacts:
     """Architecture and file type from the header (tokenizer arrays skipped, not decoded)."""
-    from tui.core.gguf_reader import parse_gguf_header  # noqa: PLC0415 - lazy: keeps startup fast
-
     try:
-        source = _FileSource(path)
+        header = read_gguf_header(path)
+    except VramtuiError as exc:  # a broken file is a problem line, never a crash of the list
+        return _HeaderFacts(error=str(exc))
     except OSError as exc:
-        return _HeaderFacts(error=f"{path}: cannot open ({exc.strerror or exc})")
-    try:
-        header = parse_gguf_header(source, str(path))
-    except Exception as exc:  # a broken file is a problem line, never a crash of the listing
-        return _HeaderFacts(
-            error=str(exc).splitlines()[0] if str(exc) else f"{path}: unreadable GGUF header"
-        )
-    finally:
-        source.close()
+        return _HeaderFacts(error=f"{path}: cannot read ({exc.strerror or exc})")
     meta = header.metadata
     arch = meta.get("general.architecture", "")
     ftype = meta.get("general.file_type")
     return _HeaderFacts(
         architecture=arch if isinstance(arch, str) else "",
         file_type=ftype if isinstance(ftype, int) and not isinstance(ftype, bool) else None,
-        is_projector=arch == "clip" or meta.get("general.type") == "mmproj",
+        is_projector=is_projector(header),
     )
-
-
-class _FileSource:
-    """A minimal local `ByteSource` (size + positional reads)."""
-
-    def __init__(self, path: Path) -> None:
-        self._fh = path.open("rb")
-        self.size = os.fstat(self._fh.fileno()).st_size
-
-    def read(self, offset: int, length: int, *, hint: int = 0) -> bytes:
-        self._fh.seek(offset)
-        return self._fh.read(length)
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 def _quant_from_name(name: str) -> str:

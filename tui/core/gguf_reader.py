@@ -204,7 +204,10 @@ class _Reader:
         if need > self.size - self.pos:
             raise self.past_end(what, need)
         hint = min(max(self.hint, need), MAX_HINT)
-        want = max(need, min(max(hint, MIN_CHUNK), MAX_CHUNK))
+        # A source may cap single reads (remote: read-ahead belongs in `hint`, which only sizes
+        # its streamed range request, so bytes past the header are never pulled).
+        cap = int(getattr(self.src, "max_read", MAX_CHUNK))
+        want = max(need, min(max(hint, MIN_CHUNK), MAX_CHUNK, cap))
         want = min(want, self.size - self.pos)
         keep = self.buf[idx:] if 0 <= idx < len(self.buf) else b""
         start = self.pos + len(keep)

@@ -67,6 +67,10 @@ class ModelHparams:
     n_expert_used: int
     is_mla: bool
     full_attention_interval: int = 0
+    n_nextn: int = 0
+    n_ff_exp: int = 0
+    n_leading_dense: int = 0
+    n_embd_inp: int = 0  # input embedding width (qwen3vl deepstack: n_embd x (1 + layers))  # trailing MTP/NextN blocks llama.cpp skips (no weights loaded, no KV)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> ModelHparams:
@@ -144,7 +148,10 @@ class ModelHparams:
             # Mamba-1 has no groups; Mamba-2 and gated delta nets add 2*n_group*d_state.
             n_embd_r = max(d_conv - 1, 0) * (d_inner + 2 * n_group * d_state)
             n_embd_s = d_state * d_inner
-        has_kv = tuple(not r for r in is_rec)
+        # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
+        # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
+        n_nextn = min(max(scalar("nextn_predict_layers", 0), 0), n_layer)
+        has_kv = tuple(not r and il < n_layer - n_nextn for il, r in enumerate(is_rec))
 
         is_mla = arch == "deepseek2" and get("attention.kv_lora_rank") is not None
         head_k = tuple(head_k_swa if s else head_k0 for s in is_swa)
@@ -182,4 +189,8 @@ class ModelHparams:
             n_expert_used=scalar("expert_used_count", 0),
             is_mla=is_mla,
             full_attention_interval=interval,
+            n_nextn=n_nextn,
+            n_ff_exp=scalar("expert_feed_forward_length", 0),
+            n_leading_dense=scalar("leading_dense_block_count", 0),
+            n_embd_inp=n_embd * (1 + scalar("n_deepstack_layers", 0)),
         )

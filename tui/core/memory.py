@@ -49,6 +49,7 @@ class _Static:
     max_layer_bytes: int
     n_tensors: int
     mmproj_bytes: int
+    embd_bytes: int
 
 
 _CACHE: dict[int, tuple[weakref.ref[ModelSpec], _Static]] = {}
@@ -76,8 +77,10 @@ def _static(spec: ModelSpec) -> _Static:
                 il = int(parts[1])
             except ValueError:
                 il = -1
-            if 0 <= il < n_layer:
+            if 0 <= il < n_layer - hp.n_nextn:
                 layer[il] += b
+            elif n_layer - hp.n_nextn <= il < n_layer:
+                continue  # skipped NextN block: in the file, never loaded
             else:
                 other_b += b
             if "_exps" in name and hp.n_expert > 0:
@@ -99,16 +102,14 @@ def _static(spec: ModelSpec) -> _Static:
             active += b
     tied = not has_output and embd_bytes > 0
     if tied:
-        # llama.cpp loads token_embd a second time as the output matrix (TENSOR_DUPLICATED)
-        # on the output layer's device; reading it per token is what generation does.
-        output_b += embd_bytes
+        # Reading the tied matrix per token is what generation does.
         active += embd_bytes
     active += embd_row
     mm = spec.mmproj.weights_bytes if spec.mmproj is not None else 0
     st = _Static(
         hp=hp, layer_bytes=tuple(layer), input_bytes=input_b, output_bytes=output_b,
         other_bytes=other_b, tied_output=tied, active_bytes=active,
-        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors), mmproj_bytes=mm,
+        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors), mmproj_bytes=mm, embd_bytes=embd_bytes,
     )  # fmt: skip
     if len(_CACHE) > 256:
         _CACHE.clear()
@@ -130,27 +131,51 @@ def resolve_flash_attn(setting: str, backend: str, hp: ModelHparams) -> bool:
     return True
 
 
-def compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_attn: bool,
-                  n_outputs: int) -> int:  # fmt: skip
-    """Peak of the ubatch graph's live tensors (ggml-alloc), in bytes. See module docstring."""
+def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
+                  flash_attn: bool) -> int:  # fmt: skip
+    """Peak of the ubatch graph's live tensors (ggml-alloc), in bytes, for the CPU backend.
+
+    Calibrated against llama.cpp's dry run (tests/oracle; exact for dense, MoE and MLA at
+    several ctx/ubatch settings, see bench/bench_oracle.py):
+      masks     one KQ mask per distinct cache size (full, SWA): [n_kv, n_ubatch], F16 with
+                flash attention, F32 without;
+      base      5 x n_embd floats per token (residual stream, norms, inputs; qwen3vl adds
+                its deepstack input width);
+      FFN phase 3 x n_ff floats per token for a dense layer; for an MoE layer
+                3 x n_ff_exp x n_used (gate, up, act) + n_embd x n_used (weighted outputs);
+                the largest layer counts (leading dense blocks included);
+      attention phase Q, K, V and the output (2 x n_head x head_k + 2 x n_head_kv x head_k)
+                per token, plus without flash attention KQ = F32[n_kv, n_ubatch, n_head].
+    The peak is masks + max(base + FFN phase, base + attention phase). The logits tensor does
+    not set the peak (llama.cpp reserves the graph with few outputs).
+    """
     ub = n_ubatch
     n_embd = hp.n_embd
-    n_head = max(hp.n_head, default=0)
-    n_ff = max(hp.n_ff, default=0)
-    ub_pad = _pad(ub, 64)  # KQ mask rows are padded (GGML_KQ_MASK_PAD)
-    # inputs that live through the whole graph: token embeddings, positions, mask
-    inputs = 4 * n_embd * ub + (2 if flash_attn else 4) * n_kv * ub_pad
-    if hp.n_expert:
-        n_ff_exp = max(n_ff // max(hp.n_expert_used, 1), 1)
-        ffn = 4 * ub * (2 * n_embd + 3 * n_ff_exp * max(hp.n_expert_used, 1) + hp.n_expert)
-    else:
-        ffn = 4 * ub * (2 * n_embd + 3 * n_ff)
-    hk = max(hp.head_k, default=0)
-    attn = 4 * ub * (2 * n_embd + 3 * n_head * hk)
-    if not flash_attn:
-        attn += 4 * n_kv * ub * n_head
-    logits = 4 * n_outputs * hp.n_vocab
-    return inputs + max(ffn, attn, logits)
+    masks = sum((2 if flash_attn else 4) * n * _pad(ub, 64) for n in kv_sizes)
+    base = 5 * n_embd
+    if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
+        base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
+    # gpt-oss's biased expert matmuls leave no separate weighted-output tensor at the peak
+    weighted = 0 if hp.arch == "gpt-oss" else n_embd
+    ffn = 0
+    n_used = max(hp.n_expert_used, 1)
+    for il in range(hp.n_layer - hp.n_nextn):
+        if hp.n_expert and il >= hp.n_leading_dense:
+            f = 3 * (hp.n_ff_exp or hp.n_ff[il]) * n_used + weighted * n_used
+        else:
+            f = 3 * hp.n_ff[il]
+        ffn = max(ffn, f)
+    attn = 0
+    kq = 0
+    max_kv = max(kv_sizes, default=0)
+    for il in range(hp.n_layer):
+        if not hp.has_kv[il]:
+            continue
+        nq = hp.n_head[il] * (hp.head_k[il] if not hp.is_mla else hp.head_k[il])
+        attn = max(attn, 2 * nq + 2 * hp.n_head_kv[il] * hp.head_k[il])
+        if not flash_attn:
+            kq = max(kq, 4 * max_kv * ub * hp.n_head[il])
+    return masks + max(4 * ub * (base + ffn), 4 * ub * (base + attn) + kq)
 
 
 def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") -> MemoryBreakdown:
@@ -169,10 +194,17 @@ def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") 
     fa = resolve_flash_attn(s.flash_attn, backend, hp)
     tk = ggml_type_by_name(s.cache_type_k)
     tv = ggml_type_by_name(s.cache_type_v)
-    if not fa and tv.block_size > 1 and hp.has_v:
+    if not fa and tv.block_size > 1:
         raise SettingsError(
             f"cache-type-v {s.cache_type_v} needs flash-attn on (llama.cpp refuses a quantized "
             "V cache without flash attention)"
+        )
+
+    if hp.is_mla and s.cache_type_k != s.cache_type_v:
+        # The MLA cache stores V as a view of K (llama-context.cpp refuses otherwise).
+        raise SettingsError(
+            f"cache-type-k {s.cache_type_k} and cache-type-v {s.cache_type_v} must match for "
+            f"{hp.arch} (MLA): llama.cpp refuses different K and V cache types"
         )
 
     # -- context sizes (llama-context.cpp)
@@ -184,8 +216,8 @@ def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") 
     n_batch = min(s.batch_size, n_ctx_total)
     n_ubatch = min(s.ubatch_size, n_batch)
     swa_seq = n_seq if s.kv_unified else 1
-    cells_swa = n_ctx_seq if s.swa_full else min(
-        n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD)
+    cells_swa = (
+        n_ctx_seq if s.swa_full else min(n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD))
     )
 
     # -- which layers live on the device (llama-model.cpp load_tensors)
@@ -212,10 +244,18 @@ def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") 
         w_dev += st.output_bytes + st.other_bytes
     else:
         w_host += st.output_bytes + st.other_bytes
-    if st.tied_output and not output_on_dev and not gpu:
-        pass  # CPU: the duplicated output tensor is still a separate tensor in the buffer
+    if st.tied_output and output_on_dev:
+        # llama.cpp creates the output matrix as a TENSOR_DUPLICATED copy of token_embd; in
+        # the host buffer it is the same data (the oracle shows no second copy on the CPU),
+        # on a GPU it is a real second copy in device memory.
+        w_dev += st.embd_bytes
     add(Place.DEVICE, Kind.WEIGHTS, w_dev, f"{dev_label} model buffer")
-    add(Place.HOST, Kind.WEIGHTS, w_host, "CPU model buffer" if not s.mmap else "CPU_Mapped model buffer")
+    add(
+        Place.HOST,
+        Kind.WEIGHTS,
+        w_host,
+        "CPU model buffer" if not s.mmap else "CPU_Mapped model buffer",
+    )
 
     # -- KV cache and recurrent state
     kv_dev = kv_host = rs_dev = rs_host = 0
@@ -248,9 +288,11 @@ def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") 
     add(Place.HOST, Kind.OUTPUT, 4 * hp.n_vocab * n_seq, "CPU output buffer")
 
     # -- compute buffers
-    has_full = any(hk and not sw for hk, sw in zip(hp.has_kv, hp.is_swa, strict=True))
-    n_kv = n_ctx_seq if has_full else (cells_swa if any(hp.has_kv) else 0)
-    comp = compute_bytes(hp, n_kv, n_ubatch, fa, n_seq)
+    kv_sizes = tuple(sorted({
+        (cells_swa if sw else n_ctx_seq) for hk, sw in zip(hp.has_kv, hp.is_swa, strict=True) if hk
+    }))  # fmt: skip
+    n_kv = max(kv_sizes, default=0)
+    comp = compute_bytes(hp, kv_sizes, n_ubatch, fa)
     if gpu and any(on_dev):
         # GPU backends allocate the same graph peak in device memory, plus a host-side
         # compute buffer (CUDA_Host / Vulkan_Host) for graph inputs kept on the CPU (the

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import importlib
 import json
 import math
 import threading
@@ -32,8 +30,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui.core.errors import ProbeError
+from tui.core.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machines import get_machine
 from tui.core.model_source import open_model
+from tui.core.settings import RuntimeSettings
 from tui.core.sizes import format_bytes
+from tui.core.speed import load_calibration
 
 ServerKind = Literal["llamacpp", "lmstudio", "ollama", "openai"]
 SERVER_KINDS: tuple[ServerKind, ...] = ("llamacpp", "lmstudio", "ollama", "openai")
@@ -172,16 +174,25 @@ class ProbeResult:
 class Prediction:
     """What vramtui predicted for the same model, machine and settings."""
 
-    decode_tps: float | None
+    decode_tps: float | None  # as shown: calibrated from the probe history when it could be
     ttft_s: float | None
     device_bytes: int | None
-    label: str = ""  # e.g. "qwen3-8b Q4_K_M on strix-halo-128 @ 96G"
+    label: str = ""  # e.g. "Qwen3-8B on framework-desktop-128gb @ 96.0 GB, linux, vulkan"
+    raw_decode_tps: float | None = None  # before calibration (what the history keeps)
+    calibration: float | None = None  # the factor applied, when the prediction is calibrated
+    backend: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        raw = self.raw_decode_tps if self.raw_decode_tps is not None else self.decode_tps
         return {
-            "decode_tps": self.decode_tps,
+            # decode_tps is the raw prediction: calibration divides measured by it.
+            "decode_tps": raw,
+            "calibrated_decode_tps": self.decode_tps if self.calibration is not None else None,
+            "calibration": self.calibration,
             "ttft_s": self.ttft_s,
             "device_bytes": self.device_bytes,
+            "backend": self.backend,
+            "label": self.label,
         }
 
 
@@ -1222,58 +1233,60 @@ def first_loaded(models: Iterable[ServerModel]) -> ServerModel | None:
 # --------------------------------------------------------------------------- prediction
 
 
-def prediction_from_fit(fit_result: Any, label: str = "") -> Prediction:
-    """Read the numbers the probe compares from a `tui.core.fit.FitResult` (duck-typed, so the
-    probe does not depend on the fit model's other fields)."""
-    speed = getattr(fit_result, "speed", None)
-    breakdown = getattr(fit_result, "breakdown", None)
-    decode = _float(getattr(speed, "decode_tokens_per_second", None))
-    ttft = _float(getattr(speed, "time_to_first_token_s", None))
-    device = _int(getattr(breakdown, "device_bytes", None))
-    return Prediction(decode_tps=decode, ttft_s=ttft, device_bytes=device, label=label)
+def prediction_from_fit(
+    fit_result: FitResult,
+    label: str = "",
+    *,
+    machine_id: str | None = None,
+    calibration: float | None = None,
+) -> Prediction:
+    """The numbers the probe compares, from the fit model's result (what the app shows).
+
+    When the speed estimate was calibrated from the probe history, the factor (`calibration`,
+    or looked up for `machine_id` and the fit's backend) is divided out into `raw_decode_tps`:
+    the history must keep raw predictions, or each run would calibrate against the last
+    calibration."""
+    speed = fit_result.speed
+    if speed.calibrated and calibration is None and machine_id is not None:
+        calibration = load_calibration(machine_id, fit_result.backend)
+    decode = speed.decode_tokens_per_second
+    raw = decode / calibration if speed.calibrated and calibration else decode
+    return Prediction(
+        decode_tps=decode,
+        ttft_s=speed.time_to_first_token_s,
+        device_bytes=fit_result.breakdown.device_bytes,
+        label=label,
+        raw_decode_tps=raw,
+        calibration=calibration if speed.calibrated else None,
+        backend=fit_result.backend,
+    )
 
 
 def predict(
     model_ref: str,
     machine_id: str,
-    settings: Any,
+    settings: RuntimeSettings,
     *,
     carve_out_bytes: int | None = None,
     os_name: str | None = None,
+    backend: str | None = None,
+    prompt_tokens: int | None = None,
 ) -> Prediction:
-    """vramtui's prediction for `model_ref` on a machine preset, with the fit model
-    (`tui.core.fit.evaluate_fit(spec, settings, state)`). Raises a VramtuiError subclass when the
-    model, machine or settings do not resolve."""
-    try:  # the fit model is another part of vramtui; the probe works without it
-        fit = importlib.import_module("tui.core.fit")
-        machines = importlib.import_module("tui.core.machines")
-    except ImportError as err:
-        raise ProbeError(f"prediction unavailable: {err}") from None
-
+    """vramtui's prediction for `model_ref` on a machine preset (tui.core.fit.evaluate_fit), for
+    the prompt length the probe really sent. Raises a VramtuiError subclass when the model,
+    machine or settings do not resolve."""
     spec = open_model(model_ref)
-    machine = machines.get_machine(machine_id)
-    state_type = getattr(fit, "MachineState", None) or machines.MachineState
-    state = state_type.default_for(machine)
+    machine = get_machine(machine_id)
     changes: dict[str, Any] = {}
     if carve_out_bytes is not None:
         changes["carve_out_bytes"] = carve_out_bytes
     if os_name is not None:
         changes["os"] = os_name
-    if changes:
-        state = _replace_state(state, changes)
-    result = fit.evaluate_fit(spec, settings, state)
-    name = getattr(spec, "name", None) or model_ref
-    carve = f" @ {carve_out_bytes / 1024**3:g}G" if carve_out_bytes is not None else ""
-    return prediction_from_fit(result, label=f"{name} on {machine_id}{carve}")
-
-
-def _replace_state(state: Any, changes: dict[str, Any]) -> Any:
-    """Apply carve-out / OS to a MachineState, whichever way it exposes them."""
-    with_changes = getattr(state, "with_changes", None)
-    if callable(with_changes):
-        return with_changes(**changes)
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        names = {f.name for f in dataclasses.fields(state)}
-        usable = {k: v for k, v in changes.items() if k in names}
-        return dataclasses.replace(state, **usable)
-    return state
+    if backend is not None:
+        changes["backend"] = backend
+    state = MachineState.default_for(machine, **changes)
+    result = evaluate_fit(spec, settings, state, prompt_tokens=prompt_tokens or None)
+    name = spec.name or model_ref
+    carve = f" @ {format_bytes(state.carve_out_bytes, 0)}" if state.carve_out_bytes else ""
+    label = f"{name} on {machine.id}{carve}, {state.os}, {result.backend}"
+    return prediction_from_fit(result, label=label, machine_id=machine.id)

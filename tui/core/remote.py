@@ -49,7 +49,7 @@ class RemoteOptions:
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     total_timeout: float = 120.0  # for one whole open (all shards)
-    first_range: int = 256 * KiB
+    first_range: int = 64 * KiB  # the parser's first read; a small header costs just this
     min_range: int = 1 * MiB  # smallest follow-up range (streamed, so unused bytes are not read)
     max_header: int = 64 * MiB  # a header bigger than this is refused
     max_redirects: int = 10
@@ -182,6 +182,11 @@ class HttpRangeSource:
     So a header costs few round trips and about its own size in bytes. A server that answers
     200 to a range request is read the same way, from the start, and never past `max_header`.
     """
+
+    # Largest read the parser should ask for at once: read-ahead belongs in `hint`, which only
+    # sizes the (streamed) range, so bytes beyond the header are never pulled. Honoured by
+    # gguf_reader once it caps its reads by `getattr(source, "max_read", MAX_CHUNK)`.
+    max_read = 64 * KiB
 
     def __init__(self, url: str, http: _Http, *, progress: Progress | None = None) -> None:
         self.url = url

@@ -14,7 +14,7 @@ divide the block size, tensors that stay F32).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,18 @@ _FALLBACK: dict[str, str] = {
 
 # Tensors llama-quant.cpp never quantizes (kept as the converter wrote them, F32 here).
 _KEEP_F32 = (
-    "ffn_gate_inp", "ssm_conv1d", "ssm_a", "ssm_d", "ssm_dt", "attn_sinks", "exp_probs_b",
-    "shortconv.conv", "pos_embd", "token_types", "ssm_norm", "rope_freqs",
+    "ffn_gate_inp",
+    "ssm_conv1d",
+    "ssm_a",
+    "ssm_d",
+    "ssm_dt",
+    "attn_sinks",
+    "exp_probs_b",
+    "shortconv.conv",
+    "pos_embd",
+    "token_types",
+    "ssm_norm",
+    "rope_freqs",
 )
 
 
@@ -134,7 +144,10 @@ def _attn(p: str, m: _Meta, n_embd: int, il: int, *, bias: bool = False, qk_norm
     if o_bias:
         out.append(_T(p + "attn_output.bias", (n_embd,), True))
     if qk_norm:
-        out += [_T(p + "attn_q_norm.weight", (hk,), True), _T(p + "attn_k_norm.weight", (hk,), True)]
+        out += [
+            _T(p + "attn_q_norm.weight", (hk,), True),
+            _T(p + "attn_k_norm.weight", (hk,), True),
+        ]
     return out
 
 
@@ -326,10 +339,7 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
             p = f"blk.{il}."
             t.append(_norm(p + "attn_norm.weight", n_embd))
             if kv[il]:
-                t += _attn(p, m, n_embd, il)
-                hk = m.int("attention.key_length", n_embd // max(m.int("attention.head_count"), 1))
-                t[-2:] = []  # lfm2 names its q/k norms differently; rebuilt below
-                t += [_T(p + "attn_q_norm.weight", (hk,), True), _T(p + "attn_k_norm.weight", (hk,), True)]
+                t += _attn(p, m, n_embd, il, qk_norm=True)
             else:
                 t += [
                     _T(p + "shortconv.conv.weight", (l_cache, n_embd), True),
@@ -345,7 +355,11 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
         d_inner = m.int("ssm.inner_size", 2 * n_embd)
         dt_rank = m.int("ssm.time_step_rank")
         n_group = m.int("ssm.group_count", 1)
-        kv = m.per_layer("attention.head_count_kv", n_layer) if arch == "granitehybrid" else [0] * n_layer
+        kv = (
+            m.per_layer("attention.head_count_kv", n_layer)
+            if arch == "granitehybrid"
+            else [0] * n_layer
+        )
         for il in range(n_layer):
             p = f"blk.{il}."
             t.append(_norm(p + "attn_norm.weight", n_embd))
@@ -458,9 +472,7 @@ class _QuantMix:
                 new = "Q5_K"
             elif q in {"Q4_K_M", "Q5_K_M"} and _use_more_bits(i, self.n_attn_v):
                 new = "Q6_K"
-            elif q == "Q4_K_S" and i < 4:
-                new = "Q5_K"
-            elif q in {"IQ4_XS", "IQ4_NL"} and self.n_gqa >= 4:
+            elif (q == "Q4_K_S" and i < 4) or (q in {"IQ4_XS", "IQ4_NL"} and self.n_gqa >= 4):
                 new = "Q5_K"
             if self.n_expert == 8 and q not in {"Q8_0", "Q6_K"}:
                 new = "Q8_0"
@@ -585,6 +597,7 @@ def synthesize_projector(metadata: Mapping[str, MetaValue], quant: str = "F16") 
     image_size, projection_dim (the text model's n_embd), clip.vision.spatial_merge_size.
     Tensor names follow llama.cpp tools/mtmd/clip-impl.h (v.blk.N.*, mm.*).
     """
+
     def get(key: str, default: int) -> int:
         v = metadata.get(key, default)
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
@@ -755,5 +768,3 @@ __all__ = [
     "vocab_size",
     "write_sparse_gguf",
 ]
-
-_unused: Callable[..., object] | None = None

@@ -26,7 +26,14 @@ from tui.app.presets import export_flow, load_flow, save_flow, share_text
 from tui.app.recent import remember
 from tui.app.screens.picker import ModelPicker
 from tui.app.screens.probe import ProbeScreen
-from tui.app.state import Choice, Evaluation, context_steps, evaluate, format_tokens
+from tui.app.state import (
+    Choice,
+    Evaluation,
+    context_steps,
+    evaluate,
+    format_tokens,
+    short_tokens,
+)
 from tui.app.widgets.controls import MachinePanel, SettingsPanel, carve_label
 from tui.app.widgets.results import CompareTable, Figures, PoolBars, VerdictBanner
 from tui.core.errors import VramtuiError
@@ -38,6 +45,8 @@ from tui.core.recommend import Recommendation, recommend
 from tui.core.sizes import format_gib
 
 NARROW_WIDTH = 100
+COMPARE_COLUMNS = ("mark", "carve", "verdict", "gpu-left", "ram-left", "best-ctx", "tps")
+COMPARE_LABELS = ("", "Carve-out", "Verdict", "GPU left", "RAM left", "Best ctx", "tok/s")
 
 
 class ModelCard(Static, can_focus=True):
@@ -104,7 +113,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self._initial = choice
         self._pending_ref = pending_ref
-        self._mmproj = "auto"
+        self._mmproj = "auto"  # models opened from the picker pair their projector
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -112,7 +121,7 @@ class MainScreen(Screen[None]):
             with VerticalScroll(id="controls"):
                 yield Static("Model  [dim](m)[/]", classes="panel-title")
                 yield ModelCard(id="model-card").data_bind(MainScreen.choice)
-                machines = [(m.name, m.id) for m in load_machines()]
+                machines = [(m.name, m.id) for m in load_machines().machines]
                 yield MachinePanel(machines, self._initial, id="machine-panel").data_bind(
                     MainScreen.choice
                 )
@@ -127,13 +136,14 @@ class MainScreen(Screen[None]):
                 )
                 yield CompareTable(id="compare", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="gtt-alternative")
-                yield Static("Context sweep", classes="panel-title")
+                yield Static("Context sweep", id="sweep-title", classes="panel-title")
                 yield DataTable(id="sweep", cursor_type="none")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#compare", CompareTable)
-        table.add_columns("", "Carve-out", "Verdict", "GPU left", "RAM left", "Best ctx", "tok/s")
+        for column, label in zip(COMPARE_COLUMNS, COMPARE_LABELS, strict=True):
+            table.add_column(label, key=column)
         self.choice = self._initial
         if self._pending_ref:
             self.open_model(self._pending_ref)
@@ -183,35 +193,46 @@ class MainScreen(Screen[None]):
         self._fill_compare(rec)
 
     def _fill_compare(self, rec: Recommendation | None) -> None:
+        """Show the sweep; rows are updated in place when the steps are the same (no relayout)."""
         if not self.is_mounted:
             return
         table = self.query_one("#compare", CompareTable)
-        sweep = self.query_one("#sweep", DataTable)
         choice = self.choice
-        table.clear()
-        sweep.clear(columns=True)
         alt = self.query_one("#gtt-alternative", Static)
-        alt.update("")
         if rec is None or choice is None:
+            table.clear()
+            alt.update("")
+            self._alt_text = ""
             return
-        notes: list[str] = []
         current = choice.machine.carve_out_bytes
-        for index, row in enumerate(rec.rows):
-            marks = ("▸" if row.carve_out_bytes == current else " ") + (
-                "★" if index == rec.recommended_index else " "
+        rows: list[tuple[str, tuple[Text | str, ...]]] = [
+            (
+                str(row.carve_out_bytes),
+                (
+                    ("▸" if row.carve_out_bytes == current else " ")
+                    + ("★" if index == rec.recommended_index else " "),
+                    carve_label(row.carve_out_bytes),
+                    _verdict_cell(row.fit.verdict),
+                    format_gib(row.gpu_left_bytes),
+                    format_gib(row.system_ram_left_bytes),
+                    short_tokens(row.max_clean_context) if row.max_clean_context else "-",
+                    f"{row.decode_tps:.1f}" if row.decode_tps else "-",
+                ),
             )
-            table.add_row(
-                marks,
-                carve_label(row.carve_out_bytes),
-                _verdict_cell(row.fit.verdict),
-                format_gib(row.gpu_left_bytes),
-                format_gib(row.system_ram_left_bytes),
-                format_tokens(row.max_clean_context) if row.max_clean_context else "-",
-                f"{row.decode_tps:.1f}" if row.decode_tps else "-",
-                key=str(row.carve_out_bytes),
-            )
-            if row.carve_out_bytes == current:
-                table.move_cursor(row=index, animate=False)
+            for index, row in enumerate(rec.rows)
+        ]
+        keys = [key for key, _ in rows]
+        if [k.value for k in table.rows] == keys:
+            for key, cells in rows:
+                for column, cell in zip(COMPARE_COLUMNS, cells, strict=True):
+                    table.update_cell(key, column, cell)
+        else:
+            table.clear()
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
+        if str(current) in keys:
+            table.move_cursor(row=keys.index(str(current)), animate=False)
+        notes: list[str] = []
         if rec.recommended_index is not None and 0 <= rec.recommended_index < len(rec.rows):
             best = rec.rows[rec.recommended_index]
             notes.append(
@@ -222,18 +243,32 @@ class MainScreen(Screen[None]):
             notes.append("No carve-out step runs this cleanly: try a smaller quant or context.")
         if rec.linux_gtt_alternative:
             notes.append(f"Linux alternative: {rec.linux_gtt_alternative}")
-        alt.update("\n".join(notes))
-        self._fill_sweep(sweep, rec)
+        text = "\n".join(notes)
+        if text != getattr(self, "_alt_text", None):  # Static.update relayouts: skip no-ops
+            self._alt_text = text
+            alt.update(text)
+        self._fill_sweep(self.query_one("#sweep", DataTable), rec)
 
     def _fill_sweep(self, sweep: DataTable[Any], rec: Recommendation) -> None:
-        points = list(rec.context_sweep or ())
-        if not points:
+        """Verdict per context at the recommended step: how far the context can grow."""
+        rows = [(format_tokens(ctx), _verdict_cell(verdict)) for ctx, verdict in rec.context_sweep]
+        title = self.query_one("#sweep-title", Static)
+        if rec.recommended_index is not None and rows:
+            step = carve_label(rec.rows[rec.recommended_index].carve_out_bytes)
+            title.update(f"Context sweep at the ★ step ({step})")
+        else:
+            title.update("Context sweep")
+        if rows == getattr(self, "_sweep_rows", None):
+            return  # unchanged: no relayout
+        self._sweep_rows = rows
+        sweep.clear(columns=True)
+        if not rows:
             sweep.add_column("")
-            sweep.add_row("no sweep for this machine")
+            sweep.add_row("no step runs the model: nothing to sweep")
             return
-        sweep.add_columns("Carve-out", "Largest context that fits cleanly")
-        for point in points:
-            sweep.add_row(*_sweep_cells(point))
+        sweep.add_columns("Context", "Verdict")
+        for cells in rows:
+            sweep.add_row(*cells)
 
     # --- messages from the panels -------------------------------------------------------------
 
@@ -354,6 +389,9 @@ class MainScreen(Screen[None]):
     def _model_failed(self, ref: str, message: str) -> None:
         self.query_one(ModelCard).loading_ref = ""
         self.notify(message, title="Could not open the model", severity="error")
+        if self.choice is not None and self.choice.spec is None:
+            # Nothing to show yet: say why in the banner, and offer the picker.
+            self.evaluation = Evaluation(self.choice, None, f"{message}  (press m to pick a model)")
 
     def action_save_preset(self) -> None:
         save_flow(self)
@@ -395,15 +433,3 @@ class MainScreen(Screen[None]):
                 "model_ref": choice.model_ref,
             }
         self.app.push_screen(ProbeScreen(prediction=prediction, history=history))
-
-
-def _sweep_cells(point: Any) -> tuple[str, str]:
-    """A context-sweep point as two cells, whatever its exact shape."""
-    carve = getattr(point, "carve_out_bytes", None)
-    ctx = getattr(point, "max_clean_context", None) or getattr(point, "context", None)
-    if isinstance(point, tuple) and len(point) >= 2:
-        carve, ctx = point[0], point[1]
-    return (
-        carve_label(int(carve)) if carve is not None else "-",
-        format_tokens(int(ctx)) if ctx else "-",
-    )

@@ -224,7 +224,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
             api_key=self._api_key,
         )
         if self._save_history and not result.cancelled:
-            append_history(make_record(result, self.prediction, **self._history))
+            context = dict(self._history)
+            if context.get("backend") is None and self.prediction is not None:
+                context["backend"] = self.prediction.backend  # what calibration looks up
+            append_history(make_record(result, self.prediction, **context))
         return result
 
     def _flush(self) -> None:

@@ -24,6 +24,15 @@ from tui.core.settings import FLASH_ATTN_VALUES
 from tui.core.sizes import GiB, format_gib, parse_size
 
 OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]
+RUNTIME_OPTIONS = [("llama.cpp", "llamacpp"), ("LM Studio", "lmstudio"), ("Ollama", "ollama")]
+BACKEND_OPTIONS = [
+    ("machine default", None),
+    ("Vulkan", "vulkan"),
+    ("ROCm", "rocm"),
+    ("CUDA", "cuda"),
+    ("Metal", "metal"),
+    ("CPU", "cpu"),
+]
 
 
 def carve_label(n_bytes: int) -> str:
@@ -120,6 +129,16 @@ class MachinePanel(Vertical):
         with Row():
             yield Label("OS", classes="row-label")
             yield Select(OS_OPTIONS, value=state.os, allow_blank=False, compact=True, id="os")
+        with Row():
+            yield Label("Runtime", classes="row-label")
+            yield Select(
+                RUNTIME_OPTIONS, value=state.runtime, allow_blank=False, compact=True, id="runtime"
+            )
+        with Row():
+            yield Label("Backend", classes="row-label")
+            yield Select(
+                BACKEND_OPTIONS, value=state.backend, allow_blank=False, compact=True, id="backend"
+            )
         with Row(id="gtt-row"):
             yield Label("Linux GTT", classes="row-label")
             yield Input(placeholder="default", compact=True, id="gtt")
@@ -140,6 +159,8 @@ class MachinePanel(Vertical):
         stepper.steps = tuple(machine.carve_out_steps)
         stepper.value = state.carve_out_bytes
         _set_select(self.query_one("#os", Select), state.os)
+        _set_select(self.query_one("#runtime", Select), state.runtime)
+        _set_select(self.query_one("#backend", Select), state.backend)
         self.query_one("#gtt-row").display = state.os == "linux"
         self.query_one("#wired-row").display = state.os == "macos"
         _set_input(self.query_one("#gtt", Input), _size_text(state.gtt_bytes))
@@ -152,10 +173,10 @@ class MachinePanel(Vertical):
         if self.choice is not None and event.value != self.choice.machine.machine.id:
             self.post_message(self.Changed({"machine_id": event.value}))
 
-    @on(Select.Changed, "#os")
-    def _os_changed(self, event: Select.Changed) -> None:
+    @on(Select.Changed, "#os, #runtime, #backend")
+    def _state_select(self, event: Select.Changed) -> None:
         event.stop()
-        self.post_message(self.Changed({"os": event.value}))
+        self.post_message(self.Changed({event.select.id or "": event.value}))
 
     @on(Input.Changed, "#gtt, #wired, #baseline")
     def _size_changed(self, event: Input.Changed) -> None:

@@ -121,8 +121,12 @@ SEGMENT_KINDS: dict[str, tuple[str, str, str]] = {
     "projector": ("poolbars--projector", "projector", "▚"),
     "os": ("poolbars--os", "OS", "▞"),
     "os_baseline": ("poolbars--os", "OS", "▞"),
+    "host": ("poolbars--host", "host buffers", "▤"),
+    "gpu": ("poolbars--gpu", "GPU (shared)", "▦"),
+    "kept": ("poolbars--kept", "model kept in RAM", "▥"),
     "free": ("poolbars--free", "free", "░"),
 }
+FREE_KIND = SEGMENT_KINDS["free"]
 OTHER_KIND = ("poolbars--other", "other", "▪")
 LABEL_WIDTH = 0
 
@@ -138,11 +142,20 @@ class PoolBars(Widget):
         "poolbars--os",
         "poolbars--free",
         "poolbars--other",
+        "poolbars--host",
+        "poolbars--gpu",
+        "poolbars--kept",
         "poolbars--title",
         "poolbars--over",
     }
 
-    evaluation: reactive[Evaluation | None] = reactive(None, layout=True)
+    evaluation: reactive[Evaluation | None] = reactive(None)
+
+    def watch_evaluation(self) -> None:
+        # Relayout only when the bar count changes; otherwise a repaint is enough (fast keys).
+        n_pools = len(self._pools())
+        self.refresh(layout=n_pools != getattr(self, "_n_pools", -1))
+        self._n_pools = n_pools
 
     def _pools(self) -> list[object]:
         fit = self.evaluation.fit if self.evaluation else None
@@ -163,11 +176,17 @@ class PoolBars(Widget):
             used = sum(s.n_bytes for s in pool.segments if s.kind != "free")
             if index:
                 out.append("\n")
-            title = f"{pool.name}"
+            title = pool.name[:1].upper() + pool.name[1:]
             figure = f"{format_gib(used)} of {format_gib(pool.capacity_bytes)}"
+            over = used > pool.capacity_bytes
+            if over:
+                figure = f"over by {format_gib(used - pool.capacity_bytes)}! " + figure
             pad = max(1, width - len(title) - len(figure))
             out.append(title, style=self.get_component_rich_style("poolbars--title"))
-            out.append(" " * pad + figure)
+            out.append(" " * pad)
+            out.append(
+                figure, style=self.get_component_rich_style("poolbars--over") if over else ""
+            )
             out.append("\n")
             out.append_text(self._bar(pool, width, kinds_seen))
         out.append("\n")
@@ -205,7 +224,10 @@ class PoolBars(Widget):
             bar.append(body, style=style)
             cells_left -= n_cells
         if cells_left > 0:
-            bar.append(" " * cells_left)
+            free = capacity - sum(s.n_bytes for s in segments)
+            kinds_seen.setdefault(FREE_KIND[1], FREE_KIND)
+            label = f" free {free / GiB:.1f}" if free > 0 and cells_left >= 12 else ""
+            bar.append(label.ljust(cells_left), style=self.get_component_rich_style(FREE_KIND[0]))
         return bar
 
 

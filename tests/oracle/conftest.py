@@ -1,0 +1,30 @@
+"""Sparse GGUF files of real architectures, written once per session for the oracle tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.oracle.archs import MODELS
+from tui.core.model_spec import ModelSpec
+from tui.core.synth import synthesize_spec, write_sparse_gguf
+
+
+@pytest.fixture(scope="session")
+def sparse_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[ModelSpec, Path]]:
+    """name -> (spec, path); each file is written on first use."""
+    return _Lazy(tmp_path_factory.mktemp("sparse"))  # type: ignore[return-value]
+
+
+class _Lazy(dict[str, tuple[ModelSpec, Path]]):
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name: str) -> tuple[ModelSpec, Path]:
+        md, quant = MODELS[name]
+        spec = synthesize_spec(md, quant, name=name, source="oracle")
+        path = write_sparse_gguf(self.root / f"{name}.gguf", spec)
+        self[name] = (spec, path)
+        return spec, path

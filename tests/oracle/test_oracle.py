@@ -1,0 +1,111 @@
+"""The estimate held against llama.cpp's own dry run (xllamacpp's CPU build).
+
+Model and context (KV + recurrent state) must equal llama.cpp's figures to the MiB it prints
+(its table floors to whole MiB); the compute buffer must be within 10 %.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.oracle.dry_run import llama_dry_run
+from tui.core.memory import estimate_memory
+from tui.core.model_spec import ModelSpec
+from tui.core.settings import RuntimeSettings
+
+pytest.importorskip("xllamacpp")
+pytestmark = pytest.mark.oracle
+
+MIB = 2**20
+S = RuntimeSettings
+
+# (model, settings): each architecture at a few settings; SWA models on both sides of the window.
+CASES: list[tuple[str, RuntimeSettings]] = [
+    ("Qwen3-32B", S(ctx_size=16384)),
+    ("Qwen3-32B", S(ctx_size=4096, flash_attn="off")),
+    (
+        "Qwen3-32B",
+        S(ctx_size=20000, parallel=4, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
+    ),  # fmt: skip
+    ("Llama-3.1-8B", S(ctx_size=8192)),
+    ("Llama-3.1-8B", S(ctx_size=5000, parallel=3, ubatch_size=256, flash_attn="off")),
+    ("Qwen3-30B-A3B", S(ctx_size=8192, parallel=4)),
+    ("Qwen3-30B-A3B", S(ctx_size=4096, flash_attn="off", cache_type_k="q8_0")),
+    ("Gemma-3-27B", S(ctx_size=768)),  # below the 1024-token window
+    ("Gemma-3-27B", S(ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on")),
+    ("Gemma-3-27B", S(ctx_size=8192, parallel=4, kv_unified=True)),
+    ("Gemma-3-27B", S(ctx_size=8192, swa_full=True, flash_attn="off")),
+    ("Gemma-2-9B", S(ctx_size=2048)),  # below the 4096-token window
+    ("Gemma-2-9B", S(ctx_size=16384, parallel=4, flash_attn="off")),
+    ("gpt-oss-20b", S(ctx_size=8192)),
+    ("gpt-oss-20b", S(ctx_size=256, flash_attn="off")),  # window 128 + ubatch > ctx
+    (
+        "gpt-oss-20b",
+        S(ctx_size=32768, parallel=4, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
+    ),  # fmt: skip
+    ("GLM-4.7-Flash", S(ctx_size=16384)),
+    ("GLM-4.7-Flash", S(ctx_size=8192, parallel=4, flash_attn="off")),
+    ("GLM-4.7-Flash", S(ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on")),
+    ("Qwen3-Next-80B-A3B", S(ctx_size=16384, parallel=4)),
+    ("Qwen3-Next-80B-A3B", S(ctx_size=4096, flash_attn="off")),
+    ("GLM-4.5-Air", S(ctx_size=8192)),
+    ("GLM-4.5-Air", S(ctx_size=4096, parallel=4, flash_attn="off")),
+    (
+        "Mistral-Small-24B",
+        S(ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
+    ),  # fmt: skip
+    ("LFM2-1.2B", S(ctx_size=8192, parallel=4)),
+    ("LFM2-1.2B", S(ctx_size=4096, flash_attn="off")),
+    ("Qwen3-VL-32B", S(ctx_size=16384)),
+]
+
+
+def _id(case: tuple[str, RuntimeSettings]) -> str:
+    name, s = case
+    parts = [name, f"c{s.ctx_size}", f"np{s.parallel}", f"fa-{s.flash_attn}", s.cache_type_k]
+    if s.kv_unified:
+        parts.append("kvu")
+    if s.swa_full:
+        parts.append("swafull")
+    return "-".join(parts)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_matches_llama_cpp(
+    case: tuple[str, RuntimeSettings], sparse_models: dict[str, tuple[ModelSpec, Path]]
+) -> None:
+    name, settings = case
+    spec, path = sparse_models[name]
+    ref = llama_dry_run(path, settings)
+    assert not ref.error, f"llama.cpp did not produce a breakdown: {ref.error}\n{ref.log_tail}"
+    ours = estimate_memory(spec, settings, backend="cpu")
+    j = ours.to_json()
+    model = j["weights_bytes"]
+    context = j["kv_bytes"] + j["recurrent_state_bytes"]
+    assert math.floor(model / MIB) == ref.model_mib
+    assert math.floor(context / MIB) == ref.context_mib, ref.kv_lines
+    assert j["compute_device_bytes"] == 0
+    compute = j["compute_host_bytes"] / MIB
+    assert abs(compute - ref.compute_buffer_mib) <= 0.10 * ref.compute_buffer_mib, (
+        compute, ref.compute_buffer_mib)  # fmt: skip
+    # the logits buffer: n_vocab x n_seq floats on the host
+    assert abs(j["output_bytes"] / MIB - ref.output_buffer_mib) < 0.01
+
+
+def test_settings_llama_cpp_refuses_are_refused(
+    sparse_models: dict[str, tuple[ModelSpec, Path]],
+) -> None:
+    from tui.core.errors import SettingsError
+
+    for name, settings, match in [
+        ("Llama-3.1-8B", S(ctx_size=4096, cache_type_v="q8_0", flash_attn="off"), "flash-attn"),
+        ("GLM-4.7-Flash", S(ctx_size=4096, cache_type_k="q8_0", flash_attn="on"), "must match"),
+    ]:
+        spec, path = sparse_models[name]
+        ref = llama_dry_run(path, settings)
+        assert ref.error and ref.context_mib < 0
+        with pytest.raises(SettingsError, match=match):
+            estimate_memory(spec, settings, backend="cpu")

@@ -1,0 +1,442 @@
+"""The fit verdict: a memory estimate placed into a machine's pools under its OS's rules.
+
+Rules (sources in /work/shared/research/unified-memory-platforms.md):
+- OS-visible RAM = total - carve-out: BIOS-reserved memory is hidden from the OS
+  [learn.microsoft.com "Calculating Graphics Memory"; kernel GTT cap uses totalram_pages()].
+- Windows shared GPU memory = max(visible / 2, 64 MB) [Microsoft formula; lmstudio-bug-tracker
+  #1088 byte counts]. Linux GTT = visible / 2 by default (ttm_device.c ttm_global_init) or the
+  ttm.pages_limit override, capped to visible (kernel commit 5dafdd64). macOS: the GPU working
+  set, 2/3 of RAM up to 36 GB and 3/4 above (llama.cpp #3213, llama-cpp-python #687) unless
+  iogpu.wired_limit_mb is set. DGX Spark: CUDA uses MemAvailable (ggml-cuda.cu, PR #17368).
+  Discrete GPUs: VRAM only; layers that do not fit stay on the CPU (llama.cpp --fit, 1 GiB
+  margin as its default -fitt).
+- Device buffers fill dedicated memory first (weights, projector, KV, compute: the order
+  llama.cpp allocates them) and spill into shared memory. Shared memory is system RAM.
+- Spilling on Windows is slow (the seed: 17.26 vs 42.89 tok/s); on Linux AMD says GTT has "no
+  performance distinction" (ROCm docs strixhalo.rst), so there it is only noted.
+- Loading passes through system RAM. On Windows with a carve-out the CPU cannot write the
+  dedicated memory, so the weights are staged in OS-visible RAM (lemonade-sdk #841: "allocating
+  too much dedicated GPU RAM can interfere with model loading"; lilting.ch 48/16 load crash; the
+  seed's Qwen3-VL-32B Q6_K at 48 GB). LM Studio's keepModelInMemory (default true, lmstudio-js
+  KV config) keeps that copy for good. Either way: OS baseline + host buffers + spilled GPU
+  buffers + staged weights must fit in visible RAM, else `load_exceeds_system_ram`.
+- LM Studio leaves flash attention off unless asked (its load config default), and
+  Vulkan/ROCm have no flash-attention kernel for MLA heads (576/512; memory.py), so "auto" is
+  resolved off there: at 198K context GLM-4.7-Flash's attention scores then need ~8 GB, which
+  is why it did not load at 512 MB while its weights + KV alone would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from tui.core.breakdown import Kind, MemoryBreakdown, Place
+from tui.core.errors import SettingsError
+from tui.core.machines import OS_NAMES, MachinePreset
+from tui.core.memory import estimate_memory
+from tui.core.model_spec import ModelSpec
+from tui.core.settings import RuntimeSettings
+from tui.core.sizes import GiB, MiB, format_bytes
+from tui.core.speed import SpeedEstimate, estimate_speed, load_calibration
+
+Verdict = Literal["fits", "fits_with_warnings", "will_not_fit"]
+RUNTIMES = ("llamacpp", "lmstudio", "ollama")
+PAGE = 4096  # ttm.pages_limit counts 4 KiB pages (ttm_tt.c)
+
+# Idle OS + desktop RAM: Windows 11 minimum 4 GB (umatechnology); GNOME/KDE idle up to ~2 GB
+# (aionda.blog); macOS keeps 25-33 % outside the GPU cap anyway, 4 GB for the desktop.
+OS_BASELINE = {"windows": 4 * GiB, "linux": 2 * GiB, "macos": 4 * GiB}
+# GPU memory the desktop itself holds (Task Manager showed ~1-2 GB more than the model).
+DESKTOP_GPU_RESERVE = {"windows": 512 * MiB, "linux": 256 * MiB, "macos": 0}
+DISCRETE_MARGIN = 1 * GiB  # llama.cpp --fit-target default 1024 MiB
+SLOW_DECODE_TPS = 10.0  # the seed author's bar for daily use
+LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned buffers
+
+
+@dataclass(frozen=True)
+class MachineState:
+    machine: MachinePreset
+    carve_out_bytes: int
+    os: str
+    gtt_bytes: int | None = None
+    wired_limit_bytes: int | None = None
+    os_baseline_bytes: int | None = None
+    backend: str | None = None
+    runtime: str = "llamacpp"
+    keep_model_in_memory: bool | None = None  # None: the runtime's default
+
+    def __post_init__(self) -> None:
+        if self.os not in OS_NAMES:
+            raise SettingsError(f"os {self.os!r} is not one of {', '.join(OS_NAMES)}")
+        if self.runtime not in RUNTIMES:
+            raise SettingsError(f"runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.carve_out_bytes < 0 or (
+            self.carve_out_bytes and self.carve_out_bytes >= self.machine.total_ram_bytes
+        ):
+            raise SettingsError(
+                f"carve-out {format_bytes(self.carve_out_bytes)} is not below the machine's "
+                f"{format_bytes(self.machine.total_ram_bytes)} of RAM"
+            )
+        if self.carve_out_bytes and (self.machine.discrete or not self.machine.carve_out_steps):
+            raise SettingsError(f"machine {self.machine.id} has no carve-out setting")
+        for name in ("gtt_bytes", "wired_limit_bytes", "os_baseline_bytes"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise SettingsError(f"{name.removesuffix('_bytes')} must not be negative")
+
+    @classmethod
+    def default_for(cls, machine: MachinePreset, **changes: Any) -> MachineState:
+        carve = machine.default_carve_out_bytes or 0
+        if not machine.carve_out_steps:
+            carve = 0
+        state = cls(machine=machine, carve_out_bytes=carve, os=machine.default_os)
+        return replace(state, **changes) if changes else state
+
+    @property
+    def resolved_backend(self) -> str:
+        return self.backend or self.machine.default_backend
+
+    @property
+    def baseline(self) -> int:
+        return self.os_baseline_bytes if self.os_baseline_bytes is not None else OS_BASELINE[self.os]
+
+    @property
+    def keeps_model(self) -> bool:
+        if self.keep_model_in_memory is not None:
+            return self.keep_model_in_memory
+        return self.runtime == "lmstudio"
+
+
+def gtt_from_pages_limit(pages: int) -> int:
+    """ttm.pages_limit (4 KiB pages) -> bytes: 96 GiB = 25165824 pages (kyuz0 README)."""
+    if pages < 0:
+        raise SettingsError("ttm.pages_limit must not be negative")
+    return pages * PAGE
+
+
+def kernel_param_line(gtt_bytes: int) -> str:
+    """The boot parameters that set the GTT size (newer kernels read ttm.pages_limit, older
+    ones amdgpu.gttsize in MiB; kyuz0 sets both)."""
+    return f"ttm.pages_limit={gtt_bytes // PAGE} amdgpu.gttsize={gtt_bytes // MiB}"
+
+
+@dataclass(frozen=True)
+class Pools:
+    dedicated_bytes: int
+    shared_bytes: int
+    shared_name: str  # "shared GPU memory" | "GTT" | "GPU working set" | "none"
+    system_ram_bytes: int  # visible to the OS
+    gpu_total_bytes: int
+    shared_is_slow: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dedicated_bytes": self.dedicated_bytes,
+            "shared_bytes": self.shared_bytes,
+            "shared_name": self.shared_name,
+            "system_ram_bytes": self.system_ram_bytes,
+            "gpu_total_bytes": self.gpu_total_bytes,
+        }
+
+
+def compute_pools(state: MachineState) -> Pools:
+    m = state.machine
+    if m.discrete:
+        vis = m.total_ram_bytes
+        return Pools(m.gpu_vram_bytes, 0, "none", vis, m.gpu_vram_bytes, False)
+    carve = state.carve_out_bytes
+    visible = m.total_ram_bytes - carve
+    if state.os == "macos":
+        if state.wired_limit_bytes:
+            ws = min(state.wired_limit_bytes, visible)
+        else:
+            frac = 2 / 3 if m.total_ram_bytes <= 36 * GiB else 3 / 4
+            ws = int(m.total_ram_bytes * frac)
+        return Pools(0, ws, "GPU working set", visible, ws, False)
+    if state.os == "windows":
+        shared = max(visible // 2, 64 * MiB)
+        return Pools(carve, shared, "shared GPU memory", visible, carve + shared, True)
+    # linux
+    if not m.carve_out_steps:  # DGX Spark class: the GPU allocates from available RAM
+        return Pools(0, visible, "system memory", visible, visible, False)
+    gtt = state.gtt_bytes if state.gtt_bytes is not None else visible // 2
+    gtt = min(gtt, visible)
+    return Pools(carve, gtt, "GTT", visible, carve + gtt, False)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    severity: str  # "error" (will not fit) | "warning" | "info"
+
+
+@dataclass(frozen=True)
+class Segment:
+    label: str
+    kind: str
+    n_bytes: int
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    name: str
+    capacity_bytes: int
+    segments: tuple[Segment, ...]
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(s.n_bytes for s in self.segments)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    pools: Pools
+    pool_usage: tuple[PoolUsage, ...]
+    dedicated_used_bytes: int
+    shared_used_bytes: int
+    system_ram_left_bytes: int
+    load_peak_bytes: int
+    breakdown: MemoryBreakdown
+    speed: SpeedEstimate
+    n_gpu_layers: int
+    backend: str
+    settings: RuntimeSettings
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    @property
+    def gpu_left_bytes(self) -> int:
+        return self.pools.gpu_total_bytes - self.dedicated_used_bytes - self.shared_used_bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reasons": [r.code for r in self.reasons],
+            "messages": [
+                {"code": r.code, "severity": r.severity, "message": r.message}
+                for r in self.reasons
+            ],
+            "dedicated_used_bytes": self.dedicated_used_bytes,
+            "shared_used_bytes": self.shared_used_bytes,
+            "system_ram_left_bytes": self.system_ram_left_bytes,
+            "load_peak_bytes": self.load_peak_bytes,
+            "gpu_left_bytes": self.gpu_left_bytes,
+            "n_gpu_layers": self.n_gpu_layers,
+            "backend": self.backend,
+            "decode_tokens_per_second": round(self.speed.decode_tokens_per_second, 2),
+            "prefill_tokens_per_second": round(self.speed.prefill_tokens_per_second, 1),
+            "time_to_first_token_s": round(self.speed.time_to_first_token_s, 3),
+            "speed": self.speed.to_json(),
+            "pools": self.pools.to_json(),
+            "pool_usage": [
+                {
+                    "name": p.name,
+                    "capacity_bytes": p.capacity_bytes,
+                    "segments": [
+                        {"label": s.label, "kind": s.kind, "bytes": s.n_bytes} for s in p.segments
+                    ],
+                }
+                for p in self.pool_usage
+            ],
+            "estimate": self.breakdown.to_json(),
+        }
+
+
+_DEVICE_ORDER = (Kind.WEIGHTS, Kind.PROJECTOR, Kind.KV_CACHE, Kind.RECURRENT_STATE, Kind.COMPUTE,
+                 Kind.OUTPUT)  # fmt: skip
+_KIND_LABEL = {
+    Kind.WEIGHTS: "weights", Kind.PROJECTOR: "projector", Kind.KV_CACHE: "KV cache",
+    Kind.RECURRENT_STATE: "recurrent state", Kind.COMPUTE: "compute", Kind.OUTPUT: "output",
+}  # fmt: skip
+
+
+def resolve_settings(spec: ModelSpec, settings: RuntimeSettings, state: MachineState) -> RuntimeSettings:
+    """Apply the runtime's and backend's defaults the estimate cannot know (see module doc)."""
+    if settings.flash_attn != "auto":
+        return settings
+    backend = state.resolved_backend
+    mla = spec.architecture in {"deepseek2", "deepseek3", "kimi_k2", "glm4moe_lite"}
+    if state.runtime == "lmstudio" or (mla and backend in {"vulkan", "rocm"}):
+        return settings.with_changes(flash_attn="off")
+    return settings
+
+
+def _estimate(spec: ModelSpec, settings: RuntimeSettings, backend: str) -> MemoryBreakdown:
+    return estimate_memory(spec, settings, backend="cpu" if backend == "cpu" else "gpu")
+
+
+def _auto_offload(
+    spec: ModelSpec, settings: RuntimeSettings, backend: str, budget: int
+) -> MemoryBreakdown:
+    """Largest n_gpu_layers whose device buffers fit `budget` (llama.cpp --fit, by layers)."""
+    full = _estimate(spec, settings, backend)
+    if full.device_bytes <= budget:
+        return full
+    lo, hi = 0, full.n_layers  # n_layers + 1 did not fit
+    best = _estimate(spec, settings.with_changes(n_gpu_layers=0), backend)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        b = _estimate(spec, settings.with_changes(n_gpu_layers=mid), backend)
+        if b.device_bytes <= budget:
+            lo, best = mid, b
+        else:
+            hi = mid - 1
+    return best
+
+
+def evaluate_fit(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    state: MachineState,
+    *,
+    prompt_tokens: int | None = None,
+) -> FitResult:
+    m = state.machine
+    backend = state.resolved_backend
+    pools = compute_pools(state)
+    s = resolve_settings(spec, settings, state)
+    reserve = DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != "macos" else 0
+    reasons: list[Reason] = []
+
+    if m.discrete and s.n_gpu_layers is None:
+        bd = _auto_offload(spec, s, backend, m.gpu_vram_bytes - DISCRETE_MARGIN)
+    else:
+        bd = _estimate(spec, s, backend)
+
+    # -- device placement: dedicated first, then shared
+    dedicated_cap = max(pools.dedicated_bytes - reserve, 0) if pools.dedicated_bytes else 0
+    shared_cap = pools.shared_bytes if pools.dedicated_bytes else max(pools.shared_bytes - reserve, 0)
+    ded_segs: list[Segment] = []
+    sh_segs: list[Segment] = []
+    room = dedicated_cap
+    for kind in _DEVICE_ORDER:
+        n = bd.total(Place.DEVICE, kind)
+        if not n:
+            continue
+        into_ded = min(n, room)
+        room -= into_ded
+        if into_ded:
+            ded_segs.append(Segment(_KIND_LABEL[kind], kind.value, into_ded))
+        if n - into_ded:
+            sh_segs.append(Segment(_KIND_LABEL[kind], kind.value, n - into_ded))
+    ded_used = sum(x.n_bytes for x in ded_segs)
+    sh_used = sum(x.n_bytes for x in sh_segs)
+    device_total = ded_used + sh_used
+
+    if m.discrete:
+        if device_total > pools.dedicated_bytes:
+            reasons.append(Reason("exceeds_gpu_memory",
+                f"the GPU buffers ({format_bytes(device_total)}) exceed the "
+                f"{format_bytes(pools.dedicated_bytes)} of VRAM", "error"))  # fmt: skip
+        if bd.n_gpu_layers < bd.n_layers + 1:
+            reasons.append(Reason("partial_offload",
+                f"only {bd.n_gpu_layers} of {bd.n_layers + 1} layers fit on the GPU; the rest "
+                "run on the CPU (much slower)", "warning"))  # fmt: skip
+    elif sh_used > shared_cap:
+        reasons.append(Reason("exceeds_gpu_memory",
+            f"the GPU needs {format_bytes(device_total)} but can address "
+            f"{format_bytes(dedicated_cap + shared_cap)} ({pools.shared_name} "
+            f"{format_bytes(pools.shared_bytes)} + dedicated {format_bytes(pools.dedicated_bytes)})",
+            "error"))  # fmt: skip
+    elif sh_used and pools.dedicated_bytes and pools.shared_is_slow:
+        reasons.append(Reason("spills_to_shared",
+            f"{format_bytes(sh_used)} does not fit the {format_bytes(pools.dedicated_bytes)} "
+            "carve-out and spills into shared GPU memory: it runs, but slower (the seed: 17.26 "
+            "instead of 42.89 tok/s)", "warning"))  # fmt: skip
+    elif sh_used and pools.dedicated_bytes:
+        reasons.append(Reason("uses_gtt",
+            f"{format_bytes(sh_used)} lives in {pools.shared_name} beyond the carve-out (no speed "
+            "penalty on Linux per AMD)", "info"))  # fmt: skip
+
+    # -- system RAM: OS baseline, host buffers, GPU memory taken from RAM, kept copy, staging
+    visible = pools.system_ram_bytes
+    baseline = state.baseline
+    host = bd.host_bytes
+    weights_dev = bd.total(Place.DEVICE, Kind.WEIGHTS)
+    gpu_from_ram = sh_used if not m.discrete else 0
+    if not m.discrete and not pools.dedicated_bytes:
+        gpu_from_ram = device_total + (reserve if state.os != "macos" else 0)
+    kept = weights_dev if (state.keeps_model or s.keep_in_memory) else 0
+    ram_segs = [Segment("OS baseline", "os", baseline)]
+    if host:
+        ram_segs.append(Segment("host buffers", "host", host))
+    if gpu_from_ram:
+        ram_segs.append(Segment(f"GPU ({pools.shared_name})", "gpu", gpu_from_ram))
+    if kept:
+        ram_segs.append(Segment("model kept in memory", "kept", kept))
+    steady = sum(x.n_bytes for x in ram_segs)
+    windows_carve = state.os == "windows" and m.unified_memory and pools.dedicated_bytes > 0
+    staging = 0
+    if not kept:
+        staging = weights_dev if windows_carve else LOAD_STAGING_SMALL
+    load_peak = steady + staging
+    left = visible - steady
+    if load_peak > visible:
+        why = "the OS baseline, "
+        if windows_carve:
+            why = "the weights staged for upload (the CPU cannot write the carve-out), "
+        if kept:
+            why = "the copy the runtime keeps in memory, "
+        reasons.append(Reason("load_exceeds_system_ram",
+            f"loading needs {format_bytes(load_peak)} of system RAM ({why}host buffers and "
+            f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS", "error"))  # fmt: skip
+    elif left < baseline:
+        reasons.append(Reason("low_system_ram",
+            f"only {format_bytes(left)} of RAM is left for the OS and apps after loading: "
+            "the desktop will stutter", "warning"))  # fmt: skip
+
+    n_train = n_ctx_train(spec)
+    if n_train and s.ctx_size and s.ctx_size > n_train:
+        reasons.append(Reason("context_exceeds_training",
+            f"context {s.ctx_size} is beyond the model's training context {n_train}: quality "
+            "degrades", "warning"))  # fmt: skip
+
+    # -- speed
+    spill_fraction = sh_used / device_total if device_total and pools.shared_is_slow else 0.0
+    weights_all = bd.total(kind=Kind.WEIGHTS) or 1
+    cpu_fraction = bd.total(Place.HOST, Kind.WEIGHTS) / weights_all if m.discrete else 0.0
+    if backend == "cpu":
+        cpu_fraction = 1.0
+    speed = estimate_speed(
+        spec=spec, backend=backend, bandwidth_gbps=m.bandwidth_gbps, fp16_tflops=m.fp16_tflops,
+        n_layers=bd.n_layers, active_weights_bytes=bd.active_weights_bytes,
+        kv_bytes=bd.total(kind=Kind.KV_CACHE), n_ctx=bd.n_ctx, spill_fraction=spill_fraction,
+        cpu_fraction=cpu_fraction, cpu_bandwidth_gbps=m.cpu_bandwidth_gbps or 60.0,
+        prompt_tokens=prompt_tokens or 1024, calibration=load_calibration(m.id, backend),
+    )  # fmt: skip
+    if speed.decode_tokens_per_second < SLOW_DECODE_TPS:
+        reasons.append(Reason("slow_decode",
+            f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
+            "that feels usable", "info"))  # fmt: skip
+
+    severities = {r.severity for r in reasons}
+    verdict: Verdict = (
+        "will_not_fit" if "error" in severities
+        else "fits_with_warnings" if "warning" in severities else "fits"
+    )  # fmt: skip
+    usage = []
+    if pools.dedicated_bytes:
+        segs = ([Segment("desktop", "os", reserve)] if reserve and not m.discrete else []) + ded_segs
+        usage.append(PoolUsage("dedicated", pools.dedicated_bytes, tuple(segs)))
+    if pools.shared_bytes:
+        usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, tuple(sh_segs)))
+    usage.append(PoolUsage("system RAM", visible, tuple(ram_segs)))
+    return FitResult(
+        verdict=verdict, reasons=tuple(reasons), pools=pools, pool_usage=tuple(usage),
+        dedicated_used_bytes=ded_used, shared_used_bytes=sh_used, system_ram_left_bytes=left,
+        load_peak_bytes=load_peak, breakdown=bd, speed=speed, n_gpu_layers=bd.n_gpu_layers,
+        backend=backend, settings=s,
+    )  # fmt: skip
+
+
+def n_ctx_train(spec: ModelSpec) -> int:
+    """The model's training context (0 if the header does not say)."""
+    value = spec.meta("context_length")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
