@@ -49,8 +49,8 @@ def test_estimate_prints_llama_cpp_weights_and_kv(
     qwen3_32b: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 2's acceptance line: a sparse Qwen3-32B-shaped file at 16K context."""
-    from tests.oracle.dry_run import llama_dry_run
-    from tui.core.settings import RuntimeSettings
+    from tests.oracle.dry_run import llama_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 
     pytest.importorskip("xllamacpp")
     ref = llama_dry_run(qwen3_32b, RuntimeSettings(ctx_size=16384))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tui.core.errors import VramtuiError
@@ -10,10 +12,18 @@ from tui.core.paths import user_machines_dir
 from tui.core.sizes import GiB, MiB
 
 REQUIRED = [
-    "hp-zbook-ultra-g1a-64gb", "framework-desktop-128gb", "strix-halo-32gb", "apple-m4-pro-48gb",
-    "apple-m4-max-128gb", "apple-m3-ultra-512gb", "apple-m4-16gb", "nvidia-dgx-spark",
-    "desktop-rtx-3090", "desktop-rtx-4090", "desktop-rtx-5090",
-]  # fmt: skip
+    "hp-zbook-ultra-g1a-64gb",
+    "framework-desktop-128gb",
+    "strix-halo-32gb",
+    "apple-m4-pro-48gb",
+    "apple-m4-max-128gb",
+    "apple-m3-ultra-512gb",
+    "apple-m4-16gb",
+    "nvidia-dgx-spark",
+    "desktop-rtx-3090",
+    "desktop-rtx-4090",
+    "desktop-rtx-5090",
+]
 
 
 def test_bundled_presets_load_with_sources() -> None:
@@ -40,11 +50,15 @@ def test_seed_machine_has_the_articles_steps() -> None:
 def test_broken_user_file_is_named_and_skipped() -> None:
     folder = user_machines_dir()
     folder.mkdir(parents=True)
-    good = (get_machine("strix-halo-32gb").path)
-    text = open(good, encoding="utf-8").read().replace('id = "strix-halo-32gb"', 'id = "my-box"')
+    good = get_machine("strix-halo-32gb").path
+    text = Path(good).read_text(encoding="utf-8").replace('id = "strix-halo-32gb"', 'id = "my-box"')
     (folder / "mine.toml").write_text(text, encoding="utf-8")
-    (folder / "bad.toml").write_text(text.replace("bandwidth_gbps = 256.0", 'bandwidth_gbps = "fast"')
-                                     .replace('"my-box"', '"bad-box"'), encoding="utf-8")  # fmt: skip
+    (folder / "bad.toml").write_text(
+        text.replace("bandwidth_gbps = 256.0", 'bandwidth_gbps = "fast"').replace(
+            '"my-box"', '"bad-box"'
+        ),
+        encoding="utf-8",
+    )
     (folder / "junk.toml").write_text("id = [", encoding="utf-8")
     cat = load_machines()
     assert cat.get("my-box") is not None

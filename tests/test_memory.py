@@ -115,11 +115,18 @@ def test_moe_active_weights() -> None:
 
 
 def test_unknown_architecture_is_approximate_not_a_crash() -> None:
-    md = {"general.architecture": "futurenet", "futurenet.block_count": 4,
-          "futurenet.embedding_length": 256, "futurenet.attention.head_count": 4,
-          "futurenet.feed_forward_length": 512, "tokenizer.ggml.tokens": SkippedArray(8, 1000)}  # fmt: skip
-    tensors = (TensorInfo("token_embd.weight", (256, 1000), 1),
-               *(TensorInfo(f"blk.{i}.attn_q.weight", (256, 256), 1) for i in range(4)))  # fmt: skip
+    md = {
+        "general.architecture": "futurenet",
+        "futurenet.block_count": 4,
+        "futurenet.embedding_length": 256,
+        "futurenet.attention.head_count": 4,
+        "futurenet.feed_forward_length": 512,
+        "tokenizer.ggml.tokens": SkippedArray(8, 1000),
+    }
+    tensors = (
+        TensorInfo("token_embd.weight", (256, 1000), 1),
+        *(TensorInfo(f"blk.{i}.attn_q.weight", (256, 256), 1) for i in range(4)),
+    )
     spec = ModelSpec(name="f", source="t", metadata=md, tensors=tensors, file_size=1 << 20)
     bd = estimate_memory(spec, RuntimeSettings(ctx_size=1024))
     assert bd.approximate and bd.notes
@@ -129,9 +136,9 @@ def test_unknown_architecture_is_approximate_not_a_crash() -> None:
 
 
 def test_projector_on_device_or_host() -> None:
-    from dataclasses import replace
+    from dataclasses import replace  # noqa: PLC0415 - lazy: keeps startup fast
 
-    from tui.core.synth import synthesize_projector
+    from tui.core.synth import synthesize_projector  # noqa: PLC0415 - lazy: keeps startup fast
 
     mm = synthesize_projector({"clip.vision.projection_dim": 5120}, "F16")
     spec = replace(spec_of("Qwen3-VL-32B"), mmproj=mm)

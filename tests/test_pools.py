@@ -36,8 +36,14 @@ def test_windows_minimum_64mb() -> None:
 def test_linux_gtt_default_ollama_12342() -> None:
     # ROG Flow Z13 128 GB: VRAM 96 -> GTT 16 GB; VRAM 8 -> GTT 60 GB (ollama #12342)
     m = replace(get_machine("framework-desktop-128gb"), carve_out_steps=(8 * GiB, 96 * GiB))
-    assert compute_pools(MachineState(machine=m, carve_out_bytes=96 * GiB, os="linux")).shared_bytes == 16 * GiB
-    assert compute_pools(MachineState(machine=m, carve_out_bytes=8 * GiB, os="linux")).shared_bytes == 60 * GiB
+    assert (
+        compute_pools(MachineState(machine=m, carve_out_bytes=96 * GiB, os="linux")).shared_bytes
+        == 16 * GiB
+    )
+    assert (
+        compute_pools(MachineState(machine=m, carve_out_bytes=8 * GiB, os="linux")).shared_bytes
+        == 60 * GiB
+    )
 
 
 def test_linux_gtt_override_and_cap() -> None:
@@ -55,7 +61,10 @@ def test_macos_working_set() -> None:
     p16 = compute_pools(_state("apple-m4-16gb", 0, "macos"))
     assert p16.shared_bytes / MiB == pytest.approx(10922.67, abs=0.5)
     m96 = replace(get_machine("apple-m4-max-128gb"), total_ram_bytes=96 * GiB)
-    assert compute_pools(MachineState(machine=m96, carve_out_bytes=0, os="macos")).shared_bytes == 73728 * MiB
+    assert (
+        compute_pools(MachineState(machine=m96, carve_out_bytes=0, os="macos")).shared_bytes
+        == 73728 * MiB
+    )
     wired = compute_pools(_state("apple-m4-max-128gb", 0, "macos", wired_limit_bytes=112 * GiB))
     assert wired.shared_bytes == 112 * GiB
 

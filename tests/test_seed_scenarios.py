@@ -20,13 +20,18 @@ C512, C32, C48 = 512 * MiB, 32 * GiB, 48 * GiB
 
 # (model, ctx (0 = maximum), carve-out, backend, measured decode tok/s) -- DIGEST.md tables
 SEED_SPEEDS = [
-    (GLM4, 16384, C512, "vulkan", 17.26), (GLM4, 16384, C32, "vulkan", 42.89),
-    (GLM4, 16384, C512, "rocm", 15.28), (GLM4, 16384, C32, "rocm", 14.42),
+    (GLM4, 16384, C512, "vulkan", 17.26),
+    (GLM4, 16384, C32, "vulkan", 42.89),
+    (GLM4, 16384, C512, "rocm", 15.28),
+    (GLM4, 16384, C32, "rocm", 14.42),
     (GLM4, 0, C32, "vulkan", 37.28),
-    (GLM6, 16384, C32, "rocm", 13.79), (GLM6, 16384, C32, "vulkan", 25.51),
-    (QVL4, 16384, C512, "vulkan", 3.74), (QVL4, 24576, C512, "vulkan", 3.51),
-    (QVL4, 16384, C512, "rocm", 4.15), (QVL4, 24576, C512, "rocm", 3.10),
-]  # fmt: skip
+    (GLM6, 16384, C32, "rocm", 13.79),
+    (GLM6, 16384, C32, "vulkan", 25.51),
+    (QVL4, 16384, C512, "vulkan", 3.74),
+    (QVL4, 24576, C512, "vulkan", 3.51),
+    (QVL4, 16384, C512, "rocm", 4.15),
+    (QVL4, 24576, C512, "rocm", 3.10),
+]
 
 _SPECS: dict[str, ModelSpec] = {}
 
@@ -40,13 +45,20 @@ def _spec(ref: str) -> ModelSpec:
 
 
 def seed_fit(ref: str, ctx: int, carve: int, backend: str = "vulkan", **kw: object) -> FitResult:
-    state = MachineState(machine=get_machine("hp-zbook-ultra-g1a-64gb"), carve_out_bytes=carve,
-                         os="windows", backend=backend, runtime="lmstudio")  # fmt: skip
+    state = MachineState(
+        machine=get_machine("hp-zbook-ultra-g1a-64gb"),
+        carve_out_bytes=carve,
+        os="windows",
+        backend=backend,
+        runtime="lmstudio",
+    )
     return evaluate_fit(_spec(ref), RuntimeSettings(ctx_size=ctx, **kw), state)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("ref", "ctx", "carve", "backend", "measured"), SEED_SPEEDS)
-def test_seed_speed_within_30_percent(ref: str, ctx: int, carve: int, backend: str, measured: float) -> None:
+def test_seed_speed_within_30_percent(
+    ref: str, ctx: int, carve: int, backend: str, measured: float
+) -> None:
     fit = seed_fit(ref, ctx, carve, backend)
     assert fit.verdict != "will_not_fit"
     predicted = fit.speed.decode_tokens_per_second
@@ -88,25 +100,42 @@ def test_qwen_vl_quants_at_32g() -> None:
 def test_48_plus_16_pitfall() -> None:
     # Fails even with keep-in-memory off and mmap off (the author tried both).
     fit = seed_fit(QVL6, 16384, C48, mmap=False)
-    state = MachineState(machine=get_machine("hp-zbook-ultra-g1a-64gb"), carve_out_bytes=C48,
-                         os="windows", runtime="lmstudio", keep_model_in_memory=False)  # fmt: skip
+    state = MachineState(
+        machine=get_machine("hp-zbook-ultra-g1a-64gb"),
+        carve_out_bytes=C48,
+        os="windows",
+        runtime="lmstudio",
+        keep_model_in_memory=False,
+    )
     off = evaluate_fit(_spec(QVL6), RuntimeSettings(ctx_size=16384, mmap=False), state)
     for f in (fit, off):
         assert f.verdict == "will_not_fit" and "load_exceeds_system_ram" in f.codes
     # The same model at 48 GB fits on Linux, where loading is staged in small chunks.
-    linux = MachineState(machine=get_machine("hp-zbook-ultra-g1a-64gb"), carve_out_bytes=C48,
-                         os="linux", keep_model_in_memory=False)  # fmt: skip
-    assert "load_exceeds_system_ram" not in evaluate_fit(
-        _spec(QVL6), RuntimeSettings(ctx_size=16384, mmap=False), linux).codes  # fmt: skip
+    linux = MachineState(
+        machine=get_machine("hp-zbook-ultra-g1a-64gb"),
+        carve_out_bytes=C48,
+        os="linux",
+        keep_model_in_memory=False,
+    )
+    assert (
+        "load_exceeds_system_ram"
+        not in evaluate_fit(_spec(QVL6), RuntimeSettings(ctx_size=16384, mmap=False), linux).codes
+    )
 
 
 def test_sparse_gguf_file_gives_the_same_verdicts(tmp_path: Path) -> None:
-    from tui.core.model_source import open_model
-    from tui.core.synth import write_sparse_gguf
+    from tui.core.model_source import open_model  # noqa: PLC0415
+    from tui.core.synth import write_sparse_gguf  # noqa: PLC0415
 
     path = write_sparse_gguf(tmp_path / "glm-4.7-flash-Q4_K_M.gguf", _spec(GLM4))
     spec = open_model(str(path), mmproj="none")
-    state = MachineState(machine=get_machine("hp-zbook-ultra-g1a-64gb"), carve_out_bytes=C512,
-                         os="windows", runtime="lmstudio")  # fmt: skip
-    assert evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state).codes[:1] == ("spills_to_shared",)
+    state = MachineState(
+        machine=get_machine("hp-zbook-ultra-g1a-64gb"),
+        carve_out_bytes=C512,
+        os="windows",
+        runtime="lmstudio",
+    )
+    assert evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state).codes[:1] == (
+        "spills_to_shared",
+    )
     assert evaluate_fit(spec, RuntimeSettings(ctx_size=0), state).verdict == "will_not_fit"

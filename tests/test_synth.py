@@ -102,8 +102,12 @@ def test_per_layer_arrays_are_written(tmp_path: Path) -> None:
 
 
 def test_unknown_architecture_and_bad_input_are_one_line_errors() -> None:
-    md = {"general.architecture": "nosucharch", "nosucharch.block_count": 2,
-          "nosucharch.embedding_length": 64, "tokenizer.ggml.tokens": SkippedArray(8, 100)}  # fmt: skip
+    md = {
+        "general.architecture": "nosucharch",
+        "nosucharch.block_count": 2,
+        "nosucharch.embedding_length": 64,
+        "tokenizer.ggml.tokens": SkippedArray(8, 100),
+    }
     with pytest.raises(VramtuiError, match="nosucharch"):
         synthesize_spec(md, "Q4_K_M", name="x", source="t")
     with pytest.raises(VramtuiError, match="quantization"):

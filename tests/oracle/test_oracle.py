@@ -29,7 +29,7 @@ CASES: list[tuple[str, RuntimeSettings]] = [
     (
         "Qwen3-32B",
         S(ctx_size=20000, parallel=4, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
-    ),  # fmt: skip
+    ),
     ("Llama-3.1-8B", S(ctx_size=8192)),
     ("Llama-3.1-8B", S(ctx_size=5000, parallel=3, ubatch_size=256, flash_attn="off")),
     ("Qwen3-30B-A3B", S(ctx_size=8192, parallel=4)),
@@ -45,7 +45,7 @@ CASES: list[tuple[str, RuntimeSettings]] = [
     (
         "gpt-oss-20b",
         S(ctx_size=32768, parallel=4, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
-    ),  # fmt: skip
+    ),
     ("GLM-4.7-Flash", S(ctx_size=16384)),
     ("GLM-4.7-Flash", S(ctx_size=8192, parallel=4, flash_attn="off")),
     ("GLM-4.7-Flash", S(ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on")),
@@ -56,10 +56,20 @@ CASES: list[tuple[str, RuntimeSettings]] = [
     (
         "Mistral-Small-24B",
         S(ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
-    ),  # fmt: skip
+    ),
     ("LFM2-1.2B", S(ctx_size=8192, parallel=4)),
     ("LFM2-1.2B", S(ctx_size=4096, flash_attn="off")),
     ("Qwen3-VL-32B", S(ctx_size=16384)),
+    ("Qwen2.5-7B", S(ctx_size=8192)),
+    ("Qwen2.5-7B", S(ctx_size=4096, parallel=2, flash_attn="off", cache_type_k="q4_0")),
+    ("Command-R7B", S(ctx_size=2048)),  # below the 4096-token window
+    (
+        "Command-R7B",
+        S(ctx_size=16384, parallel=4, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on"),
+    ),
+    ("Granite-4.0-H-Micro", S(ctx_size=8192, parallel=4)),
+    ("Granite-4.0-H-Micro", S(ctx_size=4096, flash_attn="off")),
+    ("Mamba-130M", S(ctx_size=4096, parallel=4)),
 ]
 
 
@@ -98,7 +108,7 @@ def test_matches_llama_cpp(
 def test_settings_llama_cpp_refuses_are_refused(
     sparse_models: dict[str, tuple[ModelSpec, Path]],
 ) -> None:
-    from tui.core.errors import SettingsError
+    from tui.core.errors import SettingsError  # noqa: PLC0415 - lazy: keeps startup fast
 
     for name, settings, match in [
         ("Llama-3.1-8B", S(ctx_size=4096, cache_type_v="q8_0", flash_attn="off"), "flash-attn"),

@@ -48,8 +48,7 @@ def create_app(
         if machine is not None and machine != scenario.machine_id:
             state = MachineState.default_for(get_machine(machine))
         else:
-            default = MachineState.default_for(get_machine(DEFAULT_MACHINE))
-            state = state_from_scenario(scenario, default)
+            state = state_from_scenario(scenario)
     else:
         state = MachineState.default_for(get_machine(machine or DEFAULT_MACHINE))
     if model is not None:

@@ -9,21 +9,20 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import tomli_w
+from typing import TYPE_CHECKING
 
 from tui.app.screens.dialogs import AskText, PickOne
 from tui.app.state import Choice, Evaluation, format_tokens
-from tui.core.atomic import write_atomic
 from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
-from tui.core.machines import get_machine
 from tui.core.scenario import (
     Scenario,
+    export_scenario,
     list_scenarios,
     load_scenario,
     save_scenario,
+    scenario_machine_state,
+    scenario_to_toml,
 )
 from tui.core.sizes import GiB, format_gib
 
@@ -94,7 +93,9 @@ def share_text(evaluation: Evaluation) -> str:
                 f"{fit.speed.time_to_first_token_s:.2f} s"
             )
     lines.append(f"  {check_command(choice)}")
-    lines.append("  (estimated by vramtui)")
+    lines.append("  (estimated by vramtui; the preset below imports with `vramtui preset import`)")
+    lines.append("")
+    lines.append(scenario_to_toml(scenario_from_choice(choice, "shared")).rstrip())
     return "\n".join(lines)
 
 
@@ -110,31 +111,21 @@ def scenario_from_choice(choice: Choice, name: str) -> Scenario:
         mmproj="auto" if choice.projector else "none",
         gtt_bytes=state.gtt_bytes,
         wired_limit_bytes=state.wired_limit_bytes,
+        os_baseline_bytes=state.os_baseline_bytes,
         runtime=state.runtime,
         backend=state.backend,
         name=name,
     )
 
 
-def state_from_scenario(scenario: Scenario, current: MachineState | None = None) -> MachineState:
-    """The machine state a scenario describes; unset fields keep `current` (or the defaults)."""
-    if scenario.machine_id is not None:
-        state = MachineState.default_for(get_machine(scenario.machine_id))
-    elif current is not None:
-        state = current
-    else:
-        raise VramtuiError(f"preset {scenario.name or '?'}: no machine given")
-    changes: dict[str, Any] = {}
-    for key in ("carve_out_bytes", "os", "gtt_bytes", "wired_limit_bytes", "runtime", "backend"):
-        value = getattr(scenario, key)
-        if value is not None:
-            changes[key] = value
-    return replace(state, **changes)
+def state_from_scenario(scenario: Scenario) -> MachineState:
+    """The machine state a scenario describes (the core's rule, shared with the CLI)."""
+    return scenario_machine_state(scenario)
 
 
 def choice_from_scenario(scenario: Scenario, current: Choice) -> Choice:
     """Apply a loaded scenario to the current choice (the model is reopened by the caller)."""
-    state = state_from_scenario(scenario, current.machine)
+    state = state_from_scenario(scenario)
     return replace(
         current,
         settings=scenario.settings,
@@ -188,11 +179,11 @@ OPEN_FILE = "\x00open-file"
 
 def load_flow(screen: MainScreen) -> None:
     """Pick a saved preset (or a file) and apply it."""
-    problems: list[str] = []
-    names = [s.name for s in list_scenarios(problems)]
-    for problem in problems:
-        screen.notify(problem, severity="warning")
-    items = [(n, n) for n in names] + [(OPEN_FILE, "Open a preset file…")]
+    items = [
+        (item.name, item.name if item.error is None else f"{item.name}  (broken: {item.error})")
+        for item in list_scenarios()
+    ]
+    items.append((OPEN_FILE, "Open a preset file…"))
 
     def picked(name: str | None) -> None:
         if name == OPEN_FILE:
@@ -234,8 +225,8 @@ def export_flow(screen: MainScreen) -> None:
             return
         path = Path(path_text).expanduser()
         try:
-            scenario = scenario_from_choice(choice, path.stem)
-            write_atomic(path, tomli_w.dumps(scenario.to_toml_dict()))
+            name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem) or "scenario"
+            path = export_scenario(scenario_from_choice(choice, name), path, force=True)
         except (VramtuiError, OSError) as err:
             screen.notify(str(err), title="Not exported", severity="error")
             return

@@ -7,11 +7,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import SettingsError, VramtuiError
 from tui.core.settings import FLASH_ATTN_VALUES, RuntimeSettings
+
+if TYPE_CHECKING:
+    from tui.core.scenario import Scenario
 
 EXIT_OK = 0
 EXIT_WARN = 1
@@ -26,6 +29,20 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # type: ignore[override]
         sys.stderr.write(f"vramtui: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """A model argument from add_model_args(required=True) may be left out only when
+        --preset names a scenario that carries one."""
+        ns, extras = super().parse_known_args(args, namespace)
+        if (
+            getattr(ns, "_model_required", False)
+            and getattr(ns, "model", None) is None
+            and not getattr(ns, "preset", None)
+        ):
+            self.error("the following arguments are required: model (or --preset NAME|FILE)")
+        return ns, extras
 
 
 def _gpu_layers(text: str) -> int | None:
@@ -62,7 +79,9 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-mmproj-offload", action="store_true", default=None)
 
 
-def settings_from_args(args: argparse.Namespace, base: RuntimeSettings | None = None) -> RuntimeSettings:
+def settings_from_args(
+    args: argparse.Namespace, base: RuntimeSettings | None = None
+) -> RuntimeSettings:
     """Apply the flags the user gave on top of `base` (a preset's settings, or the defaults)."""
     settings = base or RuntimeSettings()
     changes: dict[str, Any] = {}
@@ -99,11 +118,20 @@ def settings_from_args(args: argparse.Namespace, base: RuntimeSettings | None = 
 
 
 def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """MODEL, --mmproj and --preset NAME|FILE. With required=True the model may be left out
+    only when --preset is given (checked by this module's ArgumentParser); read them with
+    resolve_model_and_settings() so that the preset's model and settings apply."""
     parser.add_argument(
-        "model", nargs=None if required else "?",
-        help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, https:// URL, or catalog id",
+        "model", nargs="?",
+        help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, https:// URL, or catalog id "
+        "(optional with --preset)",
     )  # fmt: skip
-    parser.add_argument("--mmproj", default="auto", help="projector: auto (default), none, or a path")
+    parser.add_argument(
+        "--mmproj", default="auto", help="projector: auto (default), none, or a path"
+    )
+    add_preset_arg(parser)
+    if required:
+        parser.set_defaults(_model_required=True)
 
 
 def print_json(data: Any) -> None:
@@ -125,7 +153,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return 130
         except BrokenPipeError:
             return EXIT_OK
-        except Exception as err:  # noqa: BLE001 - the last line of defence
+        except Exception as err:
             if os.environ.get("VRAMTUI_DEBUG"):
                 raise
             sys.stderr.write(
@@ -138,17 +166,26 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
 
 
 def add_preset_arg(parser: argparse.ArgumentParser) -> None:
-    """`--preset NAME|FILE`: a scenario preset whose values the other flags override."""
-    parser.add_argument("--preset", help="scenario preset name or TOML file (flags override it)")
+    """`--preset NAME|FILE`: a scenario preset whose values the other flags override.
+    Safe to call after add_model_args (which adds it already)."""
+    if "--preset" in parser._option_string_actions:
+        return
+    parser.add_argument(
+        "--preset", metavar="NAME|FILE",
+        help="scenario preset (saved name or TOML file): model, machine, carve-out, OS and "
+        "settings; flags given beside it win",
+    )  # fmt: skip
 
 
-def scenario_from_args(args: argparse.Namespace) -> tuple[Any, str, str, RuntimeSettings]:
+def scenario_from_args(
+    args: argparse.Namespace,
+) -> tuple[Scenario | None, str, str, RuntimeSettings]:
     """(scenario or None, model ref, mmproj, settings) with the command-line flags merged over
     the preset named by --preset. The model argument wins over the preset's model."""
     scenario = None
     name = getattr(args, "preset", None)
     if name:
-        from tui.core.scenario import load_scenario
+        from tui.core.scenario import load_scenario  # noqa: PLC0415 - lazy: only with --preset
 
         scenario = load_scenario(name)
     model = getattr(args, "model", None) or (scenario.model_ref if scenario else None)
@@ -159,3 +196,15 @@ def scenario_from_args(args: argparse.Namespace) -> tuple[Any, str, str, Runtime
         mmproj = scenario.mmproj
     settings = settings_from_args(args, scenario.settings if scenario else None)
     return scenario, model, mmproj, settings
+
+
+def resolve_model_and_settings(
+    args: argparse.Namespace,
+) -> tuple[str, RuntimeSettings, Scenario | None]:
+    """(model ref, settings, scenario or None) for a command built with add_model_args: the
+    --preset scenario's model and settings with the command-line flags laid over them. When the
+    model comes from the preset, its --mmproj choice is copied into `args.mmproj` too."""
+    scenario, model, mmproj, settings = scenario_from_args(args)
+    if hasattr(args, "mmproj"):
+        args.mmproj = mmproj
+    return model, settings, scenario

@@ -11,7 +11,7 @@ from tui.cli.common import (
     add_runtime_args,
     guarded,
     print_json,
-    settings_from_args,
+    resolve_model_and_settings,
 )
 from tui.core.breakdown import Kind, MemoryBreakdown, Place
 from tui.core.model_spec import ModelSpec
@@ -21,8 +21,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("estimate", help="memory a runtime needs for a model at given settings")
     add_model_args(p)
     add_runtime_args(p)
-    p.add_argument("--backend", choices=("cpu", "gpu"), default="gpu",
-                   help="gpu: a GPU backend (Vulkan/ROCm/CUDA/Metal); cpu: llama.cpp's CPU build")  # fmt: skip
+    p.add_argument(
+        "--backend",
+        choices=("cpu", "gpu"),
+        default="gpu",
+        help="gpu: a GPU backend (Vulkan/ROCm/CUDA/Metal); cpu: llama.cpp's CPU build",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object, integer bytes")
     p.set_defaults(handler=guarded(run))
 
@@ -38,11 +42,11 @@ def estimate_json(spec: ModelSpec, bd: MemoryBreakdown) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.core.memory import estimate_memory
-    from tui.core.model_source import open_model
+    from tui.core.memory import estimate_memory  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model_source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
 
-    settings = settings_from_args(args)
-    spec = open_model(args.model, mmproj=args.mmproj)
+    model, settings, _scenario = resolve_model_and_settings(args)
+    spec = open_model(model, mmproj=args.mmproj)
     bd = estimate_memory(spec, settings, backend=args.backend)
     if args.json:
         print_json(estimate_json(spec, bd))
@@ -56,8 +60,8 @@ def _mib(n: int) -> str:
 
 
 def _print_table(spec: ModelSpec, bd: MemoryBreakdown) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console  # noqa: PLC0415 - lazy: keeps startup fast
+    from rich.table import Table  # noqa: PLC0415 - lazy: keeps startup fast
 
     s = bd.settings
     title = (

@@ -62,10 +62,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _state(args: argparse.Namespace, scenario: Any, carve_required: bool) -> Any:
-    from tui.core.errors import SettingsError
-    from tui.core.fit import MachineState, gtt_from_pages_limit
-    from tui.core.machines import get_machine
-    from tui.core.sizes import parse_size
+    from tui.core.errors import SettingsError  # noqa: PLC0415
+    from tui.core.fit import MachineState, gtt_from_pages_limit  # noqa: PLC0415
+    from tui.core.machines import get_machine  # noqa: PLC0415
+    from tui.core.sizes import parse_size  # noqa: PLC0415
 
     machine_id = args.machine or (scenario.machine_id if scenario else None)
     if not machine_id:
@@ -100,6 +100,8 @@ def _state(args: argparse.Namespace, scenario: Any, carve_required: bool) -> Any
         changes["wired_limit_bytes"] = scenario.wired_limit_bytes
     if args.os_baseline:
         changes["os_baseline_bytes"] = parse_size(args.os_baseline, "--os-baseline")
+    elif scenario is not None and scenario.os_baseline_bytes is not None:
+        changes["os_baseline_bytes"] = scenario.os_baseline_bytes
     backend = args.backend or (scenario.backend if scenario else None)
     if backend:
         changes["backend"] = backend
@@ -110,8 +112,8 @@ def _state(args: argparse.Namespace, scenario: Any, carve_required: bool) -> Any
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from tui.core.fit import evaluate_fit
-    from tui.core.model_source import open_model
+    from tui.core.fit import evaluate_fit  # noqa: PLC0415
+    from tui.core.model_source import open_model  # noqa: PLC0415
 
     scenario, model, mmproj, settings = scenario_from_args(args)
     state = _state(args, scenario, carve_required=True)
@@ -131,12 +133,17 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _print_check(name: str, state: Any, fit: Any) -> None:
-    from rich.console import Console
+    from rich.console import Console  # noqa: PLC0415
 
     c = Console()
+    carve = (
+        f"carve-out {format_bytes(state.carve_out_bytes)}"
+        if state.machine.carve_out_steps
+        else "no carve-out"
+    )
     colour = {"fits": "green", "fits_with_warnings": "yellow", "will_not_fit": "red"}[fit.verdict]
     c.print(
-        f"{name} on {state.machine.name}, carve-out {format_bytes(state.carve_out_bytes)}, "
+        f"{name} on {state.machine.name}, {carve}, "
         f"{state.os}, {fit.backend} ({state.runtime}), ctx {fit.breakdown.n_ctx}"
     )
     c.print(f"[bold {colour}]{fit.verdict.replace('_', ' ')}[/]")
@@ -154,8 +161,8 @@ def _print_check(name: str, state: Any, fit: Any) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from tui.core.model_source import open_model
-    from tui.core.recommend import recommend
+    from tui.core.model_source import open_model  # noqa: PLC0415
+    from tui.core.recommend import recommend  # noqa: PLC0415
 
     scenario, model, mmproj, settings = scenario_from_args(args)
     state = _state(args, scenario, carve_required=False)
@@ -173,8 +180,8 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 
 def _print_recommend(name: str, state: Any, rec: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
 
     t = Table(title=f"{name} on {state.machine.name} ({state.os}, {state.resolved_backend}, "
                     f"{state.runtime})")  # fmt: skip
@@ -206,9 +213,9 @@ def _print_recommend(name: str, state: Any, rec: Any) -> None:
 
 
 def run_machines(args: argparse.Namespace) -> int:
-    import sys
+    import sys  # noqa: PLC0415
 
-    from tui.core.machines import load_machines
+    from tui.core.machines import load_machines  # noqa: PLC0415
 
     catalog = load_machines()
     for problem in catalog.problems:
@@ -216,8 +223,8 @@ def run_machines(args: argparse.Namespace) -> int:
     if args.json:
         print_json([m.to_json() for m in catalog.machines])
         return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
 
     t = Table(title="machine presets")
     for col in ("id", "name", "RAM", "VRAM", "carve-out steps", "GB/s", "OS", "backend"):

@@ -99,7 +99,9 @@ class MachineState:
 
     @property
     def baseline(self) -> int:
-        return self.os_baseline_bytes if self.os_baseline_bytes is not None else OS_BASELINE[self.os]
+        return (
+            self.os_baseline_bytes if self.os_baseline_bytes is not None else OS_BASELINE[self.os]
+        )
 
     @property
     def keeps_model(self) -> bool:
@@ -220,8 +222,7 @@ class FitResult:
             "verdict": self.verdict,
             "reasons": [r.code for r in self.reasons],
             "messages": [
-                {"code": r.code, "severity": r.severity, "message": r.message}
-                for r in self.reasons
+                {"code": r.code, "severity": r.severity, "message": r.message} for r in self.reasons
             ],
             "dedicated_used_bytes": self.dedicated_used_bytes,
             "shared_used_bytes": self.shared_used_bytes,
@@ -257,7 +258,9 @@ _KIND_LABEL = {
 }  # fmt: skip
 
 
-def resolve_settings(spec: ModelSpec, settings: RuntimeSettings, state: MachineState) -> RuntimeSettings:
+def resolve_settings(
+    spec: ModelSpec, settings: RuntimeSettings, state: MachineState
+) -> RuntimeSettings:
     """Apply the runtime's and backend's defaults the estimate cannot know (see module doc)."""
     if settings.flash_attn != "auto":
         return settings
@@ -312,7 +315,9 @@ def evaluate_fit(
 
     # -- device placement: dedicated first, then shared
     dedicated_cap = max(pools.dedicated_bytes - reserve, 0) if pools.dedicated_bytes else 0
-    shared_cap = pools.shared_bytes if pools.dedicated_bytes else max(pools.shared_bytes - reserve, 0)
+    shared_cap = (
+        pools.shared_bytes if pools.dedicated_bytes else max(pools.shared_bytes - reserve, 0)
+    )
     ded_segs: list[Segment] = []
     sh_segs: list[Segment] = []
     room = dedicated_cap
@@ -343,7 +348,8 @@ def evaluate_fit(
         reasons.append(Reason("exceeds_gpu_memory",
             f"the GPU needs {format_bytes(device_total)} but can address "
             f"{format_bytes(dedicated_cap + shared_cap)} ({pools.shared_name} "
-            f"{format_bytes(pools.shared_bytes)} + dedicated {format_bytes(pools.dedicated_bytes)})",
+            f"{format_bytes(pools.shared_bytes)} + dedicated "
+            f"{format_bytes(pools.dedicated_bytes)})",
             "error"))  # fmt: skip
     elif sh_used and pools.dedicated_bytes and pools.shared_is_slow:
         reasons.append(Reason("spills_to_shared",
@@ -386,7 +392,8 @@ def evaluate_fit(
             why = "the copy the runtime keeps in memory, "
         reasons.append(Reason("load_exceeds_system_ram",
             f"loading needs {format_bytes(load_peak)} of system RAM ({why}host buffers and "
-            f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS", "error"))  # fmt: skip
+            f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS",
+            "error"))  # fmt: skip
     elif left < baseline:
         reasons.append(Reason("low_system_ram",
             f"only {format_bytes(left)} of RAM is left for the OS and apps after loading: "
@@ -423,7 +430,9 @@ def evaluate_fit(
     )  # fmt: skip
     usage = []
     if pools.dedicated_bytes:
-        segs = ([Segment("desktop", "os", reserve)] if reserve and not m.discrete else []) + ded_segs
+        segs = (
+            [Segment("desktop", "os", reserve)] if reserve and not m.discrete else []
+        ) + ded_segs
         usage.append(PoolUsage("dedicated", pools.dedicated_bytes, tuple(segs)))
     if pools.shared_bytes:
         usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, tuple(sh_segs)))

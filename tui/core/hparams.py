@@ -67,10 +67,11 @@ class ModelHparams:
     n_expert_used: int
     is_mla: bool
     full_attention_interval: int = 0
-    n_nextn: int = 0
+    n_nextn: int = 0  # trailing MTP/NextN blocks llama.cpp skips (no weights loaded, no KV)
     n_ff_exp: int = 0
     n_leading_dense: int = 0
-    n_embd_inp: int = 0  # input embedding width (qwen3vl deepstack: n_embd x (1 + layers))  # trailing MTP/NextN blocks llama.cpp skips (no weights loaded, no KV)
+    d_inner: int = 0  # ssm.inner_size (recurrent layers)
+    n_embd_inp: int = 0  # input embedding width (qwen3vl deepstack: n_embd x (1 + layers))
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> ModelHparams:
@@ -137,7 +138,7 @@ class ModelHparams:
         d_state = scalar("ssm.state_size", 0)
         d_inner = scalar("ssm.inner_size", 0)
         n_group = scalar("ssm.group_count", 0)
-        if arch == "lfm2" or arch == "lfm2moe":
+        if arch in {"lfm2", "lfm2moe"}:
             # llama-hparams.cpp n_embd_r: LFM2 short conv keeps (l_cache - 1) * n_embd
             n_embd_r = max(scalar("shortconv.l_cache", 0) - 1, 0) * n_embd
             n_embd_s = 0
@@ -192,5 +193,6 @@ class ModelHparams:
             n_nextn=n_nextn,
             n_ff_exp=scalar("expert_feed_forward_length", 0),
             n_leading_dense=scalar("leading_dense_block_count", 0),
+            d_inner=d_inner,
             n_embd_inp=n_embd * (1 + scalar("n_deepstack_layers", 0)),
         )

@@ -204,6 +204,4 @@ def get_machine(machine_id: str) -> MachinePreset:
         return found
     close = difflib.get_close_matches(machine_id, catalog.ids(), n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise VramtuiError(
-        f"unknown machine {machine_id!r}{hint} (see `vramtui machines`)"
-    )
+    raise VramtuiError(f"unknown machine {machine_id!r}{hint} (see `vramtui machines`)")

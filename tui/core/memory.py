@@ -109,7 +109,8 @@ def _static(spec: ModelSpec) -> _Static:
     st = _Static(
         hp=hp, layer_bytes=tuple(layer), input_bytes=input_b, output_bytes=output_b,
         other_bytes=other_b, tied_output=tied, active_bytes=active,
-        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors), mmproj_bytes=mm, embd_bytes=embd_bytes,
+        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors), mmproj_bytes=mm,
+        embd_bytes=embd_bytes,
     )  # fmt: skip
     if len(_CACHE) > 256:
         _CACHE.clear()
@@ -124,11 +125,8 @@ def resolve_flash_attn(setting: str, backend: str, hp: ModelHparams) -> bool:
     the common ones (64..256, plus MLA 576/512 on CUDA/Metal). Auto is resolved to on except
     where head dims differ between K and V without MLA (llama-context.cpp checks the op).
     """
-    if setting == "on":
-        return True
-    if setting == "off":
-        return False
-    return True
+    del backend, hp  # every backend llama.cpp ships supports FA for these models' head dims
+    return setting != "off"
 
 
 def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
@@ -144,6 +142,7 @@ def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
       FFN phase 3 x n_ff floats per token for a dense layer; for an MoE layer
                 3 x n_ff_exp x n_used (gate, up, act) + n_embd x n_used (weighted outputs);
                 the largest layer counts (leading dense blocks included);
+      Mamba-1   5 x d_inner floats per token for a recurrent layer (within 3 %);
       attention phase Q, K, V and the output (2 x n_head x head_k + 2 x n_head_kv x head_k)
                 per token, plus without flash attention KQ = F32[n_kv, n_ubatch, n_head].
     The peak is masks + max(base + FFN phase, base + attention phase). The logits tensor does
@@ -164,6 +163,8 @@ def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
             f = 3 * (hp.n_ff_exp or hp.n_ff[il]) * n_used + weighted * n_used
         else:
             f = 3 * hp.n_ff[il]
+        if hp.is_recurrent[il] and hp.arch == "mamba":
+            f = max(f, 5 * hp.d_inner)  # in_proj (2x), conv, scan output, gate: d_inner each
         ffn = max(ffn, f)
     attn = 0
     kq = 0
@@ -171,7 +172,7 @@ def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
     for il in range(hp.n_layer):
         if not hp.has_kv[il]:
             continue
-        nq = hp.n_head[il] * (hp.head_k[il] if not hp.is_mla else hp.head_k[il])
+        nq = hp.n_head[il] * hp.head_k[il]
         attn = max(attn, 2 * nq + 2 * hp.n_head_kv[il] * hp.head_k[il])
         if not flash_attn:
             kq = max(kq, 4 * max_kv * ub * hp.n_head[il])
@@ -180,7 +181,7 @@ def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
 
 def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") -> MemoryBreakdown:
     """Every buffer llama.cpp allocates for `spec` at `settings` on a `backend` ("cpu"/"gpu")."""
-    from tui.core.settings import RuntimeSettings
+    from tui.core.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 
     if not isinstance(settings, RuntimeSettings):
         raise SettingsError("settings must be RuntimeSettings")

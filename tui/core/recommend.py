@@ -74,8 +74,9 @@ class Recommendation:
             "recommended_index": self.recommended_index,
             "recommended_carve_out_bytes": (
                 self.rows[self.recommended_index].carve_out_bytes
-                if self.recommended_index is not None else None
-            ),  # fmt: skip
+                if self.recommended_index is not None
+                else None
+            ),
             "linux_gtt_alternative": (
                 self.linux_gtt_alternative.to_json() if self.linux_gtt_alternative else None
             ),

@@ -1,233 +1,546 @@
-"""Scenario presets: one small TOML file (model, machine, carve-out, OS, runtime settings) that
-people share. Stored in scenario_presets_dir(); validated strictly before anything is written.
+"""Scenario presets: one small TOML file (model, machine, carve-out, OS, runtime settings) that a
+user saves, reloads and shares with a friend. Parsing is strict so a friend's typo is an error
+naming the field, never a silently ignored key. Stored as NAME.toml in scenario_presets_dir().
 
-File format:
-    name = "glm-32g"                # optional, defaults to the file name
-    description = "..."             # optional
-    model = "glm-4.7-flash:Q4_K_M"  # required
-    machine = "hp-zbook-ultra-g1a-64gb"
-    carve_out = "32G"               # size string (binary units) or integer bytes
-    os = "windows"
-    runtime = "lmstudio"
-    mmproj = "auto"
-    gtt = "60G"                     # Linux GTT override
-    wired_limit = "100G"            # macOS override
-    [settings]                      # RuntimeSettings field names (llama.cpp's)
+File format (sizes are strings in binary units, parsed by tui.core.sizes.parse_size):
+
+    format = 1
+    name = "glm-flash-zbook-32g"
+    description = "GLM-4.7-Flash on the ZBook at 32 GB carve-out"   # optional
+    model = "glm-4.7-flash:Q4_K_M"
+    mmproj = "auto"                 # optional: auto, none or a path
+    runtime = "lmstudio"            # optional: llamacpp, lmstudio, ollama
+    [machine]
+    id = "hp-zbook-ultra-g1a-64gb"
+    carve_out = "32G"               # optional (machine default)
+    os = "windows"                  # optional (machine default)
+    gtt = "60G"                     # optional, Linux GTT override
+    wired_limit = "100G"            # optional, macOS iogpu.wired_limit_mb
+    os_baseline = "4G"              # optional, RAM the OS itself needs
+    backend = "vulkan"              # optional
+    [settings]                      # RuntimeSettings fields (llama.cpp's names)
     ctx_size = 16384
+    flash_attn = "on"
+    n_gpu_layers = "all"            # or a number
 """
+# Scenario presets: written by helper A2 (the lead moved them from helper C); C: use, don't rewrite.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from tui.core.atomic import write_atomic
-from tui.core.errors import PresetError, SettingsError
+from tui.core.errors import PresetError, SettingsError, VramtuiError
 from tui.core.paths import scenario_presets_dir
 from tui.core.settings import RuntimeSettings
-from tui.core.sizes import parse_size
+from tui.core.sizes import GiB, KiB, MiB, parse_size
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MAX_SCENARIO_BYTES = 64 << 10
-_TOP = {"name", "description", "model", "machine", "carve_out", "os", "runtime", "mmproj", "gtt",
-        "wired_limit", "backend", "settings"}  # fmt: skip
+if TYPE_CHECKING:
+    from tui.core.fit import MachineState
+
+FORMAT_VERSION = 1
+MAX_SCENARIO_BYTES = 64 * KiB  # a scenario is a few hundred bytes; refuse anything huge
+OS_NAMES = ("windows", "linux", "macos")  # as tui.core.machines.OS_NAMES
+RUNTIMES = ("llamacpp", "lmstudio", "ollama")  # as tui.core.fit.RUNTIMES
+BACKENDS = ("vulkan", "rocm", "metal", "cuda", "cpu")  # as tui.core.machines.BACKENDS
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+
+_TOP_KEYS = ("format", "name", "description", "model", "mmproj", "runtime", "machine", "settings")
+_MACHINE_KEYS = ("id", "carve_out", "os", "gtt", "wired_limit", "os_baseline", "backend")
+_SIZE_KEYS = {  # file key in [machine] -> Scenario field
+    "carve_out": "carve_out_bytes",
+    "gtt": "gtt_bytes",
+    "wired_limit": "wired_limit_bytes",
+    "os_baseline": "os_baseline_bytes",
+}
+_SETTING_NAMES = tuple(f.name for f in fields(RuntimeSettings))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
+    """Model + machine state + runtime settings. None means "the machine's / runtime's default"."""
+
+    name: str
+    description: str = ""
     model_ref: str
-    machine_id: str | None = None
+    mmproj: str = "auto"
+    machine_id: str
     carve_out_bytes: int | None = None
     os: str | None = None
-    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
-    mmproj: str = "auto"
     gtt_bytes: int | None = None
     wired_limit_bytes: int | None = None
-    runtime: str | None = None
+    os_baseline_bytes: int | None = None
     backend: str | None = None
-    name: str = ""
-    description: str = ""
+    runtime: str | None = None
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+
+    @property
+    def model(self) -> str:
+        """Alias of model_ref (older callers)."""
+        return self.model_ref
+
+    @property
+    def machine(self) -> str:
+        """Alias of machine_id (older callers)."""
+        return self.machine_id
 
     def to_toml_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"name": self.name}
+        """The file's mapping (tomli_w.dumps of it is the file); only set values are written."""
+        data: dict[str, Any] = {"format": FORMAT_VERSION, "name": self.name}
         if self.description:
             data["description"] = self.description
         data["model"] = self.model_ref
-        for key, value in (("machine", self.machine_id), ("carve_out", self.carve_out_bytes),
-                           ("os", self.os), ("runtime", self.runtime), ("backend", self.backend),
-                           ("gtt", self.gtt_bytes), ("wired_limit", self.wired_limit_bytes)):  # fmt: skip
-            if value is not None:
-                data[key] = _size_text(value) if isinstance(value, int) else value
         if self.mmproj != "auto":
             data["mmproj"] = self.mmproj
-        defaults = RuntimeSettings().to_dict()
-        changed = {k: v for k, v in self.settings.to_dict().items() if v != defaults[k]}
-        data["settings"] = {k: v for k, v in changed.items() if v is not None}
+        if self.runtime is not None:
+            data["runtime"] = self.runtime
+        machine: dict[str, Any] = {"id": self.machine_id}
+        for key in _MACHINE_KEYS[1:]:
+            attr = _SIZE_KEYS.get(key, key)
+            value = getattr(self, attr)
+            if value is not None:
+                machine[key] = format_size(value) if key in _SIZE_KEYS else value
+        data["machine"] = machine
+        # Every setting is written: a shared file must not depend on this version's defaults.
+        settings = self.settings.to_dict()
+        if settings["n_gpu_layers"] is None:
+            settings["n_gpu_layers"] = "all"
+        data["settings"] = settings
         return data
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON for `preset show --json`: sizes as integer bytes, None where unset."""
+        return {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "model": self.model_ref,
+            "mmproj": self.mmproj,
+            "runtime": self.runtime,
+            "machine": {
+                "id": self.machine_id,
+                "carve_out_bytes": self.carve_out_bytes,
+                "os": self.os,
+                "gtt_bytes": self.gtt_bytes,
+                "wired_limit_bytes": self.wired_limit_bytes,
+                "os_baseline_bytes": self.os_baseline_bytes,
+                "backend": self.backend,
+            },
+            "settings": self.settings.to_dict(),
+        }
 
-def _size_text(n: int) -> str | int:
-    """32 GiB -> "32G", 512 MiB -> "512M" (as BIOS menus write them); other sizes stay bytes."""
-    if n and n % (1 << 30) == 0:
-        return f"{n >> 30}G"
-    if n and n % (1 << 20) == 0:
-        return f"{n >> 20}M"
-    return n
+
+@dataclass(frozen=True)
+class ScenarioListing:
+    """One saved file: the scenario, or None and the one-line error that keeps it from loading."""
+
+    name: str
+    path: Path
+    scenario: Scenario | None
+    error: str | None
+
+    def __str__(self) -> str:
+        return self.name
 
 
-def _size(data: dict[str, Any], key: str, source: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
+# --- sizes and names -------------------------------------------------------------------------
+
+
+def format_size(n_bytes: int) -> str:
+    """The shortest exact size string: "32G", "512M", "64K", or plain bytes."""
+    for unit, scale in (("G", GiB), ("M", MiB), ("K", KiB)):
+        if n_bytes and n_bytes % scale == 0:
+            return f"{n_bytes // scale}{unit}"
+    return str(n_bytes)
+
+
+def check_name(name: str, source: str = "preset") -> str:
+    """A preset name becomes a file name, so it is kept to a safe, portable alphabet."""
+    if not NAME_RE.match(name):
+        raise PresetError(source, "name", f"{name!r} is not a preset name ({NAME_RULE})")
+    return name
+
+
+def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
     if isinstance(value, bool):
-        raise PresetError(source, key, "expected a size like 32G or a number of bytes")
+        return "a boolean"
     if isinstance(value, int):
-        if value < 0:
-            raise PresetError(source, key, "must not be negative")
-        return value
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
     if isinstance(value, str):
-        try:
-            return parse_size(value, key)
-        except SettingsError as err:
-            raise PresetError(source, key, str(err)) from None
-    raise PresetError(source, key, "expected a size like 32G or a number of bytes")
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
-def _str(data: dict[str, Any], key: str, source: str, choices: tuple[str, ...] = ()) -> str | None:
-    value = data.get(key)
-    if value is None:
+def _check_keys(data: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise PresetError(source, f"{prefix}{key}", f"unknown key{_suggest(key, allowed)}")
+
+
+def _string(
+    data: dict[str, Any], key: str, source: str, field_name: str, choices: tuple[str, ...] = ()
+) -> str | None:
+    if key not in data:
         return None
+    value = data[key]
     if not isinstance(value, str):
-        raise PresetError(source, key, f"expected a string, got {type(value).__name__}")
+        raise PresetError(source, field_name, f"expected a string, got {_type_name(value)}")
     if choices and value not in choices:
-        raise PresetError(source, key, f"must be one of {', '.join(choices)}")
+        raise PresetError(
+            source,
+            field_name,
+            f"{value!r} is not one of {', '.join(choices)}{_suggest(value, choices)}",
+        )
     return value
 
 
-def parse_scenario(data: dict[str, Any], source: str, default_name: str = "") -> Scenario:
-    for key in data:
-        if key not in _TOP:
-            raise PresetError(source, key, "unknown field")
-    model = _str(data, "model", source)
-    if not model:
-        raise PresetError(source, "model", "missing")
-    raw = data.get("settings", {})
+def _size(data: dict[str, Any], key: str, source: str, field_name: str) -> int | None:
+    if key not in data:
+        return None
+    value = data[key]
+    if not isinstance(value, str):
+        raise PresetError(
+            source, field_name, f'expected a size string like "32G", got {_type_name(value)}'
+        )
+    try:
+        return parse_size(value, field_name)
+    except SettingsError:
+        raise PresetError(
+            source, field_name, f'{value!r} is not a size like "512M", "32G" or "0.5G"'
+        ) from None
+
+
+def _settings(raw: Any, source: str) -> RuntimeSettings:
     if not isinstance(raw, dict):
-        raise PresetError(source, "settings", "expected a table")
-    known = RuntimeSettings.__dataclass_fields__
-    for key, value in raw.items():
-        if key not in known:
-            raise PresetError(source, f"settings.{key}", "unknown setting")
-        expected = type(getattr(RuntimeSettings(), key))
+        raise PresetError(source, "settings", f"expected a table [settings], got {_type_name(raw)}")
+    defaults = RuntimeSettings()
+    values: dict[str, Any] = {}
+    for key, given in raw.items():
+        value = given
+        where = f"settings.{key}"
+        if key not in _SETTING_NAMES:
+            raise PresetError(source, where, f"unknown setting{_suggest(key, _SETTING_NAMES)}")
         if key == "n_gpu_layers":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise PresetError(source, f"settings.{key}", "expected an integer")
-        elif isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-            raise PresetError(source, f"settings.{key}", f"expected {expected.__name__}")
+            if value in ("all", -1):
+                value = None
+            elif isinstance(value, bool) or not isinstance(value, int):
+                raise PresetError(
+                    source, where, f'expected "all" or an integer, got {_type_name(value)}'
+                )
+        else:
+            expected = type(getattr(defaults, key))
+            if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+                want = {bool: "true or false", int: "an integer", str: "a string"}[expected]
+                raise PresetError(source, where, f"expected {want}, got {_type_name(value)}")
+            if key in ("cache_type_k", "cache_type_v"):
+                value = value.lower()
+        # One setting at a time, so a range error names its own field.
+        try:
+            defaults.with_changes(**{key: value})
+        except SettingsError as err:
+            raise PresetError(source, where, str(err)) from None
+        values[key] = value
     try:
-        settings = RuntimeSettings.from_dict(dict(raw), source=source)
-    except SettingsError as err:
+        return RuntimeSettings.from_dict(values, source=source)
+    except SettingsError as err:  # pragma: no cover - each key was checked above
         raise PresetError(source, "settings", str(err)) from None
-    name = _str(data, "name", source) or default_name
-    if name and not NAME_RE.match(name):
-        raise PresetError(source, "name", "use letters, digits, '.', '_' or '-' (max 64)")
+
+
+def _toml_error(err: tomllib.TOMLDecodeError, source: str) -> PresetError:
+    message = str(err)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if match:
+        problem = message[: match.start()].strip()
+        return PresetError(
+            source, f"line {match.group(1)}, column {match.group(2)}", f"not valid TOML: {problem}"
+        )
+    return PresetError(source, "", f"not valid TOML: {message}")
+
+
+def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = None) -> Scenario:
+    """Validate a parsed file. `name` (an import's --name) replaces the file's own name."""
+    _check_keys(data, _TOP_KEYS, source, "")
+    if "format" in data:
+        version = data["format"]
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise PresetError(source, "format", f"expected an integer, got {_type_name(version)}")
+        if version != FORMAT_VERSION:
+            raise PresetError(
+                source,
+                "format",
+                f"version {version} is not one this vramtui reads ({FORMAT_VERSION})",
+            )
+    if name is None:
+        file_name = _string(data, "name", source, "name")
+        if file_name is None:
+            stem = Path(source).stem.lower()
+            if not NAME_RE.match(stem):
+                raise PresetError(source, "name", "missing")
+            file_name = stem
+        name = check_name(file_name, source)
+    else:
+        _string(data, "name", source, "name")
+        name = check_name(name, source)
+    description = _string(data, "description", source, "description") or ""
+    model = _string(data, "model", source, "model")
+    if model is None or not model.strip():
+        raise PresetError(source, "model", "missing (a GGUF path, hf: reference or catalog id)")
+    mmproj = _string(data, "mmproj", source, "mmproj") or "auto"
+    runtime = _string(data, "runtime", source, "runtime", RUNTIMES)
+    if "machine" not in data:
+        raise PresetError(source, "machine", 'missing (a [machine] table with id = "...")')
+    machine = data["machine"]
+    if not isinstance(machine, dict):
+        raise PresetError(
+            source,
+            "machine",
+            f'expected a [machine] table with id = "...", got {_type_name(machine)}',
+        )
+    _check_keys(machine, _MACHINE_KEYS, source, "machine.")
+    machine_id = _string(machine, "id", source, "machine.id")
+    if machine_id is None or not machine_id.strip():
+        raise PresetError(source, "machine.id", "missing (see `vramtui machines`)")
     return Scenario(
-        model_ref=model, machine_id=_str(data, "machine", source),
-        carve_out_bytes=_size(data, "carve_out", source),
-        os=_str(data, "os", source, ("windows", "linux", "macos")), settings=settings,
-        mmproj=_str(data, "mmproj", source) or "auto", gtt_bytes=_size(data, "gtt", source),
-        wired_limit_bytes=_size(data, "wired_limit", source),
-        runtime=_str(data, "runtime", source, ("llamacpp", "lmstudio", "ollama")),
-        backend=_str(data, "backend", source, ("vulkan", "rocm", "metal", "cuda", "cpu")),
-        name=name, description=_str(data, "description", source) or "",
-    )  # fmt: skip
+        name=name,
+        description=description,
+        model_ref=model,
+        mmproj=mmproj,
+        machine_id=machine_id,
+        os=_string(machine, "os", source, "machine.os", OS_NAMES),
+        backend=_string(machine, "backend", source, "machine.backend", BACKENDS),
+        runtime=runtime,
+        settings=_settings(data.get("settings", {}), source),
+        carve_out_bytes=_size(machine, "carve_out", source, "machine.carve_out"),
+        gtt_bytes=_size(machine, "gtt", source, "machine.gtt"),
+        wired_limit_bytes=_size(machine, "wired_limit", source, "machine.wired_limit"),
+        os_baseline_bytes=_size(machine, "os_baseline", source, "machine.os_baseline"),
+    )
 
 
-def read_scenario_file(path: Path) -> Scenario:
+def scenario_from_toml(text: str, source: str, *, name: str | None = None) -> Scenario:
+    """Parse and validate one scenario file's text; PresetError names `source` and the field."""
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise PresetError(source, "", "too large for a scenario preset")
     try:
-        if path.stat().st_size > MAX_SCENARIO_BYTES:
-            raise PresetError(str(path), "", "file too large for a scenario preset")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise PresetError(str(path), "", f"not valid TOML ({err})") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise PresetError(str(path), "", f"cannot read ({err})") from None
-    return parse_scenario(data, str(path), default_name=path.stem)
+        raise _toml_error(err, source) from None
+    return scenario_from_dict(data, source, name=name)
 
 
-def _path_for(name: str) -> Path:
-    if not NAME_RE.match(name):
-        raise PresetError(name, "name", "use letters, digits, '.', '_' or '-' (max 64)")
-    return scenario_presets_dir() / f"{name}.toml"
+def scenario_to_toml(s: Scenario) -> str:
+    """The file text; scenario_from_toml(scenario_to_toml(s), ...) == s."""
+    return tomli_w.dumps(s.to_toml_dict())
 
 
-def save_scenario(scenario: Scenario, *, force: bool = False) -> Path:
-    if not scenario.name:
-        raise PresetError("scenario", "name", "missing")
-    path = _path_for(scenario.name)
+def share_text(s: Scenario) -> str:
+    """What goes on the clipboard: the TOML itself, importable with `vramtui preset import`."""
+    return scenario_to_toml(s)
+
+
+def validate_against(s: Scenario, machine_ids: list[str] | tuple[str, ...]) -> list[str]:
+    """Warnings (not errors) for things only the caller can check, e.g. an unknown machine id:
+    a friend's own machine preset may simply not be installed here yet."""
+    warnings: list[str] = []
+    if s.machine_id not in machine_ids:
+        warnings.append(
+            f"machine {s.machine_id!r} is not a known machine preset"
+            f"{_suggest(s.machine_id, list(machine_ids))} (see `vramtui machines`)"
+        )
+    return warnings
+
+
+def _validated(s: Scenario, source: str) -> str:
+    """Serialize and read back, so that anything written is a file that loads."""
+    text = scenario_to_toml(s)
+    back = scenario_from_toml(text, source)
+    if back != s:  # pragma: no cover - a value that does not survive TOML
+        raise PresetError(source, "", "does not survive a round trip through TOML")
+    return text
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def _read_file(path: Path, *, name: str | None = None) -> Scenario:
+    source = str(path)
+    try:
+        if path.is_dir():
+            raise PresetError(source, "", "is a folder, not a scenario file")
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise PresetError(source, "", "too large for a scenario preset")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PresetError(source, "", "no such file") from None
+    except OSError as err:
+        raise PresetError(source, "", f"cannot read ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PresetError(source, "", "not UTF-8 text") from None
+    return scenario_from_toml(text, source, name=name)
+
+
+def preset_path(name: str) -> Path:
+    """Where a saved preset of this name lives."""
+    return scenario_presets_dir() / f"{check_name(name)}.toml"
+
+
+def _saved_names() -> list[str]:
+    folder = scenario_presets_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.toml") if p.is_file())
+
+
+def _no_such(name: str) -> PresetError:
+    names = _saved_names()
+    hint = _suggest(name, names)
+    saved = f"saved: {', '.join(names)}" if names else "none saved yet"
+    return PresetError(name, "", f"no saved preset of that name{hint} ({saved})")
+
+
+def save_scenario(s: Scenario, *, force: bool = False) -> Path:
+    """Save as NAME.toml; an existing preset of that name is replaced only with force."""
+    path = preset_path(s.name)
+    text = _validated(s, s.name)
     if path.exists() and not force:
-        raise PresetError(str(path), "", "exists; use --force to overwrite")
-    text = tomli_w.dumps(scenario.to_toml_dict())
-    parse_scenario(tomllib.loads(text), str(path))  # what we write must read back
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise PresetError(str(path), "", "a preset of that name exists (--force replaces it)")
     write_atomic(path, text)
     return path
 
 
-def list_scenarios(problems: list[str] | None = None) -> list[Scenario]:
+def list_scenarios(problems: list[str] | None = None) -> list[ScenarioListing]:
+    """Every saved preset, sorted by name; a broken file is listed with its error (and its
+    error is appended to `problems` when given), never raised."""
     folder = scenario_presets_dir()
-    found: list[Scenario] = []
     if not folder.is_dir():
-        return found
+        return []
+    found: list[ScenarioListing] = []
     for path in sorted(folder.glob("*.toml")):
+        if not path.is_file():
+            continue
         try:
-            found.append(read_scenario_file(path))
-        except PresetError as err:
+            found.append(ScenarioListing(path.stem, path, _read_file(path), None))
+        except VramtuiError as err:
+            found.append(ScenarioListing(path.stem, path, None, str(err)))
             if problems is not None:
-                problems.append(f"{err} (skipped)")
+                problems.append(str(err))
     return found
 
 
+def _is_path(name_or_path: str) -> bool:
+    return (
+        name_or_path.endswith(".toml")
+        or "/" in name_or_path
+        or "\\" in name_or_path
+        or Path(name_or_path).expanduser().is_file()
+    )
+
+
 def load_scenario(name_or_path: str) -> Scenario:
-    """A saved preset by name, or any file path."""
-    candidate = Path(name_or_path).expanduser()
-    if candidate.suffix == ".toml" or "/" in name_or_path or "\\" in name_or_path:
-        if not candidate.is_file():
-            raise PresetError(name_or_path, "", "no such preset file")
-        return read_scenario_file(candidate)
-    path = _path_for(name_or_path)
+    """A file path (when it exists or ends in .toml), else a saved preset's name."""
+    if _is_path(name_or_path):
+        return _read_file(Path(name_or_path).expanduser())
+    if not NAME_RE.match(name_or_path):
+        raise _no_such(name_or_path)
+    path = preset_path(name_or_path)
     if not path.is_file():
-        names = [s.name for s in list_scenarios()]
-        hint = f" (saved: {', '.join(names)})" if names else ""
-        raise PresetError(name_or_path, "", f"no saved preset of that name{hint}")
-    return read_scenario_file(path)
+        raise _no_such(name_or_path)
+    return _read_file(path)
 
 
-def export_scenario(name: str, dest: Path) -> Path:
-    scenario = load_scenario(name)
-    text = tomli_w.dumps(scenario.to_toml_dict())
-    target = dest / f"{scenario.name}.toml" if dest.is_dir() else dest
+def _refuse_existing(dest: Path, force: bool) -> None:
+    if dest.is_dir():
+        raise PresetError(str(dest), "", "is a folder")
+    if dest.exists() and not force:
+        raise PresetError(str(dest), "", "exists (--force replaces it)")
+
+
+def export_scenario(name: str | Scenario, dest: Path, *, force: bool = False) -> Path:
+    """Write a saved preset (or a scenario) to `dest` to share; a folder gets NAME.toml in it."""
+    s = load_scenario(name) if isinstance(name, str) else name
+    target = dest / f"{s.name}.toml" if dest.is_dir() else dest
+    text = _validated(s, str(target))
+    _refuse_existing(target, force)
     write_atomic(target, text)
     return target
 
 
-def import_scenario(path: Path, *, force: bool = False, name: str | None = None) -> Path:
-    scenario = read_scenario_file(path)  # validates before anything is written
-    if name:
-        scenario = Scenario(**{**scenario.__dict__, "name": name})
-    if not scenario.name:
-        scenario = Scenario(**{**scenario.__dict__, "name": path.stem})
-    return save_scenario(scenario, force=force)
+def import_scenario(path: Path, *, name: str | None = None, force: bool = False) -> Scenario:
+    """Validate a file fully, then save it (as `name` when given); nothing is written when the
+    file does not validate, and an existing preset is replaced only with force."""
+    s = _read_file(path, name=name)
+    target = preset_path(s.name)
+    text = _validated(s, str(path))
+    if target.exists() and not force:
+        raise PresetError(
+            str(target),
+            "",
+            "a preset of that name exists (--force replaces it, --name picks another)",
+        )
+    write_atomic(target, text)
+    return s
 
 
 def delete_scenario(name: str) -> Path:
-    path = _path_for(name)
+    """Remove a saved preset; an unknown name is an error listing the saved ones."""
+    if not NAME_RE.match(name):
+        raise _no_such(name)
+    path = preset_path(name)
     if not path.is_file():
-        raise PresetError(name, "", "no saved preset of that name")
+        raise _no_such(name)
     path.unlink()
     return path
+
+
+def renamed(s: Scenario, name: str) -> Scenario:
+    """The same scenario under another (checked) name."""
+    return replace(s, name=check_name(name))
+
+
+def scenario_machine_state(s: Scenario) -> MachineState:
+    """The fit's machine state for this scenario: the machine preset's defaults, with the
+    scenario's carve-out, OS and overrides laid over them. Unknown machine -> VramtuiError."""
+    from tui.core.fit import MachineState  # noqa: PLC0415 - lazy: fit pulls in the estimator
+    from tui.core.machines import get_machine  # noqa: PLC0415 - lazy: machines load on demand
+
+    changes: dict[str, Any] = {}
+    for attr in (
+        "carve_out_bytes",
+        "os",
+        "gtt_bytes",
+        "wired_limit_bytes",
+        "os_baseline_bytes",
+        "backend",
+        "runtime",
+    ):
+        value = getattr(s, attr)
+        if value is not None:
+            changes[attr] = value
+    try:
+        return MachineState.default_for(get_machine(s.machine_id), **changes)
+    except SettingsError as err:
+        raise PresetError(s.name, "machine", str(err)) from None

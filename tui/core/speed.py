@@ -124,8 +124,7 @@ def estimate_speed(
     slow = gpu_part * spill_fraction / (bs.spill_gbps * GB)
     cpu = cpu_part / (cpu_bandwidth_gbps * GB * 0.7)
     overhead = n_layers * (
-        bs.layer_overhead_s
-        + spill_fraction * (bs.spilled_layer_overhead_s - bs.layer_overhead_s)
+        bs.layer_overhead_s + spill_fraction * (bs.spilled_layer_overhead_s - bs.layer_overhead_s)
     )
     seconds = fast + slow + cpu + overhead
     decode = 1.0 / seconds if seconds > 0 else 0.0
@@ -158,7 +157,7 @@ _CALIBRATION_CACHE: dict[tuple[str, str, float, int], float | None] = {}
 
 def load_calibration(machine_id: str, backend: str, path: Path | None = None) -> float | None:
     """Median measured/predicted decode ratio from the probe history, or None."""
-    from tui.core.paths import data_dir
+    from tui.core.paths import data_dir  # noqa: PLC0415
 
     source = path or data_dir() / "probe-history.jsonl"
     try:
@@ -168,7 +167,7 @@ def load_calibration(machine_id: str, backend: str, path: Path | None = None) ->
     key = (machine_id, backend, st.st_mtime, st.st_size)
     if key in _CALIBRATION_CACHE:
         return _CALIBRATION_CACHE[key]
-    from tui.core.probe_history import decode_efficiency, load_history
+    from tui.core.probe_history import decode_efficiency, load_history  # noqa: PLC0415
 
     value = decode_efficiency(load_history(source), machine_id, backend)
     if value is not None and not 0.05 <= value <= 20.0:

@@ -90,7 +90,7 @@ class _Meta:
     def raw(self, key: str) -> MetaValue | None:
         return self.md.get(f"{self.arch}.{key}")
 
-    def int(self, key: str, default: int = 0) -> int:
+    def num(self, key: str, default: int = 0) -> int:
         v = self.raw(key)
         if isinstance(v, tuple):
             nums = [int(x) for x in v if isinstance(x, (int, float))]
@@ -104,7 +104,7 @@ class _Meta:
         if isinstance(v, tuple):
             vals = [int(x) if isinstance(x, (int, float)) else default for x in v]
             return (vals + [vals[-1] if vals else default] * n_layer)[:n_layer]
-        return [self.int(key, default)] * n_layer
+        return [self.num(key, default)] * n_layer
 
 
 def vocab_size(metadata: Mapping[str, MetaValue]) -> int:
@@ -126,8 +126,8 @@ def _attn(p: str, m: _Meta, n_embd: int, il: int, *, bias: bool = False, qk_norm
           o_bias: bool = False, q_gate: bool = False) -> list[_T]:  # fmt: skip
     n_head = m.per_layer("attention.head_count", il + 1)[il]
     n_head_kv = m.per_layer("attention.head_count_kv", il + 1, n_head)[il]
-    hk = m.int("attention.key_length", n_embd // max(n_head, 1))
-    hv = m.int("attention.value_length", hk)
+    hk = m.num("attention.key_length", n_embd // max(n_head, 1))
+    hv = m.num("attention.value_length", hk)
     q_out = n_head * hk * (2 if q_gate else 1)
     out = [
         _T(p + "attn_q.weight", (n_embd, q_out)),
@@ -158,8 +158,17 @@ def _dense_ffn(p: str, n_embd: int, n_ff: int, *, gate: bool = True) -> list[_T]
     return out
 
 
-def _moe_ffn(p: str, n_embd: int, n_ff_exp: int, n_expert: int, *, bias: bool = False,
-             shexp_ff: int = 0, probs_b: bool = False, shexp_gate: bool = False) -> list[_T]:  # fmt: skip
+def _moe_ffn(
+    p: str,
+    n_embd: int,
+    n_ff_exp: int,
+    n_expert: int,
+    *,
+    bias: bool = False,
+    shexp_ff: int = 0,
+    probs_b: bool = False,
+    shexp_gate: bool = False,
+) -> list[_T]:
     out = [
         _T(p + "ffn_gate_inp.weight", (n_embd, n_expert), True),
         _T(p + "ffn_gate_exps.weight", (n_embd, n_ff_exp, n_expert)),
@@ -200,11 +209,11 @@ def _io(m: _Meta, n_embd: int, n_vocab: int, *, tied: bool = False) -> list[_T]:
 def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
     """The tensor table llama.cpp's converter writes for this architecture."""
     arch = m.arch
-    n_layer = m.int("block_count")
-    n_embd = m.int("embedding_length")
+    n_layer = m.num("block_count")
+    n_embd = m.num("embedding_length")
     n_ffs = m.per_layer("feed_forward_length", n_layer)
-    n_expert = m.int("expert_count")
-    n_ff_exp = m.int("expert_feed_forward_length")
+    n_expert = m.num("expert_count")
+    n_ff_exp = m.num("expert_feed_forward_length")
     tied = m.md.get("vramtui.tied_embeddings") is True
     t: list[_T] = []
 
@@ -238,7 +247,7 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
             t += _dense_ffn(p, n_embd, n_ffs[il])
     elif arch == "gpt-oss":
         t += _io(m, n_embd, n_vocab, tied=tied)
-        n_head = m.int("attention.head_count")
+        n_head = m.num("attention.head_count")
         for il in range(n_layer):
             p = f"blk.{il}."
             t.append(_norm(p + "attn_norm.weight", n_embd))
@@ -248,9 +257,9 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
             t += _moe_ffn(p, n_embd, n_ff_exp or n_ffs[il], n_expert, bias=True)
     elif arch == "glm4moe":
         t += _io(m, n_embd, n_vocab, tied=tied)
-        n_dense = m.int("leading_dense_block_count")
-        n_shared = m.int("expert_shared_count", 1)
-        n_nextn = m.int("nextn_predict_layers")
+        n_dense = m.num("leading_dense_block_count")
+        n_shared = m.num("expert_shared_count", 1)
+        n_nextn = m.num("nextn_predict_layers")
         for il in range(n_layer):
             p = f"blk.{il}."
             t.append(_norm(p + "attn_norm.weight", n_embd))
@@ -270,14 +279,14 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
                 ]
     elif arch == "deepseek2":
         t += _io(m, n_embd, n_vocab, tied=tied)
-        n_head = m.int("attention.head_count")
-        q_lora = m.int("attention.q_lora_rank")
-        kv_lora = m.int("attention.kv_lora_rank")
-        n_rot = m.int("rope.dimension_count", 64)
-        hk_mla = m.int("attention.key_length_mla", m.int("attention.key_length"))
-        hv_mla = m.int("attention.value_length_mla", m.int("attention.value_length"))
-        n_dense = m.int("leading_dense_block_count")
-        n_shared = m.int("expert_shared_count", 1)
+        n_head = m.num("attention.head_count")
+        q_lora = m.num("attention.q_lora_rank")
+        kv_lora = m.num("attention.kv_lora_rank")
+        n_rot = m.num("rope.dimension_count", 64)
+        hk_mla = m.num("attention.key_length_mla", m.num("attention.key_length"))
+        hv_mla = m.num("attention.value_length_mla", m.num("attention.value_length"))
+        n_dense = m.num("leading_dense_block_count")
+        n_shared = m.num("expert_shared_count", 1)
         for il in range(n_layer):
             p = f"blk.{il}."
             t.append(_norm(p + "attn_norm.weight", n_embd))
@@ -301,18 +310,18 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
                 t += _dense_ffn(p, n_embd, n_ffs[il])
             else:
                 t += _moe_ffn(p, n_embd, n_ff_exp, n_expert, shexp_ff=n_ff_exp * n_shared,
-                              probs_b=m.int("expert_gating_func") == 2)  # fmt: skip
+                              probs_b=m.num("expert_gating_func") == 2)  # fmt: skip
     elif arch == "qwen3next":
         t += _io(m, n_embd, n_vocab, tied=tied)
-        interval = m.int("full_attention_interval", 4)
-        d_conv = m.int("ssm.conv_kernel")
-        d_state = m.int("ssm.state_size")
-        n_group = m.int("ssm.group_count")
-        dt_rank = m.int("ssm.time_step_rank")
-        d_inner = m.int("ssm.inner_size")
+        interval = m.num("full_attention_interval", 4)
+        d_conv = m.num("ssm.conv_kernel")
+        d_state = m.num("ssm.state_size")
+        n_group = m.num("ssm.group_count")
+        dt_rank = m.num("ssm.time_step_rank")
+        d_inner = m.num("ssm.inner_size")
         key_dim = d_state * n_group
         qkv = 2 * key_dim + d_inner
-        shexp = m.int("expert_shared_feed_forward_length", n_ff_exp)
+        shexp = m.num("expert_shared_feed_forward_length", n_ff_exp)
         for il in range(n_layer):
             p = f"blk.{il}."
             t.append(_norm(p + "attn_norm.weight", n_embd))
@@ -333,7 +342,7 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
             t += _moe_ffn(p, n_embd, n_ff_exp, n_expert, shexp_ff=shexp, shexp_gate=True)
     elif arch == "lfm2":
         t += [_T("token_embd.weight", (n_embd, n_vocab)), _norm("token_embd_norm.weight", n_embd)]
-        l_cache = m.int("shortconv.l_cache", 3)
+        l_cache = m.num("shortconv.l_cache", 3)
         kv = m.per_layer("attention.head_count_kv", n_layer)
         for il in range(n_layer):
             p = f"blk.{il}."
@@ -350,11 +359,11 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
             t += _dense_ffn(p, n_embd, n_ffs[il])
     elif arch in {"mamba", "mamba2", "granitehybrid"}:
         t += _io(m, n_embd, n_vocab, tied=tied)
-        d_conv = m.int("ssm.conv_kernel", 4)
-        d_state = m.int("ssm.state_size", 16)
-        d_inner = m.int("ssm.inner_size", 2 * n_embd)
-        dt_rank = m.int("ssm.time_step_rank")
-        n_group = m.int("ssm.group_count", 1)
+        d_conv = m.num("ssm.conv_kernel", 4)
+        d_state = m.num("ssm.state_size", 16)
+        d_inner = m.num("ssm.inner_size", 2 * n_embd)
+        dt_rank = m.num("ssm.time_step_rank")
+        n_group = m.num("ssm.group_count", 1)
         kv = (
             m.per_layer("attention.head_count_kv", n_layer)
             if arch == "granitehybrid"
@@ -394,7 +403,7 @@ def _tensors(m: _Meta, n_vocab: int) -> list[_T]:
                 t.append(_norm(p + "ffn_norm.weight", n_embd))
                 if n_expert:
                     t += _moe_ffn(p, n_embd, n_ff_exp, n_expert,
-                                  shexp_ff=m.int("expert_shared_feed_forward_length"))  # fmt: skip
+                                  shexp_ff=m.num("expert_shared_feed_forward_length"))  # fmt: skip
                 else:
                     t += _dense_ffn(p, n_embd, n_ffs[il])
     else:
@@ -429,8 +438,10 @@ def _layer_of(name: str) -> int:
 class _QuantMix:
     """Per-tensor type choice after llama-quant.cpp llama_tensor_get_type (size-relevant rules)."""
 
-    def __init__(self, quant: str, arch: str, n_layer: int, n_attn_v: int, n_expert: int,
-                 n_gqa: int, has_output: bool) -> None:  # fmt: skip
+    def __init__(
+        self, quant: str, arch: str, *, n_layer: int, n_attn_v: int, n_expert: int,
+        n_gqa: int, has_output: bool,
+    ) -> None:  # fmt: skip
         self.q = quant
         self.arch = arch
         self.n_layer = max(n_layer, 1)
@@ -556,18 +567,19 @@ def synthesize_spec(
     if not m.arch:
         raise VramtuiError(f"{name}: metadata has no general.architecture")
     n_vocab = vocab_size(metadata)
-    n_layer = m.int("block_count")
-    n_embd = m.int("embedding_length")
+    n_layer = m.num("block_count")
+    n_embd = m.num("embedding_length")
     if n_vocab <= 0 or n_layer <= 0 or n_embd <= 0:
         raise VramtuiError(
             f"{name}: metadata needs block_count, embedding_length and tokenizer.ggml.tokens"
         )
     raw = _tensors(m, n_vocab)
-    n_head = max(m.int("attention.head_count", 1), 1)
-    n_head_kv = max(m.int("attention.head_count_kv", n_head), 1)
+    n_head = max(m.num("attention.head_count", 1), 1)
+    n_head_kv = max(m.num("attention.head_count_kv", n_head), 1)
     mix = _QuantMix(
-        q, m.arch, n_layer, sum(1 for t in raw if "attn_v.weight" in t.name),
-        m.int("expert_count"), n_head // n_head_kv, any(t.name == "output.weight" for t in raw),
+        q, m.arch, n_layer=n_layer, n_attn_v=sum(1 for t in raw if "attn_v.weight" in t.name),
+        n_expert=m.num("expert_count"), n_gqa=n_head // n_head_kv,
+        has_output=any(t.name == "output.weight" for t in raw),
     )  # fmt: skip
     tensors: list[TensorInfo] = []
     offset = 0
@@ -666,7 +678,7 @@ def synthesize_projector(metadata: Mapping[str, MetaValue], quant: str = "F16") 
 
 
 def _gguf_value(writer: Any, key: str, value: MetaValue) -> None:
-    from gguf import GGUFValueType
+    from gguf import GGUFValueType  # noqa: PLC0415 - lazy: keeps startup fast
 
     if isinstance(value, bool):
         writer.add_bool(key, value)
@@ -692,7 +704,7 @@ def _gguf_value(writer: Any, key: str, value: MetaValue) -> None:
 
 def _tokenizer(writer: Any, n_vocab: int) -> None:
     """The cheapest vocabulary llama.cpp loads: SentencePiece-style, byte tokens + fillers."""
-    from gguf import GGUFValueType
+    from gguf import GGUFValueType  # noqa: PLC0415 - lazy: keeps startup fast
 
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
     types = [2, 3, 3] + [6] * 256  # UNKNOWN, CONTROL, CONTROL, BYTE...
@@ -718,8 +730,8 @@ def write_sparse_gguf(path: Path, spec: ModelSpec, *, tokenizer: bool = True) ->
     as the real model but takes a few MB of disk. Shapes of quantized tensors are handed to
     GGUFWriter in bytes per row (uint8), as gguf-py expects for raw quantized data.
     """
-    import numpy as np
-    from gguf import GGMLQuantizationType, GGUFWriter
+    import numpy as np  # noqa: PLC0415 - lazy: keeps startup fast
+    from gguf import GGMLQuantizationType, GGUFWriter  # noqa: PLC0415 - lazy: keeps startup fast
 
     path = Path(path)
     arch = spec.architecture or "llama"

@@ -228,7 +228,7 @@ class SettingsPanel(Vertical):
         # Controls start at the initial choice, so their first Changed events change nothing.
         s = self._initial.settings
         steps = [(format_tokens(n), n) for n in context_steps(self._initial.spec)]
-        yield Static("Runtime", classes="panel-title")
+        yield Static("Runtime settings", classes="panel-title")
         with Row():
             yield Label("Context", classes="row-label")
             yield Select(

@@ -47,7 +47,8 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     text = Text(VERDICT_TITLES.get(fit.verdict, fit.verdict.upper()), style="bold")
     for reason in fit.reasons:
         text.append("\n• ")
-        text.append(reason.message)
+        message = reason.message
+        text.append(message[:1].upper() + message[1:])
         if reason.code == "load_exceeds_system_ram":
             text.append("\n  ")
             text.append(PITFALL_EVIDENCE, style="italic")
@@ -152,10 +153,10 @@ class PoolBars(Widget):
     evaluation: reactive[Evaluation | None] = reactive(None)
 
     def watch_evaluation(self) -> None:
-        # Relayout only when the bar count changes; otherwise a repaint is enough (fast keys).
-        n_pools = len(self._pools())
-        self.refresh(layout=n_pools != getattr(self, "_n_pools", -1))
-        self._n_pools = n_pools
+        # Relayout only when the height changes; otherwise a repaint is enough (fast keys).
+        height = self.get_content_height(self, self, max(10, self.content_size.width))
+        self.refresh(layout=height != getattr(self, "_height", -1))
+        self._height = height
 
     def _pools(self) -> list[object]:
         fit = self.evaluation.fit if self.evaluation else None
@@ -163,7 +164,30 @@ class PoolBars(Widget):
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         pools = self._pools()
-        return max(1, 2 * len(pools) + 1) if pools else 1
+        if not pools:
+            return 1
+        return 2 * len(pools) + self._legend_height(width)
+
+    def _legend(self) -> list[tuple[str, str, str]]:
+        """Kinds present in any bar, in bar order, then free."""
+        fit = self.evaluation.fit if self.evaluation else None
+        kinds: dict[str, tuple[str, str, str]] = {}
+        for pool in fit.pool_usage if fit else ():
+            for seg in pool.segments:
+                if seg.n_bytes > 0 and seg.kind != "free":
+                    kind = SEGMENT_KINDS.get(seg.kind, OTHER_KIND)
+                    kinds.setdefault(kind[1], kind)
+        kinds.setdefault(FREE_KIND[1], FREE_KIND)
+        return list(kinds.values())
+
+    def _legend_height(self, width: int) -> int:
+        lines, column = 1, 0
+        for _, name, _ in self._legend():
+            entry = len(name) + 5
+            if column and column + entry > width:
+                lines, column = lines + 1, 0
+            column += entry
+        return lines
 
     def render(self) -> Text:
         fit = self.evaluation.fit if self.evaluation else None
@@ -190,9 +214,15 @@ class PoolBars(Widget):
             out.append("\n")
             out.append_text(self._bar(pool, width, kinds_seen))
         out.append("\n")
-        for cls, name, char in kinds_seen.values():
+        column = 0
+        for cls, name, char in self._legend():
+            entry = len(name) + 5
+            if column and column + entry > width:  # wrap the legend by hand (no_wrap text)
+                out.append("\n")
+                column = 0
             out.append(char * 2, style=self.get_component_rich_style(cls))
             out.append(f" {name}  ")
+            column += entry
         return out
 
     def _bar(self, pool: object, width: int, kinds_seen: dict[str, tuple[str, str, str]]) -> Text:

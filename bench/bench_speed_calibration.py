@@ -1,0 +1,51 @@
+"""Speed model vs the seed's measurements (predicted beside measured, residuals) + fit timing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def main() -> None:
+    from tests.test_seed_scenarios import SEED_SPEEDS, seed_fit  # noqa: PLC0415
+    from tui.core.sizes import format_bytes  # noqa: PLC0415
+
+    print(
+        f"{'model':22} {'ctx':>6} {'carve':>8} {'backend':7} {'verdict':19} "
+        f"{'pred':>6} {'meas':>6} {'resid':>6}  reasons"
+    )
+    residuals = []
+    for ref, ctx, carve, backend, measured in SEED_SPEEDS:
+        fit = seed_fit(ref, ctx, carve, backend)
+        pred = fit.speed.decode_tokens_per_second
+        resid = pred / measured - 1
+        residuals.append(abs(resid))
+        print(
+            f"{ref:22} {ctx or 'max':>6} {format_bytes(carve, 0):>8} {backend:7} "
+            f"{fit.verdict:19} "
+            f"{pred:6.2f} {measured:6.2f} {resid:+6.0%}  {','.join(fit.codes)}"
+        )
+    print(
+        f"max |residual| {max(residuals):.0%}, median {statistics.median(residuals):.0%} "
+        "(tolerance 30 %)"
+    )
+    for ref, ctx, carve in (
+        ("qwen3-vl-32b:Q5_K_M", 16384, 32 << 30),
+        ("qwen3-vl-32b:Q6_K", 16384, 32 << 30),
+        ("qwen3-vl-32b:Q6_K", 16384, 48 << 30),
+    ):
+        fit = seed_fit(ref, ctx, carve)
+        print(
+            f"{ref:22} {ctx:>6} {format_bytes(carve, 0):>8} vulkan  {fit.verdict:19} "
+            f"{fit.speed.decode_tokens_per_second:6.2f}      -         {','.join(fit.codes)}"
+        )
+    seed_fit("glm-4.7-flash:Q4_K_M", 16384, 32 << 30)
+    n = 200
+    t = time.perf_counter()
+    for i in range(n):
+        seed_fit("qwen3-vl-32b:Q4_K_M", 4096 + 256 * i, 32 << 30)
+    print(f"evaluate_fit: {(time.perf_counter() - t) / n * 1000:.2f} ms per call")
+
+
+if __name__ == "__main__":
+    main()

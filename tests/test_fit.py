@@ -1,0 +1,88 @@
+"""Fit verdicts beyond the seed: discrete offload, macOS, training context, JSON keys."""
+
+from __future__ import annotations
+
+from tui.core.catalog import open_catalog_model
+from tui.core.fit import MachineState, evaluate_fit
+from tui.core.machines import get_machine
+from tui.core.model_spec import ModelSpec
+from tui.core.settings import RuntimeSettings
+from tui.core.sizes import GiB
+
+
+def _spec(ref: str) -> ModelSpec:
+    spec = open_catalog_model(ref)
+    assert spec is not None
+    return spec
+
+
+def test_discrete_gpu_offloads_layers_like_fit() -> None:
+    spec = _spec("qwen3-32b:Q4_K_M")
+    state = MachineState.default_for(get_machine("desktop-rtx-3090"))
+    small = evaluate_fit(spec, RuntimeSettings(ctx_size=4096), state)
+    assert small.verdict == "fits" and small.n_gpu_layers == small.breakdown.n_layers + 1
+    big = evaluate_fit(spec, RuntimeSettings(ctx_size=32768), state)
+    assert "partial_offload" in big.codes and big.verdict == "fits_with_warnings"
+    assert 0 < big.n_gpu_layers < big.breakdown.n_layers + 1
+    assert big.dedicated_used_bytes <= 23 * GiB
+    assert big.speed.decode_tokens_per_second < small.speed.decode_tokens_per_second
+
+
+def test_macos_working_set_exceeded() -> None:
+    spec = _spec("qwen3-32b:Q4_K_M")
+    m16 = MachineState.default_for(get_machine("apple-m4-16gb"))
+    fit = evaluate_fit(spec, RuntimeSettings(ctx_size=4096), m16)
+    assert fit.verdict == "will_not_fit" and "exceeds_gpu_memory" in fit.codes
+    m128 = MachineState.default_for(get_machine("apple-m4-max-128gb"))
+    assert evaluate_fit(spec, RuntimeSettings(ctx_size=4096), m128).verdict in {"fits"}
+
+
+def test_context_beyond_training_warns() -> None:
+    spec = _spec("qwen3-32b:Q4_K_M")
+    state = MachineState.default_for(get_machine("nvidia-dgx-spark"))
+    fit = evaluate_fit(spec, RuntimeSettings(ctx_size=65536), state)
+    assert "context_exceeds_training" in fit.codes
+
+
+def test_low_system_ram_when_os_is_starved() -> None:
+    spec = _spec("qwen3-vl-32b:Q6_K")
+    state = MachineState(
+        machine=get_machine("hp-zbook-ultra-g1a-64gb"),
+        carve_out_bytes=32 * GiB,
+        os="windows",
+        runtime="lmstudio",
+    )
+    assert "low_system_ram" in evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state).codes
+
+
+def test_json_keys_and_pool_bars_add_up() -> None:
+    spec = _spec("glm-4.7-flash:Q4_K_M")
+    state = MachineState(
+        machine=get_machine("hp-zbook-ultra-g1a-64gb"), carve_out_bytes=512 << 20, os="windows"
+    )
+    fit = evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state)
+    data = fit.to_json()
+    for key in (
+        "verdict",
+        "reasons",
+        "dedicated_used_bytes",
+        "shared_used_bytes",
+        "system_ram_left_bytes",
+        "decode_tokens_per_second",
+    ):
+        assert key in data
+    shared = next(p for p in fit.pool_usage if p.name == "shared GPU memory")
+    assert shared.used_bytes == fit.shared_used_bytes
+    assert fit.dedicated_used_bytes + fit.shared_used_bytes == fit.breakdown.device_bytes
+    ram = next(p for p in fit.pool_usage if p.name == "system RAM")
+    assert ram.capacity_bytes - ram.used_bytes == fit.system_ram_left_bytes
+
+
+def test_llamacpp_fa_auto_stays_on_for_gqa_on_vulkan() -> None:
+    spec = _spec("qwen3-32b:Q4_K_M")
+    state = MachineState.default_for(get_machine("framework-desktop-128gb"))
+    fit = evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state)
+    assert fit.breakdown.flash_attn
+    lms_state = MachineState.default_for(get_machine("framework-desktop-128gb"), runtime="lmstudio")
+    lms = evaluate_fit(spec, RuntimeSettings(ctx_size=16384), lms_state)
+    assert not lms.breakdown.flash_attn
