@@ -10,9 +10,7 @@ import tui.core
 
 
 def _core_modules() -> list[str]:
-    return sorted(
-        m.name for m in pkgutil.walk_packages(tui.core.__path__, prefix="tui.core.")
-    )
+    return sorted(m.name for m in pkgutil.walk_packages(tui.core.__path__, prefix="tui.core."))
 
 
 def test_core_has_modules() -> None:

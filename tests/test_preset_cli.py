@@ -212,13 +212,26 @@ def test_model_still_required_without_preset(capsys: pytest.CaptureFixture[str])
     assert "--preset" in _one_error_line(capsys.readouterr().err)
 
 
-def test_estimate_accepts_preset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`vramtui estimate --preset` parses; whether it uses the preset's model is estimate's part."""
+def test_estimate_takes_model_and_settings_from_preset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    friend = tmp_path / "friend.toml"
+    friend.write_text(FRIEND, encoding="utf-8")
+    assert main(["estimate", "--preset", str(friend), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["settings"]["ctx_size"] == 16384
+    assert data["settings"]["flash_attn"] == "on"
+    assert main(["estimate", "--preset", str(friend), "-c", "2048", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["settings"]["ctx_size"], data["settings"]["flash_attn"]) == (2048, "on")
+
+
+def test_estimate_with_a_broken_preset_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     friend = tmp_path / "friend.toml"
     friend.write_text(FRIEND.replace("ctx_size", "ctx_sise"), encoding="utf-8")
-    code = main(["estimate", "--preset", str(friend)])
-    err = capsys.readouterr().err
-    if code == 2 and "settings.ctx_sise" in err:  # estimate resolves the preset
-        _one_error_line(err)
-    else:
-        pytest.xfail("estimate_cmd does not read --preset yet (see helper A2's report)")
+    assert main(["estimate", "--preset", str(friend)]) == 2
+    assert "settings.ctx_sise" in _one_error_line(capsys.readouterr().err)
+    assert main(["estimate", "--preset", "no-such-preset"]) == 2
+    assert "no saved preset" in _one_error_line(capsys.readouterr().err)

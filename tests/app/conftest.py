@@ -6,7 +6,7 @@ from textual.pilot import Pilot
 
 from tui.app.app import VramtuiApp
 from tui.app.factory import create_app
-from tui.app.screens.main import MainScreen
+from tui.app.screens.main import SWEEP_DELAY_S, MainScreen
 
 
 def make_app(**kwargs: object) -> VramtuiApp:
@@ -15,8 +15,13 @@ def make_app(**kwargs: object) -> VramtuiApp:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Let workers (model reads, the carve-out sweep) finish and the screen repaint."""
+    """Let workers (model reads, the carve-out sweep) finish and the screen repaint.
+
+    The sweep starts SWEEP_DELAY_S after the last change, so wait that out first.
+    """
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(SWEEP_DELAY_S + 0.1)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 

@@ -178,8 +178,9 @@ def test_cli_prediction_beside_measurement(
 def test_cli_calibrated_prediction_keeps_raw_in_history(
     llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    machine = "framework-desktop-128gb"
     args = ["probe", "--url", llama_server.url, "--max-tokens", "8", "--json",
-            "--machine", "framework-desktop-128gb", "--os", "linux", "--backend", "vulkan"]  # fmt: skip
+            "--machine", machine, "--os", "linux", "--backend", "vulkan"]  # fmt: skip
     assert main([*args, "--no-save"]) == 0
     raw = json.loads(capsys.readouterr().out)["prediction"]["decode_tps"]
     # Earlier runs on this machine and backend said: 0.8 of the prediction (measured speeds on
@@ -189,15 +190,19 @@ def test_cli_calibrated_prediction_keeps_raw_in_history(
         decode_tokens_per_second=raw * 0.8, prompt_tokens_per_second=None, tokens_generated=8,
         prompt_tokens=None, server_timings={}, memory=MemoryEvidence(),
     )  # fmt: skip
-    append_history(make_record(result, Prediction(raw, None, None), machine="framework-desktop-128gb",
-                               backend="vulkan"))  # fmt: skip
+    earlier = make_record(result, Prediction(raw, None, None), machine=machine, backend="vulkan")
+    append_history(earlier)
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["prediction"]["calibration"] == pytest.approx(0.8)
     assert second["prediction"]["calibrated_decode_tps"] == pytest.approx(raw * 0.8)
     assert second["prediction"]["decode_tps"] == pytest.approx(raw)
-    assert second["calibration"] == {"machine": "framework-desktop-128gb", "backend": "vulkan",
-                                     "decode_efficiency": pytest.approx(0.8), "runs": 1}  # fmt: skip
+    assert second["calibration"] == {
+        "machine": machine,
+        "backend": "vulkan",
+        "decode_efficiency": pytest.approx(0.8),
+        "runs": 1,
+    }
     rows = {r["name"]: r for r in second["comparison"]}
     assert rows["decode"]["predicted"] == pytest.approx(raw * 0.8)  # shown: calibrated
     # The history keeps the raw prediction, so calibration never feeds on itself.

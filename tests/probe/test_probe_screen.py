@@ -79,8 +79,18 @@ async def test_streams_and_shows_result_beside_prediction(llama_server: LlamaSer
     assert record.measured_decode_tps == pytest.approx(result.decode_tokens_per_second)
 
 
+class _SlowReader(ProbeScreen):
+    """Holds the probe thread after a few pieces until Esc, so the stream is surely mid-way
+    when the key arrives (the tiny model would otherwise finish 1800 tokens in a blink)."""
+
+    def _on_text(self, text: str) -> None:
+        super()._on_text(text)
+        if len(self.streamed) + len(self._pending) > 4:
+            self._cancel.wait(10)
+
+
 async def test_escape_cancels_mid_stream(llama_server: LlamaServer) -> None:
-    screen = ProbeScreen(llama_server.url, "llamacpp", max_tokens=1800, timeouts=T)
+    screen = _SlowReader(llama_server.url, "llamacpp", max_tokens=1800, timeouts=T)
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
         await _until(pilot, lambda: screen.streamed_tokens >= 2)  # it is streaming
@@ -89,6 +99,8 @@ async def test_escape_cancels_mid_stream(llama_server: LlamaServer) -> None:
         assert screen._cancel.is_set()
         assert app.dismissed == [None]  # no complete result
         assert app.screen is not screen
+        await _until(pilot, lambda: not screen.running or screen.result is None)
+        assert screen.result is None and screen.streamed_tokens < 1800
     # The cancelled run is not kept in the history.
     assert load_history() == []
 

@@ -26,7 +26,7 @@ EXIT_INTERNAL = 70
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that exits 2 with a single line instead of usage + message."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         sys.stderr.write(f"vramtui: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
@@ -73,8 +73,14 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
                    default=argparse.SUPPRESS, help="layers on the GPU (all, or N)")  # fmt: skip
     g.add_argument("-nkvo", "--no-kv-offload", action="store_true", default=None)
     g.add_argument("--no-mmap", action="store_true", default=None)
-    g.add_argument("--mlock", "--keep-in-memory", dest="keep_in_memory", action="store_true",
-                   default=None, help="keep the model in system RAM too (LM Studio's default)")  # fmt: skip
+    g.add_argument(
+        "--mlock",
+        "--keep-in-memory",
+        dest="keep_in_memory",
+        action="store_true",
+        default=None,
+        help="keep the model in system RAM too (LM Studio's default)",
+    )
     g.add_argument("--swa-full", action="store_true", default=None)
     g.add_argument("--no-mmproj-offload", action="store_true", default=None)
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tui.cli.common import EXIT_OK, add_model_args, print_json
+from tui.cli.common import EXIT_OK, add_model_args, print_json, resolve_model_and_settings
 from tui.core.model_source import open_model
 from tui.core.model_spec import MetaValue, ModelSpec, SkippedArray
 from tui.core.sizes import format_bytes
@@ -209,7 +209,8 @@ def render(data: dict[str, Any]) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    spec = open_model(args.model, mmproj=args.mmproj)
+    model, _settings, _scenario = resolve_model_and_settings(args)
+    spec = open_model(model, mmproj=args.mmproj)
     data = inspect_data(spec)
     if args.json:
         print_json(data)

@@ -1,4 +1,4 @@
-"""`vramtui`: bare (or with a model / --preset) it opens the app; with a command it runs headless."""
+"""`vramtui`: bare (or with a model / --preset) it opens the app; with a command, headless."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _wants_app(argv: Sequence[str], commands: set[str]) -> bool:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from tui.app.factory import run_app
+    from tui.app.factory import run_app  # noqa: PLC0415 - the app loads textual
 
     return run_app(
         model=args.model,

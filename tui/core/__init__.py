@@ -1,1 +1,1 @@
-"""The pure core: header reading, model facts, memory estimate, fit, speed. Never imports textual."""
+"""The pure core: header reading, model facts, memory estimate, fit, speed. No textual here."""

@@ -26,6 +26,7 @@ from tui.core.errors import SettingsError
 from tui.core.ggml_types import ggml_type_by_name
 from tui.core.hparams import ModelHparams
 from tui.core.model_spec import ModelSpec
+from tui.core.settings import RuntimeSettings
 
 KV_PAD = 256  # llama.cpp pads the cache (and n_ctx per sequence) to 256 cells (PR #17046)
 MIB = 1024 * 1024
@@ -179,12 +180,16 @@ def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
     return masks + max(4 * ub * (base + ffn), 4 * ub * (base + attn) + kq)
 
 
-def estimate_memory(spec: ModelSpec, settings: object, *, backend: str = "gpu") -> MemoryBreakdown:
-    """Every buffer llama.cpp allocates for `spec` at `settings` on a `backend` ("cpu"/"gpu")."""
-    from tui.core.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
+def estimate_memory(
+    spec: ModelSpec, settings: RuntimeSettings, *, backend: str = "gpu"
+) -> MemoryBreakdown:
+    """Every buffer llama.cpp allocates for `spec` at `settings` on a `backend`.
 
-    if not isinstance(settings, RuntimeSettings):
-        raise SettingsError("settings must be RuntimeSettings")
+    backend "cpu" is llama.cpp's CPU build (what the oracle checks: everything on the host);
+    "gpu" is a GPU backend (Vulkan, ROCm, CUDA, Metal) with layers placed per n_gpu_layers.
+    Raises SettingsError for settings llama.cpp refuses (quantized V without flash attention,
+    different K/V types on an MLA model).
+    """
     if backend not in {"cpu", "gpu"}:
         raise SettingsError(f"backend {backend!r} is not one of cpu, gpu")
     st = _static(spec)

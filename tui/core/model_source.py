@@ -25,14 +25,16 @@ def open_model(ref: str, mmproj: str = "auto") -> ModelSpec:
     """
     ref = ref.strip()
     if not ref:
-        raise ModelReferenceError("no model given: pass a path, folder, hf: reference, URL or catalog id")
+        raise ModelReferenceError(
+            "no model given: pass a path, folder, hf: reference, URL or catalog id"
+        )
     if is_remote_reference(ref):
-        from tui.core.remote import open_remote_model
+        from tui.core.remote import open_remote_model  # noqa: PLC0415 - loaded only when needed
 
         return open_remote_model(ref, mmproj=mmproj)
     expanded = os.path.expanduser(ref)
     if ref.startswith("catalog:") or not os.path.exists(expanded):
-        from tui.core.catalog import open_catalog_model
+        from tui.core.catalog import open_catalog_model  # noqa: PLC0415 - loaded only when needed
 
         spec = open_catalog_model(ref.removeprefix("catalog:"))
         if spec is not None:
@@ -41,6 +43,6 @@ def open_model(ref: str, mmproj: str = "auto") -> ModelSpec:
             f"{ref}: no such file or folder, and no catalog model by that name "
             "(see `vramtui models --catalog`)"
         )
-    from tui.core.model_files import open_local_model
+    from tui.core.model_files import open_local_model  # noqa: PLC0415 - loaded only when needed
 
     return open_local_model(expanded, mmproj=mmproj)

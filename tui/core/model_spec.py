@@ -78,9 +78,8 @@ class ModelSpec:
 
     def meta(self, key: str, default: MetaValue | None = None) -> MetaValue | None:
         """Architecture-scoped lookup: `meta("block_count")` reads `<arch>.block_count`."""
-        full = key if "." in key and key.split(".", 1)[0] in {"general", "tokenizer", "split"} else (
-            f"{self.architecture}.{key}"
-        )
+        scoped = "." in key and key.split(".", 1)[0] in {"general", "tokenizer", "split"}
+        full = key if scoped else f"{self.architecture}.{key}"
         return self.metadata.get(full, default)
 
     @property

@@ -394,8 +394,9 @@ def _read_file(path: Path, *, name: str | None = None) -> Scenario:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise PresetError(source, "", "no such file") from None
-    except OSError as err:
-        raise PresetError(source, "", f"cannot read ({err.strerror or err})") from None
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise PresetError(source, "", f"cannot read ({reason})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -456,8 +457,15 @@ def _is_path(name_or_path: str) -> bool:
         name_or_path.endswith(".toml")
         or "/" in name_or_path
         or "\\" in name_or_path
-        or Path(name_or_path).expanduser().is_file()
+        or _existing_file(name_or_path)
     )
+
+
+def _existing_file(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_file()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte
+        return False
 
 
 def load_scenario(name_or_path: str) -> Scenario:

@@ -49,9 +49,7 @@ class RuntimeSettings:
             value = getattr(self, name)
             if value not in KV_CACHE_TYPES:
                 flag = name.replace("_", "-")
-                raise SettingsError(
-                    f"{flag} {value!r} is not one of {', '.join(KV_CACHE_TYPES)}"
-                )
+                raise SettingsError(f"{flag} {value!r} is not one of {', '.join(KV_CACHE_TYPES)}")
         if self.flash_attn not in FLASH_ATTN_VALUES:
             raise SettingsError(f"flash-attn {self.flash_attn!r} is not one of on, off, auto")
         if self.n_gpu_layers is not None and self.n_gpu_layers < 0:

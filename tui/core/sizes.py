@@ -23,7 +23,7 @@ def parse_size(text: str, what: str = "size") -> int:
     if not match:
         raise SettingsError(f"{what}: {text!r} is not a size like 512M, 32G or 0.5GiB")
     number, unit = match.groups()
-    return int(round(float(number) * _UNITS[unit.lower()]))
+    return round(float(number) * _UNITS[unit.lower()])
 
 
 def format_bytes(n: int | float, precision: int = 1) -> str:

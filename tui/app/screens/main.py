@@ -19,6 +19,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
@@ -45,6 +46,7 @@ from tui.core.recommend import Recommendation, recommend
 from tui.core.sizes import format_gib
 
 NARROW_WIDTH = 100
+SWEEP_DELAY_S = 0.15
 COMPARE_COLUMNS = ("mark", "carve", "verdict", "gpu-left", "ram-left", "best-ctx", "tps")
 COMPARE_LABELS = ("", "Carve-out", "Verdict", "GPU left", "RAM left", "Best ctx", "tok/s")
 
@@ -114,6 +116,8 @@ class MainScreen(Screen[None]):
         self._initial = choice
         self._pending_ref = pending_ref
         self._mmproj = "auto"  # models opened from the picker pair their projector
+        self._sweep_timer: Timer | None = None
+        self._swept_once = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -159,8 +163,23 @@ class MainScreen(Screen[None]):
         self.evaluation = evaluate(choice)
         self.sub_title = self._subtitle(choice)
         if choice.spec is not None:
-            self._sweep(choice)
+            self._schedule_sweep(choice)
         self._fill_compare(self.recommendation)
+
+    def _schedule_sweep(self, choice: Choice) -> None:
+        """Start the carve-out sweep once the keys pause, so it never slows a repaint.
+
+        The first one starts right after the first frame; later ones wait SWEEP_DELAY_S after
+        the last change (holding an arrow key runs one sweep, not twenty).
+        """
+        if self._sweep_timer is not None:
+            self._sweep_timer.stop()
+            self._sweep_timer = None
+        if self.recommendation is None and not self._swept_once:
+            self._swept_once = True
+            self.call_after_refresh(self._sweep, choice)
+        else:
+            self._sweep_timer = self.set_timer(SWEEP_DELAY_S, lambda: self._sweep(choice))
 
     def _subtitle(self, choice: Choice) -> str:
         state = choice.machine
