@@ -134,6 +134,11 @@ def choice_from_scenario(scenario: Scenario, current: Choice) -> Choice:
     )
 
 
+def _preset_name(text: str) -> str:
+    """A valid preset name from free text: lower case letters, digits, '.', '_', '-'."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:64]
+
+
 def save_flow(screen: MainScreen) -> None:
     """Ask for a name, then save (asking before overwriting a preset of that name)."""
     choice = screen.choice
@@ -225,7 +230,7 @@ def export_flow(screen: MainScreen) -> None:
             return
         path = Path(path_text).expanduser()
         try:
-            name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem) or "scenario"
+            name = _preset_name(path.stem) or "scenario"
             path = export_scenario(scenario_from_choice(choice, name), path, force=True)
         except (VramtuiError, OSError) as err:
             screen.notify(str(err), title="Not exported", severity="error")
