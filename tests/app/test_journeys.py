@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Digits, Input
+from textual.widgets import DataTable, Digits, Input, Label
 
 from tests.app.conftest import main_screen, make_app, settle
 from tui.app.config import saved_theme
@@ -18,6 +19,7 @@ from tui.core.catalog import DEFAULT_MODEL_REF, catalog_entries
 from tui.core.errors import VramtuiError
 from tui.core.machines import get_machine
 from tui.core.paths import config_dir
+from tui.core.scenario import load_scenario
 from tui.core.sizes import GiB
 
 VERDICTS = {"fits", "fits_with_warnings", "will_not_fit"}
@@ -204,3 +206,45 @@ def test_bad_input_fails_before_the_app_starts() -> None:
         make_app(machine="no-such-machine")
     with pytest.raises(VramtuiError):
         make_app(carve_out="lots")
+
+
+async def test_copy_and_export_share_the_scenario(tmp_path: Path) -> None:
+    app = make_app(carve_out="32G")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+        assert "--carve-out 32G" in app.clipboard
+        assert "hp-zbook-ultra-g1a-64gb" in app.clipboard
+        await pilot.press("e")
+        await pilot.pause()
+        field = app.screen.query_one(Input)
+        field.value = str(tmp_path / "friend.toml")
+        await pilot.press("enter")
+        await pilot.pause()
+    text = (tmp_path / "friend.toml").read_text(encoding="utf-8")
+    assert "glm-4.7-flash" in text
+    assert load_scenario(str(tmp_path / "friend.toml")).carve_out_bytes == 32 * GiB
+
+
+async def test_the_mouse_steps_the_carve_out() -> None:
+    app = make_app(carve_out="16G")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await pilot.click("#carve-out", offset=(12, 0))
+        await pilot.pause()
+        assert screen.choice is not None and screen.choice.machine.carve_out_bytes == 32 * GiB
+        await pilot.click("#carve-out", offset=(0, 0))
+        await pilot.pause()
+        assert screen.choice.machine.carve_out_bytes == 16 * GiB
+
+
+async def test_picker_discovery_runs_in_a_worker_and_reports() -> None:
+    app = make_app(discover=True)  # HOME is an empty temp folder here
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        status = app.screen.query_one("#discovery-status", Label)
+        assert "0 model(s) found" in str(status.render())

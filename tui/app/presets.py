@@ -173,9 +173,7 @@ def save_flow(screen: MainScreen) -> None:
         save(name, False)
 
     base = choice.model_ref.split("/")[-1].removesuffix(".gguf")
-    default = re.sub(
-        r"[^A-Za-z0-9._-]+", "-", f"{base}-{_size_arg(choice.machine.carve_out_bytes)}"
-    )
+    default = _preset_name(f"{base}-{_size_arg(choice.machine.carve_out_bytes)}")
     screen.app.push_screen(AskText("Save this scenario as a preset named:", value=default), named)
 
 

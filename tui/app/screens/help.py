@@ -29,6 +29,8 @@ Change anything on the left; the verdict, the bars and the speed on the right fo
 | `?` or `F1` | this help; `Esc` closes it |
 | `Ctrl+Q` | quit |
 
+Keys can be changed by binding id in `config.toml`, e.g. `[app.keymap]` `pick-model = "o"`.
+
 ## The memory pools
 
 - **Dedicated**: the carve-out, RAM the BIOS hides from the OS for the GPU (fast for the GPU).

@@ -35,7 +35,7 @@ from tui.app.state import (
     format_tokens,
     short_tokens,
 )
-from tui.app.widgets.controls import MachinePanel, SettingsPanel, carve_label
+from tui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel, carve_label
 from tui.app.widgets.results import CompareTable, Figures, PoolBars, VerdictBanner
 from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
@@ -90,11 +90,11 @@ class MainScreen(Screen[None]):
     BINDINGS = [  # noqa: RUF012
         Binding("question_mark,f1", "app.help", "Help", key_display="?", id="main.help"),
         Binding("m", "pick_model", "Model", tooltip="Pick another model", id="pick-model"),
-        Binding("left,[", "carve_out(-1)", "Less VRAM", key_display="←", id="carve-out-down"),
-        Binding("right,]", "carve_out(1)", "More VRAM", key_display="→", id="carve-out-up"),
-        Binding("minus", "context(-1)", "Ctx -", tooltip="Smaller context", id="context-down"),
+        Binding("left,[", "carve_out(-1)", "VRAM-", key_display="←", id="carve-out-down"),
+        Binding("right,]", "carve_out(1)", "VRAM+", key_display="→", id="carve-out-up"),
+        Binding("minus", "context(-1)", "Ctx-", tooltip="Smaller context", id="context-down"),
         Binding(
-            "plus,equals_sign", "context(1)", "Ctx +", tooltip="Larger context", id="context-up"
+            "plus,equals_sign", "context(1)", "Ctx+", tooltip="Larger context", id="context-up"
         ),
         Binding(
             "s", "save_preset", "Save", tooltip="Save this scenario as a preset", id="save-preset"
@@ -103,7 +103,14 @@ class MainScreen(Screen[None]):
             "l", "load_preset", "Load", tooltip="Load a saved scenario preset", id="load-preset"
         ),
         Binding("e", "export_preset", "Export", show=False, id="export-preset"),
-        Binding("y", "copy_share", "Copy", tooltip="Copy a shareable summary", id="copy-share"),
+        Binding(
+            "y",
+            "copy_share",
+            "Copy",
+            show=False,
+            tooltip="Copy a shareable summary",
+            id="copy-share",
+        ),
         Binding("p", "probe", "Probe", tooltip="Measure a running server", id="probe"),
     ]
 
@@ -325,6 +332,10 @@ class MainScreen(Screen[None]):
             self.notify(str(err), severity="error")
             return
         self.update_choice(choice)
+
+    @on(CarveOutStepper.Stepped)
+    def _stepper(self, event: CarveOutStepper.Stepped) -> None:
+        self.action_carve_out(event.delta)
 
     @on(CompareTable.StepCarveOut)
     def _table_step(self, event: CompareTable.StepCarveOut) -> None:

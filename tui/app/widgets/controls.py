@@ -165,7 +165,9 @@ class MachinePanel(Vertical):
         self.query_one("#wired-row").display = state.os == "macos"
         _set_input(self.query_one("#gtt", Input), _size_text(state.gtt_bytes))
         _set_input(self.query_one("#wired", Input), _size_text(state.wired_limit_bytes))
-        _set_input(self.query_one("#baseline", Input), _size_text(state.os_baseline_bytes))
+        baseline = self.query_one("#baseline", Input)
+        _set_input(baseline, _size_text(state.os_baseline_bytes))
+        baseline.placeholder = f"default {_size_text(state.baseline)}"
 
     @on(Select.Changed, "#machine")
     def _machine_changed(self, event: Select.Changed) -> None:

@@ -29,11 +29,8 @@ VERDICT_CLASSES = {
 
 # The seed's evidence for the 48 GB + 16 GB pitfall (shared/seed/DIGEST.md).
 PITFALL_EVIDENCE = (
-    "Seen for real: on a 64 GB Ryzen AI Max+ 395 laptop (Windows, LM Studio), Qwen3-VL-32B "
-    "Q6_K (28.08 GB) loaded with a 32 GB carve-out but failed to load at all with 48 GB, "
-    'even with mmap and "keep model in memory" off: 16 GB of system RAM was too little to '
-    "load through, and the desktop stuttered. A smaller carve-out is the fix; the GPU can "
-    "still borrow shared memory."
+    "Seen for real: on a 64 GB laptop, Qwen3-VL-32B Q6_K (28.08 GB) loaded at 32 GB carve-out "
+    "but not at 48 GB, even with mmap and keep-in-memory off. Pick a smaller carve-out."
 )
 
 
