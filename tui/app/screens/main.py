@@ -41,7 +41,7 @@ from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
 from tui.core.machines import get_machine, load_machines
 from tui.core.model_source import open_model
-from tui.core.probe import Prediction
+from tui.core.probe import prediction_from_fit
 from tui.core.recommend import Recommendation, recommend
 from tui.core.sizes import format_gib
 
@@ -448,17 +448,15 @@ class MainScreen(Screen[None]):
             state = choice.machine
             name = choice.spec.name if choice.spec else choice.model_ref
             label = f"{name} on {state.machine.id} @ {carve_label(state.carve_out_bytes)}"
-            prediction = Prediction(
-                decode_tps=fit.speed.decode_tokens_per_second if fit and fit.speed else None,
-                ttft_s=fit.speed.time_to_first_token_s if fit and fit.speed else None,
-                device_bytes=fit.breakdown.device_bytes if fit and fit.breakdown else None,
-                label=label,
-            )
+            # The history keeps raw (uncalibrated) predictions, or each probe would calibrate
+            # against the last calibration: prediction_from_fit divides the factor out.
+            if fit is not None:
+                prediction = prediction_from_fit(fit, label, machine_id=state.machine.id)
             history = {
                 "machine": state.machine.id,
                 "carve_out_bytes": state.carve_out_bytes,
                 "os_name": state.os,
-                "backend": state.backend,
+                "backend": fit.backend if fit is not None else state.backend,
                 "settings": choice.settings.to_dict(),
                 "model_ref": choice.model_ref,
             }
