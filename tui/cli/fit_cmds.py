@@ -179,26 +179,56 @@ def run_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK if rec.recommended_index is not None else EXIT_WONT_FIT
 
 
+def _ctx_label(n_ctx: int) -> str:
+    """Contexts as people say them: 16K, 198K; '-' when no context fits cleanly."""
+    if n_ctx <= 0:
+        return "-"
+    return f"{n_ctx // 1024}K" if n_ctx % 1024 == 0 else f"{n_ctx / 1024:.1f}K"
+
+
 def _print_recommend(name: str, state: Any, rec: Any) -> None:
+    from rich import box  # noqa: PLC0415
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    t = Table(title=f"{name} on {state.machine.name} ({state.os}, {state.resolved_backend}, "
-                    f"{state.runtime})")  # fmt: skip
-    for col in ("", "carve-out", "verdict", "GPU used", "GPU left", "RAM left for OS",
-                "max clean ctx", "tok/s", "reasons"):  # fmt: skip
-        t.add_column(col, justify="right" if col in {"tok/s", "max clean ctx"} else "left")
+    # Compact cells so the table stays one line per step at 80 columns; reasons may wrap.
+    t = Table(
+        title=f"{name} on {state.machine.name} ({state.os}, {state.resolved_backend}, "
+        f"{state.runtime})",
+        pad_edge=False,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    headers: tuple[str, ...] = (
+        *("", "carve-out", "verdict", "GPU used", "GPU left", "OS RAM left"),
+        *("best ctx", "tok/s", "reasons"),
+    )
+    numeric = {"GPU used", "GPU left", "OS RAM left", "best ctx", "tok/s"}
+    c = Console()
+    narrow = c.width < 110  # then the reasons go under the table, one line per step
+    if narrow:
+        headers = headers[:-1]
+    for col in headers:
+        wrap = col == "reasons"
+        t.add_column(col, justify="right" if col in numeric else "left", no_wrap=not wrap)
+    styles = {"fits": "green", "fits_with_warnings": "yellow", "will_not_fit": "red"}
+    words = {"fits": "fits", "fits_with_warnings": "warnings", "will_not_fit": "no"}
     for i, row in enumerate(rec.rows):
         f = row.fit
         t.add_row(
             "*" if i == rec.recommended_index else "",
-            format_bytes(row.carve_out_bytes), f.verdict.replace("_", " "),
+            format_bytes(row.carve_out_bytes, 0 if row.carve_out_bytes >= 1024**3 else 1),
+            f"[{styles.get(f.verdict, '')}]{words.get(f.verdict, f.verdict)}[/]",
             format_bytes(f.dedicated_used_bytes + f.shared_used_bytes),
             format_bytes(row.gpu_left_bytes), format_bytes(row.system_ram_left_bytes),
-            str(row.max_clean_context), f"{row.decode_tps:.1f}", ", ".join(f.codes),
+            _ctx_label(row.max_clean_context), f"{row.decode_tps:.1f}",
+            *(() if narrow else (" ".join(f.codes),)),
         )  # fmt: skip
-    c = Console()
     c.print(t)
+    if narrow:
+        for row in rec.rows:
+            if row.fit.codes:
+                c.print(f"  {format_bytes(row.carve_out_bytes, 0)}: {', '.join(row.fit.codes)}")
     if rec.recommended_index is None:
         c.print("[red]no carve-out step runs this model at these settings[/]")
     else:
