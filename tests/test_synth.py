@@ -68,7 +68,10 @@ def test_moe_router_stays_f32_and_odd_rows_fall_back() -> None:
     types = {t.name: t.type_name for t in spec.tensors}
     assert types["blk.0.ffn_gate_inp.weight"] == "F32"
     # 2880 is not a multiple of 256: K-quants fall back to the 32-blocks
-    assert types["blk.0.ffn_up_exps.weight"] == "Q5_0"
+    assert types["blk.0.attn_q.weight"] == "Q5_0"
+    # experts stay MXFP4 at every file type (unsloth's gpt-oss-20b Q4_K_M is 11.6 GB, F16 13.8)
+    assert types["blk.0.ffn_up_exps.weight"] == "MXFP4"
+    assert 11.0e9 < spec.file_size < 12.2e9
     mx = synthesize_spec(MODELS["gpt-oss-20b"][0], "MXFP4", name="g", source="t")
     assert {t.type_name for t in mx.tensors if "_exps.weight" in t.name} == {"MXFP4"}
 

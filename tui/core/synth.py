@@ -455,6 +455,10 @@ class _QuantMix:
         q = self.q
         if t.f32 or len(t.shape) < 2 or any(k in t.name for k in _KEEP_F32):
             return "F32"
+        if self.arch == "gpt-oss" and "_exps" in t.name:
+            # gpt-oss ships its experts in MXFP4 and the converter keeps them so at every file
+            # type (ggml-org gpt-oss-120b-F16.gguf is 60.87 GiB, not ~230: llama.cpp#15105).
+            return "MXFP4"
         if q in {"F32", "F16", "BF16"}:
             return q
         if q in {"MXFP4", "MXFP4_MOE"}:  # gpt-oss releases: MXFP4 experts, Q8_0 elsewhere
