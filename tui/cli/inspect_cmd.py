@@ -189,8 +189,8 @@ def render(data: dict[str, Any]) -> None:
         row("projector", f"{mm['name']} ({format_bytes(mm['file_size_bytes'])}{kind})")
     else:
         row("projector", "none")
-    if data["synthesized"]:
-        row("note", "synthesized from the catalog (no file read)")
+    if data["synthesized"] and not data["notes"]:
+        row("note", "synthesized from architecture facts (no file read)")
     for note in data["notes"]:
         row("note", note)
     console.print(table)

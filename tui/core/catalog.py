@@ -180,6 +180,7 @@ def open_catalog_model(ref: str) -> ModelSpec | None:
         name=f"{entry.name} {quant.name}",
         source=f"catalog:{entry.id}:{quant.name}",
     )
+    # The catalog's note replaces synth's generic one: one sentence, not two saying the same.
     notes = [f"catalog model: tensors synthesized from {entry.architecture} facts ({quant.name})"]
     if quant.file_size_bytes is not None:
         notes.append(
@@ -200,5 +201,5 @@ def open_catalog_model(ref: str) -> ModelSpec | None:
         shards=spec.shards,
         mmproj=mmproj if mmproj is not None else spec.mmproj,
         synthesized=True,
-        notes=tuple(spec.notes) + tuple(notes),
+        notes=tuple(notes),
     )
