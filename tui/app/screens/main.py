@@ -36,7 +36,13 @@ from tui.app.state import (
     short_tokens,
 )
 from tui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel, carve_label
-from tui.app.widgets.results import CompareTable, Figures, PoolBars, VerdictBanner
+from tui.app.widgets.results import (
+    CompareTable,
+    Figures,
+    PoolBars,
+    VerdictBanner,
+    update_static,
+)
 from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
 from tui.core.machines import get_machine, load_machines
@@ -249,13 +255,17 @@ class MainScreen(Screen[None]):
         ]
         keys = [key for key, _ in rows]
         if [k.value for k in table.rows] == keys:
+            shown: dict[str, tuple[Text | str, ...]] = getattr(self, "_compare_cells", {})
             for key, cells in rows:
-                for column, cell in zip(COMPARE_COLUMNS, cells, strict=True):
-                    table.update_cell(key, column, cell)
+                old = shown.get(key, ())
+                for index, (column, cell) in enumerate(zip(COMPARE_COLUMNS, cells, strict=True)):
+                    if index >= len(old) or old[index] != cell:  # repaint only changed cells
+                        table.update_cell(key, column, cell)
         else:
             table.clear()
             for key, cells in rows:
                 table.add_row(*cells, key=key)
+        self._compare_cells = dict(rows)
         if str(current) in keys:
             table.move_cursor(row=keys.index(str(current)), animate=False)
         notes: list[str] = []
@@ -281,9 +291,9 @@ class MainScreen(Screen[None]):
         title = self.query_one("#sweep-title", Static)
         if rec.recommended_index is not None and rows:
             step = carve_label(rec.rows[rec.recommended_index].carve_out_bytes)
-            title.update(f"Context sweep at the ★ step ({step})")
+            update_static(title, f"Context sweep at the ★ step ({step})")
         else:
-            title.update("Context sweep")
+            update_static(title, "Context sweep")
         if rows == getattr(self, "_sweep_rows", None):
             return  # unchanged: no relayout
         self._sweep_rows = rows

@@ -54,6 +54,26 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     return text
 
 
+def update_static(widget: Static, content: str | Text) -> None:
+    """Update a Static only when its content changed, and relayout only when its height did.
+
+    Static.update always asks for a full layout pass (~20 ms on the main screen); most
+    changes keep the same number of lines, so a plain repaint of the widget is enough.
+    """
+    key = content.markup if isinstance(content, Text) else content
+    if getattr(widget, "_vramtui_key", None) == key:
+        return
+    widget._vramtui_key = key  # type: ignore[attr-defined]
+    width = widget.content_region.width if widget.is_mounted else 0
+    old_height = getattr(widget, "_vramtui_height", None)
+    text = content if isinstance(content, Text) else Text.from_markup(content)
+    height = len(text.wrap(widget.app.console, width)) if width > 0 else None
+    widget._vramtui_height = height  # type: ignore[attr-defined]
+    auto_width = widget.styles.width is not None and widget.styles.width.is_auto
+    # Same height (and a width set by the container): no layout pass needed.
+    widget.update(content, layout=height is None or height != old_height or auto_width)
+
+
 class VerdictBanner(Static):
     """The verdict, coloured by outcome, with each reason as a sentence."""
 
@@ -64,7 +84,7 @@ class VerdictBanner(Static):
         for verdict_name, cls in VERDICT_CLASSES.items():
             self.set_class(verdict == verdict_name, cls)
         self.set_class(evaluation is not None and evaluation.fit is None, "-none")
-        self.update(verdict_text(evaluation))
+        update_static(self, verdict_text(evaluation))
 
 
 def _gb_digits(n_bytes: int) -> str:
@@ -90,7 +110,7 @@ class Figures(Widget):
         fit = evaluation.fit if evaluation else None
         if fit is None:
             digits.update("-")
-            speed.update("-")
+            update_static(speed, "-")
             return
         left = fit.system_ram_left_bytes
         digits.update(_gb_digits(left))
@@ -105,7 +125,7 @@ class Figures(Widget):
             parts.append(f"{sp.prefill_tokens_per_second:.0f} tok/s prefill")
             if sp.calibrated:
                 parts.append(" (calibrated)", style="italic")
-        speed.update(parts)
+        update_static(speed, parts)
 
 
 # Segment kinds as the fit names them -> (component class, legend name, fill character).
