@@ -8,6 +8,7 @@ References: a local `.gguf` file (first shard of a split model too), a folder ho
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from tui.core.errors import ModelReferenceError
 from tui.core.model_spec import ModelSpec
@@ -17,10 +18,13 @@ def is_remote_reference(ref: str) -> bool:
     return ref.startswith(("hf:", "http://", "https://"))
 
 
-def open_model(ref: str, mmproj: str = "auto") -> ModelSpec:
+def open_model(
+    ref: str, mmproj: str = "auto", *, progress: Callable[[int, int], None] | None = None
+) -> ModelSpec:
     """Resolve `ref` and read its header (or synthesize it from the catalog).
 
     `mmproj` is "auto" (pair a projector found beside the model), "none", or a path/URL.
+    `progress(bytes_read, file_size)` is called as a remote header arrives (slow links).
     Raises a `VramtuiError` subclass with a one-line message for anything the user must fix.
     """
     ref = ref.strip()
@@ -31,7 +35,7 @@ def open_model(ref: str, mmproj: str = "auto") -> ModelSpec:
     if is_remote_reference(ref):
         from tui.core.remote import open_remote_model  # noqa: PLC0415 - loaded only when needed
 
-        return open_remote_model(ref, mmproj=mmproj)
+        return open_remote_model(ref, mmproj=mmproj, progress=progress)
     expanded = os.path.expanduser(ref)
     if ref.startswith("catalog:") or not os.path.exists(expanded):
         from tui.core.catalog import open_catalog_model  # noqa: PLC0415 - loaded only when needed

@@ -49,7 +49,7 @@ from tui.core.machines import get_machine, load_machines
 from tui.core.model_source import open_model
 from tui.core.probe import prediction_from_fit
 from tui.core.recommend import Recommendation, recommend
-from tui.core.sizes import format_gib
+from tui.core.sizes import format_bytes, format_gib
 
 NARROW_WIDTH = 100
 SWEEP_DELAY_S = 0.15
@@ -64,10 +64,14 @@ class ModelCard(Static, can_focus=True):
 
     choice: reactive[Choice | None] = reactive(None)
     loading_ref: reactive[str] = reactive("")
+    loading_bytes: reactive[int] = reactive(0)  # header bytes read so far (remote models)
 
     def render(self) -> Text:
         if self.loading_ref:
-            return Text(f"Reading {self.loading_ref}…", style="italic")
+            text = Text(f"Reading {self.loading_ref}…", style="italic")
+            if self.loading_bytes:
+                text.append(f"\n{format_bytes(self.loading_bytes)} of header read", style="dim")
+            return text
         choice = self.choice
         if choice is None or choice.spec is None:
             return Text("no model", style="italic")
@@ -401,13 +405,25 @@ class MainScreen(Screen[None]):
 
     def open_model(self, ref: str) -> None:
         """Read the model's header (or synthesize it) in a worker; the screen stays live."""
-        self.query_one(ModelCard).loading_ref = ref
+        card = self.query_one(ModelCard)
+        card.loading_bytes = 0
+        card.loading_ref = ref
         self._load_model(ref)
+
+    def _header_progress(self, done: int, _total: int) -> None:
+        """Called from the loading worker as a remote header arrives."""
+        self.query_one(ModelCard).loading_bytes = done
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def _load_model(self, ref: str) -> None:
         try:
-            spec = open_model(ref, mmproj=self._mmproj)
+            spec = open_model(
+                ref,
+                mmproj=self._mmproj,
+                progress=lambda done, total: self.app.call_from_thread(
+                    self._header_progress, done, total
+                ),
+            )
         except VramtuiError as err:
             self.app.call_from_thread(self._model_failed, ref, str(err))
             return
