@@ -1,8 +1,8 @@
 """A fast GGUF header reader: the metadata and the tensor table, never the tensor data.
 
-Why not `gguf.GGUFReader`: it builds numpy views for every element of every array, so a header
-with the Qwen tokenizer (151,936 tokens, 151,387 merges) takes seconds. The estimate needs only
-the scalars, the small per-layer arrays and the tensor table, so arrays longer than
+Why not gguf-py's own reader class: it builds numpy views for every element of every array,
+so a header with the Qwen tokenizer (151,936 tokens, 151,387 merges) takes seconds. The estimate
+needs only the scalars, the small per-layer arrays and the tensor table, so arrays longer than
 `KEEP_ARRAY_MAX` are skipped: for strings by hopping from one 8-byte length to the next, never
 decoding them.
 
