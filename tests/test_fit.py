@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tui.core.catalog import open_catalog_model
 from tui.core.fit import MachineState, evaluate_fit
 from tui.core.machines import get_machine
@@ -86,3 +88,26 @@ def test_llamacpp_fa_auto_stays_on_for_gqa_on_vulkan() -> None:
     lms_state = MachineState.default_for(get_machine("framework-desktop-128gb"), runtime="lmstudio")
     lms = evaluate_fit(spec, RuntimeSettings(ctx_size=16384), lms_state)
     assert not lms.breakdown.flash_attn
+
+
+def test_unknown_architecture_file_is_marked_approximate(tmp_path: Path) -> None:
+    """A real file of an architecture vramtui does not know still gets a verdict, flagged as
+    estimated by the generic rules; a known architecture is not flagged."""
+    from gguf_fixtures import llama_metadata, llama_tensors, write_gguf  # noqa: PLC0415
+
+    from tui.core.model_files import open_local_model  # noqa: PLC0415
+
+    state = MachineState.default_for(get_machine("desktop-rtx-4090"))
+    odd = open_local_model(
+        str(write_gguf(tmp_path / "odd.gguf", "frobnicator", llama_metadata("frobnicator"),
+                       llama_tensors()))
+    )  # fmt: skip
+    known = open_local_model(
+        str(write_gguf(tmp_path / "known.gguf", "llama", llama_metadata("llama"), llama_tensors()))
+    )
+    odd_fit = evaluate_fit(odd, RuntimeSettings(), state)
+    assert odd_fit.verdict == "fits"
+    assert "approximate_estimate" in [r.code for r in odd_fit.reasons]
+    assert "approximate_estimate" not in [
+        r.code for r in evaluate_fit(known, RuntimeSettings(), state).reasons
+    ]

@@ -422,6 +422,12 @@ def evaluate_fit(
         reasons.append(Reason("slow_decode",
             f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
             "that feels usable", "info"))  # fmt: skip
+    if bd.approximate and not spec.synthesized:
+        # A file of an architecture the estimate knows only by its generic rules: say so.
+        arch = spec.architecture or "?"
+        reasons.append(Reason("approximate_estimate",
+            f"architecture {arch!r} is not one vramtui knows: memory is estimated with the "
+            "generic rules (dense attention on every layer)", "info"))  # fmt: skip
 
     severities = {r.severity for r in reasons}
     verdict: Verdict = (
