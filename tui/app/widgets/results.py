@@ -54,7 +54,7 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     return text
 
 
-def update_static(widget: Static, content: str | Text) -> None:
+def update_static(widget: Static, content: str | Text, min_lines: int = 0) -> None:
     """Update a Static only when its content changed, and relayout only when its height did.
 
     Static.update always asks for a full layout pass (~20 ms on the main screen); most
@@ -67,7 +67,7 @@ def update_static(widget: Static, content: str | Text) -> None:
     width = widget.content_region.width if widget.is_mounted else 0
     old_height = getattr(widget, "_vramtui_height", None)
     text = content if isinstance(content, Text) else Text.from_markup(content)
-    height = len(text.wrap(widget.app.console, width)) if width > 0 else None
+    height = max(min_lines, len(text.wrap(widget.app.console, width))) if width > 0 else None
     widget._vramtui_height = height  # type: ignore[attr-defined]
     auto_width = widget.styles.width is not None and widget.styles.width.is_auto
     # Same height (and a width set by the container): no layout pass needed.
@@ -75,7 +75,13 @@ def update_static(widget: Static, content: str | Text) -> None:
 
 
 class VerdictBanner(Static):
-    """The verdict, coloured by outcome, with each reason as a sentence."""
+    """The verdict, coloured by outcome, with each reason as a sentence.
+
+    The stylesheet gives it a min-height of MIN_LINES (the verdict and one reason), so a flip
+    between "fits" and "fits, with warnings" keeps its height and needs no layout pass.
+    """
+
+    MIN_LINES = 3
 
     evaluation: reactive[Evaluation | None] = reactive(None)
 
@@ -84,7 +90,7 @@ class VerdictBanner(Static):
         for verdict_name, cls in VERDICT_CLASSES.items():
             self.set_class(verdict == verdict_name, cls)
         self.set_class(evaluation is not None and evaluation.fit is None, "-none")
-        update_static(self, verdict_text(evaluation))
+        update_static(self, verdict_text(evaluation), self.MIN_LINES)
 
 
 def _gb_digits(n_bytes: int) -> str:
@@ -169,11 +175,22 @@ class PoolBars(Widget):
 
     evaluation: reactive[Evaluation | None] = reactive(None)
 
+    _reserved: tuple[int, int] = (0, 0)  # (width, legend lines) the bars keep room for
+
     def watch_evaluation(self) -> None:
         # Relayout only when the height changes; otherwise a repaint is enough (fast keys).
         height = self.get_content_height(self, self, max(10, self.content_size.width))
         self.refresh(layout=height != getattr(self, "_height", -1))
         self._height = height
+
+    def _legend_lines(self, width: int) -> int:
+        """Legend lines, never fewer than before at this width: a legend that wraps once
+        keeps its room, so stepping the carve-out back and forth never relayouts the screen."""
+        lines = self._legend_height(width)
+        if self._reserved[0] == width:
+            lines = max(lines, self._reserved[1])
+        self._reserved = (width, lines)
+        return lines
 
     def _pools(self) -> list[object]:
         fit = self.evaluation.fit if self.evaluation else None
@@ -183,7 +200,7 @@ class PoolBars(Widget):
         pools = self._pools()
         if not pools:
             return 1
-        return 2 * len(pools) + self._legend_height(width)
+        return 2 * len(pools) + self._legend_lines(width)
 
     def _legend(self) -> list[tuple[str, str, str]]:
         """Kinds present in any bar, in bar order, then free."""
