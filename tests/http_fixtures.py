@@ -54,6 +54,21 @@ class LoopbackServer:
     routes: dict[str, Route] = field(default_factory=dict)
     requests_log: list[LoggedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0  # requests being answered; their log entry is written at the end
+
+    def log(self, timeout: float = 2.0) -> list[LoggedRequest]:
+        """The requests so far, once those still being answered have been logged.
+
+        A client can finish with a response before the handler thread logs it (the log entry is
+        written after the body), so a test reading the log right away must wait for that."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.in_flight == 0:
+                    return list(self.requests_log)
+            time.sleep(0.005)
+        with self.lock:
+            return list(self.requests_log)
 
     @property
     def port(self) -> int:
@@ -67,10 +82,10 @@ class LoopbackServer:
         return self.url(path)
 
     def gets(self) -> list[LoggedRequest]:
-        return [r for r in self.requests_log if r.method == "GET"]
+        return [r for r in self.log() if r.method == "GET"]
 
     def bytes_sent(self) -> int:
-        return sum(r.bytes_sent for r in self.requests_log)
+        return sum(r.bytes_sent for r in self.log())
 
     def clear_log(self) -> None:
         with self.lock:
@@ -122,6 +137,15 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             self.do_GET()
 
         def do_GET(self) -> None:
+            with server.lock:
+                server.in_flight += 1
+            try:
+                self._answer()
+            finally:
+                with server.lock:
+                    server.in_flight -= 1
+
+        def _answer(self) -> None:
             route = server.routes.get(self.path.split("?", 1)[0]) or server.routes.get(self.path)
             if route is None or route.mode == "404":
                 self._simple(404, b"not found")

@@ -106,7 +106,7 @@ def test_second_open_uses_cache_and_works_offline(
     server.clear_log()
     second = open_remote_model(url, mmproj="none", options=FAST)
     assert second.tensors == first.tensors
-    assert [r.method for r in server.requests_log] == ["HEAD"]  # ETag check only
+    assert [r.method for r in server.log()] == ["HEAD"]  # ETag check only
     # The server goes away: the cached header is used, with a note saying so.
     server.routes.clear()
     server.httpd.shutdown()
@@ -122,7 +122,7 @@ def test_changed_etag_reads_again(server: LoopbackServer, files: dict[str, Path]
     server.routes["/small.gguf"].etag = '"v2"'
     server.clear_log()
     open_remote_model(url, mmproj="none", options=FAST)
-    assert [r.method for r in server.requests_log] == ["HEAD", "GET"]
+    assert [r.method for r in server.log()] == ["HEAD", "GET"]
 
 
 def test_server_ignoring_range_is_read_only_up_to_the_header(
@@ -266,8 +266,8 @@ def test_token_only_to_hf_host_across_redirects(
     server.add_file("/cdn/blob", files["small"])
     spec = open_remote_model("hf:org/repo/M.gguf", mmproj="none", options=FAST)
     assert spec.meta("block_count") == 2
-    hf_hits = [r for r in server.requests_log if r.path.startswith("/org/")]
-    cdn_hits = [r for r in server.requests_log if r.path.startswith("/cdn/")]
+    hf_hits = [r for r in server.log() if r.path.startswith("/org/")]
+    cdn_hits = [r for r in server.log() if r.path.startswith("/cdn/")]
     assert hf_hits and all(r.authorization == "Bearer hf_secret" for r in hf_hits)
     assert cdn_hits and all(r.authorization is None for r in cdn_hits)
 
@@ -279,7 +279,7 @@ def test_token_never_sent_to_other_hosts(
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     url = server.add_file("/small.gguf", files["small"])
     open_remote_model(url, mmproj="none", options=FAST)
-    assert all(r.authorization is None for r in server.requests_log)
+    assert all(r.authorization is None for r in server.log())
 
 
 def test_auth_error_mentions_hf_token(
