@@ -10,7 +10,7 @@ estimate as a real file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -192,13 +192,8 @@ def open_catalog_model(ref: str) -> ModelSpec | None:
     if projector is not None:
         pmeta = {k: _meta_value(v) for k, v in projector["metadata"].items()}
         mmproj = synthesize_projector(pmeta, projector.get("quant", "F16"))
-    return ModelSpec(
-        name=spec.name,
-        source=spec.source,
-        metadata=spec.metadata,
-        tensors=spec.tensors,
-        file_size=spec.file_size,
-        shards=spec.shards,
+    return replace(
+        spec,
         mmproj=mmproj if mmproj is not None else spec.mmproj,
         synthesized=True,
         notes=tuple(notes),

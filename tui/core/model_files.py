@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from tui.core.errors import ModelFileError, ModelReferenceError
@@ -269,14 +270,4 @@ def open_local_model(path: str, mmproj: str = "auto") -> ModelSpec:
         projector = read_projector_file(mp)
     if projector is None and notes == spec.notes:
         return spec
-    return ModelSpec(
-        name=spec.name,
-        source=spec.source,
-        metadata=spec.metadata,
-        tensors=spec.tensors,
-        file_size=spec.file_size,
-        shards=spec.shards,
-        mmproj=projector,
-        synthesized=spec.synthesized,
-        notes=notes,
-    )
+    return replace(spec, mmproj=projector, notes=notes)
