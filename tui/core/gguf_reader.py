@@ -273,11 +273,7 @@ class _Reader:
         count = self.read_u64(f"array length of {key!r}")
         size = _FIXED_SIZE.get(item_type)
         if size is not None:
-            if count > self.left() // size:
-                raise self.fail(
-                    f"key {key!r}: array of {count} {TYPE_NAMES[item_type]} runs past the end "
-                    "of the file"
-                )
+            self.check_count(count, size, key, TYPE_NAMES[item_type])
             if count > KEEP_ARRAY_MAX:
                 self.pos += count * size
                 return SkippedArray(item_type, count)
@@ -289,10 +285,7 @@ class _Reader:
             )
             return values
         if item_type == T_STRING:
-            if count > self.left() // 8:
-                raise self.fail(
-                    f"key {key!r}: array of {count} strings runs past the end of the file"
-                )
+            self.check_count(count, 8, key, "strings")
             if count > KEEP_ARRAY_MAX:
                 self.skip_strings(count, key)
                 return SkippedArray(item_type, count)
@@ -304,14 +297,17 @@ class _Reader:
         if item_type == T_ARRAY:
             if depth + 1 > MAX_ARRAY_DEPTH:
                 raise self.fail(f"key {key!r}: arrays nested more than {MAX_ARRAY_DEPTH} deep")
-            if count > self.left() // 12:
-                raise self.fail(
-                    f"key {key!r}: array of {count} arrays runs past the end of the file"
-                )
+            self.check_count(count, 12, key, "arrays")
             for _ in range(count):  # kept as its length only: nothing reads nested arrays
                 self.skip_array(key, depth + 1)
             return SkippedArray(item_type, count)
         raise self.fail(f"key {key!r}: array has unknown item type {item_type}")
+
+    def check_count(self, count: int, min_item_bytes: int, key: str, noun: str) -> None:
+        """Refuse an array whose items cannot fit in the bytes left, before anything is read or
+        allocated for it (a hostile header may claim 2^60 items)."""
+        if count > self.left() // min_item_bytes:
+            raise self.fail(f"key {key!r}: array of {count} {noun} runs past the end of the file")
 
     def skip_array(self, key: str, depth: int) -> None:
         """Skip one nested array without keeping anything."""
@@ -321,16 +317,10 @@ class _Reader:
         count = self.read_u64(f"array length of {key!r}")
         size = _FIXED_SIZE.get(item_type)
         if size is not None:
-            if count > self.left() // size:
-                raise self.fail(
-                    f"key {key!r}: array of {count} items runs past the end of the file"
-                )
+            self.check_count(count, size, key, "items")
             self.pos += count * size
         elif item_type == T_STRING:
-            if count > self.left() // 8:
-                raise self.fail(
-                    f"key {key!r}: array of {count} strings runs past the end of the file"
-                )
+            self.check_count(count, 8, key, "strings")
             self.skip_strings(count, key)
         elif item_type == T_ARRAY:
             raise self.fail(f"key {key!r}: arrays nested more than {MAX_ARRAY_DEPTH} deep")
