@@ -157,9 +157,13 @@ _CALIBRATION_CACHE: dict[tuple[str, str, float, int], float | None] = {}
 
 def load_calibration(machine_id: str, backend: str, path: Path | None = None) -> float | None:
     """Median measured/predicted decode ratio from the probe history, or None."""
-    from tui.core.paths import data_dir  # noqa: PLC0415
+    from tui.core.probe_history import (  # noqa: PLC0415
+        decode_efficiency,
+        history_path,
+        load_history,
+    )
 
-    source = path or data_dir() / "probe-history.jsonl"
+    source = path or history_path()
     try:
         st = source.stat()
     except OSError:
@@ -167,8 +171,6 @@ def load_calibration(machine_id: str, backend: str, path: Path | None = None) ->
     key = (machine_id, backend, st.st_mtime, st.st_size)
     if key in _CALIBRATION_CACHE:
         return _CALIBRATION_CACHE[key]
-    from tui.core.probe_history import decode_efficiency, load_history  # noqa: PLC0415
-
     value = decode_efficiency(load_history(source), machine_id, backend)
     if value is not None and not 0.05 <= value <= 20.0:
         value = None  # a ratio this far off is a broken record, not a calibration
