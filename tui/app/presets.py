@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.app.screens.dialogs import AskText, PickOne
-from tui.app.state import Choice, Evaluation, format_tokens
+from tui.app.state import Choice, Evaluation
 from tui.core.errors import VramtuiError
 from tui.core.fit import MachineState
 from tui.core.scenario import (
@@ -24,7 +24,7 @@ from tui.core.scenario import (
     scenario_machine_state,
     scenario_to_toml,
 )
-from tui.core.sizes import GiB, format_gib
+from tui.core.sizes import GiB, format_gib, format_tokens
 
 if TYPE_CHECKING:
     from tui.app.screens.main import MainScreen

@@ -79,20 +79,6 @@ def context_steps(spec: ModelSpec | None) -> list[int]:
     return [*steps, top]
 
 
-def format_tokens(n: int) -> str:
-    """4096 -> "4K", 131072 -> "128K", 40960 -> "40K", 1000 -> "1000"."""
-    if n >= 1024 and n % 1024 == 0:
-        return f"{n // 1024}K"
-    return str(n)
-
-
-def short_tokens(n: int) -> str:
-    """For tables: 162560 -> "158K" (rounded down: never more than fits), 1000 -> "1000"."""
-    if n >= 10240:
-        return f"{n // 1024}K"
-    return format_tokens(n)
-
-
 def parse_tokens(text: str) -> int:
     """ "16K", "16k", "16384", "0" (the model's maximum) -> tokens; SettingsError otherwise."""
     raw = text.strip().lower().replace("_", "").replace(",", "")

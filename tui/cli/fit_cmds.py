@@ -21,7 +21,7 @@ from tui.cli.common import (
     print_json,
     scenario_from_args,
 )
-from tui.core.sizes import format_bytes
+from tui.core.sizes import format_bytes, short_tokens
 
 _EXIT = {"fits": EXIT_OK, "fits_with_warnings": EXIT_WARN, "will_not_fit": EXIT_WONT_FIT}
 
@@ -179,13 +179,6 @@ def run_recommend(args: argparse.Namespace) -> int:
     return EXIT_OK if rec.recommended_index is not None else EXIT_WONT_FIT
 
 
-def _ctx_label(n_ctx: int) -> str:
-    """Contexts as people say them: 16K, 198K; '-' when no context fits cleanly."""
-    if n_ctx <= 0:
-        return "-"
-    return f"{n_ctx // 1024}K" if n_ctx % 1024 == 0 else f"{n_ctx / 1024:.1f}K"
-
-
 def _print_recommend(name: str, state: Any, rec: Any) -> None:
     from rich import box  # noqa: PLC0415
     from rich.console import Console  # noqa: PLC0415
@@ -221,7 +214,8 @@ def _print_recommend(name: str, state: Any, rec: Any) -> None:
             f"[{styles.get(f.verdict, '')}]{words.get(f.verdict, f.verdict)}[/]",
             format_bytes(f.dedicated_used_bytes + f.shared_used_bytes),
             format_bytes(row.gpu_left_bytes), format_bytes(row.system_ram_left_bytes),
-            _ctx_label(row.max_clean_context), f"{row.decode_tps:.1f}",
+            short_tokens(row.max_clean_context) if row.max_clean_context > 0 else "-",
+            f"{row.decode_tps:.1f}",
             *(() if narrow else (" ".join(f.codes),)),
         )  # fmt: skip
     c.print(t)

@@ -39,3 +39,17 @@ def format_bytes(n: int | float, precision: int = 1) -> str:
 
 def format_gib(n: int | float, precision: int = 1) -> str:
     return f"{n / GiB:.{precision}f} GB"
+
+
+def format_tokens(n: int) -> str:
+    """4096 -> "4K", 131072 -> "128K", 40960 -> "40K", 1000 -> "1000"."""
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024}K"
+    return str(n)
+
+
+def short_tokens(n: int) -> str:
+    """For tables: 162560 -> "158K" (rounded down: never more than fits), 1000 -> "1000"."""
+    if n >= 10240:
+        return f"{n // 1024}K"
+    return format_tokens(n)

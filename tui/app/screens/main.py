@@ -32,8 +32,6 @@ from tui.app.state import (
     Evaluation,
     context_steps,
     evaluate,
-    format_tokens,
-    short_tokens,
 )
 from tui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel, carve_label
 from tui.app.widgets.results import (
@@ -49,7 +47,7 @@ from tui.core.machines import get_machine, load_machines
 from tui.core.model_source import open_model
 from tui.core.probe import prediction_from_fit
 from tui.core.recommend import Recommendation, recommend
-from tui.core.sizes import format_bytes, format_gib
+from tui.core.sizes import format_bytes, format_gib, format_tokens, short_tokens
 
 NARROW_WIDTH = 100
 SWEEP_DELAY_S = 0.15

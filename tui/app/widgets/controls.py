@@ -17,11 +17,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from tui.app.state import Choice, context_steps, format_tokens, parse_tokens
+from tui.app.state import Choice, context_steps, parse_tokens
 from tui.core.errors import VramtuiError
 from tui.core.ggml_types import KV_CACHE_TYPES
 from tui.core.settings import FLASH_ATTN_VALUES
-from tui.core.sizes import GiB, format_gib, parse_size
+from tui.core.sizes import GiB, format_gib, format_tokens, parse_size
 
 OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]
 RUNTIME_OPTIONS = [("llama.cpp", "llamacpp"), ("LM Studio", "lmstudio"), ("Ollama", "ollama")]

@@ -13,8 +13,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Digits, Label, Static
 
-from tui.app.state import Evaluation, format_tokens
-from tui.core.sizes import GiB, format_gib
+from tui.app.state import Evaluation
+from tui.core.sizes import GiB, format_gib, format_tokens
 
 VERDICT_TITLES = {
     "fits": "✔ FITS",
