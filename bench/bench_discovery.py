@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui.core.catalog import open_catalog_model
-from tui.core.discovery import discover_models
-from tui.core.gguf_reader import read_gguf_header
-from tui.core.synth import write_sparse_gguf
+from tui.core.model.catalog import open_catalog_model
+from tui.core.model.discovery import discover_models
+from tui.core.model.gguf_reader import read_gguf_header
+from tui.core.model.synth import write_sparse_gguf
 
 N_MODELS = 200
 WITH_TOKENIZER_EVERY = 4

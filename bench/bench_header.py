@@ -21,8 +21,8 @@ if str(_TESTS) not in sys.path:
 from gguf import GGUFReader, GGUFValueType  # noqa: E402
 from gguf_fixtures import qwen_vocab_metadata, write_gguf  # noqa: E402
 
-from tui.core.gguf_reader import read_gguf_header  # noqa: E402
-from tui.core.model_spec import SkippedArray  # noqa: E402
+from tui.core.model.gguf_reader import read_gguf_header  # noqa: E402
+from tui.core.model.spec import SkippedArray  # noqa: E402
 
 N_LAYERS, N_EMBD, N_HEAD, N_HEAD_KV, HEAD_DIM, N_FF, N_VOCAB = 64, 5120, 64, 8, 128, 25600, 151936
 Q4_K, Q6_K, F32 = 12, 14, 0

@@ -10,9 +10,9 @@ from pathlib import Path
 from tests.oracle.archs import MODELS
 from tests.oracle.dry_run import llama_dry_run
 from tests.oracle.test_oracle import CASES, _id
-from tui.core.memory import estimate_memory
-from tui.core.model_spec import ModelSpec
-from tui.core.synth import synthesize_spec, write_sparse_gguf
+from tui.core.estimate.memory import estimate_memory
+from tui.core.model.spec import ModelSpec
+from tui.core.model.synth import synthesize_spec, write_sparse_gguf
 
 MIB = 2**20
 
@@ -54,7 +54,7 @@ def main() -> None:
               f"worst compute delta {worst:.1f} %")  # fmt: skip
         spec = files["Qwen3-Next-80B-A3B"][0] if "Qwen3-Next-80B-A3B" in files else None
         if spec is not None:
-            from tui.core.settings import RuntimeSettings  # noqa: PLC0415 - bench only
+            from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - bench only
 
             n = 2000
             t0 = time.perf_counter()

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from http_fixtures import LoopbackServer, header_size, serve, write_test_gguf
 
 from tui.core.errors import ModelFileError
-from tui.core.gguf_reader import BytesSource, parse_gguf_header
-from tui.core.remote import RemoteOptions, RemoteStats, open_remote_model
+from tui.core.model.gguf_reader import BytesSource, parse_gguf_header
+from tui.core.model.remote import RemoteOptions, RemoteStats, open_remote_model
 
 MiB = 1 << 20
 CASES = (  # name, vocab, layers

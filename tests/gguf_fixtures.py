@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from gguf import GGUFEndian, GGUFValueType, GGUFWriter
 
-from tui.core.ggml_types import GGML_TYPES, tensor_bytes
+from tui.core.model.ggml_types import GGML_TYPES, tensor_bytes
 
 QWEN_N_VOCAB = 151_936
 QWEN_N_MERGES = 151_387

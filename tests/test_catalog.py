@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.catalog import (
+from tui.core.errors import ModelReferenceError
+from tui.core.model.catalog import (
     DEFAULT_MODEL_REF,
     catalog_entries,
     catalog_metadata,
     open_catalog_model,
 )
-from tui.core.errors import ModelReferenceError
-from tui.core.model_source import open_model
-from tui.core.model_spec import SkippedArray
+from tui.core.model.source import open_model
+from tui.core.model.spec import SkippedArray
 
 REQUIRED_IDS = {
     "glm-4.7-flash", "qwen3-vl-32b", "qwen3-30b-a3b", "qwen3-32b", "qwen3-next-80b-a3b",

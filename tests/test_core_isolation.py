@@ -14,7 +14,7 @@ def _core_modules() -> list[str]:
 
 
 def test_core_has_modules() -> None:
-    assert "tui.core.model_spec" in _core_modules()
+    assert "tui.core.model.spec" in _core_modules()
 
 
 def test_core_imports_no_textual() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.catalog import open_catalog_model
-from tui.core.discovery import discover_models
-from tui.core.model_spec import ModelSpec
+from tui.core.model.catalog import open_catalog_model
+from tui.core.model.discovery import discover_models
+from tui.core.model.spec import ModelSpec
+from tui.core.model.synth import write_sparse_gguf
 from tui.core.paths import config_dir
-from tui.core.synth import write_sparse_gguf
 
 
 def _spec(ref: str) -> ModelSpec:
@@ -137,7 +137,7 @@ def test_second_listing_uses_the_cache(
         _write(folder / f"m{i}-Q4_K_M.gguf", llama_q4)
     first = discover_models([folder])
     calls: list[Path] = []
-    import tui.core.discovery as disc  # noqa: PLC0415 - patched below
+    import tui.core.model.discovery as disc  # noqa: PLC0415 - patched below
 
     real = disc.read_header_facts
     monkeypatch.setattr(disc, "read_header_facts", lambda p: calls.append(p) or real(p))

@@ -10,7 +10,7 @@ import pytest
 
 from tests.oracle.archs import MODELS
 from tui.cli.main import main
-from tui.core.synth import synthesize_spec, write_sparse_gguf
+from tui.core.model.synth import synthesize_spec, write_sparse_gguf
 
 MIB = 2**20
 
@@ -50,7 +50,7 @@ def test_estimate_prints_llama_cpp_weights_and_kv(
 ) -> None:
     """Issue 2's acceptance line: a sparse Qwen3-32B-shaped file at 16K context."""
     from tests.oracle.dry_run import llama_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
-    from tui.core.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 
     pytest.importorskip("xllamacpp")
     ref = llama_dry_run(qwen3_32b, RuntimeSettings(ctx_size=16384))

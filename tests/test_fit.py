@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.core.catalog import open_catalog_model
-from tui.core.fit import MachineState, evaluate_fit
-from tui.core.machines import get_machine
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.presets import get_machine
+from tui.core.model.catalog import open_catalog_model
+from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB
 
 
@@ -95,7 +95,7 @@ def test_unknown_architecture_file_is_marked_approximate(tmp_path: Path) -> None
     estimated by the generic rules; a known architecture is not flagged."""
     from gguf_fixtures import llama_metadata, llama_tensors, write_gguf  # noqa: PLC0415
 
-    from tui.core.model_files import open_local_model  # noqa: PLC0415
+    from tui.core.model.files import open_local_model  # noqa: PLC0415
 
     state = MachineState.default_for(get_machine("desktop-rtx-4090"))
     odd = open_local_model(

@@ -15,9 +15,9 @@ from gguf_fixtures import pack_kv, pack_str, pack_tensor, raw_gguf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui.core import gguf_reader
 from tui.core.errors import ModelFileError
-from tui.core.gguf_reader import BytesSource, GGUFHeader, parse_gguf_header
+from tui.core.model import gguf_reader
+from tui.core.model.gguf_reader import BytesSource, GGUFHeader, parse_gguf_header
 
 NAME = "/fuzz/model.gguf"
 N_MUTANTS = 12_000

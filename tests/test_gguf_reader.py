@@ -25,16 +25,16 @@ from gguf_fixtures import (
     write_tiny_model,
 )
 
-from tui.core import gguf_reader
 from tui.core.errors import ModelFileError
-from tui.core.gguf_reader import (
+from tui.core.model import gguf_reader
+from tui.core.model.gguf_reader import (
     BytesSource,
     FileSource,
     GGUFHeader,
     parse_gguf_header,
     read_gguf_header,
 )
-from tui.core.model_spec import SkippedArray
+from tui.core.model.spec import SkippedArray
 
 __all__ = ["qwen_vocab_gguf"]  # the session fixture, imported so pytest finds it
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tui.core.errors import VramtuiError
-from tui.core.machines import get_machine, load_machines
+from tui.core.machine.presets import get_machine, load_machines
 from tui.core.paths import user_machines_dir
 from tui.core.sizes import GiB, MiB
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.oracle.archs import MODELS
-from tui.core.breakdown import Kind, Place
 from tui.core.errors import SettingsError
-from tui.core.hparams import ModelHparams
-from tui.core.memory import estimate_memory
-from tui.core.model_spec import ModelSpec, SkippedArray, TensorInfo
-from tui.core.settings import RuntimeSettings
-from tui.core.synth import synthesize_spec
+from tui.core.estimate.breakdown import Kind, Place
+from tui.core.estimate.hparams import ModelHparams
+from tui.core.estimate.memory import estimate_memory
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.model.spec import ModelSpec, SkippedArray, TensorInfo
+from tui.core.model.synth import synthesize_spec
 
 
 def spec_of(name: str) -> ModelSpec:
@@ -138,7 +138,7 @@ def test_unknown_architecture_is_approximate_not_a_crash() -> None:
 def test_projector_on_device_or_host() -> None:
     from dataclasses import replace  # noqa: PLC0415 - lazy: keeps startup fast
 
-    from tui.core.synth import synthesize_projector  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.synth import synthesize_projector  # noqa: PLC0415 - lazy: keeps startup fast
 
     mm = synthesize_projector({"clip.vision.projection_dim": 5120}, "F16")
     spec = replace(spec_of("Qwen3-VL-32B"), mmproj=mm)

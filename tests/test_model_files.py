@@ -16,14 +16,14 @@ from gguf_fixtures import (
 )
 
 from tui.core.errors import ModelFileError, ModelReferenceError
-from tui.core.gguf_reader import read_gguf_header
-from tui.core.model_files import (
+from tui.core.model.files import (
     find_split_shards,
     is_projector,
     open_local_model,
     split_info,
 )
-from tui.core.model_source import open_model
+from tui.core.model.gguf_reader import read_gguf_header
+from tui.core.model.source import open_model
 
 
 def test_single_file(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tui.cli.main import main
-from tui.core.catalog import open_catalog_model
-from tui.core.synth import write_sparse_gguf
+from tui.core.model.catalog import open_catalog_model
+from tui.core.model.synth import write_sparse_gguf
 
 
 def _model(folder: Path, name: str) -> Path:

@@ -7,8 +7,13 @@ from dataclasses import replace
 import pytest
 
 from tui.core.errors import SettingsError
-from tui.core.fit import MachineState, compute_pools, gtt_from_pages_limit, kernel_param_line
-from tui.core.machines import get_machine
+from tui.core.machine.fit import (
+    MachineState,
+    compute_pools,
+    gtt_from_pages_limit,
+    kernel_param_line,
+)
+from tui.core.machine.presets import get_machine
 from tui.core.sizes import GiB, MiB
 
 

@@ -18,8 +18,8 @@ from tui.cli.common import (
     resolve_model_and_settings,
 )
 from tui.cli.main import main
+from tui.core.machine.scenario import load_scenario
 from tui.core.paths import scenario_presets_dir
-from tui.core.scenario import load_scenario
 
 GiB = 1024**3
 MACHINE = "hp-zbook-ultra-g1a-64gb"

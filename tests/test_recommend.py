@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tui.core.catalog import open_catalog_model
-from tui.core.fit import MachineState
-from tui.core.machines import get_machine
-from tui.core.recommend import recommend
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import MachineState
+from tui.core.machine.presets import get_machine
+from tui.core.machine.recommend import recommend
+from tui.core.model.catalog import open_catalog_model
 from tui.core.sizes import GiB
 
 
@@ -25,7 +25,7 @@ def test_seed_machine_recommends_32g_for_glm_and_qwen_vl() -> None:
 
 
 def test_max_clean_context_is_the_boundary() -> None:
-    from tui.core.fit import evaluate_fit  # noqa: PLC0415
+    from tui.core.machine.fit import evaluate_fit  # noqa: PLC0415
 
     spec = open_catalog_model("qwen3-vl-32b:Q4_K_M")
     assert spec is not None

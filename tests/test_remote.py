@@ -11,7 +11,7 @@ import pytest
 from http_fixtures import LoopbackServer, Route, header_size, serve, write_test_gguf
 
 from tui.core.errors import ModelReferenceError, RemoteError
-from tui.core.remote import (
+from tui.core.model.remote import (
     HttpRangeSource,
     RemoteOptions,
     RemoteStats,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tui.core.errors import PresetError
-from tui.core.paths import scenario_presets_dir
-from tui.core.scenario import (
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.scenario import (
     Scenario,
     delete_scenario,
     export_scenario,
@@ -23,7 +23,7 @@ from tui.core.scenario import (
     share_text,
     validate_against,
 )
-from tui.core.settings import RuntimeSettings
+from tui.core.paths import scenario_presets_dir
 
 GiB = 1024**3
 MiB = 1024**2

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tui.cli.main import main
-from tui.core.catalog import open_catalog_model
-from tui.core.synth import write_sparse_gguf
+from tui.core.model.catalog import open_catalog_model
+from tui.core.model.synth import write_sparse_gguf
 
 
 def _write_model(folder: Path, ref: str, stem: str) -> Path:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.catalog import open_catalog_model
-from tui.core.fit import FitResult, MachineState, evaluate_fit
-from tui.core.machines import get_machine
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.presets import get_machine
+from tui.core.model.catalog import open_catalog_model
+from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB, MiB
 
 GLM4, GLM6 = "glm-4.7-flash:Q4_K_M", "glm-4.7-flash:Q6_K"
@@ -124,8 +124,8 @@ def test_48_plus_16_pitfall() -> None:
 
 
 def test_sparse_gguf_file_gives_the_same_verdicts(tmp_path: Path) -> None:
-    from tui.core.model_source import open_model  # noqa: PLC0415
-    from tui.core.synth import write_sparse_gguf  # noqa: PLC0415
+    from tui.core.model.source import open_model  # noqa: PLC0415
+    from tui.core.model.synth import write_sparse_gguf  # noqa: PLC0415
 
     path = write_sparse_gguf(tmp_path / "glm-4.7-flash-Q4_K_M.gguf", _spec(GLM4))
     spec = open_model(str(path), mmproj="none")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from tui.core.catalog import open_catalog_model
-from tui.core.fit import MachineState, evaluate_fit
-from tui.core.machines import get_machine
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.presets import get_machine
+from tui.core.probe.calibration import load_calibration
+from tui.core.model.catalog import open_catalog_model
 from tui.core.paths import data_dir
-from tui.core.settings import RuntimeSettings
-from tui.core.speed import load_calibration
 
 
 def _fit(**kw: object) -> float:
@@ -58,10 +58,12 @@ def test_calibration_from_probe_history() -> None:
     assert load_calibration("framework-desktop-128gb", "vulkan") == 0.5
     spec = open_catalog_model("qwen3-32b:Q4_K_M")
     assert spec is not None
-    fit = evaluate_fit(
-        spec,
-        RuntimeSettings(ctx_size=16384),
-        MachineState.default_for(get_machine("framework-desktop-128gb")),
-    )
+    state = MachineState.default_for(get_machine("framework-desktop-128gb"))
+    factor = load_calibration("framework-desktop-128gb", "vulkan")
+    fit = evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state, calibration=factor)
     assert fit.speed.calibrated
     assert abs(fit.speed.decode_tokens_per_second - base * 0.5) < 1e-6
+    # The fit is pure: with the history on disk but no factor passed, nothing is calibrated.
+    raw = evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state)
+    assert not raw.speed.calibrated
+    assert abs(raw.speed.decode_tokens_per_second - base) < 1e-6

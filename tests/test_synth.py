@@ -10,8 +10,8 @@ from gguf import GGUFReader
 
 from tests.oracle.archs import MODELS
 from tui.core.errors import VramtuiError
-from tui.core.model_spec import SkippedArray
-from tui.core.synth import synthesize_projector, synthesize_spec, write_sparse_gguf
+from tui.core.model.spec import SkippedArray
+from tui.core.model.synth import synthesize_projector, synthesize_spec, write_sparse_gguf
 
 GIB = 2**30
 

@@ -15,11 +15,11 @@ from tui.app.recent import load_recent
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.picker import ModelPicker
 from tui.app.widgets.results import VerdictBanner
-from tui.core.catalog import DEFAULT_MODEL_REF, catalog_entries
 from tui.core.errors import VramtuiError
-from tui.core.machines import get_machine
+from tui.core.machine.presets import get_machine
+from tui.core.machine.scenario import load_scenario
+from tui.core.model.catalog import DEFAULT_MODEL_REF, catalog_entries
 from tui.core.paths import config_dir
-from tui.core.scenario import load_scenario
 from tui.core.sizes import GiB
 
 VERDICTS = {"fits", "fits_with_warnings", "will_not_fit"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.oracle.archs import MODELS
-from tui.core.model_spec import ModelSpec
-from tui.core.synth import synthesize_spec, write_sparse_gguf
+from tui.core.model.spec import ModelSpec
+from tui.core.model.synth import synthesize_spec, write_sparse_gguf
 
 
 @pytest.fixture(scope="session")

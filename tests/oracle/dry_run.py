@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
 
 # ggml_type ids for the cache types (ggml.h enum ggml_type)
 _CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8,

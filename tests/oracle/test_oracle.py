@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.oracle.dry_run import llama_dry_run
-from tui.core.memory import estimate_memory
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.memory import estimate_memory
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.model.spec import ModelSpec
 
 pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.oracle

@@ -29,15 +29,8 @@ from probe_doubles import (
 
 from tui.cli.main import main
 from tui.core.errors import ProbeError
-from tui.core.probe import (
-    Prediction,
-    ProbeTimeouts,
-    compare,
-    detect_servers,
-    read_amdgpu_memory,
-    run_probe,
-    server_info,
-)
+from tui.core.probe.measure import detect_servers, read_amdgpu_memory, run_probe, server_info
+from tui.core.probe.results import Prediction, ProbeTimeouts, compare
 
 T = ProbeTimeouts(connect=1, first_token=3, total=5, request=2)
 

@@ -11,14 +11,14 @@ from probe_doubles import Conn, Double, Request, free_port, ollama_double, opena
 
 from tui.cli.main import main
 from tui.core.errors import ProbeError
-from tui.core.probe import (
+from tui.core.probe.measure import (
     MAX_LINE_BYTES,
-    ProbeTimeouts,
     detect_servers,
     normalize_url,
     run_probe,
     server_info,
 )
+from tui.core.probe.results import ProbeTimeouts
 
 T = ProbeTimeouts(connect=0.5, first_token=0.6, total=1.2, request=0.6)
 CHUNK = {"choices": [{"index": 0, "delta": {"content": "tok"}, "finish_reason": None}]}

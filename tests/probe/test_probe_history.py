@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 
 from tui.cli.main import main
-from tui.core.probe import MemoryEvidence, Prediction, ProbeResult
-from tui.core.probe_history import (
+from tui.core.probe.history import (
     append_history,
     decode_efficiency,
     history_path,
     load_history,
     make_record,
 )
+from tui.core.probe.results import MemoryEvidence, Prediction, ProbeResult
 
 
 def _result(tps: float, model: str = "qwen3-8b") -> ProbeResult:

@@ -9,16 +9,9 @@ import pytest
 from probe_tiny_llama import LlamaServer
 
 from tui.cli.main import main
-from tui.core.probe import (
-    MemoryEvidence,
-    Prediction,
-    ProbeResult,
-    ProbeTimeouts,
-    detect_servers,
-    run_probe,
-    server_info,
-)
-from tui.core.probe_history import append_history, history_path, load_history, make_record
+from tui.core.probe.history import append_history, history_path, load_history, make_record
+from tui.core.probe.measure import detect_servers, run_probe, server_info
+from tui.core.probe.results import MemoryEvidence, Prediction, ProbeResult, ProbeTimeouts
 
 pytestmark = pytest.mark.server
 

@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList
 
 from tui.app.screens.probe import ProbeScreen
-from tui.core.probe import Prediction, ProbeResult, ProbeTimeouts
-from tui.core.probe_history import load_history
+from tui.core.probe.history import load_history
+from tui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
 
 pytestmark = pytest.mark.server
 

@@ -12,12 +12,12 @@ from dataclasses import replace
 from tui.app.app import VramtuiApp
 from tui.app.presets import state_from_scenario
 from tui.app.state import Choice
-from tui.core.catalog import DEFAULT_MODEL_REF
-from tui.core.fit import MachineState
-from tui.core.machines import get_machine
-from tui.core.model_source import is_remote_reference, open_model
-from tui.core.scenario import load_scenario
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import MachineState
+from tui.core.machine.presets import get_machine
+from tui.core.machine.scenario import load_scenario
+from tui.core.model.catalog import DEFAULT_MODEL_REF
+from tui.core.model.source import is_remote_reference, open_model
 from tui.core.sizes import parse_size
 
 DEFAULT_MACHINE = "hp-zbook-ultra-g1a-64gb"  # the seed's 64 GB Ryzen AI Max+ 395 laptop

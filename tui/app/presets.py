@@ -1,6 +1,6 @@
 """Scenario presets from the app: save, load, export, and a shareable text for the clipboard.
 
-The files and their validation belong to `tui.core.scenario`; this module only turns the
+The files and their validation belong to `tui.core.machine.scenario`; this module only turns the
 screen's `Choice` into a scenario and back, and asks the user for names and paths.
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from tui.app.screens.dialogs import AskText, PickOne
 from tui.app.state import Choice, Evaluation
 from tui.core.errors import VramtuiError
-from tui.core.fit import MachineState
-from tui.core.scenario import (
+from tui.core.machine.fit import MachineState
+from tui.core.machine.scenario import (
     Scenario,
     export_scenario,
     list_scenarios,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tui.core.errors import SettingsError, VramtuiError
-from tui.core.fit import FitResult, MachineState, evaluate_fit
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.model.spec import ModelSpec
 
 # Context quick steps (tokens); the model's own maximum is added at the end.
 CONTEXT_STEPS = (4096, 8192, 16384, 24576, 32768, 65536, 131072, 262144)
@@ -27,6 +27,9 @@ class Choice:
     settings: RuntimeSettings
     machine: MachineState
     projector: bool = True  # count the multimodal projector (when the model has one)
+    calibration: float | None = (
+        None  # decode factor from the probe history, looked up by the screen
+    )
 
     @property
     def effective_spec(self) -> ModelSpec | None:
@@ -57,7 +60,10 @@ def evaluate(choice: Choice) -> Evaluation:
     if spec is None:
         return Evaluation(choice, None, "loading the model…")
     try:
-        return Evaluation(choice, evaluate_fit(spec, choice.settings, choice.machine))
+        return Evaluation(
+            choice,
+            evaluate_fit(spec, choice.settings, choice.machine, calibration=choice.calibration),
+        )
     except VramtuiError as err:
         return Evaluation(choice, None, str(err))
 

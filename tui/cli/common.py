@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import SettingsError, VramtuiError
-from tui.core.settings import FLASH_ATTN_VALUES, RuntimeSettings
+from tui.core.estimate.settings import FLASH_ATTN_VALUES, RuntimeSettings
 
 if TYPE_CHECKING:
-    from tui.core.scenario import Scenario
+    from tui.core.machine.scenario import Scenario
 
 EXIT_OK = 0
 EXIT_WARN = 1
@@ -191,7 +191,7 @@ def scenario_from_args(
     scenario = None
     name = getattr(args, "preset", None)
     if name:
-        from tui.core.scenario import load_scenario  # noqa: PLC0415 - lazy: only with --preset
+        from tui.core.machine.scenario import load_scenario  # noqa: PLC0415 - lazy: only with --preset
 
         scenario = load_scenario(name)
     model = getattr(args, "model", None) or (scenario.model_ref if scenario else None)

@@ -13,8 +13,8 @@ from tui.cli.common import (
     print_json,
     resolve_model_and_settings,
 )
-from tui.core.breakdown import Kind, MemoryBreakdown, Place
-from tui.core.model_spec import ModelSpec
+from tui.core.estimate.breakdown import Kind, MemoryBreakdown, Place
+from tui.core.model.spec import ModelSpec
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -42,8 +42,8 @@ def estimate_json(spec: ModelSpec, bd: MemoryBreakdown) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.core.memory import estimate_memory  # noqa: PLC0415 - lazy: keeps startup fast
-    from tui.core.model_source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
 
     model, settings, _scenario = resolve_model_and_settings(args)
     spec = open_model(model, mmproj=args.mmproj)

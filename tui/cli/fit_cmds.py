@@ -63,8 +63,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _state(args: argparse.Namespace, scenario: Any, carve_required: bool) -> Any:
     from tui.core.errors import SettingsError  # noqa: PLC0415
-    from tui.core.fit import MachineState, gtt_from_pages_limit  # noqa: PLC0415
-    from tui.core.machines import get_machine  # noqa: PLC0415
+    from tui.core.machine.fit import MachineState, gtt_from_pages_limit  # noqa: PLC0415
+    from tui.core.machine.presets import get_machine  # noqa: PLC0415
     from tui.core.sizes import parse_size  # noqa: PLC0415
 
     machine_id = args.machine or (scenario.machine_id if scenario else None)
@@ -112,13 +112,17 @@ def _state(args: argparse.Namespace, scenario: Any, carve_required: bool) -> Any
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from tui.core.fit import evaluate_fit  # noqa: PLC0415
-    from tui.core.model_source import open_model  # noqa: PLC0415
+    from tui.core.machine.fit import evaluate_fit  # noqa: PLC0415
+    from tui.core.model.source import open_model  # noqa: PLC0415
+    from tui.core.probe.calibration import load_calibration  # noqa: PLC0415
 
     scenario, model, mmproj, settings = scenario_from_args(args)
     state = _state(args, scenario, carve_required=True)
     spec = open_model(model, mmproj=mmproj)
-    fit = evaluate_fit(spec, settings, state, prompt_tokens=args.prompt_tokens)
+    calibration = load_calibration(state.machine.id, state.resolved_backend)
+    fit = evaluate_fit(
+        spec, settings, state, prompt_tokens=args.prompt_tokens, calibration=calibration
+    )
     if args.json:
         data = fit.to_json()
         data["model"] = spec.name
@@ -161,13 +165,15 @@ def _print_check(name: str, state: Any, fit: Any) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from tui.core.model_source import open_model  # noqa: PLC0415
-    from tui.core.recommend import recommend  # noqa: PLC0415
+    from tui.core.machine.recommend import recommend  # noqa: PLC0415
+    from tui.core.model.source import open_model  # noqa: PLC0415
+    from tui.core.probe.calibration import load_calibration  # noqa: PLC0415
 
     scenario, model, mmproj, settings = scenario_from_args(args)
     state = _state(args, scenario, carve_required=False)
     spec = open_model(model, mmproj=mmproj)
-    rec = recommend(spec, settings, state)
+    calibration = load_calibration(state.machine.id, state.resolved_backend)
+    rec = recommend(spec, settings, state, calibration=calibration)
     if args.json:
         data = rec.to_json()
         data["model"] = spec.name
@@ -239,7 +245,7 @@ def _print_recommend(name: str, state: Any, rec: Any) -> None:
 def run_machines(args: argparse.Namespace) -> int:
     import sys  # noqa: PLC0415
 
-    from tui.core.machines import load_machines  # noqa: PLC0415
+    from tui.core.machine.presets import load_machines  # noqa: PLC0415
 
     catalog = load_machines()
     for problem in catalog.problems:

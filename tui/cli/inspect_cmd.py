@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tui.cli.common import EXIT_OK, add_model_args, print_json, resolve_model_and_settings
-from tui.core.model_source import open_model
-from tui.core.model_spec import MetaValue, ModelSpec, SkippedArray
+from tui.core.model.source import open_model
+from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
 from tui.core.sizes import format_bytes
 
 # general.file_type values: llama.cpp's enum llama_ftype (include/llama.h), named as

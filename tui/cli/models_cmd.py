@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.catalog:
         return _catalog(args)
-    from tui.core.discovery import discover_models  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.discovery import discover_models  # noqa: PLC0415 - lazy: keeps startup fast
 
     result = discover_models(tuple(args.dirs))
     if args.json:
@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    from tui.core.catalog import catalog_entries  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.catalog import catalog_entries  # noqa: PLC0415 - lazy: keeps startup fast
 
     entries = catalog_entries()
     if args.json:

@@ -23,7 +23,7 @@ from tui.cli.common import (
     settings_from_args,
 )
 from tui.core.errors import SettingsError
-from tui.core.scenario import (
+from tui.core.machine.scenario import (
     BACKENDS,
     OS_NAMES,
     RUNTIMES,
@@ -111,7 +111,7 @@ def _size(text: str | None, flag: str) -> int | None:
 
 def _warn_unknown_machine(s: Scenario) -> None:
     """A machine id not installed here is saved anyway (it may be a friend's own preset)."""
-    from tui.core.machines import load_machines  # noqa: PLC0415 - lazy: reads preset files
+    from tui.core.machine.presets import load_machines  # noqa: PLC0415 - lazy: reads preset files
 
     try:
         ids = load_machines().ids()

@@ -13,23 +13,7 @@ from rich.table import Table
 
 from tui.cli.common import EXIT_OK, add_runtime_args, print_json, settings_from_args
 from tui.core.errors import ProbeError, VramtuiError
-from tui.core.probe import (
-    SERVER_KINDS,
-    ComparisonRow,
-    Prediction,
-    ProbeResult,
-    ProbeTimeouts,
-    ServerInfo,
-    compare,
-    detect_servers,
-    format_measure,
-    format_ratio,
-    predict,
-    resolve_server,
-    run_probe,
-    server_info,
-)
-from tui.core.probe_history import (
+from tui.core.probe.history import (
     HistoryRecord,
     append_history,
     current_os,
@@ -37,6 +21,18 @@ from tui.core.probe_history import (
     history_path,
     load_history,
     make_record,
+)
+from tui.core.probe.measure import detect_servers, predict, resolve_server, run_probe, server_info
+from tui.core.probe.results import (
+    SERVER_KINDS,
+    ComparisonRow,
+    Prediction,
+    ProbeResult,
+    ProbeTimeouts,
+    ServerInfo,
+    compare,
+    format_measure,
+    format_ratio,
 )
 from tui.core.sizes import format_bytes, parse_size
 
@@ -159,9 +155,9 @@ def _model_ref(args: argparse.Namespace, result: ProbeResult) -> str | None:
 
 
 def _load_scenario(name: str) -> Any:
-    """A scenario preset by name or file (tui.core.scenario.load_scenario)."""
+    """A scenario preset by name or file (tui.core.machine.scenario.load_scenario)."""
     try:
-        scenario_module = importlib.import_module("tui.core.scenario")
+        scenario_module = importlib.import_module("tui.core.machine.scenario")
     except ImportError as err:
         raise VramtuiError(f"--preset: scenario presets are not available ({err})") from None
     return scenario_module.load_scenario(name)
@@ -214,7 +210,7 @@ def _row_json(row: ComparisonRow) -> dict[str, Any]:
 
 def _calibration(machine: str | None, backend: str | None) -> dict[str, Any] | None:
     """What the history says about this machine and backend before this run (the factor the
-    speed model can calibrate with; see tui.core.probe_history)."""
+    speed model can calibrate with; see tui.core.probe.history)."""
     if machine is None:
         return None
     records = load_history()

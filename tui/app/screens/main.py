@@ -42,11 +42,12 @@ from tui.app.widgets.results import (
     update_static,
 )
 from tui.core.errors import VramtuiError
-from tui.core.fit import MachineState
-from tui.core.machines import get_machine, load_machines
-from tui.core.model_source import open_model
-from tui.core.probe import prediction_from_fit
-from tui.core.recommend import Recommendation, recommend
+from tui.core.machine.fit import MachineState
+from tui.core.machine.presets import get_machine, load_machines
+from tui.core.machine.recommend import Recommendation, recommend
+from tui.core.model.source import open_model
+from tui.core.probe.calibration import load_calibration
+from tui.core.probe.measure import prediction_from_fit
 from tui.core.sizes import format_bytes, format_gib, format_tokens, short_tokens
 
 NARROW_WIDTH = 100
@@ -165,7 +166,7 @@ class MainScreen(Screen[None]):
         table = self.query_one("#compare", CompareTable)
         for column, label in zip(COMPARE_COLUMNS, COMPARE_LABELS, strict=True):
             table.add_column(label, key=column)
-        self.choice = self._initial
+        self.update_choice(self._initial)
         if self._pending_ref:
             self.open_model(self._pending_ref)
 
@@ -210,8 +211,11 @@ class MainScreen(Screen[None]):
         return f"{choice.spec.name if choice.spec else '…'} on {state.machine.name} · {state.os}"
 
     def update_choice(self, choice: Choice) -> None:
-        """Replace the choice (the only way the question changes)."""
-        self.choice = choice
+        """Replace the choice (the only way the question changes). The probe-history calibration
+        is looked up here, once per change, and carried in the choice to the pure fit."""
+        machine = choice.machine
+        calibration = load_calibration(machine.machine.id, machine.resolved_backend)
+        self.choice = replace(choice, calibration=calibration)
 
     @work(thread=True, exclusive=True, group="recommend", exit_on_error=False)
     def _sweep(self, choice: Choice) -> None:
@@ -219,7 +223,7 @@ class MainScreen(Screen[None]):
         if spec is None:
             return
         try:
-            rec = recommend(spec, choice.settings, choice.machine)
+            rec = recommend(spec, choice.settings, choice.machine, calibration=choice.calibration)
         except VramtuiError:
             return
         if not get_current_worker().is_cancelled:
@@ -469,7 +473,7 @@ class MainScreen(Screen[None]):
         self.notify("Copied a shareable summary to the clipboard.", timeout=3)
 
     def action_probe(self) -> None:
-        """Measure a running server beside this prediction (helper F's probe screen)."""
+        """Measure a running server beside this prediction (the probe screen)."""
         choice = self.choice
         fit = self.evaluation.fit if self.evaluation else None
         prediction = None
@@ -481,7 +485,7 @@ class MainScreen(Screen[None]):
             # The history keeps raw (uncalibrated) predictions, or each probe would calibrate
             # against the last calibration: prediction_from_fit divides the factor out.
             if fit is not None:
-                prediction = prediction_from_fit(fit, label, machine_id=state.machine.id)
+                prediction = prediction_from_fit(fit, label, calibration=choice.calibration)
             history = {
                 "machine": state.machine.id,
                 "carve_out_bytes": state.carve_out_bytes,

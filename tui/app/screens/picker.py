@@ -19,8 +19,8 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from tui.app.recent import load_recent
-from tui.core.catalog import catalog_entries
-from tui.core.discovery import discover_models
+from tui.core.model.catalog import catalog_entries
+from tui.core.model.discovery import discover_models
 from tui.core.sizes import format_gib
 
 OPEN_TYPED = "open-typed"

@@ -3,7 +3,7 @@ tokens/s figure, then read the measurement beside the prediction. Esc cancels th
 and closes the screen.
 
 Self-contained: everything it needs comes in through the constructor, so the app only pushes it.
-The network work runs in thread workers (tui.core.probe is synchronous); streamed text goes
+The network work runs in thread workers (tui.core.probe.measure is synchronous); streamed text goes
 through a small locked buffer that a timer flushes, so a fast server never floods the UI.
 """
 
@@ -23,20 +23,18 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from tui.core.errors import VramtuiError
-from tui.core.probe import (
+from tui.core.probe.history import append_history, make_record
+from tui.core.probe.measure import detect_servers, run_probe, server_info
+from tui.core.probe.results import (
     Prediction,
     ProbeResult,
     ProbeTimeouts,
     ServerInfo,
     ServerKind,
     compare,
-    detect_servers,
     format_measure,
     format_ratio,
-    run_probe,
-    server_info,
 )
-from tui.core.probe_history import append_history, make_record
 
 _SHOWN_CHARS = 16_000
 

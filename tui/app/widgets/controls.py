@@ -19,8 +19,8 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from tui.app.state import Choice, context_steps, parse_tokens
 from tui.core.errors import VramtuiError
-from tui.core.ggml_types import KV_CACHE_TYPES
-from tui.core.settings import FLASH_ATTN_VALUES
+from tui.core.estimate.settings import FLASH_ATTN_VALUES
+from tui.core.model.ggml_types import KV_CACHE_TYPES
 from tui.core.sizes import GiB, format_gib, format_tokens, parse_size
 
 OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.core.errors import ModelFileError, ModelReferenceError
-from tui.core.gguf_reader import GGUFHeader, read_gguf_header
-from tui.core.model_spec import ModelSpec, TensorInfo
+from tui.core.model.gguf_reader import GGUFHeader, read_gguf_header
+from tui.core.model.spec import ModelSpec, TensorInfo
 
 SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 _WORD_RE = re.compile(r"[a-z0-9]+")

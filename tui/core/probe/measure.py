@@ -22,23 +22,31 @@ import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
 
 from tui.core.errors import ProbeError
-from tui.core.fit import FitResult, MachineState, evaluate_fit
-from tui.core.machines import get_machine
-from tui.core.model_source import open_model
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.presets import get_machine
+from tui.core.model.source import open_model
+from tui.core.probe.calibration import load_calibration
+from tui.core.probe.results import (
+    SERVER_KINDS,
+    GpuMemorySample,
+    MemoryEvidence,
+    Prediction,
+    ProbeResult,
+    ProbeTimeouts,
+    ServerInfo,
+    ServerKind,
+    ServerModel,
+)
 from tui.core.sizes import format_bytes
-from tui.core.speed import load_calibration
-
-ServerKind = Literal["llamacpp", "lmstudio", "ollama", "openai"]
-SERVER_KINDS: tuple[ServerKind, ...] = ("llamacpp", "lmstudio", "ollama", "openai")
 
 # Default ports of the servers (llama-server --port default, LM Studio's server, Ollama).
 DEFAULT_PORTS: dict[ServerKind, int] = {"llamacpp": 8080, "lmstudio": 1234, "ollama": 11434}
@@ -57,185 +65,6 @@ _FILLER = (
 _FILLER_TOKENS = 24  # roughly, for common BPE vocabularies; the server reports the real count
 
 DEFAULT_SYSFS_DRM = Path("/sys/class/drm")
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class ProbeTimeouts:
-    """Seconds. `first_token` and `total` count from the moment the request is sent."""
-
-    connect: float = 3.0
-    first_token: float = 60.0
-    total: float = 180.0
-    request: float = 10.0  # non-streaming requests: model lists, /props, /api/ps
-
-    def __post_init__(self) -> None:
-        for name in ("connect", "first_token", "total", "request"):
-            if not getattr(self, name) > 0:
-                raise ProbeError(f"timeout {name} must be more than 0 seconds")
-
-
-@dataclass(frozen=True)
-class ServerModel:
-    name: str
-    loaded: bool
-    size_bytes: int | None = None
-    vram_bytes: int | None = None
-    context_length: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    kind: ServerKind
-    url: str
-    models: list[ServerModel]
-
-    def model_names(self) -> list[str]:
-        return [m.name for m in self.models]
-
-
-@dataclass(frozen=True)
-class GpuMemorySample:
-    """One reading of amdgpu's sysfs counters (bytes); None where the file is absent."""
-
-    card: str
-    vram_used: int | None
-    vram_total: int | None
-    gtt_used: int | None
-    gtt_total: int | None
-
-    @property
-    def used(self) -> int:
-        return (self.vram_used or 0) + (self.gtt_used or 0)
-
-
-@dataclass
-class MemoryEvidence:
-    """What the server or the OS says about memory; every field is optional evidence."""
-
-    ollama_size_bytes: int | None = None
-    ollama_vram_bytes: int | None = None
-    ollama_context_length: int | None = None
-    n_ctx: int | None = None  # llama.cpp /props (per slot) or /slots
-    slots_n_ctx: list[int] = field(default_factory=list)
-    total_slots: int | None = None
-    model_path: str | None = None  # llama.cpp /props model_path
-    amdgpu_before: list[GpuMemorySample] = field(default_factory=list)
-    amdgpu_during: list[GpuMemorySample] = field(default_factory=list)
-
-    def amdgpu_delta_bytes(self) -> int | None:
-        """GPU memory (VRAM + GTT) that appeared between the sample before and the peak during."""
-        if not self.amdgpu_before or not self.amdgpu_during:
-            return None
-        before = sum(s.used for s in self.amdgpu_before)
-        return max(0, sum(s.used for s in self.amdgpu_during) - before)
-
-    def device_bytes(self) -> int | None:
-        """Best measured GPU memory: Ollama's size_vram, else the amdgpu delta."""
-        if self.ollama_vram_bytes is not None:
-            return self.ollama_vram_bytes
-        return self.amdgpu_delta_bytes()
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["amdgpu_delta_bytes"] = self.amdgpu_delta_bytes()
-        data["device_bytes"] = self.device_bytes()
-        return data
-
-
-@dataclass
-class ProbeResult:
-    kind: ServerKind
-    url: str
-    model: str
-    ttft_client_s: float | None
-    ttft_server_s: float | None
-    decode_tokens_per_second: float | None
-    prompt_tokens_per_second: float | None
-    tokens_generated: int
-    prompt_tokens: int | None
-    server_timings: dict[str, Any]
-    memory: MemoryEvidence
-    cancelled: bool = False
-    decode_source: Literal["server", "client", "none"] = "none"
-    text: str = ""
-    wall_s: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["memory"] = self.memory.to_json()
-        return data
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What vramtui predicted for the same model, machine and settings."""
-
-    decode_tps: float | None  # as shown: calibrated from the probe history when it could be
-    ttft_s: float | None
-    device_bytes: int | None
-    label: str = ""  # e.g. "Qwen3-8B on framework-desktop-128gb @ 96.0 GB, linux, vulkan"
-    raw_decode_tps: float | None = None  # before calibration (what the history keeps)
-    calibration: float | None = None  # the factor applied, when the prediction is calibrated
-    backend: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        raw = self.raw_decode_tps if self.raw_decode_tps is not None else self.decode_tps
-        return {
-            # decode_tps is the raw prediction: calibration divides measured by it.
-            "decode_tps": raw,
-            "calibrated_decode_tps": self.decode_tps if self.calibration is not None else None,
-            "calibration": self.calibration,
-            "ttft_s": self.ttft_s,
-            "device_bytes": self.device_bytes,
-            "backend": self.backend,
-            "label": self.label,
-        }
-
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    name: str
-    unit: str
-    predicted: float | None
-    measured: float | None
-
-    @property
-    def ratio(self) -> float | None:
-        """measured / predicted (1.0 = the prediction was exact)."""
-        if self.predicted is None or self.measured is None or self.predicted == 0:
-            return None
-        return self.measured / self.predicted
-
-
-def compare(prediction: Prediction | None, result: ProbeResult) -> list[ComparisonRow]:
-    """The rows shown side by side: measured beside predicted, with the ratio."""
-    p = prediction or Prediction(None, None, None)
-    ttft = result.ttft_server_s if result.ttft_server_s is not None else result.ttft_client_s
-    device = result.memory.device_bytes()
-    return [
-        ComparisonRow("decode", "tok/s", p.decode_tps, result.decode_tokens_per_second),
-        ComparisonRow("time to first token", "s", p.ttft_s, ttft),
-        ComparisonRow("GPU memory", "bytes", p.device_bytes, float(device) if device else None),
-    ]
-
-
-def format_measure(value: float | None, unit: str) -> str:
-    """One figure as the CLI table and the TUI show it ("-" when there is none)."""
-    if value is None:
-        return "-"
-    if unit == "bytes":
-        return format_bytes(value)
-    if unit == "s":
-        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-    return f"{value:,.1f} {unit}".rstrip()
-
-
-def format_ratio(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio:.2f}x"
 
 
 # --------------------------------------------------------------------------- URLs and errors
@@ -1237,18 +1066,15 @@ def prediction_from_fit(
     fit_result: FitResult,
     label: str = "",
     *,
-    machine_id: str | None = None,
     calibration: float | None = None,
 ) -> Prediction:
     """The numbers the probe compares, from the fit model's result (what the app shows).
 
     When the speed estimate was calibrated from the probe history, the factor (`calibration`,
-    or looked up for `machine_id` and the fit's backend) is divided out into `raw_decode_tps`:
+    the one the fit was given) is divided out into `raw_decode_tps`:
     the history must keep raw predictions, or each run would calibrate against the last
     calibration."""
     speed = fit_result.speed
-    if speed.calibrated and calibration is None and machine_id is not None:
-        calibration = load_calibration(machine_id, fit_result.backend)
     decode = speed.decode_tokens_per_second
     raw = decode / calibration if speed.calibrated and calibration else decode
     return Prediction(
@@ -1272,7 +1098,7 @@ def predict(
     backend: str | None = None,
     prompt_tokens: int | None = None,
 ) -> Prediction:
-    """vramtui's prediction for `model_ref` on a machine preset (tui.core.fit.evaluate_fit), for
+    """vramtui's prediction for `model_ref` on a machine preset (machine.fit.evaluate_fit), for
     the prompt length the probe really sent. Raises a VramtuiError subclass when the model,
     machine or settings do not resolve."""
     spec = open_model(model_ref)
@@ -1285,8 +1111,11 @@ def predict(
     if backend is not None:
         changes["backend"] = backend
     state = MachineState.default_for(machine, **changes)
-    result = evaluate_fit(spec, settings, state, prompt_tokens=prompt_tokens or None)
+    calibration = load_calibration(machine.id, state.resolved_backend)
+    result = evaluate_fit(
+        spec, settings, state, prompt_tokens=prompt_tokens or None, calibration=calibration
+    )
     name = spec.name or model_ref
     carve = f" @ {format_bytes(state.carve_out_bytes, 0)}" if state.carve_out_bytes else ""
     label = f"{name} on {machine.id}{carve}, {state.os}, {result.backend}"
-    return prediction_from_fit(result, label=label, machine_id=machine.id)
+    return prediction_from_fit(result, label=label, calibration=calibration)

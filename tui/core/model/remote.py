@@ -30,8 +30,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 
 from tui.core.errors import ModelReferenceError, RemoteError, VramtuiError
-from tui.core.header_cache import load_entry, spec_from_json, spec_to_json, store_entry
-from tui.core.model_spec import ModelSpec, TensorInfo
+from tui.core.model.header_cache import load_entry, spec_from_json, spec_to_json, store_entry
+from tui.core.model.spec import ModelSpec, TensorInfo
 
 Progress = Callable[[int, int], None]
 
@@ -428,7 +428,7 @@ class RemoteStats:
 def _parse_url(
     url: str, http: _Http, name: str, progress: Progress | None
 ) -> tuple[Any, HttpRangeSource]:
-    from tui.core.gguf_reader import parse_gguf_header  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.gguf_reader import parse_gguf_header  # noqa: PLC0415 - lazy: keeps startup fast
 
     source = HttpRangeSource(url, http, progress=progress)
     try:
@@ -634,10 +634,10 @@ def _open_remote(ref: str, mmproj: str, http: _Http, progress: Progress | None) 
         elif mmproj.startswith(("http://", "https://")):
             projector_url = mmproj
         else:
-            from tui.core.model_source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
-
-            proj_spec = open_model(mmproj, mmproj="none")
-            return ModelSpec(**{**_fields(spec), "mmproj": proj_spec})
+            raise ModelReferenceError(
+                f"{mmproj}: a remote model takes a projector as hf:, http(s):// or a local path "
+                "(opened by model.source)"
+            )
     if projector_url is not None:
         proj_name = urlsplit(projector_url).path.rsplit("/", 1)[-1]
         proj_spec = _open_urls(

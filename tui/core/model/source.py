@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 
 from tui.core.errors import ModelReferenceError
-from tui.core.model_spec import ModelSpec
+from tui.core.model.spec import ModelSpec
 
 
 def is_remote_reference(ref: str) -> bool:
@@ -33,12 +34,16 @@ def open_model(
             "no model given: pass a path, folder, hf: reference, URL or catalog id"
         )
     if is_remote_reference(ref):
-        from tui.core.remote import open_remote_model  # noqa: PLC0415 - loaded only when needed
+        from tui.core.model.remote import open_remote_model  # noqa: PLC0415 - loaded only when needed
 
-        return open_remote_model(ref, mmproj=mmproj, progress=progress)
+        if mmproj in ("auto", "none", "") or is_remote_reference(mmproj):
+            return open_remote_model(ref, mmproj=mmproj, progress=progress)
+        # A remote model with a projector on disk: each opened by its own reader.
+        remote = open_remote_model(ref, mmproj="none", progress=progress)
+        return replace(remote, mmproj=open_model(mmproj, mmproj="none"))
     expanded = os.path.expanduser(ref)
     if ref.startswith("catalog:") or not os.path.exists(expanded):
-        from tui.core.catalog import open_catalog_model  # noqa: PLC0415 - loaded only when needed
+        from tui.core.model.catalog import open_catalog_model  # noqa: PLC0415 - loaded only when needed
 
         spec = open_catalog_model(ref.removeprefix("catalog:"))
         if spec is not None:
@@ -47,6 +52,6 @@ def open_model(
             f"{ref}: no such file or folder, and no catalog model by that name "
             "(see `vramtui models --catalog`)"
         )
-    from tui.core.model_files import open_local_model  # noqa: PLC0415 - loaded only when needed
+    from tui.core.model.files import open_local_model  # noqa: PLC0415 - loaded only when needed
 
     return open_local_model(expanded, mmproj=mmproj)

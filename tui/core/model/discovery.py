@@ -34,8 +34,8 @@ from typing import Any
 
 from tui.core.atomic import write_atomic
 from tui.core.errors import VramtuiError
-from tui.core.gguf_reader import read_gguf_header
-from tui.core.model_files import SPLIT_RE, is_projector, looks_like_projector_name
+from tui.core.model.files import SPLIT_RE, is_projector, looks_like_projector_name
+from tui.core.model.gguf_reader import read_gguf_header
 from tui.core.paths import cache_dir, config_dir
 
 Progress = Callable[[int, int], None]

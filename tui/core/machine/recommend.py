@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tui.core.fit import FitResult, MachineState, evaluate_fit, kernel_param_line, n_ctx_train
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.fit import (
+    FitResult,
+    MachineState,
+    evaluate_fit,
+    kernel_param_line,
+    n_ctx_train,
+)
+from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB
 
 CTX_STEP = 256
@@ -84,7 +90,13 @@ class Recommendation:
         }
 
 
-def max_clean_context(spec: ModelSpec, settings: RuntimeSettings, state: MachineState) -> int:
+def max_clean_context(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    state: MachineState,
+    *,
+    calibration: float | None = None,
+) -> int:
     """Largest context (a multiple of 256, up to the training context) with verdict "fits";
     0 if even 256 does not. Memory grows with context, so a binary search is exact."""
     top = n_ctx_train(spec) or 131072
@@ -92,7 +104,9 @@ def max_clean_context(spec: ModelSpec, settings: RuntimeSettings, state: Machine
     lo = 0
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        fit = evaluate_fit(spec, settings.with_changes(ctx_size=mid * CTX_STEP), state)
+        fit = evaluate_fit(
+            spec, settings.with_changes(ctx_size=mid * CTX_STEP), state, calibration=calibration
+        )
         if fit.verdict == "fits":
             lo = mid
         else:
@@ -100,17 +114,25 @@ def max_clean_context(spec: ModelSpec, settings: RuntimeSettings, state: Machine
     return lo * CTX_STEP
 
 
-def recommend(spec: ModelSpec, settings: RuntimeSettings, state: MachineState) -> Recommendation:
+def recommend(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    state: MachineState,
+    *,
+    calibration: float | None = None,
+) -> Recommendation:
+    """The fit at every BIOS step, the step to pick, the Linux GTT route and a context sweep.
+    `calibration` is passed to every evaluate_fit (looked up once by the caller)."""
     m = state.machine
     steps = m.carve_out_steps or (0,)
     rows: list[StepRow] = []
     for carve in steps:
         st = replace(state, carve_out_bytes=carve)
-        fit = evaluate_fit(spec, settings, st)
+        fit = evaluate_fit(spec, settings, st, calibration=calibration)
         rows.append(StepRow(
             carve_out_bytes=carve, fit=fit, gpu_left_bytes=fit.gpu_left_bytes,
             system_ram_left_bytes=fit.system_ram_left_bytes,
-            max_clean_context=max_clean_context(spec, settings, st),
+            max_clean_context=max_clean_context(spec, settings, st, calibration=calibration),
             decode_tps=fit.speed.decode_tokens_per_second,
         ))  # fmt: skip
     clean = [i for i, r in enumerate(rows) if r.fit.verdict == "fits"]
@@ -127,13 +149,21 @@ def recommend(spec: ModelSpec, settings: RuntimeSettings, state: MachineState) -
         visible = m.total_ram_bytes - carve
         gtt = max((visible - GTT_OS_RESERVE) // GiB * GiB, 0)
         st = replace(state, carve_out_bytes=carve, gtt_bytes=gtt)
-        alt = GttAlternative(carve, gtt, kernel_param_line(gtt), evaluate_fit(spec, settings, st))
+        alt = GttAlternative(
+            carve,
+            gtt,
+            kernel_param_line(gtt),
+            evaluate_fit(spec, settings, st, calibration=calibration),
+        )
     sweep: list[tuple[int, str]] = []
     if index is not None:
         st = replace(state, carve_out_bytes=rows[index].carve_out_bytes)
         top = n_ctx_train(spec) or 131072
         ctx = 4096
         while ctx <= top:
-            sweep.append((ctx, evaluate_fit(spec, settings.with_changes(ctx_size=ctx), st).verdict))
+            fit = evaluate_fit(
+                spec, settings.with_changes(ctx_size=ctx), st, calibration=calibration
+            )
+            sweep.append((ctx, fit.verdict))
             ctx *= 2
     return Recommendation(tuple(rows), index, alt, tuple(sweep))

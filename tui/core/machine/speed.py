@@ -19,19 +19,17 @@ Constants per backend, calibrated against the seed (LM Studio, Windows, HP ZBook
   not calibrated against measurements here.
 Prefill is compute-bound: 2 FLOP per active parameter per token at fp16_tflops x efficiency.
 
-Calibration from real runs: `load_calibration(machine_id, backend)` reads the probe history
-(data_dir()/probe-history.jsonl, JSON lines written by `vramtui probe`, keys machine, backend,
-predicted_decode_tps, measured_decode_tps) and returns the median measured/predicted ratio of
-the latest 20 matching runs; estimate_speed multiplies decode speed by it and sets calibrated.
+Calibration from real runs is looked up by the caller (`tui.core.probe.calibration`) and passed
+in as a factor: estimate_speed multiplies decode speed by it and sets `calibrated`. The speed
+model itself reads no file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tui.core.model_spec import ModelSpec
+from tui.core.model.spec import ModelSpec
 
 GB = 1e9
 
@@ -150,31 +148,3 @@ def estimate_speed(
     if calibration is not None:
         basis += f", x{calibration:.2f} from probe history"
     return SpeedEstimate(decode, prefill, ttft, prompt_tokens, calibration is not None, basis)
-
-
-_CALIBRATION_CACHE: dict[tuple[str, str, float, int], float | None] = {}
-
-
-def load_calibration(machine_id: str, backend: str, path: Path | None = None) -> float | None:
-    """Median measured/predicted decode ratio from the probe history, or None."""
-    from tui.core.probe_history import (  # noqa: PLC0415
-        decode_efficiency,
-        history_path,
-        load_history,
-    )
-
-    source = path or history_path()
-    try:
-        st = source.stat()
-    except OSError:
-        return None
-    key = (machine_id, backend, st.st_mtime, st.st_size)
-    if key in _CALIBRATION_CACHE:
-        return _CALIBRATION_CACHE[key]
-    value = decode_efficiency(load_history(source), machine_id, backend)
-    if value is not None and not 0.05 <= value <= 20.0:
-        value = None  # a ratio this far off is a broken record, not a calibration
-    if len(_CALIBRATION_CACHE) > 64:
-        _CALIBRATION_CACHE.clear()
-    _CALIBRATION_CACHE[key] = value
-    return value

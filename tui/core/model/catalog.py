@@ -3,7 +3,7 @@
 Each entry carries the GGUF metadata a real file of the model has (from public configs and
 llama.cpp load logs, sources in `catalog_data.json`) and the quantizations offered, with the
 published file size where one is known. The tensor table is synthesized from the metadata and
-llama.cpp's quantization mix by `tui.core.synth`, so a catalog model runs through the same
+llama.cpp's quantization mix by `tui.core.model.synth`, so a catalog model runs through the same
 estimate as a real file.
 """
 
@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from tui.core.errors import ModelReferenceError
-from tui.core.model_spec import MetaValue, ModelSpec, SkippedArray
+from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
 
 # The bundled default for a first run: the seed's model on the seed's machine (DIGEST.md).
 DEFAULT_MODEL_REF = "glm-4.7-flash:Q4_K_M"
@@ -63,7 +63,9 @@ class CatalogEntry:
 
 @cache
 def _raw() -> dict[str, Any]:
-    text = resources.files("tui.core").joinpath("catalog_data.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("tui.core.model").joinpath("catalog_data.json").read_text(encoding="utf-8")
+    )
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -172,7 +174,7 @@ def open_catalog_model(ref: str) -> ModelSpec | None:
     if quant is None:
         offered = ", ".join(q.name for q in entry.quants)
         raise ModelReferenceError(f"{ref}: {entry.id} is offered as {offered}")
-    from tui.core.synth import synthesize_projector, synthesize_spec  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.synth import synthesize_projector, synthesize_spec  # noqa: PLC0415 - lazy: keeps startup fast
 
     spec = synthesize_spec(
         _metadata(raw),

@@ -21,12 +21,12 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from tui.core.breakdown import Buffer, Kind, MemoryBreakdown, Place
 from tui.core.errors import SettingsError
-from tui.core.ggml_types import ggml_type_by_name
-from tui.core.hparams import ModelHparams
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.breakdown import Buffer, Kind, MemoryBreakdown, Place
+from tui.core.estimate.hparams import ModelHparams
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.model.ggml_types import ggml_type_by_name
+from tui.core.model.spec import ModelSpec
 
 KV_PAD = 256  # llama.cpp pads the cache (and n_ctx per sequence) to 256 cells (PR #17046)
 MIB = 1024 * 1024

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tui.core.errors import ModelFileError
-from tui.core.ggml_types import GGML_TYPES
-from tui.core.model_spec import MetaValue, Scalar, SkippedArray, TensorInfo
+from tui.core.model.ggml_types import GGML_TYPES
+from tui.core.model.spec import MetaValue, Scalar, SkippedArray, TensorInfo
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)

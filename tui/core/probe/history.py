@@ -20,7 +20,7 @@ from typing import Any
 
 from tui.core.atomic import append_line
 from tui.core.paths import data_dir
-from tui.core.probe import Prediction, ProbeResult
+from tui.core.probe.results import Prediction, ProbeResult
 
 HISTORY_FILE = "probe-history.jsonl"
 HISTORY_VERSION = 1

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from tui.core.errors import SettingsError
-from tui.core.ggml_types import KV_CACHE_TYPES
+from tui.core.model.ggml_types import KV_CACHE_TYPES
 
 FlashAttn = Literal["auto", "on", "off"]
 FLASH_ATTN_VALUES: tuple[FlashAttn, ...] = ("auto", "on", "off")

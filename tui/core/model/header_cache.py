@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.atomic import write_atomic
-from tui.core.model_spec import MetaValue, ModelSpec, SkippedArray, TensorInfo
+from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray, TensorInfo
 from tui.core.paths import cache_dir
 
 FORMAT = 1

@@ -38,18 +38,18 @@ import tomli_w
 
 from tui.core.atomic import write_atomic
 from tui.core.errors import PresetError, SettingsError, VramtuiError
+from tui.core.estimate.settings import RuntimeSettings
 from tui.core.paths import scenario_presets_dir
-from tui.core.settings import RuntimeSettings
 from tui.core.sizes import GiB, KiB, MiB, parse_size
 
 if TYPE_CHECKING:
-    from tui.core.fit import MachineState
+    from tui.core.machine.fit import MachineState
 
 FORMAT_VERSION = 1
 MAX_SCENARIO_BYTES = 64 * KiB  # a scenario is a few hundred bytes; refuse anything huge
-OS_NAMES = ("windows", "linux", "macos")  # as tui.core.machines.OS_NAMES
-RUNTIMES = ("llamacpp", "lmstudio", "ollama")  # as tui.core.fit.RUNTIMES
-BACKENDS = ("vulkan", "rocm", "metal", "cuda", "cpu")  # as tui.core.machines.BACKENDS
+OS_NAMES = ("windows", "linux", "macos")  # as tui.core.machine.presets.OS_NAMES
+RUNTIMES = ("llamacpp", "lmstudio", "ollama")  # as tui.core.machine.fit.RUNTIMES
+BACKENDS = ("vulkan", "rocm", "metal", "cuda", "cpu")  # as tui.core.machine.presets.BACKENDS
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
 
@@ -532,8 +532,8 @@ def renamed(s: Scenario, name: str) -> Scenario:
 def scenario_machine_state(s: Scenario) -> MachineState:
     """The fit's machine state for this scenario: the machine preset's defaults, with the
     scenario's carve-out, OS and overrides laid over them. Unknown machine -> VramtuiError."""
-    from tui.core.fit import MachineState  # noqa: PLC0415 - lazy: fit pulls in the estimator
-    from tui.core.machines import get_machine  # noqa: PLC0415 - lazy: machines load on demand
+    from tui.core.machine.fit import MachineState  # noqa: PLC0415 - lazy: fit pulls in the estimator
+    from tui.core.machine.presets import get_machine  # noqa: PLC0415 - lazy: machines load on demand
 
     changes: dict[str, Any] = {}
     for attr in (

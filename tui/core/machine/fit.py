@@ -31,14 +31,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from tui.core.breakdown import Kind, MemoryBreakdown, Place
 from tui.core.errors import SettingsError
-from tui.core.machines import OS_NAMES, MachinePreset
-from tui.core.memory import estimate_memory
-from tui.core.model_spec import ModelSpec
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.breakdown import Kind, MemoryBreakdown, Place
+from tui.core.estimate.memory import estimate_memory
+from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.presets import OS_NAMES, MachinePreset
+from tui.core.machine.speed import SpeedEstimate, estimate_speed
+from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB, MiB, format_bytes
-from tui.core.speed import SpeedEstimate, estimate_speed, load_calibration
 
 Verdict = Literal["fits", "fits_with_warnings", "will_not_fit"]
 RUNTIMES = ("llamacpp", "lmstudio", "ollama")
@@ -300,7 +300,10 @@ def evaluate_fit(
     state: MachineState,
     *,
     prompt_tokens: int | None = None,
+    calibration: float | None = None,
 ) -> FitResult:
+    """Place the estimate in the machine's pools and judge it. Pure: `calibration` is the
+    decode factor the caller looked up (tui.core.probe.calibration), None for the raw model."""
     m = state.machine
     backend = state.resolved_backend
     pools = compute_pools(state)
@@ -416,7 +419,7 @@ def evaluate_fit(
         n_layers=bd.n_layers, active_weights_bytes=bd.active_weights_bytes,
         kv_bytes=bd.total(kind=Kind.KV_CACHE), n_ctx=bd.n_ctx, spill_fraction=spill_fraction,
         cpu_fraction=cpu_fraction, cpu_bandwidth_gbps=m.cpu_bandwidth_gbps or 60.0,
-        prompt_tokens=prompt_tokens or 1024, calibration=load_calibration(m.id, backend),
+        prompt_tokens=prompt_tokens or 1024, calibration=calibration,
     )  # fmt: skip
     if speed.decode_tokens_per_second < SLOW_DECODE_TPS:
         reasons.append(Reason("slow_decode",

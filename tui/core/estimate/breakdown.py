@@ -1,6 +1,6 @@
 """The result of the memory estimate: buffers by place (GPU device or host) and kind.
 
-The estimate (`tui.core.memory.estimate_memory`) returns a `MemoryBreakdown`; the fit, the CLI
+The estimate (`estimate.memory.estimate_memory`) returns a `MemoryBreakdown`; the fit, the CLI
 and the TUI read it. Kept apart from the estimate so the faces can depend on the shape alone.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tui.core.settings import RuntimeSettings
+from tui.core.estimate.settings import RuntimeSettings
 
 
 class Place(StrEnum):

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.core.model_spec import MetaValue, ModelSpec
-from tui.core.synth import vocab_size
+from tui.core.model.spec import MetaValue, ModelSpec, vocab_size
 
 # Sliding-window period per architecture where the GGUF carries no pattern key
 # (llama.cpp src/llama-model.cpp load_hparams: hparams.set_swa_pattern(N)).

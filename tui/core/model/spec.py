@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from tui.core.ggml_types import GGML_TYPES, tensor_bytes
+from tui.core.model.ggml_types import GGML_TYPES, tensor_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +95,15 @@ class ModelSpec:
             if t.name == name:
                 return t
         return None
+
+
+def vocab_size(metadata: Mapping[str, MetaValue]) -> int:
+    """n_vocab: length of tokenizer.ggml.tokens, else `<arch>.vocab_size`."""
+    tokens = metadata.get("tokenizer.ggml.tokens")
+    if isinstance(tokens, SkippedArray):
+        return tokens.length
+    if isinstance(tokens, tuple):
+        return len(tokens)
+    arch = metadata.get("general.architecture", "")
+    v = metadata.get(f"{arch}.vocab_size")
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) else 0

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.errors import ModelFileError, VramtuiError
-from tui.core.ggml_types import GGML_TYPES, ggml_type_by_name
-from tui.core.model_spec import MetaValue, ModelSpec, SkippedArray, TensorInfo
+from tui.core.model.ggml_types import GGML_TYPES, ggml_type_by_name
+from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray, TensorInfo, vocab_size
 
 ALIGNMENT = 32  # GGUF default general.alignment
 
@@ -105,18 +105,6 @@ class _Meta:
             vals = [int(x) if isinstance(x, (int, float)) else default for x in v]
             return (vals + [vals[-1] if vals else default] * n_layer)[:n_layer]
         return [self.num(key, default)] * n_layer
-
-
-def vocab_size(metadata: Mapping[str, MetaValue]) -> int:
-    """n_vocab: length of tokenizer.ggml.tokens, else `<arch>.vocab_size`."""
-    tokens = metadata.get("tokenizer.ggml.tokens")
-    if isinstance(tokens, SkippedArray):
-        return tokens.length
-    if isinstance(tokens, tuple):
-        return len(tokens)
-    arch = metadata.get("general.architecture", "")
-    v = metadata.get(f"{arch}.vocab_size")
-    return int(v) if isinstance(v, int) and not isinstance(v, bool) else 0
 
 
 # ----------------------------------------------------------------------------- tensor tables
@@ -781,6 +769,5 @@ __all__ = [
     "SUPPORTED_ARCHITECTURES",
     "synthesize_projector",
     "synthesize_spec",
-    "vocab_size",
     "write_sparse_gguf",
 ]
