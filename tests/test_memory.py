@@ -6,12 +6,12 @@ import pytest
 
 from tests.oracle.archs import MODELS
 from tui.core.errors import SettingsError
-from tui.core.estimate.breakdown import Kind, Place
 from tui.core.estimate.hparams import ModelHparams
 from tui.core.estimate.memory import estimate_memory
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.model.spec import ModelSpec, SkippedArray, TensorInfo
 from tui.core.model.synth import synthesize_spec
+from tui.core.vocab import BufferKind, Place
 
 
 def spec_of(name: str) -> ModelSpec:
@@ -43,54 +43,60 @@ def test_partial_offload_counts_the_output_layer() -> None:
     assert embd and out and norm
     s = RuntimeSettings(ctx_size=4096)
     full = estimate_memory(spec, s)
-    assert full.total(Place.HOST, Kind.WEIGHTS) == embd.n_bytes
+    assert full.total(Place.HOST, BufferKind.WEIGHTS) == embd.n_bytes
     none = estimate_memory(spec, s.with_changes(n_gpu_layers=0))
     assert none.total(Place.DEVICE) == 0
     one = estimate_memory(spec, s.with_changes(n_gpu_layers=1))
-    assert one.total(Place.DEVICE, Kind.WEIGHTS) == out.n_bytes + norm.n_bytes
-    assert one.total(Place.DEVICE, Kind.KV_CACHE) == 0
+    assert one.total(Place.DEVICE, BufferKind.WEIGHTS) == out.n_bytes + norm.n_bytes
+    assert one.total(Place.DEVICE, BufferKind.KV_CACHE) == 0
     two = estimate_memory(spec, s.with_changes(n_gpu_layers=2))  # output + last block
     last = sum(t.n_bytes for t in spec.tensors if t.name.startswith("blk.31."))
-    assert two.total(Place.DEVICE, Kind.WEIGHTS) == out.n_bytes + norm.n_bytes + last
-    assert two.total(Place.DEVICE, Kind.KV_CACHE) * 32 == full.total(kind=Kind.KV_CACHE)
+    assert two.total(Place.DEVICE, BufferKind.WEIGHTS) == out.n_bytes + norm.n_bytes + last
+    assert two.total(Place.DEVICE, BufferKind.KV_CACHE) * 32 == full.total(kind=BufferKind.KV_CACHE)
     for bd in (full, none, one, two):
-        assert bd.total(kind=Kind.WEIGHTS) == spec.weights_bytes
+        assert bd.total(kind=BufferKind.WEIGHTS) == spec.weights_bytes
 
 
 def test_kv_offload_off_and_cpu_backend_keep_everything_on_host() -> None:
     spec = spec_of("Qwen3-32B")
     bd = estimate_memory(spec, RuntimeSettings(kv_offload=False))
-    assert bd.total(Place.DEVICE, Kind.KV_CACHE) == 0 and bd.total(Place.HOST, Kind.KV_CACHE) > 0
+    assert (
+        bd.total(Place.DEVICE, BufferKind.KV_CACHE) == 0
+        and bd.total(Place.HOST, BufferKind.KV_CACHE) > 0
+    )
     cpu = estimate_memory(spec, RuntimeSettings(), backend="cpu")
     assert cpu.device_bytes == 0
 
 
 def test_kv_scales_with_context_and_types() -> None:
     spec = spec_of("Qwen3-32B")
-    a = estimate_memory(spec, RuntimeSettings(ctx_size=4096)).total(kind=Kind.KV_CACHE)
-    b = estimate_memory(spec, RuntimeSettings(ctx_size=8192)).total(kind=Kind.KV_CACHE)
+    a = estimate_memory(spec, RuntimeSettings(ctx_size=4096)).total(kind=BufferKind.KV_CACHE)
+    b = estimate_memory(spec, RuntimeSettings(ctx_size=8192)).total(kind=BufferKind.KV_CACHE)
     assert b == 2 * a == 2 * 64 * 2 * 1024 * 2 * 4096
     q8 = RuntimeSettings(ctx_size=4096, cache_type_k="q8_0", cache_type_v="q8_0", flash_attn="on")
-    assert estimate_memory(spec, q8).total(kind=Kind.KV_CACHE) == a * 34 // 64
+    assert estimate_memory(spec, q8).total(kind=BufferKind.KV_CACHE) == a * 34 // 64
     # 4097 tokens pad to 4352 cells
-    c = estimate_memory(spec, RuntimeSettings(ctx_size=4097)).total(kind=Kind.KV_CACHE)
+    c = estimate_memory(spec, RuntimeSettings(ctx_size=4097)).total(kind=BufferKind.KV_CACHE)
     assert c == a * 4352 // 4096
 
 
 def test_swa_layers_cap_their_cache_and_swa_full_lifts_it() -> None:
     spec = spec_of("Gemma-3-27B")
-    small = estimate_memory(spec, RuntimeSettings(ctx_size=32768)).total(kind=Kind.KV_CACHE)
+    small = estimate_memory(spec, RuntimeSettings(ctx_size=32768)).total(kind=BufferKind.KV_CACHE)
     full = estimate_memory(spec, RuntimeSettings(ctx_size=32768, swa_full=True))
     per_cell_layer = 2 * 16 * 128 * 2
     assert small == per_cell_layer * (10 * 32768 + 52 * 1536)
-    assert full.total(kind=Kind.KV_CACHE) == per_cell_layer * 62 * 32768
+    assert full.total(kind=BufferKind.KV_CACHE) == per_cell_layer * 62 * 32768
 
 
 def test_flash_attention_off_grows_compute_with_context() -> None:
     spec = spec_of("Llama-3.1-8B")
     on = estimate_memory(spec, RuntimeSettings(ctx_size=32768, flash_attn="on"))
     off = estimate_memory(spec, RuntimeSettings(ctx_size=32768, flash_attn="off"))
-    assert off.total(kind=Kind.COMPUTE) > on.total(kind=Kind.COMPUTE) + 32768 * 512 * 32 * 4 // 2
+    assert (
+        off.total(kind=BufferKind.COMPUTE)
+        > on.total(kind=BufferKind.COMPUTE) + 32768 * 512 * 32 * 4 // 2
+    )
     assert on.flash_attn and not off.flash_attn
     with pytest.raises(SettingsError, match="cache-type-v"):
         estimate_memory(spec, RuntimeSettings(cache_type_v="q4_0", flash_attn="off"))
@@ -100,8 +106,10 @@ def test_partial_offload_moves_host_weights_through_device_compute() -> None:
     spec = spec_of("Llama-3.1-8B")
     full = estimate_memory(spec, RuntimeSettings())
     part = estimate_memory(spec, RuntimeSettings(n_gpu_layers=16))
-    assert part.total(Place.DEVICE, Kind.COMPUTE) > full.total(Place.DEVICE, Kind.COMPUTE)
-    assert full.total(Place.HOST, Kind.COMPUTE) > 0
+    assert part.total(Place.DEVICE, BufferKind.COMPUTE) > full.total(
+        Place.DEVICE, BufferKind.COMPUTE
+    )
+    assert full.total(Place.HOST, BufferKind.COMPUTE) > 0
 
 
 def test_moe_active_weights() -> None:
@@ -130,7 +138,7 @@ def test_unknown_architecture_is_approximate_not_a_crash() -> None:
     spec = ModelSpec(name="f", source="t", metadata=md, tensors=tensors, file_size=1 << 20)
     bd = estimate_memory(spec, RuntimeSettings(ctx_size=1024))
     assert bd.approximate and bd.notes
-    assert bd.total(kind=Kind.KV_CACHE) == 4 * 2 * 256 * 2 * 1024
+    assert bd.total(kind=BufferKind.KV_CACHE) == 4 * 2 * 256 * 2 * 1024
     empty = ModelSpec(name="e", source="t", metadata={}, tensors=(), file_size=0)
     assert estimate_memory(empty, RuntimeSettings()).approximate
 
@@ -143,6 +151,8 @@ def test_projector_on_device_or_host() -> None:
     mm = synthesize_projector({"clip.vision.projection_dim": 5120}, "F16")
     spec = replace(spec_of("Qwen3-VL-32B"), mmproj=mm)
     on = estimate_memory(spec, RuntimeSettings())
-    assert on.total(Place.DEVICE, Kind.PROJECTOR) > mm.weights_bytes
+    assert on.total(Place.DEVICE, BufferKind.PROJECTOR) > mm.weights_bytes
     off = estimate_memory(spec, RuntimeSettings(mmproj_offload=False))
-    assert off.total(Place.DEVICE, Kind.PROJECTOR) == 0 and off.total(Place.HOST, Kind.PROJECTOR)
+    assert off.total(Place.DEVICE, BufferKind.PROJECTOR) == 0 and off.total(
+        Place.HOST, BufferKind.PROJECTOR
+    )

@@ -7,9 +7,9 @@ import json
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import MachineState, evaluate_fit
 from tui.core.machine.presets import get_machine
-from tui.core.probe.calibration import load_calibration
 from tui.core.model.catalog import open_catalog_model
 from tui.core.paths import data_dir
+from tui.core.probe.calibration import load_calibration
 
 
 def _fit(**kw: object) -> float:

@@ -13,8 +13,9 @@ from tui.cli.common import (
     print_json,
     resolve_model_and_settings,
 )
-from tui.core.estimate.breakdown import Kind, MemoryBreakdown, Place
+from tui.core.estimate.breakdown import MemoryBreakdown
 from tui.core.model.spec import ModelSpec
+from tui.core.vocab import BufferKind, Place
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -82,8 +83,9 @@ def _print_table(spec: ModelSpec, bd: MemoryBreakdown) -> None:
     console = Console()
     console.print(table)
     console.print(
-        f"weights {_mib(bd.total(kind=Kind.WEIGHTS))} · KV {_mib(bd.total(kind=Kind.KV_CACHE))}"
-        f" · state {_mib(bd.total(kind=Kind.RECURRENT_STATE))}"
+        f"weights {_mib(bd.total(kind=BufferKind.WEIGHTS))}"
+        f" · KV {_mib(bd.total(kind=BufferKind.KV_CACHE))}"
+        f" · state {_mib(bd.total(kind=BufferKind.RECURRENT_STATE))}"
         f" · device {_mib(bd.total(Place.DEVICE))} · host {_mib(bd.total(Place.HOST))}"
     )
     for note in bd.notes:

@@ -7,30 +7,16 @@ and the TUI read it. Kept apart from the estimate so the faces can depend on the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from tui.core.estimate.settings import RuntimeSettings
-
-
-class Place(StrEnum):
-    DEVICE = "device"  # memory the GPU backend allocates (dedicated VRAM, then shared/GTT)
-    HOST = "host"  # system RAM the runtime allocates on the CPU side
-
-
-class Kind(StrEnum):
-    WEIGHTS = "weights"
-    KV_CACHE = "kv_cache"
-    RECURRENT_STATE = "recurrent_state"
-    COMPUTE = "compute"
-    OUTPUT = "output"  # logits buffer (llama.cpp "output buffer", host)
-    PROJECTOR = "projector"  # mmproj weights + its compute
+from tui.core.vocab import BufferKind, Place
 
 
 @dataclass(frozen=True, slots=True)
 class Buffer:
     place: Place
-    kind: Kind
+    kind: BufferKind
     n_bytes: int
     label: str = ""  # e.g. "CPU_Mapped model buffer", "Vulkan0 KV buffer"
 
@@ -50,7 +36,7 @@ class MemoryBreakdown:
     # Bytes of weights read per generated token (active experts only); the speed model uses it.
     active_weights_bytes: int = 0
 
-    def total(self, place: Place | None = None, kind: Kind | None = None) -> int:
+    def total(self, place: Place | None = None, kind: BufferKind | None = None) -> int:
         return sum(
             b.n_bytes
             for b in self.buffers
@@ -67,18 +53,18 @@ class MemoryBreakdown:
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON keys of `vramtui estimate --json` (integers, bytes)."""
-        weights = self.total(kind=Kind.WEIGHTS)
+        weights = self.total(kind=BufferKind.WEIGHTS)
         return {
             "weights_bytes": weights,
-            "weights_device_bytes": self.total(Place.DEVICE, Kind.WEIGHTS),
-            "weights_host_bytes": self.total(Place.HOST, Kind.WEIGHTS),
-            "kv_bytes": self.total(kind=Kind.KV_CACHE),
-            "kv_device_bytes": self.total(Place.DEVICE, Kind.KV_CACHE),
-            "recurrent_state_bytes": self.total(kind=Kind.RECURRENT_STATE),
-            "compute_device_bytes": self.total(Place.DEVICE, Kind.COMPUTE),
-            "compute_host_bytes": self.total(Place.HOST, Kind.COMPUTE),
-            "output_bytes": self.total(kind=Kind.OUTPUT),
-            "mmproj_bytes": self.total(kind=Kind.PROJECTOR),
+            "weights_device_bytes": self.total(Place.DEVICE, BufferKind.WEIGHTS),
+            "weights_host_bytes": self.total(Place.HOST, BufferKind.WEIGHTS),
+            "kv_bytes": self.total(kind=BufferKind.KV_CACHE),
+            "kv_device_bytes": self.total(Place.DEVICE, BufferKind.KV_CACHE),
+            "recurrent_state_bytes": self.total(kind=BufferKind.RECURRENT_STATE),
+            "compute_device_bytes": self.total(Place.DEVICE, BufferKind.COMPUTE),
+            "compute_host_bytes": self.total(Place.HOST, BufferKind.COMPUTE),
+            "output_bytes": self.total(kind=BufferKind.OUTPUT),
+            "mmproj_bytes": self.total(kind=BufferKind.PROJECTOR),
             "total_device_bytes": self.device_bytes,
             "total_host_bytes": self.host_bytes,
             "n_ctx": self.n_ctx,

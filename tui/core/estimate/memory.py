@@ -22,11 +22,12 @@ import weakref
 from dataclasses import dataclass
 
 from tui.core.errors import SettingsError
-from tui.core.estimate.breakdown import Buffer, Kind, MemoryBreakdown, Place
+from tui.core.estimate.breakdown import Buffer, MemoryBreakdown
 from tui.core.estimate.hparams import ModelHparams
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.model.ggml_types import ggml_type_by_name
 from tui.core.model.spec import ModelSpec
+from tui.core.vocab import BufferKind, Place
 
 KV_PAD = 256  # llama.cpp pads the cache (and n_ctx per sequence) to 256 cells (PR #17046)
 MIB = 1024 * 1024
@@ -238,7 +239,7 @@ def estimate_memory(
     buffers: list[Buffer] = []
     dev_label = "GPU" if gpu else "CPU"
 
-    def add(place: Place, kind: Kind, n: int, label: str) -> None:
+    def add(place: Place, kind: BufferKind, n: int, label: str) -> None:
         if n > 0:
             buffers.append(Buffer(place, kind, n, label))
 
@@ -255,10 +256,10 @@ def estimate_memory(
         # the host buffer it is the same data (the oracle shows no second copy on the CPU),
         # on a GPU it is a real second copy in device memory.
         w_dev += st.embd_bytes
-    add(Place.DEVICE, Kind.WEIGHTS, w_dev, f"{dev_label} model buffer")
+    add(Place.DEVICE, BufferKind.WEIGHTS, w_dev, f"{dev_label} model buffer")
     add(
         Place.HOST,
-        Kind.WEIGHTS,
+        BufferKind.WEIGHTS,
         w_host,
         "CPU model buffer" if not s.mmap else "CPU_Mapped model buffer",
     )
@@ -285,13 +286,13 @@ def estimate_memory(
             kv_dev += n
         else:
             kv_host += n
-    add(Place.DEVICE, Kind.KV_CACHE, kv_dev, f"{dev_label} KV buffer")
-    add(Place.HOST, Kind.KV_CACHE, kv_host, "CPU KV buffer")
-    add(Place.DEVICE, Kind.RECURRENT_STATE, rs_dev, f"{dev_label} RS buffer")
-    add(Place.HOST, Kind.RECURRENT_STATE, rs_host, "CPU RS buffer")
+    add(Place.DEVICE, BufferKind.KV_CACHE, kv_dev, f"{dev_label} KV buffer")
+    add(Place.HOST, BufferKind.KV_CACHE, kv_host, "CPU KV buffer")
+    add(Place.DEVICE, BufferKind.RECURRENT_STATE, rs_dev, f"{dev_label} RS buffer")
+    add(Place.HOST, BufferKind.RECURRENT_STATE, rs_host, "CPU RS buffer")
 
     # -- output (logits) buffer: host, n_vocab x n_seq_max floats
-    add(Place.HOST, Kind.OUTPUT, 4 * hp.n_vocab * n_seq, "CPU output buffer")
+    add(Place.HOST, BufferKind.OUTPUT, 4 * hp.n_vocab * n_seq, "CPU output buffer")
 
     # -- compute buffers
     kv_sizes = tuple(sorted({
@@ -307,16 +308,16 @@ def estimate_memory(
         # copies a host layer's weights into the device compute buffer: gguf-parser-go #45
         # measured 1.2-2.7x larger device compute at partial offload.
         extra = st.max_layer_bytes if not all(on_dev) else 0
-        add(Place.DEVICE, Kind.COMPUTE, comp + extra, f"{dev_label} compute buffer")
+        add(Place.DEVICE, BufferKind.COMPUTE, comp + extra, f"{dev_label} compute buffer")
         host_comp = 4 * hp.n_embd * n_ubatch + 4 * n_kv * _pad(n_ubatch, 64)
-        add(Place.HOST, Kind.COMPUTE, host_comp, "CPU_Host compute buffer")
+        add(Place.HOST, BufferKind.COMPUTE, host_comp, "CPU_Host compute buffer")
     else:
-        add(Place.HOST, Kind.COMPUTE, comp, "CPU compute buffer")
+        add(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")
 
     # -- multimodal projector
     if spec.mmproj is not None and st.mmproj_bytes:
         mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
-        add(mm_place, Kind.PROJECTOR, st.mmproj_bytes + projector_compute_bytes(spec.mmproj),
+        add(mm_place, BufferKind.PROJECTOR, st.mmproj_bytes + projector_compute_bytes(spec.mmproj),
             "mmproj")  # fmt: skip
 
     notes: list[str] = []

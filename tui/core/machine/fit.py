@@ -32,13 +32,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tui.core.errors import SettingsError
-from tui.core.estimate.breakdown import Kind, MemoryBreakdown, Place
+from tui.core.estimate.breakdown import MemoryBreakdown
 from tui.core.estimate.memory import estimate_memory
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.presets import OS_NAMES, MachinePreset
 from tui.core.machine.speed import SpeedEstimate, estimate_speed
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB, MiB, format_bytes
+from tui.core.vocab import BufferKind, Place
 
 Verdict = Literal["fits", "fits_with_warnings", "will_not_fit"]
 RUNTIMES = ("llamacpp", "lmstudio", "ollama")
@@ -250,12 +251,15 @@ class FitResult:
         }
 
 
-_DEVICE_ORDER = (Kind.WEIGHTS, Kind.PROJECTOR, Kind.KV_CACHE, Kind.RECURRENT_STATE, Kind.COMPUTE,
-                 Kind.OUTPUT)  # fmt: skip
-_KIND_LABEL = {
-    Kind.WEIGHTS: "weights", Kind.PROJECTOR: "projector", Kind.KV_CACHE: "KV cache",
-    Kind.RECURRENT_STATE: "recurrent state", Kind.COMPUTE: "compute", Kind.OUTPUT: "output",
-}  # fmt: skip
+# The order llama.cpp allocates device buffers in: what comes first stays in dedicated memory.
+_DEVICE_ORDER = (
+    BufferKind.WEIGHTS,
+    BufferKind.PROJECTOR,
+    BufferKind.KV_CACHE,
+    BufferKind.RECURRENT_STATE,
+    BufferKind.COMPUTE,
+    BufferKind.OUTPUT,
+)
 
 
 def resolve_settings(
@@ -331,9 +335,9 @@ def evaluate_fit(
         into_ded = min(n, room)
         room -= into_ded
         if into_ded:
-            ded_segs.append(Segment(_KIND_LABEL[kind], kind.value, into_ded))
+            ded_segs.append(Segment(kind.label, kind.value, into_ded))
         if n - into_ded:
-            sh_segs.append(Segment(_KIND_LABEL[kind], kind.value, n - into_ded))
+            sh_segs.append(Segment(kind.label, kind.value, n - into_ded))
     ded_used = sum(x.n_bytes for x in ded_segs)
     sh_used = sum(x.n_bytes for x in sh_segs)
     device_total = ded_used + sh_used
@@ -368,7 +372,7 @@ def evaluate_fit(
     visible = pools.system_ram_bytes
     baseline = state.baseline
     host = bd.host_bytes
-    weights_dev = bd.total(Place.DEVICE, Kind.WEIGHTS)
+    weights_dev = bd.total(Place.DEVICE, BufferKind.WEIGHTS)
     gpu_from_ram = sh_used if not m.discrete else 0
     if not m.discrete and not pools.dedicated_bytes:
         gpu_from_ram = device_total + (reserve if state.os != "macos" else 0)
@@ -410,14 +414,14 @@ def evaluate_fit(
 
     # -- speed
     spill_fraction = sh_used / device_total if device_total and pools.shared_is_slow else 0.0
-    weights_all = bd.total(kind=Kind.WEIGHTS) or 1
-    cpu_fraction = bd.total(Place.HOST, Kind.WEIGHTS) / weights_all if m.discrete else 0.0
+    weights_all = bd.total(kind=BufferKind.WEIGHTS) or 1
+    cpu_fraction = bd.total(Place.HOST, BufferKind.WEIGHTS) / weights_all if m.discrete else 0.0
     if backend == "cpu":
         cpu_fraction = 1.0
     speed = estimate_speed(
         spec=spec, backend=backend, bandwidth_gbps=m.bandwidth_gbps, fp16_tflops=m.fp16_tflops,
         n_layers=bd.n_layers, active_weights_bytes=bd.active_weights_bytes,
-        kv_bytes=bd.total(kind=Kind.KV_CACHE), n_ctx=bd.n_ctx, spill_fraction=spill_fraction,
+        kv_bytes=bd.total(kind=BufferKind.KV_CACHE), n_ctx=bd.n_ctx, spill_fraction=spill_fraction,
         cpu_fraction=cpu_fraction, cpu_bandwidth_gbps=m.cpu_bandwidth_gbps or 60.0,
         prompt_tokens=prompt_tokens or 1024, calibration=calibration,
     )  # fmt: skip

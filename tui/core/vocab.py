@@ -1,0 +1,224 @@
+"""The closed vocabularies of vramtui, each an enum that carries its meaning.
+
+Every value is the exact string the JSON output and the preset files use: these strings are an
+API, and an enum member compares equal to its string (`Verdict.FITS == "fits"`). What a word
+means for a person (its label, its colour, its exit code, its severity) lives here, once, so
+the CLI and the app cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the command line (an API, listed in the README)."""
+
+    OK = 0  # fits; or the command did what was asked
+    WARNINGS = 1  # fits, with warnings
+    BAD_INPUT = 2  # a file, flag, URL or setting the user must fix (one line on stderr)
+    WILL_NOT_FIT = 3  # will not fit / will not load; `recommend` found no step that runs it
+    INTERNAL = 70  # a bug in vramtui (EX_SOFTWARE of sysexits.h)
+
+
+class Severity(StrEnum):
+    """How much a reason weighs: an error decides "will not fit", a warning "with warnings"."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Verdict(StrEnum):
+    """The answer for one scenario."""
+
+    FITS = "fits"
+    FITS_WITH_WARNINGS = "fits_with_warnings"
+    WILL_NOT_FIT = "will_not_fit"
+
+    @classmethod
+    def from_severities(cls, severities: set[Severity]) -> Verdict:
+        if Severity.ERROR in severities:
+            return cls.WILL_NOT_FIT
+        if Severity.WARNING in severities:
+            return cls.FITS_WITH_WARNINGS
+        return cls.FITS
+
+    @property
+    def label(self) -> str:
+        """In running text: "fits, with warnings"."""
+        return _VERDICT_LABEL[self]
+
+    @property
+    def banner(self) -> str:
+        """The headline: "▲ FITS, WITH WARNINGS"."""
+        return _VERDICT_BANNER[self]
+
+    @property
+    def short(self) -> str:
+        """One word for a table column."""
+        return _VERDICT_SHORT[self]
+
+    @property
+    def style(self) -> str:
+        """A Rich colour name (the CLI) and the suffix of the app's CSS class."""
+        return _VERDICT_STYLE[self]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _VERDICT_EXIT[self]
+
+
+_VERDICT_LABEL = {
+    Verdict.FITS: "fits",
+    Verdict.FITS_WITH_WARNINGS: "fits, with warnings",
+    Verdict.WILL_NOT_FIT: "will not fit",
+}
+_VERDICT_BANNER = {
+    Verdict.FITS: "✔ FITS",
+    Verdict.FITS_WITH_WARNINGS: "▲ FITS, WITH WARNINGS",
+    Verdict.WILL_NOT_FIT: "✖ WILL NOT FIT",
+}
+_VERDICT_SHORT = {
+    Verdict.FITS: "fits",
+    Verdict.FITS_WITH_WARNINGS: "warnings",
+    Verdict.WILL_NOT_FIT: "no",
+}
+_VERDICT_STYLE = {
+    Verdict.FITS: "green",
+    Verdict.FITS_WITH_WARNINGS: "yellow",
+    Verdict.WILL_NOT_FIT: "red",
+}
+_VERDICT_EXIT = {
+    Verdict.FITS: ExitCode.OK,
+    Verdict.FITS_WITH_WARNINGS: ExitCode.WARNINGS,
+    Verdict.WILL_NOT_FIT: ExitCode.WILL_NOT_FIT,
+}
+
+
+class ReasonCode(StrEnum):
+    """Why a verdict is what it is. Each code has one severity."""
+
+    EXCEEDS_GPU_MEMORY = "exceeds_gpu_memory"
+    LOAD_EXCEEDS_SYSTEM_RAM = "load_exceeds_system_ram"
+    PARTIAL_OFFLOAD = "partial_offload"
+    SPILLS_TO_SHARED = "spills_to_shared"
+    LOW_SYSTEM_RAM = "low_system_ram"
+    CONTEXT_EXCEEDS_TRAINING = "context_exceeds_training"
+    USES_GTT = "uses_gtt"
+    SLOW_DECODE = "slow_decode"
+    APPROXIMATE_ESTIMATE = "approximate_estimate"
+
+    @property
+    def severity(self) -> Severity:
+        return _REASON_SEVERITY[self]
+
+
+_REASON_SEVERITY = {
+    ReasonCode.EXCEEDS_GPU_MEMORY: Severity.ERROR,
+    ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: Severity.ERROR,
+    ReasonCode.PARTIAL_OFFLOAD: Severity.WARNING,
+    ReasonCode.SPILLS_TO_SHARED: Severity.WARNING,
+    ReasonCode.LOW_SYSTEM_RAM: Severity.WARNING,
+    ReasonCode.CONTEXT_EXCEEDS_TRAINING: Severity.WARNING,
+    ReasonCode.USES_GTT: Severity.INFO,
+    ReasonCode.SLOW_DECODE: Severity.INFO,
+    ReasonCode.APPROXIMATE_ESTIMATE: Severity.INFO,
+}
+
+
+class OsName(StrEnum):
+    WINDOWS = "windows"
+    LINUX = "linux"
+    MACOS = "macos"
+
+    @property
+    def label(self) -> str:
+        return {"windows": "Windows", "linux": "Linux", "macos": "macOS"}[self.value]
+
+
+class Runtime(StrEnum):
+    """The program that loads the model: its defaults change the answer."""
+
+    LLAMACPP = "llamacpp"
+    LMSTUDIO = "lmstudio"
+    OLLAMA = "ollama"
+
+    @property
+    def label(self) -> str:
+        return {"llamacpp": "llama.cpp", "lmstudio": "LM Studio", "ollama": "Ollama"}[self.value]
+
+
+class Backend(StrEnum):
+    """The GPU (or CPU) backend of llama.cpp."""
+
+    VULKAN = "vulkan"
+    ROCM = "rocm"
+    METAL = "metal"
+    CUDA = "cuda"
+    CPU = "cpu"
+
+    @property
+    def label(self) -> str:
+        return {
+            "vulkan": "Vulkan", "rocm": "ROCm", "metal": "Metal", "cuda": "CUDA", "cpu": "CPU",
+        }[self.value]  # fmt: skip
+
+
+class ServerKind(StrEnum):
+    """A server the probe can measure."""
+
+    LLAMACPP = "llamacpp"
+    LMSTUDIO = "lmstudio"
+    OLLAMA = "ollama"
+    OPENAI = "openai"  # any other OpenAI-compatible server
+
+    @property
+    def label(self) -> str:
+        return {
+            "llamacpp": "llama.cpp", "lmstudio": "LM Studio", "ollama": "Ollama",
+            "openai": "OpenAI-compatible",
+        }[self.value]  # fmt: skip
+
+    @property
+    def default_port(self) -> int | None:
+        """The port the server listens on unless told otherwise (llama-server --port default,
+        LM Studio's server, Ollama); None for a generic server."""
+        return {"llamacpp": 8080, "lmstudio": 1234, "ollama": 11434}.get(self.value)
+
+
+class Place(StrEnum):
+    """Where the runtime allocates a buffer."""
+
+    DEVICE = "device"  # memory the GPU backend allocates (dedicated VRAM, then shared/GTT)
+    HOST = "host"  # system RAM the runtime allocates on the CPU side
+
+
+class BufferKind(StrEnum):
+    """What a runtime buffer holds (the estimate's breakdown)."""
+
+    WEIGHTS = "weights"
+    KV_CACHE = "kv_cache"
+    RECURRENT_STATE = "recurrent_state"
+    COMPUTE = "compute"
+    OUTPUT = "output"  # logits buffer (llama.cpp "output buffer", host)
+    PROJECTOR = "projector"  # mmproj weights + its compute
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("kv_cache", "KV cache").replace("_", " ")
+
+
+class SegmentKind(StrEnum):
+    """A segment of a memory pool's bar: a buffer kind on the GPU, or a use of system RAM."""
+
+    WEIGHTS = "weights"
+    KV_CACHE = "kv_cache"
+    RECURRENT_STATE = "recurrent_state"
+    COMPUTE = "compute"
+    OUTPUT = "output"
+    PROJECTOR = "projector"
+    OS = "os"  # the OS and desktop (RAM baseline, or GPU memory the desktop holds)
+    HOST = "host"  # the runtime's host buffers
+    GPU = "gpu"  # GPU memory taken from system RAM (shared, GTT, unified)
+    KEPT = "kept"  # the copy of the weights the runtime keeps in RAM
