@@ -196,12 +196,11 @@ def test_preset_flag_lays_command_line_flags_over_the_scenario(tmp_path: Path) -
     friend = tmp_path / "friend.toml"
     friend.write_text(FRIEND, encoding="utf-8")
     args = _model_parser().parse_args(["--preset", str(friend), "-c", "4096"])
-    model, settings, scenario = resolve_model_and_settings(args)
+    model, _mmproj, settings = resolve_model_and_settings(args)
     assert model == "glm-4.7-flash:Q4_K_M"
     assert (settings.ctx_size, settings.flash_attn) == (4096, "on")
-    assert scenario is not None and scenario.carve_out_bytes == 32 * GiB
     args = _model_parser().parse_args(["other.gguf", "--preset", str(friend)])
-    model, settings, _ = resolve_model_and_settings(args)
+    model, _mmproj, settings = resolve_model_and_settings(args)
     assert (model, settings.ctx_size) == ("other.gguf", 16384)
 
 

@@ -7,14 +7,9 @@ model is read inside the app, in a worker with visible progress.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from tui.app.app import VramtuiApp
-from tui.app.presets import state_from_scenario
 from tui.app.state import Choice
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState
-from tui.core.machine.presets import get_machine
+from tui.core.machine.resolve import ScenarioOverrides, resolve_scenario
 from tui.core.machine.scenario import load_scenario
 from tui.core.model.catalog import DEFAULT_MODEL_REF
 from tui.core.model.source import is_remote_reference, open_model
@@ -34,58 +29,35 @@ def create_app(
     mmproj: str = "auto",
     discover: bool = True,
 ) -> VramtuiApp:
-    """Build the app on the given (or bundled default) model, machine and settings."""
-    settings = RuntimeSettings(ctx_size=DEFAULT_CONTEXT)
-    model_ref = DEFAULT_MODEL_REF
-    projector = True
-    if preset is not None:
-        scenario = load_scenario(preset)
-        model_ref = scenario.model_ref
-        settings = scenario.settings
-        projector = scenario.mmproj != "none"
-        if mmproj == "auto" and scenario.mmproj not in ("auto", "none"):
-            mmproj = scenario.mmproj
-        if machine is not None and machine != scenario.machine_id:
-            state = MachineState.default_for(get_machine(machine))
-        else:
-            state = state_from_scenario(scenario)
-    else:
-        state = MachineState.default_for(get_machine(machine or DEFAULT_MACHINE))
-    if model is not None:
-        model_ref = model
-    if carve_out is not None:
-        state = replace(state, carve_out_bytes=parse_size(carve_out, "--carve-out"))
-    if os_name is not None:
-        state = replace(state, os=os_name)
+    """Build the app on the given (or bundled default) model, machine and settings, through
+    the same scenario resolver the CLI uses."""
+    scenario = load_scenario(preset) if preset is not None else None
+    overrides = ScenarioOverrides(
+        model_ref=model or (None if scenario else DEFAULT_MODEL_REF),
+        mmproj=None if mmproj == "auto" else mmproj,
+        machine_id=machine or (None if scenario else DEFAULT_MACHINE),
+        carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
+        os=os_name,
+        settings={} if scenario else {"ctx_size": DEFAULT_CONTEXT},
+    )
+    resolved = resolve_scenario(scenario, overrides)
     pending: str | None = None
     spec = None
-    if is_remote_reference(model_ref):
-        pending = model_ref
+    if is_remote_reference(resolved.model_ref):
+        pending = resolved.model_ref
     else:
-        spec = open_model(model_ref, mmproj=mmproj)
+        spec = open_model(resolved.model_ref, mmproj=resolved.mmproj)
     choice = Choice(
-        model_ref=model_ref, spec=spec, settings=settings, machine=state, projector=projector
+        model_ref=resolved.model_ref,
+        spec=spec,
+        settings=resolved.settings,
+        machine=resolved.state,
+        projector=resolved.mmproj != "none",
     )
     return VramtuiApp(choice, pending_ref=pending, discover=discover)
 
 
-def run_app(
-    *,
-    model: str | None = None,
-    preset: str | None = None,
-    machine: str | None = None,
-    carve_out: str | None = None,
-    os_name: str | None = None,
-    mmproj: str = "auto",
-) -> int:
-    """Create the app and run it; the exit code (0 unless the app says otherwise)."""
-    app = create_app(
-        model=model,
-        preset=preset,
-        machine=machine,
-        carve_out=carve_out,
-        os_name=os_name,
-        mmproj=mmproj,
-    )
+def run_app(app: VramtuiApp) -> int:
+    """Run the app; the exit code (0 unless the app says otherwise)."""
     app.run()
     return app.return_code or 0

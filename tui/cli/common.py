@@ -8,19 +8,26 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tui.core.errors import SettingsError, VramtuiError
 from tui.core.estimate.settings import FLASH_ATTN_VALUES, RuntimeSettings
+from tui.core.machine.fit import gtt_from_pages_limit
+from tui.core.machine.resolve import (
+    ResolvedScenario,
+    ScenarioOverrides,
+    resolve_model,
+    resolve_scenario,
+)
+from tui.core.machine.scenario import Scenario, load_scenario
+from tui.core.sizes import parse_size
+from tui.core.vocab import Backend, ExitCode, OsName, Runtime
 
-if TYPE_CHECKING:
-    from tui.core.machine.scenario import Scenario
-
-EXIT_OK = 0
-EXIT_WARN = 1
-EXIT_BAD_INPUT = 2
-EXIT_WONT_FIT = 3
-EXIT_INTERNAL = 70
+EXIT_OK = ExitCode.OK
+EXIT_WARN = ExitCode.WARNINGS
+EXIT_BAD_INPUT = ExitCode.BAD_INPUT
+EXIT_WONT_FIT = ExitCode.WILL_NOT_FIT
+EXIT_INTERNAL = ExitCode.INTERNAL
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -85,11 +92,8 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-mmproj-offload", action="store_true", default=None)
 
 
-def settings_from_args(
-    args: argparse.Namespace, base: RuntimeSettings | None = None
-) -> RuntimeSettings:
-    """Apply the flags the user gave on top of `base` (a preset's settings, or the defaults)."""
-    settings = base or RuntimeSettings()
+def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The RuntimeSettings fields the user set with flags (nothing for flags left out)."""
     changes: dict[str, Any] = {}
     for name in ("ctx_size", "parallel", "batch_size", "ubatch_size", "flash_attn"):
         value = getattr(args, name, None)
@@ -99,26 +103,29 @@ def settings_from_args(
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value.lower()
-    if getattr(args, "kv_unified", None):
-        changes["kv_unified"] = True
     if hasattr(args, "n_gpu_layers"):
         changes["n_gpu_layers"] = args.n_gpu_layers
-    if getattr(args, "no_kv_offload", None):
-        changes["kv_offload"] = False
-    if getattr(args, "no_mmap", None):
-        changes["mmap"] = False
-    if getattr(args, "keep_in_memory", None):
-        changes["keep_in_memory"] = True
-    if getattr(args, "swa_full", None):
-        changes["swa_full"] = True
-    if getattr(args, "no_mmproj_offload", None):
-        changes["mmproj_offload"] = False
-    if not changes:
-        return settings
+    for flag, name, value in (
+        ("kv_unified", "kv_unified", True),
+        ("no_kv_offload", "kv_offload", False),
+        ("no_mmap", "mmap", False),
+        ("keep_in_memory", "keep_in_memory", True),
+        ("swa_full", "swa_full", True),
+        ("no_mmproj_offload", "mmproj_offload", False),
+    ):
+        if getattr(args, flag, None):
+            changes[name] = value
+    return changes
+
+
+def settings_from_args(
+    args: argparse.Namespace, base: RuntimeSettings | None = None
+) -> RuntimeSettings:
+    """Apply the flags the user gave on top of `base` (a preset's settings, or the defaults)."""
+    settings = base or RuntimeSettings()
+    changes = settings_changes(args)
     try:
-        return settings.with_changes(**changes)
-    except SettingsError:
-        raise
+        return settings.with_changes(**changes) if changes else settings
     except (TypeError, ValueError) as err:
         raise SettingsError(str(err)) from None
 
@@ -126,7 +133,7 @@ def settings_from_args(
 def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """MODEL, --mmproj and --preset NAME|FILE. With required=True the model may be left out
     only when --preset is given (checked by this module's ArgumentParser); read them with
-    resolve_model_and_settings() so that the preset's model and settings apply."""
+    resolve_from_args() or resolve_model_and_settings() so that the preset's values apply."""
     parser.add_argument(
         "model", nargs="?",
         help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, https:// URL, or catalog id "
@@ -183,34 +190,69 @@ def add_preset_arg(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def scenario_from_args(
-    args: argparse.Namespace,
-) -> tuple[Scenario | None, str, str, RuntimeSettings]:
-    """(scenario or None, model ref, mmproj, settings) with the command-line flags merged over
-    the preset named by --preset. The model argument wins over the preset's model."""
-    scenario = None
-    name = getattr(args, "preset", None)
-    if name:
-        from tui.core.machine.scenario import load_scenario  # noqa: PLC0415 - lazy: only with --preset
+def add_machine_args(p: argparse.ArgumentParser, *, carve: bool = True) -> None:
+    """--machine, --carve-out and the machine-state flags every scenario command shares."""
+    p.add_argument("--machine", help="machine preset id (see `vramtui machines`)")
+    if carve:
+        p.add_argument("--carve-out", help="dedicated GPU memory set in the BIOS, e.g. 512M, 32G")
+    p.add_argument("--os", dest="os_name", choices=[o.value for o in OsName])
+    p.add_argument("--gtt", help="Linux GTT size (e.g. 60G) or ttm.pages_limit as pages=N")
+    p.add_argument("--wired-limit", help="macOS iogpu.wired_limit_mb as a size, e.g. 100G")
+    p.add_argument("--os-baseline", help="RAM the OS itself needs (default per OS)")
+    p.add_argument("--backend", choices=[b.value for b in Backend])
+    p.add_argument("--runtime", choices=[r.value for r in Runtime])
 
-        scenario = load_scenario(name)
-    model = getattr(args, "model", None) or (scenario.model_ref if scenario else None)
-    if not model:
-        raise SettingsError("no model given: pass MODEL or --preset NAME")
-    mmproj = getattr(args, "mmproj", "auto")
-    if scenario is not None and mmproj == "auto" and not getattr(args, "model", None):
-        mmproj = scenario.mmproj
-    settings = settings_from_args(args, scenario.settings if scenario else None)
-    return scenario, model, mmproj, settings
+
+def _size_flag(args: argparse.Namespace, name: str, flag: str) -> int | None:
+    text = getattr(args, name, None)
+    return None if text is None else parse_size(text, flag)
+
+
+def _gtt_flag(args: argparse.Namespace) -> int | None:
+    text = getattr(args, "gtt", None)
+    if text is None:
+        return None
+    text = text.strip()
+    if not text.startswith("pages="):
+        return parse_size(text, "--gtt")
+    try:
+        return gtt_from_pages_limit(int(text[6:]))
+    except ValueError:
+        raise SettingsError(f"--gtt: {text!r} is not pages=N") from None
+
+
+def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:
+    """What the command line says about the scenario; flags left out stay None."""
+    return ScenarioOverrides(
+        model_ref=getattr(args, "model", None),
+        mmproj=getattr(args, "mmproj", None),
+        machine_id=getattr(args, "machine", None),
+        carve_out_bytes=_size_flag(args, "carve_out", "--carve-out"),
+        os=getattr(args, "os_name", None),
+        gtt_bytes=_gtt_flag(args),
+        wired_limit_bytes=_size_flag(args, "wired_limit", "--wired-limit"),
+        os_baseline_bytes=_size_flag(args, "os_baseline", "--os-baseline"),
+        backend=getattr(args, "backend", None),
+        runtime=getattr(args, "runtime", None),
+        settings=settings_changes(args),
+    )
+
+
+def _preset(args: argparse.Namespace) -> Scenario | None:
+    name = getattr(args, "preset", None)
+    return load_scenario(name) if name else None
+
+
+def resolve_from_args(
+    args: argparse.Namespace, *, carve_required: bool = False
+) -> ResolvedScenario:
+    """The complete scenario: command-line flags over the --preset's values over the
+    machine's defaults (tui.core.machine.resolve, shared with the app and the probe)."""
+    return resolve_scenario(_preset(args), overrides_from_args(args), carve_required=carve_required)
 
 
 def resolve_model_and_settings(
     args: argparse.Namespace,
-) -> tuple[str, RuntimeSettings, Scenario | None]:
-    """(model ref, settings, scenario or None) for a command built with add_model_args: the
-    --preset scenario's model and settings with the command-line flags laid over them. When the
-    model comes from the preset, its --mmproj choice is copied into `args.mmproj` too."""
-    scenario, model, mmproj, settings = scenario_from_args(args)
-    if hasattr(args, "mmproj"):
-        args.mmproj = mmproj
-    return model, settings, scenario
+) -> tuple[str, str, RuntimeSettings]:
+    """(model ref, projector choice, settings) for commands that need no machine."""
+    return resolve_model(_preset(args), overrides_from_args(args))

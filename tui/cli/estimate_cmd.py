@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from tui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: keeps startup fast
     from tui.core.model.source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
 
-    model, settings, _scenario = resolve_model_and_settings(args)
-    spec = open_model(model, mmproj=args.mmproj)
+    model, mmproj, settings = resolve_model_and_settings(args)
+    spec = open_model(model, mmproj=mmproj)
     bd = estimate_memory(spec, settings, backend=args.backend)
     if args.json:
         print_json(estimate_json(spec, bd))

@@ -209,8 +209,8 @@ def render(data: dict[str, Any]) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    model, _settings, _scenario = resolve_model_and_settings(args)
-    spec = open_model(model, mmproj=args.mmproj)
+    model, mmproj, _settings = resolve_model_and_settings(args)
+    spec = open_model(model, mmproj=mmproj)
     data = inspect_data(spec)
     if args.json:
         print_json(data)

@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "tui.cli.preset_cmd",
     "tui.cli.models_cmd",
     "tui.cli.probe_cmd",
+    "tui.cli.detect_cmd",
+    "tui.cli.plan_cmd",
 )
 
 
@@ -55,15 +57,17 @@ def _wants_app(argv: Sequence[str], commands: set[str]) -> bool:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from tui.app.factory import run_app  # noqa: PLC0415 - the app loads textual
+    from tui.app.factory import create_app, run_app  # noqa: PLC0415 - the app loads textual
 
     return run_app(
-        model=args.model,
-        preset=args.preset,
-        machine=args.machine,
-        carve_out=args.carve_out,
-        os_name=args.os_name,
-        mmproj=args.mmproj,
+        create_app(
+            model=args.model,
+            preset=args.preset,
+            machine=args.machine,
+            carve_out=args.carve_out,
+            os_name=args.os_name,
+            mmproj=args.mmproj,
+        )
     )
 
 

@@ -3,7 +3,6 @@
 Nothing is lost or silently replaced: save/import/export refuse to overwrite without --force,
 import validates the whole file before it writes, and every write is atomic.
 """
-# Scenario presets: written by helper A2 (the lead moved them from helper C); C: use, don't rewrite.
 
 from __future__ import annotations
 
@@ -17,16 +16,16 @@ from tui.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     ArgumentParser,
+    add_machine_args,
     add_runtime_args,
     guarded,
+    overrides_from_args,
     print_json,
     settings_from_args,
 )
 from tui.core.errors import SettingsError
+from tui.core.machine.resolve import STATE_FIELDS
 from tui.core.machine.scenario import (
-    BACKENDS,
-    OS_NAMES,
-    RUNTIMES,
     Scenario,
     delete_scenario,
     export_scenario,
@@ -38,7 +37,7 @@ from tui.core.machine.scenario import (
     scenario_to_toml,
     validate_against,
 )
-from tui.core.sizes import format_bytes, parse_size
+from tui.core.sizes import format_bytes
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -57,14 +56,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--from", dest="from_file", metavar="FILE",
                    help="start from a scenario file; the other flags override it")  # fmt: skip
     s.add_argument("--mmproj", help="projector: auto, none or a path")
-    s.add_argument("--machine", help="machine preset id (see `vramtui machines`)")
-    s.add_argument("--carve-out", help="BIOS carve-out, e.g. 512M or 32G")
-    s.add_argument("--os", dest="os_name", choices=OS_NAMES)
-    s.add_argument("--gtt", help="Linux GTT override as a size, e.g. 60G")
-    s.add_argument("--wired-limit", help="macOS iogpu.wired_limit_mb as a size, e.g. 100G")
-    s.add_argument("--os-baseline", help="RAM the OS itself needs, e.g. 4G")
-    s.add_argument("--backend", choices=BACKENDS)
-    s.add_argument("--runtime", choices=RUNTIMES)
+    add_machine_args(s)
     s.add_argument("--description", help="one line saying what this scenario is")
     s.add_argument("--force", action="store_true", help="replace a preset of that name")
     add_runtime_args(s)
@@ -105,10 +97,6 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
     return run
 
 
-def _size(text: str | None, flag: str) -> int | None:
-    return None if text is None else parse_size(text, flag)
-
-
 def _warn_unknown_machine(s: Scenario) -> None:
     """A machine id not installed here is saved anyway (it may be a friend's own preset)."""
     from tui.core.machine.presets import load_machines  # noqa: PLC0415 - lazy: reads preset files
@@ -123,26 +111,20 @@ def _warn_unknown_machine(s: Scenario) -> None:
 
 def run_save(args: argparse.Namespace) -> int:
     base = load_scenario(args.from_file) if args.from_file else None
-    model = args.model or (base.model_ref if base else None)
-    machine = args.machine or (base.machine_id if base else None)
+    given = overrides_from_args(args)
+    model = given.model_ref or (base.model_ref if base else None)
+    machine = given.machine_id or (base.machine_id if base else None)
     if not model or not machine:
         raise SettingsError("preset save: give MODEL and --machine ID (or --from FILE)")
-    changes: dict[str, Any] = {
-        "carve_out_bytes": _size(args.carve_out, "--carve-out"),
-        "os": args.os_name,
-        "gtt_bytes": _size(args.gtt, "--gtt"),
-        "wired_limit_bytes": _size(args.wired_limit, "--wired-limit"),
-        "os_baseline_bytes": _size(args.os_baseline, "--os-baseline"),
-        "backend": args.backend,
-        "runtime": args.runtime,
-        "description": args.description,
-        "mmproj": args.mmproj,
-    }
-    given = {k: v for k, v in changes.items() if v is not None}
+    changes: dict[str, Any] = {name: getattr(given, name) for name in STATE_FIELDS}
+    changes["description"] = args.description
+    changes["mmproj"] = args.mmproj
+    given_fields = {k: v for k, v in changes.items() if v is not None}
     settings = settings_from_args(args, base.settings if base else None)
     start = base or Scenario(name=args.name, model_ref=model, machine_id=machine)
     scenario = renamed(
-        replace(start, model_ref=model, machine_id=machine, settings=settings, **given), args.name
+        replace(start, model_ref=model, machine_id=machine, settings=settings, **given_fields),
+        args.name,
     )
     path = save_scenario(scenario, force=args.force)
     _warn_unknown_machine(scenario)

@@ -77,7 +77,7 @@ _VERDICT_LABEL = {
 _VERDICT_BANNER = {
     Verdict.FITS: "✔ FITS",
     Verdict.FITS_WITH_WARNINGS: "▲ FITS, WITH WARNINGS",
-    Verdict.WILL_NOT_FIT: "✖ WILL NOT FIT",
+    Verdict.WILL_NOT_FIT: "✘ WILL NOT FIT",
 }
 _VERDICT_SHORT = {
     Verdict.FITS: "fits",

@@ -23,9 +23,10 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from tui.app.presets import export_flow, load_flow, save_flow, share_text
+from tui.app.presets import share_text
 from tui.app.recent import remember
 from tui.app.screens.picker import ModelPicker
+from tui.app.screens.preset_flows import export_flow, load_flow, save_flow
 from tui.app.screens.probe import ProbeScreen
 from tui.app.state import (
     Choice,
@@ -47,8 +48,10 @@ from tui.core.machine.presets import get_machine, load_machines
 from tui.core.machine.recommend import Recommendation, recommend
 from tui.core.model.source import open_model
 from tui.core.probe.calibration import load_calibration
-from tui.core.probe.measure import prediction_from_fit
+from tui.core.probe.predict import prediction_from_fit
 from tui.core.sizes import format_bytes, format_gib, format_tokens, short_tokens
+from tui.core.vocab import Verdict
+from tui.present.fit_words import gtt_alternative_sentence, recommendation_sentence
 
 NARROW_WIDTH = 100
 SWEEP_DELAY_S = 0.15
@@ -87,10 +90,8 @@ class ModelCard(Static, can_focus=True):
         await self.run_action("screen.pick_model")
 
 
-def _verdict_cell(verdict: str) -> Text:
-    styles = {"fits": "bold green", "fits_with_warnings": "bold yellow", "will_not_fit": "bold red"}
-    short = {"fits": "fits", "fits_with_warnings": "warnings", "will_not_fit": "no"}
-    return Text(short.get(verdict, verdict), style=styles.get(verdict, ""))
+def _verdict_cell(verdict: Verdict) -> Text:
+    return Text(verdict.short, style=f"bold {verdict.style}")
 
 
 class MainScreen(Screen[None]):
@@ -280,20 +281,12 @@ class MainScreen(Screen[None]):
         self._compare_cells = dict(rows)
         if str(current) in keys:
             table.move_cursor(row=keys.index(str(current)), animate=False)
-        notes: list[str] = []
-        if rec.recommended_index is not None and 0 <= rec.recommended_index < len(rec.rows):
-            best = rec.rows[rec.recommended_index]
-            notes.append(
-                f"★ recommended: {carve_label(best.carve_out_bytes)}, it runs the model cleanly "
-                "and leaves the OS the most RAM"
-            )
-        else:
-            notes.append("No carve-out step runs this cleanly: try a smaller quant or context.")
-        if rec.linux_gtt_alternative:
-            notes.append(f"Linux alternative: {rec.linux_gtt_alternative}")
-        text = "\n".join(notes)
-        if text != getattr(self, "_alt_text", None):  # Static.update relayouts: skip no-ops
-            self._alt_text = text
+        notes = [recommendation_sentence(rec)]
+        if rec.linux_gtt_alternative is not None:
+            notes.append(gtt_alternative_sentence(rec.linux_gtt_alternative))
+        text = Text("\n".join(notes))
+        if text.plain != getattr(self, "_alt_text", None):  # Static.update relayouts: skip no-ops
+            self._alt_text = text.plain
             alt.update(text)
         self._fill_sweep(self.query_one("#sweep", DataTable), rec)
 
@@ -457,14 +450,17 @@ class MainScreen(Screen[None]):
             # Nothing to show yet: say why in the banner, and offer the picker.
             self.evaluation = Evaluation(self.choice, None, f"{message}  (press m to pick a model)")
 
-    def action_save_preset(self) -> None:
-        save_flow(self)
+    @work(exclusive=True, group="preset-flow")
+    async def action_save_preset(self) -> None:
+        await save_flow(self)
 
-    def action_load_preset(self) -> None:
-        load_flow(self)
+    @work(exclusive=True, group="preset-flow")
+    async def action_load_preset(self) -> None:
+        await load_flow(self)
 
-    def action_export_preset(self) -> None:
-        export_flow(self)
+    @work(exclusive=True, group="preset-flow")
+    async def action_export_preset(self) -> None:
+        await export_flow(self)
 
     def action_copy_share(self) -> None:
         if self.evaluation is None:

@@ -15,16 +15,14 @@ from textual.widgets import DataTable, Digits, Label, Static
 
 from tui.app.state import Evaluation
 from tui.core.sizes import GiB, format_gib, format_tokens
+from tui.core.vocab import ReasonCode, Verdict
+from tui.present.fit_words import reason_sentence
 
-VERDICT_TITLES = {
-    "fits": "✔ FITS",
-    "fits_with_warnings": "▲ FITS, WITH WARNINGS",
-    "will_not_fit": "✘ WILL NOT FIT",
-}
+# The banner's CSS class per verdict (colours in vramtui.tcss).
 VERDICT_CLASSES = {
-    "fits": "-fits",
-    "fits_with_warnings": "-warn",
-    "will_not_fit": "-fail",
+    Verdict.FITS: "-fits",
+    Verdict.FITS_WITH_WARNINGS: "-warn",
+    Verdict.WILL_NOT_FIT: "-fail",
 }
 
 # The seed's evidence for the 48 GB + 16 GB pitfall (shared/seed/DIGEST.md).
@@ -41,12 +39,11 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     fit = evaluation.fit
     if fit is None:
         return Text(evaluation.error or "no answer yet")
-    text = Text(VERDICT_TITLES.get(fit.verdict, fit.verdict.upper()), style="bold")
+    text = Text(fit.verdict.banner, style="bold")
     for reason in fit.reasons:
         text.append("\n• ")
-        message = reason.message
-        text.append(message[:1].upper() + message[1:])
-        if reason.code == "load_exceeds_system_ram":
+        text.append(reason_sentence(reason))
+        if reason.code == ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM:
             text.append("\n  ")
             text.append(PITFALL_EVIDENCE, style="italic")
     if not fit.reasons:

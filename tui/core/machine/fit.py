@@ -29,20 +29,27 @@ Rules (sources in /work/shared/research/unified-memory-platforms.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from tui.core.errors import SettingsError
 from tui.core.estimate.breakdown import MemoryBreakdown
 from tui.core.estimate.memory import estimate_memory
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.presets import OS_NAMES, MachinePreset
+from tui.core.machine.presets import MachinePreset
 from tui.core.machine.speed import SpeedEstimate, estimate_speed
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB, MiB, format_bytes
-from tui.core.vocab import BufferKind, Place
+from tui.core.vocab import (
+    BufferKind,
+    OsName,
+    Place,
+    ReasonCode,
+    Runtime,
+    SegmentKind,
+    Severity,
+    Verdict,
+)
 
-Verdict = Literal["fits", "fits_with_warnings", "will_not_fit"]
-RUNTIMES = ("llamacpp", "lmstudio", "ollama")
 PAGE = 4096  # ttm.pages_limit counts 4 KiB pages (ttm_tt.c)
 
 # Idle OS + desktop RAM: Windows 11 minimum 4 GB (umatechnology); GNOME/KDE idle up to ~2 GB
@@ -68,10 +75,10 @@ class MachineState:
     keep_model_in_memory: bool | None = None  # None: the runtime's default
 
     def __post_init__(self) -> None:
-        if self.os not in OS_NAMES:
-            raise SettingsError(f"os {self.os!r} is not one of {', '.join(OS_NAMES)}")
-        if self.runtime not in RUNTIMES:
-            raise SettingsError(f"runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.os not in set(OsName):
+            raise SettingsError(f"os {self.os!r} is not one of {', '.join(OsName)}")
+        if self.runtime not in set(Runtime):
+            raise SettingsError(f"runtime {self.runtime!r} is not one of {', '.join(Runtime)}")
         if self.carve_out_bytes < 0 or (
             self.carve_out_bytes and self.carve_out_bytes >= self.machine.total_ram_bytes
         ):
@@ -170,15 +177,18 @@ def compute_pools(state: MachineState) -> Pools:
 
 @dataclass(frozen=True)
 class Reason:
-    code: str
+    code: ReasonCode
     message: str
-    severity: str  # "error" (will not fit) | "warning" | "info"
+
+    @property
+    def severity(self) -> Severity:
+        return self.code.severity
 
 
 @dataclass(frozen=True)
 class Segment:
     label: str
-    kind: str
+    kind: SegmentKind
     n_bytes: int
 
 
@@ -211,7 +221,7 @@ class FitResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def codes(self) -> tuple[str, ...]:
+    def codes(self) -> tuple[ReasonCode, ...]:
         return tuple(r.code for r in self.reasons)
 
     @property
@@ -270,7 +280,7 @@ def resolve_settings(
         return settings
     backend = state.resolved_backend
     mla = spec.architecture in {"deepseek2", "deepseek3", "kimi_k2", "glm4moe_lite"}
-    if state.runtime == "lmstudio" or (mla and backend in {"vulkan", "rocm"}):
+    if state.runtime == Runtime.LMSTUDIO or (mla and backend in {"vulkan", "rocm"}):
         return settings.with_changes(flash_attn="off")
     return settings
 
@@ -298,6 +308,206 @@ def _auto_offload(
     return best
 
 
+@dataclass(frozen=True)
+class _DevicePlacement:
+    """Device buffers laid into dedicated memory first, then shared memory."""
+
+    dedicated: tuple[Segment, ...]
+    shared: tuple[Segment, ...]
+    dedicated_cap: int
+    shared_cap: int
+
+    @property
+    def dedicated_used(self) -> int:
+        return sum(x.n_bytes for x in self.dedicated)
+
+    @property
+    def shared_used(self) -> int:
+        return sum(x.n_bytes for x in self.shared)
+
+    @property
+    def total(self) -> int:
+        return self.dedicated_used + self.shared_used
+
+
+@dataclass(frozen=True)
+class _RamUse:
+    """System RAM after loading (steady) and while loading (peak)."""
+
+    segments: tuple[Segment, ...]
+    left: int
+    load_peak: int
+
+
+def _desktop_reserve(state: MachineState) -> int:
+    m = state.machine
+    return DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != "macos" else 0
+
+
+def _place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> _DevicePlacement:
+    dedicated_cap = max(pools.dedicated_bytes - reserve, 0) if pools.dedicated_bytes else 0
+    shared_cap = (
+        pools.shared_bytes if pools.dedicated_bytes else max(pools.shared_bytes - reserve, 0)
+    )
+    dedicated: list[Segment] = []
+    shared: list[Segment] = []
+    room = dedicated_cap
+    for kind in _DEVICE_ORDER:
+        n = bd.total(Place.DEVICE, kind)
+        if not n:
+            continue
+        into_dedicated = min(n, room)
+        room -= into_dedicated
+        if into_dedicated:
+            dedicated.append(Segment(kind.label, SegmentKind(kind.value), into_dedicated))
+        if n - into_dedicated:
+            shared.append(Segment(kind.label, SegmentKind(kind.value), n - into_dedicated))
+    return _DevicePlacement(tuple(dedicated), tuple(shared), dedicated_cap, shared_cap)
+
+
+def _gpu_reasons(
+    state: MachineState, pools: Pools, bd: MemoryBreakdown, dev: _DevicePlacement
+) -> list[Reason]:
+    m = state.machine
+    reasons: list[Reason] = []
+    if m.discrete:
+        if dev.total > pools.dedicated_bytes:
+            reasons.append(Reason(ReasonCode.EXCEEDS_GPU_MEMORY,
+                f"the GPU buffers ({format_bytes(dev.total)}) exceed the "
+                f"{format_bytes(pools.dedicated_bytes)} of VRAM"))  # fmt: skip
+        if bd.n_gpu_layers < bd.n_layers + 1:
+            reasons.append(Reason(ReasonCode.PARTIAL_OFFLOAD,
+                f"only {bd.n_gpu_layers} of {bd.n_layers + 1} layers fit on the GPU; the rest "
+                "run on the CPU (much slower)"))  # fmt: skip
+    elif dev.shared_used > dev.shared_cap:
+        reasons.append(Reason(ReasonCode.EXCEEDS_GPU_MEMORY,
+            f"the GPU needs {format_bytes(dev.total)} but can address "
+            f"{format_bytes(dev.dedicated_cap + dev.shared_cap)} ({pools.shared_name} "
+            f"{format_bytes(pools.shared_bytes)} + dedicated "
+            f"{format_bytes(pools.dedicated_bytes)})"))  # fmt: skip
+    elif dev.shared_used and pools.dedicated_bytes and pools.shared_is_slow:
+        reasons.append(Reason(ReasonCode.SPILLS_TO_SHARED,
+            f"{format_bytes(dev.shared_used)} does not fit the "
+            f"{format_bytes(pools.dedicated_bytes)} carve-out and spills into shared GPU "
+            "memory: it runs, but slower (the seed: 17.26 instead of 42.89 tok/s)"))  # fmt: skip
+    elif dev.shared_used and pools.dedicated_bytes:
+        reasons.append(Reason(ReasonCode.USES_GTT,
+            f"{format_bytes(dev.shared_used)} lives in {pools.shared_name} beyond the carve-out "
+            "(no speed penalty on Linux per AMD)"))  # fmt: skip
+    return reasons
+
+
+def _ram_use(
+    state: MachineState,
+    settings: RuntimeSettings,
+    pools: Pools,
+    bd: MemoryBreakdown,
+    dev: _DevicePlacement,
+) -> _RamUse:
+    """OS baseline, host buffers, GPU memory taken from RAM, the kept copy, and the staging
+    a load needs (see the module doc for the rules)."""
+    m = state.machine
+    gpu_from_ram = dev.shared_used if not m.discrete else 0
+    if not m.discrete and not pools.dedicated_bytes:
+        reserve = _desktop_reserve(state)
+        gpu_from_ram = dev.total + (reserve if state.os != OsName.MACOS else 0)
+    weights_dev = bd.total(Place.DEVICE, BufferKind.WEIGHTS)
+    kept = weights_dev if (state.keeps_model or settings.keep_in_memory) else 0
+    segments = [Segment("OS baseline", SegmentKind.OS, state.baseline)]
+    if bd.host_bytes:
+        segments.append(Segment("host buffers", SegmentKind.HOST, bd.host_bytes))
+    if gpu_from_ram:
+        segments.append(Segment(f"GPU ({pools.shared_name})", SegmentKind.GPU, gpu_from_ram))
+    if kept:
+        segments.append(Segment("model kept in memory", SegmentKind.KEPT, kept))
+    steady = sum(x.n_bytes for x in segments)
+    staging = 0
+    if not kept:
+        staging = weights_dev if _windows_carve_out(state, pools) else LOAD_STAGING_SMALL
+    return _RamUse(tuple(segments), pools.system_ram_bytes - steady, steady + staging)
+
+
+def _windows_carve_out(state: MachineState, pools: Pools) -> bool:
+    """On Windows with a carve-out the CPU cannot write the dedicated memory: weights are
+    staged in OS-visible RAM on their way in."""
+    return state.os == OsName.WINDOWS and state.machine.unified_memory and pools.dedicated_bytes > 0
+
+
+def _ram_reasons(state: MachineState, pools: Pools, ram: _RamUse) -> list[Reason]:
+    visible = pools.system_ram_bytes
+    kept = any(s.kind == SegmentKind.KEPT for s in ram.segments)
+    if ram.load_peak > visible:
+        why = "the OS baseline, "
+        if _windows_carve_out(state, pools):
+            why = "the weights staged for upload (the CPU cannot write the carve-out), "
+        if kept:
+            why = "the copy the runtime keeps in memory, "
+        return [Reason(ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
+            f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
+            f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS")]  # fmt: skip
+    if ram.left < state.baseline:
+        return [Reason(ReasonCode.LOW_SYSTEM_RAM,
+            f"only {format_bytes(ram.left)} of RAM is left for the OS and apps after loading: "
+            "the desktop will stutter")]  # fmt: skip
+    return []
+
+
+def _speed(
+    spec: ModelSpec,
+    state: MachineState,
+    *,
+    pools: Pools,
+    bd: MemoryBreakdown,
+    dev: _DevicePlacement,
+    prompt_tokens: int | None,
+    calibration: float | None,
+) -> SpeedEstimate:
+    m = state.machine
+    backend = state.resolved_backend
+    return estimate_speed(
+        spec=spec, machine=m, backend=backend, os=state.os, runtime=state.runtime, breakdown=bd,
+        shared_bytes={s.kind: s.n_bytes for s in dev.shared} if pools.shared_is_slow else None,
+        prompt_tokens=prompt_tokens or 1024, calibration=calibration,
+    )  # fmt: skip
+
+
+def _model_reasons(
+    spec: ModelSpec, settings: RuntimeSettings, bd: MemoryBreakdown, speed: SpeedEstimate
+) -> list[Reason]:
+    reasons: list[Reason] = []
+    n_train = n_ctx_train(spec)
+    if n_train and settings.ctx_size and settings.ctx_size > n_train:
+        reasons.append(Reason(ReasonCode.CONTEXT_EXCEEDS_TRAINING,
+            f"context {settings.ctx_size} is beyond the model's training context {n_train}: "
+            "quality degrades"))  # fmt: skip
+    if speed.decode_tokens_per_second < SLOW_DECODE_TPS:
+        reasons.append(Reason(ReasonCode.SLOW_DECODE,
+            f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
+            "that feels usable"))  # fmt: skip
+    if bd.approximate and not spec.synthesized:
+        # A file of an architecture the estimate knows only by its generic rules: say so.
+        arch = spec.architecture or "?"
+        reasons.append(Reason(ReasonCode.APPROXIMATE_ESTIMATE,
+            f"architecture {arch!r} is not one vramtui knows: memory is estimated with the "
+            "generic rules (dense attention on every layer)"))  # fmt: skip
+    return reasons
+
+
+def _pool_usage(
+    state: MachineState, pools: Pools, dev: _DevicePlacement, ram: _RamUse
+) -> tuple[PoolUsage, ...]:
+    usage = []
+    reserve = _desktop_reserve(state)
+    if pools.dedicated_bytes:
+        desktop = [Segment("desktop", SegmentKind.OS, reserve)]
+        segments = (desktop if reserve and not state.machine.discrete else []) + list(dev.dedicated)
+        usage.append(PoolUsage("dedicated", pools.dedicated_bytes, tuple(segments)))
+    if pools.shared_bytes:
+        usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, dev.shared))
+    usage.append(PoolUsage("system RAM", pools.system_ram_bytes, ram.segments))
+    return tuple(usage)
+
+
 def evaluate_fit(
     spec: ModelSpec,
     settings: RuntimeSettings,
@@ -312,149 +522,27 @@ def evaluate_fit(
     backend = state.resolved_backend
     pools = compute_pools(state)
     s = resolve_settings(spec, settings, state)
-    reserve = DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != "macos" else 0
-    reasons: list[Reason] = []
-
     if m.discrete and s.n_gpu_layers is None:
         bd = _auto_offload(spec, s, backend, m.gpu_vram_bytes - DISCRETE_MARGIN)
     else:
         bd = _estimate(spec, s, backend)
-
-    # -- device placement: dedicated first, then shared
-    dedicated_cap = max(pools.dedicated_bytes - reserve, 0) if pools.dedicated_bytes else 0
-    shared_cap = (
-        pools.shared_bytes if pools.dedicated_bytes else max(pools.shared_bytes - reserve, 0)
+    dev = _place_device(bd, pools, _desktop_reserve(state))
+    ram = _ram_use(state, s, pools, bd, dev)
+    speed = _speed(
+        spec, state, pools=pools, bd=bd, dev=dev, prompt_tokens=prompt_tokens,
+        calibration=calibration,
+    )  # fmt: skip
+    reasons = (
+        _gpu_reasons(state, pools, bd, dev)
+        + _ram_reasons(state, pools, ram)
+        + _model_reasons(spec, s, bd, speed)
     )
-    ded_segs: list[Segment] = []
-    sh_segs: list[Segment] = []
-    room = dedicated_cap
-    for kind in _DEVICE_ORDER:
-        n = bd.total(Place.DEVICE, kind)
-        if not n:
-            continue
-        into_ded = min(n, room)
-        room -= into_ded
-        if into_ded:
-            ded_segs.append(Segment(kind.label, kind.value, into_ded))
-        if n - into_ded:
-            sh_segs.append(Segment(kind.label, kind.value, n - into_ded))
-    ded_used = sum(x.n_bytes for x in ded_segs)
-    sh_used = sum(x.n_bytes for x in sh_segs)
-    device_total = ded_used + sh_used
-
-    if m.discrete:
-        if device_total > pools.dedicated_bytes:
-            reasons.append(Reason("exceeds_gpu_memory",
-                f"the GPU buffers ({format_bytes(device_total)}) exceed the "
-                f"{format_bytes(pools.dedicated_bytes)} of VRAM", "error"))  # fmt: skip
-        if bd.n_gpu_layers < bd.n_layers + 1:
-            reasons.append(Reason("partial_offload",
-                f"only {bd.n_gpu_layers} of {bd.n_layers + 1} layers fit on the GPU; the rest "
-                "run on the CPU (much slower)", "warning"))  # fmt: skip
-    elif sh_used > shared_cap:
-        reasons.append(Reason("exceeds_gpu_memory",
-            f"the GPU needs {format_bytes(device_total)} but can address "
-            f"{format_bytes(dedicated_cap + shared_cap)} ({pools.shared_name} "
-            f"{format_bytes(pools.shared_bytes)} + dedicated "
-            f"{format_bytes(pools.dedicated_bytes)})",
-            "error"))  # fmt: skip
-    elif sh_used and pools.dedicated_bytes and pools.shared_is_slow:
-        reasons.append(Reason("spills_to_shared",
-            f"{format_bytes(sh_used)} does not fit the {format_bytes(pools.dedicated_bytes)} "
-            "carve-out and spills into shared GPU memory: it runs, but slower (the seed: 17.26 "
-            "instead of 42.89 tok/s)", "warning"))  # fmt: skip
-    elif sh_used and pools.dedicated_bytes:
-        reasons.append(Reason("uses_gtt",
-            f"{format_bytes(sh_used)} lives in {pools.shared_name} beyond the carve-out (no speed "
-            "penalty on Linux per AMD)", "info"))  # fmt: skip
-
-    # -- system RAM: OS baseline, host buffers, GPU memory taken from RAM, kept copy, staging
-    visible = pools.system_ram_bytes
-    baseline = state.baseline
-    host = bd.host_bytes
-    weights_dev = bd.total(Place.DEVICE, BufferKind.WEIGHTS)
-    gpu_from_ram = sh_used if not m.discrete else 0
-    if not m.discrete and not pools.dedicated_bytes:
-        gpu_from_ram = device_total + (reserve if state.os != "macos" else 0)
-    kept = weights_dev if (state.keeps_model or s.keep_in_memory) else 0
-    ram_segs = [Segment("OS baseline", "os", baseline)]
-    if host:
-        ram_segs.append(Segment("host buffers", "host", host))
-    if gpu_from_ram:
-        ram_segs.append(Segment(f"GPU ({pools.shared_name})", "gpu", gpu_from_ram))
-    if kept:
-        ram_segs.append(Segment("model kept in memory", "kept", kept))
-    steady = sum(x.n_bytes for x in ram_segs)
-    windows_carve = state.os == "windows" and m.unified_memory and pools.dedicated_bytes > 0
-    staging = 0
-    if not kept:
-        staging = weights_dev if windows_carve else LOAD_STAGING_SMALL
-    load_peak = steady + staging
-    left = visible - steady
-    if load_peak > visible:
-        why = "the OS baseline, "
-        if windows_carve:
-            why = "the weights staged for upload (the CPU cannot write the carve-out), "
-        if kept:
-            why = "the copy the runtime keeps in memory, "
-        reasons.append(Reason("load_exceeds_system_ram",
-            f"loading needs {format_bytes(load_peak)} of system RAM ({why}host buffers and "
-            f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS",
-            "error"))  # fmt: skip
-    elif left < baseline:
-        reasons.append(Reason("low_system_ram",
-            f"only {format_bytes(left)} of RAM is left for the OS and apps after loading: "
-            "the desktop will stutter", "warning"))  # fmt: skip
-
-    n_train = n_ctx_train(spec)
-    if n_train and s.ctx_size and s.ctx_size > n_train:
-        reasons.append(Reason("context_exceeds_training",
-            f"context {s.ctx_size} is beyond the model's training context {n_train}: quality "
-            "degrades", "warning"))  # fmt: skip
-
-    # -- speed
-    spill_fraction = sh_used / device_total if device_total and pools.shared_is_slow else 0.0
-    weights_all = bd.total(kind=BufferKind.WEIGHTS) or 1
-    cpu_fraction = bd.total(Place.HOST, BufferKind.WEIGHTS) / weights_all if m.discrete else 0.0
-    if backend == "cpu":
-        cpu_fraction = 1.0
-    speed = estimate_speed(
-        spec=spec, backend=backend, bandwidth_gbps=m.bandwidth_gbps, fp16_tflops=m.fp16_tflops,
-        n_layers=bd.n_layers, active_weights_bytes=bd.active_weights_bytes,
-        kv_bytes=bd.total(kind=BufferKind.KV_CACHE), n_ctx=bd.n_ctx, spill_fraction=spill_fraction,
-        cpu_fraction=cpu_fraction, cpu_bandwidth_gbps=m.cpu_bandwidth_gbps or 60.0,
-        prompt_tokens=prompt_tokens or 1024, calibration=calibration,
-    )  # fmt: skip
-    if speed.decode_tokens_per_second < SLOW_DECODE_TPS:
-        reasons.append(Reason("slow_decode",
-            f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
-            "that feels usable", "info"))  # fmt: skip
-    if bd.approximate and not spec.synthesized:
-        # A file of an architecture the estimate knows only by its generic rules: say so.
-        arch = spec.architecture or "?"
-        reasons.append(Reason("approximate_estimate",
-            f"architecture {arch!r} is not one vramtui knows: memory is estimated with the "
-            "generic rules (dense attention on every layer)", "info"))  # fmt: skip
-
-    severities = {r.severity for r in reasons}
-    verdict: Verdict = (
-        "will_not_fit" if "error" in severities
-        else "fits_with_warnings" if "warning" in severities else "fits"
-    )  # fmt: skip
-    usage = []
-    if pools.dedicated_bytes:
-        segs = (
-            [Segment("desktop", "os", reserve)] if reserve and not m.discrete else []
-        ) + ded_segs
-        usage.append(PoolUsage("dedicated", pools.dedicated_bytes, tuple(segs)))
-    if pools.shared_bytes:
-        usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, tuple(sh_segs)))
-    usage.append(PoolUsage("system RAM", visible, tuple(ram_segs)))
     return FitResult(
-        verdict=verdict, reasons=tuple(reasons), pools=pools, pool_usage=tuple(usage),
-        dedicated_used_bytes=ded_used, shared_used_bytes=sh_used, system_ram_left_bytes=left,
-        load_peak_bytes=load_peak, breakdown=bd, speed=speed, n_gpu_layers=bd.n_gpu_layers,
-        backend=backend, settings=s,
+        verdict=Verdict.from_severities({r.severity for r in reasons}),
+        reasons=tuple(reasons), pools=pools, pool_usage=_pool_usage(state, pools, dev, ram),
+        dedicated_used_bytes=dev.dedicated_used, shared_used_bytes=dev.shared_used,
+        system_ram_left_bytes=ram.left, load_peak_bytes=ram.load_peak, breakdown=bd,
+        speed=speed, n_gpu_layers=bd.n_gpu_layers, backend=backend, settings=s,
     )  # fmt: skip
 
 

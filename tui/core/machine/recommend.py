@@ -21,6 +21,7 @@ from tui.core.machine.fit import (
 )
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB
+from tui.core.vocab import Verdict
 
 CTX_STEP = 256
 GTT_OS_RESERVE = 4 * GiB  # kyuz0 leaves >= 4 GiB to the OS (124 of 128 GiB to the GPU)
@@ -72,7 +73,7 @@ class Recommendation:
     rows: tuple[StepRow, ...]
     recommended_index: int | None
     linux_gtt_alternative: GttAlternative | None
-    context_sweep: tuple[tuple[int, str], ...]  # (ctx, verdict) at the recommended step
+    context_sweep: tuple[tuple[int, Verdict], ...]  # (ctx, verdict) at the recommended step
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,7 +108,7 @@ def max_clean_context(
         fit = evaluate_fit(
             spec, settings.with_changes(ctx_size=mid * CTX_STEP), state, calibration=calibration
         )
-        if fit.verdict == "fits":
+        if fit.verdict == Verdict.FITS:
             lo = mid
         else:
             hi = mid - 1
@@ -135,12 +136,12 @@ def recommend(
             max_clean_context=max_clean_context(spec, settings, st, calibration=calibration),
             decode_tps=fit.speed.decode_tokens_per_second,
         ))  # fmt: skip
-    clean = [i for i, r in enumerate(rows) if r.fit.verdict == "fits"]
+    clean = [i for i, r in enumerate(rows) if r.fit.verdict == Verdict.FITS]
     index: int | None = None
     if clean:
         index = max(clean, key=lambda i: (rows[i].system_ram_left_bytes, rows[i].decode_tps))
     else:
-        warn = [i for i, r in enumerate(rows) if r.fit.verdict == "fits_with_warnings"]
+        warn = [i for i, r in enumerate(rows) if r.fit.verdict == Verdict.FITS_WITH_WARNINGS]
         if warn:
             index = max(warn, key=lambda i: rows[i].decode_tps)
     alt = None
@@ -155,7 +156,7 @@ def recommend(
             kernel_param_line(gtt),
             evaluate_fit(spec, settings, st, calibration=calibration),
         )
-    sweep: list[tuple[int, str]] = []
+    sweep: list[tuple[int, Verdict]] = []
     if index is not None:
         st = replace(state, carve_out_bytes=rows[index].carve_out_bytes)
         top = n_ctx_train(spec) or 131072

@@ -23,7 +23,6 @@ File format (sizes are strings in binary units, parsed by tui.core.sizes.parse_s
     flash_attn = "on"
     n_gpu_layers = "all"            # or a number
 """
-# Scenario presets: written by helper A2 (the lead moved them from helper C); C: use, don't rewrite.
 
 from __future__ import annotations
 
@@ -41,15 +40,16 @@ from tui.core.errors import PresetError, SettingsError, VramtuiError
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.paths import scenario_presets_dir
 from tui.core.sizes import GiB, KiB, MiB, parse_size
+from tui.core.vocab import Backend, OsName, Runtime
 
 if TYPE_CHECKING:
     from tui.core.machine.fit import MachineState
 
 FORMAT_VERSION = 1
 MAX_SCENARIO_BYTES = 64 * KiB  # a scenario is a few hundred bytes; refuse anything huge
-OS_NAMES = ("windows", "linux", "macos")  # as tui.core.machine.presets.OS_NAMES
-RUNTIMES = ("llamacpp", "lmstudio", "ollama")  # as tui.core.machine.fit.RUNTIMES
-BACKENDS = ("vulkan", "rocm", "metal", "cuda", "cpu")  # as tui.core.machine.presets.BACKENDS
+OS_NAMES = tuple(OsName)
+RUNTIMES = tuple(Runtime)
+BACKENDS = tuple(Backend)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
 

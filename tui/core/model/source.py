@@ -47,7 +47,7 @@ def open_model(
 
         spec = open_catalog_model(ref.removeprefix("catalog:"))
         if spec is not None:
-            return spec
+            return _with_projector_choice(spec, mmproj)
         raise ModelReferenceError(
             f"{ref}: no such file or folder, and no catalog model by that name "
             "(see `vramtui models --catalog`)"
@@ -55,3 +55,12 @@ def open_model(
     from tui.core.model.files import open_local_model  # noqa: PLC0415 - loaded only when needed
 
     return open_local_model(expanded, mmproj=mmproj)
+
+
+def _with_projector_choice(spec: ModelSpec, mmproj: str) -> ModelSpec:
+    """A catalog model carries its own projector: "none" drops it, a path or URL replaces it."""
+    if mmproj in ("auto", ""):
+        return spec
+    if mmproj == "none":
+        return replace(spec, mmproj=None)
+    return replace(spec, mmproj=open_model(mmproj, mmproj="none"))

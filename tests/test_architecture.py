@@ -1,0 +1,216 @@
+"""The shape of the house, checked on the source: stages import only earlier stages, no import
+cycle anywhere (function-level and TYPE_CHECKING imports included), and no function or module
+grows past what a reader can hold. `lint-imports` (import-linter, run by `make lint`) checks
+the same layers with its own parser."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tui"
+
+# Lowest first. A module may import its own layer and any lower one, never a higher one.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("tui.core.errors", "tui.core.sizes", "tui.core.paths", "tui.core.atomic", "tui.core.vocab"),
+    ("tui.core.model",),
+    ("tui.core.estimate",),
+    ("tui.core.machine",),
+    ("tui.core.probe",),
+    ("tui.present",),
+    ("tui.app",),
+    ("tui.cli",),  # the entry point: its bare `vramtui` opens the app
+)
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 600
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """Every `tui` module this file imports, wherever the import statement stands."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from pkg import sub` imports the submodule when there is one.
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                       for a in node.names]  # fmt: skip
+        else:
+            continue
+        found.update(t for t in targets if t == "tui" or t.startswith("tui."))
+    found.discard(name)
+    return {t for t in found if t in known}
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    return {name: _imports(path, name, known) for name, path in modules.items()}
+
+
+def _layer_of(module: str) -> int | None:
+    for index, members in enumerate(LAYERS):
+        for member in members:
+            if module == member or module.startswith(member + "."):
+                return index
+    return None
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    loose = [m for m in _modules() if _layer_of(m) is None and m not in {"tui", "tui.__main__",
+             "tui.core"}]  # fmt: skip
+    assert not loose, f"modules outside the layers (add them to LAYERS and the contract): {loose}"
+
+
+def test_stages_import_only_earlier_stages() -> None:
+    bad = []
+    for module, targets in _graph().items():
+        own = _layer_of(module)
+        if own is None:
+            continue
+        for target in targets:
+            layer = _layer_of(target)
+            if layer is not None and layer > own:
+                bad.append(f"{module} -> {target}")
+    assert not bad, "imports against the data flow:\n" + "\n".join(sorted(bad))
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_anywhere() -> None:
+    # Package __init__ files import nothing of their own package, so an edge to a package is
+    # an edge to its __init__ only; every lazy and TYPE_CHECKING import counts.
+    cycles = _cycles(_graph())
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_core_never_imports_textual_the_cli_or_the_app() -> None:
+    bad = []
+    for name, path in _modules().items():
+        if not name.startswith("tui.core") and not name.startswith("tui.present"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            bad += [f"{name} -> {n}" for n in names
+                    if n.split(".")[0] == "textual" or n.startswith(("tui.cli", "tui.app"))]  # fmt: skip
+    assert not bad, bad
+
+
+def test_importing_the_core_loads_no_textual() -> None:
+    code = (
+        "import sys, pkgutil, importlib, tui.core\n"
+        "for m in pkgutil.walk_packages(tui.core.__path__, 'tui.core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import tui.present.fit_words\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'textual'], 'textual loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _long_functions(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            n = (node.end_lineno or node.lineno) - node.lineno + 1
+            if n > MAX_FUNCTION_LINES:
+                out.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
+    return out
+
+
+@pytest.mark.parametrize("folder", ["tui", "tests", "bench"])
+def test_no_function_over_80_lines(folder: str) -> None:
+    long = [f for p in sorted((ROOT / folder).rglob("*.py")) for f in _long_functions(p)]
+    assert not long, "functions over 80 lines:\n" + "\n".join(long)
+
+
+def test_no_module_over_600_lines() -> None:
+    big = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > MAX_MODULE_LINES:
+            big.append(f"{path.relative_to(ROOT)} ({n} lines)")
+    assert not big, "modules over 600 lines:\n" + "\n".join(big)
+
+
+# Comments tell what and why; these phrases tell who wrote a piece or how it moved.
+_HISTORY = re.compile(r"\b(helper [A-Z]\d?|the lead|older callers|moved (here )?from)\b",
+                      re.IGNORECASE)  # fmt: skip
+
+
+def test_comments_say_what_not_who() -> None:
+    hits = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _HISTORY.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not hits, "\n".join(hits)

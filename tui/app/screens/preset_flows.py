@@ -1,0 +1,130 @@
+"""The app's preset round trips (save, load, export) as flat async flows.
+
+Each flow runs inside a worker of the screen that started it (`@work` actions on `MainScreen`)
+and asks its questions with `push_screen_wait`, so the code reads top to bottom. The screen is
+seen through `ScenarioHost`, the little it must offer, so this module does not import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from textual.app import App
+
+from tui.app.presets import (
+    choice_from_scenario,
+    default_preset_name,
+    preset_name,
+    scenario_from_choice,
+)
+from tui.app.screens.dialogs import AskText, PickOne
+from tui.app.state import Choice
+from tui.core.errors import VramtuiError
+from tui.core.machine.scenario import (
+    export_scenario,
+    list_scenarios,
+    load_scenario,
+    save_scenario,
+)
+
+OPEN_FILE = "\x00open-file"
+
+
+class ScenarioHost(Protocol):
+    """What a flow needs of the screen it runs for."""
+
+    @property
+    def app(self) -> App[None]: ...
+
+    @property
+    def choice(self) -> Choice | None: ...
+
+    def update_choice(self, choice: Choice) -> None: ...
+
+    def open_model(self, ref: str) -> None: ...
+
+
+async def save_flow(host: ScenarioHost) -> None:
+    """Ask for a name, then save (asking before overwriting a preset of that name)."""
+    choice = host.choice
+    if choice is None:
+        return
+    app = host.app
+    name = await app.push_screen_wait(
+        AskText("Save this scenario as a preset named:", value=default_preset_name(choice))
+    )
+    if not name:
+        return
+    force = False
+    if name in {s.name for s in list_scenarios()}:
+        answer = await app.push_screen_wait(
+            PickOne(
+                f"A preset named {name!r} exists.",
+                [("overwrite", "Overwrite it"), ("keep", "Keep the old one")],
+            )
+        )
+        if answer != "overwrite":
+            return
+        force = True
+    try:
+        path = save_scenario(scenario_from_choice(choice, name), force=force)
+    except VramtuiError as err:
+        app.notify(str(err), title="Not saved", severity="error", markup=False)
+        return
+    app.notify(f"Saved preset {name!r} ({path})", timeout=4, markup=False)
+
+
+async def load_flow(host: ScenarioHost) -> None:
+    """Pick a saved preset (or a file) and apply it."""
+    items = [
+        (item.name, item.name if item.error is None else f"{item.name}  (broken: {item.error})")
+        for item in list_scenarios()
+    ]
+    items.append((OPEN_FILE, "Open a preset file…"))
+    app = host.app
+    picked = await app.push_screen_wait(PickOne("Load a scenario preset", items))
+    if picked == OPEN_FILE:
+        picked = await app.push_screen_wait(
+            AskText("Preset file to load:", placeholder="~/friend-setup.toml")
+        )
+    if picked:
+        apply_preset(host, picked)
+
+
+def apply_preset(host: ScenarioHost, name_or_file: str) -> None:
+    """Load a preset by name or file and make it the current choice."""
+    choice = host.choice
+    if choice is None:
+        return
+    try:
+        scenario = load_scenario(name_or_file)
+        new = choice_from_scenario(scenario, choice)
+    except VramtuiError as err:
+        host.app.notify(str(err), title="Preset not loaded", severity="error", markup=False)
+        return
+    host.update_choice(new)
+    if scenario.model_ref != choice.model_ref:
+        host.open_model(scenario.model_ref)
+    host.app.notify(f"Loaded preset {name_or_file!r}", timeout=3, markup=False)
+
+
+async def export_flow(host: ScenarioHost) -> None:
+    """Write the current scenario to a TOML file a friend can `vramtui preset import`."""
+    choice = host.choice
+    if choice is None:
+        return
+    app = host.app
+    path_text = await app.push_screen_wait(
+        AskText("Export this scenario to the file:", value="vramtui-scenario.toml")
+    )
+    if not path_text:
+        return
+    path = Path(path_text).expanduser()
+    try:
+        name = preset_name(path.stem) or "scenario"
+        path = export_scenario(scenario_from_choice(choice, name), path, force=True)
+    except (VramtuiError, OSError) as err:
+        app.notify(str(err), title="Not exported", severity="error", markup=False)
+        return
+    app.notify(f"Exported to {path}", timeout=4, markup=False)
