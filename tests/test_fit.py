@@ -93,8 +93,7 @@ def test_llamacpp_fa_auto_stays_on_for_gqa_on_vulkan() -> None:
 def test_unknown_architecture_file_is_marked_approximate(tmp_path: Path) -> None:
     """A real file of an architecture vramtui does not know still gets a verdict, flagged as
     estimated by the generic rules; a known architecture is not flagged."""
-    from gguf_fixtures import llama_metadata, llama_tensors, write_gguf  # noqa: PLC0415
-
+    from tests.support.gguf_files import llama_metadata, llama_tensors, write_gguf  # noqa: PLC0415
     from tui.core.model.files import open_local_model  # noqa: PLC0415
 
     state = MachineState.default_for(get_machine("desktop-rtx-4090"))
@@ -105,9 +104,9 @@ def test_unknown_architecture_file_is_marked_approximate(tmp_path: Path) -> None
     known = open_local_model(
         str(write_gguf(tmp_path / "known.gguf", "llama", llama_metadata("llama"), llama_tensors()))
     )
-    odd_fit = evaluate_fit(odd, RuntimeSettings(), state)
+    odd_fit = evaluate_fit(odd, RuntimeSettings(ctx_size=4096), state)
     assert odd_fit.verdict == "fits"
     assert "approximate_estimate" in [r.code for r in odd_fit.reasons]
     assert "approximate_estimate" not in [
-        r.code for r in evaluate_fit(known, RuntimeSettings(), state).reasons
+        r.code for r in evaluate_fit(known, RuntimeSettings(ctx_size=4096), state).reasons
     ]

@@ -9,6 +9,7 @@ import pytest
 
 from tui.core.errors import PresetError
 from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.resolve import scenario_state
 from tui.core.machine.scenario import (
     Scenario,
     delete_scenario,
@@ -18,7 +19,6 @@ from tui.core.machine.scenario import (
     load_scenario,
     save_scenario,
     scenario_from_toml,
-    scenario_machine_state,
     scenario_to_toml,
     share_text,
     validate_against,
@@ -95,7 +95,7 @@ def test_sizes_are_written_as_short_strings() -> None:
     assert 'carve_out = "512M"' in text
     assert 'gtt = "100G"' in text
     assert 'wired_limit = "1536M"' in text
-    assert 'os_baseline = "123457"' in text
+    assert 'os_baseline = "123457B"' in text
     assert "n_gpu_layers = 30" in text
 
 
@@ -301,7 +301,7 @@ def test_huge_file_is_refused_without_reading_it(tmp_path: Path) -> None:
 
 def test_machine_state_from_a_scenario() -> None:
     s = scenario_from_toml(FRIEND, "f.toml")
-    state = scenario_machine_state(s)
+    state = scenario_state(s)
     assert state.machine.id == "hp-zbook-ultra-g1a-64gb"
     assert state.carve_out_bytes == 32 * GiB
     assert state.os == "windows"

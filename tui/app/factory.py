@@ -16,7 +16,6 @@ from tui.core.model.source import is_remote_reference, open_model
 from tui.core.sizes import parse_size
 
 DEFAULT_MACHINE = "hp-zbook-ultra-g1a-64gb"  # the seed's 64 GB Ryzen AI Max+ 395 laptop
-DEFAULT_CONTEXT = 16384  # the seed's measurements were taken at 16K
 
 
 def create_app(
@@ -38,7 +37,6 @@ def create_app(
         machine_id=machine or (None if scenario else DEFAULT_MACHINE),
         carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
         os=os_name,
-        settings={} if scenario else {"ctx_size": DEFAULT_CONTEXT},
     )
     resolved = resolve_scenario(scenario, overrides)
     pending: str | None = None

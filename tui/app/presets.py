@@ -12,9 +12,9 @@ import shlex
 from dataclasses import replace
 
 from tui.app.state import Choice, Evaluation
-from tui.core.machine.resolve import ResolvedScenario, scenario_args, scenario_state, size_arg
+from tui.core.machine.resolve import ResolvedScenario, scenario_args, scenario_state
 from tui.core.machine.scenario import Scenario, scenario_to_toml
-from tui.core.sizes import format_gib, format_tokens
+from tui.core.sizes import format_gib, format_tokens, size_arg
 
 
 def resolved_from_choice(choice: Choice) -> ResolvedScenario:

@@ -10,8 +10,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.console import Console
+
 from tui.core.errors import SettingsError, VramtuiError
-from tui.core.estimate.settings import FLASH_ATTN_VALUES, RuntimeSettings
+from tui.core.estimate.settings import DEFAULT_CTX_SIZE, FLASH_ATTN_VALUES, RuntimeSettings
 from tui.core.machine.fit import gtt_from_pages_limit
 from tui.core.machine.resolve import (
     ResolvedScenario,
@@ -20,9 +22,10 @@ from tui.core.machine.resolve import (
     resolve_scenario,
 )
 from tui.core.machine.scenario import Scenario, load_scenario
-from tui.core.sizes import parse_size
+from tui.core.sizes import MiB, parse_size, parse_tokens
 from tui.core.vocab import Backend, ExitCode, OsName, Runtime
 
+MAX_LAYERS = 10_000  # far above any model's layer count; keeps the number sane
 EXIT_OK = ExitCode.OK
 EXIT_WARN = ExitCode.WARNINGS
 EXIT_BAD_INPUT = ExitCode.BAD_INPUT
@@ -52,6 +55,29 @@ class ArgumentParser(argparse.ArgumentParser):
         return ns, extras
 
 
+def _context(text: str) -> int:
+    try:
+        return parse_tokens(text, "-c")
+    except SettingsError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("-c: ")) from None
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (documented in --help)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def _gpu_layers(text: str) -> int | None:
     if text in {"all", "auto", "-1"}:
         return None
@@ -59,8 +85,8 @@ def _gpu_layers(text: str) -> int | None:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'all'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more, or 'all'")
+    if not 0 <= value <= MAX_LAYERS:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_LAYERS}, or 'all'")
     return value
 
 
@@ -68,11 +94,14 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     """llama.cpp's long names, with its short forms. Defaults are left unset (None) so that a
     preset's values survive unless a flag overrides them."""
     g = parser.add_argument_group("runtime settings (llama.cpp names)")
-    g.add_argument("-c", "--ctx-size", type=int, help="context size in tokens (0 = training ctx)")
-    g.add_argument("-np", "--parallel", type=int, help="parallel sequences (server slots)")
+    g.add_argument("-c", "--ctx-size", type=_context,
+                   help="context: 16K, 32768, or max (the model's training context); "
+                   f"default {DEFAULT_CTX_SIZE}")  # fmt: skip
+    g.add_argument("-np", "--parallel", type=bounded_int(1, 512),
+                   help="parallel sequences (server slots), 1 to 512")  # fmt: skip
     g.add_argument("-kvu", "--kv-unified", action="store_true", default=None)
-    g.add_argument("-b", "--batch-size", type=int)
-    g.add_argument("-ub", "--ubatch-size", type=int)
+    g.add_argument("-b", "--batch-size", type=bounded_int(1, 1 << 20), help="1 to 1048576")
+    g.add_argument("-ub", "--ubatch-size", type=bounded_int(1, 1 << 20), help="1 to 1048576")
     g.add_argument("-ctk", "--cache-type-k", help="K cache type: f16, q8_0, q4_0, ...")
     g.add_argument("-ctv", "--cache-type-v", help="V cache type (quantized V needs -fa on)")
     g.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN_VALUES)
@@ -147,6 +176,35 @@ def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> No
         parser.set_defaults(_model_required=True)
 
 
+def console() -> Console:
+    """Where plain output goes: a terminal wraps at its width; a pipe or file is never
+    wrapped mid-phrase (soft wrap, and tables as wide as their content)."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=100_000, soft_wrap=True)
+
+
+def silence_stdout() -> None:
+    """The reader of stdout went away (`| head -1`): point stdout at /dev/null so nothing
+    else fails on it, and the exit code stays the command's own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+
+
+def finish(code: int, show: Callable[[], None]) -> int:
+    """Print the answer, then return its exit code, even when stdout is closed early."""
+    try:
+        show()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    return code
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
@@ -165,6 +223,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             sys.stderr.write("vramtui: interrupted\n")
             return 130
         except BrokenPipeError:
+            silence_stdout()
             return EXIT_OK
         except Exception as err:
             if os.environ.get("VRAMTUI_DEBUG"):
@@ -199,13 +258,16 @@ def add_machine_args(p: argparse.ArgumentParser, *, carve: bool = True) -> None:
     p.add_argument("--gtt", help="Linux GTT size (e.g. 60G) or ttm.pages_limit as pages=N")
     p.add_argument("--wired-limit", help="macOS iogpu.wired_limit_mb as a size, e.g. 100G")
     p.add_argument("--os-baseline", help="RAM the OS itself needs (default per OS)")
+    p.add_argument("--desktop-ram",
+                   help="RAM the desktop needs to stay smooth (default: Windows 16G, "
+                   "Linux 8G, macOS 8G)")  # fmt: skip
     p.add_argument("--backend", choices=[b.value for b in Backend])
     p.add_argument("--runtime", choices=[r.value for r in Runtime])
 
 
 def _size_flag(args: argparse.Namespace, name: str, flag: str) -> int | None:
     text = getattr(args, name, None)
-    return None if text is None else parse_size(text, flag)
+    return None if text is None else parse_size(text, flag, minimum=MiB)
 
 
 def _gtt_flag(args: argparse.Namespace) -> int | None:
@@ -214,7 +276,7 @@ def _gtt_flag(args: argparse.Namespace) -> int | None:
         return None
     text = text.strip()
     if not text.startswith("pages="):
-        return parse_size(text, "--gtt")
+        return parse_size(text, "--gtt", minimum=MiB)
     try:
         return gtt_from_pages_limit(int(text[6:]))
     except ValueError:
@@ -232,6 +294,7 @@ def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:
         gtt_bytes=_gtt_flag(args),
         wired_limit_bytes=_size_flag(args, "wired_limit", "--wired-limit"),
         os_baseline_bytes=_size_flag(args, "os_baseline", "--os-baseline"),
+        desktop_ram_bytes=_size_flag(args, "desktop_ram", "--desktop-ram"),
         backend=getattr(args, "backend", None),
         runtime=getattr(args, "runtime", None),
         settings=settings_changes(args),

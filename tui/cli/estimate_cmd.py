@@ -9,6 +9,7 @@ from tui.cli.common import (
     EXIT_OK,
     add_model_args,
     add_runtime_args,
+    console,
     guarded,
     print_json,
     resolve_model_and_settings,
@@ -16,6 +17,7 @@ from tui.cli.common import (
 from tui.core.estimate.breakdown import MemoryBreakdown
 from tui.core.model.spec import ModelSpec
 from tui.core.vocab import BufferKind, Place
+from tui.present import untrusted
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -61,7 +63,6 @@ def _mib(n: int) -> str:
 
 
 def _print_table(spec: ModelSpec, bd: MemoryBreakdown) -> None:
-    from rich.console import Console  # noqa: PLC0415 - lazy: keeps startup fast
     from rich.table import Table  # noqa: PLC0415 - lazy: keeps startup fast
 
     s = bd.settings
@@ -70,23 +71,23 @@ def _print_table(spec: ModelSpec, bd: MemoryBreakdown) -> None:
         f"K {s.cache_type_k} V {s.cache_type_v} · FA {'on' if bd.flash_attn else 'off'} · "
         f"ngl {bd.n_gpu_layers}/{bd.n_layers + 1}"
     )
-    table = Table(title=title)
+    table = Table(title=untrusted.text(title, limit=400))
     table.add_column("place")
     table.add_column("kind")
     table.add_column("buffer")
     table.add_column("size", justify="right")
     for b in bd.buffers:
-        table.add_row(b.place.value, b.kind.value, b.label, _mib(b.n_bytes))
+        table.add_row(b.place.value, b.kind.value, untrusted.text(b.label), _mib(b.n_bytes))
     table.add_section()
     table.add_row("device", "total", "", _mib(bd.device_bytes))
     table.add_row("host", "total", "", _mib(bd.host_bytes))
-    console = Console()
-    console.print(table)
-    console.print(
+    out = console()
+    out.print(table)
+    out.print(
         f"weights {_mib(bd.total(kind=BufferKind.WEIGHTS))}"
         f" · KV {_mib(bd.total(kind=BufferKind.KV_CACHE))}"
         f" · state {_mib(bd.total(kind=BufferKind.RECURRENT_STATE))}"
         f" · device {_mib(bd.total(Place.DEVICE))} · host {_mib(bd.total(Place.HOST))}"
     )
     for note in bd.notes:
-        console.print(f"note: {note}")
+        out.print(untrusted.text(f"note: {note}", limit=400))

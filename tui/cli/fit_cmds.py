@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from tui.cli.common import (
     EXIT_OK,
-    EXIT_WONT_FIT,
     add_machine_args,
     add_model_args,
     add_preset_arg,
     add_runtime_args,
+    bounded_int,
+    console,
+    finish,
     guarded,
     print_json,
     resolve_from_args,
 )
 from tui.core.sizes import format_bytes, short_tokens
+from tui.core.vocab import ExitCode
 from tui.present.fit_words import (
     carve_out_label,
     gtt_alternative_sentence,
@@ -31,12 +34,15 @@ from tui.present.fit_words import (
 )
 
 if TYPE_CHECKING:
+    from tui.core.estimate.settings import RuntimeSettings
     from tui.core.machine.fit import FitResult, MachineState
-    from tui.core.machine.recommend import Recommendation
+    from tui.core.machine.recommend import ContextPoint, Recommendation
+    from tui.core.model.spec import ModelSpec
 
 
 def _prompt_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prompt-tokens", type=int, help="prompt length for time to first token")
+    p.add_argument("--prompt-tokens", type=bounded_int(1, 1 << 24),
+                   help="prompt length for time to first token, 1 to 16M tokens")  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -55,6 +61,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_machine_args(p, carve=False)
     _prompt_arg(p)
     add_runtime_args(p)
+    p.add_argument("--contexts", action="store_true",
+                   help="also: GPU memory and RAM left from 4K to the model's maximum context, "
+                   "at the recommended step")  # fmt: skip
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(run_recommend))
 
@@ -82,17 +91,14 @@ def run_check(args: argparse.Namespace) -> int:
         data["carve_out_bytes"] = state.carve_out_bytes
         data["os"] = state.os
         data["runtime"] = state.runtime
-        print_json(data)
-    else:
-        _print_check(spec.name, state, fit)
-    return fit.verdict.exit_code
+        return finish(fit.verdict.exit_code, lambda: print_json(data))
+    return finish(fit.verdict.exit_code, lambda: _print_check(spec.name, state, fit))
 
 
 def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    c = Console()
+    c = console()
     c.print(Text(setup_line(name, state, fit)))
     c.print(Text(fit.verdict.label, style=f"bold {fit.verdict.style}"))
     for r in fit.reasons:
@@ -114,20 +120,62 @@ def run_recommend(args: argparse.Namespace) -> int:
     spec = open_model(resolved.model_ref, mmproj=resolved.mmproj)
     calibration = load_calibration(state.machine.id, state.resolved_backend)
     rec = recommend(spec, settings, state, calibration=calibration)
+    code = ExitCode.OK if rec.recommended_index is not None else ExitCode.WILL_NOT_FIT
+    curve = _contexts(spec, settings, state, rec, calibration) if args.contexts else None
     if args.json:
         data = rec.to_json()
         data["model"] = spec.name
         data["machine"] = state.machine.id
         data["os"] = state.os
-        print_json(data)
-    else:
+        if curve is not None:
+            data["contexts"] = {"carve_out_bytes": curve[0].carve_out_bytes,
+                                "points": [p.to_json() for p in curve[1]]}  # fmt: skip
+        return finish(code, lambda: print_json(data))
+
+    def show() -> None:
         _print_recommend(spec.name, state, rec)
-    return EXIT_OK if rec.recommended_index is not None else EXIT_WONT_FIT
+        if curve is not None:
+            _print_contexts(*curve)
+
+    return finish(code, show)
+
+
+def _contexts(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    state: MachineState,
+    rec: Recommendation,
+    calibration: float | None,
+) -> tuple[MachineState, tuple[ContextPoint, ...]]:
+    """Memory against context at the recommended step (the given state when none runs)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from tui.core.machine.recommend import context_curve  # noqa: PLC0415
+
+    if rec.recommended_index is not None:
+        state = replace(state, carve_out_bytes=rec.rows[rec.recommended_index].carve_out_bytes)
+    return state, context_curve(spec, settings, state, calibration=calibration)
+
+
+def _print_contexts(state: MachineState, points: tuple[ContextPoint, ...]) -> None:
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    where = carve_out_label(state.carve_out_bytes) if state.machine.carve_out_steps else "-"
+    t = Table(title=Text(f"Memory against context (carve-out {where})"), pad_edge=False,
+              box=box.SIMPLE_HEAD, show_edge=False)  # fmt: skip
+    for col in ("context", "verdict", "GPU memory", "OS RAM left", "tok/s"):
+        t.add_column(col, justify="left" if col in ("context", "verdict") else "right")
+    for p in points:
+        t.add_row(short_tokens(p.ctx), Text(p.verdict.short, style=p.verdict.style),
+                  format_bytes(p.gpu_memory_used_bytes), format_bytes(p.system_ram_left_bytes),
+                  f"{p.decode_tps:.1f}")  # fmt: skip
+    console().print(t)
 
 
 def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> None:
     from rich import box  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
@@ -146,7 +194,7 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
         *("best ctx", "tok/s", "reasons"),
     )
     numeric = {"GPU used", "GPU left", "OS RAM left", "best ctx", "tok/s"}
-    c = Console()
+    c = console()
     narrow = c.width < 110  # then the reasons go under the table, one line per step
     if narrow:
         headers = headers[:-1]
@@ -187,7 +235,6 @@ def run_machines(args: argparse.Namespace) -> int:
     if args.json:
         print_json([m.to_json() for m in catalog.machines])
         return EXIT_OK
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     t = Table(title="machine presets")
@@ -198,5 +245,5 @@ def run_machines(args: argparse.Namespace) -> int:
         t.add_row(m.id, m.name, format_bytes(m.total_ram_bytes, 0),
                   format_bytes(m.gpu_vram_bytes, 0) if m.gpu_vram_bytes else "-", steps,
                   f"{m.bandwidth_gbps:.0f}", m.default_os, m.default_backend)  # fmt: skip
-    Console().print(t)
+    console().print(t)
     return EXIT_OK

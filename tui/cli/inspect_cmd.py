@@ -6,13 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from tui.cli.common import EXIT_OK, add_model_args, print_json, resolve_model_and_settings
+from tui.cli.common import EXIT_OK, add_model_args, console, print_json, resolve_model_and_settings
 from tui.core.model.source import open_model
 from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
 from tui.core.sizes import format_bytes
+from tui.present import untrusted
 
 # general.file_type values: llama.cpp's enum llama_ftype (include/llama.h), named as
 # llama-quantize prints them (gguf-py LlamaFileType has the same numbers).
@@ -160,13 +160,13 @@ def _heads_text(value: int | list[int] | None) -> str:
 
 def render(data: dict[str, Any]) -> None:
     """A rich table for people."""
-    console = Console()
-    table = Table(title=f"{data['name']}", show_header=False, title_justify="left")
+    out = console()
+    table = Table(title=untrusted.text(data["name"]), show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
 
     def row(label: str, value: object) -> None:
-        table.add_row(label, "-" if value is None or value == "" else str(value))
+        table.add_row(label, untrusted.text("-" if value is None or value == "" else value))
 
     row("architecture", data["architecture"])
     row("source", data["source"])
@@ -193,7 +193,7 @@ def render(data: dict[str, Any]) -> None:
         row("note", "synthesized from architecture facts (no file read)")
     for note in data["notes"]:
         row("note", note)
-    console.print(table)
+    out.print(table)
 
     quant = Table(title="quantization mix", title_justify="left")
     quant.add_column("type")
@@ -203,9 +203,10 @@ def render(data: dict[str, Any]) -> None:
     total = sum(v["bytes"] for v in data["quantization"].values()) or 1
     for name, v in data["quantization"].items():
         quant.add_row(
-            name, str(v["tensors"]), format_bytes(v["bytes"]), f"{v['bytes'] / total:.1%}"
-        )
-    console.print(quant)
+            untrusted.text(name), str(v["tensors"]), format_bytes(v["bytes"]),
+            f"{v['bytes'] / total:.1%}",
+        )  # fmt: skip
+    out.print(quant)
 
 
 def run_inspect(args: argparse.Namespace) -> int:

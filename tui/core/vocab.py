@@ -104,6 +104,8 @@ class ReasonCode(StrEnum):
     PARTIAL_OFFLOAD = "partial_offload"
     SPILLS_TO_SHARED = "spills_to_shared"
     LOW_SYSTEM_RAM = "low_system_ram"
+    DESKTOP_RAM_LOW = "desktop_ram_low"
+    CARVE_OUT_NOT_A_STEP = "carve_out_not_a_step"
     CONTEXT_EXCEEDS_TRAINING = "context_exceeds_training"
     USES_GTT = "uses_gtt"
     SLOW_DECODE = "slow_decode"
@@ -120,6 +122,8 @@ _REASON_SEVERITY = {
     ReasonCode.PARTIAL_OFFLOAD: Severity.WARNING,
     ReasonCode.SPILLS_TO_SHARED: Severity.WARNING,
     ReasonCode.LOW_SYSTEM_RAM: Severity.WARNING,
+    ReasonCode.DESKTOP_RAM_LOW: Severity.WARNING,
+    ReasonCode.CARVE_OUT_NOT_A_STEP: Severity.WARNING,
     ReasonCode.CONTEXT_EXCEEDS_TRAINING: Severity.WARNING,
     ReasonCode.USES_GTT: Severity.INFO,
     ReasonCode.SLOW_DECODE: Severity.INFO,

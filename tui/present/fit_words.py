@@ -7,6 +7,7 @@ from tui.core.machine.recommend import GttAlternative, Recommendation
 from tui.core.machine.speed import SpeedEstimate
 from tui.core.sizes import format_bytes
 from tui.core.vocab import OsName, Runtime
+from tui.present.untrusted import plain
 
 
 def sentence(text: str) -> str:
@@ -33,8 +34,8 @@ def setup_line(name: str, state: MachineState, fit: FitResult) -> str:
         else "no carve-out"
     )
     return (
-        f"{name} on {machine.name}, {carve}, {state.os}, {fit.backend} ({state.runtime}), "
-        f"ctx {fit.breakdown.n_ctx}"
+        f"{plain(name)} on {plain(machine.name)}, {carve}, {state.os}, {fit.backend} "
+        f"({state.runtime}), ctx {fit.breakdown.n_ctx}"
     )
 
 

@@ -2,8 +2,9 @@
 
 Source for names and defaults: llama.cpp common/common.h (`common_params`) and common/arg.cpp.
 One deliberate difference: llama.cpp's `--ctx-size 0` means "the model's training context";
-vramtui defaults to 4096 so that a first estimate is not dominated by a 256K-token KV cache.
-Pass `ctx_size=0` for llama.cpp's behaviour.
+vramtui defaults to 16384, in the CLI and the app alike: the context the seed's measurements
+were taken at, large enough for daily use, small enough that a 256K-token KV cache does not
+dominate a first answer. Pass `ctx_size=0` (`-c max`) for the training context.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tui.core.model.ggml_types import KV_CACHE_TYPES
 
 FlashAttn = Literal["auto", "on", "off"]
 FLASH_ATTN_VALUES: tuple[FlashAttn, ...] = ("auto", "on", "off")
-DEFAULT_CTX_SIZE = 4096
+DEFAULT_CTX_SIZE = 16384
 
 
 @dataclass(frozen=True, slots=True)

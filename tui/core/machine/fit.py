@@ -57,6 +57,14 @@ PAGE = 4096  # ttm.pages_limit counts 4 KiB pages (ttm_tt.c)
 OS_BASELINE = {"windows": 4 * GiB, "linux": 2 * GiB, "macos": 4 * GiB}
 # GPU memory the desktop itself holds (Task Manager showed ~1-2 GB more than the model).
 DESKTOP_GPU_RESERVE = {"windows": 512 * MiB, "linux": 256 * MiB, "macos": 0}
+# RAM a desktop needs to stay smooth: what the OS and everyday apps keep after the model
+# loads (RAM taken by the runtime's host buffers and by GPU memory that lives in system RAM).
+# Windows 16 GiB: the seed's 48 + 16 GB laptop stutters "whatever the model", and Microsoft
+# recommends 16 GB for heavy multitasking (8 GB minimum for Windows 11 itself). Linux 8 GiB:
+# GNOME 49 / KDE Plasma 6 idle at 0.5-2.6 GB (aionda.blog 2026) plus a browser and editor.
+# macOS 8 GiB: Apple's base machines ship 16 GB, and macOS 15 keeps 11+ GB wired with Apple
+# Intelligence on (exo PR #1672). Adjustable: --desktop-ram, a preset, the app.
+DESKTOP_RAM = {"windows": 16 * GiB, "linux": 8 * GiB, "macos": 8 * GiB}
 DISCRETE_MARGIN = 1 * GiB  # llama.cpp --fit-target default 1024 MiB
 SLOW_DECODE_TPS = 10.0  # the seed author's bar for daily use
 LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned buffers
@@ -73,10 +81,22 @@ class MachineState:
     backend: str | None = None
     runtime: str = "llamacpp"
     keep_model_in_memory: bool | None = None  # None: the runtime's default
+    desktop_ram_bytes: int | None = None  # None: DESKTOP_RAM for the OS
 
     def __post_init__(self) -> None:
         if self.os not in set(OsName):
             raise SettingsError(f"os {self.os!r} is not one of {', '.join(OsName)}")
+        machine = self.machine
+        if self.os not in machine.operating_systems:
+            raise SettingsError(
+                f"{machine.id} does not run {OsName(self.os).label} "
+                f"(it runs {', '.join(o.label for o in machine.operating_systems)})"
+            )
+        if self.backend is not None and self.backend not in machine.backends:
+            choices = ", ".join(b.value for b in machine.backends)
+            raise SettingsError(
+                f"backend {self.backend!r} cannot run on {machine.id}'s GPU (choose {choices})"
+            )
         if self.runtime not in set(Runtime):
             raise SettingsError(f"runtime {self.runtime!r} is not one of {', '.join(Runtime)}")
         if self.carve_out_bytes < 0 or (
@@ -88,7 +108,7 @@ class MachineState:
             )
         if self.carve_out_bytes and (self.machine.discrete or not self.machine.carve_out_steps):
             raise SettingsError(f"machine {self.machine.id} has no carve-out setting")
-        for name in ("gtt_bytes", "wired_limit_bytes", "os_baseline_bytes"):
+        for name in ("gtt_bytes", "wired_limit_bytes", "os_baseline_bytes", "desktop_ram_bytes"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise SettingsError(f"{name.removesuffix('_bytes')} must not be negative")
@@ -110,6 +130,12 @@ class MachineState:
         return (
             self.os_baseline_bytes if self.os_baseline_bytes is not None else OS_BASELINE[self.os]
         )
+
+    @property
+    def desktop_ram(self) -> int:
+        if self.desktop_ram_bytes is not None:
+            return self.desktop_ram_bytes
+        return DESKTOP_RAM[self.os]
 
     @property
     def keeps_model(self) -> bool:
@@ -211,8 +237,9 @@ class FitResult:
     pool_usage: tuple[PoolUsage, ...]
     dedicated_used_bytes: int
     shared_used_bytes: int
-    system_ram_left_bytes: int
+    system_ram_left_bytes: int  # never negative: a load that leaves less will not fit
     load_peak_bytes: int
+    gpu_memory_used_bytes: int  # what Task Manager / amdgpu counters show: model + desktop
     breakdown: MemoryBreakdown
     speed: SpeedEstimate
     n_gpu_layers: int
@@ -226,7 +253,26 @@ class FitResult:
 
     @property
     def gpu_left_bytes(self) -> int:
-        return self.pools.gpu_total_bytes - self.dedicated_used_bytes - self.shared_used_bytes
+        """GPU memory still free (0 when the buffers do not fit)."""
+        used = self.dedicated_used_bytes + self.shared_used_bytes
+        return max(self.pools.gpu_total_bytes - used, 0)
+
+    @property
+    def runs(self) -> bool:
+        """False when the model will not fit: then there is no speed and no RAM left."""
+        return self.verdict != Verdict.WILL_NOT_FIT
+
+    def _speed_json(self) -> dict[str, Any]:
+        sp = self.speed
+        if not self.runs:
+            return dict.fromkeys(("decode_tokens_per_second", "prefill_tokens_per_second",
+                                  "time_to_first_token_s", "speed"))  # fmt: skip
+        return {
+            "decode_tokens_per_second": round(sp.decode_tokens_per_second, 2),
+            "prefill_tokens_per_second": round(sp.prefill_tokens_per_second, 1),
+            "time_to_first_token_s": round(sp.time_to_first_token_s, 3),
+            "speed": sp.to_json(),
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -237,15 +283,13 @@ class FitResult:
             ],
             "dedicated_used_bytes": self.dedicated_used_bytes,
             "shared_used_bytes": self.shared_used_bytes,
-            "system_ram_left_bytes": self.system_ram_left_bytes,
+            "gpu_memory_used_bytes": self.gpu_memory_used_bytes,
+            "system_ram_left_bytes": self.system_ram_left_bytes if self.runs else None,
             "load_peak_bytes": self.load_peak_bytes,
-            "gpu_left_bytes": self.gpu_left_bytes,
+            "gpu_left_bytes": self.gpu_left_bytes if self.runs else None,
             "n_gpu_layers": self.n_gpu_layers,
             "backend": self.backend,
-            "decode_tokens_per_second": round(self.speed.decode_tokens_per_second, 2),
-            "prefill_tokens_per_second": round(self.speed.prefill_tokens_per_second, 1),
-            "time_to_first_token_s": round(self.speed.time_to_first_token_s, 3),
-            "speed": self.speed.to_json(),
+            **self._speed_json(),
             "pools": self.pools.to_json(),
             "pool_usage": [
                 {
@@ -332,11 +376,14 @@ class _DevicePlacement:
 
 @dataclass(frozen=True)
 class _RamUse:
-    """System RAM after loading (steady) and while loading (peak)."""
+    """System RAM after loading (steady) and while loading (peak). `desktop_left`: what the
+    OS and its apps keep beside the runtime's buffers; the kept copy of the weights is not
+    subtracted there, since the OS can reclaim its file-backed pages under pressure."""
 
     segments: tuple[Segment, ...]
     left: int
     load_peak: int
+    desktop_left: int
 
 
 def _desktop_reserve(state: MachineState) -> int:
@@ -370,6 +417,9 @@ def _gpu_reasons(
 ) -> list[Reason]:
     m = state.machine
     reasons: list[Reason] = []
+    step_reason = _carve_out_step_reason(state)
+    if step_reason is not None:
+        reasons.append(step_reason)
     if m.discrete:
         if dev.total > pools.dedicated_bytes:
             reasons.append(Reason(ReasonCode.EXCEEDS_GPU_MEMORY,
@@ -395,6 +445,20 @@ def _gpu_reasons(
             f"{format_bytes(dev.shared_used)} lives in {pools.shared_name} beyond the carve-out "
             "(no speed penalty on Linux per AMD)"))  # fmt: skip
     return reasons
+
+
+def _carve_out_step_reason(state: MachineState) -> Reason | None:
+    """A carve-out the BIOS does not offer is answered, but flagged with the nearest steps."""
+    steps = state.machine.carve_out_steps
+    carve = state.carve_out_bytes
+    if not steps or carve in steps:
+        return None
+    below = [s for s in steps if s < carve]
+    above = [s for s in steps if s > carve]
+    near = ([max(below)] if below else []) + ([min(above)] if above else [])
+    return Reason(ReasonCode.CARVE_OUT_NOT_A_STEP,
+        f"{format_bytes(carve)} is not one of this machine's BIOS steps (nearest: "
+        f"{' or '.join(format_bytes(s) for s in near)})")  # fmt: skip
 
 
 def _ram_use(
@@ -424,7 +488,9 @@ def _ram_use(
     staging = 0
     if not kept:
         staging = weights_dev if _windows_carve_out(state, pools) else LOAD_STAGING_SMALL
-    return _RamUse(tuple(segments), pools.system_ram_bytes - steady, steady + staging)
+    visible = pools.system_ram_bytes
+    desktop_left = visible - bd.host_bytes - gpu_from_ram
+    return _RamUse(tuple(segments), visible - steady, steady + staging, desktop_left)
 
 
 def _windows_carve_out(state: MachineState, pools: Pools) -> bool:
@@ -449,6 +515,12 @@ def _ram_reasons(state: MachineState, pools: Pools, ram: _RamUse) -> list[Reason
         return [Reason(ReasonCode.LOW_SYSTEM_RAM,
             f"only {format_bytes(ram.left)} of RAM is left for the OS and apps after loading: "
             "the desktop will stutter")]  # fmt: skip
+    if ram.desktop_left < state.desktop_ram:
+        os_label = OsName(state.os).label
+        return [Reason(ReasonCode.DESKTOP_RAM_LOW,
+            f"{format_bytes(ram.desktop_left)} of RAM is left for {os_label} and its apps once "
+            f"the model is loaded; a desktop needs about {format_bytes(state.desktop_ram)} to "
+            "stay smooth, so expect stutter")]  # fmt: skip
     return []
 
 
@@ -508,6 +580,13 @@ def _pool_usage(
     return tuple(usage)
 
 
+def _gpu_memory_used(state: MachineState, dev: _DevicePlacement) -> int:
+    """GPU memory in use with the model loaded, as Windows Task Manager ("Dedicated" +
+    "Shared GPU memory") or amdgpu's mem_info_vram_used + mem_info_gtt_used show it: the
+    runtime's device buffers plus what the desktop itself holds on the GPU."""
+    return dev.total + _desktop_reserve(state)
+
+
 def evaluate_fit(
     spec: ModelSpec,
     settings: RuntimeSettings,
@@ -541,7 +620,8 @@ def evaluate_fit(
         verdict=Verdict.from_severities({r.severity for r in reasons}),
         reasons=tuple(reasons), pools=pools, pool_usage=_pool_usage(state, pools, dev, ram),
         dedicated_used_bytes=dev.dedicated_used, shared_used_bytes=dev.shared_used,
-        system_ram_left_bytes=ram.left, load_peak_bytes=ram.load_peak, breakdown=bd,
+        system_ram_left_bytes=max(ram.left, 0), load_peak_bytes=ram.load_peak,
+        gpu_memory_used_bytes=_gpu_memory_used(state, dev), breakdown=bd,
         speed=speed, n_gpu_layers=bd.n_gpu_layers, backend=backend, settings=s,
     )  # fmt: skip
 

@@ -17,7 +17,7 @@ from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.scenario import Scenario
-from tui.core.sizes import GiB, KiB, MiB
+from tui.core.sizes import size_arg
 
 # Machine-state fields a preset or a flag may set; None in either means "not said".
 STATE_FIELDS = (
@@ -26,6 +26,7 @@ STATE_FIELDS = (
     "gtt_bytes",
     "wired_limit_bytes",
     "os_baseline_bytes",
+    "desktop_ram_bytes",
     "backend",
     "runtime",
 )
@@ -43,6 +44,7 @@ class ScenarioOverrides:
     gtt_bytes: int | None = None
     wired_limit_bytes: int | None = None
     os_baseline_bytes: int | None = None
+    desktop_ram_bytes: int | None = None
     backend: str | None = None
     runtime: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # RuntimeSettings field -> value
@@ -72,6 +74,7 @@ class ResolvedScenario:
             gtt_bytes=st.gtt_bytes,
             wired_limit_bytes=st.wired_limit_bytes,
             os_baseline_bytes=st.os_baseline_bytes,
+            desktop_ram_bytes=st.desktop_ram_bytes,
             backend=st.resolved_backend,
             runtime=st.runtime,
             settings=self.settings,
@@ -139,14 +142,6 @@ def scenario_state(s: Scenario) -> MachineState:
     return resolve_scenario(s, ScenarioOverrides()).state
 
 
-def size_arg(n_bytes: int) -> str:
-    """The shortest exact size flag value: "32G", "512M", "64K", else bytes with a unit."""
-    for unit, scale in (("G", GiB), ("M", MiB), ("K", KiB)):
-        if n_bytes % scale == 0:
-            return f"{n_bytes // scale}{unit}"
-    return f"{n_bytes}B"
-
-
 def scenario_args(resolved: ResolvedScenario) -> list[str]:
     """`vramtui check` arguments that reproduce this scenario exactly: every machine value
     and every setting that differs from the runtime's default."""
@@ -161,6 +156,7 @@ def scenario_args(resolved: ResolvedScenario) -> list[str]:
         ("--gtt", st.gtt_bytes),
         ("--wired-limit", st.wired_limit_bytes),
         ("--os-baseline", st.os_baseline_bytes),
+        ("--desktop-ram", st.desktop_ram_bytes),
     ):
         if value is not None:
             args += [flag, size_arg(value)]

@@ -17,6 +17,7 @@ File format (sizes are strings in binary units, parsed by tui.core.sizes.parse_s
     gtt = "60G"                     # optional, Linux GTT override
     wired_limit = "100G"            # optional, macOS iogpu.wired_limit_mb
     os_baseline = "4G"              # optional, RAM the OS itself needs
+    desktop_ram = "16G"             # optional, RAM the desktop needs to stay smooth
     backend = "vulkan"              # optional
     [settings]                      # RuntimeSettings fields (llama.cpp's names)
     ctx_size = 16384
@@ -31,7 +32,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tomli_w
 
@@ -39,11 +40,8 @@ from tui.core.atomic import write_atomic
 from tui.core.errors import PresetError, SettingsError, VramtuiError
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.paths import scenario_presets_dir
-from tui.core.sizes import GiB, KiB, MiB, parse_size
+from tui.core.sizes import KiB, parse_size, size_arg
 from tui.core.vocab import Backend, OsName, Runtime
-
-if TYPE_CHECKING:
-    from tui.core.machine.fit import MachineState
 
 FORMAT_VERSION = 1
 MAX_SCENARIO_BYTES = 64 * KiB  # a scenario is a few hundred bytes; refuse anything huge
@@ -54,12 +52,15 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
 
 _TOP_KEYS = ("format", "name", "description", "model", "mmproj", "runtime", "machine", "settings")
-_MACHINE_KEYS = ("id", "carve_out", "os", "gtt", "wired_limit", "os_baseline", "backend")
+_MACHINE_KEYS = (
+    "id", "carve_out", "os", "gtt", "wired_limit", "os_baseline", "desktop_ram", "backend",
+)  # fmt: skip
 _SIZE_KEYS = {  # file key in [machine] -> Scenario field
     "carve_out": "carve_out_bytes",
     "gtt": "gtt_bytes",
     "wired_limit": "wired_limit_bytes",
     "os_baseline": "os_baseline_bytes",
+    "desktop_ram": "desktop_ram_bytes",
 }
 _SETTING_NAMES = tuple(f.name for f in fields(RuntimeSettings))
 
@@ -78,19 +79,10 @@ class Scenario:
     gtt_bytes: int | None = None
     wired_limit_bytes: int | None = None
     os_baseline_bytes: int | None = None
+    desktop_ram_bytes: int | None = None
     backend: str | None = None
     runtime: str | None = None
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
-
-    @property
-    def model(self) -> str:
-        """Alias of model_ref (older callers)."""
-        return self.model_ref
-
-    @property
-    def machine(self) -> str:
-        """Alias of machine_id (older callers)."""
-        return self.machine_id
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The file's mapping (tomli_w.dumps of it is the file); only set values are written."""
@@ -107,7 +99,7 @@ class Scenario:
             attr = _SIZE_KEYS.get(key, key)
             value = getattr(self, attr)
             if value is not None:
-                machine[key] = format_size(value) if key in _SIZE_KEYS else value
+                machine[key] = size_arg(value) if key in _SIZE_KEYS else value
         data["machine"] = machine
         # Every setting is written: a shared file must not depend on this version's defaults.
         settings = self.settings.to_dict()
@@ -132,6 +124,7 @@ class Scenario:
                 "gtt_bytes": self.gtt_bytes,
                 "wired_limit_bytes": self.wired_limit_bytes,
                 "os_baseline_bytes": self.os_baseline_bytes,
+                "desktop_ram_bytes": self.desktop_ram_bytes,
                 "backend": self.backend,
             },
             "settings": self.settings.to_dict(),
@@ -152,14 +145,6 @@ class ScenarioListing:
 
 
 # --- sizes and names -------------------------------------------------------------------------
-
-
-def format_size(n_bytes: int) -> str:
-    """The shortest exact size string: "32G", "512M", "64K", or plain bytes."""
-    for unit, scale in (("G", GiB), ("M", MiB), ("K", KiB)):
-        if n_bytes and n_bytes % scale == 0:
-            return f"{n_bytes // scale}{unit}"
-    return str(n_bytes)
 
 
 def check_name(name: str, source: str = "preset") -> str:
@@ -336,6 +321,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
         gtt_bytes=_size(machine, "gtt", source, "machine.gtt"),
         wired_limit_bytes=_size(machine, "wired_limit", source, "machine.wired_limit"),
         os_baseline_bytes=_size(machine, "os_baseline", source, "machine.os_baseline"),
+        desktop_ram_bytes=_size(machine, "desktop_ram", source, "machine.desktop_ram"),
     )
 
 
@@ -527,28 +513,3 @@ def delete_scenario(name: str) -> Path:
 def renamed(s: Scenario, name: str) -> Scenario:
     """The same scenario under another (checked) name."""
     return replace(s, name=check_name(name))
-
-
-def scenario_machine_state(s: Scenario) -> MachineState:
-    """The fit's machine state for this scenario: the machine preset's defaults, with the
-    scenario's carve-out, OS and overrides laid over them. Unknown machine -> VramtuiError."""
-    from tui.core.machine.fit import MachineState  # noqa: PLC0415 - lazy: fit pulls in the estimator
-    from tui.core.machine.presets import get_machine  # noqa: PLC0415 - lazy: machines load on demand
-
-    changes: dict[str, Any] = {}
-    for attr in (
-        "carve_out_bytes",
-        "os",
-        "gtt_bytes",
-        "wired_limit_bytes",
-        "os_baseline_bytes",
-        "backend",
-        "runtime",
-    ):
-        value = getattr(s, attr)
-        if value is not None:
-            changes[attr] = value
-    try:
-        return MachineState.default_for(get_machine(s.machine_id), **changes)
-    except SettingsError as err:
-        raise PresetError(s.name, "machine", str(err)) from None
