@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import faulthandler
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
+import httpx
 import pytest
-from probe_doubles import free_port
-from probe_tiny_llama import LlamaServer, write_tiny_llama
+
+from tests.support.probe_doubles import free_port
+from tests.support.tiny_llama import LlamaServer, write_tiny_llama
 
 # No test here may take long: past this, the process dumps every thread's stack and exits, so a
 # hang fails loudly instead of blocking CI.
 HANG_GUARD_S = 60.0
 SERVER_N_CTX = 2048
+# How soon after a cancelled probe the server's slot must be free again: far less than the
+# hundreds of tokens the cancelled runs ask for take to generate.
+SLOT_IDLE_WITHIN_S = 2.0
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +54,19 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         # The server stops in its destructor (it waits for its main loop to exit).
         del server
         gc.collect()
+
+
+@pytest.fixture
+def slot_idle(llama_server: LlamaServer) -> Callable[[], Awaitable[bool]]:
+    """An async check: do the server's slots all stop processing within SLOT_IDLE_WITHIN_S?"""
+
+    async def idle() -> bool:
+        async with httpx.AsyncClient(base_url=llama_server.url, trust_env=False) as client:
+            for _ in range(int(SLOT_IDLE_WITHIN_S / 0.02)):
+                slots = (await client.get("/slots")).json()
+                if not any(slot.get("is_processing") for slot in slots):
+                    return True
+                await asyncio.sleep(0.02)
+        return False
+
+    return idle

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from probe_doubles import (
+
+from tests.support.probe_doubles import (
     LMS_IDLE,
     LMS_LOADED,
     LMS_PIECES,
@@ -26,18 +27,19 @@ from probe_doubles import (
     openai_double,
     serve,
 )
-
 from tui.cli.main import main
 from tui.core.errors import ProbeError
-from tui.core.probe.measure import detect_servers, read_amdgpu_memory, run_probe, server_info
 from tui.core.probe.results import Prediction, ProbeTimeouts, compare
+from tui.core.probe.run import run_probe
+from tui.core.probe.servers import detect_servers, server_info
+from tui.core.probe.sysfs import read_amdgpu_memory
 
 T = ProbeTimeouts(connect=1, first_token=3, total=5, request=2)
 
 
-def test_ollama_models_loaded_first() -> None:
+async def test_ollama_models_loaded_first() -> None:
     with serve(ollama_double()) as d:
-        info = server_info(d.url)
+        info = await server_info(d.url)
     assert info.kind == "ollama"
     assert [m.name for m in info.models] == [OLLAMA_LOADED, OLLAMA_IDLE]
     loaded = info.models[0]
@@ -46,10 +48,10 @@ def test_ollama_models_loaded_first() -> None:
     assert not info.models[1].loaded and info.models[1].vram_bytes is None
 
 
-def test_ollama_probe_reads_eval_counts_and_ps() -> None:
+async def test_ollama_probe_reads_eval_counts_and_ps() -> None:
     pieces: list[str] = []
     with serve(ollama_double()) as d:
-        result = run_probe(d.url, "ollama", timeouts=T, on_text=pieces.append, max_tokens=8)
+        result = await run_probe(d.url, "ollama", timeouts=T, on_text=pieces.append, max_tokens=8)
         chat = next(r for r in d.requests if r.path == "/api/chat").json()
     assert chat["model"] == OLLAMA_LOADED  # no --model: the loaded one
     assert chat["options"]["num_predict"] == 8 and chat["stream"] is True
@@ -72,18 +74,18 @@ def test_ollama_probe_reads_eval_counts_and_ps() -> None:
     assert result.memory.device_bytes() == OLLAMA_SIZE_VRAM
 
 
-def test_ollama_unknown_model_lists_available() -> None:
+async def test_ollama_unknown_model_lists_available() -> None:
     with serve(ollama_double()) as d, pytest.raises(ProbeError) as err:
-        run_probe(d.url, "ollama", "mistral:7b", timeouts=T)
+        await run_probe(d.url, "ollama", "mistral:7b", timeouts=T)
     msg = str(err.value)
     assert "\n" not in msg and d.url in msg
     assert "'mistral:7b' not found" in msg and OLLAMA_LOADED in msg and OLLAMA_IDLE in msg
 
 
-def test_lmstudio_probe_uses_stats() -> None:
+async def test_lmstudio_probe_uses_stats() -> None:
     with serve(lmstudio_double()) as d:
-        info = server_info(d.url)
-        result = run_probe(d.url, "lmstudio", timeouts=T)
+        info = await server_info(d.url)
+        result = await run_probe(d.url, "lmstudio", timeouts=T)
         chat = next(r for r in d.requests if r.path == "/api/v0/chat/completions").json()
     assert info.kind == "lmstudio"
     # Loaded first; embedding models are not offered for a chat probe.
@@ -98,16 +100,16 @@ def test_lmstudio_probe_uses_stats() -> None:
     assert result.server_timings["stats"]["stop_reason"] == "maxPredictedTokensReached"
 
 
-def test_lmstudio_nothing_loaded_asks_for_a_model() -> None:
+async def test_lmstudio_nothing_loaded_asks_for_a_model() -> None:
     with serve(lmstudio_double(loaded=False)) as d, pytest.raises(ProbeError) as err:
-        run_probe(d.url, "lmstudio", timeouts=T)
+        await run_probe(d.url, "lmstudio", timeouts=T)
     assert "no model is loaded" in str(err.value) and LMS_IDLE in str(err.value)
 
 
-def test_openai_generic_counts_client_side() -> None:
+async def test_openai_generic_counts_client_side() -> None:
     with serve(openai_double()) as d:
-        info = server_info(d.url)
-        result = run_probe(d.url, "openai", timeouts=T)
+        info = await server_info(d.url)
+        result = await run_probe(d.url, "openai", timeouts=T)
         chat = next(r for r in d.requests if r.path == "/v1/chat/completions").json()
     assert info.kind == "openai" and info.model_names() == ["local-model"]
     assert chat["stream_options"] == {"include_usage": True}
@@ -117,10 +119,12 @@ def test_openai_generic_counts_client_side() -> None:
     assert result.ttft_server_s is None
 
 
-def test_detect_finds_each_kind_by_its_answer() -> None:
+async def test_detect_finds_each_kind_by_its_answer() -> None:
     with serve(ollama_double()) as o, serve(lmstudio_double()) as lm, serve(openai_double()) as oa:
         # Deliberately swapped ports: the answer decides the kind, not the port.
-        found = detect_servers(ports={"llamacpp": lm.port, "lmstudio": o.port, "ollama": oa.port})
+        found = await detect_servers(
+            ports={"llamacpp": lm.port, "lmstudio": o.port, "ollama": oa.port}
+        )
     assert sorted((s.kind, s.url) for s in found) == sorted(
         [("lmstudio", lm.url), ("ollama", o.url), ("openai", oa.url)]
     )
@@ -136,7 +140,7 @@ def _fake_card(root: Path, vram_used: int, gtt_used: int) -> Path:
     return dev
 
 
-def test_amdgpu_counters_before_and_during(tmp_path: Path) -> None:
+async def test_amdgpu_counters_before_and_during(tmp_path: Path) -> None:
     sysfs = tmp_path / "drm"
     dev = _fake_card(sysfs, vram_used=100 << 20, gtt_used=1 << 30)
     (sysfs / "card0-eDP-1").mkdir()  # connectors are not cards
@@ -151,7 +155,7 @@ def test_amdgpu_counters_before_and_during(tmp_path: Path) -> None:
 
     d.routes[("POST", "/v1/chat/completions")] = chat
     with serve(d):
-        result = run_probe(d.url, "openai", timeouts=T, sysfs_root=sysfs)
+        result = await run_probe(d.url, "openai", timeouts=T, sysfs_root=sysfs)
     before = result.memory.amdgpu_before
     assert [s.card for s in before] == ["card1"]
     assert before[0].gtt_total == 60 << 30 and before[0].gtt_used == 1 << 30
@@ -163,9 +167,9 @@ def test_no_amdgpu_means_no_evidence(tmp_path: Path) -> None:
     assert read_amdgpu_memory(tmp_path / "missing") == []
 
 
-def test_compare_rows_and_ratio() -> None:
+async def test_compare_rows_and_ratio() -> None:
     with serve(ollama_double()) as d:
-        result = run_probe(d.url, "ollama", timeouts=T)
+        result = await run_probe(d.url, "ollama", timeouts=T)
     rows = {r.name: r for r in compare(Prediction(50.0, 0.5, 4 << 30), result)}
     assert rows["decode"].ratio == pytest.approx(result.decode_tokens_per_second / 50.0)
     assert rows["GPU memory"].ratio == pytest.approx(OLLAMA_SIZE_VRAM / (4 << 30))

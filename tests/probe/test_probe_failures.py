@@ -3,22 +3,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 
 import pytest
-from probe_doubles import Conn, Double, Request, free_port, ollama_double, openai_double, serve
 
+from tests.support.probe_doubles import (
+    Conn,
+    Double,
+    Request,
+    free_port,
+    ollama_double,
+    openai_double,
+    serve,
+)
 from tui.cli.main import main
 from tui.core.errors import ProbeError
-from tui.core.probe.measure import (
-    MAX_LINE_BYTES,
-    detect_servers,
-    normalize_url,
-    run_probe,
-    server_info,
-)
+from tui.core.probe.http import MAX_LINE_BYTES, normalize_url
 from tui.core.probe.results import ProbeTimeouts
+from tui.core.probe.run import run_probe
+from tui.core.probe.servers import detect_servers, server_info
 
 T = ProbeTimeouts(connect=0.5, first_token=0.6, total=1.2, request=0.6)
 CHUNK = {"choices": [{"index": 0, "delta": {"content": "tok"}, "finish_reason": None}]}
@@ -31,44 +37,44 @@ def _double(handler: object) -> Double:
     return d
 
 
-def _fail(d: Double, **kw: object) -> str:
+async def _fail(d: Double, **kw: object) -> str:
     with serve(d), pytest.raises(ProbeError) as err:
-        run_probe(d.url, "openai", "local-model", timeouts=T, **kw)  # type: ignore[arg-type]
+        await run_probe(d.url, "openai", "local-model", timeouts=T, **kw)  # type: ignore[arg-type]
     msg = str(err.value)
     assert "\n" not in msg
     assert d.url in msg  # names the URL
     return msg
 
 
-def test_connection_refused() -> None:
+async def test_connection_refused() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ProbeError) as err:
-        run_probe(url, "openai", "m", timeouts=T)
+        await run_probe(url, "openai", "m", timeouts=T)
     assert "connection refused" in str(err.value) and url in str(err.value)
 
 
-def test_stall_before_headers() -> None:
+async def test_stall_before_headers() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.wait(30)
 
-    assert "no first token within 0.6 s" in _fail(_double(handler))
+    assert "no first token within 0.6 s" in await _fail(_double(handler))
 
 
-def test_stall_after_headers_before_first_token() -> None:
+async def test_stall_after_headers_before_first_token() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         conn.wait(30)
 
-    assert "no first token within 0.6 s" in _fail(_double(handler))
+    assert "no first token within 0.6 s" in await _fail(_double(handler))
 
 
-def test_stall_mid_stream_hits_total_deadline() -> None:
+async def test_stall_mid_stream_hits_total_deadline() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         conn.raw(b"data: " + json.dumps(CHUNK).encode() + b"\n\n")
         conn.wait(30)
 
-    msg = _fail(_double(handler))
+    msg = await _fail(_double(handler))
     assert "total time limit of 1.2 s" in msg and "1 tokens so far" in msg
 
 
@@ -80,52 +86,52 @@ def _drip(conn: Conn, payload: bytes) -> None:
                 return
 
 
-def test_slow_drip_before_first_token() -> None:
+async def test_slow_drip_before_first_token() -> None:
     """Each read succeeds, so no read timeout fires: the first-token deadline still ends it."""
 
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         _drip(conn, b"data: " + json.dumps(CHUNK).encode() + b"\n\n")
 
-    assert "no first token within 0.6 s" in _fail(_double(handler))
+    assert "no first token within 0.6 s" in await _fail(_double(handler))
 
 
-def test_slow_drip_after_first_token() -> None:
+async def test_slow_drip_after_first_token() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         line = b"data: " + json.dumps(CHUNK).encode() + b"\n\n"
         conn.raw(line)
         _drip(conn, line)
 
-    assert "total time limit of 1.2 s" in _fail(_double(handler))
+    assert "total time limit of 1.2 s" in await _fail(_double(handler))
 
 
-def test_garbage_is_a_malformed_stream() -> None:
+async def test_garbage_is_a_malformed_stream() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/html")
         conn.raw(b"<html><body>It works!</body></html>\n")
 
-    assert "malformed stream" in _fail(_double(handler))
+    assert "malformed stream" in await _fail(_double(handler))
 
 
-def test_non_json_data_line() -> None:
+async def test_non_json_data_line() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         conn.raw(b"data: {not json\n\n")
 
-    assert "malformed stream (not JSON)" in _fail(_double(handler))
+    assert "malformed stream (not JSON)" in await _fail(_double(handler))
 
 
-def test_disconnect_mid_stream() -> None:
+async def test_disconnect_mid_stream() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         conn.raw(b"data: " + json.dumps(CHUNK).encode() + b"\n\n")
         # ... and hang up without a finish reason or [DONE].
 
-    assert "stream cut mid-way" in _fail(_double(handler))
+    assert "stream cut mid-way" in await _fail(_double(handler))
 
 
-def test_disconnect_inside_a_chunked_body() -> None:
+async def test_disconnect_inside_a_chunked_body() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
@@ -133,53 +139,53 @@ def test_disconnect_inside_a_chunked_body() -> None:
         conn.raw(f"{len(line) + 50:x}\r\n".encode() + line)  # promises 50 bytes more
         conn.sock.shutdown(socket.SHUT_RDWR)
 
-    assert "stream cut mid-way" in _fail(_double(handler))
+    assert "stream cut mid-way" in await _fail(_double(handler))
 
 
-def test_unauthorized() -> None:
+async def test_unauthorized() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.send_json({"error": {"message": "Invalid API key"}}, status=401)
 
-    msg = _fail(_double(handler))
+    msg = await _fail(_double(handler))
     assert "authentication required (401)" in msg and "Invalid API key" in msg
 
 
-def test_api_key_is_sent_as_bearer() -> None:
+async def test_api_key_is_sent_as_bearer() -> None:
     d = openai_double()
     with serve(d):
-        run_probe(d.url, "openai", "local-model", timeouts=T, api_key="sk-local")
+        await run_probe(d.url, "openai", "local-model", timeouts=T, api_key="sk-local")
     chat = next(r for r in d.requests if r.path == "/v1/chat/completions")
     assert chat.headers["authorization"] == "Bearer sk-local"
 
 
-def test_unknown_model_404_lists_available() -> None:
+async def test_unknown_model_404_lists_available() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.send_json({"error": {"message": "model not found"}}, status=404)
 
-    msg = _fail(_double(handler))
+    msg = await _fail(_double(handler))
     assert "'local-model' not found" in msg and "available: local-model" in msg
 
 
-def test_redirect_elsewhere_is_not_followed() -> None:
+async def test_redirect_elsewhere_is_not_followed() -> None:
     other = openai_double()
     with serve(other):
 
         def handler(req: Request, conn: Conn) -> None:
             conn.send_json({}, status=302, extra=f"Location: {other.url}/v1/chat/completions\r\n")
 
-        msg = _fail(_double(handler))
+        msg = await _fail(_double(handler))
         assert "redirect" in msg and "not followed" in msg
         assert other.requests == []  # the other host never heard from the probe
 
 
-def test_error_inside_the_stream() -> None:
+async def test_error_inside_the_stream() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.sse([{"error": {"message": "context size exceeded"}}], done=False)
 
-    assert "server error in stream: context size exceeded" in _fail(_double(handler))
+    assert "server error in stream: context size exceeded" in await _fail(_double(handler))
 
 
-def test_endless_line_is_refused() -> None:
+async def test_endless_line_is_refused() -> None:
     def handler(req: Request, conn: Conn) -> None:
         conn.head(200, "text/event-stream")
         block = b"x" * 65536
@@ -187,14 +193,14 @@ def test_endless_line_is_refused() -> None:
             if not conn.raw(block):
                 return
 
-    assert "longer than" in _fail(_double(handler))
+    assert "longer than" in await _fail(_double(handler))
 
 
-def test_bad_arguments() -> None:
+async def test_bad_arguments() -> None:
     with pytest.raises(ProbeError):
-        run_probe("http://127.0.0.1:1", "openai", "m", max_tokens=0)
+        await run_probe("http://127.0.0.1:1", "openai", "m", max_tokens=0)
     with pytest.raises(ProbeError):
-        run_probe("ftp://127.0.0.1:1", "openai", "m")
+        await run_probe("ftp://127.0.0.1:1", "openai", "m")
     with pytest.raises(ProbeError):
         ProbeTimeouts(total=0)
     assert normalize_url("localhost:1234/v1/") == "http://localhost:1234"
@@ -215,12 +221,12 @@ def test_cli_auto_with_nothing_listening(capsys: pytest.CaptureFixture[str]) -> 
     assert "connection refused" in capsys.readouterr().err
 
 
-def test_detect_skips_stalled_and_refused_ports() -> None:
+async def test_detect_skips_stalled_and_refused_ports() -> None:
     stalled = Double()
     for path in ("/props", "/api/tags", "/api/v0/models", "/v1/models"):
         stalled.routes[("GET", path)] = lambda req, conn: conn.wait(30)  # type: ignore[misc]
     with serve(stalled), serve(ollama_double()) as o:
-        found = detect_servers(
+        found = await detect_servers(
             timeout=0.5, ports={"llamacpp": stalled.port, "lmstudio": free_port(), "ollama": o.port}
         )
     assert [(s.kind, s.url) for s in found] == [("ollama", o.url)]
@@ -228,23 +234,74 @@ def test_detect_skips_stalled_and_refused_ports() -> None:
     assert len(stalled.requests) == 1
 
 
-def test_identify_behind_auth_says_so() -> None:
+async def test_identify_behind_auth_says_so() -> None:
     d = Double()
     for path in ("/props", "/api/tags", "/api/v0/models", "/v1/models"):
         d.routes[("GET", path)] = lambda req, conn: conn.send_json(  # type: ignore[misc]
             {"error": "Unauthorized"}, status=401
         )
     with serve(d), pytest.raises(ProbeError) as err:
-        server_info(d.url, timeouts=T)
+        await server_info(d.url, timeouts=T)
     assert "authentication required (401)" in str(err.value)
 
 
-def test_llamacpp_kind_stalled_everywhere_still_ends() -> None:
+async def test_llamacpp_kind_stalled_everywhere_still_ends() -> None:
     d = Double()
     for method, path in (("GET", "/props"), ("GET", "/slots"), ("POST", "/completion")):
         d.routes[(method, path)] = lambda req, conn: conn.wait(30)  # type: ignore[misc]
     with serve(d), pytest.raises(ProbeError) as err:
-        run_probe(d.url, "llamacpp", "m", timeouts=T)
+        await run_probe(d.url, "llamacpp", "m", timeouts=T)
     assert "time limit" in str(err.value) or "no first token" in str(err.value)
     # /props got no answer, so /slots was not asked as well.
     assert [r.path for r in d.requests] == ["/props", "/completion"]
+
+
+async def test_cancel_while_asking_drops_the_connection_and_sends_nothing_more() -> None:
+    """Cancelled while the model list is still unanswered: the probe hangs up at once and
+    never sends the streamed request."""
+    hung_up = threading.Event()
+
+    def stall(req: Request, conn: Conn) -> None:
+        if conn.sock.recv(1) == b"":  # blocks until the client hangs up (or 5 s pass)
+            hung_up.set()
+
+    d = Double()
+    d.routes[("GET", "/v1/models")] = stall
+    patient = ProbeTimeouts(connect=1, first_token=10, total=20, request=10)
+    with serve(d):
+        task = asyncio.create_task(run_probe(d.url, "openai", timeouts=patient))
+        for _ in range(250):
+            if d.requests:
+                break
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(hung_up.wait, 2)
+    assert [r.path for r in d.requests] == ["/v1/models"]
+
+
+async def test_cancel_stops_a_buffered_stream_at_the_next_piece() -> None:
+    """The whole answer arrives in one write, so it is all buffered when the first piece is
+    handed over: a cancel asked for then still stops the probe before the second."""
+    pieces = [f"piece{i} " for i in range(20)]
+
+    def handler(req: Request, conn: Conn) -> None:
+        conn.head(200, "text/event-stream")
+        chunks = [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+        conn.raw(b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks))
+        conn.wait(30)
+
+    seen: list[str] = []
+
+    def on_text(text: str) -> None:
+        seen.append(text)
+        task.cancel()
+
+    with serve(_double(handler)) as d:
+        task = asyncio.create_task(
+            run_probe(d.url, "openai", "local-model", timeouts=T, on_text=on_text)
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert seen == pieces[:1]

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
+from collections.abc import Awaitable, Callable
 
 import pytest
-from probe_tiny_llama import LlamaServer
 
+from tests.support.tiny_llama import LlamaServer
 from tui.cli.main import main
 from tui.core.probe.history import append_history, history_path, load_history, make_record
-from tui.core.probe.measure import detect_servers, run_probe, server_info
 from tui.core.probe.results import MemoryEvidence, Prediction, ProbeResult, ProbeTimeouts
+from tui.core.probe.run import run_probe
+from tui.core.probe.servers import detect_servers, server_info
 
 pytestmark = pytest.mark.server
 
 FAST = ProbeTimeouts(connect=2, first_token=20, total=30, request=5)
 
 
-def test_completion_counts_tokens_and_reads_server_timings(llama_server: LlamaServer) -> None:
+async def test_completion_counts_tokens_and_reads_server_timings(llama_server: LlamaServer) -> None:
     pieces: list[str] = []
     progress: list[int] = []
-    result = run_probe(
+    result = await run_probe(
         llama_server.url, "llamacpp", max_tokens=24, timeouts=FAST, on_text=pieces.append,
         on_progress=progress.append,
     )  # fmt: skip
@@ -43,18 +45,19 @@ def test_completion_counts_tokens_and_reads_server_timings(llama_server: LlamaSe
     assert result.memory.n_ctx == llama_server.n_ctx
     assert result.memory.slots_n_ctx == [llama_server.n_ctx]
     assert result.memory.model_path == str(llama_server.model_path)
-    assert not result.cancelled
 
 
-def test_longer_prompt_is_prefilled(llama_server: LlamaServer) -> None:
-    short = run_probe(llama_server.url, "llamacpp", max_tokens=2, timeouts=FAST)
-    long = run_probe(llama_server.url, "llamacpp", max_tokens=2, prompt_tokens=30, timeouts=FAST)
+async def test_longer_prompt_is_prefilled(llama_server: LlamaServer) -> None:
+    short = await run_probe(llama_server.url, "llamacpp", max_tokens=2, timeouts=FAST)
+    long = await run_probe(
+        llama_server.url, "llamacpp", max_tokens=2, prompt_tokens=30, timeouts=FAST
+    )
     assert short.prompt_tokens is not None and long.prompt_tokens is not None
     assert long.prompt_tokens > short.prompt_tokens + 30
 
 
-def test_openai_route_on_llamacpp(llama_server: LlamaServer) -> None:
-    result = run_probe(llama_server.url, "openai", max_tokens=12, timeouts=FAST)
+async def test_openai_route_on_llamacpp(llama_server: LlamaServer) -> None:
+    result = await run_probe(llama_server.url, "openai", max_tokens=12, timeouts=FAST)
     usage = result.server_timings["usage"]
     timings = result.server_timings["timings"]
     assert 1 <= result.tokens_generated <= 12
@@ -63,42 +66,36 @@ def test_openai_route_on_llamacpp(llama_server: LlamaServer) -> None:
     assert result.model == str(llama_server.model_path)
 
 
-def test_cancel_mid_stream_closes_at_once(llama_server: LlamaServer) -> None:
-    cancel = threading.Event()
+async def test_cancel_mid_stream_closes_at_once(
+    llama_server: LlamaServer, slot_idle: Callable[[], Awaitable[bool]]
+) -> None:
     seen: list[str] = []
 
     def on_text(text: str) -> None:
         seen.append(text)
         if len(seen) == 3:
-            cancel.set()
+            task.cancel()
 
-    result = run_probe(
-        llama_server.url, "llamacpp", max_tokens=1800, timeouts=FAST, on_text=on_text,
-        cancel=cancel,
-    )  # fmt: skip
-    assert result.cancelled
+    task = asyncio.create_task(
+        run_probe(llama_server.url, "llamacpp", max_tokens=1800, timeouts=FAST, on_text=on_text)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert len(seen) == 3  # not one more chunk was read after the cancel
-    assert result.tokens_generated < 1800
-    assert result.server_timings == {}  # no final chunk was read
-    # The server let go of the slot: the next run is complete.
-    again = run_probe(llama_server.url, "llamacpp", max_tokens=8, timeouts=FAST)
-    assert again.tokens_generated == 8 and not again.cancelled
+    # The connection dropped, so the server let go of the slot at once, long before it could
+    # have generated the 1800 tokens, and the next run is complete.
+    assert await slot_idle()
+    again = await run_probe(llama_server.url, "llamacpp", max_tokens=8, timeouts=FAST)
+    assert again.tokens_generated == 8
 
 
-def test_cancel_before_start_sends_nothing(llama_server: LlamaServer) -> None:
-    cancel = threading.Event()
-    cancel.set()
-    result = run_probe(llama_server.url, "llamacpp", max_tokens=8, cancel=cancel)
-    assert result.cancelled and result.tokens_generated == 0
-
-
-def test_identify_and_detect(llama_server: LlamaServer) -> None:
-    info = server_info(llama_server.url)
+async def test_identify_and_detect(llama_server: LlamaServer) -> None:
+    info = await server_info(llama_server.url)
     assert info.kind == "llamacpp"
     assert [m.name for m in info.models] == [str(llama_server.model_path)]
     assert info.models[0].loaded
     port = int(llama_server.url.rsplit(":", 1)[1])
-    found = detect_servers(ports={"llamacpp": port})
+    found = await detect_servers(ports={"llamacpp": port})
     assert [(s.kind, s.url) for s in found] == [("llamacpp", llama_server.url)]
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 
 import pytest
-from probe_doubles import Conn, Double, Request, free_port, openai_double, serve
-from probe_tiny_llama import LlamaServer
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList
+from textual.worker import WorkerState
 
+from tests.support.probe_doubles import Conn, Double, Request, free_port, openai_double, serve
+from tests.support.tiny_llama import LlamaServer
 from tui.app.screens.probe import ProbeScreen
 from tui.core.probe.history import load_history
 from tui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
@@ -80,27 +82,32 @@ async def test_streams_and_shows_result_beside_prediction(llama_server: LlamaSer
 
 
 class _SlowReader(ProbeScreen):
-    """Holds the probe thread after a few pieces until Esc, so the stream is surely mid-way
-    when the key arrives (the tiny model would otherwise finish 1800 tokens in a blink)."""
+    """Reads the stream slowly (5 ms a piece, so 1800 tokens take 9 s or more), so the stream
+    is surely mid-way when Esc arrives, however fast the server."""
 
     def _on_text(self, text: str) -> None:
         super()._on_text(text)
-        if len(self.streamed) + len(self._pending) > 4:
-            self._cancel.wait(10)
+        time.sleep(0.005)
 
 
-async def test_escape_cancels_mid_stream(llama_server: LlamaServer) -> None:
+async def test_escape_cancels_mid_stream(
+    llama_server: LlamaServer, slot_idle: Callable[[], Awaitable[bool]]
+) -> None:
     screen = _SlowReader(llama_server.url, "llamacpp", max_tokens=1800, timeouts=T)
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
         await _until(pilot, lambda: screen.streamed_tokens >= 2)  # it is streaming
+        worker = screen._probe
+        assert worker is not None and worker.state == WorkerState.RUNNING
         await pilot.press("escape")
         await pilot.pause()
-        assert screen._cancel.is_set()
+        assert worker.is_cancelled
         assert app.dismissed == [None]  # no complete result
         assert app.screen is not screen
-        await _until(pilot, lambda: not screen.running or screen.result is None)
+        await _until(pilot, lambda: worker.state == WorkerState.CANCELLED)
         assert screen.result is None and screen.streamed_tokens < 1800
+        # The stream closed at once: the server let go of the slot.
+        assert await slot_idle()
     # The cancelled run is not kept in the history.
     assert load_history() == []
 

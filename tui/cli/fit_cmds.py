@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
+
 from tui.cli.common import (
     EXIT_OK,
     add_machine_args,
@@ -28,6 +30,7 @@ from tui.core.vocab import ExitCode
 from tui.present.fit_words import (
     carve_out_label,
     gtt_alternative_sentence,
+    reboot_sentence,
     recommendation_sentence,
     setup_line,
     speed_sentence,
@@ -91,12 +94,19 @@ def run_check(args: argparse.Namespace) -> int:
         data["carve_out_bytes"] = state.carve_out_bytes
         data["os"] = state.os
         data["runtime"] = state.runtime
+        data["machine_source"] = resolved.machine_source
+        data["reboot_needed"] = resolved.reboot_needed
         return finish(fit.verdict.exit_code, lambda: print_json(data))
-    return finish(fit.verdict.exit_code, lambda: _print_check(spec.name, state, fit))
+
+    def show() -> None:
+        _print_check(spec.name, state, fit)
+        if resolved.reboot_needed is not None:
+            console().print(Text(reboot_sentence(resolved)))
+
+    return finish(fit.verdict.exit_code, show)
 
 
 def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
-    from rich.text import Text  # noqa: PLC0415
 
     c = console()
     c.print(Text(setup_line(name, state, fit)))
@@ -160,7 +170,6 @@ def _contexts(
 def _print_contexts(state: MachineState, points: tuple[ContextPoint, ...]) -> None:
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
-    from rich.text import Text  # noqa: PLC0415
 
     where = carve_out_label(state.carve_out_bytes) if state.machine.carve_out_steps else "-"
     t = Table(title=Text(f"Memory against context (carve-out {where})"), pad_edge=False,
@@ -177,7 +186,6 @@ def _print_contexts(state: MachineState, points: tuple[ContextPoint, ...]) -> No
 def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> None:
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
-    from rich.text import Text  # noqa: PLC0415
 
     # Compact cells so the table stays one line per step at 80 columns; reasons may wrap.
     t = Table(

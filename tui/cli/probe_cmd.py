@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import os
 import sys
@@ -22,7 +23,7 @@ from tui.core.probe.history import (
     load_history,
     make_record,
 )
-from tui.core.probe.measure import detect_servers, predict, resolve_server, run_probe, server_info
+from tui.core.probe.predict import predict
 from tui.core.probe.results import (
     SERVER_KINDS,
     ComparisonRow,
@@ -34,7 +35,10 @@ from tui.core.probe.results import (
     format_measure,
     format_ratio,
 )
+from tui.core.probe.run import run_probe
+from tui.core.probe.servers import detect_servers, resolve_server, server_info
 from tui.core.sizes import format_bytes, parse_size
+from tui.core.vocab import ServerKind
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -94,21 +98,11 @@ def run(args: argparse.Namespace) -> int:
     scenario = _load_scenario(args.preset) if args.preset else None
     carve = parse_size(args.carve_out, "--carve-out") if args.carve_out else None
     if scenario is not None:
-        args.machine = args.machine or scenario.machine
+        args.machine = args.machine or scenario.machine_id
         args.predict = args.predict or scenario.model
         args.os_name = args.os_name or scenario.os
         carve = carve if carve is not None else scenario.carve_out_bytes
-    info = resolve_server(args.url, args.server, timeouts)
-    api_key = args.api_key or os.environ.get("VRAMTUI_API_KEY") or os.environ.get("LM_API_TOKEN")
-    result = run_probe(
-        info.url,
-        info.kind,
-        args.model,
-        max_tokens=args.max_tokens,
-        prompt_tokens=args.prompt_tokens,
-        timeouts=timeouts,
-        api_key=api_key,
-    )
+    result = asyncio.run(_measure(args, timeouts))
     base = scenario.settings if scenario is not None else None
     prediction, note, settings = _prediction(args, result, carve, base)
     backend = args.backend or (prediction.backend if prediction else None)
@@ -143,6 +137,21 @@ def run(args: argparse.Namespace) -> int:
                 f"median {calibration['decode_efficiency']:.2f}x over {calibration['runs']} runs\n"
             )
     return EXIT_OK
+
+
+async def _measure(args: argparse.Namespace, timeouts: ProbeTimeouts) -> ProbeResult:
+    """Find the server (`--url`/`--server`) and run the probe against it."""
+    info = await resolve_server(args.url, args.server, timeouts)
+    api_key = args.api_key or os.environ.get("VRAMTUI_API_KEY") or os.environ.get("LM_API_TOKEN")
+    return await run_probe(
+        info.url,
+        info.kind,
+        args.model,
+        max_tokens=args.max_tokens,
+        prompt_tokens=args.prompt_tokens,
+        timeouts=timeouts,
+        api_key=api_key,
+    )
 
 
 def _model_ref(args: argparse.Namespace, result: ProbeResult) -> str | None:
@@ -274,12 +283,7 @@ def _print_result(result: ProbeResult, prediction: Prediction | None, note: str)
 
 
 def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
-    servers: list[ServerInfo]
-    if args.url:
-        kind = None if args.server == "auto" else args.server
-        servers = [server_info(args.url, kind, timeouts)]
-    else:
-        servers = detect_servers(timeout=min(timeouts.connect, 2.0))
+    servers = asyncio.run(_find_servers(args, timeouts))
     if args.json:
         print_json(
             [{"kind": s.kind, "url": s.url, "models": [vars(m) for m in s.models]} for s in servers]
@@ -297,6 +301,14 @@ def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
             size = format_bytes(m.size_bytes) if m.size_bytes else ""
             sys.stdout.write(f"  {flag}  {m.name}  {size}\n")
     return EXIT_OK
+
+
+async def _find_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> list[ServerInfo]:
+    """The server at `--url`, or the servers on the default ports."""
+    if args.url:
+        kind = None if args.server == "auto" else ServerKind(args.server)
+        return [await server_info(args.url, kind, timeouts)]
+    return await detect_servers(timeout=min(timeouts.connect, 2.0))
 
 
 def _show_history(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tui.core.machine.fit import FitResult, MachineState, Reason
 from tui.core.machine.recommend import GttAlternative, Recommendation
+from tui.core.machine.resolve import ResolvedScenario
 from tui.core.machine.speed import SpeedEstimate
 from tui.core.sizes import format_bytes
 from tui.core.vocab import OsName, Runtime
@@ -74,3 +75,17 @@ def runtime_label(runtime: str) -> str:
 
 def os_label(os_name: str) -> str:
     return OsName(os_name).label
+
+
+def reboot_sentence(resolved: ResolvedScenario) -> str:
+    """For the machine vramtui runs on: is a reboot into the BIOS needed for this carve-out?"""
+    current = resolved.current_carve_out_bytes
+    wanted = resolved.state.carve_out_bytes
+    if current is None:
+        return ""
+    if wanted == current:
+        return f"This machine's carve-out is {carve_out_label(current)} now: no reboot needed."
+    return (
+        f"This machine's carve-out is {carve_out_label(current)} now: set "
+        f"{carve_out_label(wanted)} in the BIOS and reboot."
+    )

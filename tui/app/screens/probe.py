@@ -3,20 +3,22 @@ tokens/s figure, then read the measurement beside the prediction. Esc cancels th
 and closes the screen.
 
 Self-contained: everything it needs comes in through the constructor, so the app only pushes it.
-The network work runs in thread workers (tui.core.probe.measure is synchronous); streamed text goes
-through a small locked buffer that a timer flushes, so a fast server never floods the UI.
+The probe runs in async workers on the app's event loop (tui.core.probe is async); each streamed
+piece is posted as a `Streamed` message that a newer one replaces while still queued, so a fast
+server costs one repaint per frame, not one per token.
 """
 
 from __future__ import annotations
 
-import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -24,17 +26,18 @@ from textual.worker import Worker, WorkerState
 
 from tui.core.errors import VramtuiError
 from tui.core.probe.history import append_history, make_record
-from tui.core.probe.measure import detect_servers, run_probe, server_info
 from tui.core.probe.results import (
     Prediction,
     ProbeResult,
     ProbeTimeouts,
     ServerInfo,
-    ServerKind,
     compare,
     format_measure,
     format_ratio,
 )
+from tui.core.probe.run import run_probe
+from tui.core.probe.servers import detect_servers, server_info
+from tui.core.vocab import ServerKind
 
 _SHOWN_CHARS = 16_000
 
@@ -42,6 +45,36 @@ _SHOWN_CHARS = 16_000
 def _printable(text: str) -> str:
     """Models can stream control characters (and a random test model does); show them as dots."""
     return "".join(ch if ch.isprintable() or ch in "\n\t" else "·" for ch in text)
+
+
+@dataclass
+class _LiveCount:
+    """One run as it streams: the tail of the answer shown, and the client-clock token count."""
+
+    tail: str = ""
+    tokens: int = 0
+    tokens_at_first: int = 0
+    t_first: float | None = None
+    t_last: float | None = None
+
+    def add_text(self, text: str) -> None:
+        # Keep the tail only: a long answer must not grow the widget without bound.
+        self.tail = (self.tail + _printable(text))[-_SHOWN_CHARS:]
+
+    def count(self, tokens: int, now: float) -> None:
+        self.tokens = tokens
+        if self.t_first is None:
+            self.t_first = now
+            self.tokens_at_first = tokens
+        self.t_last = now
+
+    def rate(self) -> float | None:
+        """Tokens after the first over the time since it (the live figure)."""
+        if self.t_first is None or self.t_last is None:
+            return None
+        span = self.t_last - self.t_first
+        decoded = self.tokens - self.tokens_at_first
+        return decoded / span if decoded > 0 and span > 0 else None
 
 
 class ProbeScreen(Screen[ProbeResult | None]):
@@ -53,6 +86,19 @@ class ProbeScreen(Screen[ProbeResult | None]):
     backend, settings, model_ref); `save_history=False` keeps runs out of the history file.
     Dismisses with the last complete result (None when there was none).
     """
+
+    class Streamed(Message):
+        """The answer so far (its shown tail) and the live token count and rate."""
+
+        def __init__(self, text: str, tokens: int, rate: float | None) -> None:
+            super().__init__()
+            self.text = text
+            self.tokens = tokens
+            self.rate = rate
+
+        def can_replace(self, message: Message) -> bool:
+            # Each one carries the whole shown tail, so a newer one loses nothing of an older.
+            return isinstance(message, ProbeScreen.Streamed)
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "close", "Cancel / close", id="probe.close"),
@@ -101,15 +147,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
         self._history = dict(history or {})
         self._save_history = save_history
         self._api_key = api_key
-        self._servers: list[ServerInfo] = []
         self._choices: dict[str, tuple[ServerInfo, str]] = {}
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._pending: list[str] = []
-        self._tokens = 0
-        self._tokens_at_first = 0
-        self._t_first: float | None = None
-        self._t_last: float | None = None
+        self._live = _LiveCount()
+        self._discovery: Worker[list[ServerInfo]] | None = None
+        self._probe: Worker[ProbeResult] | None = None
         self.result: ProbeResult | None = None
         self.streamed = ""
         self.running = False
@@ -117,8 +158,7 @@ class ProbeScreen(Screen[ProbeResult | None]):
     @property
     def streamed_tokens(self) -> int:
         """Tokens counted so far in the current run."""
-        with self._lock:
-            return self._tokens
+        return self._live.tokens
 
     # ------------------------------------------------------------------ layout
 
@@ -138,21 +178,19 @@ class ProbeScreen(Screen[ProbeResult | None]):
         table = self.query_one("#probe-table", DataTable)
         table.add_columns("", "measured", "predicted", "ratio")
         self._show_prediction_only()
-        self.set_interval(0.1, self._flush)
         self._set_live("looking for servers…")
-        self._discover()
+        self._discovery = self._discover()
 
     # ------------------------------------------------------------------ discovery
 
-    @work(thread=True, exclusive=True, group="probe-discover", exit_on_error=False)
-    def _discover(self) -> list[ServerInfo]:
+    @work(exclusive=True, group="probe-discover", exit_on_error=False)
+    async def _discover(self) -> list[ServerInfo]:
         if self._url is not None:
-            return [server_info(self._url, self._kind, self._timeouts)]
+            return [await server_info(self._url, self._kind, self._timeouts)]
         timeout = min(self._timeouts.connect, 2.0)
-        return detect_servers(self._host, timeout=timeout, ports=self._ports)
+        return await detect_servers(self._host, timeout=timeout, ports=self._ports)
 
     def _fill_servers(self, servers: list[ServerInfo]) -> None:
-        self._servers = servers
         self._choices.clear()
         options = self.query_one("#probe-servers", OptionList)
         options.clear_options()
@@ -171,8 +209,7 @@ class ProbeScreen(Screen[ProbeResult | None]):
         if self._url is not None:
             info = servers[0]
             names = info.model_names()
-            model = self._model or (names[0] if names else None)
-            self._start(info, model)
+            self._start(info, self._model or (names[0] if names else None))
 
     # ------------------------------------------------------------------ the probe
 
@@ -180,36 +217,16 @@ class ProbeScreen(Screen[ProbeResult | None]):
         if self.running:
             return
         self.running = True
-        self._cancel = threading.Event()
-        with self._lock:
-            self._pending.clear()
-        with self._lock:
-            self._tokens = self._tokens_at_first = 0
-            self._t_first = self._t_last = None
+        self._live = _LiveCount()
         self.streamed = ""
         self.query_one("#probe-text", Static).update("")
         self._show_prediction_only()
         self._set_live(f"probing {info.kind} {info.url} – {model or 'loaded model'}…")
-        self._run(info, model)
+        self._probe = self._run(info, model)
 
-    def _on_text(self, text: str) -> None:
-        """Called in the probe's thread for each streamed piece."""
-        with self._lock:
-            self._pending.append(text)
-
-    def _on_progress(self, tokens: int) -> None:
-        """Called in the probe's thread with the running token count."""
-        now = time.perf_counter()
-        with self._lock:
-            self._tokens = tokens
-            if self._t_first is None:
-                self._t_first = now
-                self._tokens_at_first = tokens
-            self._t_last = now
-
-    @work(thread=True, exclusive=True, group="probe-run", exit_on_error=False)
-    def _run(self, info: ServerInfo, model: str | None) -> ProbeResult:
-        result = run_probe(
+    @work(exclusive=True, group="probe-run", exit_on_error=False)
+    async def _run(self, info: ServerInfo, model: str | None) -> ProbeResult:
+        result = await run_probe(
             info.url,
             info.kind,
             model,
@@ -218,45 +235,45 @@ class ProbeScreen(Screen[ProbeResult | None]):
             timeouts=self._timeouts,
             on_text=self._on_text,
             on_progress=self._on_progress,
-            cancel=self._cancel,
             api_key=self._api_key,
         )
-        if self._save_history and not result.cancelled:
+        if self._save_history:
             context = dict(self._history)
             if context.get("backend") is None and self.prediction is not None:
                 context["backend"] = self.prediction.backend  # what calibration looks up
             append_history(make_record(result, self.prediction, **context))
         return result
 
-    def _flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-            tokens, first, last = self._tokens, self._t_first, self._t_last
-            at_first = self._tokens_at_first
-        if pending:
-            # Keep the tail only: a long answer must not grow the widget without bound.
-            self.streamed = (self.streamed + _printable("".join(pending)))[-_SHOWN_CHARS:]
-            self.query_one("#probe-text", Static).update(self.streamed)
+    def _on_text(self, text: str) -> None:
+        """Each streamed piece, called by the probe between reads."""
+        self._live.add_text(text)
+
+    def _on_progress(self, tokens: int) -> None:
+        """The running token count, called by the probe after each piece."""
+        self._live.count(tokens, time.perf_counter())
+        self.post_message(self.Streamed(self._live.tail, tokens, self._live.rate()))
+
+    @on(Streamed)
+    def _show_streamed(self, message: Streamed) -> None:
+        if message.text != self.streamed:
+            self.streamed = message.text
+            self.query_one("#probe-text", Static).update(message.text)
             self.query_one("#probe-scroll", VerticalScroll).scroll_end(animate=False)
-        if self.running and first is not None and last is not None:
-            # Live figure from the client clock: tokens after the first over the time since.
-            span = last - first
-            decoded = tokens - at_first
-            rate = f"{decoded / span:,.1f} tok/s" if decoded > 0 and span > 0 else "…"
-            self._set_live(f"streaming: {tokens} tokens, {rate}")
+        if self.running:
+            rate = "…" if message.rate is None else f"{message.rate:,.1f} tok/s"
+            self._set_live(f"streaming: {message.tokens} tokens, {rate}")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group == "probe-discover":
+        if worker is self._discovery:
             if event.state == WorkerState.SUCCESS and isinstance(worker.result, list):
                 self._fill_servers(worker.result)
             elif event.state == WorkerState.ERROR:
                 self._error(worker.error)
                 self._fill_servers([])
-        elif worker.group == "probe-run":
+        elif worker is self._probe:
             if event.state == WorkerState.SUCCESS and isinstance(worker.result, ProbeResult):
                 self.running = False
-                self._flush()
                 self._show_result(worker.result)
             elif event.state == WorkerState.ERROR:
                 self.running = False
@@ -322,11 +339,11 @@ class ProbeScreen(Screen[ProbeResult | None]):
     def action_rescan(self) -> None:
         if not self.running:
             self._set_live("looking for servers…")
-            self._discover()
+            self._discovery = self._discover()
 
     def action_close(self) -> None:
-        """Esc: close the stream at once (the probe thread sees the event within ~20 ms)."""
-        self._cancel.set()
-        self.workers.cancel_group(self, "probe-run")
-        self.workers.cancel_group(self, "probe-discover")
+        """Esc: cancel the run (its stream closes at once: the connection drops) and any scan."""
+        for worker in (self._probe, self._discovery):
+            if worker is not None:
+                worker.cancel()
         self.dismiss(self.result)

@@ -9,11 +9,13 @@ what the screen shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from tui.core.errors import PresetError, SettingsError
 from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.detect import detect_machine
+from tui.core.machine.detect_match import detected_machine_state
 from tui.core.machine.fit import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.scenario import Scenario
@@ -52,12 +54,24 @@ class ScenarioOverrides:
 
 @dataclass(frozen=True)
 class ResolvedScenario:
-    """The complete question: every value decided."""
+    """The complete question: every value decided. `machine_source` says where the machine
+    came from ("given", "preset" or "detected"); for the detected machine,
+    `current_carve_out_bytes` is the carve-out its BIOS is set to now."""
 
     model_ref: str
     mmproj: str
     settings: RuntimeSettings
     state: MachineState
+    machine_source: str = "given"
+    current_carve_out_bytes: int | None = None
+
+    @property
+    def reboot_needed(self) -> bool | None:
+        """True when the scenario's carve-out differs from the one set now (known only for
+        the machine vramtui runs on)."""
+        if self.current_carve_out_bytes is None:
+            return None
+        return self.state.carve_out_bytes != self.current_carve_out_bytes
 
     def to_scenario(self, name: str, description: str = "") -> Scenario:
         """A preset record with every value written out (a shared file must not depend on
@@ -110,15 +124,29 @@ def resolve_scenario(
     """Flags over the preset over the machine's defaults: the complete scenario.
     Raises SettingsError / PresetError with one line for anything the user must fix."""
     model, mmproj, settings = resolve_model(preset, overrides)
-    return ResolvedScenario(model, mmproj, settings, _state(preset, overrides, carve_required))
+    if overrides.machine_id or preset is not None:
+        state = _state(preset, overrides, carve_required)
+        source = "given" if overrides.machine_id else "preset"
+        return ResolvedScenario(model, mmproj, settings, state, source)
+    state, current = _detected_state(overrides)
+    return ResolvedScenario(model, mmproj, settings, state, "detected", current)
+
+
+def _detected_state(overrides: ScenarioOverrides) -> tuple[MachineState, int | None]:
+    """The machine vramtui runs on, with the flags the user gave laid over it; and the
+    carve-out its BIOS is set to now (None where that cannot be read)."""
+    detection = detect_machine()
+    base = detected_machine_state(detection)
+    changes = {n: getattr(overrides, n) for n in STATE_FIELDS if getattr(overrides, n) is not None}
+    state = replace(base, **changes) if changes else base
+    current = base.carve_out_bytes if detection.carve_out_bytes is not None else None
+    return state, current
 
 
 def _state(
     preset: Scenario | None, overrides: ScenarioOverrides, carve_required: bool
 ) -> MachineState:
-    machine_id = overrides.machine_id or (preset.machine_id if preset else None)
-    if not machine_id:
-        raise SettingsError("no machine given: pass --machine ID (see `vramtui machines`)")
+    machine_id = overrides.machine_id or (preset.machine_id if preset else "")
     machine = get_machine(machine_id)
     changes: dict[str, Any] = {}
     for name in STATE_FIELDS:

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from tui.core.errors import ProbeError
 from tui.core.sizes import format_bytes
+from tui.core.vocab import ServerKind
 
-ServerKind = Literal["llamacpp", "lmstudio", "ollama", "openai"]
-SERVER_KINDS: tuple[ServerKind, ...] = ("llamacpp", "lmstudio", "ollama", "openai")
+SERVER_KINDS: tuple[ServerKind, ...] = tuple(ServerKind)
 
 
 # --------------------------------------------------------------------------- data
@@ -113,6 +113,8 @@ class ProbeResult:
     prompt_tokens: int | None
     server_timings: dict[str, Any]
     memory: MemoryEvidence
+    # A key of the JSON output (an API): always false, since a cancelled probe raises
+    # CancelledError rather than returning a partial result.
     cancelled: bool = False
     decode_source: Literal["server", "client", "none"] = "none"
     text: str = ""
