@@ -8,9 +8,15 @@ from tui.app.app import VramtuiApp
 from tui.app.factory import create_app
 from tui.app.screens.main import SWEEP_DELAY_S, MainScreen
 
+# The app opens on the machine it runs on; tests pin the seed's laptop so that what they see
+# does not depend on the machine running them.
+SEED_MACHINE = "hp-zbook-ultra-g1a-64gb"
+
 
 def make_app(**kwargs: object) -> VramtuiApp:
     kwargs.setdefault("discover", False)
+    if "preset" not in kwargs:
+        kwargs.setdefault("machine", SEED_MACHINE)
     return create_app(**kwargs)  # type: ignore[arg-type]
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Digits, Input, Label
 
-from tests.app.conftest import main_screen, make_app, settle
+from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
 from tui.app.config import saved_theme
-from tui.app.factory import DEFAULT_MACHINE
 from tui.app.recent import load_recent
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.picker import ModelPicker
@@ -37,7 +36,7 @@ async def test_opens_on_the_default_with_a_verdict() -> None:
         screen = main_screen(app)
         assert screen.choice is not None
         assert screen.choice.model_ref == DEFAULT_MODEL_REF
-        assert screen.choice.machine.machine.id == DEFAULT_MACHINE
+        assert screen.choice.machine.machine.id == SEED_MACHINE
         evaluation = screen.evaluation
         assert evaluation is not None and evaluation.fit is not None
         assert evaluation.fit.verdict in VERDICTS
@@ -47,7 +46,7 @@ async def test_opens_on_the_default_with_a_verdict() -> None:
         digits = screen.query_one("#ram-left", Digits)
         assert digits.value == f"{evaluation.fit.system_ram_left_bytes / GiB:.1f}"
         # The comparison table has one row per BIOS step of the machine.
-        steps = get_machine(DEFAULT_MACHINE).carve_out_steps
+        steps = get_machine(SEED_MACHINE).carve_out_steps
         assert screen.query_one("#compare", DataTable).row_count == len(steps)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from tui.cli.main import main
+from tui.core.probe.calibration import CalibrationKey, calibration_for, served_model_matches
 from tui.core.probe.history import (
     append_history,
-    decode_efficiency,
     history_path,
     load_history,
     make_record,
@@ -68,18 +69,45 @@ def test_missing_history_is_empty() -> None:
     assert load_history(problems=problems) == [] and problems == []
 
 
-def test_decode_efficiency_per_machine_and_backend() -> None:
-    pairs = [(50.0, 40.0), (50.0, 45.0), (50.0, 30.0)]
-    for predicted, measured in pairs:
-        append_history(make_record(_result(measured), Prediction(predicted, None, None),
-                                   machine="m1", backend="vulkan"))  # fmt: skip
-    append_history(make_record(_result(99.0), Prediction(50.0, None, None), machine="m1",
-                               backend="rocm"))  # fmt: skip
-    append_history(make_record(_result(25.0), None, machine="m1", backend="vulkan"))
-    records = load_history()
-    assert decode_efficiency(records, "m1", "vulkan") == pytest.approx(40.0 / 50.0)
-    assert decode_efficiency(records, "m1", "rocm") == pytest.approx(99.0 / 50.0)
-    assert decode_efficiency(records, "m2", "vulkan") is None
+KEY = CalibrationKey("m1", "vulkan", "llamacpp", "GLM-4.7-Flash|15|18000000000")
+
+
+def _probe(measured: float, predicted: float = 50.0, **changes: object) -> None:
+    fields: dict[str, Any] = {"machine": "m1", "backend": "vulkan", "runtime": "llamacpp",
+                              "model_key": KEY.model, "model_match": True}  # fmt: skip
+    fields.update(changes)
+    append_history(make_record(_result(measured), Prediction(predicted, None, None), **fields))
+
+
+def test_calibration_only_from_probes_of_the_same_model() -> None:
+    _probe(90.0, model_key="tiny-test|1|1000")  # a 2-layer test model
+    _probe(95.0, model_key="tiny-test|1|1000")
+    _probe(40.0, backend="rocm")
+    _probe(40.0, runtime="lmstudio")
+    _probe(10.0, model_match=False)  # the server ran something else
+    assert calibration_for(load_history(), KEY) is None
+
+
+def test_one_or_two_probes_move_a_prediction_at_most_25_percent() -> None:
+    _probe(100.0)  # measured twice the prediction
+    cal = calibration_for(load_history(), KEY)
+    assert cal is not None and (cal.factor, cal.probes, cal.bounded) == (1.25, 1, True)
+    assert cal.describe() == "calibrated x1.25 from 1 probe, held to its bounds"
+
+
+def test_agreeing_probes_calibrate_fully_and_outliers_are_dropped() -> None:
+    for measured in (100.0, 102.0, 98.0, 400.0):  # three agree on 2x; one broken run
+        _probe(measured)
+    cal = calibration_for(load_history(), KEY)
+    assert cal is not None and cal.factor == pytest.approx(2.0) and cal.probes == 3
+    assert not cal.bounded and cal.describe() == "calibrated x2.00 from 3 probes"
+
+
+def test_served_model_matching() -> None:
+    assert served_model_matches("/models/GLM-4.7-Flash-Q4_K_M.gguf", "glm-4.7-flash:Q4_K_M")
+    assert served_model_matches("glm-4.7-flash:q4_k_m", "GLM-4.7-Flash-Q4_K_M.gguf")
+    assert not served_model_matches("/tmp/tiny-llama.gguf", "glm-4.7-flash:Q4_K_M")
+    assert not served_model_matches("", "x")
 
 
 def test_cli_history_reports_corrupt_lines(capsys: pytest.CaptureFixture[str]) -> None:

@@ -109,7 +109,9 @@ def test_cli_json_and_history(
     data = json.loads(out)
     assert data["result"]["tokens_generated"] == 16
     assert data["result"]["kind"] == "llamacpp"
-    assert data["prediction"] is None and "--machine" in data["prediction_note"]
+    # No --machine: the prediction is for the machine the probe runs on.
+    assert data["prediction"] is not None and data["prediction"]["backend"] == "cpu"
+    assert data["model_match"] is True  # the server's model_path is the predicted file
     lines = history_path().read_text().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
@@ -172,7 +174,8 @@ def test_cli_calibrated_prediction_keeps_raw_in_history(
     args = ["probe", "--url", llama_server.url, "--max-tokens", "8", "--json",
             "--machine", machine, "--os", "linux", "--backend", "vulkan"]  # fmt: skip
     assert main([*args, "--no-save"]) == 0
-    raw = json.loads(capsys.readouterr().out)["prediction"]["decode_tps"]
+    first = json.loads(capsys.readouterr().out)["prediction"]
+    raw = first["decode_tps"]
     # Earlier runs on this machine and backend said: 0.8 of the prediction (measured speeds on
     # this shared test machine vary too much to calibrate from a real run here).
     result = ProbeResult(
@@ -180,19 +183,21 @@ def test_cli_calibrated_prediction_keeps_raw_in_history(
         decode_tokens_per_second=raw * 0.8, prompt_tokens_per_second=None, tokens_generated=8,
         prompt_tokens=None, server_timings={}, memory=MemoryEvidence(),
     )  # fmt: skip
-    earlier = make_record(result, Prediction(raw, None, None), machine=machine, backend="vulkan")
+    key = first["model_key"]
+    other = make_record(result, Prediction(raw, None, None), machine=machine, backend="vulkan",
+                        runtime="llamacpp", model_key=key, model_match=False)  # fmt: skip
+    append_history(other)  # a run of another model on the server: never calibrates this one
+    assert main([*args, "--no-save"]) == 0
+    assert json.loads(capsys.readouterr().out)["prediction"]["calibration"] is None
+    earlier = make_record(result, Prediction(raw, None, None), machine=machine, backend="vulkan",
+                          runtime="llamacpp", model_key=key, model_match=True)  # fmt: skip
     append_history(earlier)
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["prediction"]["calibration"] == pytest.approx(0.8)
     assert second["prediction"]["calibrated_decode_tps"] == pytest.approx(raw * 0.8)
     assert second["prediction"]["decode_tps"] == pytest.approx(raw)
-    assert second["calibration"] == {
-        "machine": machine,
-        "backend": "vulkan",
-        "decode_efficiency": pytest.approx(0.8),
-        "runs": 1,
-    }
+    assert second["prediction"]["calibration_note"] == "calibrated x0.80 from 1 probe"
     rows = {r["name"]: r for r in second["comparison"]}
     assert rows["decode"]["predicted"] == pytest.approx(raw * 0.8)  # shown: calibrated
     # The history keeps the raw prediction, so calibration never feeds on itself.

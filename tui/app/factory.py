@@ -15,8 +15,6 @@ from tui.core.model.catalog import DEFAULT_MODEL_REF
 from tui.core.model.source import is_remote_reference, open_model
 from tui.core.sizes import parse_size
 
-DEFAULT_MACHINE = "hp-zbook-ultra-g1a-64gb"  # the seed's 64 GB Ryzen AI Max+ 395 laptop
-
 
 def create_app(
     *,
@@ -34,7 +32,7 @@ def create_app(
     overrides = ScenarioOverrides(
         model_ref=model or (None if scenario else DEFAULT_MODEL_REF),
         mmproj=None if mmproj == "auto" else mmproj,
-        machine_id=machine or (None if scenario else DEFAULT_MACHINE),
+        machine_id=machine,
         carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
         os=os_name,
     )
@@ -51,6 +49,7 @@ def create_app(
         settings=resolved.settings,
         machine=resolved.state,
         projector=resolved.mmproj != "none",
+        machine_source=resolved.machine_source,
     )
     return VramtuiApp(choice, pending_ref=pending, discover=discover)
 

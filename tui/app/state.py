@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tui.core.errors import SettingsError, VramtuiError
+from tui.core.errors import VramtuiError
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.recommend import ContextPoint, Recommendation, context_curve, recommend
 from tui.core.model.spec import ModelSpec
 
 # Context quick steps (tokens); the model's own maximum is added at the end.
@@ -30,6 +31,8 @@ class Choice:
     calibration: float | None = (
         None  # decode factor from the probe history, looked up by the screen
     )
+    # Where the machine came from: "given", "preset", or "detected" (the machine the app runs on).
+    machine_source: str = "given"
 
     @property
     def effective_spec(self) -> ModelSpec | None:
@@ -85,18 +88,35 @@ def context_steps(spec: ModelSpec | None) -> list[int]:
     return [*steps, top]
 
 
-def parse_tokens(text: str) -> int:
-    """ "16K", "16k", "16384", "0" (the model's maximum) -> tokens; SettingsError otherwise."""
-    raw = text.strip().lower().replace("_", "").replace(",", "")
-    scale = 1
-    if raw.endswith("k"):
-        raw, scale = raw[:-1], 1024
+@dataclass(frozen=True)
+class Sweep:
+    """The slower answers for one `Choice`, worked out off the screen's thread: every BIOS
+    step side by side, and memory against context at the chosen step."""
+
+    choice: Choice
+    recommendation: Recommendation | None
+    curve: tuple[ContextPoint, ...]
+
+
+# Quarter-octave points: smooth enough for the chart, ~25 fits from 4K to 256K.
+CURVE_POINTS_PER_OCTAVE = 4
+
+
+def sweep(choice: Choice) -> Sweep:
+    """The carve-out comparison and the context curve for `choice` (empty when it has no
+    model yet or a setting is invalid: the banner already says why)."""
+    spec = choice.effective_spec
+    if spec is None:
+        return Sweep(choice, None, ())
     try:
-        value = float(raw) * scale
-    except ValueError:
-        raise SettingsError(
-            f"context: {text!r} is not a number of tokens like 16K or 20000"
-        ) from None
-    if value < 0 or value > 16 * 1024 * 1024:
-        raise SettingsError(f"context: {text!r} is out of range (0 to 16M tokens)")
-    return int(value)
+        rec = recommend(spec, choice.settings, choice.machine, calibration=choice.calibration)
+        curve = context_curve(
+            spec,
+            choice.settings,
+            choice.machine,
+            per_octave=CURVE_POINTS_PER_OCTAVE,
+            calibration=choice.calibration,
+        )
+    except VramtuiError:
+        return Sweep(choice, None, ())
+    return Sweep(choice, rec, curve)

@@ -78,12 +78,12 @@ def _state_and_source(args: argparse.Namespace) -> tuple[Any, str]:
 def run_plan(args: argparse.Namespace) -> int:
     from tui.core.machine.plan import build_plan  # noqa: PLC0415
     from tui.core.model.source import open_model  # noqa: PLC0415
-    from tui.core.probe.calibration import load_calibration  # noqa: PLC0415
+    from tui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
     model, mmproj, settings = resolve_model_and_settings(args)
     state, source = _state_and_source(args)
     spec = open_model(model, mmproj=mmproj)
-    calibration = load_calibration(state.machine.id, state.resolved_backend)
+    calibration = factor_of(scenario_calibration(spec, state))
     ctx_given = args.ctx_size is not None or bool(getattr(args, "preset", None))
     plan = build_plan(
         spec, settings, state, ctx_given=ctx_given, current_source=source,

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from tui.cli.common import EXIT_OK, add_runtime_args, print_json, settings_from_args
+from tui.cli.common import (
+    EXIT_OK,
+    add_machine_args,
+    add_runtime_args,
+    overrides_from_args,
+    print_json,
+    settings_from_args,
+)
 from tui.core.errors import ProbeError, VramtuiError
+from tui.core.machine.resolve import resolve_scenario
+from tui.core.machine.scenario import Scenario, load_scenario
+from tui.core.probe.calibration import served_model_matches
 from tui.core.probe.history import (
     HistoryRecord,
     append_history,
     current_os,
-    decode_efficiency,
     history_path,
     load_history,
     make_record,
@@ -37,8 +47,9 @@ from tui.core.probe.results import (
 )
 from tui.core.probe.run import run_probe
 from tui.core.probe.servers import detect_servers, resolve_server, server_info
-from tui.core.sizes import format_bytes, parse_size
+from tui.core.sizes import format_bytes
 from tui.core.vocab import ServerKind
+from tui.present.untrusted import plain
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -70,11 +81,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                    "server's model_path when it exists here)")  # fmt: skip
     g.add_argument("--preset", help="scenario preset (model, machine, carve-out, OS, settings); "
                    "flags given beside it win")  # fmt: skip
-    g.add_argument("--machine", help="machine preset id (needed for a prediction)")
-    g.add_argument("--carve-out", help="BIOS carve-out, e.g. 512M or 96G")
-    g.add_argument("--os", dest="os_name", choices=("windows", "linux", "macos"))
-    g.add_argument("--backend", help="backend the server runs (vulkan, rocm, cuda, metal, cpu); "
-                   "kept in the history for calibration")  # fmt: skip
+    add_machine_args(g)  # without --machine: the machine vramtui runs on
     add_runtime_args(p)
     p.set_defaults(handler=run)
 
@@ -95,30 +102,14 @@ def run(args: argparse.Namespace) -> int:
     timeouts = _timeouts(args)
     if args.list:
         return _show_servers(args, timeouts)
-    scenario = _load_scenario(args.preset) if args.preset else None
-    carve = parse_size(args.carve_out, "--carve-out") if args.carve_out else None
-    if scenario is not None:
-        args.machine = args.machine or scenario.machine_id
-        args.predict = args.predict or scenario.model
-        args.os_name = args.os_name or scenario.os
-        carve = carve if carve is not None else scenario.carve_out_bytes
+    preset = load_scenario(args.preset) if args.preset else None
     result = asyncio.run(_measure(args, timeouts))
-    base = scenario.settings if scenario is not None else None
-    prediction, note, settings = _prediction(args, result, carve, base)
-    backend = args.backend or (prediction.backend if prediction else None)
-    calibration = _calibration(args.machine, backend)
+    prediction, note, settings = _prediction(args, result, preset)
+    served = result.memory.model_path or result.model
+    match = prediction is not None and served_model_matches(served, *prediction.model_names)
+    saved_note = ""
     if not args.no_save:
-        record = make_record(
-            result,
-            prediction,
-            machine=args.machine,
-            carve_out_bytes=carve,
-            os_name=args.os_name or current_os(),
-            backend=backend,
-            settings=settings,
-            model_ref=_model_ref(args, result),
-        )
-        append_history(record)
+        saved_note = _save(args, result, prediction, settings, match)
     if args.json:
         print_json(
             {
@@ -126,17 +117,48 @@ def run(args: argparse.Namespace) -> int:
                 "prediction": prediction.to_json() if prediction else None,
                 "prediction_note": note,
                 "comparison": [_row_json(r) for r in compare(prediction, result)],
-                "calibration": calibration,
+                "model_match": match,
+                "history_note": saved_note or None,
             }
         )
     else:
         _print_result(result, prediction, note)
-        if calibration is not None:
+        if prediction is not None and not match:
             sys.stdout.write(
-                f"earlier runs on {args.machine}/{backend or '-'}: measured/predicted decode "
-                f"median {calibration['decode_efficiency']:.2f}x over {calibration['runs']} runs\n"
+                f"note: the server ran {plain(served)}, not the predicted model: kept in the "
+                "history, never used to calibrate that model\n"
             )
+    if saved_note:
+        sys.stderr.write(f"vramtui: {saved_note}\n")
     return EXIT_OK
+
+
+def _save(
+    args: argparse.Namespace,
+    result: ProbeResult,
+    prediction: Prediction | None,
+    settings: dict[str, Any],
+    match: bool,
+) -> str:
+    """Append the run to the history; a line saying why not when it cannot be written."""
+    record = make_record(
+        result,
+        prediction,
+        machine=prediction.machine if prediction else args.machine,
+        carve_out_bytes=prediction.carve_out_bytes if prediction else None,
+        os_name=(prediction.os if prediction else args.os_name) or current_os(),
+        backend=args.backend or (prediction.backend if prediction else None),
+        settings=settings,
+        model_ref=_model_ref(args, result),
+        runtime=prediction.runtime if prediction else args.runtime,
+        model_key=prediction.model_key if prediction else None,
+        model_match=match,
+    )
+    try:
+        append_history(record)
+    except OSError as err:
+        return f"the history was not written ({history_path()}: {err.strerror or err})"
+    return ""
 
 
 async def _measure(args: argparse.Namespace, timeouts: ProbeTimeouts) -> ProbeResult:
@@ -154,54 +176,44 @@ async def _measure(args: argparse.Namespace, timeouts: ProbeTimeouts) -> ProbeRe
     )
 
 
-def _model_ref(args: argparse.Namespace, result: ProbeResult) -> str | None:
+def _model_ref(
+    args: argparse.Namespace, result: ProbeResult, preset: Scenario | None = None
+) -> str | None:
+    """What to predict for: --predict, the preset's model, or the file the server says it
+    loaded when that file is on this machine (its path is checked, never opened here)."""
     if args.predict:
         return str(args.predict)
+    if preset is not None:
+        return preset.model_ref
     path = result.memory.model_path
     if path and os.path.isfile(path):
         return path
     return None
 
 
-def _load_scenario(name: str) -> Any:
-    """A scenario preset by name or file (tui.core.machine.scenario.load_scenario)."""
-    try:
-        scenario_module = importlib.import_module("tui.core.machine.scenario")
-    except ImportError as err:
-        raise VramtuiError(f"--preset: scenario presets are not available ({err})") from None
-    return scenario_module.load_scenario(name)
-
-
 def _prediction(
-    args: argparse.Namespace, result: ProbeResult, carve: int | None, base: Any = None
+    args: argparse.Namespace, result: ProbeResult, preset: Scenario | None
 ) -> tuple[Prediction | None, str, dict[str, Any]]:
-    """The prediction for the same model and settings, or None with a note saying why not."""
+    """The prediction for the same model and settings, or None with a note saying why not.
+    The machine comes from the scenario resolver: --machine, the preset, or this machine."""
     # Settings: the flags, with the server's context when the user gave none. llama-server
     # reports n_ctx per slot (/props default_generation_settings, /slots): the -c total split
     # over the slots, or the whole -c with a unified KV cache (-kvu), which /props does not show
     # (checked against xllamacpp's llama-server with -np 2, with and without kv_unified).
-    base_settings = settings_from_args(args, base)
-    if base is None and args.ctx_size is None and result.memory.n_ctx:
+    base_settings = settings_from_args(args, preset.settings if preset else None)
+    if preset is None and args.ctx_size is None and result.memory.n_ctx:
         slots = result.memory.total_slots or 1
         unified = bool(args.kv_unified)
         total = result.memory.n_ctx if unified else result.memory.n_ctx * slots
         base_settings = base_settings.with_changes(ctx_size=total, parallel=slots)
     settings = base_settings.to_dict()
-    ref = _model_ref(args, result)
-    if not args.machine:
-        return None, "no prediction: pass --machine ID (and --predict MODEL) to compare", settings
+    ref = _model_ref(args, result, preset)
     if ref is None:
         return None, "no prediction: pass --predict MODEL (path, hf: or catalog id)", settings
     try:
-        prediction = predict(
-            ref,
-            args.machine,
-            base_settings,
-            carve_out_bytes=carve,
-            os_name=args.os_name,
-            backend=args.backend,
-            prompt_tokens=result.prompt_tokens,
-        )
+        overrides = replace(overrides_from_args(args), model_ref=ref)
+        state = resolve_scenario(preset, overrides).state
+        prediction = predict(ref, state, base_settings, prompt_tokens=result.prompt_tokens)
     except VramtuiError as err:
         return None, f"no prediction: {err}", settings
     return prediction, prediction.label, settings
@@ -217,30 +229,10 @@ def _row_json(row: ComparisonRow) -> dict[str, Any]:
     }
 
 
-def _calibration(machine: str | None, backend: str | None) -> dict[str, Any] | None:
-    """What the history says about this machine and backend before this run (the factor the
-    speed model can calibrate with; see tui.core.probe.history)."""
-    if machine is None:
-        return None
-    records = load_history()
-    factor = decode_efficiency(records, machine, backend)
-    if factor is None:
-        return None
-    runs = sum(
-        1 for r in records if r.machine == machine and r.backend == backend and r.decode_ratio
-    )
-    return {
-        "machine": machine,
-        "backend": backend,
-        "decode_efficiency": factor,
-        "runs": min(runs, 20),
-    }
-
-
 def _print_result(result: ProbeResult, prediction: Prediction | None, note: str) -> None:
     console = Console(highlight=False)
     title = f"{result.kind} at {result.url} - {result.model}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(plain(title, 300)), title_justify="left")
     table.add_column("")
     table.add_column("measured", justify="right")
     table.add_column("predicted", justify="right")
@@ -274,10 +266,10 @@ def _print_result(result: ProbeResult, prediction: Prediction | None, note: str)
     source = {"server": "server's own timings", "client": "client clock", "none": "no tokens"}
     console.print(f"decode measured by: {source[result.decode_source]}")
     if note:
-        console.print(note if prediction is None else f"predicted for: {note}")
-    if prediction is not None and prediction.calibration is not None:
+        console.print(Text(plain(note if prediction is None else f"predicted for: {note}", 300)))
+    if prediction is not None and prediction.calibration_note:
         console.print(
-            f"prediction calibrated: x{prediction.calibration:.2f} from the probe history "
+            f"prediction {prediction.calibration_note} of this model "
             f"(uncalibrated {format_measure(prediction.raw_decode_tps, 'tok/s')})"
         )
 
@@ -295,11 +287,11 @@ def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
         )
         return EXIT_OK
     for s in servers:
-        sys.stdout.write(f"{s.kind} at {s.url}\n")
+        sys.stdout.write(f"{s.kind} at {plain(s.url)}\n")
         for m in s.models:
             flag = "loaded" if m.loaded else "      "
             size = format_bytes(m.size_bytes) if m.size_bytes else ""
-            sys.stdout.write(f"  {flag}  {m.name}  {size}\n")
+            sys.stdout.write(f"  {flag}  {plain(m.name)}  {size}\n")
     return EXIT_OK
 
 
@@ -322,7 +314,8 @@ def _show_history(args: argparse.Namespace) -> int:
     if not records:
         sys.stdout.write(f"no probe runs yet ({history_path()})\n")
         return EXIT_OK
-    table = Table(title=f"probe history ({history_path()})", title_justify="left")
+    table = Table(title=Text(plain(f"probe history ({history_path()})", 300)),
+                  title_justify="left")  # fmt: skip
     for col in ("when", "server", "model", "machine", "decode tok/s", "predicted", "ratio", "ttft"):
         table.add_column(
             col,
@@ -331,10 +324,10 @@ def _show_history(args: argparse.Namespace) -> int:
         )
     for r in records[-50:]:
         table.add_row(
-            r.timestamp.replace("T", " ")[5:16],
-            r.kind,
-            os.path.basename(r.model.rstrip("/\\")) or r.model,
-            r.machine or "-",
+            Text(plain(r.timestamp.replace("T", " ")[5:16])),
+            Text(plain(r.kind)),
+            Text(plain(os.path.basename(r.model.rstrip("/\\")) or r.model)),
+            Text(plain(r.machine or "-")),
             format_measure(r.measured_decode_tps, ""),
             format_measure(r.predicted_decode_tps, ""),
             format_ratio(r.decode_ratio),

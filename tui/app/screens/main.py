@@ -1,13 +1,24 @@
 """The main screen: the question on the left, the answer on the right, recomputed on each key.
 
-State flows down: the screen owns `choice` (what is asked) and `evaluation` (the fit for it); the
-panels and result widgets receive them through data_bind. Edits come up as the panels' small
-`Changed` messages. The fit is pure and fast, so it runs synchronously in the watcher; the
-carve-out sweep (one fit per BIOS step and context) runs in an exclusive thread worker.
+State flows down: the screen owns `choice` (what is asked), `evaluation` (the fit for it) and
+`sweep_result` (every carve-out step and memory against context); the panels and result widgets
+receive them through data_bind. Edits come up as the panels' small `Changed` messages.
+
+Never behind the keys: every edit builds on the newest question (`latest`) and only marks the
+screen for a commit; one commit per burst of keys takes the newest and runs the fit (a few ms).
+The slower sweep runs off the event loop, one at a time, always for the newest question; until
+it arrives the comparison and the chart say "updating…". So a burst of keys costs one fit per
+commit and at most one sweep in flight, never a replay of every intermediate state.
+
+Layout by size (classes set on resize, drawn by vramtui.tcss): `-narrow` under 100 columns
+(tighter controls, compact table), `-wide` from 160 columns (the results in two columns: the
+answer and the comparison on the left, memory and the chart on the right), `-tall` from 48 rows
+(a taller chart).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -15,48 +26,57 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, OptionList, Select, Static
 from textual.worker import get_current_worker
 
+from tui.app.clipboard import share
 from tui.app.presets import share_text
+from tui.app.problems import file_problems
 from tui.app.recent import remember
 from tui.app.screens.picker import ModelPicker
 from tui.app.screens.preset_flows import export_flow, load_flow, save_flow
 from tui.app.screens.probe import ProbeScreen
-from tui.app.state import (
-    Choice,
-    Evaluation,
-    context_steps,
-    evaluate,
-)
+from tui.app.session import default_scenario, forget_session, save_session
+from tui.app.state import Choice, Evaluation, Sweep, context_steps, evaluate, sweep
+from tui.app.widgets.chart import ContextChart, chart_data
+from tui.app.widgets.compare import CarveOutComparison, CompareTable
 from tui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel, carve_label
-from tui.app.widgets.results import (
-    CompareTable,
-    Figures,
-    PoolBars,
-    VerdictBanner,
-    update_static,
-)
+from tui.app.widgets.results import Figures, PoolBars, VerdictBanner, update_static
 from tui.core.errors import VramtuiError
 from tui.core.machine.fit import MachineState
 from tui.core.machine.presets import get_machine, load_machines
-from tui.core.machine.recommend import Recommendation, recommend
+from tui.core.model.catalog import DEFAULT_MODEL_REF
 from tui.core.model.source import open_model
-from tui.core.probe.calibration import load_calibration
+from tui.core.probe.calibration import factor_of, scenario_calibration
 from tui.core.probe.predict import prediction_from_fit
-from tui.core.sizes import format_bytes, format_gib, format_tokens, short_tokens
-from tui.core.vocab import Verdict
-from tui.present.fit_words import gtt_alternative_sentence, recommendation_sentence
+from tui.core.sizes import format_bytes, format_gib
 
 NARROW_WIDTH = 100
-SWEEP_DELAY_S = 0.15
-COMPARE_COLUMNS = ("mark", "carve", "verdict", "gpu-left", "ram-left", "best-ctx", "tps")
-COMPARE_LABELS = ("", "Carve-out", "Verdict", "GPU left", "RAM left", "Best ctx", "tok/s")
+WIDE_WIDTH = 160
+TALL_HEIGHT = 48
+SWEEP_DELAY_S = 0.15  # the sweep waits for the keys to pause this long
+SESSION_DELAY_S = 1.0  # the session is written this long after the last change
+# Actions bound to keys a text field (or an open list) takes as typing: hidden from the footer
+# and not run while one has focus, so `+` types a plus and `q` a q.
+TYPED_KEY_ACTIONS = frozenset(
+    {
+        "show_help",
+        "pick_model",
+        "carve_out",
+        "context",
+        "save_preset",
+        "load_preset",
+        "export_preset",
+        "copy_share",
+        "probe",
+        "quit",
+    }
+)
 
 
 class ModelCard(Static, can_focus=True):
@@ -90,53 +110,51 @@ class ModelCard(Static, can_focus=True):
         await self.run_action("screen.pick_model")
 
 
-def _verdict_cell(verdict: Verdict) -> Text:
-    return Text(verdict.short, style=f"bold {verdict.style}")
-
-
 class MainScreen(Screen[None]):
-    """Model, machine and settings on the left; verdict, bars, speed and tables on the right."""
+    """Model, machine and settings on the left; verdict, comparison, memory and chart right."""
 
     BINDINGS = [  # noqa: RUF012
-        Binding("question_mark,f1", "app.help", "Help", key_display="?", id="main.help"),
+        Binding("question_mark", "show_help", "Help", key_display="?", id="main.help"),
         Binding("m", "pick_model", "Model", tooltip="Pick another model", id="pick-model"),
-        Binding("left,[", "carve_out(-1)", "VRAM-", key_display="←", id="carve-out-down"),
-        Binding("right,]", "carve_out(1)", "VRAM+", key_display="→", id="carve-out-up"),
-        Binding("minus", "context(-1)", "Ctx-", tooltip="Smaller context", id="context-down"),
-        Binding(
-            "plus,equals_sign", "context(1)", "Ctx+", tooltip="Larger context", id="context-up"
-        ),
-        Binding(
-            "s", "save_preset", "Save", tooltip="Save this scenario as a preset", id="save-preset"
-        ),
-        Binding(
-            "l", "load_preset", "Load", tooltip="Load a saved scenario preset", id="load-preset"
-        ),
+        Binding("left,[", "carve_out(-1)", "VRAM-", key_display="←", show=False,
+                id="carve-out-down"),
+        Binding("right,]", "carve_out(1)", "Carve-out", key_display="←→",
+                tooltip="Step the BIOS carve-out", id="carve-out-up"),
+        Binding("minus", "context(-1)", "Ctx-", show=False, id="context-down"),
+        Binding("plus,equals_sign", "context(1)", "Context", key_display="-+",
+                tooltip="Smaller / larger context", id="context-up"),
+        Binding("s", "save_preset", "Save", tooltip="Save this scenario as a preset",
+                id="save-preset"),
+        Binding("l", "load_preset", "Load", tooltip="Load a saved scenario preset",
+                id="load-preset"),
         Binding("e", "export_preset", "Export", show=False, id="export-preset"),
-        Binding(
-            "y",
-            "copy_share",
-            "Copy",
-            show=False,
-            tooltip="Copy a shareable summary",
-            id="copy-share",
-        ),
+        Binding("y", "copy_share", "Share", show=False, tooltip="Copy a shareable summary",
+                id="copy-share"),
         Binding("p", "probe", "Probe", tooltip="Measure a running server", id="probe"),
-    ]
+        Binding("ctrl+r", "reset", "Reset", show=False, tooltip="Back to the defaults",
+                id="reset-session"),
+        Binding("q", "quit", "Quit", id="quit-q"),
+        # Shown only while a text field has focus (the app's own ctrl+q does the quitting).
+        Binding("ctrl+q", "typing_quit", "Quit", key_display="^q", id="quit-typing"),
+        Binding("escape", "leave_field", "Leave field", key_display="esc", id="leave-field"),
+    ]  # fmt: skip
 
     # repaint=False: the screen itself draws nothing, and a repaint of the screen is a full
     # repaint of every widget (~25 ms); the widgets bound to these refresh themselves.
     choice: reactive[Choice | None] = reactive(None, init=False, repaint=False)
     evaluation: reactive[Evaluation | None] = reactive(None, repaint=False)
-    recommendation: reactive[Recommendation | None] = reactive(None, repaint=False)
+    sweep_result: reactive[Sweep | None] = reactive(None, repaint=False)
 
     def __init__(self, choice: Choice, *, pending_ref: str | None = None) -> None:
         super().__init__()
         self._initial = choice
         self._pending_ref = pending_ref
         self._mmproj = "auto"  # models opened from the picker pair their projector
+        self._latest: Choice | None = None  # the newest question, committed once per burst
+        self._commit_pending = False
         self._sweep_timer: Timer | None = None
-        self._swept_once = False
+        self._sweeping = False
+        self._session_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -150,31 +168,107 @@ class MainScreen(Screen[None]):
                 )
                 yield SettingsPanel(self._initial, id="settings-panel").data_bind(MainScreen.choice)
             with VerticalScroll(id="results"):
-                yield VerdictBanner(id="verdict").data_bind(MainScreen.evaluation)
-                yield Figures(id="figures").data_bind(MainScreen.evaluation)
-                yield Static("Memory", classes="panel-title")
-                yield PoolBars(id="bars").data_bind(MainScreen.evaluation)
-                yield Static(
-                    "Carve-out comparison  [dim](Enter picks a step)[/]", classes="panel-title"
-                )
-                yield CompareTable(id="compare", cursor_type="row", zebra_stripes=True)
-                yield Static("", id="gtt-alternative")
-                yield Static("Context sweep", id="sweep-title", classes="panel-title")
-                yield DataTable(id="sweep", cursor_type="none")
+                with Vertical(id="results-main"):
+                    yield VerdictBanner(id="verdict").data_bind(MainScreen.evaluation)
+                    yield Figures(id="figures").data_bind(MainScreen.evaluation)
+                    yield CarveOutComparison(id="comparison").data_bind(
+                        MainScreen.choice, sweep=MainScreen.sweep_result
+                    )
+                with Vertical(id="results-side"):
+                    yield Static("Memory", classes="panel-title")
+                    yield PoolBars(id="bars").data_bind(MainScreen.evaluation)
+                    yield Static("Memory against context", id="chart-title", classes="panel-title")
+                    yield ContextChart(id="chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#compare", CompareTable)
-        for column, label in zip(COMPARE_COLUMNS, COMPARE_LABELS, strict=True):
-            table.add_column(label, key=column)
         self.update_choice(self._initial)
+        self._commit()
         if self._pending_ref:
             self.open_model(self._pending_ref)
+        problems = file_problems()
+        if problems:
+            self.notify(
+                f"{len(problems)} of your files could not be read; press ? for the list.",
+                title="Problems with your files",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
+
+    def on_unmount(self) -> None:
+        if self.choice is not None:
+            save_session(self.choice)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+        self.set_class(event.size.width >= WIDE_WIDTH, "-wide")
+        tall = event.size.height >= TALL_HEIGHT
+        self.set_class(tall, "-tall")
+        self.set_class(not tall, "-short")
+        bars = self.query_one(PoolBars)
+        if bars.has_class("-compact") == tall:
+            bars.set_class(not tall, "-compact")  # one line per pool when rows are short
+            bars.refresh(layout=True)
 
-    # --- state -------------------------------------------------------------------------------
+    # --- keys: what acts with the current focus ----------------------------------------------
+
+    def _typing(self) -> bool:
+        """A text field, or an open list that searches as you type, has focus here."""
+        if self.app.screen is not self:
+            return False  # a dialog or the palette is on top: they handle their own keys
+        focused = self.focused
+        return isinstance(focused, Input) or (
+            isinstance(focused, OptionList) and isinstance(focused.parent, Select)
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        typing = self._typing()
+        if action in ("typing_quit", "leave_field"):
+            return typing
+        return not (typing and action in TYPED_KEY_ACTIONS)
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()
+
+    async def action_show_help(self) -> None:
+        await self.app.run_action("help")
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+    def action_typing_quit(self) -> None:
+        self.app.exit()
+
+    def action_leave_field(self) -> None:
+        """Esc in a text field: keep what was typed and give the keys back to the screen."""
+        self.set_focus(None)
+
+    # --- state: the newest question, committed once per burst ---------------------------------
+
+    @property
+    def latest(self) -> Choice | None:
+        """The newest question, including edits not yet committed to the screen."""
+        return self._latest or self.choice
+
+    def update_choice(self, choice: Choice) -> None:
+        """Ask a new question (the only way it changes). The probe-history calibration is looked
+        up here and carried in the choice to the pure fit. The screen catches up in `_commit`,
+        once for however many edits arrive before it runs."""
+        spec = choice.effective_spec
+        calibration = scenario_calibration(spec, choice.machine) if spec is not None else None
+        self._latest = replace(choice, calibration=factor_of(calibration))
+        if not self._commit_pending:
+            self._commit_pending = True
+            self.call_later(self._commit)
+
+    def _commit(self) -> None:
+        self._commit_pending = False
+        if self._latest is not None and self._latest != self.choice:
+            self.choice = self._latest
 
     def watch_choice(self, choice: Choice | None) -> None:
         if choice is None:
@@ -184,23 +278,16 @@ class MainScreen(Screen[None]):
         if subtitle != self.sub_title:
             self.sub_title = subtitle
         if choice.spec is not None:
-            self._schedule_sweep(choice)
-        self._fill_compare(self.recommendation)
+            self._schedule_sweep()
+        self._update_chart()
+        if self._session_timer is not None:
+            self._session_timer.stop()
+        self._session_timer = self.set_timer(SESSION_DELAY_S, self._save_session)
 
-    def _schedule_sweep(self, choice: Choice) -> None:
-        """Start the carve-out sweep once the keys pause, so it never slows a repaint.
-
-        The first one starts right after the first frame; later ones wait SWEEP_DELAY_S after
-        the last change (holding an arrow key runs one sweep, not twenty).
-        """
-        if self._sweep_timer is not None:
-            self._sweep_timer.stop()
-            self._sweep_timer = None
-        if self.recommendation is None and not self._swept_once:
-            self._swept_once = True
-            self.call_after_refresh(self._sweep, choice)
-        else:
-            self._sweep_timer = self.set_timer(SWEEP_DELAY_S, lambda: self._sweep(choice))
+    def _save_session(self) -> None:
+        self._session_timer = None
+        if self.choice is not None:
+            save_session(self.choice)
 
     def _subtitle(self, choice: Choice) -> str:
         """Model, machine and OS only: the carve-out lives in the machine panel.
@@ -209,132 +296,97 @@ class MainScreen(Screen[None]):
         moved with every carve-out step cost a layout pass per key.
         """
         state = choice.machine
-        return f"{choice.spec.name if choice.spec else '…'} on {state.machine.name} · {state.os}"
+        machine = state.machine.name
+        if choice.machine_source == "detected":
+            machine = f"this machine (detected: {machine})"
+        return f"{choice.spec.name if choice.spec else '…'} on {machine} · {state.os}"
 
-    def update_choice(self, choice: Choice) -> None:
-        """Replace the choice (the only way the question changes). The probe-history calibration
-        is looked up here, once per change, and carried in the choice to the pure fit."""
-        machine = choice.machine
-        calibration = load_calibration(machine.machine.id, machine.resolved_backend)
-        self.choice = replace(choice, calibration=calibration)
+    # --- the sweep: off the event loop, one at a time, for the newest question ---------------
 
-    @work(thread=True, exclusive=True, group="recommend", exit_on_error=False)
-    def _sweep(self, choice: Choice) -> None:
-        spec = choice.effective_spec
-        if spec is None:
-            return
+    def _schedule_sweep(self) -> None:
+        """Start the sweep once the keys pause (the first one right away)."""
+        if self._sweep_timer is not None:
+            self._sweep_timer.stop()
+            self._sweep_timer = None
+        if self.sweep_result is None:
+            self.call_after_refresh(self._start_sweep)
+        else:
+            self._sweep_timer = self.set_timer(SWEEP_DELAY_S, self._start_sweep)
+
+    def _start_sweep(self) -> None:
+        self._sweep_timer = None
+        if not self._sweeping:
+            self._sweeping = True
+            self._run_sweep()
+
+    @work(group="sweep", exit_on_error=False)
+    async def _run_sweep(self) -> None:
+        """Sweep the committed question; when it changed meanwhile and no later start is
+        scheduled, go again at once with the newest (never with the ones in between)."""
         try:
-            rec = recommend(spec, choice.settings, choice.machine, calibration=choice.calibration)
-        except VramtuiError:
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._swept, choice, rec)
+            while (choice := self.choice) is not None and choice.spec is not None:
+                if self.sweep_result is not None and self.sweep_result.choice == choice:
+                    return
+                result = await asyncio.to_thread(sweep, choice)
+                if result.choice == self.choice:
+                    self.sweep_result = result
+                    return
+                if self._sweep_timer is not None:
+                    return  # more keys are coming: their own start will pick up the newest
+        finally:
+            self._sweeping = False
 
-    def _swept(self, choice: Choice, rec: Recommendation) -> None:
-        if choice == self.choice:
-            self.recommendation = rec
+    def watch_sweep_result(self) -> None:
+        self._update_chart()
 
-    def watch_recommendation(self, rec: Recommendation | None) -> None:
-        self._fill_compare(rec)
-
-    def _fill_compare(self, rec: Recommendation | None) -> None:
-        """Show the sweep; rows are updated in place when the steps are the same (no relayout)."""
+    def _update_chart(self) -> None:
+        """The chart's data: the sweep's curve with this moment's machine and context.
+        The curve does not depend on the context itself, so a context change only moves the
+        marker; anything else makes it stale until the next sweep."""
         if not self.is_mounted:
             return
-        table = self.query_one("#compare", CompareTable)
-        choice = self.choice
-        alt = self.query_one("#gtt-alternative", Static)
-        if rec is None or choice is None:
-            table.clear()
-            alt.update("")
-            self._alt_text = ""
+        chart = self.query_one(ContextChart)
+        title = self.query_one("#chart-title", Static)
+        choice, result = self.choice, self.sweep_result
+        if choice is None or result is None or not result.curve:
+            update_static(title, "Memory against context")
             return
-        current = choice.machine.carve_out_bytes
-        rows: list[tuple[str, tuple[Text | str, ...]]] = [
-            (
-                str(row.carve_out_bytes),
-                (
-                    ("▸" if row.carve_out_bytes == current else " ")
-                    + ("★" if index == rec.recommended_index else " "),
-                    carve_label(row.carve_out_bytes),
-                    _verdict_cell(row.fit.verdict),
-                    format_gib(row.gpu_left_bytes),
-                    format_gib(row.system_ram_left_bytes),
-                    short_tokens(row.max_clean_context) if row.max_clean_context else "-",
-                    f"{row.decode_tps:.1f}" if row.decode_tps else "-",
-                ),
-            )
-            for index, row in enumerate(rec.rows)
-        ]
-        keys = [key for key, _ in rows]
-        if [k.value for k in table.rows] == keys:
-            shown: dict[str, tuple[Text | str, ...]] = getattr(self, "_compare_cells", {})
-            for key, cells in rows:
-                old = shown.get(key, ())
-                for index, (column, cell) in enumerate(zip(COMPARE_COLUMNS, cells, strict=True)):
-                    if index >= len(old) or old[index] != cell:  # repaint only changed cells
-                        table.update_cell(key, column, cell)
-        else:
-            table.clear()
-            for key, cells in rows:
-                table.add_row(*cells, key=key)
-        self._compare_cells = dict(rows)
-        if str(current) in keys:
-            table.move_cursor(row=keys.index(str(current)), animate=False)
-        notes = [recommendation_sentence(rec)]
-        if rec.linux_gtt_alternative is not None:
-            notes.append(gtt_alternative_sentence(rec.linux_gtt_alternative))
-        text = Text("\n".join(notes))
-        if text.plain != getattr(self, "_alt_text", None):  # Static.update relayouts: skip no-ops
-            self._alt_text = text.plain
-            alt.update(text)
-        self._fill_sweep(self.query_one("#sweep", DataTable), rec)
-
-    def _fill_sweep(self, sweep: DataTable[Any], rec: Recommendation) -> None:
-        """Verdict per context at the recommended step: how far the context can grow."""
-        rows = [(format_tokens(ctx), _verdict_cell(verdict)) for ctx, verdict in rec.context_sweep]
-        title = self.query_one("#sweep-title", Static)
-        if rec.recommended_index is not None and rows:
-            step = carve_label(rec.rows[rec.recommended_index].carve_out_bytes)
-            update_static(title, f"Context sweep at the ★ step ({step})")
-        else:
-            update_static(title, "Context sweep")
-        if rows == getattr(self, "_sweep_rows", None):
-            return  # unchanged: no relayout
-        self._sweep_rows = rows
-        sweep.clear(columns=True)
-        if not rows:
-            sweep.add_column("")
-            sweep.add_row("no step runs the model: nothing to sweep")
-            return
-        sweep.add_columns("Context", "Verdict")
-        for cells in rows:
-            sweep.add_row(*cells)
+        evaluation = self.evaluation
+        fit = evaluation.fit if evaluation is not None else None
+        same = replace(result.choice, settings=choice.settings) == choice
+        chart.set_class(not same, "-stale")
+        chart.data = chart_data(choice.machine, fit, result.curve, choice.settings.ctx_size)
+        where = (
+            f"at the {carve_label(choice.machine.carve_out_bytes)} carve-out"
+            if choice.machine.machine.carve_out_steps and not choice.machine.machine.discrete
+            else f"on {choice.machine.machine.name}"
+        )
+        state = "  [i]updating…[/]" if not same else ""
+        update_static(title, f"Memory against context  [dim]{where}[/]{state}")
 
     # --- messages from the panels -------------------------------------------------------------
 
     @on(MachinePanel.Changed)
     def _machine_changed(self, event: MachinePanel.Changed) -> None:
-        choice = self.choice
+        choice = self.latest
         if choice is None:
             return
         changes = dict(event.changes)
-        if "machine_id" in changes:
-            try:
-                machine = get_machine(str(changes["machine_id"]))
-            except VramtuiError as err:
-                self.notify(str(err), severity="error")
-                return
-            self.update_choice(replace(choice, machine=MachineState.default_for(machine)))
-            return
         try:
-            self.update_choice(choice.with_machine(**changes))
+            if "machine_id" in changes:
+                machine = get_machine(str(changes["machine_id"]))
+                new = replace(choice, machine=MachineState.default_for(machine),
+                              machine_source="given")  # fmt: skip
+            else:
+                new = choice.with_machine(**changes)
         except VramtuiError as err:
-            self.notify(str(err), severity="error")
+            self.notify(str(err), severity="error", markup=False)
+            return
+        self.update_choice(new)
 
     @on(SettingsPanel.Changed)
     def _settings_changed(self, event: SettingsPanel.Changed) -> None:
-        choice = self.choice
+        choice = self.latest
         if choice is None:
             return
         changes = dict(event.changes)
@@ -344,7 +396,7 @@ class MainScreen(Screen[None]):
             if changes:
                 choice = choice.with_settings(**changes)
         except VramtuiError as err:
-            self.notify(str(err), severity="error")
+            self.notify(str(err), severity="error", markup=False)
             return
         self.update_choice(choice)
 
@@ -358,7 +410,7 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#compare")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
-        choice = self.choice
+        choice = self.latest
         if choice is None or event.row_key.value is None:
             return
         self.update_choice(choice.with_machine(carve_out_bytes=int(event.row_key.value)))
@@ -367,12 +419,12 @@ class MainScreen(Screen[None]):
 
     def action_carve_out(self, delta: int) -> None:
         """Step to the next or previous carve-out the BIOS offers."""
-        choice = self.choice
+        choice = self.latest
         if choice is None:
             return
         steps = sorted(choice.machine.machine.carve_out_steps)
-        if not steps:
-            self.notify("This machine has no carve-out to set.", severity="warning")
+        if not steps or choice.machine.machine.discrete:
+            self.notify("This machine has no carve-out to set.", severity="warning", timeout=3)
             return
         current = choice.machine.carve_out_bytes
         below = [i for i, s in enumerate(steps) if s <= current]
@@ -384,7 +436,7 @@ class MainScreen(Screen[None]):
 
     def action_context(self, delta: int) -> None:
         """Step the context through the quick steps (4K ... the model's maximum)."""
-        choice = self.choice
+        choice = self.latest
         if choice is None:
             return
         steps = context_steps(choice.spec)
@@ -403,6 +455,25 @@ class MainScreen(Screen[None]):
                 self.open_model(ref)
 
         self.app.push_screen(ModelPicker(discover=getattr(self.app, "discover", True)), picked)
+
+    def action_reset(self) -> None:
+        """Back to the defaults: the bundled model, this machine, every setting at default;
+        the saved session is forgotten."""
+        try:
+            resolved = default_scenario()
+        except VramtuiError as err:
+            self.notify(str(err), title="Could not reset", severity="error", markup=False)
+            return
+        choice = self.latest
+        if choice is None:
+            return
+        forget_session()
+        defaults = replace(choice, settings=resolved.settings, machine=resolved.state,
+                           projector=True, machine_source=resolved.machine_source)  # fmt: skip
+        self.update_choice(defaults)
+        if choice.model_ref != DEFAULT_MODEL_REF:
+            self.open_model(DEFAULT_MODEL_REF)
+        self.notify("Back to the defaults.", timeout=3)
 
     def open_model(self, ref: str) -> None:
         """Read the model's header (or synthesize it) in a worker; the screen stays live."""
@@ -436,19 +507,24 @@ class MainScreen(Screen[None]):
 
     def _model_loaded(self, ref: str, spec: Any) -> None:
         self.query_one(ModelCard).loading_ref = ""
-        choice = self.choice
+        choice = self.latest
         if choice is None:
             return
         remember(ref)
         self.update_choice(replace(choice, model_ref=ref, spec=spec))
-        self.notify(f"Opened {spec.name}", timeout=3)
+        self.notify(f"Opened {spec.name}", timeout=3, markup=False)
 
     def _model_failed(self, ref: str, message: str) -> None:
         self.query_one(ModelCard).loading_ref = ""
-        self.notify(message, title="Could not open the model", severity="error")
+        self.notify(message, title="Could not open the model", severity="error", markup=False)
         if self.choice is not None and self.choice.spec is None:
             # Nothing to show yet: say why in the banner, and offer the picker.
             self.evaluation = Evaluation(self.choice, None, f"{message}  (press m to pick a model)")
+
+    def reload_machines(self) -> None:
+        """The machine list again (after a preset installed its own machine)."""
+        machines = [(m.name, m.id) for m in load_machines().machines]
+        self.query_one(MachinePanel).set_machines(machines)
 
     @work(exclusive=True, group="preset-flow")
     async def action_save_preset(self) -> None:
@@ -462,11 +538,20 @@ class MainScreen(Screen[None]):
     async def action_export_preset(self) -> None:
         await export_flow(self)
 
+    @work(thread=True, exclusive=True, group="share", exit_on_error=False)
     def action_copy_share(self) -> None:
-        if self.evaluation is None:
+        """OSC 52 for terminals that pass it on, and the platform's clipboard tool (or a
+        file) for those that do not."""
+        evaluation = self.evaluation
+        if evaluation is None:
             return
-        self.app.copy_to_clipboard(share_text(self.evaluation))
-        self.notify("Copied a shareable summary to the clipboard.", timeout=3)
+        text = share_text(evaluation)
+        self.app.call_from_thread(self.app.copy_to_clipboard, text)
+        result = share(text)
+        severity = "information" if result.tool else "warning"
+        self.app.call_from_thread(
+            self.notify, result.message(), severity=severity, timeout=8, markup=False
+        )
 
     def action_probe(self) -> None:
         """Measure a running server beside this prediction (the probe screen)."""
@@ -490,4 +575,10 @@ class MainScreen(Screen[None]):
                 "settings": choice.settings.to_dict(),
                 "model_ref": choice.model_ref,
             }
-        self.app.push_screen(ProbeScreen(prediction=prediction, history=history))
+
+        def probed(_result: object) -> None:
+            # A measurement may have changed the calibration: ask the question again.
+            if self.latest is not None:
+                self.update_choice(self.latest)
+
+        self.app.push_screen(ProbeScreen(prediction=prediction, history=history), probed)

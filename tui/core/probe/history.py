@@ -1,17 +1,16 @@
 """Probe history: one JSON line per run in data_dir()/probe-history.jsonl.
 
-The speed estimate calibrates itself from this file: for one machine and backend, the median of
-measured / predicted decode tokens/s over recent runs is an efficiency factor that the raw
-(bandwidth-bound) prediction is multiplied by. The keys `machine`, `backend`,
-`predicted_decode_tps` and `measured_decode_tps` sit at the top level of every record for that
-reason; keep their names.
+Calibration (tui.core.probe.calibration) reads this file: for one machine, backend, runtime and
+model (`model_key`), and only for runs where the server served that model (`model_match`), the
+measured / predicted decode tokens/s ratio corrects the raw prediction. The keys `machine`,
+`backend`, `runtime`, `model_key`, `model_match`, `predicted_decode_tps` and
+`measured_decode_tps` sit at the top level of every record for that reason; keep their names.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +53,9 @@ class HistoryRecord:
     predicted: dict[str, Any] = field(default_factory=dict)
     measured: dict[str, Any] = field(default_factory=dict)
     model_ref: str | None = None  # what the prediction was computed from (path, hf:, catalog id)
+    runtime: str | None = None
+    model_key: str | None = None  # calibration.model_identity of the predicted model
+    model_match: bool = False  # the server served the predicted model
 
     @property
     def predicted_decode_tps(self) -> float | None:
@@ -80,6 +82,9 @@ class HistoryRecord:
             "carve_out_bytes": self.carve_out_bytes,
             "os": self.os,
             "backend": self.backend,
+            "runtime": self.runtime,
+            "model_key": self.model_key,
+            "model_match": self.model_match,
             "settings": self.settings,
             "predicted": self.predicted,
             "measured": self.measured,
@@ -129,6 +134,9 @@ class HistoryRecord:
             predicted=predicted,
             measured=measured,
             model_ref=opt_str("model_ref"),
+            runtime=opt_str("runtime"),
+            model_key=opt_str("model_key"),
+            model_match=data.get("model_match") is True,
         )
 
 
@@ -170,6 +178,9 @@ def make_record(
     backend: str | None = None,
     settings: dict[str, Any] | None = None,
     model_ref: str | None = None,
+    runtime: str | None = None,
+    model_key: str | None = None,
+    model_match: bool = False,
     now: datetime | None = None,
 ) -> HistoryRecord:
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
@@ -186,6 +197,9 @@ def make_record(
         predicted=prediction.to_json() if prediction else {},
         measured=measured_summary(result),
         model_ref=model_ref,
+        runtime=runtime,
+        model_key=model_key,
+        model_match=model_match,
     )
 
 
@@ -233,21 +247,3 @@ def load_history(
                 if problems is not None:
                     problems.append(f"{source}:{number}: corrupt record ({err}); skipped")
     return records
-
-
-def decode_efficiency(
-    records: list[HistoryRecord],
-    machine: str | None,
-    backend: str | None,
-    *,
-    recent: int = 20,
-) -> float | None:
-    """Median measured/predicted decode tok/s over the `recent` latest runs on this machine and
-    backend; None when there is no such run. Multiply a raw prediction by it to calibrate."""
-    ratios = [
-        r.decode_ratio
-        for r in records
-        if r.machine == machine and r.backend == backend and r.decode_ratio is not None
-    ]
-    picked = [x for x in ratios[-recent:] if x is not None and x > 0]
-    return statistics.median(picked) if picked else None

@@ -6,13 +6,12 @@ Synchronous: it reads a model header and evaluates the pure fit model, no server
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
-from tui.core.machine.presets import get_machine
 from tui.core.model.source import open_model
-from tui.core.probe.calibration import load_calibration
+from tui.core.probe.calibration import factor_of, model_identity, scenario_calibration
 from tui.core.probe.results import Prediction
 from tui.core.sizes import format_bytes
 
@@ -45,32 +44,32 @@ def prediction_from_fit(
 
 def predict(
     model_ref: str,
-    machine_id: str,
+    state: MachineState,
     settings: RuntimeSettings,
     *,
-    carve_out_bytes: int | None = None,
-    os_name: str | None = None,
-    backend: str | None = None,
     prompt_tokens: int | None = None,
 ) -> Prediction:
-    """vramtui's prediction for `model_ref` on a machine preset (machine.fit.evaluate_fit), for
-    the prompt length the probe really sent. Raises a VramtuiError subclass when the model,
-    machine or settings do not resolve."""
+    """vramtui's prediction for `model_ref` on this machine state (machine.fit.evaluate_fit),
+    for the prompt length the probe really sent, calibrated only from earlier probes of the
+    same model (tui.core.probe.calibration). Raises a VramtuiError subclass when the model
+    or settings do not resolve."""
     spec = open_model(model_ref)
-    machine = get_machine(machine_id)
-    changes: dict[str, Any] = {}
-    if carve_out_bytes is not None:
-        changes["carve_out_bytes"] = carve_out_bytes
-    if os_name is not None:
-        changes["os"] = os_name
-    if backend is not None:
-        changes["backend"] = backend
-    state = MachineState.default_for(machine, **changes)
-    calibration = load_calibration(machine.id, state.resolved_backend)
+    calibration = scenario_calibration(spec, state)
+    factor = factor_of(calibration)
     result = evaluate_fit(
-        spec, settings, state, prompt_tokens=prompt_tokens or None, calibration=calibration
+        spec, settings, state, prompt_tokens=prompt_tokens or None, calibration=factor
     )
     name = spec.name or model_ref
     carve = f" @ {format_bytes(state.carve_out_bytes, 0)}" if state.carve_out_bytes else ""
-    label = f"{name} on {machine.id}{carve}, {state.os}, {result.backend}"
-    return prediction_from_fit(result, label=label, calibration=calibration)
+    label = f"{name} on {state.machine.id}{carve}, {state.os}, {result.backend}"
+    prediction = prediction_from_fit(result, label=label, calibration=factor)
+    return replace(
+        prediction,
+        calibration_note=calibration.describe() if calibration is not None else "",
+        machine=state.machine.id,
+        carve_out_bytes=state.carve_out_bytes,
+        os=state.os,
+        runtime=state.runtime,
+        model_key=model_identity(spec),
+        model_names=(model_ref, spec.name),
+    )

@@ -137,6 +137,14 @@ class Prediction:
     raw_decode_tps: float | None = None  # before calibration (what the history keeps)
     calibration: float | None = None  # the factor applied, when the prediction is calibrated
     backend: str | None = None
+    calibration_note: str = ""  # "calibrated x1.12 from 3 probes"
+    # The scenario predicted for, kept in the history beside the measurement.
+    machine: str | None = None
+    carve_out_bytes: int | None = None
+    os: str | None = None
+    runtime: str | None = None
+    model_key: str | None = None  # calibration.model_identity of the predicted model
+    model_names: tuple[str, ...] = ()  # the reference and the header's name
 
     def to_json(self) -> dict[str, Any]:
         raw = self.raw_decode_tps if self.raw_decode_tps is not None else self.decode_tps
@@ -149,6 +157,10 @@ class Prediction:
             "device_bytes": self.device_bytes,
             "backend": self.backend,
             "label": self.label,
+            "calibration_note": self.calibration_note or None,
+            "machine": self.machine,
+            "runtime": self.runtime,
+            "model_key": self.model_key,
         }
 
 
