@@ -7,8 +7,9 @@ whose key matches the scenario on screen (machine, backend, runtime, and the mod
 name, quantization and size), and only from runs where the server really served that model.
 
 Robust: the median of the latest 20 matching ratios, after dropping those more than 1.5x away
-from a first median (the lower middle run). Bounded: one or two probes may move a prediction by at most 25 %; a wider
-correction (up to 4x either way) needs three probes that agree within 15 %. The caller looks
+from a first median (the lower middle run). Bounded: one or two probes may move a prediction
+by at most 25 %; a wider correction (up to 4x either way) needs three probes that agree within
+15 %. The caller looks
 the factor up once per scenario and passes `Calibration.factor` into the pure fit; `describe`
 says it in words ("calibrated x1.12 from 3 probes").
 """
