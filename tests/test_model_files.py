@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from gguf_fixtures import (
+
+from tests.support.gguf_files import (
     llama_metadata,
     llama_tensors,
     write_gguf,
@@ -14,7 +15,6 @@ from gguf_fixtures import (
     write_split_gguf,
     write_tiny_model,
 )
-
 from tui.core.errors import ModelFileError, ModelReferenceError
 from tui.core.model.files import (
     find_split_shards,
@@ -88,24 +88,47 @@ def test_mmproj_path_errors(tmp_path: Path) -> None:
         open_local_model(str(model), mmproj=str(tmp_path / "nope.gguf"))
 
 
-def test_several_projectors_prefers_matching_name(tmp_path: Path) -> None:
+def test_projector_named_for_another_model_is_left_out(tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "gemma-3-4b-it-Q4_K_M.gguf")
     write_projector(tmp_path / "mmproj-aaa-other-F16.gguf", name="Other")
     write_projector(tmp_path / "mmproj-gemma-3-4b-it-F16.gguf", name="Gemma")
     spec = open_local_model(str(model))
     assert spec.mmproj is not None and spec.mmproj.name == "Gemma"
-    assert len(spec.notes) == 1
-    assert "mmproj-gemma-3-4b-it-F16.gguf" in spec.notes[0]
-    assert "--mmproj" in spec.notes[0]
+    assert spec.notes == (
+        "projector mmproj-aaa-other-F16.gguf left out: its name names another model "
+        "(aaa, other)",
+    )
 
 
-def test_several_projectors_no_match_takes_first_sorted(tmp_path: Path) -> None:
-    model = write_tiny_model(tmp_path / "x.gguf")
-    write_projector(tmp_path / "mmproj-b.gguf", name="B")
-    write_projector(tmp_path / "mmproj-a.gguf", name="A")
+def test_projector_of_another_width_is_left_out(tmp_path: Path) -> None:
+    """A Qwen3-VL-32B projector (width 5120) beside a model of another width is not paired,
+    whatever its name says."""
+    model = write_tiny_model(tmp_path / "glm-4.7-flash-Q4_K_M.gguf")
+    n_embd = open_local_model(str(model), mmproj="none").meta("embedding_length")
+    assert isinstance(n_embd, int)
+    write_projector(tmp_path / "mmproj-F16.gguf", projection_dim=n_embd + 1)
     spec = open_local_model(str(model))
-    assert spec.mmproj is not None and spec.mmproj.name == "A"
-    assert spec.notes and "mmproj-a.gguf" in spec.notes[0]
+    assert spec.mmproj is None
+    assert spec.notes == (
+        f"projector mmproj-F16.gguf left out: projects to width {n_embd + 1}, the model's "
+        f"embedding width is {n_embd}",
+    )
+    write_projector(tmp_path / "mmproj-model-f16.gguf", projection_dim=n_embd)
+    assert open_local_model(str(model)).mmproj is not None  # the one that fits is paired
+
+
+def test_ambiguous_projectors_pair_none(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "x.gguf")
+    n_embd = open_local_model(str(model), mmproj="none").meta("embedding_length")
+    assert isinstance(n_embd, int)
+    write_projector(tmp_path / "mmproj-x-f16.gguf", projection_dim=n_embd)
+    write_projector(tmp_path / "mmproj-x-bf16.gguf", projection_dim=n_embd)
+    write_projector(tmp_path / "mmproj-b.gguf", name="B")
+    spec = open_local_model(str(model))
+    assert spec.mmproj is None
+    assert spec.notes[0] == "projector mmproj-b.gguf left out: its name names another model (b)"
+    assert spec.notes[1].startswith("2 projectors could belong to this model")
+    assert "--mmproj PATH" in spec.notes[1]
 
 
 def test_file_named_mmproj_that_is_not_a_projector_is_not_paired(tmp_path: Path) -> None:

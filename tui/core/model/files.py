@@ -207,15 +207,44 @@ def _resolve_folder(folder: Path) -> Path:
     )
 
 
+# Words of a file name that say nothing about which model it is.
+_NEUTRAL_WORDS = frozenset({
+    "mmproj", "model", "gguf", "f16", "bf16", "f32", "fp16", "fp32", "q8", "q4", "q5", "q6",
+    "0", "1", "k", "m", "s", "l", "xl", "ud", "vision", "projector", "clip",
+})  # fmt: skip
+
+
 def _name_words(path: Path) -> set[str]:
-    return set(_WORD_RE.findall(model_stem(path).lower())) - {"mmproj", "model", "gguf"}
+    return set(_WORD_RE.findall(model_stem(path).lower())) - _NEUTRAL_WORDS
 
 
-def find_projector(model_path: Path) -> tuple[Path | None, tuple[str, ...]]:
-    """The projector beside `model_path` to pair with it (or None), and a note if it was a pick.
+def _projector_width(path: Path) -> int | None:
+    """The width a projector's output has: the text model's embedding width it was made for
+    (`clip.vision.projection_dim`, as llama.cpp's mtmd reads it)."""
+    value = _read(path).metadata.get("clip.vision.projection_dim")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    Several candidates: prefer the one whose name shares the most words with the model's name
-    (base name, size, quantization), else the first in sorted order.
+
+def _why_not_paired(model: ModelSpec, model_path: Path, candidate: Path) -> str | None:
+    """None when the projector belongs to the model; else the reason it does not."""
+    width = _projector_width(candidate)
+    n_embd = model.meta("embedding_length")
+    if width is not None and isinstance(n_embd, int) and width != n_embd:
+        return f"projects to width {width}, the model's embedding width is {n_embd}"
+    extra = _name_words(candidate) - _name_words(model_path)
+    if extra:
+        return f"its name names another model ({', '.join(sorted(extra))})"
+    if width is None and not _name_words(candidate):
+        return "neither its width nor its name says which model it belongs to"
+    return None
+
+
+def find_projector(model: ModelSpec, model_path: Path) -> tuple[Path | None, tuple[str, ...]]:
+    """The projector beside `model_path` that belongs to the model (or None), and notes.
+
+    A projector belongs to the model when its projection width equals the model's embedding
+    width and its name names no other model. Projectors left out are named with the reason;
+    when several belong, none is paired (the user says which with --mmproj).
     """
     folder = model_path.parent
     own = {model_path.resolve()}
@@ -224,19 +253,21 @@ def find_projector(model_path: Path) -> tuple[Path | None, tuple[str, ...]]:
         for f in _gguf_files(folder)
         if looks_like_projector_name(f) and f.resolve() not in own and _header_is_projector(f)
     ]
-    if not candidates:
-        return None, ()
-    if len(candidates) == 1:
-        return candidates[0], ()
-    model_words = _name_words(model_path)
-    scored = sorted(candidates, key=lambda c: (-len(_name_words(c) & model_words), c.name))
-    pick = scored[0]
-    others = ", ".join(c.name for c in scored[1:4])
-    note = (
-        f"{len(candidates)} projectors beside the model: paired {pick.name} (not {others}); "
-        "choose with --mmproj PATH or --mmproj none"
-    )
-    return pick, (note,)
+    fits: list[Path] = []
+    notes: list[str] = []
+    for c in candidates:
+        why = _why_not_paired(model, model_path, c)
+        if why is None:
+            fits.append(c)
+        else:
+            notes.append(f"projector {c.name} left out: {why}")
+    if len(fits) == 1:
+        return fits[0], tuple(notes)
+    if fits:
+        names = ", ".join(f.name for f in fits[:4])
+        notes.append(f"{len(fits)} projectors could belong to this model ({names}): none "
+                     "paired; choose one with --mmproj PATH")  # fmt: skip
+    return None, tuple(notes)
 
 
 def open_local_model(path: str, mmproj: str = "auto") -> ModelSpec:
@@ -257,10 +288,10 @@ def open_local_model(path: str, mmproj: str = "auto") -> ModelSpec:
     projector: ModelSpec | None = None
     notes = spec.notes
     if mode.lower() == "auto":
-        found, pick_notes = find_projector(p)
+        found, pick_notes = find_projector(spec, p)
+        notes = (*notes, *pick_notes)
         if found is not None:
             projector = read_projector_file(found)
-            notes = (*notes, *pick_notes)
     elif mode.lower() != "none":
         mp = Path(os.path.expanduser(mode))
         if not mp.exists():
