@@ -176,12 +176,21 @@ def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> No
         parser.set_defaults(_model_required=True)
 
 
+class _Console(Console):
+    """Rich's console exits 1 when the reader of stdout goes away; here the command's own exit
+    code stands (see `finish`)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console() -> Console:
     """Where plain output goes: a terminal wraps at its width; a pipe or file is never
     wrapped mid-phrase (soft wrap, and tables as wide as their content)."""
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=100_000, soft_wrap=True)
+        return _Console()
+    return _Console(width=100_000, soft_wrap=True)
 
 
 def silence_stdout() -> None:

@@ -9,7 +9,6 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -17,6 +16,7 @@ from tui.cli.common import (
     EXIT_OK,
     add_machine_args,
     add_runtime_args,
+    console,
     overrides_from_args,
     print_json,
     settings_from_args,
@@ -230,7 +230,7 @@ def _row_json(row: ComparisonRow) -> dict[str, Any]:
 
 
 def _print_result(result: ProbeResult, prediction: Prediction | None, note: str) -> None:
-    console = Console(highlight=False)
+    out = console()
     title = f"{result.kind} at {result.url} - {result.model}"
     table = Table(title=Text(plain(title, 300)), title_justify="left")
     table.add_column("")
@@ -262,13 +262,13 @@ def _print_result(result: ProbeResult, prediction: Prediction | None, note: str)
     if mem.amdgpu_during:
         used = sum(s.used for s in mem.amdgpu_during)
         table.add_row("amdgpu VRAM+GTT used (during)", format_bytes(used), "", "")
-    console.print(table)
+    out.print(table)
     source = {"server": "server's own timings", "client": "client clock", "none": "no tokens"}
-    console.print(f"decode measured by: {source[result.decode_source]}")
+    out.print(f"decode measured by: {source[result.decode_source]}")
     if note:
-        console.print(Text(plain(note if prediction is None else f"predicted for: {note}", 300)))
+        out.print(Text(plain(note if prediction is None else f"predicted for: {note}", 300)))
     if prediction is not None and prediction.calibration_note:
-        console.print(
+        out.print(
             f"prediction {prediction.calibration_note} of this model "
             f"(uncalibrated {format_measure(prediction.raw_decode_tps, 'tok/s')})"
         )
@@ -333,7 +333,7 @@ def _show_history(args: argparse.Namespace) -> int:
             format_ratio(r.decode_ratio),
             format_measure(_ttft(r), "s"),
         )
-    Console(highlight=False).print(table)
+    console().print(table)
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ from tui.core.machine.recommend import GttAlternative, Recommendation
 from tui.core.machine.resolve import ResolvedScenario
 from tui.core.machine.speed import SpeedEstimate
 from tui.core.sizes import format_bytes
-from tui.core.vocab import OsName, Runtime
+from tui.core.vocab import OsName, ReasonCode, Runtime, Verdict
 from tui.present.untrusted import plain
 
 
@@ -60,13 +60,68 @@ def gtt_alternative_sentence(alt: GttAlternative) -> str:
 
 
 def recommendation_sentence(rec: Recommendation) -> str:
+    """The step to pick, in words that fit it: "recommended" only for a clean step."""
     if rec.recommended_index is None:
-        return "No carve-out step runs this model at these settings."
+        return (
+            "No carve-out step runs this model at these settings: try a smaller quant or context."
+        )
     row = rec.rows[rec.recommended_index]
+    step = carve_out_label(row.carve_out_bytes)
+    if row.fit.verdict == Verdict.FITS:
+        return f"★ recommended: {step}, it runs the model cleanly and leaves the OS the most RAM"
     return (
-        f"★ recommended: {carve_out_label(row.carve_out_bytes)}, it runs the model cleanly "
-        "and leaves the OS the most RAM"
+        f"★ best available: {step}, with warnings (no step runs this cleanly: a smaller quant "
+        "or context would)"
     )
+
+
+# The seed's measurements (shared/seed/DIGEST.md): a 64 GB Strix Halo laptop on Windows.
+_SEED_SPILL = (
+    "The seed measured this on a Strix Halo laptop: GLM-4.7-Flash spilling from a 512 MB "
+    "carve-out ran 17.26 tok/s, 42.89 tok/s once it fit a 32 GB one."
+)
+_SEED_PITFALL = (
+    "The seed saw this on a 64 GB Strix Halo laptop: Qwen3-VL-32B Q6_K (28.08 GB) loaded at "
+    "a 32 GB carve-out but not at 48 GB, even with mmap and keep-in-memory off."
+)
+
+
+def seed_evidence(reason: Reason, state: MachineState) -> str | None:
+    """The seed's own measurement behind a reason, quoted only where it is evidence: the same
+    class of machine (Strix Halo) under the same OS (Windows)."""
+    if state.machine.kind != "strix_halo" or state.os != OsName.WINDOWS:
+        return None
+    if reason.code == ReasonCode.SPILLS_TO_SHARED:
+        return _SEED_SPILL
+    if reason.code == ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM:
+        return _SEED_PITFALL
+    return None
+
+
+def advice(fit: FitResult, state: MachineState) -> str | None:
+    """What to change, in a way that fits the case (no "smaller carve-out" at the smallest)."""
+    steps = state.machine.carve_out_steps
+    carve = state.carve_out_bytes
+    smaller = [s for s in steps if s < carve]
+    larger = [s for s in steps if s > carve]
+    codes = set(fit.codes)
+    if ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM in codes or ReasonCode.DESKTOP_RAM_LOW in codes:
+        if smaller:
+            return f"Pick a smaller carve-out ({carve_out_label(max(smaller))} or less)."
+        return "Use a smaller quant or a shorter context."
+    if ReasonCode.EXCEEDS_GPU_MEMORY in codes or ReasonCode.SPILLS_TO_SHARED in codes:
+        if larger and not state.machine.discrete:
+            return f"Pick a larger carve-out ({carve_out_label(min(larger))} or more)."
+        return "Use a smaller quant or a shorter context."
+    return None
+
+
+def headroom_sentence(fit: FitResult) -> str:
+    """For a clean answer: room to spare only where there is some (10 % of the GPU's memory)."""
+    left = fit.gpu_left_bytes
+    if fit.pools.gpu_total_bytes and left >= 0.10 * fit.pools.gpu_total_bytes:
+        return f"Everything fits, with {format_bytes(left)} of GPU memory to spare."
+    return "Everything fits."
 
 
 def runtime_label(runtime: str) -> str:

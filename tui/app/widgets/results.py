@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import DataTable, Digits, Label, Static
+from textual.widgets import Digits, Label, Static
 
 from tui.app.state import Evaluation
+from tui.core.machine.fit import PoolUsage
 from tui.core.sizes import GiB, format_gib, format_tokens
-from tui.core.vocab import ReasonCode, Verdict
-from tui.present.fit_words import reason_sentence
+from tui.core.vocab import Verdict
+from tui.present.fit_words import advice, headroom_sentence, reason_sentence, seed_evidence
 
 # The banner's CSS class per verdict (colours in vramtui.tcss).
 VERDICT_CLASSES = {
@@ -24,12 +23,6 @@ VERDICT_CLASSES = {
     Verdict.FITS_WITH_WARNINGS: "-warn",
     Verdict.WILL_NOT_FIT: "-fail",
 }
-
-# The seed's evidence for the 48 GB + 16 GB pitfall (shared/seed/DIGEST.md).
-PITFALL_EVIDENCE = (
-    "Seen for real: on a 64 GB laptop, Qwen3-VL-32B Q6_K (28.08 GB) loaded at 32 GB carve-out "
-    "but not at 48 GB, even with mmap and keep-in-memory off. Pick a smaller carve-out."
-)
 
 
 def verdict_text(evaluation: Evaluation | None) -> Text:
@@ -40,14 +33,19 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     if fit is None:
         return Text(evaluation.error or "no answer yet")
     text = Text(fit.verdict.banner, style="bold")
+    state = evaluation.choice.machine
     for reason in fit.reasons:
         text.append("\n• ")
         text.append(reason_sentence(reason))
-        if reason.code == ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM:
+        evidence = seed_evidence(reason, state)
+        if evidence is not None:
             text.append("\n  ")
-            text.append(PITFALL_EVIDENCE, style="italic")
+            text.append(evidence, style="italic")
+    tip = advice(fit, state)
+    if tip is not None:
+        text.append(f"\n→ {tip}", style="bold")
     if not fit.reasons:
-        text.append("\n• Everything is in dedicated GPU memory, with room to spare.")
+        text.append(f"\n• {headroom_sentence(fit)}")
     return text
 
 
@@ -197,7 +195,8 @@ class PoolBars(Widget):
         pools = self._pools()
         if not pools:
             return 1
-        return 2 * len(pools) + self._legend_lines(width)
+        per_pool = 1 if self.has_class("-compact") else 2
+        return per_pool * len(pools) + self._legend_lines(width)
 
     def _legend(self) -> list[tuple[str, str, str]]:
         """Kinds present in any bar, in bar order, then free."""
@@ -225,6 +224,8 @@ class PoolBars(Widget):
         if fit is None:
             return Text("")
         width = max(10, self.content_size.width)
+        if self.has_class("-compact"):
+            return self._render_compact(fit.pool_usage, width)
         out = Text(no_wrap=True, overflow="ellipsis")
         kinds_seen: dict[str, tuple[str, str, str]] = {}
         for index, pool in enumerate(fit.pool_usage):
@@ -245,6 +246,10 @@ class PoolBars(Widget):
             out.append("\n")
             out.append_text(self._bar(pool, width, kinds_seen))
         out.append("\n")
+        self._append_legend(out, width)
+        return out
+
+    def _append_legend(self, out: Text, width: int) -> None:
         column = 0
         for cls, name, char in self._legend():
             entry = len(name) + 5
@@ -254,6 +259,29 @@ class PoolBars(Widget):
             out.append(char * 2, style=self.get_component_rich_style(cls))
             out.append(f" {name}  ")
             column += entry
+
+    def _render_compact(self, pools: tuple[PoolUsage, ...], width: int) -> Text:
+        """One line per pool (name, bar, figure), for screens short of rows."""
+        titles = [pool.name[:1].upper() + pool.name[1:] for pool in pools]
+        figures = []
+        for pool in pools:
+            used = sum(s.n_bytes for s in pool.segments if s.kind != "free")
+            figure = f"{used / GiB:.1f} of {format_gib(pool.capacity_bytes)}"
+            if used > pool.capacity_bytes:
+                figure = f"over by {format_gib(used - pool.capacity_bytes)}!"
+            figures.append((figure, used > pool.capacity_bytes))
+        title_w = max(len(t) for t in titles) + 1
+        figure_w = max(len(f) for f, _ in figures) + 1
+        bar_w = max(10, width - title_w - figure_w)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        kinds_seen: dict[str, tuple[str, str, str]] = {}
+        for title, pool, (figure, over) in zip(titles, pools, figures, strict=True):
+            out.append(title.ljust(title_w), style=self.get_component_rich_style("poolbars--title"))
+            out.append_text(self._bar(pool, bar_w, kinds_seen))
+            style = self.get_component_rich_style("poolbars--over") if over else ""
+            out.append(figure.rjust(figure_w), style=style)
+            out.append("\n")
+        self._append_legend(out, width)
         return out
 
     def _bar(self, pool: object, width: int, kinds_seen: dict[str, tuple[str, str, str]]) -> Text:
@@ -290,22 +318,6 @@ class PoolBars(Widget):
             label = f" free {free / GiB:.1f}" if free > 0 and cells_left >= 12 else ""
             bar.append(label.ljust(cells_left), style=self.get_component_rich_style(FREE_KIND[0]))
         return bar
-
-
-class CompareTable(DataTable[Text | str]):
-    """Every BIOS carve-out step side by side; Enter picks a step, left/right still step it."""
-
-    @dataclass
-    class StepCarveOut(Message):
-        """Left/right on the table step the carve-out, as they do everywhere else."""
-
-        delta: int
-
-    def action_cursor_left(self) -> None:
-        self.post_message(self.StepCarveOut(-1))
-
-    def action_cursor_right(self) -> None:
-        self.post_message(self.StepCarveOut(1))
 
 
 def context_label(n: int | None) -> str:

@@ -5,7 +5,11 @@ their own in `user_machines_dir()`. File keys (sizes as the BIOS shows them):
   id, name, kind, total_ram_gib, carve_out_steps_mib (list), default_carve_out_mib,
   max_carve_out_fraction, max_carve_out_rule, gpu_vram_gib, bandwidth_gbps,
   measured_bandwidth_gbps, cpu_bandwidth_gbps, fp16_tflops, default_os, default_backend,
-  unified_memory, sources (list, required, non-empty), notes.
+  unified_memory, sources (list, required, non-empty), notes, match_dmi / match_pci /
+  match_chip (lists: how `vramtui detect` recognises the machine); for the speed model,
+  int8_tops, shared_bandwidth_gbps, default_gtt_gib (optional). fp16_tflops is dense FP16
+  matrix throughput: tensor/matrix cores with FP16 accumulate where the GPU has them, the
+  shader ALU rate where it has none.
 A user file that does not validate becomes one `problems` line naming the file and field.
 """
 
@@ -21,10 +25,27 @@ from typing import Any
 from tui.core.errors import PresetError, VramtuiError
 from tui.core.paths import bundled_presets_dir, user_machines_dir
 from tui.core.sizes import GiB, MiB
+from tui.core.vocab import Backend, OsName
 
-OS_NAMES = ("windows", "linux", "macos")
-BACKENDS = ("vulkan", "rocm", "metal", "cuda", "cpu")
 MAX_PRESET_BYTES = 256 << 10
+
+# What each class of machine can run. Strix Halo (Radeon 8060S/8050S, gfx1151): Vulkan on any
+# OS, ROCm/HIP on Linux and Windows (AMD ROCm docs, strixhalo.rst; HIP SDK for Windows). Apple
+# silicon: Metal (llama.cpp's Apple backend), macOS only. DGX Spark: CUDA and Vulkan, DGX OS
+# (Ubuntu) only (NVIDIA DGX Spark user guide). NVIDIA desktop cards: CUDA or Vulkan, Windows or
+# Linux. Every machine can run llama.cpp's CPU backend.
+_BACKENDS_BY_KIND: dict[str, tuple[Backend, ...]] = {
+    "strix_halo": (Backend.VULKAN, Backend.ROCM, Backend.CPU),
+    "apple": (Backend.METAL, Backend.CPU),
+    "dgx_spark": (Backend.CUDA, Backend.VULKAN, Backend.CPU),
+    "discrete_gpu": (Backend.CUDA, Backend.VULKAN, Backend.CPU),
+}
+_OS_BY_KIND: dict[str, tuple[OsName, ...]] = {
+    "strix_halo": (OsName.WINDOWS, OsName.LINUX),
+    "apple": (OsName.MACOS,),
+    "dgx_spark": (OsName.LINUX,),
+    "discrete_gpu": (OsName.WINDOWS, OsName.LINUX),
+}
 
 
 @dataclass(frozen=True)
@@ -47,11 +68,30 @@ class MachinePreset:
     sources: tuple[str, ...]
     notes: str = ""
     cpu_bandwidth_gbps: float | None = None  # discrete GPU boxes: RAM bandwidth for CPU layers
+    # Speed model (optional): dense INT8 matrix throughput (the quantized prefill path), what
+    # the GPU reads from Windows shared GPU memory, the GTT the preset's Linux setup configures.
+    int8_tops: float | None = None
+    shared_bandwidth_gbps: float | None = None
+    default_gtt_bytes: int | None = None
+    # How `vramtui detect` recognises the machine (tui.core.machine.detect_match): DMI product
+    # name prefixes, GPU PCI ids "vvvv:dddd", chip names ("Apple M4 Max").
+    match_dmi: tuple[str, ...] = ()
+    match_pci: tuple[str, ...] = ()
+    match_chip: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
 
     @property
     def discrete(self) -> bool:
         return self.gpu_vram_bytes > 0
+
+    @property
+    def backends(self) -> tuple[Backend, ...]:
+        """The llama.cpp backends this machine's GPU can run (CPU always)."""
+        return _BACKENDS_BY_KIND.get(self.kind, tuple(Backend))
+
+    @property
+    def operating_systems(self) -> tuple[OsName, ...]:
+        return _OS_BY_KIND.get(self.kind, tuple(OsName))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,11 +130,17 @@ _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "measured_bandwidth_gbps": ((int, float), False),
     "cpu_bandwidth_gbps": ((int, float), False),
     "fp16_tflops": ((int, float), True),
+    "int8_tops": ((int, float), False),
+    "shared_bandwidth_gbps": ((int, float), False),
+    "default_gtt_gib": ((int, float), False),
     "default_os": (str, True),
     "default_backend": (str, True),
     "unified_memory": (bool, True),
     "sources": (list, True),
     "notes": (str, False),
+    "match_dmi": (list, False),
+    "match_pci": (list, False),
+    "match_chip": (list, False),
 }
 
 
@@ -122,10 +168,10 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
         if steps[-1] >= total:
             raise PresetError(source, f"carve_out_steps_mib[{i}]", "not below total RAM")
     default = data.get("default_carve_out_mib")
-    if data["default_os"] not in OS_NAMES:
-        raise PresetError(source, "default_os", f"must be one of {', '.join(OS_NAMES)}")
-    if data["default_backend"] not in BACKENDS:
-        raise PresetError(source, "default_backend", f"must be one of {', '.join(BACKENDS)}")
+    if data["default_os"] not in set(OsName):
+        raise PresetError(source, "default_os", f"must be one of {', '.join(OsName)}")
+    if data["default_backend"] not in set(Backend):
+        raise PresetError(source, "default_backend", f"must be one of {', '.join(Backend)}")
     sources = data["sources"]
     if not sources or not all(isinstance(s, str) and s for s in sources):
         raise PresetError(source, "sources", "must be a non-empty list of strings")
@@ -137,6 +183,13 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
     vram = data.get("gpu_vram_gib", 0)
     if vram < 0:
         raise PresetError(source, "gpu_vram_gib", "must be 0 or positive")
+    int8 = _optional_positive(data, "int8_tops", source)
+    shared_bw = _optional_positive(data, "shared_bandwidth_gbps", source)
+    gtt = _optional_positive(data, "default_gtt_gib", source)
+    match = {k: data.get(k, []) for k in ("match_dmi", "match_pci", "match_chip")}
+    for key, values in match.items():
+        if not all(isinstance(v, str) and v for v in values):
+            raise PresetError(source, key, "must be a list of non-empty strings")
     return MachinePreset(
         id=data["id"], name=data["name"], kind=data["kind"], total_ram_bytes=int(total),
         carve_out_steps=tuple(steps),
@@ -148,6 +201,10 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
         default_backend=data["default_backend"], unified_memory=data["unified_memory"],
         sources=tuple(sources), notes=data.get("notes", ""),
         cpu_bandwidth_gbps=float(cpu_bw) if cpu_bw is not None else None, path=source,
+        int8_tops=int8, shared_bandwidth_gbps=shared_bw,
+        default_gtt_bytes=int(gtt * GiB) if gtt is not None else None,
+        match_dmi=tuple(match["match_dmi"]), match_pci=tuple(match["match_pci"]),
+        match_chip=tuple(match["match_chip"]),
     )  # fmt: skip
 
 
@@ -162,6 +219,10 @@ def _positive(data: dict[str, Any], key: str, source: str) -> float:
     if value <= 0:
         raise PresetError(source, key, "must be positive")
     return value
+
+
+def _optional_positive(data: dict[str, Any], key: str, source: str) -> float | None:
+    return _positive(data, key, source) if key in data else None
 
 
 def load_machine_file(path: Path) -> MachinePreset:
