@@ -16,7 +16,7 @@ from pathlib import Path
 from tui.core.model.catalog import open_catalog_model
 from tui.core.model.discovery import discover_models
 from tui.core.model.gguf_reader import read_gguf_header
-from tui.core.model.synth import write_sparse_gguf
+from tui.core.model.gguf_writer import write_sparse_gguf
 
 N_MODELS = 200
 WITH_TOKENIZER_EVERY = 4

@@ -8,21 +8,13 @@ os.truncate. Both readers read it; the scalars and tensor infos must agree.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-_TESTS = Path(__file__).resolve().parents[1] / "tests"
-if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
-
-from gguf import GGUFReader, GGUFValueType  # noqa: E402
-from gguf_fixtures import qwen_vocab_metadata, write_gguf  # noqa: E402
-
-from tui.core.model.gguf_reader import read_gguf_header  # noqa: E402
-from tui.core.model.spec import SkippedArray  # noqa: E402
+from tests.support.gguf_files import gguf_py_view, qwen_vocab_metadata, write_gguf
+from tui.core.model.gguf_reader import read_gguf_header
 
 N_LAYERS, N_EMBD, N_HEAD, N_HEAD_KV, HEAD_DIM, N_FF, N_VOCAB = 64, 5120, 64, 8, 128, 25600, 151936
 Q4_K, Q6_K, F32 = 12, 14, 0
@@ -67,29 +59,9 @@ def write_model(folder: Path) -> Path:
         f"{arch}.rope.freq_base": 1000000.0,
         f"{arch}.attention.layer_norm_rms_epsilon": 1e-6,
     }
-    meta.update(qwen_vocab_metadata(arch))
+    meta.update(qwen_vocab_metadata())
     meta["general.name"] = "Qwen3 32B (bench)"
     return write_gguf(folder / "Qwen3-32B-Q4_K_M.gguf", arch, meta, qwen3_32b_tensors())
-
-
-def gguf_reader_view(path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], float]:
-    started = time.perf_counter()
-    reader = GGUFReader(path)
-    elapsed = time.perf_counter() - started
-    meta: dict[str, Any] = {}
-    for key, field in reader.fields.items():
-        if key.startswith("GGUF."):
-            continue
-        if field.types[0] == GGUFValueType.ARRAY:
-            item_type, n = int(field.parts[3][0]), int(field.parts[4][0])
-            meta[key] = SkippedArray(item_type, n) if n > 4096 else tuple(field.contents())
-        else:
-            meta[key] = field.contents()
-    tensors = [
-        (t.name, tuple(int(d) for d in t.shape), int(t.tensor_type), int(t.data_offset))
-        for t in reader.tensors
-    ]
-    return meta, tensors, elapsed
 
 
 def main() -> None:
@@ -112,13 +84,16 @@ def main() -> None:
             f"{len(header.metadata)} keys"
         )
         print(f"vramtui read_gguf_header: best {best * 1e3:8.1f} ms of {len(ours)} runs")
-        meta, tensors, theirs = gguf_reader_view(path)
+        t0 = time.perf_counter()
+        meta, tensors, data_offset = gguf_py_view(path)
+        theirs = time.perf_counter() - t0
         print(f"gguf.GGUFReader         : {theirs * 1e3:8.1f} ms (one run)")
         print(f"ratio                   : {theirs / best:8.0f}x faster")
         mine = [
-            (t.name, t.shape, t.ggml_type, header.data_offset + t.offset) for t in header.tensors
+            (t.name, t.shape, t.ggml_type, header.data_offset + t.offset, t.n_elements)
+            for t in header.tensors
         ]
-        agree = meta == header.metadata and tensors == mine
+        agree = meta == header.metadata and tensors == mine and data_offset == header.data_offset
         print(f"scalars and tensor infos agree: {'yes' if agree else 'NO'}")
         if not agree:
             raise SystemExit("the readers disagree")

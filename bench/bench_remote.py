@@ -1,7 +1,7 @@
 """Remote GGUF header reads: requests and bytes per header size, vramtui vs the peers' strategies.
 
-All three run against the same loopback HTTP server (tests/http_fixtures.py) on the same sparse
-files, and all three use vramtui's header parser, so only the fetching strategy differs:
+All three run against the same loopback HTTP server (tests/support/http_server.py) on the same
+sparse files, and all three use vramtui's header parser, so only the fetching strategy differs:
 - vramtui: a 256 KiB first range, then ranges sized from the parser's hint, streamed and
   dropped as soon as the parser is done (tui/core/remote.py);
 - hf-mem (alvarobartt/hf-mem, as research/memory-estimators.md §5 states it): GET bytes=0-1MB,
@@ -13,17 +13,14 @@ vramtui because a dropped stream still had data in flight on loopback).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from http_fixtures import LoopbackServer, header_size, serve, write_test_gguf
-
+from tests.support.gguf_files import header_size, write_test_gguf
+from tests.support.http_server import LoopbackServer, serve
 from tui.core.errors import ModelFileError
 from tui.core.model.gguf_reader import BytesSource, parse_gguf_header
 from tui.core.model.remote import RemoteOptions, RemoteStats, open_remote_model

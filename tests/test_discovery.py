@@ -10,8 +10,8 @@ import pytest
 
 from tui.core.model.catalog import open_catalog_model
 from tui.core.model.discovery import discover_models
+from tui.core.model.gguf_writer import write_sparse_gguf
 from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import write_sparse_gguf
 from tui.core.paths import config_dir
 
 

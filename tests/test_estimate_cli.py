@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.oracle.archs import MODELS
+from tests.support.oracle_models import MODELS
 from tui.cli.main import main
-from tui.core.model.synth import synthesize_spec, write_sparse_gguf
+from tui.core.model.gguf_writer import write_sparse_gguf
+from tui.core.model.synth import synthesize_spec
 
 MIB = 2**20
 
@@ -49,7 +50,7 @@ def test_estimate_prints_llama_cpp_weights_and_kv(
     qwen3_32b: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 2's acceptance line: a sparse Qwen3-32B-shaped file at 16K context."""
-    from tests.oracle.dry_run import llama_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
+    from tests.support.dry_run import llama_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
     from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 
     pytest.importorskip("xllamacpp")

@@ -11,10 +11,10 @@ import random
 import struct
 
 import pytest
-from gguf_fixtures import pack_kv, pack_str, pack_tensor, raw_gguf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.raw_gguf import pack_kv, pack_str, pack_tensor, raw_gguf
 from tui.core.errors import ModelFileError
 from tui.core.model import gguf_reader
 from tui.core.model.gguf_reader import BytesSource, GGUFHeader, parse_gguf_header
@@ -150,7 +150,8 @@ def test_mutated_headers_only_parse_or_fail_cleanly(monkeypatch: pytest.MonkeyPa
     body=st.binary(max_size=512),
 )
 def test_random_bodies(version: int, counts: tuple[int, int], body: bytes) -> None:
-    data = b"GGUF" + struct.pack("<IQQ", version, *counts) + body
+    n_tensors, n_kv = counts
+    data = raw_gguf([body], version=version, n_tensors=n_tensors, n_kv=n_kv, pad=False)
     check_one(data, check_data=True)
 
 

@@ -10,21 +10,18 @@ from typing import Any
 import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFValueType
-from gguf_fixtures import (
+
+from tests.support.gguf_files import (
     QWEN_N_MERGES,
     QWEN_N_VOCAB,
-    Typed,
+    gguf_py_view,
     llama_metadata,
     llama_tensors,
-    pack_kv,
-    pack_str,
-    pack_tensor,
     qwen_vocab_gguf,
-    raw_gguf,
     write_gguf,
     write_tiny_model,
 )
-
+from tests.support.raw_gguf import pack_kv, pack_str, pack_tensor, raw_gguf
 from tui.core.errors import ModelFileError
 from tui.core.model import gguf_reader
 from tui.core.model.gguf_reader import (
@@ -34,6 +31,7 @@ from tui.core.model.gguf_reader import (
     parse_gguf_header,
     read_gguf_header,
 )
+from tui.core.model.gguf_writer import Typed
 from tui.core.model.spec import SkippedArray
 
 __all__ = ["qwen_vocab_gguf"]  # the session fixture, imported so pytest finds it
@@ -79,30 +77,8 @@ MIXED_TENSORS = [
 ]
 
 
-def expected_from_gguf_reader(path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], int]:
-    """Metadata (large arrays as SkippedArray) and tensor rows as gguf.GGUFReader sees them."""
-    reader = GGUFReader(path)
-    meta: dict[str, Any] = {}
-    for key, field in reader.fields.items():
-        if key.startswith("GGUF."):
-            continue
-        if field.types[0] == V.ARRAY:
-            item_type, n = int(field.parts[3][0]), int(field.parts[4][0])
-            if n > gguf_reader.KEEP_ARRAY_MAX:
-                meta[key] = SkippedArray(item_type, n)
-            else:
-                meta[key] = tuple(field.contents())
-        else:
-            meta[key] = field.contents()
-    tensors = [
-        (t.name, tuple(int(d) for d in t.shape), int(t.tensor_type), t.data_offset, t.n_elements)
-        for t in reader.tensors
-    ]
-    return meta, tensors, int(reader.data_offset)
-
-
 def assert_same_as_gguf_reader(path: Path, header: GGUFHeader) -> None:
-    meta, tensors, data_offset = expected_from_gguf_reader(path)
+    meta, tensors, data_offset = gguf_py_view(path)
     assert header.metadata == meta
     assert list(header.metadata) == list(meta)  # same order as in the file
     ours = [

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from gguf import LlamaFileType
-from gguf_fixtures import (
+
+from tests.support.gguf_files import (
     llama_metadata,
     llama_tensors,
     write_gguf,
     write_projector,
     write_split_gguf,
 )
-
 from tui.cli.inspect_cmd import FILE_TYPE_NAMES, format_params
 from tui.cli.main import main
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.oracle.archs import MODELS
+from tests.support.oracle_models import MODELS
 from tui.core.errors import SettingsError
 from tui.core.estimate.hparams import ModelHparams
 from tui.core.estimate.memory import estimate_memory

@@ -10,7 +10,7 @@ import pytest
 
 from tui.cli.main import main
 from tui.core.model.catalog import open_catalog_model
-from tui.core.model.synth import write_sparse_gguf
+from tui.core.model.gguf_writer import write_sparse_gguf
 
 
 def _model(folder: Path, name: str) -> Path:

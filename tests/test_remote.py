@@ -8,17 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_fixtures import LoopbackServer, Route, header_size, serve, write_test_gguf
 
+from tests.support.gguf_files import header_size, write_test_gguf
+from tests.support.http_server import LoopbackServer, Route, serve
 from tui.core.errors import ModelReferenceError, RemoteError
-from tui.core.model.remote import (
-    HttpRangeSource,
-    RemoteOptions,
-    RemoteStats,
-    _Http,
-    open_remote_model,
-    parse_hf_ref,
-)
+from tui.core.model.hf_refs import parse_hf_ref
+from tui.core.model.remote import RemoteStats, open_remote_model
+from tui.core.model.remote_http import Http, HttpRangeSource, RemoteOptions
 
 FAST = RemoteOptions(connect_timeout=0.5, read_timeout=0.3, total_timeout=10.0)
 
@@ -51,7 +47,7 @@ def test_range_source_sizes_requests_by_hint(
     server: LoopbackServer, files: dict[str, Path]
 ) -> None:
     url = server.add_file("/m.gguf", files["qwen"])
-    http = _Http(FAST)
+    http = Http(FAST)
     src = HttpRangeSource(url, http)
     assert src.size == files["qwen"].stat().st_size
     assert http.requests == 1
@@ -182,7 +178,7 @@ def test_failures_are_one_line_errors(
 def test_mangled_later_range(server: LoopbackServer, files: dict[str, Path]) -> None:
     """The first range is fine, a later one comes back from the wrong offset."""
     url = server.add_file("/qwen.gguf", files["qwen"])
-    http = _Http(FAST)
+    http = Http(FAST)
     src = HttpRangeSource(url, http)
     server.routes["/qwen.gguf"].mode = "mangle"
     with pytest.raises(RemoteError, match="asked for bytes from"):
@@ -264,7 +260,9 @@ def test_token_only_to_hf_host_across_redirects(
 
     server.routes["/org/repo/resolve/main/M.gguf"] = Route(mode="redirect", redirect_to=cdn)
     server.add_file("/cdn/blob", files["small"])
-    spec = open_remote_model("hf:org/repo/M.gguf", mmproj="none", options=FAST)
+    # "localhost" stands in for Hugging Face's CDN (cdn-lfs.hf.co ...), followed from HF only.
+    options = RemoteOptions(connect_timeout=0.5, read_timeout=0.3, redirect_hosts=("localhost",))
+    spec = open_remote_model("hf:org/repo/M.gguf", mmproj="none", options=options)
     assert spec.meta("block_count") == 2
     hf_hits = [r for r in server.log() if r.path.startswith("/org/")]
     cdn_hits = [r for r in server.log() if r.path.startswith("/cdn/")]

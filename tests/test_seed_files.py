@@ -11,7 +11,7 @@ import pytest
 
 from tui.cli.main import main
 from tui.core.model.catalog import open_catalog_model
-from tui.core.model.synth import write_sparse_gguf
+from tui.core.model.gguf_writer import write_sparse_gguf
 
 
 def _write_model(folder: Path, ref: str, stem: str) -> Path:

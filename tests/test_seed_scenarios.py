@@ -124,8 +124,8 @@ def test_48_plus_16_pitfall() -> None:
 
 
 def test_sparse_gguf_file_gives_the_same_verdicts(tmp_path: Path) -> None:
+    from tui.core.model.gguf_writer import write_sparse_gguf  # noqa: PLC0415
     from tui.core.model.source import open_model  # noqa: PLC0415
-    from tui.core.model.synth import write_sparse_gguf  # noqa: PLC0415
 
     path = write_sparse_gguf(tmp_path / "glm-4.7-flash-Q4_K_M.gguf", _spec(GLM4))
     spec = open_model(str(path), mmproj="none")

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from gguf import GGUFReader
 
-from tests.oracle.archs import MODELS
+from tests.support.oracle_models import MODELS
 from tui.core.errors import VramtuiError
+from tui.core.model.gguf_writer import write_sparse_gguf
 from tui.core.model.spec import SkippedArray
-from tui.core.model.synth import synthesize_projector, synthesize_spec, write_sparse_gguf
+from tui.core.model.synth import synthesize_projector, synthesize_spec
 
 GIB = 2**30
 

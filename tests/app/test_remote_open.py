@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from http_fixtures import serve, write_test_gguf
 
+from tests.support.gguf_files import write_test_gguf
+from tests.support.http_server import serve
 from tui.app.screens.main import MainScreen, ModelCard
 
 from .conftest import main_screen, make_app, settle

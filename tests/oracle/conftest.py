@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.oracle.archs import MODELS
+from tests.oracle.longtail_models import LONGTAIL_MODELS
+from tests.support.oracle_models import MODELS
+from tui.core.model.gguf_writer import write_sparse_gguf
 from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec, write_sparse_gguf
+from tui.core.model.synth import synthesize_spec
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,7 @@ class _Lazy(dict[str, tuple[ModelSpec, Path]]):
         self.root = root
 
     def __missing__(self, name: str) -> tuple[ModelSpec, Path]:
-        md, quant = MODELS[name]
+        md, quant = {**MODELS, **LONGTAIL_MODELS}[name]
         spec = synthesize_spec(md, quant, name=name, source="oracle")
         path = write_sparse_gguf(self.root / f"{name}.gguf", spec)
         self[name] = (spec, path)

@@ -402,24 +402,8 @@ def _quant_from_name(name: str) -> str:
     return matches[-1].upper() if matches else ""
 
 
-def discover_models(
-    extra_dirs: Sequence[str | os.PathLike[str]] = (),
-    *,
-    progress: Progress | None = None,
-    roots: Sequence[tuple[str, str | os.PathLike[str]]] | None = None,
-    workers: int = 8,
-) -> DiscoveryResult:
-    """List the models on this machine with name, source, quant, size, architecture.
-
-    `roots` replaces the default locations with (source, folder) pairs (tests, benchmarks);
-    sources "ollama" and "huggingface" use those layouts, anything else is walked for .gguf.
-    """
-    result = DiscoveryResult()
-    if roots is None:
-        all_roots, result.problems = default_roots(extra_dirs)
-    else:
-        kinds = {"ollama": "ollama", "huggingface": "hf"}
-        all_roots = [_Root(s, Path(p), kinds.get(s, "tree")) for s, p in roots]
+def _scan_roots(all_roots: Sequence[_Root], problems: list[str]) -> list[_Candidate]:
+    """The model files under every readable root, each real file once."""
     candidates: list[_Candidate] = []
     seen_roots: set[str] = set()
     for root in all_roots:
@@ -431,21 +415,27 @@ def discover_models(
             continue
         seen_roots.add(real)
         if not os.access(root.path, os.R_OK | os.X_OK):
-            result.problems.append(f"{root.path}: cannot read folder (permission denied)")
+            problems.append(f"{root.path}: cannot read folder (permission denied)")
             continue
         if root.kind == "ollama":
-            candidates += _scan_ollama(root, result.problems)
+            candidates += _scan_ollama(root, problems)
         elif root.kind == "hf":
-            candidates += _scan_hf(root, result.problems)
+            candidates += _scan_hf(root, problems)
         else:
-            candidates += _scan_tree(root, result.problems)
+            candidates += _scan_tree(root, problems)
 
     # The same file reached twice (an LM Studio folder that is also a user folder): keep one.
     unique: dict[str, _Candidate] = {}
     for cand in candidates:
         unique.setdefault(os.path.realpath(cand.path), cand)
-    cands = list(unique.values())
+    return list(unique.values())
 
+
+def _refresh_index(
+    cands: Sequence[_Candidate], progress: Progress | None, workers: int
+) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    """Header facts per file (from the cache when size and mtime match, else read in
+    parallel), saved back when anything changed; and (size, mtime) per file."""
     index = _load_index()
     new_index: dict[str, Any] = {}
     stats: dict[str, tuple[int, int]] = {}
@@ -482,7 +472,52 @@ def discover_models(
                     progress(done, total)
     if to_read or len(new_index) != len(index):
         _save_index(new_index)
+    return new_index, stats
 
+
+def _model(
+    cand: _Candidate, facts: dict[str, Any], stats: dict[str, tuple[int, int]]
+) -> DiscoveredModel:
+    shard_paths = cand.shards or (cand.path,)
+    size = 0
+    for s in shard_paths:
+        size += stats.get(str(s), (0, 0))[0] or _size(s)
+    ftype = facts.get("file_type")
+    quant = FILE_TYPES.get(ftype, "") if isinstance(ftype, int) else ""
+    if cand.source != "ollama":  # a name like UD-Q4_K_XL says more than the file type
+        quant = _quant_from_name(cand.name.rsplit("/", 1)[-1]) or quant
+    return DiscoveredModel(
+        name=cand.name,
+        path=str(cand.path),
+        source=cand.source,
+        quant=quant,
+        size_bytes=size,
+        architecture=str(facts.get("architecture", "")),
+        mmproj_path=str(cand.projector) if cand.projector and cand.projector.is_file() else None,
+        shards=tuple(str(s) for s in cand.shards),
+    )
+
+
+def discover_models(
+    extra_dirs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    progress: Progress | None = None,
+    roots: Sequence[tuple[str, str | os.PathLike[str]]] | None = None,
+    workers: int = 8,
+) -> DiscoveryResult:
+    """List the models on this machine with name, source, quant, size, architecture.
+
+    `roots` replaces the default locations with (source, folder) pairs (tests, benchmarks);
+    sources "ollama" and "huggingface" use those layouts, anything else is walked for .gguf.
+    """
+    result = DiscoveryResult()
+    if roots is None:
+        all_roots, result.problems = default_roots(extra_dirs)
+    else:
+        kinds = {"ollama": "ollama", "huggingface": "hf"}
+        all_roots = [_Root(s, Path(p), kinds.get(s, "tree")) for s, p in roots]
+    cands = _scan_roots(all_roots, result.problems)
+    new_index, stats = _refresh_index(cands, progress, workers)
     for cand in sorted(cands, key=lambda c: (c.source, c.name.lower())):
         facts = new_index.get(str(cand.path), {})
         if facts.get("error"):
@@ -490,28 +525,7 @@ def discover_models(
             continue
         if facts.get("is_projector"):
             continue  # a stray projector is not a model
-        shard_paths = cand.shards or (cand.path,)
-        size = 0
-        for s in shard_paths:
-            size += stats.get(str(s), (0, 0))[0] or _size(s)
-        ftype = facts.get("file_type")
-        quant = FILE_TYPES.get(ftype, "") if isinstance(ftype, int) else ""
-        if cand.source != "ollama":  # a name like UD-Q4_K_XL says more than the file type
-            quant = _quant_from_name(cand.name.rsplit("/", 1)[-1]) or quant
-        result.models.append(
-            DiscoveredModel(
-                name=cand.name,
-                path=str(cand.path),
-                source=cand.source,
-                quant=quant,
-                size_bytes=size,
-                architecture=str(facts.get("architecture", "")),
-                mmproj_path=str(cand.projector)
-                if cand.projector and cand.projector.is_file()
-                else None,
-                shards=tuple(str(s) for s in cand.shards),
-            )
-        )
+        result.models.append(_model(cand, facts, stats))
     # A folder reported by several walks is still one problem.
     result.problems = list(dict.fromkeys(result.problems))
     return result

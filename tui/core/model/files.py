@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.core.errors import ModelFileError, ModelReferenceError
-from tui.core.model.gguf_reader import GGUFHeader, read_gguf_header
-from tui.core.model.spec import ModelSpec, TensorInfo
+from tui.core.model.gguf_reader import GGUFHeader, merge_shard_tensors, read_gguf_header
+from tui.core.model.spec import ModelSpec
 
 SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 _WORD_RE = re.compile(r"[a-z0-9]+")
@@ -86,10 +86,7 @@ def _int_meta(header: GGUFHeader, key: str) -> int | None:
 def _spec_from_headers(
     paths: list[Path], headers: list[GGUFHeader], source: str, notes: tuple[str, ...] = ()
 ) -> ModelSpec:
-    tensors: list[TensorInfo] = []
-    for index, header in enumerate(headers):
-        for t in header.tensors:
-            tensors.append(TensorInfo(t.name, t.shape, t.ggml_type, t.offset, index))
+    tensors = merge_shard_tensors([h.tensors for h in headers], [str(p) for p in paths])
     first = headers[0]
     name = first.metadata.get("general.name")
     file_size = 0

@@ -12,16 +12,21 @@ u64 dims, u32 ggml type, u64 offset), padding to `general.alignment` (default 32
 A big-endian file stores every number big-endian; it is detected by the byte-swapped version.
 
 Hostile input: every count and length is checked against the bytes left before anything is
-allocated or read, nesting is bounded, and each problem raises `ModelFileError` naming the file.
+allocated or read, nesting is bounded, the numbers of keys and tensors are capped, tensor data
+must follow llama.cpp's layout (each tensor at the padded end of the one before, so no two
+overlap), a local path that is not a regular file (a FIFO, a device) is refused before a byte is
+read, and each problem raises `ModelFileError` naming the file.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from tui.core.atomic import RefusedFile, open_regular
 from tui.core.errors import ModelFileError
 from tui.core.model.ggml_types import GGML_TYPES
 from tui.core.model.spec import MetaValue, Scalar, SkippedArray, TensorInfo
@@ -37,6 +42,11 @@ MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_NAME_BYTES = 4096  # keys and tensor names (llama.cpp caps tensor names at 64 bytes)
 MAX_STRING_BYTES = 16 * 1024 * 1024  # a kept string value (chat templates are ~100 KB)
 MAX_ELEMENTS = (1 << 63) - 1  # llama.cpp's gguf.cpp refuses tensors with more (int64 overflow)
+MAX_TENSOR_NAME = 63  # ggml.h GGML_MAX_NAME (64, with the NUL): gguf.cpp refuses longer names
+# Caps on what a header may declare, far above any real model (about 60 keys; Kimi K2's 1,096
+# tensors) so that memory stays bounded by the caps, never by a count in the file.
+MAX_KV = 1 << 16
+MAX_TENSORS = 1 << 18
 
 # Value types (ggml/include/gguf.h enum gguf_type).
 T_UINT8, T_INT8, T_UINT16, T_INT16, T_UINT32, T_INT32, T_FLOAT32, T_BOOL = range(8)
@@ -97,7 +107,7 @@ class FileSource:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self._fd = open_regular(self.path)  # RefusedFile for a FIFO, a device, a socket
         try:
             self.size = os.fstat(self._fd).st_size
         except OSError:
@@ -377,13 +387,8 @@ class _Reader:
         self.hint = 4 * MIN_CHUNK  # the next keys are likely beyond the buffer too
 
 
-def parse_gguf_header(source: ByteSource, name: str, *, check_data: bool = False) -> GGUFHeader:
-    """Parse the header of the GGUF file behind `source`; `name` (path or URL) goes in errors.
-
-    With `check_data`, every tensor's bytes must lie inside the file (`source.size`): use it for
-    complete files (local files do); a header-only copy or a stream of unknown size cannot pass.
-    """
-    r = _Reader(source, name)
+def _read_preamble(r: _Reader) -> tuple[int, int, int]:
+    """Magic, version (which also tells the byte order) and the two counts."""
     if r.size < 8 and r.known_size:
         raise r.fail(f"not a GGUF file (only {r.size} bytes)")
     i = r.ensure(4, "magic")
@@ -410,7 +415,14 @@ def parse_gguf_header(source: ByteSource, name: str, *, check_data: bool = False
         raise r.fail(f"metadata count {n_kv} runs past the end of the file")
     if n_tensors > r.left() // 24:
         raise r.fail(f"tensor count {n_tensors} runs past the end of the file")
+    if n_kv > MAX_KV:
+        raise r.fail(f"metadata count {n_kv} is over the limit of {MAX_KV} keys")
+    if n_tensors > MAX_TENSORS:
+        raise r.fail(f"tensor count {n_tensors} is over the limit of {MAX_TENSORS} tensors")
+    return version, n_tensors, n_kv
 
+
+def _read_metadata(r: _Reader, n_kv: int) -> dict[str, MetaValue]:
     metadata: dict[str, MetaValue] = {}
     for _ in range(n_kv):
         raw_key = r.read_raw_string("metadata key", MAX_NAME_BYTES)
@@ -422,52 +434,86 @@ def parse_gguf_header(source: ByteSource, name: str, *, check_data: bool = False
             raise r.fail(f"duplicate metadata key {key!r}")
         vtype = r.read_u32(f"value type of {key!r}")
         metadata[key] = r.read_value(vtype, key, 0)
+    return metadata
 
-    alignment = DEFAULT_ALIGNMENT
-    if "general.alignment" in metadata:
-        value = metadata["general.alignment"]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise r.fail("general.alignment is not an integer")
-        if value <= 0 or value & (value - 1):
-            raise r.fail(f"general.alignment {value} is not a power of two")
-        alignment = value
 
-    tensors: list[TensorInfo] = []
+def _alignment(r: _Reader, metadata: dict[str, MetaValue]) -> int:
+    if "general.alignment" not in metadata:
+        return DEFAULT_ALIGNMENT
+    value = metadata["general.alignment"]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise r.fail("general.alignment is not an integer")
+    if value <= 0 or value & (value - 1):
+        raise r.fail(f"general.alignment {value} is not a power of two")
+    return value
+
+
+def _read_tensor_info(r: _Reader, index: int, seen: set[str]) -> TensorInfo:
+    raw_name = r.read_raw_string(f"name of tensor {index}", MAX_NAME_BYTES)
+    try:
+        tname = raw_name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise r.fail(f"name of tensor {index} is not UTF-8") from None
+    if len(raw_name) > MAX_TENSOR_NAME:
+        raise r.fail(
+            f"name of tensor {index} is {len(raw_name)} bytes long "
+            f"(llama.cpp allows at most {MAX_TENSOR_NAME})"
+        )
+    if tname in seen:
+        raise r.fail(f"duplicate tensor {tname!r}")
+    seen.add(tname)
+    n_dims = r.read_u32(f"dimension count of tensor {tname!r}")
+    if n_dims > MAX_DIMS:
+        raise r.fail(f"tensor {tname!r} has {n_dims} dimensions (at most {MAX_DIMS})")
+    i = r.ensure(8 * n_dims + 12, f"tensor info {tname!r}")
+    shape: tuple[int, ...] = struct.unpack_from(f"{r.order}{n_dims}Q", r.buf, i)
+    ggml_type, offset = struct.unpack_from(f"{r.order}IQ", r.buf, i + 8 * n_dims)
+    r.pos += 8 * n_dims + 12
+    gtype = GGML_TYPES.get(ggml_type)
+    if gtype is None:
+        raise r.fail(f"tensor {tname!r} has type {ggml_type}, which ggml does not define")
+    n_elements = 1
+    for dim in shape:
+        n_elements *= dim
+    if n_elements > MAX_ELEMENTS:
+        raise r.fail(f"tensor {tname!r} has too many elements ({shape})")
+    if shape and shape[0] % gtype.block_size:
+        raise r.fail(
+            f"tensor {tname!r}: row of {shape[0]} elements is not a multiple of the "
+            f"{gtype.name} block size {gtype.block_size}"
+        )
+    return TensorInfo(tname, shape, ggml_type, offset)
+
+
+def _check_layout(r: _Reader, tensors: list[TensorInfo], alignment: int) -> None:
+    """Each tensor's data must start where the one before ends, padded to the alignment, as
+    llama.cpp's gguf.cpp requires ("tensor '%s' has offset %, expected %"): so no two tensors
+    overlap and none points outside the data it claims."""
+    expected = 0
+    for t in tensors:
+        if t.offset != expected:
+            raise r.fail(
+                f"tensor {t.name!r} has data offset {t.offset}, expected {expected} "
+                "(tensor data overlaps or leaves gaps; llama.cpp refuses this layout)"
+            )
+        expected += -(-t.n_bytes // alignment) * alignment
+
+
+def parse_gguf_header(source: ByteSource, name: str, *, check_data: bool = False) -> GGUFHeader:
+    """Parse the header of the GGUF file behind `source`; `name` (path or URL) goes in errors.
+
+    With `check_data`, every tensor's bytes must lie inside the file (`source.size`): use it for
+    complete files (local files do); a header-only copy or a stream of unknown size cannot pass.
+    """
+    r = _Reader(source, name)
+    version, n_tensors, n_kv = _read_preamble(r)
+    metadata = _read_metadata(r, n_kv)
+    alignment = _alignment(r, metadata)
     seen: set[str] = set()
     r.hint = min(n_tensors * 128, MAX_HINT)
-    for index in range(n_tensors):
-        raw_name = r.read_raw_string(f"name of tensor {index}", MAX_NAME_BYTES)
-        try:
-            tname = raw_name.decode("utf-8")
-        except UnicodeDecodeError:
-            raise r.fail(f"name of tensor {index} is not UTF-8") from None
-        if tname in seen:
-            raise r.fail(f"duplicate tensor {tname!r}")
-        seen.add(tname)
-        n_dims = r.read_u32(f"dimension count of tensor {tname!r}")
-        if n_dims > MAX_DIMS:
-            raise r.fail(f"tensor {tname!r} has {n_dims} dimensions (at most {MAX_DIMS})")
-        i = r.ensure(8 * n_dims + 12, f"tensor info {tname!r}")
-        shape: tuple[int, ...] = struct.unpack_from(f"{r.order}{n_dims}Q", r.buf, i)
-        ggml_type, offset = struct.unpack_from(f"{r.order}IQ", r.buf, i + 8 * n_dims)
-        r.pos += 8 * n_dims + 12
-        gtype = GGML_TYPES.get(ggml_type)
-        if gtype is None:
-            raise r.fail(f"tensor {tname!r} has type {ggml_type}, which ggml does not define")
-        n_elements = 1
-        for dim in shape:
-            n_elements *= dim
-        if n_elements > MAX_ELEMENTS:
-            raise r.fail(f"tensor {tname!r} has too many elements ({shape})")
-        if shape and shape[0] % gtype.block_size:
-            raise r.fail(
-                f"tensor {tname!r}: row of {shape[0]} elements is not a multiple of the "
-                f"{gtype.name} block size {gtype.block_size}"
-            )
-        tensors.append(TensorInfo(tname, shape, ggml_type, offset))
+    tensors = [_read_tensor_info(r, index, seen) for index in range(n_tensors)]
     header_size = r.pos
     data_offset = -(-header_size // alignment) * alignment
-
     if check_data and r.known_size:
         for t in tensors:
             end = data_offset + t.offset + t.n_bytes
@@ -477,6 +523,7 @@ def parse_gguf_header(source: ByteSource, name: str, *, check_data: bool = False
                     f"({r.size} bytes): truncated download?"
                 )
 
+    _check_layout(r, tensors, alignment)
     return GGUFHeader(
         version=version,
         byte_order=r.order,
@@ -496,6 +543,8 @@ def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
         raise ModelFileError(name, "is a folder, not a GGUF file")
     try:
         source = FileSource(name)
+    except RefusedFile as err:
+        raise ModelFileError(name, err.strerror or "not a regular file") from None
     except IsADirectoryError:
         raise ModelFileError(name, "is a folder, not a GGUF file") from None
     except FileNotFoundError:
@@ -504,3 +553,26 @@ def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
         raise ModelFileError(name, f"cannot open ({err.strerror or err})") from None
     with source:
         return parse_gguf_header(source, name, check_data=True)
+
+
+def merge_shard_tensors(
+    tables: Sequence[Sequence[TensorInfo]], names: Sequence[str]
+) -> tuple[TensorInfo, ...]:
+    """The tensors of every shard of a split model, each tagged with its shard index.
+
+    A tensor named in two shards is refused, as llama.cpp's model loader refuses it ("invalid
+    model: tensor '%s' is duplicated"): counting it twice would double its weights. `names`
+    (paths or URLs, one per shard) name the file in the error."""
+    seen: dict[str, int] = {}
+    merged: list[TensorInfo] = []
+    for index, table in enumerate(tables):
+        for t in table:
+            before = seen.setdefault(t.name, index)
+            if before != index:
+                raise ModelFileError(
+                    str(names[index]),
+                    f"tensor {t.name!r} is also in shard {before + 1} "
+                    "(a duplicated tensor; llama.cpp refuses the model)",
+                )
+            merged.append(TensorInfo(t.name, tuple(t.shape), t.ggml_type, t.offset, index))
+    return tuple(merged)

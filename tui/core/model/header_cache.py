@@ -1,7 +1,9 @@
 """A small on-disk cache of parsed headers (`ModelSpec`s) as JSON, no pickle.
 
-Local files are keyed by (path, size, mtime), remote ones by URL (validated with the ETag).
-A damaged or foreign cache file is ignored, never an error: the header is simply read again.
+Remote headers are keyed by URL (validated with the ETag), repository listings by their URL.
+A damaged or foreign cache entry is never an error: an entry that is not a regular file, too
+large, not JSON, nested too deep or of the wrong shape is deleted and read as a miss, so the
+header is simply read again (and the entry rewritten).
 """
 
 from __future__ import annotations
@@ -9,14 +11,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from tui.core.atomic import write_atomic
+from tui.core.atomic import read_capped, write_atomic
+from tui.core.model.ggml_types import GGML_TYPES
 from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray, TensorInfo
 from tui.core.paths import cache_dir
 
 FORMAT = 1
+MAX_ENTRY_BYTES = 64 << 20  # a header is capped at 64 MiB; its JSON (arrays skipped) is smaller
+_MAX_DIMS = 4
+
+
+class BadEntry(ValueError):
+    """A cache entry of the wrong shape."""
 
 
 def _meta_to_json(value: MetaValue) -> Any:
@@ -27,15 +37,27 @@ def _meta_to_json(value: MetaValue) -> Any:
     return value
 
 
-def _meta_from_json(value: Any) -> MetaValue:
-    if isinstance(value, dict):
-        item_type, length = value["skipped"]
-        return SkippedArray(int(item_type), int(length))
-    if isinstance(value, list):
-        return tuple(value)
+def _int(value: Any, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise BadEntry(f"expected a whole number >= {low}, got {type(value).__name__}")
+    return value
+
+
+def _scalar(value: Any) -> bool | int | float | str:
     if isinstance(value, bool | int | float | str):
         return value
-    raise ValueError(f"bad metadata value {value!r}")
+    raise BadEntry(f"bad metadata value of type {type(value).__name__}")
+
+
+def _meta_from_json(value: Any) -> MetaValue:
+    if isinstance(value, dict):
+        pair = value.get("skipped")
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise BadEntry("bad skipped array")
+        return SkippedArray(_int(pair[0]), _int(pair[1]))
+    if isinstance(value, list):
+        return tuple(_scalar(v) for v in value)
+    return _scalar(value)
 
 
 def spec_to_json(spec: ModelSpec) -> dict[str, Any]:
@@ -53,43 +75,104 @@ def spec_to_json(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def spec_from_json(data: dict[str, Any]) -> ModelSpec:
-    mmproj = data.get("mmproj")
+def _tensor(row: Any) -> TensorInfo:
+    if not isinstance(row, list) or len(row) != 5:
+        raise BadEntry("bad tensor row")
+    name, shape, ggml_type, offset, shard = row
+    if not isinstance(name, str) or not isinstance(shape, list) or len(shape) > _MAX_DIMS:
+        raise BadEntry("bad tensor name or shape")
+    if _int(ggml_type) not in GGML_TYPES:
+        raise BadEntry(f"unknown tensor type {ggml_type}")
+    return TensorInfo(name, tuple(_int(d) for d in shape), ggml_type, _int(offset), _int(shard))
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise BadEntry("expected a list of strings")
+    return tuple(value)
+
+
+def spec_from_json(data: Any, *, nested: bool = False) -> ModelSpec:
+    """The `ModelSpec` of `spec_to_json`'s output; BadEntry for anything else (a projector's
+    own projector included: a cached spec nests one level at most)."""
+    if not isinstance(data, dict):
+        raise BadEntry("not an object")
+    name, source, metadata = data.get("name"), data.get("source"), data.get("metadata")
+    rows, mmproj = data.get("tensors"), data.get("mmproj")
+    if not isinstance(name, str) or not isinstance(source, str) or not isinstance(metadata, dict):
+        raise BadEntry("bad name, source or metadata")
+    if not isinstance(rows, list):
+        raise BadEntry("bad tensor table")
+    if mmproj is not None and nested:
+        raise BadEntry("a projector with a projector")
+    tensors = tuple(_tensor(r) for r in rows)
+    if len({(t.name, t.shard) for t in tensors}) != len(tensors):
+        raise BadEntry("duplicate tensors")
+    synthesized = data.get("synthesized", False)
+    if not isinstance(synthesized, bool):
+        raise BadEntry("bad synthesized flag")
     return ModelSpec(
-        name=str(data["name"]),
-        source=str(data["source"]),
-        metadata={str(k): _meta_from_json(v) for k, v in data["metadata"].items()},
-        tensors=tuple(
-            TensorInfo(str(n), tuple(int(d) for d in shape), int(ty), int(off), int(shard))
-            for n, shape, ty, off, shard in data["tensors"]
-        ),
-        file_size=int(data["file_size"]),
-        shards=tuple(str(s) for s in data.get("shards", ())),
-        mmproj=spec_from_json(mmproj) if mmproj else None,
-        synthesized=bool(data.get("synthesized", False)),
-        notes=tuple(str(n) for n in data.get("notes", ())),
+        name=name,
+        source=source,
+        metadata={str(k): _meta_from_json(v) for k, v in metadata.items()},
+        tensors=tensors,
+        file_size=_int(data.get("file_size")),
+        shards=_strings(data.get("shards", [])),
+        mmproj=spec_from_json(mmproj, nested=True) if mmproj is not None else None,
+        synthesized=synthesized,
+        notes=_strings(data.get("notes", [])),
     )
 
 
 def cache_path(kind: str, key: str) -> Path:
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return cache_dir() / "headers" / kind / f"{digest}.json"
 
 
+def discard(path: Path) -> None:
+    """Remove a damaged entry (whatever it is: a FIFO or a folder put there too)."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            os.rmdir(path)
+        else:
+            path.unlink()
+
+
 def load_entry(kind: str, key: str) -> dict[str, Any] | None:
-    """The cached JSON entry for `key`, or None if absent, unreadable or for another key."""
+    """The cached JSON entry for `key`, or None if absent, unreadable or for another key
+    (a damaged entry is deleted so that the next store rewrites it)."""
     path = cache_path(kind, key)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_capped(path, MAX_ENTRY_BYTES))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError):
+        discard(path)
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
+        discard(path)
         return None
     return data
+
+
+def load_spec_entry(kind: str, key: str) -> tuple[dict[str, Any], ModelSpec] | None:
+    """A cached entry whose "spec" is a valid `ModelSpec`, with that spec; None (and the entry
+    deleted) when its spec is of the wrong shape."""
+    entry = load_entry(kind, key)
+    if entry is None:
+        return None
+    try:
+        return entry, spec_from_json(entry.get("spec"))
+    except (BadEntry, RecursionError):
+        discard(cache_path(kind, key))
+        return None
 
 
 def store_entry(kind: str, key: str, entry: dict[str, Any]) -> None:
     """Write the entry atomically; a cache that cannot be written is silently skipped."""
     payload = dict(entry, format=FORMAT, key=key)
-    with contextlib.suppress(OSError):
-        write_atomic(cache_path(kind, key), json.dumps(payload, separators=(",", ":")))
+    path = cache_path(kind, key)
+    with contextlib.suppress(OSError, ValueError):
+        if path.exists() and not path.is_file():  # a FIFO or a folder in the way
+            discard(path)
+        write_atomic(path, json.dumps(payload, separators=(",", ":")))

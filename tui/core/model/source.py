@@ -20,12 +20,19 @@ def is_remote_reference(ref: str) -> bool:
 
 
 def open_model(
-    ref: str, mmproj: str = "auto", *, progress: Callable[[int, int], None] | None = None
+    ref: str,
+    mmproj: str = "auto",
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    timeout: float | None = None,
+    allow_redirects: bool = False,
 ) -> ModelSpec:
     """Resolve `ref` and read its header (or synthesize it from the catalog).
 
     `mmproj` is "auto" (pair a projector found beside the model), "none", or a path/URL.
     `progress(bytes_read, file_size)` is called as a remote header arrives (slow links).
+    `timeout` bounds a remote open in total (seconds; default 120), `allow_redirects` lets it
+    follow redirects to other hosts (`--timeout`, `--allow-redirects`).
     Raises a `VramtuiError` subclass with a one-line message for anything the user must fix.
     """
     ref = ref.strip()
@@ -34,12 +41,15 @@ def open_model(
             "no model given: pass a path, folder, hf: reference, URL or catalog id"
         )
     if is_remote_reference(ref):
-        from tui.core.model.remote import open_remote_model  # noqa: PLC0415 - loaded only when needed
+        from tui.core.model.remote import RemoteOptions, open_remote_model  # noqa: PLC0415 - loaded only when needed
 
+        options = RemoteOptions(allow_redirects=allow_redirects)
+        if timeout is not None:
+            options = replace(options, total_timeout=timeout)
         if mmproj in ("auto", "none", "") or is_remote_reference(mmproj):
-            return open_remote_model(ref, mmproj=mmproj, progress=progress)
+            return open_remote_model(ref, mmproj=mmproj, progress=progress, options=options)
         # A remote model with a projector on disk: each opened by its own reader.
-        remote = open_remote_model(ref, mmproj="none", progress=progress)
+        remote = open_remote_model(ref, mmproj="none", progress=progress, options=options)
         return replace(remote, mmproj=open_model(mmproj, mmproj="none"))
     expanded = os.path.expanduser(ref)
     if ref.startswith("catalog:") or not os.path.exists(expanded):

@@ -70,6 +70,7 @@ class ModelSpec:
     mmproj: ModelSpec | None = None
     synthesized: bool = False
     notes: tuple[str, ...] = field(default=())
+    draft: ModelSpec | None = None  # the draft model for speculative decoding (--model-draft)
 
     @property
     def architecture(self) -> str:

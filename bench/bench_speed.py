@@ -1,0 +1,184 @@
+"""Speed model vs every public llama-bench row and the seed: error per class x backend, k-fold.
+
+Reference: the measured tok/s (and seconds to first token) in tests/data/speed_rows.toml, each
+with its source. "fitted" columns use the shipped constants on the rows they were fitted on;
+"held back" columns predict each cv row from constants fitted without its fold (one model on
+one machine class, or one chip). Error = predicted / measured - 1; bias = the median error.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+from bench.speed_rows import (
+    Row,
+    fit,
+    kfold,
+    load_rows,
+    predict,
+    row_image_tokens,
+)
+
+GOAL = {"decode": 0.90, "prefill": 0.80, "median": 0.12, "bias": 0.15, "seed": 0.30}
+TTFT_SIZES = ((1280, 720), (1920, 1080), (1920, 1200), (2560, 1440), (2880, 1800))
+
+
+def _stats(errors: list[float]) -> str:
+    if not errors:
+        return f"{'-':>3} {'':>6} {'':>6} {'':>6}"
+    med = statistics.median(abs(e) for e in errors)
+    worst = max(abs(e) for e in errors)
+    bias = statistics.median(errors)
+    return f"{len(errors):3d} {med:6.0%} {worst:6.0%} {bias:+6.0%}"
+
+
+def _err(pred: float, row: Row) -> float:
+    return pred / row.measured - 1
+
+
+def per_class_table(rows: list[Row], fitted: dict[str, float], held: dict[str, float]) -> None:
+    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.test in ("tg", "pp"):
+            groups[(r.class_label, r.backend_label, "decode" if r.is_decode else "prefill")].append(
+                r
+            )
+    print(f"{'class':20} {'backend':14} {'test':8}  {'fitted: n  med|e|  max|e|   bias':>32}"
+          f"   {'held back: n  med|e|  max|e|   bias':>35}")  # fmt: skip
+    for key in sorted(groups):
+        members = groups[key]
+        fit_err = [_err(fitted[r.id], r) for r in members if r.role != "info"]
+        held_err = [_err(held[r.id], r) for r in members if r.id in held]
+        print(f"{key[0]:20} {key[1]:14} {key[2]:8}  {_stats(fit_err):>32}   {_stats(held_err):>35}")
+
+
+def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]) -> list[str]:
+    """The issue's goal on held-back rows, and the seed's ±30 %, as PASS/FAIL lines."""
+    out = []
+    for test, need in (("tg", GOAL["decode"]), ("pp", GOAL["prefill"])):
+        errs = [_err(held[r.id], r) for r in rows if r.id in held and r.test == test]
+        share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+        verdict = "PASS" if share >= need else "FAIL"
+        label = "decode" if test == "tg" else "prefill"
+        out.append(f"{verdict} held-back {label}: {share:.0%} of {len(errs)} within ±25 % "
+                   f"(goal {need:.0%})")  # fmt: skip
+    errs = [_err(held[r.id], r) for r in rows if r.id in held]
+    med = statistics.median(abs(e) for e in errs)
+    out.append(f"{'PASS' if med <= GOAL['median'] else 'FAIL'} held-back median |error| "
+               f"{med:.1%} (goal <= 12 %)")  # fmt: skip
+    worst_bias, worst_key = max_bias(rows, held)
+    out.append(f"{'PASS' if abs(worst_bias) <= GOAL['bias'] else 'FAIL'} largest class x backend "
+               f"bias {worst_bias:+.1%} ({worst_key}; goal within ±15 %)")  # fmt: skip
+    seed = [_err(fitted[r.id], r) for r in rows if r.source == "seed" and r.test == "tg"]
+    worst = max(abs(e) for e in seed)
+    out.append(f"{'PASS' if worst <= GOAL['seed'] else 'FAIL'} seed decode rows: largest "
+               f"|error| {worst:.0%} of {len(seed)} (goal within ±30 %)")  # fmt: skip
+    return out
+
+
+def max_bias(rows: list[Row], held: dict[str, float]) -> tuple[float, str]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.id in held:
+            key = f"{r.class_label} {r.backend_label} {'decode' if r.is_decode else 'prefill'}"
+            groups[key].append(_err(held[r.id], r))
+    biases = {k: statistics.median(v) for k, v in groups.items()}
+    key = max(biases, key=lambda k: abs(biases[k]))
+    return biases[key], key
+
+
+def seed_table(rows: list[Row], fitted: dict[str, float]) -> None:
+    print(f"{'row':7} {'what':72} {'pred':>7} {'meas':>7} {'err':>6}")
+    for r in rows:
+        if r.source == "seed" and r.test == "tg":
+            pred = fitted[r.id]
+            print(f"{r.id:7} {r.raw['detail'][:72]:72} {pred:7.2f} {r.measured:7.2f} "
+                  f"{_err(pred, r):+6.0%}")  # fmt: skip
+
+
+def ttft_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
+    """The seed's Qwen3-VL first tokens at the image sizes its screenshot could have had."""
+    ttft = [r for r in rows if r.test == "ttft"]
+    head = "".join(f" {w}x{h:<5}" for w, h in TTFT_SIZES)
+    print(f"{'row':7} {'backend':8} {'ctx':>6} {'meas s':>7}  model s at image size:{head}")
+    for r in ttft:
+        preds = [predict(r, table, fb, size) for size in TTFT_SIZES]
+        cells = "".join(f" {p:10.1f}" for p in preds)
+        print(f"{r.id:7} {r.backend:8} {r.raw['ctx']:6d} {r.measured:7.2f}  {'':22}{cells}")
+    tokens = [row_image_tokens(ttft[0], size) for size in TTFT_SIZES] if ttft else []
+    print(
+        f"{'':7} image tokens (Qwen-VL, 32 px per token, 8..4096):      "
+        + "".join(f" {t:10d}" for t in tokens)
+    )
+
+
+def worst_rows(rows: list[Row], held: dict[str, float], n: int = 12) -> None:
+    ranked = sorted((r for r in rows if r.id in held), key=lambda r: -abs(_err(held[r.id], r)))
+    for r in ranked[:n]:
+        test = f"{r.test}{r.n}" + (f"@d{r.depth}" if r.depth else "")
+        print(f"{r.id:6} {r.class_label:18} {r.backend_label:14} {r.model:26} {test:14} "
+              f"meas {r.measured:9.2f} held-back {_err(held[r.id], r):+5.0%}")  # fmt: skip
+
+
+def timing() -> None:
+    """A full carve-out x context sweep of the seed machine through evaluate_fit."""
+    from tests.test_seed_scenarios import _spec  # noqa: PLC0415
+    from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415
+    from tui.core.machine.fit import MachineState, evaluate_fit  # noqa: PLC0415
+    from tui.core.machine.presets import get_machine  # noqa: PLC0415
+    from tui.core.machine.recommend import curve_contexts  # noqa: PLC0415
+    from tui.core.machine.speed import estimate_speed  # noqa: PLC0415
+
+    machine = get_machine("hp-zbook-ultra-g1a-64gb")
+    spec = _spec("qwen3-vl-32b:Q4_K_M")
+    contexts = curve_contexts(262144)
+    states = [
+        MachineState(machine, c, "windows", runtime="lmstudio") for c in machine.carve_out_steps
+    ]
+    evaluate_fit(spec, RuntimeSettings(ctx_size=4096), states[0])
+    started = time.perf_counter()
+    fits = [evaluate_fit(spec, RuntimeSettings(ctx_size=c), s) for s in states for c in contexts]
+    sweep = time.perf_counter() - started
+    f0 = fits[0]
+    n = 500
+    started = time.perf_counter()
+    for _ in range(n):
+        estimate_speed(spec=spec, machine=machine, backend="vulkan", os="windows",
+                       runtime="lmstudio", breakdown=f0.breakdown)  # fmt: skip
+    one = (time.perf_counter() - started) / n
+    print(f"carve-out x context sweep: {len(fits)} fits ({len(states)} carve-outs x "
+          f"{len(contexts)} contexts) in {sweep * 1000:.1f} ms ({sweep / len(fits) * 1000:.2f} ms "
+          f"per fit, of which the speed model {one * 1e6:.0f} us)")  # fmt: skip
+
+
+def main(argv: Iterable[str] = ()) -> None:
+    del argv
+    rows = load_rows()
+    table, fb, _ = fit(rows)
+    fitted = {r.id: predict(r, table, fb) for r in rows if r.test in ("tg", "pp")}
+    held = kfold(rows)
+    n_fit = sum(r.role == "fit" for r in rows)
+    print(
+        f"{len(rows)} rows: {len(held)} held back in k-fold, {n_fit} fitted only (the sole "
+        f"witness of a constant, and the seed), {sum(r.role == 'info' for r in rows)} info"
+    )
+    print(f"keys fitted: {len({k.split('@')[1] for k in table})}, constants: {len(table)}\n")
+    per_class_table(rows, fitted, held)
+    print()
+    for line in goal_lines(rows, held, fitted):
+        print(line)
+    print("\nseed (Windows, LM Studio; fitted on):")
+    seed_table(rows, fitted)
+    print("\nseed first tokens, Qwen3-VL-32B Q4_K_M screenshot prompt (never fitted on):")
+    ttft_table(rows, table, fb)
+    print("\nlargest held-back errors:")
+    worst_rows(rows, held)
+    print()
+    timing()
+
+
+if __name__ == "__main__":
+    main()
