@@ -14,7 +14,7 @@ from tui.core.machine.detect import detect_machine
 from tui.core.machine.detect_match import THIS_MACHINE, detected_machine_state
 from tui.core.machine.detect_types import CommandOutput, CommandRunner
 from tui.core.machine.detect_windows import POWERSHELL_TIMEOUT_S, powershell_argv
-from tui.core.machine.fit import compute_pools
+from tui.core.machine.pools import compute_pools
 from tui.core.sizes import GiB, MiB
 
 DATA = Path(__file__).parent / "data" / "detect"

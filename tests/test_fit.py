@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.fit import evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.model.catalog import open_catalog_model
 from tui.core.model.spec import ModelSpec

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from tui.core.errors import SettingsError
-from tui.core.machine.fit import (
+from tui.core.machine.pools import (
     MachineState,
     compute_pools,
     gtt_from_pages_limit,

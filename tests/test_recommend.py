@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.recommend import recommend
 from tui.core.model.catalog import open_catalog_model

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.fit import FitResult, evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.model.catalog import open_catalog_model
 from tui.core.model.spec import ModelSpec

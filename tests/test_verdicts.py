@@ -18,7 +18,8 @@ import pytest
 from tui.app.factory import create_app
 from tui.cli.main import main
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.fit import evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.recommend import recommend
 from tui.core.model.catalog import open_catalog_model

@@ -19,7 +19,8 @@ from tui.app.presets import check_command
 from tui.app.state import Choice
 from tui.cli.main import main
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, MachineState
+from tui.core.machine.fit import FitResult
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine, load_machines
 from tui.core.model.catalog import open_catalog_model
 from tui.core.sizes import GiB

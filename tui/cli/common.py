@@ -14,7 +14,8 @@ from rich.console import Console
 
 from tui.core.errors import SettingsError, VramtuiError
 from tui.core.estimate.settings import DEFAULT_CTX_SIZE, FLASH_ATTN_VALUES, RuntimeSettings
-from tui.core.machine.fit import gtt_from_pages_limit
+from tui.core.estimate.tensor_rules import parse_override_tensor
+from tui.core.machine.pools import gtt_from_pages_limit
 from tui.core.machine.resolve import (
     ResolvedScenario,
     ScenarioOverrides,
@@ -90,6 +91,14 @@ def _gpu_layers(text: str) -> int | None:
     return value
 
 
+def _override_rule(text: str) -> str:
+    try:
+        parse_override_tensor(text)
+    except SettingsError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     """llama.cpp's long names, with its short forms. Defaults are left unset (None) so that a
     preset's values survive unless a flag overrides them."""
@@ -119,12 +128,22 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--swa-full", action="store_true", default=None)
     g.add_argument("--no-mmproj-offload", action="store_true", default=None)
+    g.add_argument("-ot", "--override-tensor", action="append", type=_override_rule,
+                   metavar="PATTERN=BUFFER", help="keep tensors matching PATTERN in BUFFER "
+                   "(CPU or the GPU's, e.g. exps=CPU); repeatable")  # fmt: skip
+    g.add_argument("-cmoe", "--cpu-moe", action="store_true", default=None,
+                   help="keep all MoE expert weights in system RAM")  # fmt: skip
+    g.add_argument("-ncmoe", "--n-cpu-moe", type=bounded_int(0, MAX_LAYERS), metavar="N",
+                   help="keep the expert weights of the first N layers in system RAM")  # fmt: skip
+    g.add_argument("-md", "--model-draft", metavar="MODEL",
+                   help="draft model for speculative decoding (path, hf:, URL or catalog id)")  # fmt: skip
 
 
 def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The RuntimeSettings fields the user set with flags (nothing for flags left out)."""
     changes: dict[str, Any] = {}
-    for name in ("ctx_size", "parallel", "batch_size", "ubatch_size", "flash_attn"):
+    for name in ("ctx_size", "parallel", "batch_size", "ubatch_size", "flash_attn", "n_cpu_moe",
+                 "model_draft"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -134,6 +153,8 @@ def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
             changes[name] = value.lower()
     if hasattr(args, "n_gpu_layers"):
         changes["n_gpu_layers"] = args.n_gpu_layers
+    if getattr(args, "override_tensor", None):
+        changes["override_tensor"] = ",".join(args.override_tensor)
     for flag, name, value in (
         ("kv_unified", "kv_unified", True),
         ("no_kv_offload", "kv_offload", False),
@@ -141,6 +162,7 @@ def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
         ("keep_in_memory", "keep_in_memory", True),
         ("swa_full", "swa_full", True),
         ("no_mmproj_offload", "mmproj_offload", False),
+        ("cpu_moe", "cpu_moe", True),
     ):
         if getattr(args, flag, None):
             changes[name] = value
@@ -172,8 +194,44 @@ def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> No
         "--mmproj", default="auto", help="projector: auto (default), none, or a path"
     )
     add_preset_arg(parser)
+    add_remote_args(parser)
     if required:
         parser.set_defaults(_model_required=True)
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (NaN, inf and 1e999 are refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:  # NaN and infinities fail this too
+            raise argparse.ArgumentTypeError(f"{text} is not from {low:g} to {high:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def add_remote_args(parser: argparse.ArgumentParser) -> None:
+    """--timeout and --allow-redirects for commands that may read a remote header."""
+    parser.add_argument("--timeout", type=bounded_float(1, 3600), default=120.0,
+                        metavar="SECONDS",
+                        help="give up reading a remote header after this long in total, "
+                        "1 to 3600 (default 120)")  # fmt: skip
+    parser.add_argument("--allow-redirects", action="store_true",
+                        help="follow a remote server's redirects to other hosts (Hugging Face's "
+                        "CDN is always followed)")  # fmt: skip
+
+
+def remote_args(args: argparse.Namespace) -> dict[str, Any]:
+    """`open_model` keywords from --timeout and --allow-redirects."""
+    return {
+        "timeout": getattr(args, "timeout", None),
+        "allow_redirects": bool(getattr(args, "allow_redirects", False)),
+    }
 
 
 class _Console(Console):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tui.core.machine.fit import FitResult, MachineState, Reason
+from tui.core.machine.fit import FitResult, Reason
+from tui.core.machine.pools import MachineState
 from tui.core.machine.recommend import GttAlternative, Recommendation
 from tui.core.machine.resolve import ResolvedScenario
 from tui.core.machine.speed import SpeedEstimate

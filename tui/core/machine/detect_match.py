@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tui.core.errors import VramtuiError
 from tui.core.machine.detect_types import Detection, GpuInfo
-from tui.core.machine.fit import MachineState
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import MachineCatalog, MachinePreset, load_machines
 from tui.core.paths import user_machines_dir
 from tui.core.sizes import GiB, MiB, format_bytes

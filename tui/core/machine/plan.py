@@ -20,7 +20,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.fit import FitResult, evaluate_fit
+from tui.core.machine.pools import MachineState
+from tui.core.machine.moe_offload import N_CPU_MOE, expert_offload
 from tui.core.machine.recommend import Recommendation, max_clean_context, recommend
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import format_bytes, format_tokens, short_tokens
@@ -157,11 +159,17 @@ def build_plan(
     best_ctx = max_clean_context(spec, settings, st, calibration=calibration)
     ctx = settings.ctx_size if ctx_given or best_ctx == 0 else best_ctx
     fit = evaluate_fit(spec, settings.with_changes(ctx_size=ctx), st, calibration=calibration)
+    # A MoE model that does not fit the GPU: run it with --n-cpu-moe when that is faster.
+    moe = expert_offload(spec, fit.settings, st, calibration=calibration)
+    if moe is not None and moe.faster == N_CPU_MOE:
+        fit = moe.fit
     reboot = has_carve and target != state.carve_out_bytes
     sentence = _sentence(
         spec, st, fit, current=state.carve_out_bytes, source=current_source,
         best_ctx=best_ctx, ctx_given=ctx_given,
     )  # fmt: skip
+    if moe is not None:
+        sentence += " " + moe.sentence()
     if gtt is not None and reboot and gtt.verdict == "fits":
         sentence += " " + gtt.sentence
     return Plan(
@@ -272,6 +280,26 @@ def _model_args(spec: ModelSpec) -> tuple[list[str], bool]:
     return ["-m", src], True
 
 
+def placement_args(s: RuntimeSettings) -> list[str]:
+    """llama-server's tensor placement flags, in the order vramtui applies them."""
+    args = ["-ot", s.override_tensor] if s.override_tensor else []
+    args += ["--cpu-moe"] if s.cpu_moe else []
+    return args + (["--n-cpu-moe", str(s.n_cpu_moe)] if s.n_cpu_moe else [])
+
+
+def _draft_args(spec: ModelSpec) -> list[str]:
+    """-md PATH for a local draft, -hfd ORG/REPO[:QUANT] for a Hub one, else a placeholder."""
+    if spec.draft is None:
+        return []
+    args, _ = _model_args(spec.draft)
+    if args[0] == "-m" and not args[1].startswith("<"):
+        return ["-md", args[1]]
+    src = spec.draft.source
+    if src.startswith("hf:") and args[0] == "-hf":
+        return ["-hfd", args[1]]
+    return ["-md", f"<path to {_model_key(spec.draft)}.gguf>"]
+
+
 def _model_key(spec: ModelSpec) -> str:
     src = spec.source
     if src.startswith("catalog:"):
@@ -300,6 +328,7 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
                      (s.keep_in_memory, "--mlock"), (s.swa_full, "--swa-full")):  # fmt: skip
         if on:
             argv.append(flag)
+    argv += placement_args(s) + _draft_args(spec)
     if spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:"):
         argv += ["--mmproj", spec.mmproj.source]
         if not s.mmproj_offload:
@@ -317,6 +346,13 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
         "Keep Model in Memory": not st.machine.unified_memory or st.machine.discrete,
         "Try mmap()": s.mmap,
     }
+    # Experts on the CPU: LM Studio 0.3.23's "Force Model Expert Weights onto CPU" switch (all
+    # of them), or the gpu.numCpuExpertLayersRatio of its load config (lmstudio-js
+    # LLMLoadModelConfig) for the first N layers.
+    if s.cpu_moe or (s.n_cpu_moe and s.n_cpu_moe >= bd.n_layers):
+        lmstudio["Force Model Expert Weights onto CPU"] = True
+    elif s.n_cpu_moe:
+        lmstudio["numCpuExpertLayersRatio"] = round(s.n_cpu_moe / max(bd.n_layers, 1), 3)
     if s.cache_type_k != "f16" or s.cache_type_v != "f16":
         lmstudio["K Cache Quantization Type"] = s.cache_type_k
         lmstudio["V Cache Quantization Type"] = s.cache_type_v

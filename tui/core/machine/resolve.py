@@ -16,7 +16,7 @@ from tui.core.errors import PresetError, SettingsError
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.detect import detect_machine
 from tui.core.machine.detect_match import detected_machine_state
-from tui.core.machine.fit import MachineState
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.scenario import Scenario
 from tui.core.sizes import size_arg
@@ -201,6 +201,9 @@ _VALUE_FLAGS = {
     "cache_type_k": "-ctk",
     "cache_type_v": "-ctv",
     "flash_attn": "-fa",
+    "override_tensor": "-ot",
+    "n_cpu_moe": "--n-cpu-moe",
+    "model_draft": "--model-draft",
 }
 _SWITCH_FLAGS = {
     "kv_unified": "-kvu",
@@ -209,6 +212,7 @@ _SWITCH_FLAGS = {
     "keep_in_memory": "--keep-in-memory",
     "swa_full": "--swa-full",
     "mmproj_offload": "--no-mmproj-offload",
+    "cpu_moe": "--cpu-moe",
 }
 
 

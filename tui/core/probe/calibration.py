@@ -21,7 +21,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.core.machine.fit import MachineState
+from tui.core.machine.pools import MachineState
 from tui.core.model.spec import ModelSpec
 from tui.core.probe.history import HistoryRecord, history_path, load_history
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.fit import FitResult, evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.model.source import open_model
 from tui.core.probe.calibration import factor_of, model_identity, scenario_calibration
 from tui.core.probe.results import Prediction
