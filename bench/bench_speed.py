@@ -127,7 +127,8 @@ def timing() -> None:
     """A full carve-out x context sweep of the seed machine through evaluate_fit."""
     from tests.test_seed_scenarios import _spec  # noqa: PLC0415
     from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415
-    from tui.core.machine.fit import MachineState, evaluate_fit  # noqa: PLC0415
+    from tui.core.machine.fit import evaluate_fit  # noqa: PLC0415
+    from tui.core.machine.pools import MachineState  # noqa: PLC0415
     from tui.core.machine.presets import get_machine  # noqa: PLC0415
     from tui.core.machine.recommend import curve_contexts  # noqa: PLC0415
     from tui.core.machine.speed import estimate_speed  # noqa: PLC0415

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.fit import evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.speed import (
     DEFAULT_IMAGE_SIZE,
@@ -75,7 +76,10 @@ LOWER: dict[str, float] = {"w": 256 / 235}
 # Launch costs per layer differ most between OS and runtime (issue 12), and the copies a spill
 # into Windows shared memory adds per layer are the seed's explanation of 17 vs 43 tok/s: a key
 # with two rows or more that carry such a term fits its own, as it fits its own bandwidth.
-ALWAYS = frozenset({"w", "layer", "shlayer"})
+# BF16 on a device without bf16 (RADV, AMDVLK: "bf16: 0") is a per-quant cost the rows of the
+# BF16 models measure even where it is a small share of the ideal time: fitted wherever two rows
+# carry it.
+ALWAYS = frozenset({"w", "layer", "shlayer", "w.xbf16", "p.bf16"})
 # Per-quant terms only where a pair of rows differing in that quant measures them: Q6_K only
 # in the seed (GLM 4.7 Flash Q4_K_M vs Q6_K, same machine, context and backends).
 ONLY_FOR: dict[str, str] = {"w.q6k": "/windows/"}
@@ -320,7 +324,7 @@ def _gated(key: str, members: list[Row]) -> list[str]:
             TYPICAL.get(t, 1.0) * row_terms(r).get(t, 0.0) >= GATE * measured_seconds(r)
             for r in members
         )
-        carried = sum(t in row_terms(r) and r.is_decode for r in members)
+        carried = sum(row_terms(r).get(t, 0.0) > 0 for r in members)
         if big >= 2 or (t in ALWAYS and carried >= 2):
             out.append(t)
     return out

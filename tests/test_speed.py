@@ -6,7 +6,8 @@ import pytest
 
 from tui.core.errors import PresetError
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.fit import FitResult, evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine, parse_machine
 from tui.core.machine.speed import (
     decode_seconds,

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tui.core.atomic import read_text_capped
 from tui.core.errors import PresetError, VramtuiError
 from tui.core.paths import bundled_presets_dir, user_machines_dir
 from tui.core.sizes import GiB, MiB
@@ -159,6 +160,7 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
             raise PresetError(source, key, f"expected {_tname(types)}, got a boolean")
         if not isinstance(value, types):
             raise PresetError(source, key, f"expected {_tname(types)}, got {type(value).__name__}")
+        _check_finite(source, key, value)
     total = _positive(data, "total_ram_gib", source) * GiB
     steps: list[int] = []
     for i, step in enumerate(data.get("carve_out_steps_mib", [])):
@@ -208,6 +210,22 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
     )  # fmt: skip
 
 
+MAX_PRESET_NUMBER = 1e7  # above any RAM in GiB, carve-out in MiB, GB/s or TFLOPS of a machine
+
+
+def _check_finite(source: str, key: str, value: Any) -> None:
+    """Numbers (and the numbers in a list) must be finite and below MAX_PRESET_NUMBER: NaN,
+    inf and 1e300 would pass `<= 0` checks and break every sum after them."""
+    items = value if isinstance(value, list) else [value]
+    for i, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            continue
+        if not -MAX_PRESET_NUMBER <= item <= MAX_PRESET_NUMBER:  # NaN fails this too
+            where = f"{key}[{i}]" if isinstance(value, list) else key
+            limit = f"{MAX_PRESET_NUMBER:g}"
+            raise PresetError(source, where, f"{item!r} is not a finite number up to {limit}")
+
+
 def _tname(types: type | tuple[type, ...]) -> str:
     if isinstance(types, tuple):
         return " or ".join(t.__name__ for t in types)
@@ -227,12 +245,15 @@ def _optional_positive(data: dict[str, Any], key: str, source: str) -> float | N
 
 def load_machine_file(path: Path) -> MachinePreset:
     try:
-        if path.stat().st_size > MAX_PRESET_BYTES:
-            raise PresetError(str(path), "", "file too large for a machine preset")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # A FIFO, a device or a symlink to /dev/zero is refused unread; the cap counts bytes.
+        data = tomllib.loads(read_text_capped(path, MAX_PRESET_BYTES))
     except tomllib.TOMLDecodeError as err:
         raise PresetError(str(path), "", f"not valid TOML ({err})") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except RecursionError:
+        raise PresetError(str(path), "", "not valid TOML (nested too deep)") from None
+    except OSError as err:
+        raise PresetError(str(path), "", f"cannot read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
         raise PresetError(str(path), "", f"cannot read ({err})") from None
     return parse_machine(data, str(path))
 
