@@ -92,7 +92,11 @@ class MachineState:
         carve = machine.default_carve_out_bytes or 0
         if not machine.carve_out_steps:
             carve = 0
-        state = cls(machine=machine, carve_out_bytes=carve, os=machine.default_os)
+        # A preset's own GTT setting (e.g. 124 GiB with ttm.pages_limit) applies under Linux.
+        gtt = machine.default_gtt_bytes if machine.default_os == OsName.LINUX else None
+        state = cls(machine=machine, carve_out_bytes=carve, os=machine.default_os, gtt_bytes=gtt)
+        if changes.get("os", state.os) != OsName.LINUX and "gtt_bytes" not in changes:
+            changes["gtt_bytes"] = None
         return replace(state, **changes) if changes else state
 
     @property
