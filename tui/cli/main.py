@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "tui.cli.probe_cmd",
     "tui.cli.detect_cmd",
     "tui.cli.plan_cmd",
+    "tui.cli.quants_cmd",
+    "tui.cli.cluster_cmd",
 )
 
 

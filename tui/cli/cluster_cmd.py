@@ -1,0 +1,206 @@
+"""`vramtui cluster MODEL --node ID[:CARVE][@HOST[:PORT]] --node ... [--tensor-split A,B,...]
+[--link NAME] [settings] [--json]`: a model over several machines with llama.cpp's RPC backend.
+
+Nodes are given in llama.cpp's device order: every node but the last runs `rpc-server`, the last
+runs `llama-server --rpc ...` with its own GPU as the last device. `--recommend` also searches
+the smallest set of these nodes and carve-outs that runs the model, with a balanced split.
+
+Exit codes as `check`: 0 every node fits, 1 with warnings, 3 a node will not fit, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+from tui.cli.common import (
+    add_remote_args,
+    add_runtime_args,
+    bounded_int,
+    console,
+    finish,
+    guarded,
+    print_json,
+    remote_args,
+    settings_from_args,
+)
+from tui.core.errors import SettingsError
+from tui.core.sizes import format_bytes, parse_size
+from tui.core.vocab import Backend, OsName
+from tui.present.untrusted import plain
+
+if TYPE_CHECKING:
+    from tui.core.machine.cluster import ClusterResult
+    from tui.core.machine.cluster_plan import ClusterRecommendation
+    from tui.core.machine.cluster_types import ClusterNode
+
+MAX_NODES = 16
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    from tui.core.machine.links import DEFAULT_LINK, link_ids  # noqa: PLC0415
+
+    p = sub.add_parser(
+        "cluster", help="a model over several machines with llama.cpp's RPC backend (rpc-server)"
+    )
+    p.add_argument("model", help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, URL or catalog id")
+    p.add_argument("--mmproj", default="none", help="projector: none (default), auto or a path")
+    add_remote_args(p)
+    p.add_argument(
+        "--node", action="append", required=True, metavar="ID[:CARVE][@HOST[:PORT]]",
+        help="a machine preset id, its carve-out and how the head reaches it; once per node, in "
+        "llama.cpp's device order (the last one runs llama-server)",
+    )  # fmt: skip
+    p.add_argument(
+        "--tensor-split", "-ts", metavar="A,B,...",
+        help="llama.cpp's --tensor-split, one value per node in device order",
+    )  # fmt: skip
+    p.add_argument("--link", default=DEFAULT_LINK, choices=link_ids(),
+                   help=f"the network between the nodes (default {DEFAULT_LINK})")  # fmt: skip
+    p.add_argument("--os", dest="os_name", choices=[o.value for o in OsName],
+                   help="the OS on every node (default: each machine's)")  # fmt: skip
+    p.add_argument("--backend", choices=[b.value for b in Backend],
+                   help="the GPU backend on every node (default: each machine's)")  # fmt: skip
+    p.add_argument("--gtt", help="Linux GTT size on every node, e.g. 120G")
+    p.add_argument("--prompt-tokens", type=bounded_int(1, 1 << 24),
+                   help="prompt length for prefill and time to first token")  # fmt: skip
+    p.add_argument("--recommend", action="store_true",
+                   help="also: the fewest of these nodes and the carve-outs that run the model, "
+                   "with a balanced tensor split")  # fmt: skip
+    add_runtime_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(run_cluster))
+
+
+def _split_host(text: str) -> tuple[str, str, int | None]:
+    """ "ID[:CARVE]@HOST[:PORT]" -> ("ID[:CARVE]", HOST, PORT)."""
+    if "@" not in text:
+        return text, "", None
+    node, _, where = text.partition("@")
+    host, _, port = where.partition(":")
+    if not host:
+        raise SettingsError(f"--node {text!r}: nothing after '@' (HOST[:PORT])")
+    if port:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"--node {text!r}: port {port!r} is not 1-65535")
+        return node, host, int(port)
+    return node, host, None
+
+
+def parse_node(text: str, args: argparse.Namespace) -> ClusterNode:
+    """One `--node` value as a cluster node (machine preset, carve-out, OS, host)."""
+    from tui.core.machine.cluster_types import DEFAULT_RPC_PORT, ClusterNode  # noqa: PLC0415
+    from tui.core.machine.pools import MachineState  # noqa: PLC0415
+    from tui.core.machine.presets import get_machine  # noqa: PLC0415
+
+    spec, host, port = _split_host(text.strip())
+    machine_id, _, carve = spec.partition(":")
+    if not machine_id:
+        raise SettingsError(f"--node {text!r}: no machine id (see `vramtui machines`)")
+    machine = get_machine(machine_id)
+    changes: dict[str, Any] = {}
+    if carve:
+        changes["carve_out_bytes"] = parse_size(carve, f"--node {machine_id}")
+    if args.os_name:
+        changes["os"] = args.os_name
+    if args.backend:
+        changes["backend"] = args.backend
+    if args.gtt:
+        changes["gtt_bytes"] = parse_size(args.gtt, "--gtt")
+    state = MachineState.default_for(machine, **changes)
+    return ClusterNode(state, host=host, port=port or DEFAULT_RPC_PORT)
+
+
+def parse_tensor_split(text: str | None, n_nodes: int) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise SettingsError(f"--tensor-split {text!r}: not comma-separated numbers") from None
+    if len(values) != n_nodes:
+        raise SettingsError(f"--tensor-split has {len(values)} values for {n_nodes} nodes")
+    if any(v < 0 or not math.isfinite(v) for v in values) or not any(values):
+        raise SettingsError(f"--tensor-split {text!r}: values must be >= 0, not all zero")
+    return values
+
+
+def run_cluster(args: argparse.Namespace) -> int:
+    from tui.core.machine.cluster import evaluate_cluster  # noqa: PLC0415
+    from tui.core.machine.cluster_plan import recommend_cluster  # noqa: PLC0415
+    from tui.core.machine.cluster_types import Cluster  # noqa: PLC0415
+    from tui.core.machine.links import get_link  # noqa: PLC0415
+    from tui.core.model.source import open_model  # noqa: PLC0415
+
+    if not 2 <= len(args.node) <= MAX_NODES:
+        raise SettingsError(f"a cluster needs 2 to {MAX_NODES} --node values, got {len(args.node)}")
+    nodes = tuple(parse_node(t, args) for t in args.node)
+    cluster = Cluster(nodes, get_link(args.link), parse_tensor_split(args.tensor_split, len(nodes)))
+    settings = settings_from_args(args)
+    spec = open_model(args.model, mmproj=args.mmproj, **remote_args(args))
+    result = evaluate_cluster(spec, settings, cluster, prompt_tokens=args.prompt_tokens)
+    rec = recommend_cluster(spec, settings, cluster) if args.recommend else None
+    if args.json:
+        data = result.to_json()
+        data["model"] = spec.name
+        if rec is not None:
+            data["recommendation"] = rec.to_json()
+        return finish(result.verdict.exit_code, lambda: print_json(data))
+    return finish(result.verdict.exit_code, lambda: _print(spec.name, result, rec))
+
+
+def _node_table(result: ClusterResult) -> Table:
+    t = Table(show_edge=False, pad_edge=False, box=None)
+    for col in ("device", "machine", "carve-out", "layers", "weights", "KV", "compute",
+                "GPU used / can address", "RAM left", "verdict"):  # fmt: skip
+        t.add_column(col, justify="left" if col in {"device", "machine", "verdict"} else "right")
+    for n in result.nodes:
+        b = n.buffers
+        role = f"{n.device} ({n.role})"
+        layers = f"{n.layers}" + (" +out" if n.output_layer else "")
+        t.add_row(
+            Text(role), Text(n.state.machine.id), format_bytes(n.state.carve_out_bytes), layers,
+            format_bytes(b.weights), format_bytes(b.kv + b.recurrent), format_bytes(b.compute),
+            f"{format_bytes(n.gpu_used_bytes)} / {format_bytes(n.gpu_capacity_bytes)}",
+            format_bytes(n.system_ram_left_bytes), str(n.verdict).replace("_", " "),
+        )  # fmt: skip
+    return t
+
+
+def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) -> None:
+    out = console()
+    sp = result.speed
+    out.print(Text(f"{plain(name)} over {len(result.nodes)} nodes, {result.cluster.link.name}: "
+                   f"{str(result.verdict).replace('_', ' ')}"))  # fmt: skip
+    out.print(_node_table(result))
+    h = result.buffers.host
+    out.print(Text(f"head's CPU: input embeddings {format_bytes(h.weights)}, logits "
+                   f"{format_bytes(result.buffers.output_bytes)}, compute "
+                   f"{format_bytes(h.compute)}"))  # fmt: skip
+    for n in result.nodes:
+        for r in n.reasons:
+            out.print(Text(f"  {n.device}: {r.message}"))
+    limit = " (limited by the link)" if sp.prefill_limited_by_link else ""
+    speed = (f"about {sp.decode_tokens_per_second:.1f} tok/s decode, "
+             f"{sp.prefill_tokens_per_second:.0f} tok/s prefill{limit}; {sp.basis}")  # fmt: skip
+    out.print(Text(speed))
+    c = result.commands
+    out.print(Text("setup:"))
+    for line in c.setup:
+        out.print(Text(f"  {line}"))
+    out.print(Text("commands:"))
+    for line in c.rpc_servers:
+        out.print(Text(f"  {line}"))
+    out.print(Text(f"  {c.llama_server}"))
+    if not c.model_path_known:
+        out.print(Text("  (put the path of your GGUF file after -m)"))
+    for note in result.notes:
+        out.print(Text(f"note: {note}"))
+    if rec is not None:
+        out.print(Text(f"recommendation: {rec.sentence}"))
+        if rec.result is not None:
+            out.print(Text(f"  {rec.result.commands.llama_server}"))

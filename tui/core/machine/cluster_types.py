@@ -1,0 +1,74 @@
+"""The cluster as a user describes it: machines in llama.cpp's device order, the link between
+them, the tensor split (tui.core.machine.cluster has the full story)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui.core.errors import SettingsError
+from tui.core.machine.fit import _desktop_reserve
+from tui.core.machine.links import LinkPreset
+from tui.core.machine.pools import MachineState, compute_pools
+
+DEFAULT_RPC_PORT = 50052  # rpc-server's default port (tools/rpc/rpc-server.cpp)
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One machine of the cluster, in device order; `host` names it in the commands."""
+
+    state: MachineState
+    host: str = ""
+    port: int = DEFAULT_RPC_PORT
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Nodes in llama.cpp's device order (the last one runs llama-server), the link between
+    them, and the `--tensor-split` (None: llama.cpp's default, by free memory)."""
+
+    nodes: tuple[ClusterNode, ...]
+    link: LinkPreset
+    tensor_split: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.nodes) < 2:
+            raise SettingsError("a cluster needs at least two nodes")
+        ts = self.tensor_split
+        if ts is not None:
+            if len(ts) != len(self.nodes):
+                raise SettingsError(
+                    f"--tensor-split has {len(ts)} values for {len(self.nodes)} nodes"
+                )
+            if any(v < 0 for v in ts) or not any(v > 0 for v in ts):
+                raise SettingsError("--tensor-split values must be >= 0 and not all zero")
+
+    @property
+    def head(self) -> int:
+        return len(self.nodes) - 1
+
+    def host_of(self, i: int) -> str:
+        return self.nodes[i].host or f"node{i + 1}"
+
+
+def gpu_capacity(state: MachineState) -> int:
+    """Bytes the node's GPU can address for llama.cpp's buffers (the fit's pools, less the
+    desktop's own share): what a free-memory split weighs the node by."""
+    pools = compute_pools(state)
+    return max(pools.gpu_total_bytes - _desktop_reserve(state), 0)
+
+
+def device_names(cluster: Cluster) -> list[str]:
+    """llama.cpp's names: RPC0, RPC1, ... then the head's own GPU (Vulkan0, ROCm0, ...)."""
+    names = [f"RPC{i}" for i in range(len(cluster.nodes) - 1)]
+    backend = cluster.nodes[-1].state.resolved_backend
+    label = {"vulkan": "Vulkan0", "rocm": "ROCm0", "cuda": "CUDA0", "metal": "MTL0"}
+    names.append(label.get(backend, "CPU"))
+    return names
+
+
+def split_shares(cluster: Cluster) -> tuple[float, ...]:
+    """The shares llama.cpp splits the layers by: the tensor split, else free memory."""
+    if cluster.tensor_split is not None:
+        return cluster.tensor_split
+    return tuple(float(gpu_capacity(n.state)) for n in cluster.nodes)
