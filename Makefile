@@ -19,7 +19,11 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/vramtui $(ARGS)
 
+# Every test: the llama.cpp RPC oracle is built first where a C++ compiler allows (minutes the
+# first time, then cached); without it tests/rpc skip and say why.
 test: $(STAMP)
+	@$(MAKE) --no-print-directory rpc-oracle PYTHON=$(PYTHON) || \
+	  echo "make test: the RPC oracle could not be built; tests/rpc will skip (see above)"
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)

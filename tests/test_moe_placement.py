@@ -16,7 +16,8 @@ from tui.core.estimate.memory import estimate_memory
 from tui.core.estimate.placement import tensor_moves
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.estimate.tensor_rules import parse_override_tensor, tensor_overrides
-from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.fit import evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.resolve import ScenarioOverrides, resolve_scenario, scenario_args
 from tui.core.machine.scenario import scenario_from_toml

@@ -9,9 +9,10 @@ import pytest
 
 from tui.cli.main import main
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState, evaluate_fit
+from tui.core.machine.fit import evaluate_fit
 from tui.core.machine.moe_offload import N_CPU_MOE, expert_offload, is_moe
 from tui.core.machine.plan import build_plan
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.recommend import recommend
 from tui.core.model.catalog import open_catalog_model

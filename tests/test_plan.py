@@ -14,8 +14,8 @@ from tests.test_detect import hp_zbook_tree, make_tree
 from tui.cli.main import main
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.pools import MachineState
 from tui.core.machine.plan import build_plan, run_commands
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine
 from tui.core.machine.recommend import CTX_STEP
 from tui.core.model.source import open_model

@@ -35,6 +35,7 @@ class Route:
     redirect_to: str = ""  # for mode "redirect": absolute URL or path
     stall_s: float = 2.0  # for mode "stall"
     linked_etag: bool = False  # send X-Linked-Etag (as Hugging Face does on its redirects)
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers of a `body` answer
 
 
 @dataclass
@@ -178,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._simple(200, b"<html><body>Sign in</body></html>", "text/html; charset=utf-8")
             return
         if route.body is not None:
-            self._simple(200, route.body, route.content_type, {"ETag": route.etag})
+            self._simple(200, route.body, route.content_type, {"ETag": route.etag, **route.headers})
             return
         assert route.file is not None
         size = route.file.stat().st_size

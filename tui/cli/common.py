@@ -25,6 +25,7 @@ from tui.core.machine.resolve import (
 from tui.core.machine.scenario import Scenario, load_scenario
 from tui.core.sizes import MiB, parse_size, parse_tokens
 from tui.core.vocab import Backend, ExitCode, OsName, Runtime
+from tui.present.untrusted import plain
 
 MAX_LAYERS = 10_000  # far above any model's layer count; keeps the number sane
 EXIT_OK = ExitCode.OK
@@ -136,7 +137,8 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-ncmoe", "--n-cpu-moe", type=bounded_int(0, MAX_LAYERS), metavar="N",
                    help="keep the expert weights of the first N layers in system RAM")  # fmt: skip
     g.add_argument("-md", "--model-draft", metavar="MODEL",
-                   help="draft model for speculative decoding (path, hf:, URL or catalog id)")  # fmt: skip
+                   help="draft model for speculative decoding "
+                   "(a path, hf:, URL or catalog id)")  # fmt: skip
 
 
 def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -284,7 +286,8 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
         try:
             return handler(args)
         except VramtuiError as err:
-            sys.stderr.write(f"vramtui: {err}\n")
+            # Messages quote paths, names and server text: shown with escapes made visible.
+            sys.stderr.write(f"vramtui: {plain(err, 1000)}\n")
             return err.exit_code
         except KeyboardInterrupt:
             sys.stderr.write("vramtui: interrupted\n")
@@ -296,7 +299,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             if os.environ.get("VRAMTUI_DEBUG"):
                 raise
             sys.stderr.write(
-                f"vramtui: internal error: {type(err).__name__}: {err} "
+                f"vramtui: internal error: {type(err).__name__}: {plain(err, 300)} "
                 "(set VRAMTUI_DEBUG=1 for a traceback)\n"
             )
             return EXIT_INTERNAL
@@ -345,9 +348,12 @@ def _gtt_flag(args: argparse.Namespace) -> int | None:
     if not text.startswith("pages="):
         return parse_size(text, "--gtt", minimum=MiB)
     try:
-        return gtt_from_pages_limit(int(text[6:]))
+        pages = int(text[6:])
     except ValueError:
-        raise SettingsError(f"--gtt: {text!r} is not pages=N") from None
+        raise SettingsError(f"--gtt: {text[:40]!r} is not pages=N") from None
+    if pages > 1 << 32:  # 16 TiB in 4 KiB pages: more than any machine's RAM
+        raise SettingsError(f"--gtt: pages={pages:.3g} is more than {1 << 32} pages")
+    return gtt_from_pages_limit(pages)
 
 
 def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:

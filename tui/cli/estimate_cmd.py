@@ -12,8 +12,10 @@ from tui.cli.common import (
     console,
     guarded,
     print_json,
+    remote_args,
     resolve_model_and_settings,
 )
+from tui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from tui.core.estimate.breakdown import MemoryBreakdown
 from tui.core.model.spec import ModelSpec
 from tui.core.vocab import BufferKind, Place
@@ -31,6 +33,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="gpu: a GPU backend (Vulkan/ROCm/CUDA/Metal); cpu: llama.cpp's CPU build",
     )
     p.add_argument("--json", action="store_true", help="one JSON object, integer bytes")
+    add_exact_arg(p)
     p.set_defaults(handler=guarded(run))
 
 
@@ -46,15 +49,22 @@ def estimate_json(spec: ModelSpec, bd: MemoryBreakdown) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from tui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.model.draft_model import with_draft  # noqa: PLC0415 - lazy: keeps startup fast
     from tui.core.model.source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
 
+    require_exact(args)
     model, mmproj, settings = resolve_model_and_settings(args)
-    spec = open_model(model, mmproj=mmproj)
+    spec = with_draft(open_model(model, mmproj=mmproj, **remote_args(args)), settings.model_draft)
     bd = estimate_memory(spec, settings, backend=args.backend)
+    report = exact_report_for(args, spec, settings)
     if args.json:
-        print_json(estimate_json(spec, bd))
+        data = estimate_json(spec, bd)
+        if report is not None:
+            data["exact"] = report
+        print_json(data)
         return EXIT_OK
     _print_table(spec, bd)
+    print_exact(report, approximate=bd.approximate and not spec.synthesized)
     return EXIT_OK
 
 

@@ -23,27 +23,42 @@ from tui.cli.common import (
     finish,
     guarded,
     print_json,
+    remote_args,
     resolve_from_args,
 )
+from tui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from tui.core.sizes import format_bytes, short_tokens
-from tui.core.vocab import ExitCode
+from tui.core.vocab import ExitCode, ReasonCode
 from tui.present.fit_words import (
+    advice,
     carve_out_label,
     gtt_alternative_sentence,
     reboot_sentence,
     recommendation_sentence,
+    seed_evidence,
     setup_line,
     speed_sentence,
 )
+from tui.present.untrusted import plain
 
 if TYPE_CHECKING:
     from tui.core.estimate.settings import RuntimeSettings
-    from tui.core.machine.fit import FitResult, MachineState
+    from tui.core.machine.fit import FitResult
+    from tui.core.machine.pools import MachineState
     from tui.core.machine.recommend import ContextPoint, Recommendation
     from tui.core.model.spec import ModelSpec
 
 
+def calibration_json(calibration: Any) -> dict[str, Any] | None:
+    if calibration is None:
+        return None
+    return {"factor": round(calibration.factor, 4), "probes": calibration.probes,
+            "bounded": calibration.bounded}  # fmt: skip
+
+
 def _prompt_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-calibration", action="store_true",
+                   help="ignore earlier probes of this model: the raw prediction")  # fmt: skip
     p.add_argument("--prompt-tokens", type=bounded_int(1, 1 << 24),
                    help="prompt length for time to first token, 1 to 16M tokens")  # fmt: skip
 
@@ -56,6 +71,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _prompt_arg(p)
     add_runtime_args(p)
     p.add_argument("--json", action="store_true")
+    add_exact_arg(p)
     p.set_defaults(handler=guarded(run_check))
 
     p = sub.add_parser("recommend", help="which BIOS carve-out to pick for a model")
@@ -77,16 +93,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from tui.core.machine.fit import evaluate_fit  # noqa: PLC0415
+    from tui.core.model.draft_model import with_draft  # noqa: PLC0415
     from tui.core.model.source import open_model  # noqa: PLC0415
-    from tui.core.probe.calibration import load_calibration  # noqa: PLC0415
+    from tui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
+    require_exact(args)
     resolved = resolve_from_args(args, carve_required=True)
     settings, state = resolved.settings, resolved.state
-    spec = open_model(resolved.model_ref, mmproj=resolved.mmproj)
-    calibration = load_calibration(state.machine.id, state.resolved_backend)
-    fit = evaluate_fit(
-        spec, settings, state, prompt_tokens=args.prompt_tokens, calibration=calibration
+    spec = with_draft(
+        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
+        settings.model_draft,
     )
+    calibration = None if args.no_calibration else scenario_calibration(spec, state)
+    fit = evaluate_fit(
+        spec, settings, state, prompt_tokens=args.prompt_tokens,
+        calibration=factor_of(calibration),
+    )  # fmt: skip
     if args.json:
         data = fit.to_json()
         data["model"] = spec.name
@@ -96,14 +118,28 @@ def run_check(args: argparse.Namespace) -> int:
         data["runtime"] = state.runtime
         data["machine_source"] = resolved.machine_source
         data["reboot_needed"] = resolved.reboot_needed
+        data["calibration"] = calibration_json(calibration)
+        if (exact := exact_report_for(args, spec, settings)) is not None:
+            data["exact"] = exact
         return finish(fit.verdict.exit_code, lambda: print_json(data))
+    exact = exact_report_for(args, spec, settings)
 
     def show() -> None:
         _print_check(spec.name, state, fit)
+        _print_exact(exact, fit)
+        if calibration is not None and fit.runs:
+            console().print(Text(f"  speed {calibration.describe()} (--no-calibration: raw)"))
         if resolved.reboot_needed is not None:
             console().print(Text(reboot_sentence(resolved)))
 
     return finish(fit.verdict.exit_code, show)
+
+
+def _print_exact(exact: dict[str, Any] | None, fit: FitResult) -> None:
+    """--exact: llama.cpp's own figures beside the estimate; without it, the hint to ask for
+    them when the architecture is estimated by generic rules."""
+    approximate = any(r.code == ReasonCode.APPROXIMATE_ESTIMATE for r in fit.reasons)
+    print_exact(exact, approximate=approximate)
 
 
 def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
@@ -113,25 +149,36 @@ def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
     c.print(Text(fit.verdict.label, style=f"bold {fit.verdict.style}"))
     for r in fit.reasons:
         c.print(Text.assemble(f"  {r.severity}: ", (r.code, "bold"), f" {r.message}"))
+        evidence = seed_evidence(r, state)
+        if evidence is not None:
+            c.print(Text(f"    {evidence}", style="italic"))
+    tip = advice(fit, state)
+    if tip is not None:
+        c.print(Text(f"  -> {tip}"))
     for pool in fit.pool_usage:
         parts = ", ".join(f"{s.label} {format_bytes(s.n_bytes)}" for s in pool.segments)
         c.print(Text(f"  {pool.name}: {format_bytes(pool.used_bytes)} of "
                      f"{format_bytes(pool.capacity_bytes)} ({parts or 'unused'})"))  # fmt: skip
-    c.print(Text(f"  {speed_sentence(fit.speed)}"))
+    if fit.runs:
+        c.print(Text(f"  {speed_sentence(fit.speed)}"))
 
 
 def run_recommend(args: argparse.Namespace) -> int:
     from tui.core.machine.recommend import recommend  # noqa: PLC0415
+    from tui.core.model.draft_model import with_draft  # noqa: PLC0415
     from tui.core.model.source import open_model  # noqa: PLC0415
-    from tui.core.probe.calibration import load_calibration  # noqa: PLC0415
+    from tui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
     resolved = resolve_from_args(args)
     settings, state = resolved.settings, resolved.state
-    spec = open_model(resolved.model_ref, mmproj=resolved.mmproj)
-    calibration = load_calibration(state.machine.id, state.resolved_backend)
-    rec = recommend(spec, settings, state, calibration=calibration)
+    spec = with_draft(
+        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
+        settings.model_draft,
+    )
+    calibration = None if args.no_calibration else scenario_calibration(spec, state)
+    rec = recommend(spec, settings, state, calibration=factor_of(calibration))
     code = ExitCode.OK if rec.recommended_index is not None else ExitCode.WILL_NOT_FIT
-    curve = _contexts(spec, settings, state, rec, calibration) if args.contexts else None
+    curve = _contexts(spec, settings, state, rec, factor_of(calibration)) if args.contexts else None
     if args.json:
         data = rec.to_json()
         data["model"] = spec.name
@@ -190,7 +237,7 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
     # Compact cells so the table stays one line per step at 80 columns; reasons may wrap.
     t = Table(
         title=Text(
-            f"{name} on {state.machine.name} ({state.os}, {state.resolved_backend}, "
+            f"{plain(name)} on {plain(state.machine.name)} ({state.os}, {state.resolved_backend}, "
             f"{state.runtime})"
         ),
         pad_edge=False,
@@ -230,6 +277,8 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
     c.print(Text(recommendation_sentence(rec), style=style))
     if rec.linux_gtt_alternative is not None:
         c.print(Text(gtt_alternative_sentence(rec.linux_gtt_alternative)))
+    if rec.expert_offload is not None:
+        c.print(Text(rec.expert_offload.sentence()))
 
 
 def run_machines(args: argparse.Namespace) -> int:

@@ -8,7 +8,14 @@ from typing import Any
 
 from rich.table import Table
 
-from tui.cli.common import EXIT_OK, add_model_args, console, print_json, resolve_model_and_settings
+from tui.cli.common import (
+    EXIT_OK,
+    add_model_args,
+    console,
+    print_json,
+    remote_args,
+    resolve_model_and_settings,
+)
 from tui.core.model.source import open_model
 from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
 from tui.core.sizes import format_bytes
@@ -211,7 +218,7 @@ def render(data: dict[str, Any]) -> None:
 
 def run_inspect(args: argparse.Namespace) -> int:
     model, mmproj, _settings = resolve_model_and_settings(args)
-    spec = open_model(model, mmproj=mmproj)
+    spec = open_model(model, mmproj=mmproj, **remote_args(args))
     data = inspect_data(spec)
     if args.json:
         print_json(data)

@@ -23,6 +23,7 @@ from tui.cli.common import (
     guarded,
     overrides_from_args,
     print_json,
+    remote_args,
     resolve_from_args,
     resolve_model_and_settings,
 )
@@ -77,12 +78,13 @@ def _state_and_source(args: argparse.Namespace) -> tuple[Any, str]:
 
 def run_plan(args: argparse.Namespace) -> int:
     from tui.core.machine.plan import build_plan  # noqa: PLC0415
+    from tui.core.model.draft_model import with_draft  # noqa: PLC0415
     from tui.core.model.source import open_model  # noqa: PLC0415
     from tui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
     model, mmproj, settings = resolve_model_and_settings(args)
     state, source = _state_and_source(args)
-    spec = open_model(model, mmproj=mmproj)
+    spec = with_draft(open_model(model, mmproj=mmproj, **remote_args(args)), settings.model_draft)
     calibration = factor_of(scenario_calibration(spec, state))
     ctx_given = args.ctx_size is not None or bool(getattr(args, "preset", None))
     plan = build_plan(

@@ -23,7 +23,7 @@ from tui.cli.common import (
     print_json,
     settings_from_args,
 )
-from tui.core.errors import SettingsError
+from tui.core.errors import PresetError, SettingsError
 from tui.core.machine.resolve import STATE_FIELDS
 from tui.core.machine.scenario import (
     Scenario,
@@ -81,6 +81,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("path", metavar="FILE")
     s.add_argument("--name", help="save under this name instead of the file's")
     s.add_argument("--force", action="store_true", help="replace a preset of that name")
+    s.add_argument("--replace-machine", action="store_true",
+                   help="the preset carries its own machine: replace a different machine of "
+                   "that id without asking")  # fmt: skip
     s.set_defaults(handler=guarded(run_import))
 
     s = ps.add_parser("delete", help="delete a saved preset")
@@ -126,6 +129,7 @@ def run_save(args: argparse.Namespace) -> int:
         replace(start, model_ref=model, machine_id=machine, settings=settings, **given_fields),
         args.name,
     )
+    scenario = _with_definition(scenario)
     path = save_scenario(scenario, force=args.force)
     _warn_unknown_machine(scenario)
     sys.stdout.write(f"saved preset {scenario.name} to {path}\n")
@@ -180,8 +184,47 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_definition(s: Scenario) -> Scenario:
+    """A preset on the user's own machine carries that machine's file (for a friend)."""
+    from tui.core.machine.embedded import definition_for  # noqa: PLC0415 - reads machine files
+    from tui.core.machine.presets import load_machines  # noqa: PLC0415
+
+    machine = load_machines().get(s.machine_id)
+    definition = definition_for(machine) if machine is not None else None
+    return replace(s, machine_definition=definition) if definition is not None else s
+
+
+def _may_replace_machine(s: Scenario, args: argparse.Namespace) -> bool:
+    """Whether the preset's own machine may replace a different one of that id here: with
+    --replace-machine, or when the user says yes at a terminal; otherwise the import stops."""
+    from tui.core.machine.embedded import embedded_machine  # noqa: PLC0415
+
+    if s.machine_definition is None:
+        return False
+    plan = embedded_machine(s.machine_definition, args.path, s.machine_id)
+    if not plan.replaces or args.replace_machine:
+        return True
+    where = plan.target
+    question = (f"The preset carries machine {s.machine_id!r}, but a different machine of that "
+                f"id is here ({where}). Replace it? [y/N] ")  # fmt: skip
+    if sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes"):
+        return True
+    raise PresetError(args.path, "machine_definition",
+                      f"a different machine {s.machine_id!r} is installed here; "
+                      "--replace-machine replaces it")  # fmt: skip
+
+
 def run_import(args: argparse.Namespace) -> int:
-    s = import_scenario(Path(args.path).expanduser(), name=args.name, force=args.force)
+    from tui.core.machine.embedded import install_machine  # noqa: PLC0415
+
+    path = Path(args.path).expanduser()
+    replace_machine = _may_replace_machine(load_scenario(str(path)), args)
+    s = import_scenario(path, name=args.name, force=args.force)
+    if s.machine_definition is not None:
+        installed = install_machine(s.machine_definition, args.path, s.machine_id,
+                                    replace=replace_machine)  # fmt: skip
+        if installed is not None:
+            sys.stdout.write(f"installed machine {s.machine_id} to {installed}\n")
     _warn_unknown_machine(s)
     sys.stdout.write(f"imported preset {s.name} (vramtui check --preset {s.name})\n")
     return EXIT_OK

@@ -16,6 +16,8 @@ from tui.cli.common import (
     EXIT_OK,
     add_machine_args,
     add_runtime_args,
+    bounded_float,
+    bounded_int,
     console,
     overrides_from_args,
     print_json,
@@ -64,12 +66,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--server", default="auto", choices=("auto", *SERVER_KINDS),
                    help="server kind (default: auto-detect)")  # fmt: skip
     p.add_argument("--model", help="model name on the server (default: the loaded one)")
-    p.add_argument("--max-tokens", type=int, default=64, help="tokens to generate (default 64)")
-    p.add_argument("--prompt-tokens", type=int, default=0,
-                   help="add about N tokens of filler before the prompt (prefill)")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=180.0,
-                   help="total seconds (default 180; first token within 60)")  # fmt: skip
-    p.add_argument("--connect-timeout", type=float, default=3.0)
+    p.add_argument("--max-tokens", type=bounded_int(1, 1 << 16), default=64,
+                   help="tokens to generate, 1 to 65536 (default 64)")  # fmt: skip
+    p.add_argument("--prompt-tokens", type=bounded_int(0, 1 << 20), default=0,
+                   help="add about N tokens of filler before the prompt (prefill), "
+                   "0 to 1048576")  # fmt: skip
+    p.add_argument("--timeout", type=bounded_float(0.1, 86400), default=180.0,
+                   help="total seconds, 0.1 to 86400 (default 180; first token within "
+                   "60)")  # fmt: skip
+    p.add_argument("--connect-timeout", type=bounded_float(0.1, 600), default=3.0,
+                   help="seconds, 0.1 to 600 (default 3)")  # fmt: skip
     p.add_argument("--api-key", help="bearer token (default: $VRAMTUI_API_KEY or $LM_API_TOKEN)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--history", action="store_true", help="list the probe history and exit")
@@ -77,8 +83,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--no-save", action="store_true", help="do not append this run to the history")
     g = p.add_argument_group("prediction beside the measurement")
     g.add_argument("--predict", metavar="MODEL_REF",
-                   help="model file / hf: / catalog id to predict for (llama.cpp: default is the "
-                   "server's model_path when it exists here)")  # fmt: skip
+                   help="model file / hf: / catalog id to predict for (the path a server "
+                   "reports is shown, never opened unless given here)")  # fmt: skip
     g.add_argument("--preset", help="scenario preset (model, machine, carve-out, OS, settings); "
                    "flags given beside it win")  # fmt: skip
     add_machine_args(g)  # without --machine: the machine vramtui runs on
@@ -179,15 +185,13 @@ async def _measure(args: argparse.Namespace, timeouts: ProbeTimeouts) -> ProbeRe
 def _model_ref(
     args: argparse.Namespace, result: ProbeResult, preset: Scenario | None = None
 ) -> str | None:
-    """What to predict for: --predict, the preset's model, or the file the server says it
-    loaded when that file is on this machine (its path is checked, never opened here)."""
+    """What to predict for: --predict, or the preset's model. The path a server reports is
+    text from the server: shown, never opened (it could name any file, a FIFO or a device);
+    the user passes it with --predict to predict for it."""
     if args.predict:
         return str(args.predict)
     if preset is not None:
         return preset.model_ref
-    path = result.memory.model_path
-    if path and os.path.isfile(path):
-        return path
     return None
 
 
@@ -209,7 +213,10 @@ def _prediction(
     settings = base_settings.to_dict()
     ref = _model_ref(args, result, preset)
     if ref is None:
-        return None, "no prediction: pass --predict MODEL (path, hf: or catalog id)", settings
+        served = result.memory.model_path
+        where = f" (the server runs {plain(served, 200)})" if served else ""
+        note = f"no prediction: pass --predict MODEL (path, hf: or catalog id){where}"
+        return None, note, settings
     try:
         overrides = replace(overrides_from_args(args), model_ref=ref)
         state = resolve_scenario(preset, overrides).state
@@ -265,6 +272,8 @@ def _print_result(result: ProbeResult, prediction: Prediction | None, note: str)
     out.print(table)
     source = {"server": "server's own timings", "client": "client clock", "none": "no tokens"}
     out.print(f"decode measured by: {source[result.decode_source]}")
+    for server_note in result.notes:
+        out.print(Text(plain(f"note: {server_note}", 300)))
     if note:
         out.print(Text(plain(note if prediction is None else f"predicted for: {note}", 300)))
     if prediction is not None and prediction.calibration_note:

@@ -110,6 +110,7 @@ class ReasonCode(StrEnum):
     USES_GTT = "uses_gtt"
     SLOW_DECODE = "slow_decode"
     APPROXIMATE_ESTIMATE = "approximate_estimate"
+    EXPERTS_ON_HOST = "experts_on_host"  # -ot / --n-cpu-moe keep expert weights in system RAM
 
     @property
     def severity(self) -> Severity:
@@ -128,6 +129,7 @@ _REASON_SEVERITY = {
     ReasonCode.USES_GTT: Severity.INFO,
     ReasonCode.SLOW_DECODE: Severity.INFO,
     ReasonCode.APPROXIMATE_ESTIMATE: Severity.INFO,
+    ReasonCode.EXPERTS_ON_HOST: Severity.INFO,
 }
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from tui.core.errors import SettingsError
+from tui.core.estimate.tensor_rules import parse_override_tensor
 from tui.core.model.ggml_types import KV_CACHE_TYPES
 
 FlashAttn = Literal["auto", "on", "off"]
@@ -38,6 +39,12 @@ class RuntimeSettings:
     keep_in_memory: bool = False  # --mlock / LM Studio "keep model in memory"
     swa_full: bool = False  # --swa-full
     mmproj_offload: bool = True  # --no-mmproj-offload turns it off
+    # Expert placement (estimate/placement.py): -ot PATTERN=BUFFER,..., --cpu-moe, --n-cpu-moe N
+    override_tensor: str = ""  # -ot, --override-tensor
+    cpu_moe: bool = False  # -cmoe, --cpu-moe
+    n_cpu_moe: int = 0  # -ncmoe, --n-cpu-moe
+    # -md, --model-draft: a draft model for speculative decoding (a model reference)
+    model_draft: str = ""  # "" = none
 
     def __post_init__(self) -> None:
         if self.ctx_size < 0:
@@ -55,6 +62,9 @@ class RuntimeSettings:
             raise SettingsError(f"flash-attn {self.flash_attn!r} is not one of on, off, auto")
         if self.n_gpu_layers is not None and self.n_gpu_layers < 0:
             raise SettingsError("n-gpu-layers must be 0 or positive (or 'all')")
+        if self.n_cpu_moe < 0:
+            raise SettingsError(f"n-cpu-moe must be 0 or positive, got {self.n_cpu_moe}")
+        parse_override_tensor(self.override_tensor)
 
     def with_changes(self, **changes: Any) -> RuntimeSettings:
         return replace(self, **changes)

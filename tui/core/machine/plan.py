@@ -21,8 +21,8 @@ from typing import Any
 
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import FitResult, evaluate_fit
-from tui.core.machine.pools import MachineState
 from tui.core.machine.moe_offload import N_CPU_MOE, expert_offload
+from tui.core.machine.pools import MachineState
 from tui.core.machine.recommend import Recommendation, max_clean_context, recommend
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import format_bytes, format_tokens, short_tokens
@@ -353,6 +353,8 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
         lmstudio["Force Model Expert Weights onto CPU"] = True
     elif s.n_cpu_moe:
         lmstudio["numCpuExpertLayersRatio"] = round(s.n_cpu_moe / max(bd.n_layers, 1), 3)
+    if spec.draft is not None:  # LM Studio's Speculative Decoding panel
+        lmstudio["Draft Model"] = _model_key(spec.draft)
     if s.cache_type_k != "f16" or s.cache_type_v != "f16":
         lmstudio["K Cache Quantization Type"] = s.cache_type_k
         lmstudio["V Cache Quantization Type"] = s.cache_type_v

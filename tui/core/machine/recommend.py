@@ -13,8 +13,8 @@ from typing import Any
 
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.fit import FitResult, evaluate_fit, n_ctx_train
-from tui.core.machine.pools import MachineState, kernel_param_line
 from tui.core.machine.moe_offload import ExpertOffload, expert_offload
+from tui.core.machine.pools import MachineState, kernel_param_line
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import GiB
 from tui.core.vocab import Verdict

@@ -23,6 +23,8 @@ File format (sizes are strings in binary units, parsed by tui.core.sizes.parse_s
     ctx_size = 16384
     flash_attn = "on"
     n_gpu_layers = "all"            # or a number
+    [machine_definition]            # optional: the user's own machine file, carried along
+    id = "my-box"                   # (tui.core.machine.embedded installs it on import)
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from typing import Any
 
 import tomli_w
 
-from tui.core.atomic import write_atomic
+from tui.core.atomic import read_capped, write_atomic, write_exclusive
 from tui.core.errors import PresetError, SettingsError, VramtuiError
 from tui.core.estimate.settings import RuntimeSettings
+from tui.core.machine.embedded import check_definition
 from tui.core.paths import scenario_presets_dir
 from tui.core.sizes import KiB, parse_size, size_arg
 from tui.core.vocab import Backend, OsName, Runtime
@@ -51,7 +54,8 @@ BACKENDS = tuple(Backend)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
 
-_TOP_KEYS = ("format", "name", "description", "model", "mmproj", "runtime", "machine", "settings")
+_TOP_KEYS = ("format", "name", "description", "model", "mmproj", "runtime", "machine", "settings",
+             "machine_definition")  # fmt: skip
 _MACHINE_KEYS = (
     "id", "carve_out", "os", "gtt", "wired_limit", "os_baseline", "desktop_ram", "backend",
 )  # fmt: skip
@@ -83,6 +87,8 @@ class Scenario:
     backend: str | None = None
     runtime: str | None = None
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    # A user machine's own file, so the preset works where that machine is not installed.
+    machine_definition: dict[str, Any] | None = field(default=None, hash=False)
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The file's mapping (tomli_w.dumps of it is the file); only set values are written."""
@@ -106,6 +112,8 @@ class Scenario:
         if settings["n_gpu_layers"] is None:
             settings["n_gpu_layers"] = "all"
         data["settings"] = settings
+        if self.machine_definition is not None:
+            data["machine_definition"] = self.machine_definition
         return data
 
     def to_json(self) -> dict[str, Any]:
@@ -128,6 +136,7 @@ class Scenario:
                 "backend": self.backend,
             },
             "settings": self.settings.to_dict(),
+            "machine_definition": self.machine_definition,
         }
 
 
@@ -322,7 +331,15 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
         wired_limit_bytes=_size(machine, "wired_limit", source, "machine.wired_limit"),
         os_baseline_bytes=_size(machine, "os_baseline", source, "machine.os_baseline"),
         desktop_ram_bytes=_size(machine, "desktop_ram", source, "machine.desktop_ram"),
+        machine_definition=_definition(data, source, machine_id),
     )
+
+
+def _definition(data: dict[str, Any], source: str, machine_id: str) -> dict[str, Any] | None:
+    if "machine_definition" not in data:
+        return None
+    check_definition(data["machine_definition"], source, machine_id)
+    return dict(data["machine_definition"])
 
 
 def scenario_from_toml(text: str, source: str, *, name: str | None = None) -> Scenario:
@@ -333,6 +350,8 @@ def scenario_from_toml(text: str, source: str, *, name: str | None = None) -> Sc
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise _toml_error(err, source) from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise PresetError(source, "", "not valid TOML: nested too deep") from None
     return scenario_from_dict(data, source, name=name)
 
 
@@ -375,9 +394,8 @@ def _read_file(path: Path, *, name: str | None = None) -> Scenario:
     try:
         if path.is_dir():
             raise PresetError(source, "", "is a folder, not a scenario file")
-        if path.stat().st_size > MAX_SCENARIO_BYTES:
-            raise PresetError(source, "", "too large for a scenario preset")
-        raw = path.read_bytes()
+        # Not a regular file (a FIFO, /dev/zero): refused unread; the size counts bytes read.
+        raw = read_capped(path, MAX_SCENARIO_BYTES)
     except FileNotFoundError:
         raise PresetError(source, "", "no such file") from None
     except (OSError, ValueError) as err:
@@ -409,13 +427,23 @@ def _no_such(name: str) -> PresetError:
     return PresetError(name, "", f"no saved preset of that name{hint} ({saved})")
 
 
+def _write_new(path: Path, text: str, force: bool, exists: str) -> None:
+    """Replace `path` (force) or create it exclusively: of concurrent writers without force
+    exactly one succeeds, the others get PresetError naming the file (never check-then-write)."""
+    if force:
+        write_atomic(path, text)
+        return
+    try:
+        write_exclusive(path, text)
+    except FileExistsError:
+        raise PresetError(str(path), "", exists) from None
+
+
 def save_scenario(s: Scenario, *, force: bool = False) -> Path:
     """Save as NAME.toml; an existing preset of that name is replaced only with force."""
     path = preset_path(s.name)
     text = _validated(s, s.name)
-    if path.exists() and not force:
-        raise PresetError(str(path), "", "a preset of that name exists (--force replaces it)")
-    write_atomic(path, text)
+    _write_new(path, text, force, "a preset of that name exists (--force replaces it)")
     return path
 
 
@@ -479,7 +507,8 @@ def export_scenario(name: str | Scenario, dest: Path, *, force: bool = False) ->
     target = dest / f"{s.name}.toml" if dest.is_dir() else dest
     text = _validated(s, str(target))
     _refuse_existing(target, force)
-    write_atomic(target, text)
+    _write_new(target, text, force, "exists (--force replaces it)")
+    target.chmod(0o644)  # a file to share: readable by others, like any file the user saves
     return target
 
 
@@ -489,13 +518,10 @@ def import_scenario(path: Path, *, name: str | None = None, force: bool = False)
     s = _read_file(path, name=name)
     target = preset_path(s.name)
     text = _validated(s, str(path))
-    if target.exists() and not force:
-        raise PresetError(
-            str(target),
-            "",
-            "a preset of that name exists (--force replaces it, --name picks another)",
-        )
-    write_atomic(target, text)
+    _write_new(
+        target, text, force,
+        "a preset of that name exists (--force replaces it, --name picks another)",
+    )  # fmt: skip
     return s
 
 

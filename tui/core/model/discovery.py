@@ -1,21 +1,17 @@
 """Find the GGUF models already on this machine: LM Studio, Ollama, Hugging Face, llama.cpp.
 
-Where each keeps its models (checked against their docs and issue threads):
-- LM Studio: ~/.lmstudio/models (older: ~/.cache/lm-studio/models), or the folder set in
-  ~/.lmstudio/settings.json `downloadsFolder` (v1ckxy/LMSPLS#2); the data folder may be moved
-  with ~/.lmstudio-home-pointer (lmstudio-bug-tracker#553). Layout PUBLISHER/REPO/FILE.gguf.
-- Ollama: $OLLAMA_MODELS, ~/.ollama/models, the Linux service's /usr/share/ollama/.ollama/models;
-  manifests/REGISTRY/NAMESPACE/NAME/TAG (JSON) list layers whose digest names blobs/sha256-HEX;
-  the model is the layer of mediaType application/vnd.ollama.image.model, the projector
-  application/vnd.ollama.image.projector.
-- Hugging Face cache: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub:
-  models--ORG--REPO/snapshots/REV/FILE.gguf (symlinks into blobs/).
-- llama.cpp (-hf downloads): $LLAMA_CACHE, ~/.cache/llama.cpp, ~/Library/Caches/llama.cpp,
-  %LOCALAPPDATA%/llama.cpp.
-- The user's folders: `model_dirs = [...]` in config.toml, plus `extra_dirs`.
+Where each keeps its models: `discovery_roots`. Layouts: LM Studio PUBLISHER/REPO/FILE.gguf;
+Ollama manifests/REGISTRY/NAMESPACE/NAME/TAG (JSON) list layers whose digest names
+blobs/sha256-HEX (the model is the layer of mediaType application/vnd.ollama.image.model, the
+projector application/vnd.ollama.image.projector); the Hugging Face cache
+models--ORG--REPO/snapshots/REV/FILE.gguf (symlinks into blobs/); other folders are walked.
+
+Hostile trees: only regular files are read (a FIFO named *.gguf would hang the header read), a
+symlinked file is followed only when it resolves inside the scanned folders, and an Ollama
+digest must be a sha256 name (a manifest cannot point at ../../etc/passwd).
 
 Header reads run in a thread pool and are cached by (path, size, mtime) in one JSON file, so a
-second listing only stats the files.
+second listing only stats the files. A damaged index entry is read as a miss.
 """
 
 from __future__ import annotations
@@ -24,25 +20,28 @@ import contextlib
 import json
 import os
 import re
-import sys
-import tomllib
-from collections.abc import Callable, Iterable, Sequence
+import stat
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from tui.core.atomic import write_atomic
+from tui.core.atomic import not_regular_reason, read_capped, write_atomic
 from tui.core.errors import VramtuiError
+from tui.core.model.discovery_roots import SMALL_FILE, Root, default_roots
 from tui.core.model.files import SPLIT_RE, is_projector, looks_like_projector_name
 from tui.core.model.gguf_reader import read_gguf_header
-from tui.core.paths import cache_dir, config_dir
+from tui.core.paths import cache_dir
 
 Progress = Callable[[int, int], None]
 
 _OLLAMA_MODEL = "application/vnd.ollama.image.model"
 _OLLAMA_PROJECTOR = "application/vnd.ollama.image.projector"
 _CACHE_FORMAT = 1
+_INDEX_LIMIT = 64 << 20  # the discovery index: a few hundred bytes per model file
+# An Ollama layer digest names a blob: "sha256:" and 64 hex digits (ollama's manifest format).
+_OLLAMA_DIGEST = re.compile(r"sha256[:-]([0-9a-f]{64})")
 
 # llama.cpp `enum llama_ftype` (include/llama.h) -> the name users see; general.file_type holds it.
 FILE_TYPES: dict[int, str] = {
@@ -77,114 +76,12 @@ class DiscoveryResult:
     problems: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Root:
-    source: str
-    path: Path
-    kind: str = "tree"  # "tree" (walk for .gguf), "ollama", "hf"
-
-
 @dataclass(slots=True)
 class _HeaderFacts:
     architecture: str = ""
     file_type: int | None = None
     is_projector: bool = False
     error: str = ""
-
-
-# -- where to look ------------------------------------------------------------------------
-
-
-def _home() -> Path:
-    return Path(os.environ.get("HOME") or os.environ.get("USERPROFILE") or Path.home())
-
-
-def _lmstudio_roots(home: Path) -> list[Path]:
-    roots: list[Path] = []
-    data_dirs = [home / ".lmstudio", home / ".cache" / "lm-studio"]
-    pointer = home / ".lmstudio-home-pointer"
-    try:
-        moved = pointer.read_text(encoding="utf-8").strip()
-        if moved:
-            data_dirs.insert(0, Path(moved).expanduser())
-    except OSError:
-        pass
-    for data in data_dirs:
-        try:
-            settings = json.loads((data / "settings.json").read_text(encoding="utf-8"))
-            folder = settings.get("downloadsFolder") if isinstance(settings, dict) else None
-            if isinstance(folder, str) and folder:
-                roots.append(Path(folder).expanduser())
-        except (OSError, ValueError):
-            pass
-        roots.append(data / "models")
-    return roots
-
-
-def _ollama_roots(home: Path) -> list[Path]:
-    roots = []
-    if os.environ.get("OLLAMA_MODELS"):
-        roots.append(Path(os.environ["OLLAMA_MODELS"]).expanduser())
-    roots.append(home / ".ollama" / "models")
-    if sys.platform.startswith("linux"):
-        roots.append(Path("/usr/share/ollama/.ollama/models"))
-    return roots
-
-
-def _hf_roots(home: Path) -> list[Path]:
-    roots = []
-    if os.environ.get("HF_HUB_CACHE"):
-        roots.append(Path(os.environ["HF_HUB_CACHE"]).expanduser())
-    if os.environ.get("HF_HOME"):
-        roots.append(Path(os.environ["HF_HOME"]).expanduser() / "hub")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        roots.append(Path(xdg) / "huggingface" / "hub")
-    roots.append(home / ".cache" / "huggingface" / "hub")
-    return roots
-
-
-def _llamacpp_roots(home: Path) -> list[Path]:
-    roots = []
-    if os.environ.get("LLAMA_CACHE"):
-        roots.append(Path(os.environ["LLAMA_CACHE"]).expanduser())
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        roots.append(Path(xdg) / "llama.cpp")
-    roots.append(home / ".cache" / "llama.cpp")
-    roots.append(home / "Library" / "Caches" / "llama.cpp")  # macOS
-    if os.environ.get("LOCALAPPDATA"):
-        roots.append(Path(os.environ["LOCALAPPDATA"]) / "llama.cpp")  # Windows
-    return roots
-
-
-def configured_model_dirs() -> tuple[list[Path], list[str]]:
-    """`model_dirs` from config_dir()/config.toml, and a problem line if the file is broken."""
-    path = config_dir() / "config.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return [], []
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        return [], [f"{path}: cannot read model_dirs ({exc})"]
-    dirs = data.get("model_dirs", [])
-    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-        return [], [f"{path}: model_dirs must be a list of folder paths"]
-    return [Path(d).expanduser() for d in dirs], []
-
-
-def default_roots(
-    extra_dirs: Iterable[str | os.PathLike[str]] = (),
-) -> tuple[list[_Root], list[str]]:
-    home = _home()
-    roots = [_Root("lmstudio", p) for p in _lmstudio_roots(home)]
-    roots += [_Root("ollama", p, "ollama") for p in _ollama_roots(home)]
-    roots += [_Root("huggingface", p, "hf") for p in _hf_roots(home)]
-    roots += [_Root("llamacpp", p) for p in _llamacpp_roots(home)]
-    user_dirs, problems = configured_model_dirs()
-    roots += [_Root("user", p) for p in user_dirs]
-    roots += [_Root("user", Path(p).expanduser()) for p in extra_dirs]
-    return roots, problems
 
 
 # -- walking ------------------------------------------------------------------------------
@@ -200,9 +97,38 @@ class _Candidate:
     name_quant: str = ""
 
 
-def _walk_ggufs(root: Path, problems: list[str]) -> list[Path]:
-    """Every *.gguf under `root` (symlinks to files followed, folders not), sorted."""
+def _inside(path: str, allowed: Sequence[str]) -> bool:
+    """Whether the real path `path` lies in one of the (real) folders `allowed`."""
+    return any(path == a or path.startswith(a.rstrip(os.sep) + os.sep) for a in allowed)
+
+
+def usable_file(path: Path, allowed: Sequence[str], problems: list[str]) -> bool:
+    """A regular file (never a FIFO, device or socket: reading one would hang or never end)
+    that, when reached through a symlink, resolves inside the scanned folders."""
+    try:
+        mode = os.stat(path).st_mode  # through symlinks
+    except OSError as exc:
+        problems.append(f"{path}: cannot read ({exc.strerror or exc})")
+        return False
+    if not stat.S_ISREG(mode):
+        problems.append(f"{path}: {not_regular_reason(mode)}")
+        return False
+    real = os.path.realpath(path)
+    if not _inside(real, allowed):
+        problems.append(
+            f"{path}: a link to {real}, outside the folders scanned; skipped "
+            "(add that folder with --dir to list it)"
+        )
+        return False
+    return True
+
+
+def _walk_ggufs(root: Path, problems: list[str], allowed: Sequence[str] = ()) -> list[Path]:
+    """Every *.gguf regular file under `root`, sorted. Symlinked files are followed only when
+    they resolve inside `allowed` (the scanned folders; `root` when none are given), folders
+    not at all."""
     found: list[Path] = []
+    allowed = allowed or (os.path.realpath(root),)
 
     def onerror(err: OSError) -> None:
         problems.append(f"{err.filename}: cannot read folder ({err.strerror or err})")
@@ -211,7 +137,9 @@ def _walk_ggufs(root: Path, problems: list[str]) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for f in files:
             if f.lower().endswith(".gguf") and not f.startswith("."):
-                found.append(Path(folder) / f)
+                path = Path(folder) / f
+                if usable_file(path, allowed, problems):
+                    found.append(path)
     found.sort()
     return found
 
@@ -255,8 +183,8 @@ def _pick_projector(projectors: list[Path]) -> Path | None:
     return sorted(projectors)[0]
 
 
-def _scan_tree(root: _Root, problems: list[str]) -> list[_Candidate]:
-    files = _walk_ggufs(root.path, problems)
+def _scan_tree(root: Root, problems: list[str], allowed: Sequence[str]) -> list[_Candidate]:
+    files = _walk_ggufs(root.path, problems, allowed)
 
     def name_of(p: Path) -> str:
         try:
@@ -268,7 +196,7 @@ def _scan_tree(root: _Root, problems: list[str]) -> list[_Candidate]:
     return _group_files(files, root.path, root.source, name_of)
 
 
-def _scan_hf(root: _Root, problems: list[str]) -> list[_Candidate]:
+def _scan_hf(root: Root, problems: list[str], allowed: Sequence[str]) -> list[_Candidate]:
     out: list[_Candidate] = []
     try:
         repos = sorted(p for p in root.path.iterdir() if p.name.startswith("models--"))
@@ -280,7 +208,7 @@ def _scan_hf(root: _Root, problems: list[str]) -> list[_Candidate]:
         snapshots = repo / "snapshots"
         if not snapshots.is_dir():
             continue
-        files = _walk_ggufs(snapshots, problems)
+        files = _walk_ggufs(snapshots, problems, allowed)
         seen: set[str] = set()
         unique: list[Path] = []
         # The same file in several snapshots (revisions): list it once, newest snapshot first.
@@ -306,7 +234,7 @@ def _mtime(p: Path) -> float:
         return 0.0
 
 
-def _scan_ollama(root: _Root, problems: list[str]) -> list[_Candidate]:
+def _scan_ollama(root: Root, problems: list[str], allowed: Sequence[str]) -> list[_Candidate]:
     out: list[_Candidate] = []
     manifests = root.path / "manifests"
     if not manifests.is_dir():
@@ -328,31 +256,59 @@ def _scan_ollama(root: _Root, problems: list[str]) -> list[_Candidate]:
             else:
                 host = "" if registry == "registry.ollama.ai" else f"{registry}/"
                 display = f"{host}{'/'.join([*middle, name])}:{tag_name}"
-            try:
-                manifest = json.loads(path.read_text(encoding="utf-8"))
-                layers = manifest.get("layers", [])
-            except (OSError, ValueError, AttributeError) as exc:
-                problems.append(f"{path}: unreadable Ollama manifest ({exc})")
+            blobs = _ollama_blobs(root.path, path, display, problems)
+            if blobs is None:
                 continue
-            model_blob = projector_blob = None
-            for layer in layers if isinstance(layers, list) else []:
-                if not isinstance(layer, dict):
-                    continue
-                digest = str(layer.get("digest", ""))
-                blob = root.path / "blobs" / digest.replace(":", "-")
-                if layer.get("mediaType") == _OLLAMA_MODEL and model_blob is None:
-                    model_blob = blob
-                elif layer.get("mediaType") == _OLLAMA_PROJECTOR and projector_blob is None:
-                    projector_blob = blob
-            if model_blob is None:
+            model_blob, projector_blob = blobs
+            if not usable_file(model_blob, allowed, problems):
                 continue
-            if not model_blob.is_file():
-                problems.append(
-                    f"{display}: blob {model_blob.name} is missing from {root.path / 'blobs'}"
-                )
-                continue
+            if projector_blob is not None and not usable_file(projector_blob, allowed, problems):
+                projector_blob = None
             out.append(_Candidate(display, model_blob, root.source, projector=projector_blob))
     return out
+
+
+def _ollama_blob(models: Path, digest: object, display: str, problems: list[str]) -> Path | None:
+    """blobs/sha256-HEX for a layer's digest; None (with a problem line) for any other digest,
+    so a manifest cannot point outside the blobs folder ("../../etc/passwd")."""
+    match = _OLLAMA_DIGEST.fullmatch(digest) if isinstance(digest, str) else None
+    if match is None:
+        problems.append(f"{display}: layer digest {str(digest)[:80]!r} is not a sha256 name")
+        return None
+    return models / "blobs" / f"sha256-{match.group(1)}"
+
+
+def _ollama_blobs(
+    models: Path, manifest_path: Path, display: str, problems: list[str]
+) -> tuple[Path, Path | None] | None:
+    """(model blob, projector blob) a manifest names; None when it names no usable model."""
+    try:
+        manifest = json.loads(read_capped(manifest_path, SMALL_FILE))
+        layers = manifest.get("layers", [])
+    except OSError as exc:
+        problems.append(f"{manifest_path}: unreadable Ollama manifest ({exc.strerror or exc})")
+        return None
+    except (ValueError, AttributeError, RecursionError) as exc:
+        problems.append(f"{manifest_path}: unreadable Ollama manifest ({exc or 'too deep'})")
+        return None
+    model_blob: Path | None = None
+    projector_blob: Path | None = None
+    for layer in layers if isinstance(layers, list) else []:
+        if not isinstance(layer, dict):
+            continue
+        kind = layer.get("mediaType")
+        if kind == _OLLAMA_MODEL and model_blob is None:
+            model_blob = _ollama_blob(models, layer.get("digest"), display, problems)
+            if model_blob is None:
+                return None
+        elif kind == _OLLAMA_PROJECTOR and projector_blob is None:
+            projector_blob = _ollama_blob(models, layer.get("digest"), display, problems)
+    if model_blob is None:
+        return None
+    if not os.path.lexists(model_blob):
+        problems.append(f"{display}: blob {model_blob.name} is missing from {models / 'blobs'}")
+        return None
+    return model_blob, projector_blob
 
 
 # -- header facts, cached -----------------------------------------------------------------
@@ -364,13 +320,26 @@ def _index_path() -> Path:
 
 def _load_index() -> dict[str, Any]:
     try:
-        data = json.loads(_index_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_capped(_index_path(), _INDEX_LIMIT))
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
         return {}
     entries = data.get("entries", {})
     return entries if isinstance(entries, dict) else {}
+
+
+def _entry_ok(entry: Any) -> TypeGuard[dict[str, Any]]:
+    """An index entry of the shape `_refresh_index` writes (anything else is read again)."""
+    if not isinstance(entry, dict):
+        return False
+    ftype = entry.get("file_type")
+    return (
+        isinstance(entry.get("architecture"), str)
+        and isinstance(entry.get("error"), str)
+        and isinstance(entry.get("is_projector"), bool)
+        and (ftype is None or (isinstance(ftype, int) and not isinstance(ftype, bool)))
+    )
 
 
 def _save_index(entries: dict[str, Any]) -> None:
@@ -402,10 +371,22 @@ def _quant_from_name(name: str) -> str:
     return matches[-1].upper() if matches else ""
 
 
-def _scan_roots(all_roots: Sequence[_Root], problems: list[str]) -> list[_Candidate]:
+def _real_dirs(roots: Sequence[Root]) -> list[str]:
+    found: list[str] = []
+    for root in roots:
+        try:
+            if root.path.is_dir():
+                found.append(os.path.realpath(root.path))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _scan_roots(all_roots: Sequence[Root], problems: list[str]) -> list[_Candidate]:
     """The model files under every readable root, each real file once."""
     candidates: list[_Candidate] = []
     seen_roots: set[str] = set()
+    allowed = tuple(_real_dirs(all_roots))  # symlinked files may point anywhere inside these
     for root in all_roots:
         try:
             real = os.path.realpath(root.path)
@@ -418,11 +399,11 @@ def _scan_roots(all_roots: Sequence[_Root], problems: list[str]) -> list[_Candid
             problems.append(f"{root.path}: cannot read folder (permission denied)")
             continue
         if root.kind == "ollama":
-            candidates += _scan_ollama(root, problems)
+            candidates += _scan_ollama(root, problems, allowed)
         elif root.kind == "hf":
-            candidates += _scan_hf(root, problems)
+            candidates += _scan_hf(root, problems, allowed)
         else:
-            candidates += _scan_tree(root, problems)
+            candidates += _scan_tree(root, problems, allowed)
 
     # The same file reached twice (an LM Studio folder that is also a user folder): keep one.
     unique: dict[str, _Candidate] = {}
@@ -451,7 +432,7 @@ def _refresh_index(
             stats[key] = (st.st_size, st.st_mtime_ns)
             entry = index.get(key)
             if (
-                isinstance(entry, dict)
+                _entry_ok(entry)
                 and entry.get("size") == st.st_size
                 and entry.get("mtime") == st.st_mtime_ns
             ):
@@ -515,7 +496,7 @@ def discover_models(
         all_roots, result.problems = default_roots(extra_dirs)
     else:
         kinds = {"ollama": "ollama", "huggingface": "hf"}
-        all_roots = [_Root(s, Path(p), kinds.get(s, "tree")) for s, p in roots]
+        all_roots = [Root(s, Path(p), kinds.get(s, "tree")) for s, p in roots]
     cands = _scan_roots(all_roots, result.problems)
     new_index, stats = _refresh_index(cands, progress, workers)
     for cand in sorted(cands, key=lambda c: (c.source, c.name.lower())):

@@ -42,7 +42,7 @@ from tui.core.model.spec import ModelSpec
 
 _REV_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_SHARDS = 256  # split.count above this is refused (the largest GGUF splits have ~50 parts)
-_GRACE_S = 0.5  # the watchdog's wait past the deadline for the reader to stop by itself
+_GRACE_S = 0.2  # the watchdog's wait past the deadline for the reader to stop by itself
 
 # Kept importable from here: tests and the benchmark use them.
 _Http = Http
