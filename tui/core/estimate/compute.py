@@ -130,3 +130,28 @@ def projector_compute_bytes(mmproj: ModelSpec) -> int:
     n_head = get("clip.vision.attention.head_count", 16)
     n_pos = (image // patch) ** 2
     return 4 * (4 * n_embd * n_pos + n_pos * n_pos * n_head)
+
+
+def gpu_output_phase_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
+                           flash_attn: bool) -> int:  # fmt: skip
+    """The device compute peak at the output layer on a GPU backend.
+
+    A GPU backend reserves the graph with every token of the ubatch as an output, so the
+    logits F32[n_vocab, n_ubatch] live in the device compute buffer beside the last layer's
+    residual stream (4 x n_embd floats per token) and the masks. Read off llama.cpp's own
+    breakdown for an RPC device, which the scheduler places exactly as a GPU
+    (`llama-fit-params --rpc`, tests/rpc; Qwen3-Coder-30B ub 512: 316 MiB, Llama-3.1-8B
+    ub 1024: 597, Qwen3-32B ub 512: 352 — each within 1 MiB), and held against real logs
+    (shared/data/gpu-compute-logs.md: Vulkan on Strix Halo 300.75 MiB, Vulkan on an RTX 4080
+    613.01 MiB; tests/test_gpu_compute.py).
+    """
+    masks = sum((2 if flash_attn else 4) * n * _pad(n_ubatch, 64) for n in kv_sizes)
+    return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
+
+
+def gpu_host_compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_attn: bool) -> int:
+    """The host-side compute buffer of a GPU backend (CUDA_Host, Vulkan_Host): the graph
+    inputs kept on the CPU (token embeddings rows, positions, 3 x F32[n_embd, ubatch] in all)
+    and the mask staged for upload (F16 with flash attention, F32 without). Real logs: Llama-
+    3.1-8B ub 1024 FA on 80.01 MiB (48 + 32), Qwen3-Coder-30B ub 512 16.02 MiB (12 + 4)."""
+    return 3 * 4 * hp.n_embd * n_ubatch + (2 if flash_attn else 4) * n_kv * _pad(n_ubatch, 64)

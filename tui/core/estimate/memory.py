@@ -23,7 +23,12 @@ from dataclasses import dataclass
 
 from tui.core.errors import SettingsError
 from tui.core.estimate.breakdown import Buffer, MemoryBreakdown
-from tui.core.estimate.compute import compute_bytes, projector_compute_bytes
+from tui.core.estimate.compute import (
+    compute_bytes,
+    gpu_host_compute_bytes,
+    gpu_output_phase_bytes,
+    projector_compute_bytes,
+)
 from tui.core.estimate.draft import draft_buffers, draft_settings
 from tui.core.estimate.hparams import ModelHparams
 from tui.core.estimate.placement import apply_overrides
@@ -257,15 +262,17 @@ def _compute_buffers(st: _Static, lay: _Layout, fa: bool, gpu: bool, dev: str) -
     comp = compute_bytes(hp, tuple(kv_sizes), lay.n_ubatch, fa)
     if not (gpu and any(lay.on_dev)):
         return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
-    # GPU backends allocate the same graph peak in device memory, plus a host-side compute
-    # buffer (CUDA_Host / Vulkan_Host) for graph inputs kept on the CPU (the token_embd rows,
-    # positions, the mask staging): one F32[n_embd, ubatch] + mask. With layers left on the
+    # GPU backends allocate the layer graph's peak in device memory, or the output phase's
+    # when the output layer is on the device (the logits of a whole ubatch, compute.py), plus
+    # a host-side compute buffer for the graph inputs kept on the CPU. With layers left on the
     # CPU, op offload (llama.cpp PR #6083, batches >= 32) copies a host layer's weights into
     # the device compute buffer: gguf-parser-go #45 measured 1.2-2.7x larger device compute
     # at partial offload.
+    if lay.output_on_dev:
+        comp = max(comp, gpu_output_phase_bytes(hp, tuple(kv_sizes), lay.n_ubatch, fa))
     extra = st.max_layer_bytes if not all(lay.on_dev) else 0
     n_kv = max(kv_sizes, default=0)
-    host_comp = 4 * hp.n_embd * lay.n_ubatch + 4 * n_kv * _pad(lay.n_ubatch, 64)
+    host_comp = gpu_host_compute_bytes(hp, n_kv, lay.n_ubatch, fa)
     return [
         Buffer(Place.DEVICE, BufferKind.COMPUTE, comp + extra, f"{dev} compute buffer"),
         Buffer(Place.HOST, BufferKind.COMPUTE, host_comp, "CPU_Host compute buffer"),
