@@ -33,11 +33,13 @@ def test_models_json_lists_discovered(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_models_table_and_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _model(tmp_path / "x", "mine-Q4_K_M.gguf")
+    path = _model(tmp_path / "x", "mine-Q4_K_M.gguf")
     (tmp_path / "x" / "broken.gguf").write_bytes(b"GGUF")
     assert main(["models", "--dir", str(tmp_path / "x")]) == 0
     out, err = capsys.readouterr()
-    assert "mine-Q4_K_M" in out and "user" in out and "4.6 GB" in out
+    # File sizes as Hugging Face and LM Studio show them: decimal GB.
+    size = f"{path.stat().st_size / 1e9:.2f} GB"
+    assert "mine-Q4_K_M" in out and "user" in out and size in out
     assert "broken.gguf" in err and len(err.strip().splitlines()) == 1
 
 

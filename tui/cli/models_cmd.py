@@ -9,7 +9,8 @@ from dataclasses import asdict
 from typing import Any
 
 from tui.cli.common import EXIT_OK, guarded, print_json
-from tui.core.sizes import format_bytes
+from tui.core.sizes import format_file_size
+from tui.present.untrusted import plain
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -51,11 +52,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         rows = [
             (
-                m.name + (" +mmproj" if m.mmproj_path else ""),
+                plain(m.name) + (" +mmproj" if m.mmproj_path else ""),
                 m.source,
-                m.quant or "?",
-                format_bytes(m.size_bytes),
-                m.path,
+                plain(m.quant or "?"),
+                format_file_size(m.size_bytes),
+                plain(m.path, 400),
             )
             for m in result.models
         ]
@@ -80,7 +81,7 @@ def _catalog(args: argparse.Namespace) -> int:
     rows = []
     for e in entries:
         quants = ", ".join(
-            q.name + (f" {format_bytes(q.file_size_bytes)}" if q.file_size_bytes else "")
+            q.name + (f" {format_file_size(q.file_size_bytes)}" if q.file_size_bytes else "")
             for q in e.quants
         )
         rows.append((e.id, e.architecture, f"{e.params / 1e9:.1f}B", quants))
