@@ -37,14 +37,10 @@ from tui.core.machine.cluster_types import (
 )
 from tui.core.machine.fit import (
     Reason,
-    _desktop_reserve,
-    _gpu_reasons,
-    _place_device,
-    _ram_reasons,
-    _ram_use,
+    judge_memory,
     resolve_settings,
 )
-from tui.core.machine.pools import MachineState, compute_pools
+from tui.core.machine.pools import MachineState
 from tui.core.model.spec import ModelSpec
 from tui.core.vocab import BufferKind, Place, Verdict
 
@@ -163,17 +159,14 @@ def _judge_node(i: int, cluster: Cluster, cb: ClusterBuffers, settings: RuntimeS
     bd = _node_breakdown(bufs, host, output_bytes=cb.output_bytes if head else 0,
                          settings=settings, n_ctx=cb.n_ctx, layers=layers,
                          flash_attn=cb.flash_attn)  # fmt: skip
-    pools = compute_pools(state)
-    dev = _place_device(bd, pools, _desktop_reserve(state))
-    ram = _ram_use(state, settings, pools, bd, dev)
-    reasons = tuple(_gpu_reasons(state, pools, bd, dev) + _ram_reasons(state, pools, ram))
+    judged = judge_memory(bd, state, settings)
     return NodeResult(
         index=i, role="head" if head else "rpc", device=device, state=state, layers=layers,
         layer_range=cb.split.ranges[i], output_layer=cb.split.output_device == i,
         buffers=bufs, host_buffers=host,
-        verdict=Verdict.from_severities({r.severity for r in reasons}), reasons=reasons,
-        gpu_capacity_bytes=gpu_capacity(state), gpu_used_bytes=dev.total,
-        system_ram_left_bytes=ram.left, load_peak_bytes=ram.load_peak,
+        verdict=judged.verdict, reasons=judged.reasons,
+        gpu_capacity_bytes=gpu_capacity(state), gpu_used_bytes=judged.gpu_used_bytes,
+        system_ram_left_bytes=judged.system_ram_left_bytes, load_peak_bytes=judged.load_peak_bytes,
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.cluster_memory import ClusterBuffers
 from tui.core.machine.cluster_types import Cluster, split_shares
-from tui.core.machine.plan import _model_args
+from tui.core.machine.plan import model_args
 from tui.core.machine.pools import kernel_param_line
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import format_bytes
@@ -60,7 +60,7 @@ def cluster_commands(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluste
     endpoints = ",".join(
         f"{cluster.host_of(i)}:{cluster.nodes[i].port}" for i in range(len(cluster.nodes) - 1)
     )
-    model, known = _model_args(spec)
+    model, known = model_args(spec)
     ngl = ALL_LAYERS if s.n_gpu_layers is None else s.n_gpu_layers
     argv = ["llama-server", *model, "--rpc", endpoints, "-ngl", str(ngl),
             "-c", str(cb.n_ctx), "-fa", "on" if cb.flash_attn else "off",

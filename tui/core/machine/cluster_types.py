@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.core.errors import SettingsError
-from tui.core.machine.fit import _desktop_reserve
+from tui.core.machine.fit import desktop_gpu_reserve
 from tui.core.machine.links import LinkPreset
 from tui.core.machine.pools import MachineState, compute_pools
 
@@ -55,7 +55,7 @@ def gpu_capacity(state: MachineState) -> int:
     """Bytes the node's GPU can address for llama.cpp's buffers (the fit's pools, less the
     desktop's own share): what a free-memory split weighs the node by."""
     pools = compute_pools(state)
-    return max(pools.gpu_total_bytes - _desktop_reserve(state), 0)
+    return max(pools.gpu_total_bytes - desktop_gpu_reserve(state), 0)
 
 
 def device_names(cluster: Cluster) -> list[str]:

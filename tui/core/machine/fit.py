@@ -245,7 +245,8 @@ class _RamUse:
     desktop_left: int
 
 
-def _desktop_reserve(state: MachineState) -> int:
+def desktop_gpu_reserve(state: MachineState) -> int:
+    """GPU memory the desktop itself holds on this machine state (DESKTOP_GPU_RESERVE)."""
     m = state.machine
     return DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != "macos" else 0
 
@@ -332,7 +333,7 @@ def _ram_use(
     m = state.machine
     gpu_from_ram = dev.shared_used if not m.discrete else 0
     if not m.discrete and not pools.dedicated_bytes:
-        reserve = _desktop_reserve(state)
+        reserve = desktop_gpu_reserve(state)
         gpu_from_ram = dev.total + (reserve if state.os != OsName.MACOS else 0)
     weights_dev = bd.total(Place.DEVICE, BufferKind.WEIGHTS)
     kept = weights_dev if (state.keeps_model or settings.keep_in_memory) else 0
@@ -429,7 +430,7 @@ def _pool_usage(
     state: MachineState, pools: Pools, dev: _DevicePlacement, ram: _RamUse
 ) -> tuple[PoolUsage, ...]:
     usage = []
-    reserve = _desktop_reserve(state)
+    reserve = desktop_gpu_reserve(state)
     if pools.dedicated_bytes:
         desktop = [Segment("desktop", SegmentKind.OS, reserve)]
         segments = (desktop if reserve and not state.machine.discrete else []) + list(dev.dedicated)
@@ -444,7 +445,33 @@ def _gpu_memory_used(state: MachineState, dev: _DevicePlacement) -> int:
     """GPU memory in use with the model loaded, as Windows Task Manager ("Dedicated" +
     "Shared GPU memory") or amdgpu's mem_info_vram_used + mem_info_gtt_used show it: the
     runtime's device buffers plus what the desktop itself holds on the GPU."""
-    return dev.total + _desktop_reserve(state)
+    return dev.total + desktop_gpu_reserve(state)
+
+
+@dataclass(frozen=True)
+class MemoryJudgement:
+    """A breakdown placed in one machine's pools and judged on memory alone (no speed): what
+    a node of a cluster gets."""
+
+    reasons: tuple[Reason, ...]
+    gpu_used_bytes: int
+    system_ram_left_bytes: int
+    load_peak_bytes: int
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.from_severities({r.severity for r in self.reasons})
+
+
+def judge_memory(
+    bd: MemoryBreakdown, state: MachineState, settings: RuntimeSettings
+) -> MemoryJudgement:
+    """The fit's placement and memory rules for a breakdown built elsewhere."""
+    pools = compute_pools(state)
+    dev = _place_device(bd, pools, desktop_gpu_reserve(state))
+    ram = _ram_use(state, settings, pools, bd, dev)
+    reasons = tuple(_gpu_reasons(state, pools, bd, dev) + _ram_reasons(state, pools, ram))
+    return MemoryJudgement(reasons, dev.total, max(ram.left, 0), ram.load_peak)
 
 
 def evaluate_fit(
@@ -465,7 +492,7 @@ def evaluate_fit(
         bd = _auto_offload(spec, s, backend, m.gpu_vram_bytes - DISCRETE_MARGIN)
     else:
         bd = _estimate(spec, s, backend)
-    dev = _place_device(bd, pools, _desktop_reserve(state))
+    dev = _place_device(bd, pools, desktop_gpu_reserve(state))
     ram = _ram_use(state, s, pools, bd, dev)
     speed = _speed(
         spec, state, pools=pools, bd=bd, dev=dev, prompt_tokens=prompt_tokens,

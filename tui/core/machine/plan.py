@@ -262,7 +262,7 @@ def _gtt_route(rec: Recommendation) -> GttRoute | None:
                     tps, sentence)  # fmt: skip
 
 
-def _model_args(spec: ModelSpec) -> tuple[list[str], bool]:
+def model_args(spec: ModelSpec) -> tuple[list[str], bool]:
     """llama-server's model flags for the reference the spec came from."""
     src = spec.source
     if src.startswith("catalog:"):
@@ -291,7 +291,7 @@ def _draft_args(spec: ModelSpec) -> list[str]:
     """-md PATH for a local draft, -hfd ORG/REPO[:QUANT] for a Hub one, else a placeholder."""
     if spec.draft is None:
         return []
-    args, _ = _model_args(spec.draft)
+    args, _ = model_args(spec.draft)
     if args[0] == "-m" and not args[1].startswith("<"):
         return ["-md", args[1]]
     src = spec.draft.source
@@ -314,7 +314,7 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
     all_layers = bd.n_gpu_layers >= bd.n_layers + 1
     cpu = fit.backend == "cpu"
     ngl = 0 if cpu else LLAMA_SERVER_ALL_LAYERS if all_layers else bd.n_gpu_layers
-    model, known = _model_args(spec)
+    model, known = model_args(spec)
     argv = ["llama-server", *model, "-c", str(bd.n_ctx or s.ctx_size), "-ngl", str(ngl),
             "-fa", "on" if bd.flash_attn else "off", "-np", str(s.parallel)]  # fmt: skip
     if s.cache_type_k != "f16" or s.cache_type_v != "f16":
