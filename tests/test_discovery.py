@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -43,7 +44,7 @@ def _ollama_model(root: Path, name: str, tag: str, spec: ModelSpec, proj: ModelS
     ):
         if s is None:
             continue
-        digest = (name + fill)[:64]
+        digest = hashlib.sha256((name + fill).encode()).hexdigest()  # as Ollama names blobs
         _write(root / "blobs" / f"sha256-{digest}", s)
         layers.append({"mediaType": media, "digest": f"sha256:{digest}", "size": 1})
     layers.append({"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:00"})

@@ -87,11 +87,13 @@ def test_qwen_vocab_header_few_requests_and_bytes(
     assert spec.metadata["tokenizer.ggml.tokens"].length == 151936  # type: ignore[union-attr]
     assert len(spec.tensors) == 129
     assert stats.requests <= 3
-    # Bytes received by the client: the header plus the parser's own read-ahead (gguf_reader
-    # asks for its hint as the read length, up to ~1 MB past the header end for this vocab);
-    # the loopback server may push a little more into the socket before the connection is
-    # dropped (bench/bench_remote.py reports both).
-    assert stats.bytes_received <= header_size(files["qwen"]) + 64 * 1024
+    # Bytes received by the client, counted as they come off the socket: the header, the
+    # parser's read-ahead (at most HttpRangeSource.max_read, 64 KiB, past what it needs) and
+    # the rest of the last socket read (httpcore reads up to 64 KiB at a time; the body is
+    # taken piece by piece as it arrives so that the deadline is checked between reads).
+    # The loopback server may push more into the socket before the connection is dropped
+    # (bench/bench_remote.py reports both).
+    assert stats.bytes_received <= header_size(files["qwen"]) + 128 * 1024
 
 
 def test_second_open_uses_cache_and_works_offline(

@@ -103,7 +103,7 @@ def test_cli_json_and_history(
     llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
-                 "--backend", "cpu"])  # fmt: skip
+                 "--backend", "cpu", "--predict", str(llama_server.model_path)])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)
@@ -131,7 +131,20 @@ def test_cli_human_table(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "160")
     assert (
-        main(["probe", "--server", "llamacpp", "--url", llama_server.url, "--max-tokens", "8"]) == 0
+        main(
+            [
+                "probe",
+                "--server",
+                "llamacpp",
+                "--url",
+                llama_server.url,
+                "--max-tokens",
+                "8",
+                "--predict",
+                str(llama_server.model_path),
+            ]
+        )
+        == 0
     )
     out = capsys.readouterr().out
     assert "decode" in out and "measured" in out and "predicted" in out
@@ -146,10 +159,11 @@ def test_cli_prediction_beside_measurement(
 ) -> None:
     args = ["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
             "--machine", "framework-desktop-128gb", "--carve-out", "512M", "--os", "linux",
-            "--backend", "vulkan"]  # fmt: skip
+            "--backend", "vulkan", "--predict", str(llama_server.model_path)]  # fmt: skip
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
-    # No --predict: the model came from the server's /props model_path, read from disk.
+    # The server's /props model_path, passed with --predict (a server's path is never opened
+    # by itself).
     prediction = first["prediction"]
     assert prediction is not None and prediction["backend"] == "vulkan"
     assert "tiny-probe-llama on framework-desktop-128gb" in first["prediction_note"]
@@ -172,7 +186,8 @@ def test_cli_calibrated_prediction_keeps_raw_in_history(
 ) -> None:
     machine = "framework-desktop-128gb"
     args = ["probe", "--url", llama_server.url, "--max-tokens", "8", "--json",
-            "--machine", machine, "--os", "linux", "--backend", "vulkan"]  # fmt: skip
+            "--machine", machine, "--os", "linux", "--backend", "vulkan",
+            "--predict", str(llama_server.model_path)]  # fmt: skip
     assert main([*args, "--no-save"]) == 0
     first = json.loads(capsys.readouterr().out)["prediction"]
     raw = first["decode_tps"]

@@ -8,7 +8,7 @@ Strategy: one modest first range, then ranges sized by what the parser says it n
 1 MB and doubles up to 100 MB, and gguf-parser-go reads 4 MiB chunks
 (research/memory-estimators.md §1, §5; bench/bench_remote.py measures all three).
 
-Safety (remote_http): a hard total deadline for the whole open, enforced by a watchdog here
+Safety (remote_http): a hard total deadline for the whole open, enforced by a watchdog
 and by per-read checks there; capped requests, header size and listing size; redirects only
 to the same host or Hugging Face's CDN unless allowed; HTML answers and 401/403/404 stop at
 once with a one-line `RemoteError`; HF_TOKEN only to Hugging Face hosts.
@@ -18,12 +18,9 @@ Parsed headers are cached by URL and validated by ETag; offline, the cached head
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from tui.core.errors import ModelFileError, ModelReferenceError, RemoteError, VramtuiError
@@ -42,7 +39,6 @@ from tui.core.model.spec import ModelSpec
 
 _REV_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_SHARDS = 256  # split.count above this is refused (the largest GGUF splits have ~50 parts)
-_GRACE_S = 0.2  # the watchdog's wait past the deadline for the reader to stop by itself
 
 # Kept importable from here: tests and the benchmark use them.
 _Http = Http
@@ -247,36 +243,6 @@ def _open_remote(ref: str, mmproj: str, http: Http, progress: Progress | None) -
     return replace(spec, mmproj=proj_spec)
 
 
-def _watched(ref: str, mmproj: str, http: Http, progress: Progress | None) -> ModelSpec:
-    """Run the open in a worker thread and give up at the deadline, whatever it is doing.
-
-    The worker's own checks stop it between reads; a server that drips its response headers
-    never returns control between bytes, so this thread stops waiting at the deadline, marks
-    the open cancelled and closes the client (its sockets), and the worker ends at its next
-    read. Errors raised in the worker are raised here."""
-    outcome: list[Any] = []
-
-    def work() -> None:
-        try:
-            outcome.append(_open_remote(ref, mmproj, http, progress))
-        except BaseException as exc:  # handed to the caller below
-            outcome.append(exc)
-
-    worker = threading.Thread(target=work, name="vramtui-remote-open", daemon=True)
-    worker.start()
-    worker.join(max(http.remaining(), 0.0) + _GRACE_S)
-    if worker.is_alive():
-        http.cancelled = True
-        with contextlib.suppress(Exception):  # closed from another thread: the open is abandoned
-            http.close()
-        raise http.out_of_time(ref)
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    assert isinstance(result, ModelSpec)
-    return result
-
-
 def open_remote_model(
     ref: str,
     mmproj: str = "auto",
@@ -294,7 +260,7 @@ def open_remote_model(
     options = options or RemoteOptions()
     http = Http(options)
     try:
-        spec = _watched(ref.strip(), mmproj, http, progress)
+        spec = http.watched(ref, lambda: _open_remote(ref.strip(), mmproj, http, progress))
     finally:
         if not http.cancelled:
             http.close()

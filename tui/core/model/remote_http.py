@@ -2,8 +2,8 @@
 
 - A hard total deadline (`RemoteOptions.total_timeout`, `--timeout`): every request's connect
   and read timeouts are cut to the time left, a body is read piece by piece as it arrives (never
-  waiting for a full buffer) with the deadline checked between pieces, and `remote` runs the
-  whole open under a watchdog that gives up at the deadline even while a server drips its
+  waiting for a full buffer) with the deadline checked between pieces, and `Http.watched` runs
+  the whole open under a watchdog that gives up at the deadline even while a server drips its
   response headers a byte at a time.
 - A cap on requests per open and per file, so a server answering with endless tiny ranges
   (or lying Content-Ranges) cannot keep the reader busy.
@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -35,6 +37,8 @@ HF_HOSTS = ("huggingface.co", "hf.co")
 # Where Hugging Face sends a /resolve/ download (its LFS and Xet CDNs): hosts under these domains.
 HF_CDN_DOMAINS = ("hf.co", "huggingface.co")
 _UNKNOWN = 1 << 62  # the size of a body without Content-Length
+WATCHDOG_GRACE_S = 0.2  # the watchdog's wait past the deadline for a reader to stop by itself
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,34 @@ class Http:
         return RemoteError(
             url, f"gave up after {self.options.total_timeout:g} s in total (--timeout)"
         )
+
+    def watched(self, url: str, work: Callable[[], T]) -> T:
+        """`work()` run in a worker thread, given up at the deadline whatever it is doing.
+
+        The worker's own checks stop it between reads; a server that drips its response
+        headers never returns control between bytes, so this thread stops waiting at the
+        deadline, marks the client cancelled and closes it (its sockets), and the worker ends
+        at its next read. Errors raised in the worker are raised here."""
+        outcome: list[T | BaseException] = []
+
+        def run() -> None:
+            try:
+                outcome.append(work())
+            except BaseException as exc:  # handed to the caller below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, name="vramtui-remote", daemon=True)
+        worker.start()
+        worker.join(max(self.remaining(), 0.0) + WATCHDOG_GRACE_S)
+        if worker.is_alive():
+            self.cancelled = True
+            with contextlib.suppress(Exception):  # closed from another thread: abandoned
+                self.close()
+            raise self.out_of_time(url)
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def check_deadline(self, url: str) -> None:
         if self.cancelled or self.remaining() <= 0:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from tui.core.atomic import append_line
+from tui.core.atomic import append_line, open_regular
 from tui.core.paths import data_dir
+from tui.core.probe.http import parse_json
 from tui.core.probe.results import Prediction, ProbeResult
 
 HISTORY_FILE = "probe-history.jsonl"
@@ -218,7 +220,7 @@ def load_history(
     source = path or history_path()
     records: list[HistoryRecord] = []
     try:
-        handle = source.open("rb")
+        handle = os.fdopen(open_regular(source), "rb")  # a FIFO or a device: refused, not read
     except FileNotFoundError:
         return records
     except OSError as err:
@@ -227,7 +229,8 @@ def load_history(
         return records
     read = 0
     with handle:
-        for number, raw in enumerate(handle, start=1):
+        # readline(limit): a huge line without a newline is read in pieces, never whole.
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_HISTORY_LINE + 1), b""), 1):
             read += len(raw)
             if read > MAX_HISTORY_BYTES:
                 if problems is not None:
@@ -240,10 +243,23 @@ def load_history(
             if len(raw) > MAX_HISTORY_LINE:
                 if problems is not None:
                     problems.append(f"{source}:{number}: line too long; skipped")
+                read += _skip_rest_of_line(handle, raw, MAX_HISTORY_BYTES - read)
                 continue
             try:
-                records.append(HistoryRecord.from_json(json.loads(raw)))
+                records.append(HistoryRecord.from_json(parse_json(raw)))
             except ValueError as err:  # json.JSONDecodeError and UnicodeDecodeError included
                 if problems is not None:
                     problems.append(f"{source}:{number}: corrupt record ({err}); skipped")
     return records
+
+
+def _skip_rest_of_line(handle: BinaryIO, raw: bytes, budget: int) -> int:
+    """Read past the rest of an over-long line, piece by piece, at most `budget` bytes more;
+    returns the bytes read (over the budget: the caller stops reading the file)."""
+    skipped = 0
+    while not raw.endswith(b"\n") and skipped <= budget:
+        raw = handle.readline(MAX_HISTORY_LINE + 1)
+        if not raw:
+            break
+        skipped += len(raw)
+    return skipped

@@ -36,7 +36,10 @@ def normalize_url(url: str) -> str:
         raise ProbeError("no server URL given")
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as err:  # "http://[::1": an unclosed IPv6 bracket
+        raise ProbeError(f"{url}: not a usable URL ({err})") from None
     if parts.scheme not in {"http", "https"}:
         raise ProbeError(f"{url}: only http:// and https:// servers can be probed")
     if not parts.hostname:
@@ -52,6 +55,36 @@ def normalize_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+MAX_JSON_DEPTH = 64  # servers answer a few levels deep; anything deeper is refused
+
+
+def _depth(value: Any) -> int:
+    """How deep a parsed JSON value nests, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(body: bytes | str) -> Any:
+    """JSON from a server, nested at most MAX_JSON_DEPTH deep; ValueError for anything else
+    (a deeply nested answer makes Python's parser raise RecursionError: refused the same)."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} deep")
+    return data
+
+
 def one_line(text: str, limit: int = 200) -> str:
     """Server text flattened to one line of at most `limit` characters."""
     flat = " ".join(text.split())
@@ -61,9 +94,9 @@ def one_line(text: str, limit: int = 200) -> str:
 def error_text(body: bytes) -> str:
     """The server's error message from a JSON error body ({error: str|{message}}), else the text."""
     try:
-        data = json.loads(body)
+        data = parse_json(body)
     except ValueError:
-        return one_line(body.decode("utf-8", "replace"))
+        return one_line(body[:4096].decode("utf-8", "replace"))
     if isinstance(data, dict):
         err = data.get("error", data.get("message"))
         if isinstance(err, dict):
@@ -164,9 +197,12 @@ async def get_json(client: httpx.AsyncClient, base: str, path: str, timeouts: Pr
             raise Unreachable(str(problem)) from None
         raise problem from None
     try:
-        return json.loads(body)
-    except ValueError:
-        raise ProbeError(f"{url}: answer is not JSON: {one_line(repr(body[:80]))}") from None
+        return parse_json(body)
+    except ValueError as err:
+        raise ProbeError(
+            f"{url}: answer is not usable JSON ({one_line(str(err), 80)}): "
+            f"{one_line(repr(body[:80]))}"
+        ) from None
 
 
 async def lines(response: httpx.Response, url: str) -> AsyncIterator[bytes]:

@@ -119,6 +119,7 @@ class ProbeResult:
     decode_source: Literal["server", "client", "none"] = "none"
     text: str = ""
     wall_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. impossible server timings discarded
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -5,14 +5,14 @@ the client's clock otherwise."""
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core.errors import ProbeError
 from tui.core.probe.fields import as_float, as_int
-from tui.core.probe.http import one_line
+from tui.core.probe.http import one_line, parse_json
 from tui.core.probe.results import MemoryEvidence, ProbeResult
 from tui.core.vocab import ServerKind
 
@@ -89,7 +89,7 @@ class Event:
 
 def _parse_json_line(url: str, payload: bytes) -> Any:
     try:
-        return json.loads(payload)
+        return parse_json(payload)
     except ValueError:
         raise ProbeError(
             f"{url}: malformed stream (not JSON): {one_line(repr(payload[:60]))}"
@@ -266,6 +266,7 @@ class Tally:
                 result.decode_source = "client"
         if self.finished:
             apply_timings(result, kind, self.final)
+        discard_impossible(result)
         return result
 
 
@@ -360,3 +361,37 @@ def apply_timings(result: ProbeResult, kind: ServerKind, final: dict[str, Any]) 
         _usage(result, usage, has_timings=isinstance(timings, dict))
     if kind == ServerKind.OLLAMA and "eval_count" in final:
         _ollama_durations(result, final)
+
+
+_MEASURES = (
+    ("decode_tokens_per_second", "decode speed"),
+    ("prompt_tokens_per_second", "prompt speed"),
+    ("ttft_server_s", "server time to first token"),
+    ("ttft_client_s", "client time to first token"),
+    ("prompt_tokens", "prompt token count"),
+)
+
+
+def _possible(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value) and value >= 0
+    return value >= 0
+
+
+def discard_impossible(result: ProbeResult) -> None:
+    """Drop measurements no server can have made (negative, NaN, infinite): each is shown as
+    missing and saved as missing, with a note naming it, never used as a number."""
+    for name, words in _MEASURES:
+        value = getattr(result, name)
+        if value is None:
+            continue
+        if not _possible(value):
+            setattr(result, name, None)
+            result.notes.append(f"the server reported an impossible {words} ({value!r}); discarded")
+    if result.tokens_generated < 0:
+        result.notes.append(
+            f"the server reported {result.tokens_generated} tokens generated; discarded"
+        )
+        result.tokens_generated = 0
