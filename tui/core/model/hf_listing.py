@@ -134,7 +134,8 @@ def list_hf_files(ref: str, *, options: RemoteOptions | None = None) -> tuple[Hf
     hf = parse_hf_ref(ref)
     http = Http(options or RemoteOptions())
     try:
-        return hf, _tree(hf, http)
+        # Under the open's hard deadline, whatever the server does (a drip of headers too).
+        return hf, http.watched(f"hf:{hf.repo}", lambda: _tree(hf, http))
     finally:
         http.close()
 
