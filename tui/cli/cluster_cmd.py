@@ -11,7 +11,6 @@ Exit codes as `check`: 0 every node fits, 1 with warnings, 3 a node will not fit
 from __future__ import annotations
 
 import argparse
-import math
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -29,6 +28,7 @@ from tui.cli.common import (
     settings_from_args,
 )
 from tui.core.errors import SettingsError
+from tui.core.machine.cluster_types import ClusterNode, node_from_text, tensor_split_from_text
 from tui.core.sizes import format_bytes, parse_size
 from tui.core.vocab import Backend, OsName
 from tui.present.untrusted import plain
@@ -36,7 +36,6 @@ from tui.present.untrusted import plain
 if TYPE_CHECKING:
     from tui.core.machine.cluster import ClusterResult
     from tui.core.machine.cluster_plan import ClusterRecommendation
-    from tui.core.machine.cluster_types import ClusterNode
 
 MAX_NODES = 16
 
@@ -76,57 +75,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=guarded(run_cluster))
 
 
-def _split_host(text: str) -> tuple[str, str, int | None]:
-    """ "ID[:CARVE]@HOST[:PORT]" -> ("ID[:CARVE]", HOST, PORT)."""
-    if "@" not in text:
-        return text, "", None
-    node, _, where = text.partition("@")
-    host, _, port = where.partition(":")
-    if not host:
-        raise SettingsError(f"--node {text!r}: nothing after '@' (HOST[:PORT])")
-    if port:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise SettingsError(f"--node {text!r}: port {port!r} is not 1-65535")
-        return node, host, int(port)
-    return node, host, None
-
-
 def parse_node(text: str, args: argparse.Namespace) -> ClusterNode:
-    """One `--node` value as a cluster node (machine preset, carve-out, OS, host)."""
-    from tui.core.machine.cluster_types import DEFAULT_RPC_PORT, ClusterNode  # noqa: PLC0415
-    from tui.core.machine.pools import MachineState  # noqa: PLC0415
-    from tui.core.machine.presets import get_machine  # noqa: PLC0415
-
-    spec, host, port = _split_host(text.strip())
-    machine_id, _, carve = spec.partition(":")
-    if not machine_id:
-        raise SettingsError(f"--node {text!r}: no machine id (see `vramtui machines`)")
-    machine = get_machine(machine_id)
-    changes: dict[str, Any] = {}
-    if carve:
-        changes["carve_out_bytes"] = parse_size(carve, f"--node {machine_id}")
-    if args.os_name:
-        changes["os"] = args.os_name
-    if args.backend:
-        changes["backend"] = args.backend
-    if args.gtt:
-        changes["gtt_bytes"] = parse_size(args.gtt, "--gtt")
-    state = MachineState.default_for(machine, **changes)
-    return ClusterNode(state, host=host, port=port or DEFAULT_RPC_PORT)
-
-
-def parse_tensor_split(text: str | None, n_nodes: int) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise SettingsError(f"--tensor-split {text!r}: not comma-separated numbers") from None
-    if len(values) != n_nodes:
-        raise SettingsError(f"--tensor-split has {len(values)} values for {n_nodes} nodes")
-    if any(v < 0 or not math.isfinite(v) for v in values) or not any(values):
-        raise SettingsError(f"--tensor-split {text!r}: values must be >= 0, not all zero")
-    return values
+    """One `--node` value, with the OS, backend and GTT flags applied to every node."""
+    gtt = parse_size(args.gtt, "--gtt") if args.gtt else None
+    return node_from_text(text, os=args.os_name, backend=args.backend, gtt_bytes=gtt)
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -139,7 +91,9 @@ def run_cluster(args: argparse.Namespace) -> int:
     if not 2 <= len(args.node) <= MAX_NODES:
         raise SettingsError(f"a cluster needs 2 to {MAX_NODES} --node values, got {len(args.node)}")
     nodes = tuple(parse_node(t, args) for t in args.node)
-    cluster = Cluster(nodes, get_link(args.link), parse_tensor_split(args.tensor_split, len(nodes)))
+    cluster = Cluster(
+        nodes, get_link(args.link), tensor_split_from_text(args.tensor_split, len(nodes))
+    )
     settings = settings_from_args(args)
     spec = open_model(args.model, mmproj=args.mmproj, **remote_args(args))
     result = evaluate_cluster(spec, settings, cluster, prompt_tokens=args.prompt_tokens)

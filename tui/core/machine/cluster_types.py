@@ -3,12 +3,16 @@ them, the tensor split (tui.core.machine.cluster has the full story)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from tui.core.errors import SettingsError
 from tui.core.machine.fit import desktop_gpu_reserve
 from tui.core.machine.links import LinkPreset
 from tui.core.machine.pools import MachineState, compute_pools
+from tui.core.machine.presets import get_machine
+from tui.core.sizes import parse_size
 
 DEFAULT_RPC_PORT = 50052  # rpc-server's default port (tools/rpc/rpc-server.cpp)
 
@@ -72,3 +76,60 @@ def split_shares(cluster: Cluster) -> tuple[float, ...]:
     if cluster.tensor_split is not None:
         return cluster.tensor_split
     return tuple(float(gpu_capacity(n.state)) for n in cluster.nodes)
+
+
+def _split_host(text: str) -> tuple[str, str, int | None]:
+    """ "ID[:CARVE]@HOST[:PORT]" -> ("ID[:CARVE]", HOST, PORT)."""
+    if "@" not in text:
+        return text, "", None
+    node, _, where = text.partition("@")
+    host, _, port = where.partition(":")
+    if not host:
+        raise SettingsError(f"node {text!r}: nothing after '@' (HOST[:PORT])")
+    if port:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"node {text!r}: port {port!r} is not 1-65535")
+        return node, host, int(port)
+    return node, host, None
+
+
+def node_from_text(
+    text: str,
+    *,
+    os: str | None = None,
+    backend: str | None = None,
+    gtt_bytes: int | None = None,
+) -> ClusterNode:
+    """A node as typed: `ID[:CARVE][@HOST[:PORT]]` (machine preset, BIOS carve-out, where it
+    listens), on the machine's default OS unless `os` says otherwise."""
+    spec, host, port = _split_host(text.strip())
+    machine_id, _, carve = spec.partition(":")
+    if not machine_id:
+        raise SettingsError(f"node {text!r}: no machine id (see `vramtui machines`)")
+    machine = get_machine(machine_id)
+    changes: dict[str, Any] = {}
+    if carve:
+        changes["carve_out_bytes"] = parse_size(carve, f"node {machine_id}")
+    if os:
+        changes["os"] = os
+    if backend:
+        changes["backend"] = backend
+    if gtt_bytes is not None:
+        changes["gtt_bytes"] = gtt_bytes
+    state = MachineState.default_for(machine, **changes)
+    return ClusterNode(state, host=host, port=port or DEFAULT_RPC_PORT)
+
+
+def tensor_split_from_text(text: str | None, n_nodes: int) -> tuple[float, ...] | None:
+    """`--tensor-split A,B,...` as llama.cpp takes it (None: split by free memory)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise SettingsError(f"--tensor-split {text!r}: not comma-separated numbers") from None
+    if len(values) != n_nodes:
+        raise SettingsError(f"--tensor-split has {len(values)} values for {n_nodes} nodes")
+    if any(v < 0 or not math.isfinite(v) for v in values) or not any(values):
+        raise SettingsError(f"--tensor-split {text!r}: values must be >= 0, not all zero")
+    return values
