@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.pilot import Pilot
 
 from tui.app.app import VramtuiApp
@@ -11,6 +13,14 @@ from tui.app.screens.main import SWEEP_DELAY_S, MainScreen
 # The app opens on the machine it runs on; tests pin the seed's laptop so that what they see
 # does not depend on the machine running them.
 SEED_MACHINE = "hp-zbook-ultra-g1a-64gb"
+
+# The four kinds of machine every layout must serve (snapshots and geometry tests).
+MACHINES: dict[str, dict[str, Any]] = {
+    "windows-carve-out": {"machine": SEED_MACHINE, "carve_out": "512M"},
+    "linux-gtt": {"machine": "framework-desktop-128gb", "os_name": "linux"},
+    "mac": {"machine": "apple-m4-max-128gb"},
+    "discrete-gpu": {"machine": "desktop-rtx-4090"},
+}
 
 
 def make_app(**kwargs: object) -> VramtuiApp:

@@ -46,6 +46,6 @@ async def test_no_repr_on_any_screen(setup: str) -> None:
             await settle(pilot)
         for name, text in seen.items():
             match = REPR.search(text)
-            assert match is None, f"{setup}/{name} shows a repr: {text[match.start() - 40:][:160]}"
+            assert match is None, f"{setup}/{name} shows a repr: {text[match.start() - 40 :][:160]}"
         if setup == "linux-gtt":
             assert "Linux alternative: carve-out" in seen["main"]

@@ -24,6 +24,11 @@ MAIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("preset: load scenario", "load_preset", "Load a saved scenario preset"),
     ("preset: export to file", "export_preset", "Write this scenario to a TOML file"),
     ("share: copy summary", "copy_share", "Copy the verdict and a `vramtui check` line"),
+    (
+        "session: reset to defaults",
+        "reset",
+        "The bundled model on this machine, every setting at its default",
+    ),
     ("probe: measure a running server", "probe", "Time a llama.cpp, LM Studio or Ollama server"),
 )
 APP_COMMANDS: tuple[tuple[str, str, str], ...] = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import tomli_w
 
-from tui.core.atomic import write_atomic
+from tui.core.atomic import read_text_capped, write_atomic
 from tui.core.paths import config_dir
 
 CONFIG_NAME = "config.toml"
@@ -24,10 +24,9 @@ def _config_path() -> Any:
 def read_config() -> dict[str, Any]:
     """The whole config file as a dict; {} when it is missing or unreadable (never fatal)."""
     path = _config_path()
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+    try:  # capped, and never a FIFO or a device (they would hang the start)
+        return tomllib.loads(read_text_capped(path, 1 << 20))
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError too
         return {}
 
 
@@ -59,3 +58,29 @@ def saved_keymap() -> dict[str, str]:
     if not isinstance(keymap, dict):
         return {}
     return {str(k): v for k, v in keymap.items() if isinstance(v, str) and v}
+
+
+def _app_setting(key: str) -> str | None:
+    app = read_config().get("app")
+    value = app.get(key) if isinstance(app, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _save_app_setting(key: str, value: str) -> None:
+    """Set `[app] key`, keeping the rest of the file."""
+    data = read_config()
+    app = data.get("app")
+    if not isinstance(app, dict):
+        app = {}
+    app[key] = value
+    data["app"] = app
+    write_atomic(_config_path(), tomli_w.dumps(data))
+
+
+def saved_probe_url() -> str | None:
+    """The server address typed on the probe screen last time (`[app] probe_url`)."""
+    return _app_setting("probe_url")
+
+
+def save_probe_url(url: str) -> None:
+    _save_app_setting("probe_url", url)

@@ -8,9 +8,11 @@ model is read inside the app, in a worker with visible progress.
 from __future__ import annotations
 
 from tui.app.app import VramtuiApp
+from tui.app.session import load_session
 from tui.app.state import Choice
+from tui.core.errors import VramtuiError
 from tui.core.machine.resolve import ScenarioOverrides, resolve_scenario
-from tui.core.machine.scenario import load_scenario
+from tui.core.machine.scenario import Scenario, load_scenario
 from tui.core.model.catalog import DEFAULT_MODEL_REF
 from tui.core.model.source import is_remote_reference, open_model
 from tui.core.sizes import parse_size
@@ -25,10 +27,33 @@ def create_app(
     os_name: str | None = None,
     mmproj: str = "auto",
     discover: bool = True,
+    restore: bool = True,
 ) -> VramtuiApp:
     """Build the app on the given (or bundled default) model, machine and settings, through
-    the same scenario resolver the CLI uses."""
+    the same scenario resolver the CLI uses. Without a preset, the last session is the base
+    (`restore`): a model or machine given here still wins over it, and a session that no
+    longer resolves (its machine or model file gone) is dropped for the defaults."""
     scenario = load_scenario(preset) if preset is not None else None
+    if scenario is None and restore and (session := load_session()) is not None:
+        try:
+            return _build(session, model=model, mmproj=mmproj, machine=machine,
+                          carve_out=carve_out, os_name=os_name, discover=discover)  # fmt: skip
+        except VramtuiError:
+            pass
+    return _build(scenario, model=model, mmproj=mmproj, machine=machine,
+                  carve_out=carve_out, os_name=os_name, discover=discover)  # fmt: skip
+
+
+def _build(
+    scenario: Scenario | None,
+    *,
+    model: str | None,
+    mmproj: str,
+    machine: str | None,
+    carve_out: str | None,
+    os_name: str | None,
+    discover: bool,
+) -> VramtuiApp:
     overrides = ScenarioOverrides(
         model_ref=model or (None if scenario else DEFAULT_MODEL_REF),
         mmproj=None if mmproj == "auto" else mmproj,

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import replace
 
 from tui.app.state import Choice, Evaluation
+from tui.core.machine.embedded import definition_for
 from tui.core.machine.resolve import ResolvedScenario, scenario_args, scenario_state
 from tui.core.machine.scenario import Scenario, scenario_to_toml
 from tui.core.sizes import format_gib, format_tokens, size_arg
@@ -60,8 +61,11 @@ def share_text(evaluation: Evaluation) -> str:
 
 
 def scenario_from_choice(choice: Choice, name: str) -> Scenario:
-    """The core's scenario record for this choice, every value written out."""
-    return resolved_from_choice(choice).to_scenario(name)
+    """The core's scenario record for this choice, every value written out; on the user's own
+    machine it carries that machine's file, so it works for a friend too."""
+    scenario = resolved_from_choice(choice).to_scenario(name)
+    definition = definition_for(choice.machine.machine)
+    return replace(scenario, machine_definition=definition) if definition else scenario
 
 
 def choice_from_scenario(scenario: Scenario, current: Choice) -> Choice:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from tui.core.atomic import write_atomic
+from tui.core.atomic import read_capped, write_atomic
 from tui.core.paths import data_dir
 
 RECENT_NAME = "recent.json"
@@ -15,8 +15,8 @@ MAX_RECENT = 12
 def load_recent() -> list[str]:
     """Model references chosen before; [] when the file is missing or damaged."""
     try:
-        data = json.loads((data_dir() / RECENT_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_capped(data_dir() / RECENT_NAME, 1 << 20))
+    except (OSError, ValueError, RecursionError):
         return []
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         return []

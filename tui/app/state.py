@@ -11,7 +11,8 @@ from typing import Any
 
 from tui.core.errors import VramtuiError
 from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, MachineState, evaluate_fit
+from tui.core.machine.fit import FitResult, evaluate_fit
+from tui.core.machine.pools import MachineState
 from tui.core.machine.recommend import ContextPoint, Recommendation, context_curve, recommend
 from tui.core.model.spec import ModelSpec
 

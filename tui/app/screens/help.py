@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Markdown
+from textual.widgets import Label, Markdown, Static
+
+from tui.app.problems import file_problems
 
 HELP_MARKDOWN = """\
 ## What this answers
@@ -23,11 +25,15 @@ Change anything on the left; the verdict, the bars and the speed on the right fo
 | `-` `+` | smaller / larger context (4K ... the model's maximum) |
 | `Tab` / `Shift+Tab` | move between controls; `Enter` opens a list |
 | `s` / `l` / `e` | save the scenario as a preset / load one / export it to a file |
-| `y` | copy a shareable summary to the clipboard |
+| `y` | share: a summary on the clipboard (OSC 52 and the platform's tool, else a file) |
 | `p` | probe a running llama.cpp, LM Studio or Ollama server |
+| `Ctrl+R` | reset to the defaults (the last session is otherwise restored at start) |
 | `Ctrl+P` | command palette: every action, themes |
 | `?` or `F1` | this help; `Esc` closes it |
-| `Ctrl+Q` | quit |
+| `q` or `Ctrl+Q` | quit (in a text field `q` types; `Esc` leaves the field) |
+
+The footer shows the keys that act where the focus is: in a text field `+`, `-` and the
+letters type, so their actions are hidden until you leave it.
 
 Keys can be changed by binding id in `config.toml`, e.g. `[app.keymap]` `pick-model = "o"`.
 
@@ -43,7 +49,17 @@ Keys can be changed by binding id in `config.toml`, e.g. `[app.keymap]` `pick-mo
 A very large carve-out leaves too little system RAM: the desktop stutters, and a big model can
 fail to load at all because loading passes through system RAM. On the seed's 64 GB laptop,
 Qwen3-VL-32B Q6_K loaded at 32 GB carve-out but not at 48 GB. The comparison table marks the
-step that runs the model cleanly **and** leaves the OS the most RAM with ★.
+step that runs the model cleanly **and** leaves the OS the most RAM with ★. Its columns:
+**Clean ctx** is the largest context that runs with no warning, **Loads ctx** the largest
+that loads at all (with warnings).
+
+## Memory against context
+
+The chart shows the GPU memory the model needs and the RAM left for the OS from 4K to the
+model's maximum context, at the current carve-out. The dashed lines are the BIOS carve-out
+steps (the solid one is the current step; on a Mac or a discrete GPU, the GPU's limit), the
+vertical line is the current context, and the strip under the axis is the verdict at each
+context: green fits, yellow fits with warnings, red will not fit.
 
 ## Speed
 
@@ -64,6 +80,12 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help"):
             yield Label("vramtui help  ·  Esc closes", classes="dialog-title")
             with VerticalScroll(id="help-scroll"):
+                problems = file_problems()
+                if problems:
+                    yield Label("Problems with your files", classes="dialog-title")
+                    # Plain text: file names and messages are never read as markup.
+                    yield Static("\n".join(f"• {p}" for p in problems), id="help-problems",
+                                 markup=False)  # fmt: skip
                 yield Markdown(HELP_MARKDOWN)
 
     def on_mount(self) -> None:

@@ -22,7 +22,6 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,6 +35,7 @@ from textual.worker import get_current_worker
 
 from tui.app.clipboard import share
 from tui.app.presets import share_text
+from tui.app.probe_context import probe_context
 from tui.app.problems import file_problems
 from tui.app.recent import remember
 from tui.app.screens.picker import ModelPicker
@@ -46,19 +46,20 @@ from tui.app.state import Choice, Evaluation, Sweep, context_steps, evaluate, sw
 from tui.app.widgets.chart import ContextChart, chart_data
 from tui.app.widgets.compare import CarveOutComparison, CompareTable
 from tui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel, carve_label
+from tui.app.widgets.model_card import ModelCard
 from tui.app.widgets.results import Figures, PoolBars, VerdictBanner, update_static
 from tui.core.errors import VramtuiError
-from tui.core.machine.fit import MachineState
+from tui.core.machine.pools import MachineState
 from tui.core.machine.presets import get_machine, load_machines
 from tui.core.model.catalog import DEFAULT_MODEL_REF
 from tui.core.model.source import open_model
 from tui.core.probe.calibration import factor_of, scenario_calibration
-from tui.core.probe.predict import prediction_from_fit
-from tui.core.sizes import format_bytes, format_gib
+from tui.present.untrusted import plain
 
 NARROW_WIDTH = 100
 WIDE_WIDTH = 160
 TALL_HEIGHT = 48
+CHART_ROWS = {"short": (9, 24), "tall": (18, 36)}  # (fewest, most) rows in one column
 SWEEP_DELAY_S = 0.15  # the sweep waits for the keys to pause this long
 SESSION_DELAY_S = 1.0  # the session is written this long after the last change
 # Actions bound to keys a text field (or an open list) takes as typing: hidden from the footer
@@ -79,35 +80,14 @@ TYPED_KEY_ACTIONS = frozenset(
 )
 
 
-class ModelCard(Static, can_focus=True):
-    """The model in use; Enter or a click opens the picker."""
+class ResultsColumn(Vertical):
+    """A column of results; when its height changes (table rows arrive, the banner grows),
+    the screen refits the chart to the rows left."""
 
-    BINDINGS = [Binding("enter", "screen.pick_model", "Pick model", show=False)]  # noqa: RUF012
-
-    choice: reactive[Choice | None] = reactive(None)
-    loading_ref: reactive[str] = reactive("")
-    loading_bytes: reactive[int] = reactive(0)  # header bytes read so far (remote models)
-
-    def render(self) -> Text:
-        if self.loading_ref:
-            text = Text(f"Reading {self.loading_ref}…", style="italic")
-            if self.loading_bytes:
-                text.append(f"\n{format_bytes(self.loading_bytes)} of header read", style="dim")
-            return text
-        choice = self.choice
-        if choice is None or choice.spec is None:
-            return Text("no model", style="italic")
-        spec = choice.spec
-        text = Text(spec.name, style="bold")
-        text.append(f"\n{spec.architecture or '?'} · {format_gib(spec.weights_bytes)} weights")
-        if spec.mmproj is not None:
-            text.append(f" + {format_gib(spec.mmproj.weights_bytes)} projector")
-        if spec.synthesized:
-            text.append("\nfrom the catalog (no file needed)", style="dim italic")
-        return text
-
-    async def on_click(self) -> None:
-        await self.run_action("screen.pick_model")
+    def on_resize(self) -> None:
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.call_after_refresh(screen._fit_chart)
 
 
 class MainScreen(Screen[None]):
@@ -134,8 +114,10 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "reset", "Reset", show=False, tooltip="Back to the defaults",
                 id="reset-session"),
         Binding("q", "quit", "Quit", id="quit-q"),
-        # Shown only while a text field has focus (the app's own ctrl+q does the quitting).
-        Binding("ctrl+q", "typing_quit", "Quit", key_display="^q", id="quit-typing"),
+        # Shown only while a text field has focus, where q types. The app's own ctrl+q does the
+        # quitting; priority, so that the footer shows this one instead of the app's hidden one.
+        Binding("ctrl+q", "typing_quit", "Quit", key_display="^q", priority=True,
+                id="quit-typing"),
         Binding("escape", "leave_field", "Leave field", key_display="esc", id="leave-field"),
     ]  # fmt: skip
 
@@ -155,6 +137,7 @@ class MainScreen(Screen[None]):
         self._sweep_timer: Timer | None = None
         self._sweeping = False
         self._session_timer: Timer | None = None
+        self._carve_keys: bool | None = None  # whether the footer shows the carve-out keys
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -168,13 +151,13 @@ class MainScreen(Screen[None]):
                 )
                 yield SettingsPanel(self._initial, id="settings-panel").data_bind(MainScreen.choice)
             with VerticalScroll(id="results"):
-                with Vertical(id="results-main"):
+                with ResultsColumn(id="results-main"):
                     yield VerdictBanner(id="verdict").data_bind(MainScreen.evaluation)
                     yield Figures(id="figures").data_bind(MainScreen.evaluation)
                     yield CarveOutComparison(id="comparison").data_bind(
                         MainScreen.choice, sweep=MainScreen.sweep_result
                     )
-                with Vertical(id="results-side"):
+                with ResultsColumn(id="results-side"):
                     yield Static("Memory", classes="panel-title")
                     yield PoolBars(id="bars").data_bind(MainScreen.evaluation)
                     yield Static("Memory against context", id="chart-title", classes="panel-title")
@@ -210,6 +193,23 @@ class MainScreen(Screen[None]):
         if bars.has_class("-compact") == tall:
             bars.set_class(not tall, "-compact")  # one line per pool when rows are short
             bars.refresh(layout=True)
+        self.call_after_refresh(self._fit_chart)
+
+    def _fit_chart(self) -> None:
+        """In one column, the chart takes the rows the rest leaves (within bounds), so a
+        screen with room shows all of it at once; in two columns the stylesheet does it."""
+        if not self.is_mounted or self.has_class("-wide"):
+            return
+        chart = self.query_one(ContextChart)
+        used = sum(
+            self.query_one(f"#results-{part}", ResultsColumn).outer_size.height
+            for part in ("main", "side")
+        )
+        spare = self.query_one("#results", VerticalScroll).content_region.height - used
+        low, high = CHART_ROWS["tall" if self.has_class("-tall") else "short"]
+        want = max(low, min(high, chart.outer_size.height + spare))
+        if want != chart.outer_size.height:
+            chart.styles.height = want
 
     # --- keys: what acts with the current focus ----------------------------------------------
 
@@ -226,7 +226,14 @@ class MainScreen(Screen[None]):
         typing = self._typing()
         if action in ("typing_quit", "leave_field"):
             return typing
+        if action == "carve_out" and not self._has_carve_out():
+            return False  # a Mac, a discrete GPU: no carve-out to step
         return not (typing and action in TYPED_KEY_ACTIONS)
+
+    def _has_carve_out(self) -> bool:
+        choice = self.latest
+        machine = choice.machine.machine if choice is not None else None
+        return machine is None or (bool(machine.carve_out_steps) and not machine.discrete)
 
     def on_descendant_focus(self) -> None:
         self.refresh_bindings()
@@ -280,6 +287,9 @@ class MainScreen(Screen[None]):
         if choice.spec is not None:
             self._schedule_sweep()
         self._update_chart()
+        if self._has_carve_out() != self._carve_keys:
+            self._carve_keys = self._has_carve_out()
+            self.refresh_bindings()  # the footer's carve-out keys come and go with the machine
         if self._session_timer is not None:
             self._session_timer.stop()
         self._session_timer = self.set_timer(SESSION_DELAY_S, self._save_session)
@@ -299,7 +309,7 @@ class MainScreen(Screen[None]):
         machine = state.machine.name
         if choice.machine_source == "detected":
             machine = f"this machine (detected: {machine})"
-        return f"{choice.spec.name if choice.spec else '…'} on {machine} · {state.os}"
+        return f"{plain(choice.spec.name) if choice.spec else '…'} on {plain(machine)} · {state.os}"
 
     # --- the sweep: off the event loop, one at a time, for the newest question ---------------
 
@@ -338,6 +348,7 @@ class MainScreen(Screen[None]):
 
     def watch_sweep_result(self) -> None:
         self._update_chart()
+        self.call_after_refresh(self._fit_chart)  # the table's rows may have come or gone
 
     def _update_chart(self) -> None:
         """The chart's data: the sweep's curve with this moment's machine and context.
@@ -454,7 +465,8 @@ class MainScreen(Screen[None]):
             if ref:
                 self.open_model(ref)
 
-        self.app.push_screen(ModelPicker(discover=getattr(self.app, "discover", True)), picked)
+        picker = ModelPicker(discover=getattr(self.app, "discover", True), choice=self.latest)
+        self.app.push_screen(picker, picked)
 
     def action_reset(self) -> None:
         """Back to the defaults: the bundled model, this machine, every setting at default;
@@ -512,7 +524,7 @@ class MainScreen(Screen[None]):
             return
         remember(ref)
         self.update_choice(replace(choice, model_ref=ref, spec=spec))
-        self.notify(f"Opened {spec.name}", timeout=3, markup=False)
+        self.notify(f"Opened {plain(spec.name)}", timeout=3, markup=False)
 
     def _model_failed(self, ref: str, message: str) -> None:
         self.query_one(ModelCard).loading_ref = ""
@@ -555,26 +567,9 @@ class MainScreen(Screen[None]):
 
     def action_probe(self) -> None:
         """Measure a running server beside this prediction (the probe screen)."""
-        choice = self.choice
-        fit = self.evaluation.fit if self.evaluation else None
-        prediction = None
-        history: dict[str, Any] = {}
-        if choice is not None:
-            state = choice.machine
-            name = choice.spec.name if choice.spec else choice.model_ref
-            label = f"{name} on {state.machine.id} @ {carve_label(state.carve_out_bytes)}"
-            # The history keeps raw (uncalibrated) predictions, or each probe would calibrate
-            # against the last calibration: prediction_from_fit divides the factor out.
-            if fit is not None:
-                prediction = prediction_from_fit(fit, label, calibration=choice.calibration)
-            history = {
-                "machine": state.machine.id,
-                "carve_out_bytes": state.carve_out_bytes,
-                "os_name": state.os,
-                "backend": fit.backend if fit is not None else state.backend,
-                "settings": choice.settings.to_dict(),
-                "model_ref": choice.model_ref,
-            }
+        evaluation = self.evaluation
+        fit = evaluation.fit if evaluation is not None else None
+        prediction, history = probe_context(self.choice, fit)
 
         def probed(_result: object) -> None:
             # A measurement may have changed the calibration: ask the question again.

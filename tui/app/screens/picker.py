@@ -7,6 +7,7 @@ worker and the list grows when it finishes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -14,14 +15,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from tui.app.recent import load_recent
 from tui.core.model.catalog import catalog_entries
 from tui.core.model.discovery import discover_models
-from tui.core.sizes import format_gib
+from tui.core.sizes import format_file_size, format_gib, short_tokens
+
+if TYPE_CHECKING:
+    from tui.app.state import Choice
+    from tui.core.machine.quants import QuantLadder
 
 OPEN_TYPED = "open-typed"
 
@@ -91,9 +96,18 @@ class ModelPicker(ModalScreen[str | None]):
         Binding("down", "focus_list", "List", show=False, id="picker.list"),
     ]
 
-    def __init__(self, *, discover: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        discover: bool = True,
+        choice: Choice | None = None,
+    ) -> None:
         super().__init__()
         self._discover = discover
+        # The quant ladder of a highlighted catalog model, judged on the current machine and
+        # settings (the choice on screen).
+        self._choice = choice
+        self._ladders: dict[str, Text] = {}
         self._recent = [PickerItem(ref, "recent", ref) for ref in load_recent()]
         self._local: list[PickerItem] = []
         self._catalog = catalog_items()
@@ -106,6 +120,7 @@ class ModelPicker(ModalScreen[str | None]):
             )
             yield Label("", id="discovery-status", classes="dialog-hint")
             yield OptionList(id="models")
+            yield Static("", id="ladder", markup=False)
             yield Label("Enter opens · ↓ to the list · Esc cancels", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -197,8 +212,61 @@ class ModelPicker(ModalScreen[str | None]):
         elif ident is not None and ident in self._by_id:
             self.dismiss(self._by_id[ident].ref)
 
+    @on(OptionList.OptionHighlighted, "#models")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        item = self._by_id.get(event.option.id or "")
+        if item is None or item.section != "catalog" or self._choice is None:
+            self.query_one("#ladder", Static).update("")
+            return
+        family = item.ref.split(":", 1)[0]
+        if family in self._ladders:
+            self.query_one("#ladder", Static).update(self._ladders[family])
+        else:
+            self.query_one("#ladder", Static).update(f"Judging every quant of {item.name}…")
+            self._judge_quants(family)
+
+    @work(thread=True, exclusive=True, group="ladder", exit_on_error=False)
+    def _judge_quants(self, family: str) -> None:
+        from tui.core.machine.quants import catalog_sources, quant_ladder  # noqa: PLC0415
+
+        found = catalog_sources(family, "auto")
+        if found is None or self._choice is None:
+            return
+        c = self._choice
+        ladder = quant_ladder(found[0], "catalog", found[1], c.settings, c.machine)
+        text = ladder_text(ladder)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_ladder, family, text)
+
+    def _show_ladder(self, family: str, text: Text) -> None:
+        self._ladders[family] = text
+        highlighted = self.query_one("#models", OptionList).highlighted_option
+        item = self._by_id.get(highlighted.id or "") if highlighted is not None else None
+        if item is not None and item.ref.split(":", 1)[0] == family:
+            self.query_one("#ladder", Static).update(text)
+
     def action_focus_list(self) -> None:
         self.query_one("#models", OptionList).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def ladder_text(ladder: QuantLadder) -> Text:
+    """Every quant on this machine, one line each; the largest that runs cleanly starred."""
+    best = ladder.largest_clean
+    text = Text(f"On this machine ({ladder.model}):\n", style="bold")
+    for row in ladder.rows:
+        fit = row.fit
+        runs = fit is not None and fit.runs
+        tps = f"{fit.speed.decode_tokens_per_second:.1f} tok/s" if runs and fit else ""
+        ctx = f"clean to {short_tokens(row.max_clean_context)}" if row.max_clean_context else ""
+        mark = "★" if row is best else " "
+        text.append(f"{mark} {row.quant:<8} {format_file_size(row.file_size_bytes):>9}  ")
+        text.append(f"{row.verdict.short:<9}", style=row.verdict.style)
+        text.append(f" {tps:>11}  {ctx}\n")
+    if best is not None:
+        text.append(f"★ best for this machine: {best.quant}", style="bold")
+    else:
+        text.append("No quant runs cleanly here at these settings.")
+    return text

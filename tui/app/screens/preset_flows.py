@@ -21,7 +21,9 @@ from tui.app.presets import (
 from tui.app.screens.dialogs import AskText, PickOne
 from tui.app.state import Choice
 from tui.core.errors import VramtuiError
+from tui.core.machine.embedded import embedded_machine, install_machine
 from tui.core.machine.scenario import (
+    Scenario,
     export_scenario,
     list_scenarios,
     load_scenario,
@@ -38,16 +40,18 @@ class ScenarioHost(Protocol):
     def app(self) -> App[None]: ...
 
     @property
-    def choice(self) -> Choice | None: ...
+    def latest(self) -> Choice | None: ...
 
     def update_choice(self, choice: Choice) -> None: ...
 
     def open_model(self, ref: str) -> None: ...
 
+    def reload_machines(self) -> None: ...
+
 
 async def save_flow(host: ScenarioHost) -> None:
     """Ask for a name, then save (asking before overwriting a preset of that name)."""
-    choice = host.choice
+    choice = host.latest
     if choice is None:
         return
     app = host.app
@@ -89,18 +93,47 @@ async def load_flow(host: ScenarioHost) -> None:
             AskText("Preset file to load:", placeholder="~/friend-setup.toml")
         )
     if picked:
-        apply_preset(host, picked)
+        await apply_preset(host, picked)
 
 
-def apply_preset(host: ScenarioHost, name_or_file: str) -> None:
+async def _install_machine(host: ScenarioHost, scenario: Scenario) -> bool:
+    """A preset that carries its own machine installs it first, asking before it replaces a
+    different machine of that id. False: the user kept theirs, nothing is loaded."""
+    definition = scenario.machine_definition
+    if definition is None:
+        return True
+    source = scenario.name
+    plan = embedded_machine(definition, source, scenario.machine_id)
+    if not plan.needed:
+        return True
+    if plan.replaces:
+        answer = await host.app.push_screen_wait(
+            PickOne(
+                f"This preset carries its own machine {scenario.machine_id!r}, and a different "
+                f"one of that id is here ({plan.target}).",
+                [("replace", "Replace it with the preset's machine"), ("keep", "Cancel")],
+            )
+        )
+        if answer != "replace":
+            return False
+    path = install_machine(definition, source, scenario.machine_id, replace=True)
+    host.reload_machines()
+    host.app.notify(f"Installed machine {scenario.machine_id!r} ({path})", timeout=5,
+                    markup=False)  # fmt: skip
+    return True
+
+
+async def apply_preset(host: ScenarioHost, name_or_file: str) -> None:
     """Load a preset by name or file and make it the current choice."""
-    choice = host.choice
+    choice = host.latest
     if choice is None:
         return
     try:
         scenario = load_scenario(name_or_file)
+        if not await _install_machine(host, scenario):
+            return
         new = choice_from_scenario(scenario, choice)
-    except VramtuiError as err:
+    except (VramtuiError, OSError) as err:
         host.app.notify(str(err), title="Preset not loaded", severity="error", markup=False)
         return
     host.update_choice(new)
@@ -111,20 +144,30 @@ def apply_preset(host: ScenarioHost, name_or_file: str) -> None:
 
 async def export_flow(host: ScenarioHost) -> None:
     """Write the current scenario to a TOML file a friend can `vramtui preset import`."""
-    choice = host.choice
+    choice = host.latest
     if choice is None:
         return
     app = host.app
+    suggested = Path.cwd() / f"{default_preset_name(choice) or 'scenario'}.toml"
     path_text = await app.push_screen_wait(
-        AskText("Export this scenario to the file:", value="vramtui-scenario.toml")
+        AskText("Export this scenario to the file:", value=str(suggested))
     )
     if not path_text:
         return
-    path = Path(path_text).expanduser()
+    path = Path(path_text).expanduser().absolute()
+    name = preset_name(path.stem) or "scenario"
+    if path.is_dir():
+        path = path / f"{name}.toml"
+    if path.exists():
+        answer = await app.push_screen_wait(
+            PickOne(f"{path} exists.", [("keep", "Keep it"), ("overwrite", "Replace it")])
+        )
+        if answer != "overwrite":
+            app.notify(f"Not exported: {path} kept as it was.", timeout=4, markup=False)
+            return
     try:
-        name = preset_name(path.stem) or "scenario"
         path = export_scenario(scenario_from_choice(choice, name), path, force=True)
     except (VramtuiError, OSError) as err:
         app.notify(str(err), title="Not exported", severity="error", markup=False)
         return
-    app.notify(f"Exported to {path}", timeout=4, markup=False)
+    app.notify(f"Exported to {path}", timeout=6, markup=False)

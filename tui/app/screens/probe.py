@@ -10,6 +10,7 @@ server costs one repaint per frame, not one per token.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +21,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, OptionList, Static
+from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from tui.core.errors import VramtuiError
+from tui.app.config import save_probe_url, saved_probe_url
+from tui.app.screens.dialogs import PickOne
+from tui.core.errors import ProbeError, VramtuiError
+from tui.core.probe.calibration import served_model_matches
 from tui.core.probe.history import append_history, make_record
+from tui.core.probe.http import normalize_url
 from tui.core.probe.results import (
     Prediction,
     ProbeResult,
@@ -40,6 +45,15 @@ from tui.core.probe.servers import detect_servers, server_info
 from tui.core.vocab import ServerKind
 
 _SHOWN_CHARS = 16_000
+
+# With no server: how to start one, one line each (each runtime's own documented command).
+HOW_TO_START = """No server answered. Start one, then press r:
+
+• llama-server -m model.gguf --port 8080
+• LM Studio: lms server start (port 1234)
+• Ollama: ollama serve (port 11434)
+
+Elsewhere? Type host:port above, then Enter."""
 
 
 def _printable(text: str) -> str:
@@ -103,11 +117,22 @@ class ProbeScreen(Screen[ProbeResult | None]):
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "close", "Cancel / close", id="probe.close"),
         Binding("r", "rescan", "Rescan servers", id="probe.rescan"),
+        Binding(
+            "a",
+            "focus_address",
+            "Address",
+            tooltip="Probe a server at host:port",
+            id="probe.address",
+        ),
     ]
 
     DEFAULT_CSS = """
     ProbeScreen { layout: vertical; }
     ProbeScreen #probe-title { padding: 0 1; text-style: bold; }
+    ProbeScreen #probe-address { height: 1; padding: 0 1; }
+    ProbeScreen #probe-address Label { width: 8; color: $text-muted; }
+    ProbeScreen #probe-url { width: 1fr; }
+    ProbeScreen #probe-url-problem { height: auto; padding: 0 1; color: $text-error; }
     ProbeScreen #probe-body { height: 1fr; }
     ProbeScreen #probe-servers { width: 40%; min-width: 30; }
     ProbeScreen #probe-right { width: 1fr; }
@@ -147,7 +172,8 @@ class ProbeScreen(Screen[ProbeResult | None]):
         self._history = dict(history or {})
         self._save_history = save_history
         self._api_key = api_key
-        self._choices: dict[str, tuple[ServerInfo, str]] = {}
+        self._choices: dict[str, tuple[ServerInfo, str | None]] = {}
+        self._typed_url: str | None = None  # an address typed here (or remembered)
         self._live = _LiveCount()
         self._discovery: Worker[list[ServerInfo]] | None = None
         self._probe: Worker[ProbeResult] | None = None
@@ -164,6 +190,14 @@ class ProbeScreen(Screen[ProbeResult | None]):
 
     def compose(self) -> ComposeResult:
         yield Label("Probe a running server", id="probe-title")
+        with Horizontal(id="probe-address"):
+            yield Label("Server")
+            yield Input(
+                placeholder="host:port or URL, then Enter (empty: this machine)",
+                compact=True,
+                id="probe-url",
+            )
+        yield Static("", id="probe-url-problem", markup=False)
         with Horizontal(id="probe-body"):
             yield OptionList(id="probe-servers")
             with Vertical(id="probe-right"):
@@ -178,8 +212,13 @@ class ProbeScreen(Screen[ProbeResult | None]):
         table = self.query_one("#probe-table", DataTable)
         table.add_columns("", "measured", "predicted", "ratio")
         self._show_prediction_only()
+        self._url_problem("")
+        if self._url is None and (remembered := saved_probe_url()):
+            self._typed_url = remembered
+            self.query_one("#probe-url", Input).value = remembered
         self._set_live("looking for servers…")
         self._discovery = self._discover()
+        self.query_one("#probe-servers", OptionList).focus()
 
     # ------------------------------------------------------------------ discovery
 
@@ -188,24 +227,72 @@ class ProbeScreen(Screen[ProbeResult | None]):
         if self._url is not None:
             return [await server_info(self._url, self._kind, self._timeouts)]
         timeout = min(self._timeouts.connect, 2.0)
-        return await detect_servers(self._host, timeout=timeout, ports=self._ports)
+        found = []
+        if self._typed_url is not None:
+            try:
+                found.append(await server_info(self._typed_url, None, self._timeouts))
+            except ProbeError as err:
+                self._url_problem(str(err))
+        known = {info.url for info in found}
+        found += [
+            info
+            for info in await detect_servers(self._host, timeout=timeout, ports=self._ports)
+            if info.url not in known
+        ]
+        return found
+
+    def _url_problem(self, message: str) -> None:
+        problem = self.query_one("#probe-url-problem", Static)
+        problem.update(message)
+        problem.display = bool(message)
+
+    @on(Input.Submitted, "#probe-url")
+    def _address(self, event: Input.Submitted) -> None:
+        """A server anywhere: host:port or a URL, remembered for next time."""
+        text = event.value.strip()
+        self._url_problem("")
+        if text:
+            try:
+                text = normalize_url(text)
+            except ProbeError as err:
+                self._url_problem(f"{err}: try 192.168.1.20:8080 or http://host:1234")
+                return
+            with contextlib.suppress(OSError):
+                save_probe_url(text)
+        self._typed_url = text or None
+        self.query_one("#probe-servers", OptionList).focus()
+        self.action_rescan()
 
     def _fill_servers(self, servers: list[ServerInfo]) -> None:
         self._choices.clear()
         options = self.query_one("#probe-servers", OptionList)
         options.clear_options()
+        first_model: int | None = None
         for s_index, info in enumerate(servers):
-            options.add_option(Option(f"[b]{info.kind}[/b] {info.url}", disabled=True))
+            # Enter on a server measures the model it has loaded (or its first one).
+            names = info.model_names()
+            ident = f"s{s_index}"
+            self._choices[ident] = (info, names[0] if names else None)
+            options.add_option(Option(f"[b]{info.kind}[/b] {info.url}", id=ident))
             for m_index, m in enumerate(info.models):
                 ident = f"m{s_index}-{m_index}"
                 self._choices[ident] = (info, m.name)
                 flag = "● " if m.loaded else "  "
+                if first_model is None:
+                    first_model = options.option_count
                 options.add_option(Option(f"{flag}{m.name}", id=ident))
+        text = self.query_one("#probe-text", Static)
         if not servers:
             options.add_option(Option("no server found (r rescans)", disabled=True))
-            self._set_live("no server found on the default ports; r rescans")
+            self._set_live("no server found; r rescans")
+            text.update(HOW_TO_START)
+            if self._url is None:
+                self.action_focus_address()  # the next step: say where the server is
             return
-        self._set_live("pick a model and press Enter (● = loaded)")
+        if not self.running and not self.streamed:
+            text.update("")
+        options.highlighted = first_model if first_model is not None else 0
+        self._set_live("pick a model (or a server) and press Enter (● = loaded)")
         if self._url is not None:
             info = servers[0]
             names = info.model_names()
@@ -241,8 +328,16 @@ class ProbeScreen(Screen[ProbeResult | None]):
             context = dict(self._history)
             if context.get("backend") is None and self.prediction is not None:
                 context["backend"] = self.prediction.backend  # what calibration looks up
+            # Only a run of the predicted model calibrates that prediction.
+            context["model_match"] = self._same_model(result)
             append_history(make_record(result, self.prediction, **context))
         return result
+
+    def _same_model(self, result: ProbeResult) -> bool:
+        """The server ran the model on screen (unknown when no names were given: assumed)."""
+        names = self.prediction.model_names if self.prediction is not None else ()
+        served = result.memory.model_path or result.model
+        return not names or served_model_matches(served, *names)
 
     def _on_text(self, text: str) -> None:
         """Each streamed piece, called by the probe between reads."""
@@ -308,7 +403,8 @@ class ProbeScreen(Screen[ProbeResult | None]):
         self.result = result
         table = self.query_one("#probe-table", DataTable)
         table.clear()
-        for row in compare(self.prediction, result):
+        same = self._same_model(result)
+        for row in compare(self.prediction if same else None, result):
             table.add_row(
                 row.name,
                 format_measure(row.measured, row.unit),
@@ -318,6 +414,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
         table.add_row("prompt", format_measure(result.prompt_tokens_per_second, "tok/s"), "", "")
         table.add_row("tokens generated", str(result.tokens_generated), "", "")
         table.add_row("first token (client)", format_measure(result.ttft_client_s, "s"), "", "")
+        if not same:
+            self.query_one("#probe-note", Static).update(
+                f"{result.model} is not the model on screen: measured, not compared"
+            )
         source = {"server": "server timings", "client": "client clock", "none": "no tokens"}
         self._set_live(
             f"done: {result.tokens_generated} tokens, "
@@ -333,8 +433,37 @@ class ProbeScreen(Screen[ProbeResult | None]):
     @on(OptionList.OptionSelected, "#probe-servers")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         choice = self._choices.get(event.option.id or "")
-        if choice is not None:
-            self._start(*choice)
+        if choice is not None and not self.running:
+            self._confirm_and_start(*choice)
+
+    @work(exclusive=True, group="probe-confirm")
+    async def _confirm_and_start(self, info: ServerInfo, model: str | None) -> None:
+        """A model other than the one on the main screen is measured only when the user says
+        so: its numbers are not a check of that prediction (nor calibrate it)."""
+        names = self.prediction.model_names if self.prediction is not None else ()
+        served = model or ""
+        if names and served and not served_model_matches(served, *names):
+            answer = await self.app.push_screen_wait(
+                PickOne(
+                    f"{info.url} serves {served}, not {names[-1]} (the model on screen). "
+                    "Its numbers will be recorded for it, not compared with this prediction.",
+                    [("measure", f"Measure {served} anyway"), ("cancel", "Cancel")],
+                )
+            )
+            if answer != "measure":
+                self._set_live("not measured; pick the model on screen, or load it in the server")
+                return
+        self._start(info, model)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # r and a type in the address field.
+        return not (action in ("rescan", "focus_address") and isinstance(self.focused, Input))
+
+    def action_focus_address(self) -> None:
+        self.query_one("#probe-url", Input).focus()
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
 
     def action_rescan(self) -> None:
         if not self.running:

@@ -17,11 +17,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from tui.app.state import Choice, context_steps, parse_tokens
+from tui.app.state import Choice, context_steps
 from tui.core.errors import VramtuiError
 from tui.core.estimate.settings import FLASH_ATTN_VALUES
 from tui.core.model.ggml_types import KV_CACHE_TYPES
-from tui.core.sizes import GiB, format_gib, format_tokens, parse_size
+from tui.core.sizes import GiB, format_gib, format_tokens, parse_size, parse_tokens
 
 OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]
 RUNTIME_OPTIONS = [("llama.cpp", "llamacpp"), ("LM Studio", "lmstudio"), ("Ollama", "ollama")]
@@ -75,7 +75,7 @@ class CarveOutStepper(Widget, can_focus=True):
 
     def render(self) -> Text:
         if not self.steps:
-            return Text("no carve-out on this machine", style="italic")
+            return Text("none to set", style="italic")
         index = self.steps.index(self.value) if self.value in self.steps else -1
         text = Text()
         text.append("◀ ", style="bold" if index > 0 else "dim")
@@ -121,7 +121,11 @@ class MachinePanel(Vertical):
         state = self._initial.machine
         yield Static("Machine", classes="panel-title")
         yield Select(
-            self._machines, value=state.machine.id, allow_blank=False, compact=True, id="machine"
+            self._options_with(state.machine.id, state.machine.name),
+            value=state.machine.id,
+            allow_blank=False,
+            compact=True,
+            id="machine",
         )
         with Row():
             yield Label("Carve-out", classes="row-label")
@@ -148,13 +152,40 @@ class MachinePanel(Vertical):
         with Row():
             yield Label("OS + apps", classes="row-label")
             yield Input(placeholder="default", compact=True, id="baseline")
+        yield Static("", id="machine-problem", classes="input-problem", markup=False)
+
+    def _options_with(self, ident: str, name: str) -> list[tuple[str, str]]:
+        """The machine list, with the current machine in it even when it is not a preset
+        (the machine the app runs on, detected but not recognised)."""
+        if any(value == ident for _, value in self._machines):
+            return self._machines
+        return [(name, ident), *self._machines]
+
+    def set_machines(self, machines: list[tuple[str, str]]) -> None:
+        """A new machine list (a preset installed its own machine), keeping the selection."""
+        self._machines = machines
+        select: Select[str] = self.query_one("#machine", Select)
+        value = select.value
+        with self.prevent(Select.Changed):
+            select.set_options(machines)
+            if any(ident == value for _, ident in machines):
+                select.value = value
 
     def watch_choice(self, choice: Choice | None) -> None:
         if choice is None:
             return
+        # The controls follow the choice; their own Changed messages would only echo it back
+        # (and, arriving late in a burst of keys, undo newer edits), so none are sent.
+        with self.prevent(Select.Changed, Input.Changed, Checkbox.Changed):
+            self._show(choice)
+
+    def _show(self, choice: Choice) -> None:
         state = choice.machine
         machine = state.machine
-        _set_select(self.query_one("#machine", Select), machine.id)
+        select: Select[str] = self.query_one("#machine", Select)
+        if machine.id != select.value and not any(v == machine.id for _, v in self._machines):
+            select.set_options(self._options_with(machine.id, machine.name))
+        _set_select(select, machine.id)
         stepper = self.query_one(CarveOutStepper)
         stepper.steps = tuple(machine.carve_out_steps)
         stepper.value = state.carve_out_bytes
@@ -187,16 +218,27 @@ class MachinePanel(Vertical):
         key = name[event.input.id or ""]
         text = event.value.strip()
         if not text:
-            event.input.remove_class("-invalid")
+            show_problem(self, event.input, "")
             self.post_message(self.Changed({key: None}))
             return
         try:
             value = parse_size(text, key)
         except VramtuiError:
-            event.input.add_class("-invalid")
+            label = {"gtt": "Linux GTT", "wired": "Wired limit", "baseline": "OS + apps"}
+            show_problem(self, event.input, f"{label[event.input.id or '']}: {text} is not a "
+                         "size: try 60G, 512M or 0.5G (empty for the default)")  # fmt: skip
             return
-        event.input.remove_class("-invalid")
+        show_problem(self, event.input, "")
         self.post_message(self.Changed({key: value}))
+
+
+def show_problem(panel: Widget, field: Input, message: str) -> None:
+    """Explain a value that is not accepted, on the line under the panel's fields (empty:
+    the value is fine). The field keeps what was typed; the choice keeps its last good value."""
+    field.set_class(bool(message), "-invalid")
+    problem = panel.query_one(".input-problem", Static)
+    problem.update(message)
+    problem.set_class(bool(message), "-shown")
 
 
 def _size_text(n_bytes: int | None) -> str:
@@ -243,6 +285,7 @@ class SettingsPanel(Vertical):
         with Row():
             yield Label("  or type", classes="row-label")
             yield Input(format_tokens(s.ctx_size), placeholder="e.g. 20K", compact=True, id="ctx")
+        yield Static("", id="settings-problem", classes="input-problem", markup=False)
         with Row():
             yield Label("K cache", classes="row-label")
             yield Select(
@@ -269,6 +312,9 @@ class SettingsPanel(Vertical):
                 compact=True,
                 id="ngl",
             )
+        with Row():  # --n-cpu-moe: experts of the first N layers in system RAM
+            yield Label("CPU MoE", classes="row-label")
+            yield Input(str(s.n_cpu_moe or ""), placeholder="0", compact=True, id="ncmoe")
         yield Checkbox("mmap the model file", s.mmap, compact=True, id="mmap")
         yield Checkbox("keep model in memory", s.keep_in_memory, compact=True, id="mlock")
         yield Checkbox("count the projector", self._initial.projector, compact=True, id="mmproj")
@@ -276,6 +322,11 @@ class SettingsPanel(Vertical):
     def watch_choice(self, old: Choice | None, choice: Choice | None) -> None:
         if choice is None:
             return
+        # As in MachinePanel: following the choice sends no Changed messages back.
+        with self.prevent(Select.Changed, Input.Changed, Checkbox.Changed):
+            self._show(old, choice)
+
+    def _show(self, old: Choice | None, choice: Choice) -> None:
         s = choice.settings
         step_select: Select[int] = self.query_one("#ctx-step", Select)
         if old is None or old.spec is not choice.spec:
@@ -293,6 +344,7 @@ class SettingsPanel(Vertical):
         _set_input(
             self.query_one("#ngl", Input), "" if s.n_gpu_layers is None else str(s.n_gpu_layers)
         )
+        _set_input(self.query_one("#ncmoe", Input), str(s.n_cpu_moe or ""))
         self.query_one("#mmap", Checkbox).value = s.mmap
         self.query_one("#mlock", Checkbox).value = s.keep_in_memory
         self.query_one("#mmproj", Checkbox).value = choice.projector
@@ -316,30 +368,20 @@ class SettingsPanel(Vertical):
         ]
         self._send(**{key: event.value})
 
-    @on(Input.Changed, "#ctx, #np, #ngl")
+    @on(Input.Changed, "#ctx, #np, #ngl, #ncmoe")
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
-        ident = event.input.id
+        ident = event.input.id or ""
         text = event.value.strip()
+        if not text and ident not in ("ngl", "ncmoe"):
+            show_problem(self, event.input, "")
+            return  # half-typed: wait for a value
         try:
-            if ident == "ctx":
-                if not text:
-                    return
-                changes: dict[str, Any] = {"ctx_size": parse_tokens(text)}
-            elif ident == "np":
-                if not text:
-                    return
-                changes = {"parallel": int(text)}
-                if changes["parallel"] < 1:
-                    raise ValueError
-            else:
-                changes = {"n_gpu_layers": None if text in ("", "all", "-1") else int(text)}
-                if changes["n_gpu_layers"] is not None and changes["n_gpu_layers"] < 0:
-                    raise ValueError
-        except (ValueError, VramtuiError):
-            event.input.add_class("-invalid")
+            changes = _typed_setting(ident, text)
+        except ValueError as err:
+            show_problem(self, event.input, str(err))
             return
-        event.input.remove_class("-invalid")
+        show_problem(self, event.input, "")
         self._send(**changes)
 
     @on(Checkbox.Changed)
@@ -352,3 +394,25 @@ class SettingsPanel(Vertical):
             self._send(keep_in_memory=event.value)
         elif ident == "mmproj":
             self._send(mmproj=event.value)
+
+
+def _typed_setting(ident: str, text: str) -> dict[str, Any]:
+    """The setting a text field holds; ValueError with the sentence to show under it."""
+    if ident == "ctx":
+        try:
+            return {"ctx_size": parse_tokens(text)}
+        except VramtuiError:
+            raise ValueError(f"{text} is not a context size: try 16K, 32768 or max") from None
+    if ident == "np":
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"Parallel: {text} is not a number of slots: try 1, 2 or 4")
+        return {"parallel": int(text)}
+    if ident == "ncmoe":
+        if text and not text.isdigit():
+            raise ValueError(f"CPU MoE: {text} is not a layer count: try 0, 10 or 24")
+        return {"n_cpu_moe": int(text or 0)}
+    if text.lower() in ("", "all", "-1"):
+        return {"n_gpu_layers": None}
+    if not text.isdigit():
+        raise ValueError(f"GPU layers: {text} is not a layer count: try 0, 24 or all")
+    return {"n_gpu_layers": int(text)}
