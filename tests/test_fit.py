@@ -75,7 +75,9 @@ def test_json_keys_and_pool_bars_add_up() -> None:
     ):
         assert key in data
     shared = next(p for p in fit.pool_usage if p.name == "shared GPU memory")
-    assert shared.used_bytes == fit.shared_used_bytes
+    desktop = sum(s.n_bytes for s in shared.segments if s.kind == "os")
+    assert desktop == (1 << 30) - (512 << 20)  # what the 512 MiB carve-out cannot hold of it
+    assert shared.used_bytes - desktop == fit.shared_used_bytes
     assert fit.dedicated_used_bytes + fit.shared_used_bytes == fit.breakdown.device_bytes
     ram = next(p for p in fit.pool_usage if p.name == "system RAM")
     assert ram.capacity_bytes - ram.used_bytes == fit.system_ram_left_bytes

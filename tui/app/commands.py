@@ -30,6 +30,9 @@ MAIN_COMMANDS: tuple[tuple[str, str, str], ...] = (
         "The bundled model on this machine, every setting at its default",
     ),
     ("probe: measure a running server", "probe", "Time a llama.cpp, LM Studio or Ollama server"),
+    ("exact: llama.cpp's own figures", "exact", "Run llama.cpp's dry run beside the estimate"),
+    ("cluster: split over machines", "cluster", "The model over several machines (RPC)"),
+    ("calibration: on / off", "toggle_calibration", "Use earlier probes of this model or not"),
 )
 APP_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("help: keys and concepts", "help", "Open the help screen"),

@@ -34,6 +34,8 @@ class Choice:
     )
     # Where the machine came from: "given", "preset", or "detected" (the machine the app runs on).
     machine_source: str = "given"
+    use_calibration: bool = True  # the app's toggle: earlier probes of this model, or raw
+    calibration_note: str = ""  # "calibrated x1.12 from 3 probes"
 
     @property
     def effective_spec(self) -> ModelSpec | None:

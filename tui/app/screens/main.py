@@ -41,6 +41,7 @@ from tui.app.recent import remember
 from tui.app.screens.picker import ModelPicker
 from tui.app.screens.preset_flows import export_flow, load_flow, save_flow
 from tui.app.screens.probe import ProbeScreen
+from tui.app.screens.views import open_cluster, open_exact, toggle_calibration
 from tui.app.session import default_scenario, forget_session, save_session
 from tui.app.state import Choice, Evaluation, Sweep, context_steps, evaluate, sweep
 from tui.app.widgets.chart import ContextChart, chart_data
@@ -111,6 +112,10 @@ class MainScreen(Screen[None]):
         Binding("y", "copy_share", "Share", show=False, tooltip="Copy a shareable summary",
                 id="copy-share"),
         Binding("p", "probe", "Probe", tooltip="Measure a running server", id="probe"),
+        Binding("x", "exact", "Exact", show=False, tooltip="llama.cpp's own dry run", id="exact"),
+        Binding("c", "cluster", "Cluster", show=False, tooltip="Split over several machines",
+                id="cluster"),
+        Binding("k", "toggle_calibration", "Calibration", show=False, id="calibration"),
         Binding("ctrl+r", "reset", "Reset", show=False, tooltip="Back to the defaults",
                 id="reset-session"),
         Binding("q", "quit", "Quit", id="quit-q"),
@@ -266,8 +271,11 @@ class MainScreen(Screen[None]):
         up here and carried in the choice to the pure fit. The screen catches up in `_commit`,
         once for however many edits arrive before it runs."""
         spec = choice.effective_spec
-        calibration = scenario_calibration(spec, choice.machine) if spec is not None else None
-        self._latest = replace(choice, calibration=factor_of(calibration))
+        cal = None
+        if spec is not None and choice.use_calibration:
+            cal = scenario_calibration(spec, choice.machine)
+        note = cal.describe() if cal is not None else ""
+        self._latest = replace(choice, calibration=factor_of(cal), calibration_note=note)
         if not self._commit_pending:
             self._commit_pending = True
             self.call_later(self._commit)
@@ -564,6 +572,15 @@ class MainScreen(Screen[None]):
         self.app.call_from_thread(
             self.notify, result.message(), severity=severity, timeout=8, markup=False
         )
+
+    def action_exact(self) -> None:
+        open_exact(self)
+
+    def action_cluster(self) -> None:
+        open_cluster(self)
+
+    def action_toggle_calibration(self) -> None:
+        toggle_calibration(self)
 
     def action_probe(self) -> None:
         """Measure a running server beside this prediction (the probe screen)."""

@@ -42,6 +42,11 @@ def _gib(n_bytes: int, compact: bool) -> str:
     return f"{n_bytes / GiB:.1f}G" if compact else format_gib(n_bytes)
 
 
+def _runs(row: StepRow, cell: str) -> str:
+    """A step that will not load has no speed, no RAM left and no GPU left to show."""
+    return cell if row.fit.runs else "-"
+
+
 def _ctx(n: int) -> str:
     return short_tokens(n) if n else "-"
 
@@ -58,11 +63,16 @@ def _verdict(row: StepRow, compact: bool) -> Text:
 COLUMNS = (
     Column("carve", "Carve-out", "Carve", lambda r, c: carve_out_label(r.carve_out_bytes)),
     Column("verdict", "Verdict", "Verdict", _verdict),
-    Column("gpu-left", "GPU left", "GPU", lambda r, c: _gib(r.gpu_left_bytes, c)),
-    Column("ram-left", "RAM left", "RAM", lambda r, c: _gib(r.system_ram_left_bytes, c)),
+    Column("gpu-left", "GPU left", "GPU", lambda r, c: _runs(r, _gib(r.gpu_left_bytes, c))),
+    Column("ram-left", "RAM left", "RAM", lambda r, c: _runs(r, _gib(r.system_ram_left_bytes, c))),
     Column("clean-ctx", "Clean ctx", "Clean", lambda r, c: _ctx(r.max_clean_context)),
     Column("load-ctx", "Loads ctx", "Loads", lambda r, c: _ctx(r.max_loading_context)),
-    Column("tps", "tok/s", "tok/s", lambda r, c: f"{r.decode_tps:.1f}" if r.decode_tps else "-"),
+    Column(
+        "tps",
+        "tok/s",
+        "tok/s",
+        lambda r, c: _runs(r, f"{r.decode_tps:.1f}" if r.decode_tps else "-"),
+    ),
 )
 DROP_ORDER = ("gpu-left", "load-ctx", "tps", "clean-ctx")
 MARK_WIDTH = 2  # "▸★"
@@ -169,8 +179,9 @@ class CarveOutComparison(Vertical):
             if self.has_carve_out
             else "How much context  [dim](no carve-out to set)[/]"
         )
-        update_static(self.query_one("#compare-title", Static),
-                      title + ("  [i]updating…[/]" if stale else ""))  # fmt: skip
+        update_static(
+            self.query_one("#compare-title", Static), title + ("  [i]updating…[/]" if stale else "")
+        )
         rec = self.sweep.recommendation if self.sweep is not None else None
         self._fill(rec)
 

@@ -20,8 +20,9 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from tui.app.state import Choice, context_steps
 from tui.core.errors import VramtuiError
 from tui.core.estimate.settings import FLASH_ATTN_VALUES
+from tui.core.machine.presets import MachinePreset
 from tui.core.model.ggml_types import KV_CACHE_TYPES
-from tui.core.sizes import GiB, format_gib, format_tokens, parse_size, parse_tokens
+from tui.core.sizes import GiB, format_bytes, format_tokens, parse_size, parse_tokens
 
 OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]
 RUNTIME_OPTIONS = [("llama.cpp", "llamacpp"), ("LM Studio", "lmstudio"), ("Ollama", "ollama")]
@@ -36,9 +37,8 @@ BACKEND_OPTIONS = [
 
 
 def carve_label(n_bytes: int) -> str:
-    if n_bytes < GiB:
-        return f"{n_bytes // (1024 * 1024)} MB"
-    return format_gib(n_bytes, 0) if n_bytes % GiB == 0 else format_gib(n_bytes)
+    """A BIOS step in binary units ("512 MiB", "32 GiB"): the BIOS's "32 GB" is 32 GiB."""
+    return format_bytes(n_bytes)
 
 
 def _set_select(select: Select[Any], value: Any) -> None:
@@ -179,6 +179,18 @@ class MachinePanel(Vertical):
         with self.prevent(Select.Changed, Input.Changed, Checkbox.Changed):
             self._show(choice)
 
+    def _offer(self, machine: MachinePreset) -> None:
+        """Offer only what this machine can run: its OSes and its GPU's backends."""
+        if getattr(self, "_offered_for", None) == machine.id:
+            return
+        self._offered_for = machine.id
+        oses = set(machine.operating_systems)
+        backends = set(machine.backends)
+        self.query_one("#os", Select).set_options([o for o in OS_OPTIONS if o[1] in oses])
+        self.query_one("#backend", Select).set_options(
+            [b for b in BACKEND_OPTIONS if b[1] is None or b[1] in backends]
+        )
+
     def _show(self, choice: Choice) -> None:
         state = choice.machine
         machine = state.machine
@@ -189,6 +201,7 @@ class MachinePanel(Vertical):
         stepper = self.query_one(CarveOutStepper)
         stepper.steps = tuple(machine.carve_out_steps)
         stepper.value = state.carve_out_bytes
+        self._offer(machine)
         _set_select(self.query_one("#os", Select), state.os)
         _set_select(self.query_one("#runtime", Select), state.runtime)
         _set_select(self.query_one("#backend", Select), state.backend)

@@ -99,7 +99,7 @@ class Figures(Widget):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="ram-left-box"):
-            yield Label("RAM left for the OS, GB", classes="figure-label")
+            yield Label("RAM left for the OS, GiB", classes="figure-label")
             yield Digits("-", id="ram-left")
         with Vertical(id="speed-box"):
             yield Label("Expected speed", classes="figure-label")
@@ -109,9 +109,9 @@ class Figures(Widget):
         digits = self.query_one("#ram-left", Digits)
         speed = self.query_one("#speed", Static)
         fit = evaluation.fit if evaluation else None
-        if fit is None:
+        if fit is None or not fit.runs:  # no speed and no RAM left for a model that won't load
             digits.update("-")
-            update_static(speed, "-")
+            update_static(speed, "-" if fit is None else "none: it will not load")
             return
         left = fit.system_ram_left_bytes
         digits.update(_gb_digits(left))
@@ -124,8 +124,9 @@ class Figures(Widget):
             parts.append(f"{sp.time_to_first_token_s:.2f} s", style="bold")
             parts.append(" to first token\n")
             parts.append(f"{sp.prefill_tokens_per_second:.0f} tok/s prefill")
-            if sp.calibrated:
-                parts.append(" (calibrated)", style="italic")
+            if sp.calibrated and evaluation is not None:
+                note = evaluation.choice.calibration_note or "calibrated"
+                parts.append(f"\n{note}", style="italic")
         update_static(speed, parts)
 
 

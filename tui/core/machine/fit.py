@@ -252,10 +252,11 @@ def desktop_gpu_reserve(state: MachineState) -> int:
 
 
 def _place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> _DevicePlacement:
-    dedicated_cap = max(pools.dedicated_bytes - reserve, 0) if pools.dedicated_bytes else 0
-    shared_cap = (
-        pools.shared_bytes if pools.dedicated_bytes else max(pools.shared_bytes - reserve, 0)
-    )
+    # The desktop's own share fills the carve-out first; what a small carve-out cannot hold of
+    # it lives in shared memory (Task Manager shows it there on a 512 MB laptop).
+    desktop_in_dedicated = min(reserve, pools.dedicated_bytes)
+    dedicated_cap = pools.dedicated_bytes - desktop_in_dedicated
+    shared_cap = max(pools.shared_bytes - (reserve - desktop_in_dedicated), 0)
     dedicated: list[Segment] = []
     shared: list[Segment] = []
     room = dedicated_cap
@@ -431,12 +432,15 @@ def _pool_usage(
 ) -> tuple[PoolUsage, ...]:
     usage = []
     reserve = desktop_gpu_reserve(state)
+    in_dedicated = min(reserve, pools.dedicated_bytes)
     if pools.dedicated_bytes:
-        desktop = [Segment("desktop", SegmentKind.OS, reserve)]
-        segments = (desktop if reserve and not state.machine.discrete else []) + list(dev.dedicated)
-        usage.append(PoolUsage("dedicated", pools.dedicated_bytes, tuple(segments)))
+        desktop = [Segment("desktop", SegmentKind.OS, in_dedicated)]
+        shown = desktop if in_dedicated and not state.machine.discrete else []
+        usage.append(PoolUsage("dedicated", pools.dedicated_bytes, (*shown, *dev.dedicated)))
     if pools.shared_bytes:
-        usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, dev.shared))
+        overflow = reserve - in_dedicated
+        desktop = [Segment("desktop", SegmentKind.OS, overflow)] if overflow else []
+        usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, (*desktop, *dev.shared)))
     usage.append(PoolUsage("system RAM", pools.system_ram_bytes, ram.segments))
     return tuple(usage)
 

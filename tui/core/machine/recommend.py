@@ -101,8 +101,8 @@ def _max_context(
     calibration: float | None,
 ) -> int:
     """Largest context whose verdict is in `accept`: the training context itself, else a
-    multiple of 256 below it; 0 if even 256 is not. Memory grows with context, so a binary search is exact;
-    the top is tried first, since many models load at their full context."""
+    multiple of 256 below it; 0 if even 256 is not. Memory grows with context, so a binary
+    search is exact; the top is tried first, since many models load at their full context."""
     top = n_ctx_train(spec) or 131072
 
     def ok(ctx: int) -> bool:
