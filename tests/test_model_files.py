@@ -95,8 +95,7 @@ def test_projector_named_for_another_model_is_left_out(tmp_path: Path) -> None:
     spec = open_local_model(str(model))
     assert spec.mmproj is not None and spec.mmproj.name == "Gemma"
     assert spec.notes == (
-        "projector mmproj-aaa-other-F16.gguf left out: its name names another model "
-        "(aaa, other)",
+        "projector mmproj-aaa-other-F16.gguf left out: its name names another model (aaa, other)",
     )
 
 
