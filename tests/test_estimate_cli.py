@@ -50,11 +50,11 @@ def test_estimate_prints_llama_cpp_weights_and_kv(
     qwen3_32b: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 2's acceptance line: a sparse Qwen3-32B-shaped file at 16K context."""
-    from tests.support.dry_run import llama_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
+    from tui.core.estimate.llama_dry_run import run_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
     from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 
     pytest.importorskip("xllamacpp")
-    ref = llama_dry_run(qwen3_32b, RuntimeSettings(ctx_size=16384))
+    ref = run_dry_run(qwen3_32b, RuntimeSettings(ctx_size=16384))
     assert not ref.error
     data = _json(capsys, ["estimate", str(qwen3_32b), "--ctx-size", "16384", "--backend", "cpu",
                           "--json"])  # fmt: skip

@@ -1,14 +1,8 @@
 """The fit verdict: a memory estimate placed into a machine's pools under its OS's rules.
 
-Rules (sources in /work/shared/research/unified-memory-platforms.md):
-- OS-visible RAM = total - carve-out: BIOS-reserved memory is hidden from the OS
-  [learn.microsoft.com "Calculating Graphics Memory"; kernel GTT cap uses totalram_pages()].
-- Windows shared GPU memory = max(visible / 2, 64 MB) [Microsoft formula; lmstudio-bug-tracker
-  #1088 byte counts]. Linux GTT = visible / 2 by default (ttm_device.c ttm_global_init) or the
-  ttm.pages_limit override, capped to visible (kernel commit 5dafdd64). macOS: the GPU working
-  set, 2/3 of RAM up to 36 GB and 3/4 above (llama.cpp #3213, llama-cpp-python #687) unless
-  iogpu.wired_limit_mb is set. DGX Spark: CUDA uses MemAvailable (ggml-cuda.cu, PR #17368).
-  Discrete GPUs: VRAM only; layers that do not fit stay on the CPU (llama.cpp --fit, 1 GiB
+Rules (sources in /work/shared/research/unified-memory-platforms.md; the pools themselves and
+their OS rules are in machine/pools.py):
+- Discrete GPUs: layers that do not fit the VRAM stay on the CPU (llama.cpp --fit, 1 GiB
   margin as its default -fitt).
 - Device buffers fill dedicated memory first (weights, projector, KV, compute: the order
   llama.cpp allocates them) and spill into shared memory. Shared memory is system RAM.
