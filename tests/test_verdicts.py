@@ -210,3 +210,15 @@ def test_piped_output_is_not_wrapped_mid_phrase() -> None:
 def test_machines_never_truncates_ids() -> None:
     done = _run(f"COLUMNS=60 {VRAMTUI} machines")
     assert "hp-zbook-ultra-g1a-64gb" in done.stdout and "framework-desktop-128gb" in done.stdout
+
+
+def test_image_size_sets_the_image_tokens_of_a_vision_prompt() -> None:
+    args = ("qwen3-vl-32b:Q4_K_M", *LAPTOP, "--carve-out", "512M", "--runtime", "lmstudio")
+    _, small = _check(*args, "--image-size", "1280x720")
+    _, large = _check(*args, "--image-size", "2560x1440")
+    assert small["speed"]["image_tokens"] < large["speed"]["image_tokens"]
+    assert (
+        small["speed"]["time_to_first_token_image_s"]
+        < large["speed"]["time_to_first_token_image_s"]
+    )
+    assert main(["check", *args, "--image-size", "huge"]) == 2

@@ -56,7 +56,19 @@ def calibration_json(calibration: Any) -> dict[str, Any] | None:
             "bounded": calibration.bounded}  # fmt: skip
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (
+        16 <= int(width) <= 16384 and 16 <= int(height) <= 16384
+    ):
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, 16 to 16384 pixels each")
+    return int(width), int(height)
+
+
 def _prompt_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image-size", type=_image_size, metavar="WxH",
+                   help="the image of a vision prompt, for time to first token (default "
+                   "1920x1080)")  # fmt: skip
     p.add_argument("--no-calibration", action="store_true",
                    help="ignore earlier probes of this model: the raw prediction")  # fmt: skip
     p.add_argument("--prompt-tokens", type=bounded_int(1, 1 << 24),
@@ -107,7 +119,7 @@ def run_check(args: argparse.Namespace) -> int:
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
     fit = evaluate_fit(
         spec, settings, state, prompt_tokens=args.prompt_tokens,
-        calibration=factor_of(calibration),
+        calibration=factor_of(calibration), image_size=args.image_size,
     )  # fmt: skip
     if args.json:
         data = fit.to_json()

@@ -388,13 +388,14 @@ def _speed(
     dev: _DevicePlacement,
     prompt_tokens: int | None,
     calibration: float | None,
+    image_size: tuple[int, int] | None = None,
 ) -> SpeedEstimate:
     m = state.machine
     backend = state.resolved_backend
     return estimate_speed(
         spec=spec, machine=m, backend=backend, os=state.os, runtime=state.runtime, breakdown=bd,
         shared_bytes={s.kind: s.n_bytes for s in dev.shared} if pools.shared_is_slow else None,
-        prompt_tokens=prompt_tokens or 1024, calibration=calibration,
+        prompt_tokens=prompt_tokens or 1024, calibration=calibration, image_size=image_size,
     )  # fmt: skip
 
 
@@ -479,9 +480,11 @@ def evaluate_fit(
     *,
     prompt_tokens: int | None = None,
     calibration: float | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> FitResult:
     """Place the estimate in the machine's pools and judge it. Pure: `calibration` is the
-    decode factor the caller looked up (tui.core.probe.calibration), None for the raw model."""
+    decode factor the caller looked up (tui.core.probe.calibration), None for the raw model;
+    `image_size` (width, height) is the image of a vision prompt (speed.DEFAULT_IMAGE_SIZE)."""
     m = state.machine
     backend = state.resolved_backend
     pools = compute_pools(state)
@@ -494,7 +497,7 @@ def evaluate_fit(
     ram = _ram_use(state, s, pools, bd, dev)
     speed = _speed(
         spec, state, pools=pools, bd=bd, dev=dev, prompt_tokens=prompt_tokens,
-        calibration=calibration,
+        calibration=calibration, image_size=image_size,
     )  # fmt: skip
     reasons = _gpu_reasons(state, pools, bd, dev) + _ram_reasons(state, pools, ram)
     loads = all(r.severity != Severity.ERROR for r in reasons)
