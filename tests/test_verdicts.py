@@ -221,4 +221,6 @@ def test_image_size_sets_the_image_tokens_of_a_vision_prompt() -> None:
         small["speed"]["time_to_first_token_image_s"]
         < large["speed"]["time_to_first_token_image_s"]
     )
-    assert main(["check", *args, "--image-size", "huge"]) == 2
+    with pytest.raises(SystemExit) as refused:
+        main(["check", *args, "--image-size", "huge"])
+    assert refused.value.code == 2
