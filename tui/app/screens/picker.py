@@ -23,6 +23,7 @@ from tui.app.recent import load_recent
 from tui.core.model.catalog import catalog_entries
 from tui.core.model.discovery import discover_models
 from tui.core.sizes import format_file_size, format_gib, short_tokens
+from tui.present.untrusted import plain
 
 if TYPE_CHECKING:
     from tui.app.state import Choice
@@ -48,12 +49,12 @@ class PickerItem:
 
     def label(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{self.name[:44]:<44}", style="bold")
-        text.append(f" {self.quant:<8}")
+        text.append(f"{plain(self.name, 44):<44}", style="bold")
+        text.append(f" {plain(self.quant, 8):<8}")
         size = format_gib(self.size_bytes) if self.size_bytes else ""
         text.append(f" {size:>8}", style="dim")
         if self.detail:
-            text.append(f"  {self.detail}", style="dim italic")
+            text.append(f"  {plain(self.detail)}", style="dim italic")
         return text
 
 
@@ -165,7 +166,7 @@ class ModelPicker(ModalScreen[str | None]):
         query = self.query_one("#filter", Input).value.strip()
         words = query.lower().split()
         options: list[Option | None] = []
-        open_typed = Option(Text.assemble(("Open ", "bold"), query), id=OPEN_TYPED)
+        open_typed = Option(Text.assemble(("Open ", "bold"), plain(query)), id=OPEN_TYPED)
         if query and looks_like_reference(query):
             options.append(open_typed)
         self._by_id: dict[str, PickerItem] = {}
@@ -255,7 +256,7 @@ class ModelPicker(ModalScreen[str | None]):
 def ladder_text(ladder: QuantLadder) -> Text:
     """Every quant on this machine, one line each; the largest that runs cleanly starred."""
     best = ladder.largest_clean
-    text = Text(f"On this machine ({ladder.model}):\n", style="bold")
+    text = Text(f"On this machine ({plain(ladder.model)}):\n", style="bold")
     for row in ladder.rows:
         fit = row.fit
         runs = fit is not None and fit.runs
