@@ -11,6 +11,7 @@ Exit codes as `check`: 0 every node fits, 1 with warnings, 3 a node will not fit
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -28,7 +29,11 @@ from tui.cli.common import (
     settings_from_args,
 )
 from tui.core.errors import SettingsError
+from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.cluster_types import ClusterNode, node_from_text, tensor_split_from_text
+from tui.core.machine.links import DEFAULT_LINK
+from tui.core.machine.scenario import Scenario, check_name, load_scenario, save_scenario
+from tui.core.machine.scenario_cluster import ClusterPreset
 from tui.core.sizes import format_bytes, parse_size
 from tui.core.vocab import Backend, OsName
 from tui.present.untrusted import plain
@@ -46,11 +51,18 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "cluster", help="a model over several machines with llama.cpp's RPC backend (rpc-server)"
     )
-    p.add_argument("model", help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, URL or catalog id")
+    p.add_argument("model", nargs="?",
+                   help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, URL or catalog id "
+                   "(optional with --preset)")  # fmt: skip
+    p.add_argument("--preset", metavar="NAME|FILE",
+                   help="a scenario preset holding a [cluster]: its model, nodes, split, link and "
+                   "settings; flags given beside it win")  # fmt: skip
+    p.add_argument("--save-preset", metavar="NAME",
+                   help="also save this cluster as a scenario preset to share")  # fmt: skip
     p.add_argument("--mmproj", default="none", help="projector: none (default), auto or a path")
     add_remote_args(p)
     p.add_argument(
-        "--node", action="append", required=True, metavar="ID[:CARVE][@HOST[:PORT]]",
+        "--node", action="append", metavar="ID[:CARVE][@HOST[:PORT]]",
         help="a machine preset id, its carve-out and how the head reaches it; once per node, in "
         "llama.cpp's device order (the last one runs llama-server)",
     )  # fmt: skip
@@ -58,7 +70,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--tensor-split", "-ts", metavar="A,B,...",
         help="llama.cpp's --tensor-split, one value per node in device order",
     )  # fmt: skip
-    p.add_argument("--link", default=DEFAULT_LINK, choices=link_ids(),
+    p.add_argument("--link", choices=link_ids(),
                    help=f"the network between the nodes (default {DEFAULT_LINK})")  # fmt: skip
     p.add_argument("--os", dest="os_name", choices=[o.value for o in OsName],
                    help="the OS on every node (default: each machine's)")  # fmt: skip
@@ -81,6 +93,19 @@ def parse_node(text: str, args: argparse.Namespace) -> ClusterNode:
     return node_from_text(text, os=args.os_name, backend=args.backend, gtt_bytes=gtt)
 
 
+def _save_preset(name: str, model: str, settings: RuntimeSettings, held: ClusterPreset) -> None:
+    """The cluster as a scenario preset; its [machine] is the head node's."""
+    head = held.nodes[-1].partition("@")[0]
+    machine_id, _, carve = head.partition(":")
+    scenario = Scenario(
+        name=check_name(name), model_ref=model, machine_id=machine_id,
+        carve_out_bytes=parse_size(carve, "--node") if carve else None, settings=settings,
+        cluster=held,
+    )  # fmt: skip
+    path = save_scenario(scenario)
+    sys.stderr.write(f"vramtui: saved preset {scenario.name} to {path}\n")
+
+
 def run_cluster(args: argparse.Namespace) -> int:
     from tui.core.machine.cluster import evaluate_cluster  # noqa: PLC0415
     from tui.core.machine.cluster_plan import recommend_cluster  # noqa: PLC0415
@@ -88,14 +113,29 @@ def run_cluster(args: argparse.Namespace) -> int:
     from tui.core.machine.links import get_link  # noqa: PLC0415
     from tui.core.model.source import open_model  # noqa: PLC0415
 
-    if not 2 <= len(args.node) <= MAX_NODES:
-        raise SettingsError(f"a cluster needs 2 to {MAX_NODES} --node values, got {len(args.node)}")
-    nodes = tuple(parse_node(t, args) for t in args.node)
-    cluster = Cluster(
-        nodes, get_link(args.link), tensor_split_from_text(args.tensor_split, len(nodes))
+    preset = load_scenario(args.preset) if args.preset else None
+    held = preset.cluster if preset is not None else None
+    node_texts = args.node or (list(held.nodes) if held else [])
+    if not 2 <= len(node_texts) <= MAX_NODES:
+        raise SettingsError(
+            f"a cluster needs 2 to {MAX_NODES} --node values, got {len(node_texts)}"
+        )
+    nodes = tuple(parse_node(t, args) for t in node_texts)
+    split = (
+        args.tensor_split
+        if args.tensor_split is not None
+        else (held.tensor_split if held else None)
     )
-    settings = settings_from_args(args)
-    spec = open_model(args.model, mmproj=args.mmproj, **remote_args(args))
+    link = args.link or (held.link if held else DEFAULT_LINK)
+    cluster = Cluster(nodes, get_link(link), tensor_split_from_text(split, len(nodes)))
+    settings = settings_from_args(args, preset.settings if preset else None)
+    model = args.model or (preset.model_ref if preset else None)
+    if not model:
+        raise SettingsError("no model given: pass MODEL or --preset NAME")
+    spec = open_model(model, mmproj=args.mmproj, **remote_args(args))
+    if args.save_preset:
+        kept = ClusterPreset(tuple(node_texts), split or "", link)
+        _save_preset(args.save_preset, model, settings, kept)
     result = evaluate_cluster(spec, settings, cluster, prompt_tokens=args.prompt_tokens)
     rec = recommend_cluster(spec, settings, cluster) if args.recommend else None
     if args.json:

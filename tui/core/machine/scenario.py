@@ -23,6 +23,7 @@ File format (sizes are strings in binary units, parsed by tui.core.sizes.parse_s
     ctx_size = 16384
     flash_attn = "on"
     n_gpu_layers = "all"            # or a number
+    [cluster]                       # optional: several machines (tui.core.machine.scenario_cluster)
     [machine_definition]            # optional: the user's own machine file, carried along
     id = "my-box"                   # (tui.core.machine.embedded installs it on import)
 """
@@ -42,6 +43,7 @@ from tui.core.atomic import read_capped, write_atomic, write_exclusive
 from tui.core.errors import PresetError, SettingsError, VramtuiError
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.embedded import check_definition
+from tui.core.machine.scenario_cluster import ClusterPreset, cluster_from_table
 from tui.core.paths import scenario_presets_dir
 from tui.core.sizes import KiB, parse_size, size_arg
 from tui.core.vocab import Backend, OsName, Runtime
@@ -55,7 +57,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
 
 _TOP_KEYS = ("format", "name", "description", "model", "mmproj", "runtime", "machine", "settings",
-             "machine_definition")  # fmt: skip
+             "machine_definition", "cluster")  # fmt: skip
 _MACHINE_KEYS = (
     "id", "carve_out", "os", "gtt", "wired_limit", "os_baseline", "desktop_ram", "backend",
 )  # fmt: skip
@@ -89,6 +91,7 @@ class Scenario:
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     # A user machine's own file, so the preset works where that machine is not installed.
     machine_definition: dict[str, Any] | None = field(default=None, hash=False)
+    cluster: ClusterPreset | None = None  # a model over several machines (scenario_cluster)
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The file's mapping (tomli_w.dumps of it is the file); only set values are written."""
@@ -114,6 +117,8 @@ class Scenario:
         data["settings"] = settings
         if self.machine_definition is not None:
             data["machine_definition"] = self.machine_definition
+        if self.cluster is not None:
+            data["cluster"] = self.cluster.to_toml_dict()
         return data
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +142,7 @@ class Scenario:
             },
             "settings": self.settings.to_dict(),
             "machine_definition": self.machine_definition,
+            "cluster": self.cluster.to_toml_dict() if self.cluster is not None else None,
         }
 
 
@@ -332,6 +338,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
         os_baseline_bytes=_size(machine, "os_baseline", source, "machine.os_baseline"),
         desktop_ram_bytes=_size(machine, "desktop_ram", source, "machine.desktop_ram"),
         machine_definition=_definition(data, source, machine_id),
+        cluster=cluster_from_table(data["cluster"], source) if "cluster" in data else None,
     )
 
 
