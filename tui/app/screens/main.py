@@ -316,7 +316,8 @@ class MainScreen(Screen[None]):
         state = choice.machine
         machine = state.machine.name
         if choice.machine_source == "detected":
-            machine = f"this machine (detected: {machine})"
+            built = state.machine.id == "this-machine"  # its name already says "This machine"
+            machine = f"{machine}, detected" if built else f"this machine (detected: {machine})"
         return f"{plain(choice.spec.name) if choice.spec else '…'} on {plain(machine)} · {state.os}"
 
     # --- the sweep: off the event loop, one at a time, for the newest question ---------------

@@ -110,11 +110,11 @@ def reach_sentence(row: StepRow) -> str:
     """For a machine without a carve-out: how much context it holds."""
     if not row.max_loading_context:
         return "It does not load at any context with these settings."
-    clean = short_tokens(row.max_clean_context) if row.max_clean_context else "no context"
-    return (
-        f"Runs cleanly up to {clean} of context; loads up to "
-        f"{short_tokens(row.max_loading_context)}."
-    )
+    loads = short_tokens(row.max_loading_context)
+    if not row.max_clean_context:
+        return f"Never runs cleanly with these settings; loads up to {loads} of context."
+    clean = short_tokens(row.max_clean_context)
+    return f"Runs cleanly up to {clean} of context; loads up to {loads}."
 
 
 class CompareTable(DataTable[Cell]):
