@@ -163,8 +163,13 @@ def parse_line(out: DryRun, line: str) -> bool:
 
 
 def _pump(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
-    for raw in iter(stream.readline, b""):
-        lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+    """The child's output, line by line, until it ends or the stream is closed under us (the
+    reader stops the child as soon as it has what it needs)."""
+    try:
+        for raw in iter(stream.readline, b""):
+            lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+    except (ValueError, OSError):
+        pass
     lines.put(None)
 
 
