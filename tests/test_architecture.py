@@ -203,14 +203,19 @@ def test_no_module_over_600_lines() -> None:
     assert not big, "modules over 600 lines:\n" + "\n".join(big)
 
 
-# Comments tell what and why; these phrases tell who wrote a piece or how it moved.
-_HISTORY = re.compile(r"\b(helper [A-Z]\d?|the lead|older callers|moved (here )?from)\b",
-                      re.IGNORECASE)  # fmt: skip
+# Comments tell what and why; these phrases tell who wrote a piece or how it moved. (The words
+# are assembled so that this file does not match itself.)
+_WHO = "hel" + "per"
+_OLD = "older " + "callers"
+_HISTORY = re.compile(
+    rf"\b({_WHO} [A-Z]\d?|the {'lead'}|{_OLD}|{'moved'} (here )?from)\b", re.IGNORECASE
+)
 
 
-def test_comments_say_what_not_who() -> None:
+@pytest.mark.parametrize("folder", ["tui", "tests", "bench"])
+def test_comments_say_what_not_who(folder: str) -> None:
     hits = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted((ROOT / folder).rglob("*.py")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if _HISTORY.search(line):
                 hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")

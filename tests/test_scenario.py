@@ -1,5 +1,4 @@
 """Scenario presets in the core: the TOML format, strict validation, and the store."""
-# Scenario presets: written by helper A2 (the lead moved them from helper C); C: use, don't rewrite.
 
 from __future__ import annotations
 
