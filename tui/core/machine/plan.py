@@ -280,6 +280,24 @@ def model_args(spec: ModelSpec) -> tuple[list[str], bool]:
     return ["-m", src], True
 
 
+def cache_and_batch_args(s: RuntimeSettings) -> list[str]:
+    """llama-server's cache-type, batch and ubatch flags, where they differ from its defaults."""
+    args: list[str] = []
+    if s.cache_type_k != "f16" or s.cache_type_v != "f16":
+        args += ["-ctk", s.cache_type_k, "-ctv", s.cache_type_v]
+    defaults = RuntimeSettings()
+    if s.batch_size != defaults.batch_size:
+        args += ["-b", str(s.batch_size)]
+    if s.ubatch_size != defaults.ubatch_size:
+        args += ["-ub", str(s.ubatch_size)]
+    return args
+
+
+def command_line(argv: list[str]) -> str:
+    """A shell line; placeholders like `<path to X.gguf>` are left as written for the user."""
+    return " ".join(a if a.startswith("<") else shlex.quote(a) for a in argv)
+
+
 def placement_args(s: RuntimeSettings) -> list[str]:
     """llama-server's tensor placement flags, in the order vramtui applies them."""
     args = ["-ot", s.override_tensor] if s.override_tensor else []
@@ -317,13 +335,7 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
     model, known = model_args(spec)
     argv = ["llama-server", *model, "-c", str(bd.n_ctx or s.ctx_size), "-ngl", str(ngl),
             "-fa", "on" if bd.flash_attn else "off", "-np", str(s.parallel)]  # fmt: skip
-    if s.cache_type_k != "f16" or s.cache_type_v != "f16":
-        argv += ["-ctk", s.cache_type_k, "-ctv", s.cache_type_v]
-    defaults = RuntimeSettings()
-    if s.batch_size != defaults.batch_size:
-        argv += ["-b", str(s.batch_size)]
-    if s.ubatch_size != defaults.ubatch_size:
-        argv += ["-ub", str(s.ubatch_size)]
+    argv += cache_and_batch_args(s)
     for on, flag in ((s.kv_unified, "-kvu"), (not s.kv_offload, "-nkvo"), (not s.mmap, "--no-mmap"),
                      (s.keep_in_memory, "--mlock"), (s.swa_full, "--swa-full")):  # fmt: skip
         if on:
@@ -333,7 +345,7 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
         argv += ["--mmproj", spec.mmproj.source]
         if not s.mmproj_offload:
             argv.append("--no-mmproj-offload")
-    line = " ".join(a if a.startswith("<") else shlex.quote(a) for a in argv)
+    line = command_line(argv)
     ctx = bd.n_ctx or s.ctx_size
     total_layers = bd.n_layers + 1
     offload = f"{bd.n_gpu_layers} / {total_layers} layers" + (" (max)" if all_layers else "")
