@@ -155,14 +155,19 @@ def _make_parent(path: Path) -> None:
         raise WriteError(path.parent, _reason(err)) from None
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+def _staged(path: Path, data: str | bytes) -> str:
+    """`data` in a synced temporary file beside `path` (its parent made first): the name."""
     _make_parent(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        tmp_name = _temp_with(path.parent, path.name, raw)
+        return _temp_with(path.parent, path.name, raw)
     except OSError as err:
         raise WriteError(path, _reason(err)) from None
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    tmp_name = _staged(path, data)
     try:
         os.replace(tmp_name, path)
     except OSError as err:
@@ -179,12 +184,7 @@ def write_exclusive(path: Path, data: str | bytes) -> None:
     a reader never sees a partial file. Where hard links are not supported, the name is claimed
     with O_CREAT|O_EXCL and the content renamed over the (still empty) claim.
     """
-    _make_parent(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        tmp_name = _temp_with(path.parent, path.name, raw)
-    except OSError as err:
-        raise WriteError(path, _reason(err)) from None
+    tmp_name = _staged(path, data)
     try:
         try:
             os.link(tmp_name, path)
