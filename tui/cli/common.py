@@ -8,31 +8,22 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import SettingsError, VramtuiError
 from tui.core.estimate.settings import DEFAULT_CTX_SIZE, FLASH_ATTN_VALUES, RuntimeSettings
 from tui.core.estimate.tensor_rules import parse_override_tensor
-from tui.core.machine.pools import gtt_from_pages_limit
-from tui.core.machine.resolve import (
-    ResolvedScenario,
-    ScenarioOverrides,
-    resolve_model,
-    resolve_scenario,
-)
-from tui.core.machine.scenario import Scenario, load_scenario
 from tui.core.sizes import MiB, parse_size, parse_tokens
 from tui.core.vocab import Backend, ExitCode, OsName, Runtime
 from tui.present.untrusted import plain
 
 MAX_LAYERS = 10_000  # far above any model's layer count; keeps the number sane
-EXIT_OK = ExitCode.OK
-EXIT_WARN = ExitCode.WARNINGS
-EXIT_BAD_INPUT = ExitCode.BAD_INPUT
-EXIT_WONT_FIT = ExitCode.WILL_NOT_FIT
-EXIT_INTERNAL = ExitCode.INTERNAL
+if TYPE_CHECKING:  # the machine stage and Rich load when a command needs them: fast start-up
+    from rich.console import Console
+
+    from tui.core.machine.resolve import ResolvedScenario, ScenarioOverrides
+    from tui.core.machine.scenario import Scenario
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -40,7 +31,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:
         sys.stderr.write(f"vramtui: {message} (see `{self.prog} --help`)\n")
-        raise SystemExit(EXIT_BAD_INPUT)
+        raise SystemExit(ExitCode.BAD_INPUT)
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -236,21 +227,27 @@ def remote_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-class _Console(Console):
-    """Rich's console exits 1 when the reader of stdout goes away; here the command's own exit
-    code stands (see `finish`)."""
+@cache
+def _console_class() -> type[Console]:
+    from rich.console import Console  # noqa: PLC0415 - lazy: keeps start-up fast
 
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError
+    class _Console(Console):
+        """Rich's console exits 1 when the reader of stdout goes away; here the command's own
+        exit code stands (see `finish`)."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console
 
 
 def console() -> Console:
     """Where plain output goes: a terminal wraps at its width; a pipe or file is never
     wrapped mid-phrase (soft wrap, and tables as wide as their content)."""
     if sys.stdout.isatty():
-        return _Console()
-    return _Console(width=100_000, soft_wrap=True)
+        return _console_class()()
+    return _console_class()(width=100_000, soft_wrap=True)
 
 
 def silence_stdout() -> None:
@@ -294,7 +291,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return 130
         except BrokenPipeError:
             silence_stdout()
-            return EXIT_OK
+            return ExitCode.OK
         except Exception as err:
             if os.environ.get("VRAMTUI_DEBUG"):
                 raise
@@ -302,7 +299,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
                 f"vramtui: internal error: {type(err).__name__}: {plain(err, 300)} "
                 "(set VRAMTUI_DEBUG=1 for a traceback)\n"
             )
-            return EXIT_INTERNAL
+            return ExitCode.INTERNAL
 
     return run
 
@@ -353,11 +350,15 @@ def _gtt_flag(args: argparse.Namespace) -> int | None:
         raise SettingsError(f"--gtt: {text[:40]!r} is not pages=N") from None
     if pages > 1 << 32:  # 16 TiB in 4 KiB pages: more than any machine's RAM
         raise SettingsError(f"--gtt: pages={pages:.3g} is more than {1 << 32} pages")
+    from tui.core.machine.pools import gtt_from_pages_limit  # noqa: PLC0415 - lazy: start-up
+
     return gtt_from_pages_limit(pages)
 
 
 def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:
     """What the command line says about the scenario; flags left out stay None."""
+    from tui.core.machine.resolve import ScenarioOverrides  # noqa: PLC0415 - lazy: start-up
+
     return ScenarioOverrides(
         model_ref=getattr(args, "model", None),
         mmproj=getattr(args, "mmproj", None),
@@ -375,6 +376,8 @@ def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:
 
 
 def _preset(args: argparse.Namespace) -> Scenario | None:
+    from tui.core.machine.scenario import load_scenario  # noqa: PLC0415 - lazy: start-up
+
     name = getattr(args, "preset", None)
     return load_scenario(name) if name else None
 
@@ -384,6 +387,8 @@ def resolve_from_args(
 ) -> ResolvedScenario:
     """The complete scenario: command-line flags over the --preset's values over the
     machine's defaults (tui.core.machine.resolve, shared with the app and the probe)."""
+    from tui.core.machine.resolve import resolve_scenario  # noqa: PLC0415 - lazy: start-up
+
     return resolve_scenario(_preset(args), overrides_from_args(args), carve_required=carve_required)
 
 
@@ -391,4 +396,6 @@ def resolve_model_and_settings(
     args: argparse.Namespace,
 ) -> tuple[str, str, RuntimeSettings]:
     """(model ref, projector choice, settings) for commands that need no machine."""
+    from tui.core.machine.resolve import resolve_model  # noqa: PLC0415 - lazy: start-up
+
     return resolve_model(_preset(args), overrides_from_args(args))

@@ -10,8 +10,12 @@ import argparse
 import sys
 from typing import Any
 
-from tui.cli.common import EXIT_OK, guarded, print_json
+from tui.cli.common import (
+    guarded,
+    print_json,
+)
 from tui.core.sizes import format_bytes
+from tui.core.vocab import ExitCode
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -55,7 +59,7 @@ def run_detect(args: argparse.Namespace) -> int:
                 f"saved machine preset {args.save} to {saved} "
                 f"(vramtui check MODEL --machine {args.save})\n"
             )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _ram(n: int | None) -> str:

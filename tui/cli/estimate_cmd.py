@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from tui.cli.common import (
-    EXIT_OK,
     add_model_args,
     add_runtime_args,
     console,
@@ -18,7 +17,7 @@ from tui.cli.common import (
 from tui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from tui.core.estimate.breakdown import MemoryBreakdown
 from tui.core.model.spec import ModelSpec
-from tui.core.vocab import BufferKind, Place
+from tui.core.vocab import BufferKind, ExitCode, Place
 from tui.present import untrusted
 
 
@@ -62,10 +61,10 @@ def run(args: argparse.Namespace) -> int:
         if report is not None:
             data["exact"] = report
         print_json(data)
-        return EXIT_OK
+        return ExitCode.OK
     _print_table(spec, bd)
     print_exact(report, approximate=bd.approximate and not spec.synthesized)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _mib(n: int) -> str:

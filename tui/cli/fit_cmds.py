@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from tui.cli.common import (
-    EXIT_OK,
     add_machine_args,
     add_model_args,
     add_preset_arg,
@@ -303,7 +302,7 @@ def run_machines(args: argparse.Namespace) -> int:
         sys.stderr.write(f"vramtui: {problem}\n")
     if args.json:
         print_json([m.to_json() for m in catalog.machines])
-        return EXIT_OK
+        return ExitCode.OK
     from rich.table import Table  # noqa: PLC0415
 
     t = Table(title="machine presets")
@@ -315,4 +314,4 @@ def run_machines(args: argparse.Namespace) -> int:
                   format_bytes(m.gpu_vram_bytes, 0) if m.gpu_vram_bytes else "-", steps,
                   f"{m.bandwidth_gbps:.0f}", m.default_os, m.default_backend)  # fmt: skip
     console().print(t)
-    return EXIT_OK
+    return ExitCode.OK

@@ -9,7 +9,6 @@ from typing import Any
 from rich.table import Table
 
 from tui.cli.common import (
-    EXIT_OK,
     add_model_args,
     console,
     print_json,
@@ -19,6 +18,7 @@ from tui.cli.common import (
 from tui.core.model.source import open_model
 from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
 from tui.core.sizes import format_bytes
+from tui.core.vocab import ExitCode
 from tui.present import untrusted
 
 # general.file_type values: llama.cpp's enum llama_ftype (include/llama.h), named as
@@ -225,7 +225,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     else:
         render(data)
     sys.stdout.flush()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

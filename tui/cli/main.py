@@ -8,7 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from tui import __version__
-from tui.cli.common import EXIT_BAD_INPUT, ArgumentParser, guarded
+from tui.cli.common import (
+    ArgumentParser,
+    guarded,
+)
+from tui.core.vocab import ExitCode
 
 # Each module registers its subcommands with `register(subparsers)`.
 COMMAND_MODULES = (
@@ -87,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     code: int = guarded(handler)(args)
     return code
 

@@ -8,8 +8,12 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from tui.cli.common import EXIT_OK, guarded, print_json
+from tui.cli.common import (
+    guarded,
+    print_json,
+)
 from tui.core.sizes import format_file_size
+from tui.core.vocab import ExitCode
 from tui.present.untrusted import plain
 
 
@@ -41,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     result = discover_models(tuple(args.dirs))
     if args.json:
         print_json({"models": [asdict(m) for m in result.models], "problems": result.problems})
-        return EXIT_OK
+        return ExitCode.OK
     out = sys.stdout
     if not result.models:
         out.write(
@@ -63,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         _table(("NAME", "SOURCE", "QUANT", "SIZE", "PATH"), rows)
     for problem in result.problems:
         sys.stderr.write(f"vramtui: skipped {problem}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _catalog(args: argparse.Namespace) -> int:
@@ -77,7 +81,7 @@ def _catalog(args: argparse.Namespace) -> int:
             d["quants"] = [asdict(q) for q in e.quants]
             data.append(d)
         print_json({"catalog": data})
-        return EXIT_OK
+        return ExitCode.OK
     rows = []
     for e in entries:
         quants = ", ".join(
@@ -86,7 +90,7 @@ def _catalog(args: argparse.Namespace) -> int:
         )
         rows.append((e.id, e.architecture, f"{e.params / 1e9:.1f}B", quants))
     _table(("ID", "ARCH", "PARAMS", "QUANTS (published size)"), rows)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

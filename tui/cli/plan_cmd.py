@@ -14,9 +14,6 @@ from dataclasses import replace
 from typing import Any
 
 from tui.cli.common import (
-    EXIT_OK,
-    EXIT_WARN,
-    EXIT_WONT_FIT,
     add_machine_args,
     add_model_args,
     add_runtime_args,
@@ -27,8 +24,6 @@ from tui.cli.common import (
     resolve_from_args,
     resolve_model_and_settings,
 )
-
-_EXIT = {"fits": EXIT_OK, "fits_with_warnings": EXIT_WARN, "will_not_fit": EXIT_WONT_FIT}
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -95,7 +90,7 @@ def run_plan(args: argparse.Namespace) -> int:
         print_json(plan.to_json())
     else:
         _print_plan(plan)
-    return _EXIT[plan.verdict]
+    return plan.verdict.exit_code
 
 
 def _print_plan(plan: Any) -> None:

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli.common import (
-    EXIT_BAD_INPUT,
-    EXIT_OK,
     ArgumentParser,
     add_machine_args,
     add_runtime_args,
@@ -38,6 +36,7 @@ from tui.core.machine.scenario import (
     validate_against,
 )
 from tui.core.sizes import format_bytes
+from tui.core.vocab import ExitCode
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -95,7 +94,7 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
     def run(args: argparse.Namespace) -> int:
         sys.stderr.write("vramtui: preset needs an action: save, list, show, export, import, delete"
                          f" (see `{parser.prog} --help`)\n")  # fmt: skip
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
 
     return run
 
@@ -133,7 +132,7 @@ def run_save(args: argparse.Namespace) -> int:
     path = save_scenario(scenario, force=args.force)
     _warn_unknown_machine(scenario)
     sys.stdout.write(f"saved preset {scenario.name} to {path}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -151,10 +150,10 @@ def run_list(args: argparse.Namespace) -> int:
                 for item in listings
             ]
         )
-        return EXIT_OK
+        return ExitCode.OK
     if not listings:
         sys.stdout.write("no presets saved yet (vramtui preset save NAME MODEL --machine ID)\n")
-        return EXIT_OK
+        return ExitCode.OK
     for item in listings:
         s = item.scenario
         if s is None:
@@ -166,7 +165,7 @@ def run_list(args: argparse.Namespace) -> int:
         if s.description:
             fields.append(s.description)
         sys.stdout.write("\t".join(fields) + "\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -175,13 +174,13 @@ def run_show(args: argparse.Namespace) -> int:
         print_json(s.to_json())
     else:
         sys.stdout.write(scenario_to_toml(s))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_export(args: argparse.Namespace) -> int:
     path = export_scenario(args.name, Path(args.dest).expanduser(), force=args.force)
     sys.stdout.write(f"exported preset {args.name} to {path}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _with_definition(s: Scenario) -> Scenario:
@@ -227,10 +226,10 @@ def run_import(args: argparse.Namespace) -> int:
             sys.stdout.write(f"installed machine {s.machine_id} to {installed}\n")
     _warn_unknown_machine(s)
     sys.stdout.write(f"imported preset {s.name} (vramtui check --preset {s.name})\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_delete(args: argparse.Namespace) -> int:
     path = delete_scenario(args.name)
     sys.stdout.write(f"deleted preset {args.name} ({path})\n")
-    return EXIT_OK
+    return ExitCode.OK

@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.cli.common import (
-    EXIT_OK,
     add_machine_args,
     add_runtime_args,
     bounded_float,
@@ -50,7 +49,7 @@ from tui.core.probe.results import (
 from tui.core.probe.run import run_probe
 from tui.core.probe.servers import detect_servers, resolve_server, server_info
 from tui.core.sizes import format_bytes
-from tui.core.vocab import ServerKind
+from tui.core.vocab import ExitCode, ServerKind
 from tui.present.untrusted import plain
 
 
@@ -136,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if saved_note:
         sys.stderr.write(f"vramtui: {saved_note}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _save(
@@ -289,19 +288,19 @@ def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
         print_json(
             [{"kind": s.kind, "url": s.url, "models": [vars(m) for m in s.models]} for s in servers]
         )
-        return EXIT_OK
+        return ExitCode.OK
     if not servers:
         sys.stdout.write(
             "no server found on 127.0.0.1 (llama.cpp 8080, LM Studio 1234, Ollama 11434)\n"
         )
-        return EXIT_OK
+        return ExitCode.OK
     for s in servers:
         sys.stdout.write(f"{s.kind} at {plain(s.url)}\n")
         for m in s.models:
             flag = "loaded" if m.loaded else "      "
             size = format_bytes(m.size_bytes) if m.size_bytes else ""
             sys.stdout.write(f"  {flag}  {plain(m.name)}  {size}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def _find_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> list[ServerInfo]:
@@ -319,10 +318,10 @@ def _show_history(args: argparse.Namespace) -> int:
         sys.stderr.write(f"vramtui: {problem}\n")
     if args.json:
         print_json([r.to_json() for r in records])
-        return EXIT_OK
+        return ExitCode.OK
     if not records:
         sys.stdout.write(f"no probe runs yet ({history_path()})\n")
-        return EXIT_OK
+        return ExitCode.OK
     table = Table(title=Text(plain(f"probe history ({history_path()})", 300)),
                   title_justify="left")  # fmt: skip
     for col in ("when", "server", "model", "machine", "decode tok/s", "predicted", "ratio", "ttft"):
@@ -343,7 +342,7 @@ def _show_history(args: argparse.Namespace) -> int:
             format_measure(_ttft(r), "s"),
         )
     console().print(table)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _ttft(record: HistoryRecord) -> float | None:

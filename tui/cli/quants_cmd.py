@@ -18,9 +18,6 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from tui.cli.common import (
-    EXIT_OK,
-    EXIT_WARN,
-    EXIT_WONT_FIT,
     add_machine_args,
     add_preset_arg,
     add_remote_args,
@@ -32,7 +29,7 @@ from tui.cli.common import (
     resolve_from_args,
 )
 from tui.core.sizes import format_bytes, format_file_size, short_tokens
-from tui.core.vocab import Verdict
+from tui.core.vocab import ExitCode, Verdict
 from tui.present.fit_words import carve_out_label
 from tui.present.untrusted import plain
 
@@ -61,10 +58,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _exit_code(ladder: QuantLadder) -> int:
     if ladder.largest_clean is not None:
-        return EXIT_OK
+        return ExitCode.OK
     if any(r.verdict != Verdict.WILL_NOT_FIT for r in ladder.rows):
-        return EXIT_WARN
-    return EXIT_WONT_FIT
+        return ExitCode.WARNINGS
+    return ExitCode.WILL_NOT_FIT
 
 
 def run_quants(args: argparse.Namespace) -> int:

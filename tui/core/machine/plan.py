@@ -26,7 +26,7 @@ from tui.core.machine.pools import MachineState
 from tui.core.machine.recommend import Recommendation, max_clean_context, recommend
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import format_bytes, format_tokens, short_tokens
-from tui.core.vocab import OsName
+from tui.core.vocab import OsName, Severity, Verdict
 
 LLAMA_SERVER_ALL_LAYERS = 999  # "-ngl 999": more than any model has, i.e. every layer
 # How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
@@ -65,7 +65,7 @@ class GttRoute:
     carve_out_bytes: int
     gtt_bytes: int
     kernel_params: str
-    verdict: str
+    verdict: Verdict
     decode_tps: float
     sentence: str
 
@@ -100,8 +100,8 @@ class Plan:
     recommendation: Recommendation
 
     @property
-    def verdict(self) -> str:
-        return str(self.fit.verdict) if self.fit is not None else "will_not_fit"
+    def verdict(self) -> Verdict:
+        return self.fit.verdict if self.fit is not None else Verdict.WILL_NOT_FIT
 
     def to_json(self) -> dict[str, Any]:
         fit = self.fit
@@ -147,8 +147,8 @@ def build_plan(
     has_carve = bool(m.carve_out_steps) and not m.discrete
     rec = recommend(spec, settings, state, calibration=calibration)
     now = evaluate_fit(spec, settings, state, calibration=calibration)
-    target: int | None = state.carve_out_bytes if now.verdict != "will_not_fit" else None
-    if has_carve and now.verdict != "fits" and rec.recommended_index is not None:
+    target: int | None = state.carve_out_bytes if now.runs else None
+    if has_carve and now.verdict != Verdict.FITS and rec.recommended_index is not None:
         target = rec.rows[rec.recommended_index].carve_out_bytes
     gtt = _gtt_route(rec)
     if target is None:
@@ -170,7 +170,7 @@ def build_plan(
     )  # fmt: skip
     if moe is not None:
         sentence += " " + moe.sentence()
-    if gtt is not None and reboot and gtt.verdict == "fits":
+    if gtt is not None and reboot and gtt.verdict == Verdict.FITS:
         sentence += " " + gtt.sentence
     return Plan(
         spec.name, m.id, m.name, state.os, has_carve, state.carve_out_bytes, current_source,
@@ -226,12 +226,9 @@ def _sentence(
         f"{left} left for {os_label}."
     )
     if fit.verdict != "fits":
-        text += f" Warnings: {', '.join(str(c) for c in fit.codes if _is_warning(fit, c))}."
+        warned = [str(r.code) for r in fit.reasons if r.severity != Severity.INFO]
+        text += f" Warnings: {', '.join(warned)}."
     return text
-
-
-def _is_warning(fit: FitResult, code: object) -> bool:
-    return any(r.code == code and r.severity != "info" for r in fit.reasons)
 
 
 def _fail_sentence(
@@ -239,10 +236,10 @@ def _fail_sentence(
 ) -> str:
     m = state.machine
     where = "at any carve-out step" if m.carve_out_steps and not m.discrete else "here"
-    why = next((r.message for r in now.reasons if r.severity == "error"), "")
+    why = next((r.message for r in now.reasons if r.severity == Severity.ERROR), "")
     text = f"{spec.name} does not run on {m.name} {where} with these settings"
     text += f": {why}." if why else "."
-    if gtt is not None and gtt.verdict != "will_not_fit":
+    if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:
         text += " " + gtt.sentence
     return text
 
@@ -255,10 +252,10 @@ def _gtt_route(rec: Recommendation) -> GttRoute | None:
     sentence = (
         f"On Linux you can instead keep the carve-out at {_size(alt.carve_out_bytes)} and give "
         f"the GPU {format_bytes(alt.gtt_bytes, 0)} of GTT with the kernel parameters "
-        f"`{alt.kernel_params}` (a reboot too): {str(alt.fit.verdict).replace('_', ' ')}, "
+        f"`{alt.kernel_params}` (a reboot too): {alt.fit.verdict.label}, "
         f"about {_tps(tps)} tok/s."
     )
-    return GttRoute(alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, str(alt.fit.verdict),
+    return GttRoute(alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict,
                     tps, sentence)  # fmt: skip
 
 
