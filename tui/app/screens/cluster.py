@@ -21,6 +21,7 @@ from tui.core.machine.links import DEFAULT_LINK, get_link, link_ids
 from tui.core.machine.pools import MachineState
 from tui.core.model.spec import ModelSpec
 from tui.core.sizes import format_bytes, size_arg
+from tui.core.vocab import Verdict
 from tui.present.untrusted import plain
 
 COLUMNS = ("Device", "Machine", "Carve-out", "Layers", "Weights", "KV", "Compute", "GPU used",
@@ -49,7 +50,7 @@ def node_rows(result: ClusterResult) -> list[tuple[Text | str, ...]]:
     rows: list[tuple[Text | str, ...]] = []
     for n in result.nodes:
         b = n.buffers
-        ram = format_bytes(n.system_ram_left_bytes) if n.verdict != "will_not_fit" else "-"
+        ram = format_bytes(n.system_ram_left_bytes) if n.verdict != Verdict.WILL_NOT_FIT else "-"
         rows.append((
             n.device, Text(plain(n.state.machine.id, 40)),
             format_bytes(n.state.carve_out_bytes) if n.state.machine.carve_out_steps else "-",
@@ -66,7 +67,7 @@ def summary(result: ClusterResult) -> Text:
     for n in result.nodes:
         for r in n.reasons:
             text.append(f"\n• {n.device}: {r.message}")
-    if result.verdict != "will_not_fit":
+    if result.verdict != Verdict.WILL_NOT_FIT:
         sp = result.speed
         text.append(f"\n{sp.decode_tokens_per_second:.1f} tok/s decode, "
                     f"{sp.prefill_tokens_per_second:.0f} tok/s prefill "

@@ -225,7 +225,7 @@ def _sentence(
         f"{run}: about {_tps(fit.speed.decode_tokens_per_second)} tok/s, "
         f"{left} left for {os_label}."
     )
-    if fit.verdict != "fits":
+    if fit.verdict != Verdict.FITS:
         warned = [str(r.code) for r in fit.reasons if r.severity != Severity.INFO]
         text += f" Warnings: {', '.join(warned)}."
     return text
