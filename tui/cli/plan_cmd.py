@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.cli.common import (
     add_machine_args,
     add_model_args,
     add_runtime_args,
     guarded,
-    overrides_from_args,
     print_json,
     remote_args,
     resolve_from_args,
     resolve_model_and_settings,
 )
+from tui.core.machine.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from tui.core.machine.pools import MachineState
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -38,37 +40,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=guarded(run_plan))
 
 
-def _scenario_machine(args: argparse.Namespace) -> tuple[str | None, bool]:
-    """(machine id from --machine or the preset, whether the preset sets a carve-out)."""
-    if args.machine:
-        return args.machine, False
-    if not getattr(args, "preset", None):
-        return None, False
-    from tui.core.machine.scenario import load_scenario  # noqa: PLC0415
-
-    s = load_scenario(args.preset)
-    return s.machine_id or None, s.carve_out_bytes is not None
-
-
-def _state_and_source(args: argparse.Namespace) -> tuple[Any, str]:
-    """The machine state whose carve-out is the current one, and how that carve-out is known."""
-    machine_id, preset_carve = _scenario_machine(args)
-    given = args.carve_out is not None
-    if machine_id:
-        state = resolve_from_args(args).state
-        return state, "given" if given else "preset" if preset_carve else "default"
-    from tui.core.machine.detect import detect_machine  # noqa: PLC0415
-    from tui.core.machine.detect_match import detected_machine_state  # noqa: PLC0415
-    from tui.core.machine.resolve import STATE_FIELDS  # noqa: PLC0415
-
-    detection = detect_machine()
-    state = detected_machine_state(detection)
-    overrides = overrides_from_args(args)
-    changes = {f: getattr(overrides, f) for f in STATE_FIELDS if getattr(overrides, f) is not None}
-    if changes:
-        state = replace(state, **changes)
-    known = "detected" if detection.carve_out_bytes is not None else "default"
-    return state, "given" if given else known
+def _state_and_source(args: argparse.Namespace) -> tuple[MachineState, str]:
+    """The machine state whose carve-out is the current one (the scenario resolver's: --machine,
+    the preset, or the machine this runs on), and how that carve-out is known."""
+    resolved = resolve_from_args(args)
+    if args.carve_out is not None:
+        return resolved.state, "given"
+    if resolved.machine_source == "detected":
+        known = resolved.current_carve_out_bytes is not None
+        return resolved.state, "detected" if known else "default"
+    preset = load_scenario(args.preset) if getattr(args, "preset", None) else None
+    from_preset = (
+        preset is not None
+        and preset.carve_out_bytes is not None
+        and (preset.machine_id == resolved.state.machine.id)
+    )
+    return resolved.state, "preset" if from_preset else "default"
 
 
 def run_plan(args: argparse.Namespace) -> int:
