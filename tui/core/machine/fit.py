@@ -213,6 +213,8 @@ class _DevicePlacement:
     shared: tuple[Segment, ...]
     dedicated_cap: int
     shared_cap: int
+    desktop_dedicated: int = 0  # the desktop's own share, in the carve-out ...
+    desktop_shared: int = 0  # ... and what a small carve-out cannot hold of it
 
     @property
     def dedicated_used(self) -> int:
@@ -264,7 +266,8 @@ def _place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> _DevicePla
             dedicated.append(Segment(kind.label, SegmentKind(kind.value), into_dedicated))
         if n - into_dedicated:
             shared.append(Segment(kind.label, SegmentKind(kind.value), n - into_dedicated))
-    return _DevicePlacement(tuple(dedicated), tuple(shared), dedicated_cap, shared_cap)
+    return _DevicePlacement(tuple(dedicated), tuple(shared), dedicated_cap, shared_cap,
+                            desktop_in_dedicated, reserve - desktop_in_dedicated)  # fmt: skip
 
 
 def _gpu_reasons(
@@ -426,14 +429,12 @@ def _pool_usage(
     state: MachineState, pools: Pools, dev: _DevicePlacement, ram: _RamUse
 ) -> tuple[PoolUsage, ...]:
     usage = []
-    reserve = desktop_gpu_reserve(state)
-    in_dedicated = min(reserve, pools.dedicated_bytes)
     if pools.dedicated_bytes:
-        desktop = [Segment("desktop", SegmentKind.OS, in_dedicated)]
-        shown = desktop if in_dedicated and not state.machine.discrete else []
+        desktop = [Segment("desktop", SegmentKind.OS, dev.desktop_dedicated)]
+        shown = desktop if dev.desktop_dedicated and not state.machine.discrete else []
         usage.append(PoolUsage("dedicated", pools.dedicated_bytes, (*shown, *dev.dedicated)))
     if pools.shared_bytes:
-        overflow = reserve - in_dedicated
+        overflow = dev.desktop_shared
         desktop = [Segment("desktop", SegmentKind.OS, overflow)] if overflow else []
         usage.append(PoolUsage(pools.shared_name, pools.shared_bytes, (*desktop, *dev.shared)))
     usage.append(PoolUsage("system RAM", pools.system_ram_bytes, ram.segments))
