@@ -6,7 +6,7 @@ device beside `llama-fit-params --rpc` over ggml-rpc-server processes on loopbac
 `make rpc-oracle`; skipped with that hint otherwise).
 
 Speed: decode and prefill over the wire beside published runs (llama-bench tg128 / pp512 unless
-said). `RPC_COMMAND_S` (tui.core.machine.cluster_speed) was fitted on the fit row; the check rows
+said). `RPC_COMMAND_S` (vramtui.core.cluster.speed) was fitted on the fit row; the check rows
 were not used for any constant.
   fit    defilantech/LLMKube #1423: two DGX Sparks, Qwen-27B-class Q4_K_M, -ngl 99, ctx 8192,
          one node vs two over a direct cable (TCP 17.8 Gbit/s): decode 12.83 -> 12.42 tok/s,
@@ -28,17 +28,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.cluster import Cluster, ClusterNode, evaluate_cluster
-from tui.core.machine.cluster_speed import cluster_speed
-from tui.core.machine.links import ETHERNET_RTT_S, LinkPreset, get_link
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.speed import decode_seconds, prefill_seconds, speed_inputs
-from tui.core.model.catalog import catalog_metadata, open_catalog_model
-from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
-from tui.core.model.synth import synthesize_spec
+from vramtui.core.catalog.entries import catalog_metadata, open_catalog_model
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.cluster.build import Cluster, ClusterNode, evaluate_cluster
+from vramtui.core.cluster.speed import cluster_speed
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray
+from vramtui.core.hardware.links import ETHERNET_RTT_S, LinkPreset, get_link
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.speed.predict import decode_seconds, prefill_seconds, speed_inputs
 
 MIB = 2**20
 DIRECT_CABLE = LinkPreset("spark-cable", "DGX Spark direct cable (TCP)", 17.8, ETHERNET_RTT_S,
@@ -128,8 +128,8 @@ def _memory_table() -> None:
     from tests.rpc.oracle import BUILD_HINT, fit_print, oracle_available, rpc_servers  # noqa: PLC0415
     from tests.rpc.test_rpc_oracle import CASES  # noqa: PLC0415 - the tested cases
     from tests.support.oracle_models import MODELS  # noqa: PLC0415
-    from tui.core.machine.cluster_memory import cluster_buffers  # noqa: PLC0415
-    from tui.core.model.gguf_writer import write_sparse_gguf  # noqa: PLC0415
+    from vramtui.core.cluster.memory import cluster_buffers  # noqa: PLC0415
+    from vramtui.core.gguf.writer import write_sparse_gguf  # noqa: PLC0415
 
     if not oracle_available():
         print(f"memory: skipped ({BUILD_HINT})")

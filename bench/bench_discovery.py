@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.discovery import discover_models
-from tui.core.model.gguf_reader import read_gguf_header
-from tui.core.model.gguf_writer import write_sparse_gguf
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.discovery.scan import discover_models
+from vramtui.core.gguf.reader import read_gguf_header
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 N_MODELS = 200
 WITH_TOKENIZER_EVERY = 4

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.gguf_files import gguf_py_view, qwen_vocab_metadata, write_gguf
-from tui.core.model.gguf_reader import read_gguf_header
+from vramtui.core.gguf.reader import read_gguf_header
 
 N_LAYERS, N_EMBD, N_HEAD, N_HEAD_KV, HEAD_DIM, N_FF, N_VOCAB = 64, 5120, 64, 8, 128, 25600, 151936
 Q4_K, Q6_K, F32 = 12, 14, 0

@@ -34,13 +34,13 @@ from pathlib import Path
 
 from tests.support.hostile import Tally, mutations, pipeline, run_case
 from tests.support.hostile_http import BEHAVIOURS, hostile_server
-from tui.cli.main import main as cli
-from tui.core.errors import VramtuiError
-from tui.core.model.gguf_reader import read_gguf_header
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.remote import RemoteOptions, open_remote_model
-from tui.core.model.source import open_model
-from tui.core.model.spec import ModelSpec
+from vramtui.cli.main import main as cli
+from vramtui.core.errors import VramtuiError
+from vramtui.core.gguf.reader import read_gguf_header
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
+from vramtui.core.model.source import open_model
+from vramtui.core.remote.header import RemoteOptions, open_remote_model
 
 METADATA_INPUTS = 3000
 HEADER_INPUTS = 3000
@@ -60,7 +60,7 @@ def _metadata(tally: Tally) -> None:
 
 def _inspect(tally: Tally) -> None:
     """The same mutations through `inspect` (its facts, JSON and table)."""
-    from tui.cli.inspect_cmd import inspect_data, render  # noqa: PLC0415 - the CLI's own view
+    from vramtui.cli.inspect_cmd import inspect_data, render  # noqa: PLC0415 - the CLI's own view
 
     for what, spec in mutations(seed=12, count=METADATA_INPUTS // 2):
 
@@ -162,9 +162,9 @@ def _remote(tally: Tally) -> None:
 
 
 def _user_files(tally: Tally, folder: Path) -> None:
-    from tui.core.machine.presets import load_machines  # noqa: PLC0415 - after the env is set
-    from tui.core.paths import bundled_presets_dir, user_machines_dir  # noqa: PLC0415
-    from tui.core.probe.history import history_path, load_history  # noqa: PLC0415
+    from vramtui.core.hardware.presets import load_machines  # noqa: PLC0415 - after the env is set
+    from vramtui.core.paths import bundled_presets_dir, user_machines_dir  # noqa: PLC0415
+    from vramtui.core.probe.history import history_path, load_history  # noqa: PLC0415
 
     machines = user_machines_dir()
     machines.mkdir(parents=True, exist_ok=True)

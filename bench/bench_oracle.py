@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui.core.estimate.exact import exact_available, exact_memory
-from tui.core.estimate.llama_dry_run import run_dry_run
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.estimate.exact import exact_available, exact_memory
+from vramtui.core.estimate.llama_dry_run import run_dry_run
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 MIB = 2**20
 
@@ -66,7 +66,7 @@ def _table(root: Path) -> dict[str, tuple[ModelSpec, Path]]:
 
 def _time_exact(files: dict[str, tuple[ModelSpec, Path]], root: Path) -> None:
     from tests.support.http_server import serve  # noqa: PLC0415 - bench only
-    from tui.core.model.source import open_model  # noqa: PLC0415 - bench only
+    from vramtui.core.model.source import open_model  # noqa: PLC0415 - bench only
 
     s = RuntimeSettings(ctx_size=8192)
     print("\nexact mode, wall time (open the model + llama.cpp's dry run):")

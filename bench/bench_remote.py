@@ -3,7 +3,7 @@
 All three run against the same loopback HTTP server (tests/support/http_server.py) on the same
 sparse files, and all three use vramtui's header parser, so only the fetching strategy differs:
 - vramtui: a 256 KiB first range, then ranges sized from the parser's hint, streamed and
-  dropped as soon as the parser is done (tui/core/remote.py);
+  dropped as soon as the parser is done (tui/vramtui/core/remote/header.py);
 - hf-mem (alvarobartt/hf-mem, as research/memory-estimators.md §5 states it): GET bytes=0-1MB,
   and while the header does not parse, again with the prefix doubled, up to 100 MB;
 - gguf-parser-go (gpustack, §1 "Remote"): a HEAD, then range GETs through a 4 MiB buffer.
@@ -21,9 +21,9 @@ import httpx
 
 from tests.support.gguf_files import header_size, write_test_gguf
 from tests.support.http_server import LoopbackServer, serve
-from tui.core.errors import ModelFileError
-from tui.core.model.gguf_reader import BytesSource, parse_gguf_header
-from tui.core.model.remote import RemoteOptions, RemoteStats, open_remote_model
+from vramtui.core.errors import ModelFileError
+from vramtui.core.gguf.reader import BytesSource, parse_gguf_header
+from vramtui.core.remote.header import RemoteOptions, RemoteStats, open_remote_model
 
 MiB = 1 << 20
 CASES = (  # name, vocab, layers

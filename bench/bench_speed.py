@@ -126,12 +126,12 @@ def worst_rows(rows: list[Row], held: dict[str, float], n: int = 12) -> None:
 def timing() -> None:
     """A full carve-out x context sweep of the seed machine through evaluate_fit."""
     from tests.test_seed_scenarios import _spec  # noqa: PLC0415
-    from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415
-    from tui.core.machine.fit import evaluate_fit  # noqa: PLC0415
-    from tui.core.machine.pools import MachineState  # noqa: PLC0415
-    from tui.core.machine.presets import get_machine  # noqa: PLC0415
-    from tui.core.machine.recommend import curve_contexts  # noqa: PLC0415
-    from tui.core.machine.speed import estimate_speed  # noqa: PLC0415
+    from vramtui.core.advice.recommend import curve_contexts  # noqa: PLC0415
+    from vramtui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415
+    from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
+    from vramtui.core.hardware.pools import MachineState  # noqa: PLC0415
+    from vramtui.core.hardware.presets import get_machine  # noqa: PLC0415
+    from vramtui.core.speed.predict import estimate_speed  # noqa: PLC0415
 
     machine = get_machine("hp-zbook-ultra-g1a-64gb")
     spec = _spec("qwen3-vl-32b:Q4_K_M")

@@ -8,7 +8,7 @@ import time
 
 def main() -> None:
     from tests.test_seed_scenarios import SEED_SPEEDS, seed_fit  # noqa: PLC0415
-    from tui.core.sizes import format_bytes  # noqa: PLC0415
+    from vramtui.core.sizes import format_bytes  # noqa: PLC0415
 
     print(
         f"{'model':22} {'ctx':>6} {'carve':>8} {'backend':7} {'verdict':19} "

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from tui.app.factory import create_app
-from tui.app.screens.main import MainScreen
-from tui.app.state import evaluate
+from vramtui.app.factory import create_app
+from vramtui.app.screens.main import MainScreen
+from vramtui.app.state import evaluate
 
 SIZE = (120, 40)
 ROUNDS = 5

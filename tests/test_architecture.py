@@ -14,26 +14,44 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "tui"
+SOURCE = ROOT / "tui"  # the top-level folder; the import package is tui/vramtui
+PACKAGE = SOURCE / "vramtui"
 
-# Lowest first. A module may import its own layer and any lower one, never a higher one.
+
+def _core(*names: str) -> tuple[str, ...]:
+    return tuple(f"vramtui.core.{name}" for name in names)
+
+
+# Lowest first. A module may import its own layer and any lower one, never a higher one. The
+# same order is the import-linter contract in pyproject.toml.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("tui.core.errors", "tui.core.sizes", "tui.core.paths", "tui.core.atomic", "tui.core.vocab"),
-    ("tui.core.model",),
-    ("tui.core.estimate",),
-    ("tui.core.machine",),
-    ("tui.core.probe",),
-    ("tui.present",),
-    ("tui.app",),
-    ("tui.cli",),  # the entry point: its bare `vramtui` opens the app
+    _core("errors", "sizes", "paths", "atomic", "vocab"),
+    _core("gguf"),
+    _core("catalog", "discovery", "remote"),
+    _core("model"),
+    _core("estimate"),
+    _core("hardware"),
+    _core("detect"),
+    _core("speed"),
+    _core("fit"),
+    _core("advice"),
+    _core("cluster"),
+    _core("scenario"),
+    _core("probe"),
+    ("vramtui.present",),
+    ("vramtui.app",),
+    ("vramtui.cli",),  # the entry point: its bare `vramtui` opens the app
 )
-FACES = ("tui.cli", "tui.app")
+# Modules in one layer that may not import each other (independent siblings).
+INDEPENDENT = _core("catalog", "discovery", "remote")
+MAX_PACKAGE_MODULES = 15
+FACES = ("vramtui.cli", "vramtui.app")
 MAX_FUNCTION_LINES = 80
 MAX_MODULE_LINES = 600
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = list(path.relative_to(SOURCE).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -61,7 +79,7 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
                        for a in node.names]  # fmt: skip
         else:
             continue
-        found.update(t for t in targets if t == "tui" or t.startswith("tui."))
+        found.update(t for t in targets if t == "vramtui" or t.startswith("vramtui."))
     found.discard(name)
     return {t for t in found if t in known}
 
@@ -72,18 +90,44 @@ def _graph() -> dict[str, set[str]]:
     return {name: _imports(path, name, known) for name, path in modules.items()}
 
 
-def _layer_of(module: str) -> int | None:
-    for index, members in enumerate(LAYERS):
+def _member_of(module: str) -> str | None:
+    for members in LAYERS:
         for member in members:
             if module == member or module.startswith(member + "."):
-                return index
+                return member
     return None
 
 
+def _layer_of(module: str) -> int | None:
+    member = _member_of(module)
+    if member is None:
+        return None
+    return next(i for i, members in enumerate(LAYERS) if member in members)
+
+
 def test_every_module_belongs_to_a_layer() -> None:
-    loose = [m for m in _modules() if _layer_of(m) is None and m not in {"tui", "tui.__main__",
-             "tui.core"}]  # fmt: skip
+    outside = {"vramtui", "vramtui.__main__", "vramtui.core"}
+    loose = [m for m in _modules() if _layer_of(m) is None and m not in outside]
     assert not loose, f"modules outside the layers (add them to LAYERS and the contract): {loose}"
+
+
+def test_independent_siblings_do_not_import_each_other() -> None:
+    bad = []
+    for module, targets in _graph().items():
+        own = _member_of(module)
+        if own not in INDEPENDENT:
+            continue
+        bad += [f"{module} -> {t}" for t in targets if _member_of(t) in set(INDEPENDENT) - {own}]
+    assert not bad, bad
+
+
+def test_no_package_holds_more_than_15_modules() -> None:
+    crowded = []
+    for folder in sorted({p.parent for p in PACKAGE.rglob("*.py")}):
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        if len(modules) > MAX_PACKAGE_MODULES:
+            crowded.append(f"{folder.relative_to(ROOT)} ({len(modules)} modules)")
+    assert not crowded, "packages over 15 modules:\n" + "\n".join(crowded)
 
 
 def test_stages_import_only_earlier_stages() -> None:
@@ -152,7 +196,7 @@ def test_no_import_cycle_anywhere() -> None:
 def test_core_never_imports_textual_the_cli_or_the_app() -> None:
     bad = []
     for name, path in _modules().items():
-        if not name.startswith("tui.core") and not name.startswith("tui.present"):
+        if not name.startswith("vramtui.core") and not name.startswith("vramtui.present"):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -168,10 +212,10 @@ def test_core_never_imports_textual_the_cli_or_the_app() -> None:
 
 def test_importing_the_core_loads_no_textual() -> None:
     code = (
-        "import sys, pkgutil, importlib, tui.core\n"
-        "for m in pkgutil.walk_packages(tui.core.__path__, 'tui.core.'):\n"
+        "import sys, pkgutil, importlib, vramtui.core\n"
+        "for m in pkgutil.walk_packages(vramtui.core.__path__, 'vramtui.core.'):\n"
         "    importlib.import_module(m.name)\n"
-        "import tui.present.fit_words\n"
+        "import vramtui.present.fit_words\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'textual'], 'textual loaded'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

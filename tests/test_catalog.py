@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.errors import ModelReferenceError
-from tui.core.model.catalog import (
+from vramtui.core.catalog.entries import (
     DEFAULT_MODEL_REF,
     catalog_entries,
     catalog_metadata,
     open_catalog_model,
 )
-from tui.core.model.source import open_model
-from tui.core.model.spec import SkippedArray
+from vramtui.core.errors import ModelReferenceError
+from vramtui.core.gguf.spec import SkippedArray
+from vramtui.core.model.source import open_model
 
 REQUIRED_IDS = {
     "glm-4.7-flash", "qwen3-vl-32b", "qwen3-30b-a3b", "qwen3-32b", "qwen3-next-80b-a3b",

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.errors import PresetError
-from tui.core.machine.scenario import scenario_from_toml
+from vramtui.cli.main import main
+from vramtui.core.errors import PresetError
+from vramtui.core.scenario.files import scenario_from_toml
 
 NODES = ["--node", "framework-desktop-128gb:32G", "--node", "framework-desktop-128gb:64G"]
 

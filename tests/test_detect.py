@@ -18,18 +18,18 @@ from tests.support.sysroot import (
     hp_zbook_tree,
     make_tree,
 )
-from tui.cli.main import main
-from tui.core.errors import VramtuiError
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.detect import detect_machine, save_detected_machine
-from tui.core.machine.detect_linux import NVIDIA_SMI
-from tui.core.machine.detect_match import THIS_MACHINE, detected_machine_state
-from tui.core.machine.detect_types import CommandOutput, CommandRunner, read_text, run_command
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.presets import load_machines
-from tui.core.model.source import open_model
-from tui.core.paths import user_machines_dir
-from tui.core.sizes import GiB, MiB, format_bytes
+from vramtui.cli.main import main
+from vramtui.core.detect.linux import NVIDIA_SMI
+from vramtui.core.detect.match import THIS_MACHINE, detected_machine_state
+from vramtui.core.detect.this_machine import detect_machine, save_detected_machine
+from vramtui.core.detect.types import CommandOutput, CommandRunner, read_text, run_command
+from vramtui.core.errors import VramtuiError
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.hardware.presets import load_machines
+from vramtui.core.model.source import open_model
+from vramtui.core.paths import user_machines_dir
+from vramtui.core.sizes import GiB, MiB, format_bytes
 
 DATA = Path(__file__).parent / "data" / "detect"
 

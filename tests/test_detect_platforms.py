@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.errors import VramtuiError
-from tui.core.machine.detect import detect_machine
-from tui.core.machine.detect_match import THIS_MACHINE, detected_machine_state
-from tui.core.machine.detect_types import CommandOutput, CommandRunner
-from tui.core.machine.detect_windows import POWERSHELL_TIMEOUT_S, powershell_argv
-from tui.core.machine.pools import compute_pools
-from tui.core.sizes import GiB, MiB
+from vramtui.core.detect.match import THIS_MACHINE, detected_machine_state
+from vramtui.core.detect.this_machine import detect_machine
+from vramtui.core.detect.types import CommandOutput, CommandRunner
+from vramtui.core.detect.windows import POWERSHELL_TIMEOUT_S, powershell_argv
+from vramtui.core.errors import VramtuiError
+from vramtui.core.hardware.pools import compute_pools
+from vramtui.core.sizes import GiB, MiB
 
 DATA = Path(__file__).parent / "data" / "detect"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.discovery import discover_models
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.paths import config_dir
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.discovery.scan import discover_models
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
+from vramtui.core.paths import config_dir
 
 
 def _spec(ref: str) -> ModelSpec:
@@ -138,7 +138,7 @@ def test_second_listing_uses_the_cache(
         _write(folder / f"m{i}-Q4_K_M.gguf", llama_q4)
     first = discover_models([folder])
     calls: list[Path] = []
-    import tui.core.model.discovery as disc  # noqa: PLC0415 - patched below
+    import vramtui.core.discovery.scan as disc  # noqa: PLC0415 - patched below
 
     real = disc.read_header_facts
     monkeypatch.setattr(disc, "read_header_facts", lambda p: calls.append(p) or real(p))

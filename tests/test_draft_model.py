@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.errors import SettingsError
-from tui.core.estimate.draft import draft_bytes, draft_settings
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.resolve import ScenarioOverrides, resolve_scenario, scenario_args
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.draft_model import with_draft
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.vocab import BufferKind, Place
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.draft import draft_bytes, draft_settings
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.model.draft import with_draft
+from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario, scenario_args
+from vramtui.core.vocab import BufferKind, Place
 
 MAIN, DRAFT = "llama-3.3-70b:Q4_K_M", "llama-3.1-8b:Q4_K_M"  # one tokenizer, 128256 tokens
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.oracle_models import MODELS
-from tui.cli.main import main
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.synth import synthesize_spec
+from vramtui.cli.main import main
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 MIB = 2**20
 
@@ -50,8 +50,8 @@ def test_estimate_prints_llama_cpp_weights_and_kv(
     qwen3_32b: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 2's acceptance line: a sparse Qwen3-32B-shaped file at 16K context."""
-    from tui.core.estimate.llama_dry_run import run_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
-    from tui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
+    from vramtui.core.estimate.llama_dry_run import run_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
+    from vramtui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 
     pytest.importorskip("xllamacpp")
     ref = run_dry_run(qwen3_32b, RuntimeSettings(ctx_size=16384))

@@ -17,8 +17,9 @@ import pytest
 from tests.oracle.longtail_models import LONGTAIL_MODELS
 from tests.support.http_server import serve
 from tests.support.oracle_models import MODELS
-from tui.cli.main import main
-from tui.core.estimate.exact import (
+from vramtui.cli.main import main
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.estimate.exact import (
     ExactEstimate,
     ExactFailed,
     ExactPlace,
@@ -27,12 +28,11 @@ from tui.core.estimate.exact import (
     header_identity,
     sparse_header_file,
 )
-from tui.core.estimate.llama_dry_run import DryRun, parse_line
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec
+from vramtui.core.estimate.llama_dry_run import DryRun, parse_line
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 MIB = 2**20
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_without_the_extra_one_line_and_exit_2(files: dict[str, Path], command: 
         argv += ["--machine", "hp-zbook-ultra-g1a-64gb", "--carve-out", "32G"]
     code = (
         "import sys; sys.modules['xllamacpp'] = None\n"
-        "from tui.cli.main import main\n"
+        "from vramtui.cli.main import main\n"
         f"sys.exit(main({argv!r}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -99,7 +99,7 @@ def test_without_the_extra_one_line_and_exit_2(files: dict[str, Path], command: 
 
 def test_gpu_table_rows_and_backend() -> None:
     """Rows shaped after llama.cpp common/fit.cpp common_memory_breakdown_print templates."""
-    from tui.core.estimate.exact import from_dry_run  # noqa: PLC0415 - test-local import
+    from vramtui.core.estimate.exact import from_dry_run  # noqa: PLC0415 - test-local import
 
     run = DryRun()
     lines = [
@@ -128,7 +128,7 @@ def test_header_identity_and_sparse_copy(tmp_path: Path) -> None:
     assert header_identity(changed) != header_identity(spec)
     split = replace(spec, metadata={**spec.metadata, "split.count": 3, "split.no": 0})
     path = sparse_header_file(split, tmp_path)
-    from tui.core.model.files import read_model_file  # noqa: PLC0415 - test-local import
+    from vramtui.core.gguf.files import read_model_file  # noqa: PLC0415 - test-local import
 
     back = read_model_file(path)
     assert not any(k.startswith("split.") for k in back.metadata)
@@ -186,7 +186,7 @@ def test_estimate_exact_json_on_long_tail_files(
 @needs_llama
 @pytest.mark.oracle
 def test_exact_answers_are_cached_by_header_identity(files: dict[str, Path]) -> None:
-    from tui.core.model.source import open_model  # noqa: PLC0415 - test-local import
+    from vramtui.core.model.source import open_model  # noqa: PLC0415 - test-local import
 
     spec = open_model(str(files["Qwen2.5-7B"]))
     s = RuntimeSettings(ctx_size=8192)
@@ -202,7 +202,7 @@ def test_exact_answers_are_cached_by_header_identity(files: dict[str, Path]) -> 
 @needs_llama
 @pytest.mark.oracle
 def test_remote_header_from_loopback_gives_the_files_figures(files: dict[str, Path]) -> None:
-    from tui.core.model.source import open_model  # noqa: PLC0415 - test-local import
+    from vramtui.core.model.source import open_model  # noqa: PLC0415 - test-local import
 
     s = RuntimeSettings(ctx_size=16384)
     local = exact_memory(open_model(str(files["Qwen2.5-7B"])), s, use_cache=False)
@@ -272,7 +272,7 @@ def test_llama_cpp_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
 
 @needs_llama
 def test_time_limit(files: dict[str, Path]) -> None:
-    from tui.core.model.source import open_model  # noqa: PLC0415 - test-local import
+    from vramtui.core.model.source import open_model  # noqa: PLC0415 - test-local import
 
     spec = open_model(str(files["Qwen2.5-7B"]))
     with pytest.raises(ExactFailed, match=r"no answer from llama\.cpp within"):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.spec import ModelSpec
-from tui.core.sizes import GiB
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB
 
 
 def _spec(ref: str) -> ModelSpec:
@@ -97,7 +97,7 @@ def test_unknown_architecture_file_is_marked_approximate(tmp_path: Path) -> None
     """A real file of an architecture vramtui does not know still gets a verdict, flagged as
     estimated by the generic rules; a known architecture is not flagged."""
     from tests.support.gguf_files import llama_metadata, llama_tensors, write_gguf  # noqa: PLC0415
-    from tui.core.model.files import open_local_model  # noqa: PLC0415
+    from vramtui.core.gguf.files import open_local_model  # noqa: PLC0415
 
     state = MachineState.default_for(get_machine("desktop-rtx-4090"))
     odd = open_local_model(

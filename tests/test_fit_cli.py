@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli.main import main
+from vramtui.cli.main import main
 
 HP = ["--machine", "hp-zbook-ultra-g1a-64gb"]
 

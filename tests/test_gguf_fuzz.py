@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.raw_gguf import pack_kv, pack_str, pack_tensor, raw_gguf
-from tui.core.errors import ModelFileError
-from tui.core.model import gguf_reader
-from tui.core.model.gguf_reader import BytesSource, GGUFHeader, parse_gguf_header
+from vramtui.core.errors import ModelFileError
+from vramtui.core.gguf import reader as gguf_reader
+from vramtui.core.gguf.reader import BytesSource, GGUFHeader, parse_gguf_header
 
 NAME = "/fuzz/model.gguf"
 N_MUTANTS = 12_000

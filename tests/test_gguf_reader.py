@@ -22,17 +22,17 @@ from tests.support.gguf_files import (
     write_tiny_model,
 )
 from tests.support.raw_gguf import pack_kv, pack_str, pack_tensor, raw_gguf
-from tui.core.errors import ModelFileError
-from tui.core.model import gguf_reader
-from tui.core.model.gguf_reader import (
+from vramtui.core.errors import ModelFileError
+from vramtui.core.gguf import reader as gguf_reader
+from vramtui.core.gguf.reader import (
     BytesSource,
     FileSource,
     GGUFHeader,
     parse_gguf_header,
     read_gguf_header,
 )
-from tui.core.model.gguf_writer import Typed
-from tui.core.model.spec import SkippedArray
+from vramtui.core.gguf.spec import SkippedArray
+from vramtui.core.gguf.writer import Typed
 
 __all__ = ["qwen_vocab_gguf"]  # the session fixture, imported so pytest finds it
 

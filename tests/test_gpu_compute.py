@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.model.catalog import open_catalog_model
-from tui.core.vocab import BufferKind, Place
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.vocab import BufferKind, Place
 
 LOGS: list[dict[str, Any]] = tomllib.loads(
     (Path(__file__).parent / "data" / "gpu_compute_logs.toml").read_text(encoding="utf-8")

@@ -18,17 +18,17 @@ import pytest
 
 from tests.support.gguf_files import write_tiny_model
 from tests.support.http_server import LoopbackServer, Route, serve
-from tui.cli.main import main
-from tui.core.errors import PresetError, ProbeError
-from tui.core.machine.presets import load_machines
-from tui.core.machine.scenario import Scenario, load_scenario, preset_path, save_scenario
-from tui.core.model.discovery import discover_models
-from tui.core.paths import bundled_presets_dir, cache_dir, user_machines_dir
-from tui.core.probe.history import history_path, load_history
-from tui.core.probe.http import MAX_JSON_DEPTH, get_json, new_client, parse_json
-from tui.core.probe.results import MemoryEvidence, ProbeTimeouts
-from tui.core.probe.stream import Tally
-from tui.core.vocab import ServerKind
+from vramtui.cli.main import main
+from vramtui.core.discovery.scan import discover_models
+from vramtui.core.errors import PresetError, ProbeError
+from vramtui.core.hardware.presets import load_machines
+from vramtui.core.paths import bundled_presets_dir, cache_dir, user_machines_dir
+from vramtui.core.probe.history import history_path, load_history
+from vramtui.core.probe.http import MAX_JSON_DEPTH, get_json, new_client, parse_json
+from vramtui.core.probe.results import MemoryEvidence, ProbeTimeouts
+from vramtui.core.probe.stream import Tally
+from vramtui.core.scenario.files import Scenario, load_scenario, preset_path, save_scenario
+from vramtui.core.vocab import ServerKind
 
 
 def _within(seconds: float, work: Callable[[], object]) -> object:

@@ -19,11 +19,11 @@ import pytest
 from tests.support.gguf_files import llama_metadata, llama_tensors, write_gguf
 from tests.support.hostile import Tally, base_specs, mutations, pipeline, run_case, traced_peak
 from tests.support.raw_gguf import pack_kv, pack_tensor, raw_gguf
-from tui.cli.main import main
-from tui.core.errors import ModelFileError
-from tui.core.model.gguf_reader import MAX_KV, read_gguf_header
-from tui.core.model.source import open_model
-from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
+from vramtui.cli.main import main
+from vramtui.core.errors import ModelFileError
+from vramtui.core.gguf.reader import MAX_KV, read_gguf_header
+from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray
+from vramtui.core.model.source import open_model
 
 FUZZ_SEED = 20240611
 FUZZ_COUNT = 300

@@ -16,11 +16,11 @@ import pytest
 from tests.support.gguf_files import Q8_0, Typed, V, write_gguf, write_test_gguf
 from tests.support.hostile_http import BEHAVIOURS, HostileServer, hostile_server
 from tests.support.http_server import LoopbackServer, Route, serve
-from tui.cli.main import main
-from tui.core.errors import ModelReferenceError, RemoteError
-from tui.core.model.header_cache import cache_path
-from tui.core.model.remote import RemoteStats, open_remote_model
-from tui.core.model.remote_http import Http, RemoteOptions
+from vramtui.cli.main import main
+from vramtui.core.errors import ModelReferenceError, RemoteError
+from vramtui.core.gguf.header_cache import cache_path
+from vramtui.core.remote.header import RemoteStats, open_remote_model
+from vramtui.core.remote.http import Http, RemoteOptions
 
 TOTAL = 1.5
 OPTIONS = RemoteOptions(connect_timeout=0.5, read_timeout=0.5, total_timeout=TOTAL, use_cache=False)

@@ -19,8 +19,8 @@ from tests.support.gguf_files import (
     write_projector,
     write_split_gguf,
 )
-from tui.cli.inspect_cmd import FILE_TYPE_NAMES, format_params
-from tui.cli.main import main
+from vramtui.cli.inspect_cmd import FILE_TYPE_NAMES, format_params
+from vramtui.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,7 +139,7 @@ def test_bad_file_exit_2_one_line(tmp_path: Path, content: bytes, expected: str)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("VRAMTUI_DEBUG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "tui", "inspect", str(bad)],
+        [sys.executable, "-m", "vramtui", "inspect", str(bad)],
         capture_output=True,
         text=True,
         env=env,

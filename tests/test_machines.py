@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.errors import VramtuiError
-from tui.core.machine.presets import get_machine, load_machines
-from tui.core.paths import user_machines_dir
-from tui.core.sizes import GiB, MiB
+from vramtui.core.errors import VramtuiError
+from vramtui.core.hardware.presets import get_machine, load_machines
+from vramtui.core.paths import user_machines_dir
+from vramtui.core.sizes import GiB, MiB
 
 REQUIRED = [
     "hp-zbook-ultra-g1a-64gb",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.support.oracle_models import MODELS
-from tui.core.errors import SettingsError
-from tui.core.estimate.hparams import ModelHparams
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.model.spec import ModelSpec, SkippedArray, TensorInfo
-from tui.core.model.synth import synthesize_spec
-from tui.core.vocab import BufferKind, Place
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec, SkippedArray, TensorInfo
+from vramtui.core.vocab import BufferKind, Place
 
 
 def spec_of(name: str) -> ModelSpec:
@@ -146,7 +146,7 @@ def test_unknown_architecture_is_approximate_not_a_crash() -> None:
 def test_projector_on_device_or_host() -> None:
     from dataclasses import replace  # noqa: PLC0415 - lazy: keeps startup fast
 
-    from tui.core.model.synth import synthesize_projector  # noqa: PLC0415 - lazy: keeps startup fast
+    from vramtui.core.catalog.synth import synthesize_projector  # noqa: PLC0415 - lazy: keeps startup fast
 
     mm = synthesize_projector({"clip.vision.projection_dim": 5120}, "F16")
     spec = replace(spec_of("Qwen3-VL-32B"), mmproj=mm)

@@ -15,15 +15,15 @@ from tests.support.gguf_files import (
     write_split_gguf,
     write_tiny_model,
 )
-from tui.core.errors import ModelFileError, ModelReferenceError
-from tui.core.model.files import (
+from vramtui.core.errors import ModelFileError, ModelReferenceError
+from vramtui.core.gguf.files import (
     find_split_shards,
     is_projector,
     open_local_model,
     split_info,
 )
-from tui.core.model.gguf_reader import read_gguf_header
-from tui.core.model.source import open_model
+from vramtui.core.gguf.reader import read_gguf_header
+from vramtui.core.model.source import open_model
 
 
 def test_single_file(tmp_path: Path) -> None:

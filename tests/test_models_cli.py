@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.gguf_writer import write_sparse_gguf
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 
 def _model(folder: Path, name: str) -> Path:

@@ -9,21 +9,21 @@ import re
 import pytest
 import tomli_w
 
-from tui.cli.main import main
-from tui.core.errors import SettingsError
-from tui.core.estimate.hparams import ModelHparams
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.placement import tensor_moves
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.estimate.tensor_rules import parse_override_tensor, tensor_overrides
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.resolve import ScenarioOverrides, resolve_scenario, scenario_args
-from tui.core.machine.scenario import scenario_from_toml
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.spec import ModelSpec
-from tui.core.vocab import BufferKind, Place, ReasonCode
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.placement import tensor_moves
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.estimate.tensor_rules import parse_override_tensor, tensor_overrides
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.scenario.files import scenario_from_toml
+from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario, scenario_args
+from vramtui.core.vocab import BufferKind, Place, ReasonCode
 
 S = RuntimeSettings
 # Independent of the code under test: the expert tensors of one block, by name.

@@ -7,16 +7,16 @@ import json
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.moe_offload import N_CPU_MOE, expert_offload, is_moe
-from tui.core.machine.plan import build_plan
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.recommend import recommend
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.spec import ModelSpec
+from vramtui.cli.main import main
+from vramtui.core.advice.moe_offload import N_CPU_MOE, expert_offload, is_moe
+from vramtui.core.advice.plan import build_plan
+from vramtui.core.advice.recommend import recommend
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
 
 S16 = RuntimeSettings(ctx_size=16384)
 

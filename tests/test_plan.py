@@ -11,15 +11,15 @@ import pytest
 
 from tests.support.gguf_files import write_tiny_model
 from tests.test_detect import hp_zbook_tree, make_tree
-from tui.cli.main import main
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.plan import build_plan, run_commands
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.recommend import CTX_STEP
-from tui.core.model.source import open_model
-from tui.core.sizes import GiB, MiB
+from vramtui.cli.main import main
+from vramtui.core.advice.plan import build_plan, run_commands
+from vramtui.core.advice.recommend import CTX_STEP
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.model.source import open_model
+from vramtui.core.sizes import GiB, MiB
 
 
 def _state(machine_id: str, carve: int = 0, os_name: str | None = None) -> MachineState:

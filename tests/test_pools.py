@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from tui.core.errors import SettingsError
-from tui.core.machine.pools import (
+from vramtui.core.errors import SettingsError
+from vramtui.core.hardware.pools import (
     MachineState,
     compute_pools,
     gtt_from_pages_limit,
     kernel_param_line,
 )
-from tui.core.machine.presets import get_machine
-from tui.core.sizes import GiB, MiB
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB, MiB
 
 
 def _state(mid: str, carve: int, os: str, **kw: object) -> MachineState:

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli.common import (
+from vramtui.cli.common import (
     ArgumentParser,
     add_model_args,
     add_runtime_args,
     resolve_model_and_settings,
 )
-from tui.cli.main import main
-from tui.core.machine.scenario import load_scenario
-from tui.core.paths import scenario_presets_dir
+from vramtui.cli.main import main
+from vramtui.core.paths import scenario_presets_dir
+from vramtui.core.scenario.files import load_scenario
 
 GiB = 1024**3
 MACHINE = "hp-zbook-ultra-g1a-64gb"
@@ -156,7 +156,7 @@ def test_friends_typo_via_the_real_command(tmp_path: Path) -> None:
     env = dict(os.environ)
     env.pop("VRAMTUI_DEBUG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "tui", "preset", "import", str(friend)],
+        [sys.executable, "-m", "vramtui", "preset", "import", str(friend)],
         capture_output=True, text=True, timeout=60, env=env, check=False,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.http_server import LoopbackServer, Route, serve
-from tui.cli.main import main
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.hf_listing import group_quants, list_hf_files, quant_name
-from tui.core.model.remote_http import RemoteOptions
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.gguf.writer import write_sparse_gguf
+from vramtui.core.remote.hf_listing import group_quants, list_hf_files, quant_name
+from vramtui.core.remote.http import RemoteOptions
 
 SEED = ["--machine", "hp-zbook-ultra-g1a-64gb", "--carve-out", "32G", "-c", "16384",
         "--runtime", "lmstudio"]  # fmt: skip

@@ -6,8 +6,8 @@ from __future__ import annotations
 from textual.widgets import Input, OptionList, Static
 
 from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
-from tui.app.presets import check_command
-from tui.app.screens.picker import ModelPicker
+from vramtui.app.presets import check_command
+from vramtui.app.screens.picker import ModelPicker
 
 
 async def _ladder_text(pilot: object, app: object, query: str) -> str:

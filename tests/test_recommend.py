@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.recommend import recommend
-from tui.core.model.catalog import open_catalog_model
-from tui.core.sizes import GiB
+from vramtui.core.advice.recommend import recommend
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB
 
 
 def test_seed_machine_recommends_32g_for_glm_and_qwen_vl() -> None:
@@ -25,7 +25,7 @@ def test_seed_machine_recommends_32g_for_glm_and_qwen_vl() -> None:
 
 
 def test_max_clean_context_is_the_boundary() -> None:
-    from tui.core.machine.fit import evaluate_fit  # noqa: PLC0415
+    from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
 
     spec = open_catalog_model("qwen3-vl-32b:Q4_K_M")
     assert spec is not None

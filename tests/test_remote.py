@@ -11,10 +11,10 @@ import pytest
 
 from tests.support.gguf_files import header_size, write_test_gguf
 from tests.support.http_server import LoopbackServer, Route, serve
-from tui.core.errors import ModelReferenceError, RemoteError
-from tui.core.model.hf_refs import parse_hf_ref
-from tui.core.model.remote import RemoteStats, open_remote_model
-from tui.core.model.remote_http import Http, HttpRangeSource, RemoteOptions
+from vramtui.core.errors import ModelReferenceError, RemoteError
+from vramtui.core.remote.header import RemoteStats, open_remote_model
+from vramtui.core.remote.hf_refs import parse_hf_ref
+from vramtui.core.remote.http import Http, HttpRangeSource, RemoteOptions
 
 FAST = RemoteOptions(connect_timeout=0.5, read_timeout=0.3, total_timeout=10.0)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.errors import PresetError
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.resolve import scenario_state
-from tui.core.machine.scenario import (
+from vramtui.core.errors import PresetError
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.paths import scenario_presets_dir
+from vramtui.core.scenario.files import (
     Scenario,
     delete_scenario,
     export_scenario,
@@ -22,7 +22,7 @@ from tui.core.machine.scenario import (
     share_text,
     validate_against,
 )
-from tui.core.paths import scenario_presets_dir
+from vramtui.core.scenario.resolve import scenario_state
 
 GiB = 1024**3
 MiB = 1024**2

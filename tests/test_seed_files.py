@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.gguf_writer import write_sparse_gguf
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 
 def _write_model(folder: Path, ref: str, stem: str) -> Path:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.spec import ModelSpec
-from tui.core.sizes import GiB, MiB
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB, MiB
 
 GLM4, GLM6 = "glm-4.7-flash:Q4_K_M", "glm-4.7-flash:Q6_K"
 QVL4, QVL5, QVL6 = "qwen3-vl-32b:Q4_K_M", "qwen3-vl-32b:Q5_K_M", "qwen3-vl-32b:Q6_K"
@@ -125,8 +125,8 @@ def test_48_plus_16_pitfall() -> None:
 
 
 def test_sparse_gguf_file_gives_the_same_verdicts(tmp_path: Path) -> None:
-    from tui.core.model.gguf_writer import write_sparse_gguf  # noqa: PLC0415
-    from tui.core.model.source import open_model  # noqa: PLC0415
+    from vramtui.core.gguf.writer import write_sparse_gguf  # noqa: PLC0415
+    from vramtui.core.model.source import open_model  # noqa: PLC0415
 
     path = write_sparse_gguf(tmp_path / "glm-4.7-flash-Q4_K_M.gguf", _spec(GLM4))
     spec = open_model(str(path), mmproj="none")

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.errors import PresetError
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult, evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine, parse_machine
-from tui.core.machine.speed import (
-    decode_seconds,
-    image_tokens,
-    prefill_seconds,
-)
-from tui.core.machine.speed_constants import (
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.errors import PresetError
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine, parse_machine
+from vramtui.core.speed.constants import (
     constants_for,
     constants_key,
     key_chain,
     resolve,
 )
-from tui.core.machine.speed_constants_fitted import FITTED
-from tui.core.machine.speed_features import decode_terms
-from tui.core.machine.speed_profile import VisionProfile, model_profile
-from tui.core.model.catalog import open_catalog_model
-from tui.core.model.spec import ModelSpec
+from vramtui.core.speed.constants_fitted import FITTED
+from vramtui.core.speed.features import decode_terms
+from vramtui.core.speed.predict import (
+    decode_seconds,
+    image_tokens,
+    prefill_seconds,
+)
+from vramtui.core.speed.profile import VisionProfile, model_profile
 
 
 def _spec(ref: str) -> ModelSpec:

@@ -27,11 +27,11 @@ from bench.speed_rows import (
     row_sources,
     speed_models,
 )
-from tui.core.machine.presets import get_machine
-from tui.core.machine.speed_constants_fitted import FALLBACK_FITTED, FITTED
-from tui.core.sizes import GiB
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB
+from vramtui.core.speed.constants_fitted import FALLBACK_FITTED, FITTED
 
-FITTED_FILE = Path(__file__).resolve().parent.parent / "tui/core/machine/speed_constants_fitted.py"
+FITTED_FILE = Path(__file__).resolve().parent.parent / "tui/vramtui/core/speed/constants_fitted.py"
 
 
 @pytest.fixture(scope="module")

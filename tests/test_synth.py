@@ -9,10 +9,10 @@ import pytest
 from gguf import GGUFReader
 
 from tests.support.oracle_models import MODELS
-from tui.core.errors import VramtuiError
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import SkippedArray
-from tui.core.model.synth import synthesize_projector, synthesize_spec
+from vramtui.core.catalog.synth import synthesize_projector, synthesize_spec
+from vramtui.core.errors import VramtuiError
+from vramtui.core.gguf.spec import SkippedArray
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 GIB = 2**30
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.support.sysroot import hp_zbook_tree
-from tui.cli.main import main
-from tui.core.sizes import GiB, MiB
+from vramtui.cli.main import main
+from vramtui.core.sizes import GiB, MiB
 
 
 def _json(argv: list[str]) -> tuple[int, dict[str, Any]]:

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from tui.app.factory import create_app
-from tui.cli.main import main
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.machine.recommend import recommend
-from tui.core.model.catalog import open_catalog_model
-from tui.core.sizes import GiB, MiB, format_bytes, format_gib, parse_size
-from tui.present.fit_words import advice, recommendation_sentence, seed_evidence
+from vramtui.app.factory import create_app
+from vramtui.cli.main import main
+from vramtui.core.advice.recommend import recommend
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB, MiB, format_bytes, format_gib, parse_size
+from vramtui.present.fit_words import advice, recommendation_sentence, seed_evidence
 
 LAPTOP = ["--machine", "hp-zbook-ultra-g1a-64gb"]
 
@@ -192,7 +192,7 @@ def _run(command: str) -> subprocess.CompletedProcess[str]:
                           text=True, env=env, timeout=120, check=False)  # fmt: skip
 
 
-VRAMTUI = f"{sys.executable} -m tui"
+VRAMTUI = f"{sys.executable} -m vramtui"
 
 
 def test_exit_code_survives_a_closed_stdout() -> None:

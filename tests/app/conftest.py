@@ -6,9 +6,9 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tui.app.app import VramtuiApp
-from tui.app.factory import create_app
-from tui.app.screens.main import SWEEP_DELAY_S, MainScreen
+from vramtui.app.app import VramtuiApp
+from vramtui.app.factory import create_app
+from vramtui.app.screens.main import SWEEP_DELAY_S, MainScreen
 
 # The app opens on the machine it runs on; tests pin the seed's laptop so that what they see
 # does not depend on the machine running them.

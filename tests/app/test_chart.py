@@ -11,7 +11,7 @@ from dataclasses import replace
 from textual.app import App, ComposeResult
 
 from tests.app.conftest import SEED_MACHINE
-from tui.app.widgets.chart import (
+from vramtui.app.widgets.chart import (
     GUTTER,
     ChartData,
     ChartPainter,
@@ -21,20 +21,20 @@ from tui.app.widgets.chart import (
     value_at,
     verdict_at,
 )
-from tui.cli.main import main as cli_main
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import MachineState, evaluate_fit, n_ctx_train
-from tui.core.machine.presets import get_machine
-from tui.core.machine.recommend import (
+from vramtui.cli.main import main as cli_main
+from vramtui.core.advice.recommend import (
     CTX_STEP,
     ContextPoint,
     context_curve,
     curve_contexts,
     recommend,
 )
-from tui.core.model.catalog import DEFAULT_MODEL_REF, open_catalog_model
-from tui.core.sizes import GiB
-from tui.core.vocab import Verdict
+from vramtui.core.catalog.entries import DEFAULT_MODEL_REF, open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import MachineState, evaluate_fit, n_ctx_train
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB
+from vramtui.core.vocab import Verdict
 
 CONTEXTS = (4096, 8192, 16384, 32768, 65536, 131072)
 

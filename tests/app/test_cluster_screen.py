@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Input, Static
 
 from tests.app.conftest import main_screen, make_app, settle
-from tui.app.screens.cluster import ClusterScreen
+from vramtui.app.screens.cluster import ClusterScreen
 
 
 async def test_cluster_view_splits_the_model_on_screen() -> None:

@@ -15,15 +15,15 @@ from dataclasses import replace
 from typing import Any
 
 from tests.app.conftest import main_screen, make_app, settle
-from tui.app.presets import check_command
-from tui.app.state import Choice
-from tui.cli.main import main
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import FitResult
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine, load_machines
-from tui.core.model.catalog import open_catalog_model
-from tui.core.sizes import GiB
+from vramtui.app.presets import check_command
+from vramtui.app.state import Choice
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import open_catalog_model
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import FitResult
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine, load_machines
+from vramtui.core.sizes import GiB
 
 MODELS = ("glm-4.7-flash:Q4_K_M", "qwen3-vl-32b:Q6_K", "qwen3-32b:Q4_K_M", "gpt-oss-20b:MXFP4")
 OS_FOR = {"windows": ("windows", "linux"), "linux": ("linux", "windows"), "macos": ("macos",)}

@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.app.conftest import main_screen, make_app, settle
-from tui.app.screens.exact import ExactScreen
+from vramtui.app.screens.exact import ExactScreen
 
 pytest.importorskip("xllamacpp", reason="exact mode needs the optional xllamacpp package")
 

@@ -14,11 +14,11 @@ from textual import events
 from textual.pilot import Pilot
 
 from tests.app.conftest import main_screen, make_app, settle
-from tui.app.screens.main import MainScreen
-from tui.app.state import context_steps
-from tui.app.widgets.chart import ContextChart
-from tui.app.widgets.compare import CarveOutComparison, CompareTable
-from tui.core.sizes import GiB
+from vramtui.app.screens.main import MainScreen
+from vramtui.app.state import context_steps
+from vramtui.app.widgets.chart import ContextChart
+from vramtui.app.widgets.compare import CarveOutComparison, CompareTable
+from vramtui.core.sizes import GiB
 
 # Generous: the burst settles well inside a second here; this bound only catches a wedge.
 SETTLE_BOUND_S = 15.0

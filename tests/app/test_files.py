@@ -12,16 +12,16 @@ import pytest
 from textual.widgets import Input, OptionList, Static
 
 from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
-from tui.app.clipboard import SHARE_FILE, available_tools, share
-from tui.app.screens.dialogs import PickOne
-from tui.app.screens.help import HelpScreen
-from tui.app.session import load_session, session_path
-from tui.cli.main import main as cli_main
-from tui.core.machine.presets import load_machines
-from tui.core.machine.scenario import load_scenario
-from tui.core.model.catalog import DEFAULT_MODEL_REF
-from tui.core.paths import data_dir, user_machines_dir
-from tui.core.sizes import GiB
+from vramtui.app.clipboard import SHARE_FILE, available_tools, share
+from vramtui.app.screens.dialogs import PickOne
+from vramtui.app.screens.help import HelpScreen
+from vramtui.app.session import load_session, session_path
+from vramtui.cli.main import main as cli_main
+from vramtui.core.catalog.entries import DEFAULT_MODEL_REF
+from vramtui.core.hardware.presets import load_machines
+from vramtui.core.paths import data_dir, user_machines_dir
+from vramtui.core.scenario.files import load_scenario
+from vramtui.core.sizes import GiB
 
 BUNDLED = Path(__file__).resolve().parents[2] / "presets"
 

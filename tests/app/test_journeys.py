@@ -9,17 +9,17 @@ import pytest
 from textual.widgets import DataTable, Digits, Input, Label
 
 from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
-from tui.app.config import saved_theme
-from tui.app.recent import load_recent
-from tui.app.screens.help import HelpScreen
-from tui.app.screens.picker import ModelPicker
-from tui.app.widgets.results import VerdictBanner
-from tui.core.errors import VramtuiError
-from tui.core.machine.presets import get_machine
-from tui.core.machine.scenario import load_scenario
-from tui.core.model.catalog import DEFAULT_MODEL_REF, catalog_entries
-from tui.core.paths import config_dir
-from tui.core.sizes import GiB
+from vramtui.app.config import saved_theme
+from vramtui.app.recent import load_recent
+from vramtui.app.screens.help import HelpScreen
+from vramtui.app.screens.picker import ModelPicker
+from vramtui.app.widgets.results import VerdictBanner
+from vramtui.core.catalog.entries import DEFAULT_MODEL_REF, catalog_entries
+from vramtui.core.errors import VramtuiError
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.paths import config_dir
+from vramtui.core.scenario.files import load_scenario
+from vramtui.core.sizes import GiB
 
 VERDICTS = {"fits", "fits_with_warnings", "will_not_fit"}
 

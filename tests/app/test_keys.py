@@ -7,7 +7,7 @@ from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
 from tests.app.conftest import main_screen, make_app, settle
-from tui.app.screens.help import HelpScreen
+from vramtui.app.screens.help import HelpScreen
 
 
 def footer(app: object) -> dict[str, str]:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.app.conftest import make_app, settle
-from tui.app.app import VramtuiApp
+from vramtui.app.app import VramtuiApp
 
 # A dataclass or enum repr: `Name(field=` or `<Enum.MEMBER: 'value'>`.
 REPR = re.compile(r"\b[A-Z][A-Za-z]+\([a-z_]+=|<[A-Z][A-Za-z]+\.[A-Z_]+: ")

@@ -11,10 +11,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from tests.support.probe_doubles import free_port, openai_double, serve
-from tui.app.config import saved_probe_url
-from tui.app.screens.dialogs import PickOne
-from tui.app.screens.probe import ProbeScreen
-from tui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
+from vramtui.app.config import saved_probe_url
+from vramtui.app.screens.dialogs import PickOne
+from vramtui.app.screens.probe import ProbeScreen
+from vramtui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
 
 T = ProbeTimeouts(connect=1, first_token=5, total=10, request=3)
 NOWHERE = {"llamacpp": 0}  # filled with a free port per test: nothing listens there

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.gguf_files import write_test_gguf
 from tests.support.http_server import serve
-from tui.app.screens.main import MainScreen, ModelCard
+from vramtui.app.screens.main import MainScreen, ModelCard
 
 from .conftest import main_screen, make_app, settle
 

@@ -25,8 +25,8 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from tests.app.conftest import MACHINES, main_screen, make_app, settle
-from tui.app.widgets.chart import ContextChart
-from tui.app.widgets.compare import CompareTable
+from vramtui.app.widgets.chart import ContextChart
+from vramtui.app.widgets.compare import CompareTable
 
 SIZES = [(80, 24), (120, 40), (200, 50)]
 

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from tui.app.config import save_theme, saved_keymap, saved_theme
-from tui.app.recent import MAX_RECENT, load_recent, remember
-from tui.app.screens.picker import catalog_items, looks_like_reference
-from tui.app.state import CONTEXT_STEPS, context_steps
-from tui.core.errors import SettingsError
-from tui.core.model.catalog import catalog_entries
-from tui.core.paths import config_dir, data_dir
-from tui.core.sizes import format_tokens, parse_tokens
+from vramtui.app.config import save_theme, saved_keymap, saved_theme
+from vramtui.app.recent import MAX_RECENT, load_recent, remember
+from vramtui.app.screens.picker import catalog_items, looks_like_reference
+from vramtui.app.state import CONTEXT_STEPS, context_steps
+from vramtui.core.catalog.entries import catalog_entries
+from vramtui.core.errors import SettingsError
+from vramtui.core.paths import config_dir, data_dir
+from vramtui.core.sizes import format_tokens, parse_tokens
 
 
 @pytest.mark.parametrize(

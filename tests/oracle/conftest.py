@@ -8,9 +8,9 @@ import pytest
 
 from tests.oracle.longtail_models import LONGTAIL_MODELS
 from tests.support.oracle_models import MODELS
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ and without MLA), shaped after the released models' Hugging Face configs and GGU
 from __future__ import annotations
 
 from tests.support.oracle_models import _md
-from tui.core.model.spec import MetaValue
+from vramtui.core.gguf.spec import MetaValue
 
 
 def _gemma3n(n_layer: int, n_ff: int) -> dict[str, MetaValue]:

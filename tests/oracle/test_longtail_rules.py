@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.oracle.longtail_models import LONGTAIL_MODELS
-from tui.core.errors import SettingsError
-from tui.core.estimate.hparams import ModelHparams
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec
-from tui.core.vocab import BufferKind, Place
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.vocab import BufferKind, Place
 
 
 def spec_of(name: str, **changes: object) -> ModelSpec:

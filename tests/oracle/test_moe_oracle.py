@@ -25,14 +25,14 @@ from pathlib import Path
 import pytest
 
 from tests.rpc.oracle import BUILD_HINT, fit_print, oracle_available, rpc_servers
-from tui.core.estimate import llama_dry_run
-from tui.core.estimate.hparams import ModelHparams
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.placement import matched_tensors
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.estimate.tensor_rules import tensor_overrides
-from tui.core.model.spec import ModelSpec
-from tui.core.vocab import BufferKind, Place
+from vramtui.core.estimate import llama_dry_run
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.placement import matched_tensors
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.estimate.tensor_rules import tensor_overrides
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.vocab import BufferKind, Place
 
 pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.oracle

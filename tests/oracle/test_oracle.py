@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.estimate.llama_dry_run import run_dry_run as llama_dry_run
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.model.spec import ModelSpec
+from vramtui.core.estimate.llama_dry_run import run_dry_run as llama_dry_run
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
 
 pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.oracle
@@ -76,7 +76,7 @@ CASES: list[tuple[str, RuntimeSettings]] = [
 ]
 
 
-# fit rows of the gemma3n compute constants (tui/core/estimate/compute.py): E4B and E2B at
+# fit rows of the gemma3n compute constants (tui/vramtui/core/estimate/compute.py): E4B and E2B at
 # ctx 4096, ubatch 512, flash attention on; every gemma3n case below is a check row.
 LONGTAIL_CASES: list[tuple[str, RuntimeSettings]] = [
     ("Llama-4-Scout", S(ctx_size=32768)),  # the 8192-token chunk window in force
@@ -136,7 +136,7 @@ def test_matches_llama_cpp(
 def test_settings_llama_cpp_refuses_are_refused(
     sparse_models: dict[str, tuple[ModelSpec, Path]],
 ) -> None:
-    from tui.core.errors import SettingsError  # noqa: PLC0415 - lazy: keeps startup fast
+    from vramtui.core.errors import SettingsError  # noqa: PLC0415 - lazy: keeps startup fast
 
     for name, settings, match in [
         ("Llama-3.1-8B", S(ctx_size=4096, cache_type_v="q8_0", flash_attn="off"), "flash-attn"),

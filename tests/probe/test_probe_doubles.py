@@ -27,12 +27,12 @@ from tests.support.probe_doubles import (
     openai_double,
     serve,
 )
-from tui.cli.main import main
-from tui.core.errors import ProbeError
-from tui.core.probe.results import Prediction, ProbeTimeouts, compare
-from tui.core.probe.run import run_probe
-from tui.core.probe.servers import detect_servers, server_info
-from tui.core.probe.sysfs import read_amdgpu_memory
+from vramtui.cli.main import main
+from vramtui.core.errors import ProbeError
+from vramtui.core.probe.results import Prediction, ProbeTimeouts, compare
+from vramtui.core.probe.run import run_probe
+from vramtui.core.probe.servers import detect_servers, server_info
+from vramtui.core.probe.sysfs import read_amdgpu_memory
 
 T = ProbeTimeouts(connect=1, first_token=3, total=5, request=2)
 

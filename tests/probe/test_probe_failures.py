@@ -19,12 +19,12 @@ from tests.support.probe_doubles import (
     openai_double,
     serve,
 )
-from tui.cli.main import main
-from tui.core.errors import ProbeError
-from tui.core.probe.http import MAX_LINE_BYTES, normalize_url
-from tui.core.probe.results import ProbeTimeouts
-from tui.core.probe.run import run_probe
-from tui.core.probe.servers import detect_servers, server_info
+from vramtui.cli.main import main
+from vramtui.core.errors import ProbeError
+from vramtui.core.probe.http import MAX_LINE_BYTES, normalize_url
+from vramtui.core.probe.results import ProbeTimeouts
+from vramtui.core.probe.run import run_probe
+from vramtui.core.probe.servers import detect_servers, server_info
 
 T = ProbeTimeouts(connect=0.5, first_token=0.6, total=1.2, request=0.6)
 CHUNK = {"choices": [{"index": 0, "delta": {"content": "tok"}, "finish_reason": None}]}

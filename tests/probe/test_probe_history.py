@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.probe.calibration import CalibrationKey, calibration_for, served_model_matches
-from tui.core.probe.history import (
+from vramtui.cli.main import main
+from vramtui.core.probe.calibration import CalibrationKey, calibration_for, served_model_matches
+from vramtui.core.probe.history import (
     append_history,
     history_path,
     load_history,
     make_record,
 )
-from tui.core.probe.results import MemoryEvidence, Prediction, ProbeResult
+from vramtui.core.probe.results import MemoryEvidence, Prediction, ProbeResult
 
 
 def _result(tps: float, model: str = "qwen3-8b") -> ProbeResult:

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tests.support.tiny_llama import LlamaServer
-from tui.cli.main import main
-from tui.core.probe.history import append_history, history_path, load_history, make_record
-from tui.core.probe.results import MemoryEvidence, Prediction, ProbeResult, ProbeTimeouts
-from tui.core.probe.run import run_probe
-from tui.core.probe.servers import detect_servers, server_info
+from vramtui.cli.main import main
+from vramtui.core.probe.history import append_history, history_path, load_history, make_record
+from vramtui.core.probe.results import MemoryEvidence, Prediction, ProbeResult, ProbeTimeouts
+from vramtui.core.probe.run import run_probe
+from vramtui.core.probe.servers import detect_servers, server_info
 
 pytestmark = pytest.mark.server
 

@@ -14,9 +14,9 @@ from textual.worker import WorkerState
 
 from tests.support.probe_doubles import Conn, Double, Request, free_port, openai_double, serve
 from tests.support.tiny_llama import LlamaServer
-from tui.app.screens.probe import ProbeScreen
-from tui.core.probe.history import load_history
-from tui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
+from vramtui.app.screens.probe import ProbeScreen
+from vramtui.core.probe.history import load_history
+from vramtui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
 
 pytestmark = pytest.mark.server
 

@@ -14,9 +14,9 @@ import pytest
 
 from tests.rpc.oracle import BUILD_HINT, oracle_available, rpc_servers
 from tests.support.oracle_models import MODELS
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
 
 N_SERVERS = 3
 

@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli.main import main
-from tui.core.errors import SettingsError
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.cluster import Cluster, ClusterNode, evaluate_cluster
-from tui.core.machine.cluster_plan import balanced_tensor_split, recommend_cluster
-from tui.core.machine.cluster_split import assign_layers, split_points
-from tui.core.machine.links import LINKS, get_link
-from tui.core.machine.pools import MachineState
-from tui.core.machine.presets import get_machine
-from tui.core.model.catalog import catalog_metadata, open_catalog_model
-from tui.core.model.gguf_writer import write_sparse_gguf
-from tui.core.model.spec import ModelSpec
-from tui.core.model.synth import synthesize_spec
-from tui.core.sizes import GiB, MiB
-from tui.core.vocab import Verdict
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import catalog_metadata, open_catalog_model
+from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.cluster.build import Cluster, ClusterNode, evaluate_cluster
+from vramtui.core.cluster.plan import balanced_tensor_split, recommend_cluster
+from vramtui.core.cluster.split import assign_layers, split_points
+from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
+from vramtui.core.hardware.links import LINKS, get_link
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.hardware.presets import get_machine
+from vramtui.core.sizes import GiB, MiB
+from vramtui.core.vocab import Verdict
 
 FRAMEWORK = "framework-desktop-128gb"
 
@@ -249,7 +249,7 @@ def test_cli_text_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_decode_wire_cost_is_round_trip_commands_and_bytes() -> None:
     """One rpc-server node, decode at depth 1000: a round trip, the RPC commands, and the bytes:
     activations in and out (F32 x n_embd each), the F16 mask over the padded cache, a position."""
-    from tui.core.machine.cluster_speed import RPC_COMMAND_S, cluster_speed  # noqa: PLC0415
+    from vramtui.core.cluster.speed import RPC_COMMAND_S, cluster_speed  # noqa: PLC0415
 
     spec = open_catalog_model("qwen3-32b:Q4_K_M")
     assert spec is not None

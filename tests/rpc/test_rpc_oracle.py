@@ -13,8 +13,8 @@ import pytest
 
 from tests.rpc.conftest import _SparseModels
 from tests.rpc.oracle import RPC_ORACLE_VERSION, FitRow, fit_print
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.cluster_memory import ClusterBuffers, DeviceBuffers, cluster_buffers
+from vramtui.core.cluster.memory import ClusterBuffers, DeviceBuffers, cluster_buffers
+from vramtui.core.estimate.settings import RuntimeSettings
 
 MIB = 1 << 20
 COMPUTE_TOLERANCE = 0.10
@@ -124,9 +124,9 @@ def test_cli_two_framework_nodes_match_llama_cpp(
     within 10 %, the head's CPU buffers beside llama.cpp's host row."""
     import json  # noqa: PLC0415
 
-    from tui.cli.main import main  # noqa: PLC0415
-    from tui.core.model.catalog import open_catalog_model  # noqa: PLC0415
-    from tui.core.model.gguf_writer import write_sparse_gguf  # noqa: PLC0415
+    from vramtui.cli.main import main  # noqa: PLC0415
+    from vramtui.core.catalog.entries import open_catalog_model  # noqa: PLC0415
+    from vramtui.core.gguf.writer import write_sparse_gguf  # noqa: PLC0415
 
     spec = open_catalog_model("qwen3-32b:Q4_K_M")
     assert spec is not None

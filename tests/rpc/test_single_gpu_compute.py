@@ -8,9 +8,9 @@ import pytest
 
 from tests.rpc.conftest import _SparseModels
 from tests.rpc.oracle import fit_print
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.vocab import BufferKind, Place
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.vocab import BufferKind, Place
 
 MIB = 1 << 20
 

@@ -1,4 +1,4 @@
-"""GGUF test models, written by the project's one writer (`tui.core.model.gguf_writer`).
+"""GGUF test models, written by the project's one writer (`vramtui.core.gguf.writer`).
 
 Tensor tables are rows `(name, shape in GGUF order: ne0 first, ggml type id)`; the data section
 is sparse, so a 20 GB model costs a few MB of disk. `qwen_vocab_gguf` is a session fixture: the
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from gguf import GGUFReader, GGUFValueType
 
-from tui.core.model import gguf_reader
-from tui.core.model.gguf_writer import Typed, WriteValue, WrittenFile
-from tui.core.model.gguf_writer import write_gguf as write_gguf_files
-from tui.core.model.spec import SkippedArray, TensorInfo
+from vramtui.core.gguf import reader as gguf_reader
+from vramtui.core.gguf.spec import SkippedArray, TensorInfo
+from vramtui.core.gguf.writer import Typed, WriteValue, WrittenFile
+from vramtui.core.gguf.writer import write_gguf as write_gguf_files
 
 QWEN_N_VOCAB = 151_936
 QWEN_N_MERGES = 151_387

@@ -21,15 +21,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 
-from tui.core.errors import VramtuiError
-from tui.core.estimate.memory import estimate_memory
-from tui.core.estimate.settings import RuntimeSettings
-from tui.core.machine.fit import evaluate_fit
-from tui.core.machine.pools import MachineState
-from tui.core.machine.recommend import recommend
-from tui.core.machine.resolve import ScenarioOverrides, resolve_scenario
-from tui.core.model.source import open_model
-from tui.core.model.spec import MetaValue, ModelSpec, SkippedArray
+from vramtui.core.advice.recommend import recommend
+from vramtui.core.errors import VramtuiError
+from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.model.source import open_model
+from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario
 
 BASE_MODELS = (
     "llama-3.1-8b:Q4_K_M",

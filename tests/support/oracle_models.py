@@ -3,7 +3,7 @@ headers), used to synthesize sparse files for the oracle, the CLI test and the b
 
 from __future__ import annotations
 
-from tui.core.model.spec import MetaValue, SkippedArray
+from vramtui.core.gguf.spec import MetaValue, SkippedArray
 
 
 def _md(arch: str, n_vocab: int, **kv: MetaValue) -> dict[str, MetaValue]:

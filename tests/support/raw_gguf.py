@@ -1,6 +1,6 @@
 """Byte-level GGUF pieces, for broken or hostile headers that no writer would produce.
 
-Every well-formed test file goes through `tui.core.model.gguf_writer`; these builders exist
+Every well-formed test file goes through `vramtui.core.gguf.writer`; these builders exist
 only to state wrong counts, lengths, types and truncations byte by byte.
 """
 

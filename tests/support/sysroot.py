@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.core.sizes import GiB, MiB
+from vramtui.core.sizes import GiB, MiB
 
 KERNEL_RESERVED_KIB = 350 * 1024  # MemTotal sits a few hundred MiB under what is not carved
 

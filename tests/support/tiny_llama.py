@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tui.core.model.gguf_writer import WriteValue, byte_vocabulary, write_gguf
-from tui.core.model.spec import TensorInfo
+from vramtui.core.gguf.spec import TensorInfo
+from vramtui.core.gguf.writer import WriteValue, byte_vocabulary, write_gguf
 
 
 @dataclass

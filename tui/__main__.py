@@ -1,3 +1,0 @@
-from tui.cli.main import main
-
-raise SystemExit(main())

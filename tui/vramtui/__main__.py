@@ -1,0 +1,3 @@
+from vramtui.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The vramtui Textual app: one main screen, help on every screen, themes remembered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from vramtui.app.commands import VramtuiCommands
+from vramtui.app.config import save_theme, saved_keymap, saved_theme
+from vramtui.app.screens.help import HelpScreen
+from vramtui.app.screens.main import MainScreen
+from vramtui.app.state import Choice
+
+
+class VramtuiApp(App[None]):
+    """Will this model run on this machine, and which BIOS carve-out should I pick?"""
+
+    TITLE = "vramtui"
+    CSS_PATH = Path(__file__).parent / "vramtui.tcss"
+    COMMANDS: ClassVar = App.COMMANDS | {VramtuiCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="quit"),
+    ]
+
+    def __init__(
+        self, choice: Choice, *, pending_ref: str | None = None, discover: bool = True
+    ) -> None:
+        super().__init__()
+        self._choice = choice
+        self._pending_ref = pending_ref
+        self.discover = discover
+        """Whether the model picker looks for models on this machine (off in tests)."""
+        self._theme_ready = False
+
+    def on_mount(self) -> None:
+        theme = saved_theme()
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        self._theme_ready = True
+        keymap = saved_keymap()
+        if keymap:
+            self.set_keymap(keymap)
+        self.push_screen(MainScreen(self._choice, pending_ref=self._pending_ref))
+
+    def watch_theme(self, theme: str) -> None:
+        if self._theme_ready:
+            try:
+                save_theme(theme)
+            except OSError as err:
+                self.notify(f"Could not remember the theme: {err}", severity="warning")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,85 @@
+"""The one app factory, shared by the CLI (`vramtui`) and the tests.
+
+Bad input (an unknown machine, a bad size, a missing preset, an unreadable local model) raises a
+`VramtuiError` here, before the app starts, so the CLI prints one line and exits 2. A remote
+model is read inside the app, in a worker with visible progress.
+"""
+
+from __future__ import annotations
+
+from vramtui.app.app import VramtuiApp
+from vramtui.app.session import load_session
+from vramtui.app.state import Choice
+from vramtui.core.catalog.entries import DEFAULT_MODEL_REF
+from vramtui.core.errors import VramtuiError
+from vramtui.core.model.source import is_remote_reference, open_model
+from vramtui.core.scenario.files import Scenario, load_scenario
+from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario
+from vramtui.core.sizes import parse_size
+
+
+def create_app(
+    *,
+    model: str | None = None,
+    preset: str | None = None,
+    machine: str | None = None,
+    carve_out: str | None = None,
+    os_name: str | None = None,
+    mmproj: str = "auto",
+    discover: bool = True,
+    restore: bool = True,
+) -> VramtuiApp:
+    """Build the app on the given (or bundled default) model, machine and settings, through
+    the same scenario resolver the CLI uses. Without a preset, the last session is the base
+    (`restore`): a model or machine given here still wins over it, and a session that no
+    longer resolves (its machine or model file gone) is dropped for the defaults."""
+    scenario = load_scenario(preset) if preset is not None else None
+    if scenario is None and restore and (session := load_session()) is not None:
+        try:
+            return _build(session, model=model, mmproj=mmproj, machine=machine,
+                          carve_out=carve_out, os_name=os_name, discover=discover)  # fmt: skip
+        except VramtuiError:
+            pass
+    return _build(scenario, model=model, mmproj=mmproj, machine=machine,
+                  carve_out=carve_out, os_name=os_name, discover=discover)  # fmt: skip
+
+
+def _build(
+    scenario: Scenario | None,
+    *,
+    model: str | None,
+    mmproj: str,
+    machine: str | None,
+    carve_out: str | None,
+    os_name: str | None,
+    discover: bool,
+) -> VramtuiApp:
+    overrides = ScenarioOverrides(
+        model_ref=model or (None if scenario else DEFAULT_MODEL_REF),
+        mmproj=None if mmproj == "auto" else mmproj,
+        machine_id=machine,
+        carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
+        os=os_name,
+    )
+    resolved = resolve_scenario(scenario, overrides)
+    pending: str | None = None
+    spec = None
+    if is_remote_reference(resolved.model_ref):
+        pending = resolved.model_ref
+    else:
+        spec = open_model(resolved.model_ref, mmproj=resolved.mmproj)
+    choice = Choice(
+        model_ref=resolved.model_ref,
+        spec=spec,
+        settings=resolved.settings,
+        machine=resolved.state,
+        projector=resolved.mmproj != "none",
+        machine_source=resolved.machine_source,
+    )
+    return VramtuiApp(choice, pending_ref=pending, discover=discover)
+
+
+def run_app(app: VramtuiApp) -> int:
+    """Run the app; the exit code (0 unless the app says otherwise)."""
+    app.run()
+    return app.return_code or 0

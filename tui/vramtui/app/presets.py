@@ -1,0 +1,88 @@
+"""Scenario presets from the app: the screen's `Choice` as a complete scenario and back, the
+`vramtui check` line that reproduces it, and a shareable text for the clipboard.
+
+The files and their validation belong to `vramtui.core.scenario.files`, the way from a scenario
+to a machine state to `vramtui.core.scenario.resolve`; the dialogs are `MainScreen`'s flows.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import replace
+
+from vramtui.app.state import Choice, Evaluation
+from vramtui.core.hardware.embedded import definition_for
+from vramtui.core.scenario.files import Scenario, scenario_to_toml
+from vramtui.core.scenario.resolve import ResolvedScenario, scenario_args, scenario_state
+from vramtui.core.sizes import format_gib, format_tokens, size_arg
+
+
+def resolved_from_choice(choice: Choice) -> ResolvedScenario:
+    """The complete scenario the screen shows."""
+    mmproj = "auto" if choice.projector else "none"
+    return ResolvedScenario(choice.model_ref, mmproj, choice.settings, choice.machine)
+
+
+def check_command(choice: Choice) -> str:
+    """The `vramtui check` line that reproduces this answer exactly."""
+    return shlex.join(["vramtui", "check", *scenario_args(resolved_from_choice(choice))])
+
+
+def share_text(evaluation: Evaluation) -> str:
+    """A few lines a user can paste in a chat or an issue."""
+    choice = evaluation.choice
+    state = choice.machine
+    name = choice.spec.name if choice.spec else choice.model_ref
+    lines = [
+        f"{name} on {state.machine.name}, {format_gib(state.carve_out_bytes, 0)} carve-out, "
+        f"{state.os}, context {format_tokens(choice.settings.ctx_size)}:",
+    ]
+    fit = evaluation.fit
+    if fit is None:
+        lines.append(f"  {evaluation.error}")
+    else:
+        lines.append(f"  verdict: {fit.verdict.label}")
+        lines.extend(f"  - {reason.message}" for reason in fit.reasons)
+        lines.append(
+            f"  GPU dedicated {format_gib(fit.dedicated_used_bytes)}, shared "
+            f"{format_gib(fit.shared_used_bytes)}, RAM left for the OS "
+            f"{format_gib(fit.system_ram_left_bytes)}"
+        )
+        lines.append(
+            f"  ~{fit.speed.decode_tokens_per_second:.1f} tok/s, first token in "
+            f"{fit.speed.time_to_first_token_s:.2f} s"
+        )
+    lines.append(f"  {check_command(choice)}")
+    lines.append("  (estimated by vramtui; the preset below imports with `vramtui preset import`)")
+    lines.append("")
+    lines.append(scenario_to_toml(scenario_from_choice(choice, "shared")).rstrip())
+    return "\n".join(lines)
+
+
+def scenario_from_choice(choice: Choice, name: str) -> Scenario:
+    """The core's scenario record for this choice, every value written out; on the user's own
+    machine it carries that machine's file, so it works for a friend too."""
+    scenario = resolved_from_choice(choice).to_scenario(name)
+    definition = definition_for(choice.machine.machine)
+    return replace(scenario, machine_definition=definition) if definition else scenario
+
+
+def choice_from_scenario(scenario: Scenario, current: Choice) -> Choice:
+    """Apply a loaded scenario to the current choice (the model is reopened by the caller)."""
+    return replace(
+        current,
+        settings=scenario.settings,
+        machine=scenario_state(scenario),
+        projector=scenario.mmproj != "none",
+    )
+
+
+def preset_name(text: str) -> str:
+    """A valid preset name from free text: lower case letters, digits, '.', '_', '-'."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:64]
+
+
+def default_preset_name(choice: Choice) -> str:
+    base = choice.model_ref.split("/")[-1].removesuffix(".gguf")
+    return preset_name(f"{base}-{size_arg(choice.machine.carve_out_bytes)}")

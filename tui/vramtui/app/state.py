@@ -1,0 +1,125 @@
+"""What the main screen shows, as one immutable value, and the pure step from it to a verdict.
+
+`Choice` is the user's whole question (model, runtime settings, machine state); the screen keeps
+it in a reactive and replaces it on every change, so equal choices never recompute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from vramtui.core.advice.recommend import ContextPoint, Recommendation, context_curve, recommend
+from vramtui.core.errors import VramtuiError
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+
+# Context quick steps (tokens); the model's own maximum is added at the end.
+CONTEXT_STEPS = (4096, 8192, 16384, 24576, 32768, 65536, 131072, 262144)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The question: this model, with these settings, on this machine state."""
+
+    model_ref: str
+    spec: ModelSpec | None
+    settings: RuntimeSettings
+    machine: MachineState
+    projector: bool = True  # count the multimodal projector (when the model has one)
+    calibration: float | None = (
+        None  # decode factor from the probe history, looked up by the screen
+    )
+    # Where the machine came from: "given", "preset", or "detected" (the machine the app runs on).
+    machine_source: str = "given"
+    use_calibration: bool = True  # the app's toggle: earlier probes of this model, or raw
+    calibration_note: str = ""  # "calibrated x1.12 from 3 probes"
+
+    @property
+    def effective_spec(self) -> ModelSpec | None:
+        """The spec the estimate sees: without its projector when the user turned it off."""
+        if self.spec is None or self.projector or self.spec.mmproj is None:
+            return self.spec
+        return replace(self.spec, mmproj=None)
+
+    def with_settings(self, **changes: Any) -> Choice:
+        return replace(self, settings=self.settings.with_changes(**changes))
+
+    def with_machine(self, **changes: Any) -> Choice:
+        return replace(self, machine=replace(self.machine, **changes))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The answer for one `Choice`: a fit, or the one-line reason there is none."""
+
+    choice: Choice
+    fit: FitResult | None
+    error: str = ""
+
+
+def evaluate(choice: Choice) -> Evaluation:
+    """Run the (pure, fast) fit; a bad setting becomes a message, never an exception."""
+    spec = choice.effective_spec
+    if spec is None:
+        return Evaluation(choice, None, "loading the model…")
+    try:
+        return Evaluation(
+            choice,
+            evaluate_fit(spec, choice.settings, choice.machine, calibration=choice.calibration),
+        )
+    except VramtuiError as err:
+        return Evaluation(choice, None, str(err))
+
+
+def training_context(spec: ModelSpec | None) -> int | None:
+    """The model's trained context length (`<arch>.context_length`), if the header has it."""
+    if spec is None:
+        return None
+    value = spec.meta("context_length")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def context_steps(spec: ModelSpec | None) -> list[int]:
+    """Quick context steps from 4K up to the model's maximum (which is always the last)."""
+    top = training_context(spec)
+    if top is None:
+        return list(CONTEXT_STEPS)
+    steps = [s for s in CONTEXT_STEPS if s < top]
+    return [*steps, top]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The slower answers for one `Choice`, worked out off the screen's thread: every BIOS
+    step side by side, and memory against context at the chosen step."""
+
+    choice: Choice
+    recommendation: Recommendation | None
+    curve: tuple[ContextPoint, ...]
+
+
+# Quarter-octave points: smooth enough for the chart, ~25 fits from 4K to 256K.
+CURVE_POINTS_PER_OCTAVE = 4
+
+
+def sweep(choice: Choice) -> Sweep:
+    """The carve-out comparison and the context curve for `choice` (empty when it has no
+    model yet or a setting is invalid: the banner already says why)."""
+    spec = choice.effective_spec
+    if spec is None:
+        return Sweep(choice, None, ())
+    try:
+        rec = recommend(spec, choice.settings, choice.machine, calibration=choice.calibration)
+        curve = context_curve(
+            spec,
+            choice.settings,
+            choice.machine,
+            per_octave=CURVE_POINTS_PER_OCTAVE,
+            calibration=choice.calibration,
+        )
+    except VramtuiError:
+        return Sweep(choice, None, ())
+    return Sweep(choice, rec, curve)

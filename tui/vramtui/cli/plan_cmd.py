@@ -1,0 +1,106 @@
+"""`vramtui plan MODEL [--machine ID] [--carve-out SIZE] [--json]`: what to set in the BIOS
+and what to run. Without --machine (or a --preset naming one) it plans for this machine as
+`vramtui detect` finds it, at its current carve-out; --carve-out says what is set now.
+
+Exit codes as `check`: 0 the plan runs cleanly, 1 with warnings, 3 nothing runs the model,
+2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from vramtui.cli.common import (
+    add_machine_args,
+    add_model_args,
+    add_runtime_args,
+    guarded,
+    print_json,
+    remote_args,
+    resolve_from_args,
+    resolve_model_and_settings,
+)
+from vramtui.core.scenario.files import load_scenario
+
+if TYPE_CHECKING:
+    from vramtui.core.hardware.pools import MachineState
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="what to set in the BIOS and which command to run, for a model on this machine",
+    )
+    add_model_args(p, required=True)
+    add_machine_args(p, carve=True)
+    add_runtime_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(run_plan))
+
+
+def _state_and_source(args: argparse.Namespace) -> tuple[MachineState, str]:
+    """The machine state whose carve-out is the current one (the scenario resolver's: --machine,
+    the preset, or the machine this runs on), and how that carve-out is known."""
+    resolved = resolve_from_args(args)
+    if args.carve_out is not None:
+        return resolved.state, "given"
+    if resolved.machine_source == "detected":
+        known = resolved.current_carve_out_bytes is not None
+        return resolved.state, "detected" if known else "default"
+    preset = load_scenario(args.preset) if getattr(args, "preset", None) else None
+    from_preset = (
+        preset is not None
+        and preset.carve_out_bytes is not None
+        and (preset.machine_id == resolved.state.machine.id)
+    )
+    return resolved.state, "preset" if from_preset else "default"
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from vramtui.core.advice.plan import build_plan  # noqa: PLC0415
+    from vramtui.core.model.draft import with_draft  # noqa: PLC0415
+    from vramtui.core.model.source import open_model  # noqa: PLC0415
+    from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
+
+    model, mmproj, settings = resolve_model_and_settings(args)
+    state, source = _state_and_source(args)
+    spec = with_draft(open_model(model, mmproj=mmproj, **remote_args(args)), settings.model_draft)
+    calibration = factor_of(scenario_calibration(spec, state))
+    ctx_given = args.ctx_size is not None or bool(getattr(args, "preset", None))
+    plan = build_plan(
+        spec, settings, state, ctx_given=ctx_given, current_source=source,
+        calibration=calibration,
+    )  # fmt: skip
+    if args.json:
+        print_json(plan.to_json())
+    else:
+        _print_plan(plan)
+    return plan.verdict.exit_code
+
+
+def _print_plan(plan: Any) -> None:
+    """Plain text: the model name and paths come from files and are printed as they are."""
+    out = [plan.sentence]
+    c = plan.commands
+    if c is not None:
+        out += ["", "llama.cpp:", f"  {c.llama_server}"]
+        if not c.model_path_known:
+            out.append("  (put the path of your GGUF file after -m)")
+        out += ["LM Studio:", f"  {c.lms_load}"]
+        out += [f"  {k}: {_value(v)}" for k, v in c.lmstudio.items()]
+        opts = ", ".join(f"{k} {v}" for k, v in c.ollama_options.items())
+        env = " ".join(f"{k}={v}" for k, v in c.ollama_env.items())
+        out += ["Ollama:", f"  parameters: {opts}", f"  server environment: {env}"]
+    gtt = plan.gtt_route  # worth a line only when the plan means a reboot anyway
+    wanted = plan.reboot_needed or plan.fit is None
+    if gtt is not None and wanted and gtt.sentence not in plan.sentence:
+        out += ["", gtt.sentence]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    return str(v)

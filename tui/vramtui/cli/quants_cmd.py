@@ -1,0 +1,144 @@
+"""`vramtui quants MODEL [machine and settings flags] [--json]`: which quant to download.
+
+MODEL is a catalog family (`qwen3-vl-32b`), `hf:ORG/REPO[@REV]` (its GGUF files and sizes from
+the Hub's listing; headers read per quant, cached) or a local folder holding several quants.
+One row per quant on the machine (`--machine`, else this machine as `vramtui detect` finds it)
+at the settings given; the largest that runs cleanly is marked.
+
+Exit codes: 0 some quant runs cleanly, 1 some loads but only with warnings, 3 none loads,
+2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from vramtui.cli.common import (
+    add_machine_args,
+    add_preset_arg,
+    add_remote_args,
+    add_runtime_args,
+    console,
+    finish,
+    guarded,
+    print_json,
+    resolve_from_args,
+)
+from vramtui.core.sizes import format_bytes, format_file_size, short_tokens
+from vramtui.core.vocab import ExitCode, Verdict
+from vramtui.present.fit_words import carve_out_label
+from vramtui.present.untrusted import plain
+
+if TYPE_CHECKING:
+    from vramtui.core.advice.quants import QuantLadder, QuantRow
+    from vramtui.core.hardware.pools import MachineState
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "quants",
+        help="every quant of a model on this machine: which is the largest that runs cleanly",
+    )
+    p.add_argument(
+        "model",
+        help="catalog model without a quant (qwen3-vl-32b), hf:ORG/REPO[@REV], or a folder",
+    )
+    p.add_argument("--mmproj", default="auto", help="projector: auto (default), none, or a path")
+    add_preset_arg(p)
+    add_remote_args(p)
+    add_machine_args(p, carve=True)
+    add_runtime_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=guarded(run_quants))
+
+
+def _exit_code(ladder: QuantLadder) -> int:
+    if ladder.largest_clean is not None:
+        return ExitCode.OK
+    if any(r.verdict != Verdict.WILL_NOT_FIT for r in ladder.rows):
+        return ExitCode.WARNINGS
+    return ExitCode.WILL_NOT_FIT
+
+
+def run_quants(args: argparse.Namespace) -> int:
+    from vramtui.core.advice.quants import ladder_sources, quant_ladder  # noqa: PLC0415
+    from vramtui.core.gguf.spec import ModelSpec  # noqa: PLC0415
+    from vramtui.core.model.draft import check_draft_pair  # noqa: PLC0415
+    from vramtui.core.model.source import open_model  # noqa: PLC0415
+    from vramtui.core.remote.http import RemoteOptions  # noqa: PLC0415
+
+    resolved = resolve_from_args(args)
+    settings, state = resolved.settings, resolved.state
+    options = RemoteOptions(allow_redirects=args.allow_redirects, total_timeout=args.timeout)
+    name, kind, sources = ladder_sources(args.model, args.mmproj, options=options)
+    draft = open_model(settings.model_draft, mmproj="none") if settings.model_draft else None
+
+    def attach(spec: ModelSpec) -> ModelSpec:
+        if draft is None:
+            return spec
+        check_draft_pair(spec, draft)
+        return replace(spec, draft=draft)
+
+    ladder = quant_ladder(name, kind, sources, settings, state, attach=attach)
+    code = _exit_code(ladder)
+    if args.json:
+        data = ladder.to_json()
+        data["machine"] = state.machine.id
+        data["os"] = state.os
+        data["carve_out_bytes"] = state.carve_out_bytes
+        data["runtime"] = state.runtime
+        data["settings"] = settings.to_dict()
+        return finish(code, lambda: print_json(data))
+    return finish(code, lambda: _print(ladder, state))
+
+
+def _cells(row: QuantRow) -> tuple[str, ...]:
+    fit = row.fit
+    runs = fit is not None and fit.runs
+    size = format_file_size(row.file_size_bytes)
+    return (
+        ("~" if row.size_source == "estimated" else "") + size,
+        format_bytes(fit.gpu_memory_used_bytes) if fit is not None else "-",
+        format_bytes(fit.system_ram_left_bytes) if runs and fit else "-",
+        f"{fit.speed.decode_tokens_per_second:.1f}" if runs and fit else "-",
+        short_tokens(row.max_clean_context) if row.max_clean_context else "-",
+        " ".join(row.reasons),
+    )
+
+
+def _print(ladder: QuantLadder, state: MachineState) -> None:
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    where = f", carve-out {carve_out_label(state.carve_out_bytes)}" if (
+        state.machine.carve_out_steps and not state.machine.discrete
+    ) else ""  # fmt: skip
+    title = (
+        f"{plain(ladder.model)} on {plain(state.machine.name)} ({state.os}{where}, "
+        f"{state.resolved_backend}, {state.runtime})"
+    )
+    t = Table(title=Text(title), pad_edge=False, box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("", "quant", "file", "verdict", "GPU memory", "OS RAM left", "tok/s",
+                "best ctx", "reasons"):  # fmt: skip
+        right = col in {"file", "GPU memory", "OS RAM left", "tok/s", "best ctx"}
+        t.add_column(col, justify="right" if right else "left", no_wrap=col != "reasons")
+    best = ladder.largest_clean
+    for row in ladder.rows:
+        v = row.verdict
+        t.add_row("*" if row is best else "", Text(row.quant), *_cells(row)[:1],
+                  Text(v.short, style=v.style), *_cells(row)[1:])  # fmt: skip
+    c = console()
+    c.print(t)
+    if best is not None:
+        c.print(Text(f"* the largest quant that runs cleanly: {best.quant} "
+                     f"({format_file_size(best.file_size_bytes)}) -> {best.ref}"))  # fmt: skip
+    elif any(r.verdict != Verdict.WILL_NOT_FIT for r in ladder.rows):
+        c.print(Text("No quant runs cleanly here; the ones marked 'warnings' load."))
+    else:
+        c.print(Text("No quant of this model loads here at these settings.", style="red"))
+    if any(r.size_source == "estimated" for r in ladder.rows):
+        c.print(Text("~ size estimated from the model's tensors (no published figure)"))

@@ -1,0 +1,375 @@
+"""The plan: what to set in the BIOS, and what to run, for one model on one machine.
+
+Built on `recommend` (the fit at every BIOS step):
+- The carve-out: the current one when the model already runs cleanly there (no reboot for
+  nothing), else the step `recommend` picks (cleanly running with the most RAM left to the OS,
+  else the fastest that runs with warnings). `reboot_needed` = that step != the current one.
+- The context: the one asked for (-c), else the largest that runs cleanly at that carve-out
+  (`max_clean_context`, up to the model's training context).
+- The command lines for that context: llama-server flags, the LM Studio load settings and
+  `lms load`, and Ollama's num_ctx / num_gpu (Ollama takes flash attention and the KV cache
+  type from its environment: OLLAMA_FLASH_ATTENTION, OLLAMA_KV_CACHE_TYPE, Ollama FAQ).
+- On Linux with a carve-out, AMD's own route is offered beside it: the smallest carve-out and
+  a larger GTT set by kernel parameters (ROCm docs strixhalo.rst; `recommend`'s alternative).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, replace
+from typing import Any
+
+from vramtui.core.advice.moe_offload import N_CPU_MOE, expert_offload
+from vramtui.core.advice.recommend import Recommendation, max_clean_context, recommend
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
+from vramtui.core.vocab import OsName, Severity, Verdict
+
+LLAMA_SERVER_ALL_LAYERS = 999  # "-ngl 999": more than any model has, i.e. every layer
+# How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
+_CURRENT_WORDS = {
+    "detected": "",
+    "given": "",
+    "preset": ", per the preset",
+    "default": ", if still at the machine's default",
+}
+
+
+@dataclass(frozen=True)
+class RunCommands:
+    """How to run the plan in llama.cpp, LM Studio and Ollama."""
+
+    llama_server: str
+    lmstudio: dict[str, Any]  # LM Studio's load settings, by the names its UI shows
+    lms_load: str
+    ollama_options: dict[str, int]
+    ollama_env: dict[str, str]
+    model_path_known: bool  # False: -m names a placeholder (a catalog model has no file here)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "llama_server": self.llama_server,
+            "lmstudio": self.lmstudio,
+            "lms_load": self.lms_load,
+            "ollama_options": self.ollama_options,
+            "ollama_env": self.ollama_env,
+            "model_path_known": self.model_path_known,
+        }
+
+
+@dataclass(frozen=True)
+class GttRoute:
+    carve_out_bytes: int
+    gtt_bytes: int
+    kernel_params: str
+    verdict: Verdict
+    decode_tps: float
+    sentence: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "carve_out_bytes": self.carve_out_bytes,
+            "gtt_bytes": self.gtt_bytes,
+            "kernel_params": self.kernel_params,
+            "verdict": self.verdict,
+            "decode_tokens_per_second": round(self.decode_tps, 2),
+            "sentence": self.sentence,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: str
+    machine_id: str
+    machine_name: str
+    os: str
+    has_carve_out: bool
+    current_carve_out_bytes: int
+    current_source: str  # detected | given | preset | default
+    carve_out_bytes: int | None  # to set; None: no step runs the model
+    reboot_needed: bool
+    ctx_size: int
+    max_clean_context: int
+    fit: FitResult | None  # at the plan's carve-out and context
+    sentence: str
+    commands: RunCommands | None
+    gtt_route: GttRoute | None
+    recommendation: Recommendation
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fit.verdict if self.fit is not None else Verdict.WILL_NOT_FIT
+
+    def to_json(self) -> dict[str, Any]:
+        fit = self.fit
+        return {
+            "model": self.model,
+            "machine": self.machine_id,
+            "machine_name": self.machine_name,
+            "os": self.os,
+            "sentence": self.sentence,
+            "verdict": self.verdict,
+            "reasons": [str(c) for c in fit.codes] if fit else [],
+            "has_carve_out": self.has_carve_out,
+            "current_carve_out_bytes": self.current_carve_out_bytes,
+            "current_carve_out_source": self.current_source,
+            "carve_out_bytes": self.carve_out_bytes,
+            "reboot_needed": self.reboot_needed,
+            "ctx_size": self.ctx_size,
+            "max_clean_context": self.max_clean_context,
+            "decode_tokens_per_second": (
+                round(fit.speed.decode_tokens_per_second, 2) if fit else None
+            ),
+            "system_ram_left_bytes": fit.system_ram_left_bytes if fit else None,
+            "n_gpu_layers": fit.n_gpu_layers if fit else None,
+            "backend": fit.backend if fit else None,
+            "commands": self.commands.to_json() if self.commands else None,
+            "linux_gtt_route": self.gtt_route.to_json() if self.gtt_route else None,
+            "recommendation": self.recommendation.to_json(),
+        }
+
+
+def build_plan(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    state: MachineState,
+    *,
+    ctx_given: bool = False,
+    current_source: str = "detected",
+    calibration: float | None = None,
+) -> Plan:
+    """The plan for `spec` on `state` (whose carve-out is the current one). `ctx_given`: the
+    user asked for settings.ctx_size, so the plan keeps it instead of the largest clean one."""
+    m = state.machine
+    has_carve = bool(m.carve_out_steps) and not m.discrete
+    rec = recommend(spec, settings, state, calibration=calibration)
+    now = evaluate_fit(spec, settings, state, calibration=calibration)
+    target: int | None = state.carve_out_bytes if now.runs else None
+    if has_carve and now.verdict != Verdict.FITS and rec.recommended_index is not None:
+        target = rec.rows[rec.recommended_index].carve_out_bytes
+    gtt = _gtt_route(rec)
+    if target is None:
+        return Plan(spec.name, m.id, m.name, state.os, has_carve, state.carve_out_bytes,
+                    current_source, None, False, settings.ctx_size, 0, None,
+                    _fail_sentence(spec, state, now, gtt), None, gtt, rec)  # fmt: skip
+    st = replace(state, carve_out_bytes=target)
+    best_ctx = max_clean_context(spec, settings, st, calibration=calibration)
+    ctx = settings.ctx_size if ctx_given or best_ctx == 0 else best_ctx
+    fit = evaluate_fit(spec, settings.with_changes(ctx_size=ctx), st, calibration=calibration)
+    # A MoE model that does not fit the GPU: run it with --n-cpu-moe when that is faster.
+    moe = expert_offload(spec, fit.settings, st, calibration=calibration)
+    if moe is not None and moe.faster == N_CPU_MOE:
+        fit = moe.fit
+    reboot = has_carve and target != state.carve_out_bytes
+    sentence = _sentence(
+        spec, st, fit, current=state.carve_out_bytes, source=current_source,
+        best_ctx=best_ctx, ctx_given=ctx_given,
+    )  # fmt: skip
+    if moe is not None:
+        sentence += " " + moe.sentence()
+    if gtt is not None and reboot and gtt.verdict == Verdict.FITS:
+        sentence += " " + gtt.sentence
+    return Plan(
+        spec.name, m.id, m.name, state.os, has_carve, state.carve_out_bytes, current_source,
+        target, reboot, ctx, best_ctx, fit, sentence, run_commands(spec, fit, st), gtt, rec,
+    )  # fmt: skip
+
+
+def _tps(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _size(n: int) -> str:
+    """A BIOS step as its menu shows it: "512 MB", "32 GB", "1.5 GB"."""
+    whole = n % (1024**3 if n >= 1024**3 else 1024**2) == 0
+    return format_bytes(n, 0 if whole else 1)
+
+
+def _bios_part(st: MachineState, current: int, source: str) -> str:
+    target = st.carve_out_bytes
+    now = f"now {_size(current)}{_CURRENT_WORDS.get(source, '')}"
+    if target == current:
+        return f"Keep the BIOS carve-out at {_size(current)} ({now}: no reboot needed). "
+    return f"Set the BIOS carve-out to {_size(target)} ({now}: reboot needed). "
+
+
+def _sentence(
+    spec: ModelSpec,
+    st: MachineState,
+    fit: FitResult,
+    *,
+    current: int,
+    source: str,
+    best_ctx: int,
+    ctx_given: bool,
+) -> str:
+    m = st.machine
+    text = _bios_part(st, current, source) if m.carve_out_steps and not m.discrete else ""
+    ctx = fit.breakdown.n_ctx or fit.settings.ctx_size
+    if ctx_given or best_ctx == 0:
+        run = f"Run {spec.name} at {format_tokens(ctx)} context"
+        if best_ctx and best_ctx != ctx:
+            run += f" (up to {short_tokens(best_ctx)} runs cleanly)"
+    else:
+        run = f"Run {spec.name} at up to {short_tokens(best_ctx)} context"
+    if fit.backend == "cpu":
+        run += " on the CPU"
+    elif m.discrete and fit.n_gpu_layers < fit.breakdown.n_layers + 1:
+        run += f" with {fit.n_gpu_layers} of {fit.breakdown.n_layers + 1} layers on the GPU"
+    os_label = OsName(st.os).label
+    left = format_bytes(max(fit.system_ram_left_bytes, 0), 0)
+    text += (
+        f"{run}: about {_tps(fit.speed.decode_tokens_per_second)} tok/s, "
+        f"{left} left for {os_label}."
+    )
+    if fit.verdict != Verdict.FITS:
+        warned = [str(r.code) for r in fit.reasons if r.severity != Severity.INFO]
+        text += f" Warnings: {', '.join(warned)}."
+    return text
+
+
+def _fail_sentence(
+    spec: ModelSpec, state: MachineState, now: FitResult, gtt: GttRoute | None
+) -> str:
+    m = state.machine
+    where = "at any carve-out step" if m.carve_out_steps and not m.discrete else "here"
+    why = next((r.message for r in now.reasons if r.severity == Severity.ERROR), "")
+    text = f"{spec.name} does not run on {m.name} {where} with these settings"
+    text += f": {why}." if why else "."
+    if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:
+        text += " " + gtt.sentence
+    return text
+
+
+def _gtt_route(rec: Recommendation) -> GttRoute | None:
+    alt = rec.linux_gtt_alternative
+    if alt is None:
+        return None
+    tps = alt.fit.speed.decode_tokens_per_second
+    sentence = (
+        f"On Linux you can instead keep the carve-out at {_size(alt.carve_out_bytes)} and give "
+        f"the GPU {format_bytes(alt.gtt_bytes, 0)} of GTT with the kernel parameters "
+        f"`{alt.kernel_params}` (a reboot too): {alt.fit.verdict.label}, "
+        f"about {_tps(tps)} tok/s."
+    )
+    return GttRoute(alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict,
+                    tps, sentence)  # fmt: skip
+
+
+def model_args(spec: ModelSpec) -> tuple[list[str], bool]:
+    """llama-server's model flags for the reference the spec came from."""
+    src = spec.source
+    if src.startswith("catalog:"):
+        parts = src.split(":")
+        stem = "-".join(p for p in parts[1:] if p) or spec.name
+        return ["-m", f"<path to {stem}.gguf>"], False
+    if src.startswith("hf:"):
+        ref = src[3:].split("@", 1)[0]
+        if ref.endswith(".gguf") and ref.count("/") >= 2:
+            org, repo, file = ref.split("/", 2)
+            return ["-hfr", f"{org}/{repo}", "-hff", file], True
+        return ["-hf", ref], True
+    if src.startswith(("http://", "https://")):
+        return ["-mu", src], True
+    return ["-m", src], True
+
+
+def cache_and_batch_args(s: RuntimeSettings) -> list[str]:
+    """llama-server's cache-type, batch and ubatch flags, where they differ from its defaults."""
+    args: list[str] = []
+    if s.cache_type_k != "f16" or s.cache_type_v != "f16":
+        args += ["-ctk", s.cache_type_k, "-ctv", s.cache_type_v]
+    defaults = RuntimeSettings()
+    if s.batch_size != defaults.batch_size:
+        args += ["-b", str(s.batch_size)]
+    if s.ubatch_size != defaults.ubatch_size:
+        args += ["-ub", str(s.ubatch_size)]
+    return args
+
+
+def command_line(argv: list[str]) -> str:
+    """A shell line; placeholders like `<path to X.gguf>` are left as written for the user."""
+    return " ".join(a if a.startswith("<") else shlex.quote(a) for a in argv)
+
+
+def placement_args(s: RuntimeSettings) -> list[str]:
+    """llama-server's tensor placement flags, in the order vramtui applies them."""
+    args = ["-ot", s.override_tensor] if s.override_tensor else []
+    args += ["--cpu-moe"] if s.cpu_moe else []
+    return args + (["--n-cpu-moe", str(s.n_cpu_moe)] if s.n_cpu_moe else [])
+
+
+def _draft_args(spec: ModelSpec) -> list[str]:
+    """-md PATH for a local draft, -hfd ORG/REPO[:QUANT] for a Hub one, else a placeholder."""
+    if spec.draft is None:
+        return []
+    args, _ = model_args(spec.draft)
+    if args[0] == "-m" and not args[1].startswith("<"):
+        return ["-md", args[1]]
+    src = spec.draft.source
+    if src.startswith("hf:") and args[0] == "-hf":
+        return ["-hfd", args[1]]
+    return ["-md", f"<path to {_model_key(spec.draft)}.gguf>"]
+
+
+def _model_key(spec: ModelSpec) -> str:
+    src = spec.source
+    if src.startswith("catalog:"):
+        return src.split(":")[1]
+    tail = src.rstrip("/").rsplit("/", 1)[-1]
+    return tail.removesuffix(".gguf") or spec.name
+
+
+def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunCommands:
+    s = fit.settings
+    bd = fit.breakdown
+    all_layers = bd.n_gpu_layers >= bd.n_layers + 1
+    cpu = fit.backend == "cpu"
+    ngl = 0 if cpu else LLAMA_SERVER_ALL_LAYERS if all_layers else bd.n_gpu_layers
+    model, known = model_args(spec)
+    argv = ["llama-server", *model, "-c", str(bd.n_ctx or s.ctx_size), "-ngl", str(ngl),
+            "-fa", "on" if bd.flash_attn else "off", "-np", str(s.parallel)]  # fmt: skip
+    argv += cache_and_batch_args(s)
+    for on, flag in ((s.kv_unified, "-kvu"), (not s.kv_offload, "-nkvo"), (not s.mmap, "--no-mmap"),
+                     (s.keep_in_memory, "--mlock"), (s.swa_full, "--swa-full")):  # fmt: skip
+        if on:
+            argv.append(flag)
+    argv += placement_args(s) + _draft_args(spec)
+    if spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:"):
+        argv += ["--mmproj", spec.mmproj.source]
+        if not s.mmproj_offload:
+            argv.append("--no-mmproj-offload")
+    line = command_line(argv)
+    ctx = bd.n_ctx or s.ctx_size
+    total_layers = bd.n_layers + 1
+    offload = f"{bd.n_gpu_layers} / {total_layers} layers" + (" (max)" if all_layers else "")
+    # LM Studio keeps a copy of the weights in RAM by default; on a machine whose GPU memory is
+    # system RAM that copy only costs RAM (the seed turned it off to load at 48 GB).
+    lmstudio: dict[str, Any] = {
+        "Context Length": ctx,
+        "GPU Offload": "off" if cpu else offload,
+        "Flash Attention": bd.flash_attn,
+        "Keep Model in Memory": not st.machine.unified_memory or st.machine.discrete,
+        "Try mmap()": s.mmap,
+    }
+    # Experts on the CPU: LM Studio 0.3.23's "Force Model Expert Weights onto CPU" switch (all
+    # of them), or the gpu.numCpuExpertLayersRatio of its load config (lmstudio-js
+    # LLMLoadModelConfig) for the first N layers.
+    if s.cpu_moe or (s.n_cpu_moe and s.n_cpu_moe >= bd.n_layers):
+        lmstudio["Force Model Expert Weights onto CPU"] = True
+    elif s.n_cpu_moe:
+        lmstudio["numCpuExpertLayersRatio"] = round(s.n_cpu_moe / max(bd.n_layers, 1), 3)
+    if spec.draft is not None:  # LM Studio's Speculative Decoding panel
+        lmstudio["Draft Model"] = _model_key(spec.draft)
+    if s.cache_type_k != "f16" or s.cache_type_v != "f16":
+        lmstudio["K Cache Quantization Type"] = s.cache_type_k
+        lmstudio["V Cache Quantization Type"] = s.cache_type_v
+    gpu = "off" if cpu else "max" if all_layers else f"{bd.n_gpu_layers / total_layers:.2f}"
+    lms = f"lms load {shlex.quote(_model_key(spec))} --gpu {gpu} --context-length {ctx}"
+    env = {"OLLAMA_FLASH_ATTENTION": "1" if bd.flash_attn else "0"}
+    if s.cache_type_k != "f16":  # Ollama has one cache type for K and V
+        env["OLLAMA_KV_CACHE_TYPE"] = s.cache_type_k
+    return RunCommands(line, lmstudio, lms, {"num_ctx": ctx, "num_gpu": ngl}, env, known)

@@ -1,0 +1,1 @@
+"""The bundled catalog and the tensor tables synthesized from architecture facts."""

@@ -1,0 +1,1 @@
+"""A model split over several machines with llama.cpp's RPC backend."""

@@ -1,0 +1,1 @@
+"""GGUF models found in LM Studio, Ollama, Hugging Face and llama.cpp caches."""

@@ -1,0 +1,157 @@
+"""The compute buffer: the peak of ggml-alloc over the worst-case ubatch graph, in bytes.
+
+llama.cpp reserves the graph for n_ubatch tokens with one output (llama-context.cpp
+sched_reserve: "worst-case: n_tokens = n_ubatch, n_outputs = 1") and ggml-alloc places each
+intermediate tensor in the best-fitting free block, freeing it after its last consumer
+(ggml/src/ggml-alloc.c). The peak is therefore the largest set of live tensors plus the holes
+left under them. The terms below were read off llama.cpp's own dry run (tests/oracle, see
+bench/bench_oracle.py for the table) and each names the graph it follows; all but the masks are
+floats per token of the ubatch.
+"""
+
+from __future__ import annotations
+
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.gguf.spec import ModelSpec
+
+# Residual stream, norms and graph inputs alive through a layer: 5 x n_embd per token
+# (dense llama: 63,488 floats/token at n_embd 4096, n_ff 14336 = 5 n_embd + 3 n_ff).
+BASE_EMBD = 5
+# gemma3n carries four AltUp streams, their predictions and corrections through every layer
+# (src/models/gemma3n.cpp). Round numbers fitted on the E4B and E2B shapes (fit rows: ctx
+# 4096, ubatch 512, flash attention on: +3.1 % and -1.7 %); every gemma3n case in tests/oracle
+# is a check row (within 3.1 %). Synthetic variants (20-50 layers) stay within 11 %: ggml-alloc's
+# holes move with the layer count.
+GEMMA3N_BASE_EMBD = 12
+GEMMA3N_FFN_EMBD = 4
+# Attention and FFN side by side on the same normed input: the attention output stays alive
+# through the FFN (src/models/cohere2-iswa.cpp: attn_out added after the FFN).
+PARALLEL_RESIDUAL = frozenset({"cohere2", "command-r"})
+
+
+def _pad(n: int, a: int) -> int:
+    return -(-n // a) * a
+
+
+def _moe_floats(hp: ModelHparams) -> int:
+    """An MoE layer (llama-graph.cpp build_moe_ffn): up, gate and the activated product,
+    each n_ff_exp x n_used, then the expert outputs n_embd x n_used. The outputs reuse the hole
+    left by up and gate when they fit in it (2 x up >= outputs); otherwise they land above
+    (Qwen3-30B-A3B: 3 x 6144 + 16384 = 34,816 floats/token, as measured). Weighting the input
+    before the FFN (llama4) keeps one more n_embd x n_used alive. The shared expert runs
+    after the routed ones as a dense FFN of its own width."""
+    n_used = max(hp.n_expert_used, 1)
+    up = (hp.n_ff_exp or max(hp.n_ff, default=0)) * n_used
+    out = hp.n_embd * n_used
+    routed = 3 * up + (out if out > 2 * up else 0) + (out if hp.weight_before_ffn else 0)
+    return max(routed, 3 * hp.n_ff_shexp)
+
+
+def _ffn_floats(hp: ModelHparams) -> int:
+    """The largest layer's feed-forward phase beyond the base: 3 x n_ff (gate, up, product)
+    for a dense layer, `_moe_floats` for an MoE one, 5 x d_inner for a Mamba-1 block (in_proj
+    twice, conv, scan output, gate; within 3 %)."""
+    moe = _moe_floats(hp) if hp.n_expert else 0
+    best = 0
+    for il in range(hp.n_layer - hp.n_nextn):
+        is_moe = hp.n_expert and il >= hp.n_leading_dense and (il + 1) % hp.moe_layer_step == 0
+        f = moe if is_moe else 3 * hp.n_ff[il]
+        if hp.arch == "gemma3n":
+            f += GEMMA3N_FFN_EMBD * hp.n_embd
+        elif hp.arch in PARALLEL_RESIDUAL:
+            f += hp.n_embd
+        if hp.is_recurrent[il] and hp.arch == "mamba":
+            f = max(f, 5 * hp.d_inner)
+        best = max(best, f)
+    return best
+
+
+def _attn_floats(hp: ModelHparams) -> int:
+    """The largest layer's attention phase beyond the base, without the KQ matrix.
+
+    GQA: Q, K, V and the output (2 x n_head x head_k + 2 x n_head_kv x head_k).
+    MLA (src/models/deepseek2.cpp, is_mla): q (head_k_mla per head), the roped q_pe, the
+    absorbed q_nope (kv_lora) and their concatenation (kv_lora + rope) stack up, since each
+    is larger than the hole the previous one leaves: DeepSeek-V3 128 x 1344 = 172,032.
+    """
+    attn = 0
+    for il in range(hp.n_layer):
+        if not hp.has_kv[il] and hp.arch != "gemma3n":  # gemma3n: shared-KV layers attend too
+            continue
+        if hp.is_recurrent[il]:
+            continue
+        if hp.is_mla:
+            a = hp.n_head[il] * (hp.head_k_mla + 2 * hp.n_rot + 2 * hp.kv_lora_rank)
+        else:
+            a = 2 * hp.n_head[il] * hp.head_k[il] + 2 * hp.n_head_kv[il] * hp.head_k[il]
+        attn = max(attn, a)
+    return attn
+
+
+def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
+                  flash_attn: bool) -> int:  # fmt: skip
+    """Peak of the ubatch graph's live tensors, in bytes, for the CPU backend.
+
+    masks     one KQ mask per cache (full, and the windowed one of an iSWA model):
+              [n_kv, n_ubatch], F16 with flash attention, F32 without;
+    base      `BASE_EMBD` x n_embd floats per token (qwen3vl adds its deepstack input width,
+              gemma3n its AltUp streams);
+    phases    the FFN phase (`_ffn_floats`) or the attention phase (`_attn_floats`, plus
+              without flash attention KQ = F32[n_kv, n_ubatch, n_head]), whichever is larger.
+    The logits tensor does not set the peak (the graph is reserved with one output).
+    """
+    ub, n_embd = n_ubatch, hp.n_embd
+    masks = sum((2 if flash_attn else 4) * n * _pad(ub, 64) for n in kv_sizes)
+    base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
+    if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
+        base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
+    kq = 0
+    if not flash_attn:
+        max_kv = max(kv_sizes, default=0)
+        kq = max((4 * max_kv * ub * h for h, kv in zip(hp.n_head, hp.has_kv, strict=True) if kv),
+                 default=0)  # fmt: skip
+    ffn_phase = 4 * ub * (base + _ffn_floats(hp))
+    attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
+    return masks + max(ffn_phase, attn_phase)
+
+
+def projector_compute_bytes(mmproj: ModelSpec) -> int:
+    """The vision encoder's graph for one image (gguf-parser-go estimateLLaMACppRunInProjector:
+    2 x F32[n_embd, n_pos] twice + KQ F32[n_pos, n_pos, n_head])."""
+    md = mmproj.metadata
+
+    def get(key: str, default: int) -> int:
+        v = md.get(key, default)
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+    n_embd = get("clip.vision.embedding_length", 1024)
+    image = get("clip.vision.image_size", 768)
+    patch = max(get("clip.vision.patch_size", 16), 1)
+    n_head = get("clip.vision.attention.head_count", 16)
+    n_pos = (image // patch) ** 2
+    return 4 * (4 * n_embd * n_pos + n_pos * n_pos * n_head)
+
+
+def gpu_output_phase_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
+                           flash_attn: bool) -> int:  # fmt: skip
+    """The device compute peak at the output layer on a GPU backend.
+
+    A GPU backend reserves the graph with every token of the ubatch as an output, so the
+    logits F32[n_vocab, n_ubatch] live in the device compute buffer beside the last layer's
+    residual stream (4 x n_embd floats per token) and the masks. Read off llama.cpp's own
+    breakdown for an RPC device, which the scheduler places exactly as a GPU
+    (`llama-fit-params --rpc`, tests/rpc; Qwen3-Coder-30B ub 512: 316 MiB, Llama-3.1-8B
+    ub 1024: 597, Qwen3-32B ub 512: 352 — each within 1 MiB), and held against real logs
+    (shared/data/gpu-compute-logs.md: Vulkan on Strix Halo 300.75 MiB, Vulkan on an RTX 4080
+    613.01 MiB; tests/test_gpu_compute.py).
+    """
+    masks = sum((2 if flash_attn else 4) * n * _pad(n_ubatch, 64) for n in kv_sizes)
+    return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
+
+
+def gpu_host_compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_attn: bool) -> int:
+    """The host-side compute buffer of a GPU backend (CUDA_Host, Vulkan_Host): the graph
+    inputs kept on the CPU (token embeddings rows, positions, 3 x F32[n_embd, ubatch] in all)
+    and the mask staged for upload (F16 with flash attention, F32 without). Real logs: Llama-
+    3.1-8B ub 1024 FA on 80.01 MiB (48 + 32), Qwen3-Coder-30B ub 512 16.02 MiB (12 + 4)."""
+    return 3 * 4 * hp.n_embd * n_ubatch + (2 if flash_attn else 4) * n_kv * _pad(n_ubatch, 64)

@@ -1,0 +1,322 @@
+"""The memory estimate: (model, runtime settings) -> every buffer llama.cpp would allocate.
+
+Sources (llama.cpp, read for facts):
+- weights: the tensor table; placement from src/llama-model.cpp load_tensors: input-layer
+  tensors (token_embd, gemma3n's per_layer_token_embd: LLM_TENSOR_LAYER_INPUT in
+  src/llama-arch.cpp) stay on the CPU, repeating layers il >= i_gpu_start = max(n_layer + 1 -
+  ngl, 0) are offloaded, and the output layer counts inside ngl (offloaded as soon as ngl >= 1).
+- KV cache: src/llama-context.cpp (n_ctx_seq = n_ctx / n_seq unless kv_unified, padded to 256;
+  n_ubatch = min(n_ubatch, n_batch, n_ctx)), src/llama-kv-cache.cpp (per layer
+  row_size(type_k, n_embd_k_gqa(il)) x cells x streams, same for V; MLA caches K only),
+  src/llama-kv-cache-iswa.cpp (SWA and chunked layers keep PAD(min(n_ctx_seq, n_swa*n_seq' +
+  n_ubatch), 256) cells with n_seq' = n_seq when unified else 1; --swa-full keeps n_ctx_seq).
+- recurrent state: src/llama-memory-recurrent.cpp (f32 r and s rows per sequence per layer).
+- output buffer: src/llama-context.cpp output_reserve (logits n_vocab x n_seq_max f32, host).
+- compute buffer: the ggml-alloc peak of the worst-case ubatch graph (`compute.py`).
+Checked against llama.cpp's CPU build by tests/oracle (model and context to the MiB).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.breakdown import Buffer, MemoryBreakdown
+from vramtui.core.estimate.compute import (
+    compute_bytes,
+    gpu_host_compute_bytes,
+    gpu_output_phase_bytes,
+    projector_compute_bytes,
+)
+from vramtui.core.estimate.draft import draft_buffers, draft_settings
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.estimate.placement import apply_overrides
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.ggml_types import ggml_type_by_name
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.vocab import BufferKind, Place
+
+KV_PAD = 256  # llama.cpp pads the cache (and n_ctx per sequence) to 256 cells (PR #17046)
+MIB = 1024 * 1024
+
+# Input-layer tensors besides token_embd (src/llama-arch.cpp LLM_TENSOR_LAYER_INPUT): kept on
+# the CPU like the token embeddings.
+_INPUT_TENSORS = ("token_embd", "per_layer_token_embd")
+
+# Architectures that create the tied output (a TENSOR_DUPLICATED token_embd) before token_embd
+# itself (src/models/gemma3n.cpp load_arch_tensors). llama.cpp reuses an existing tensor of the
+# same buffer type only when the original was created first, so here the CPU holds two copies.
+_OUTPUT_BEFORE_EMBD = frozenset({"gemma3n"})
+
+__all__ = ["KV_PAD", "compute_bytes", "estimate_memory", "projector_compute_bytes",
+           "resolve_flash_attn"]  # fmt: skip
+
+
+def _pad(n: int, a: int) -> int:
+    return -(-n // a) * a
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """Per-spec data the estimate reuses on every call (computed once per ModelSpec)."""
+
+    hp: ModelHparams
+    layer_bytes: tuple[int, ...]  # weights per repeating block
+    input_bytes: int  # token_embd (+ its norm, per-layer embeddings): always on the host
+    output_bytes: int  # output layer: output.weight (or the tied copy) + output_norm
+    other_bytes: int  # tensors outside blocks that are neither input nor output
+    tied_output: bool
+    active_bytes: int  # weights read per generated token
+    max_layer_bytes: int
+    n_tensors: int
+    mmproj_bytes: int
+    embd_bytes: int
+
+
+_CACHE: dict[int, tuple[weakref.ref[ModelSpec], _Static]] = {}
+
+
+def _static(spec: ModelSpec) -> _Static:
+    key = id(spec)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is spec:
+        return hit[1]
+    st = _build_static(spec, ModelHparams.from_spec(spec))
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    _CACHE[key] = (weakref.ref(spec), st)
+    return st
+
+
+def _block_of(name: str) -> int:
+    try:
+        return int(name.split(".", 2)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _build_static(spec: ModelSpec, hp: ModelHparams) -> _Static:
+    n_loaded = hp.n_layer - hp.n_nextn
+    layer = [0] * hp.n_layer
+    input_b = output_b = other_b = active = embd_row = embd_bytes = 0
+    has_output = False
+    for t in spec.tensors:
+        b, name = t.n_bytes, t.name
+        if name.startswith("blk."):
+            il = _block_of(name)
+            if n_loaded <= il < hp.n_layer:
+                continue  # skipped NextN block: in the file, never loaded
+            if 0 <= il < n_loaded:
+                layer[il] += b
+            else:
+                other_b += b
+            if "_exps" in name and hp.n_expert > 0:
+                active += b * max(hp.n_expert_used, 1) // hp.n_expert
+            elif ".nextn." not in name:
+                active += b
+        elif name.split(".", 1)[0] in _INPUT_TENSORS:
+            input_b += b
+            if name == "token_embd.weight":
+                embd_bytes, embd_row = b, b // max(hp.n_vocab, 1)
+        elif name.startswith("output"):
+            output_b += b
+            active += b
+            has_output = has_output or name == "output.weight"
+        else:
+            other_b += b
+            active += b
+    tied = not has_output and embd_bytes > 0
+    # Reading the tied matrix per token is what generation does; one embedding row per token.
+    active += (embd_bytes if tied else 0) + embd_row
+    return _Static(
+        hp=hp, layer_bytes=tuple(layer), input_bytes=input_b, output_bytes=output_b,
+        other_bytes=other_b, tied_output=tied, active_bytes=active,
+        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors),
+        mmproj_bytes=spec.mmproj.weights_bytes if spec.mmproj is not None else 0,
+        embd_bytes=embd_bytes,
+    )  # fmt: skip
+
+
+def resolve_flash_attn(setting: str, backend: str, hp: ModelHparams) -> bool:
+    """llama.cpp's "auto": on when the device supports the FA op for the model's head dims.
+
+    The CPU backend supports every head size; GPU backends (CUDA, Vulkan, ROCm, Metal) support
+    the common ones (64..256, plus MLA 576/512 on CUDA/Metal). Auto resolves to on; the CPU
+    oracle confirms it for K/V head dims that differ (deepseek2 without MLA: 192/128).
+    """
+    del backend, hp  # every backend llama.cpp ships supports FA for these models' head dims
+    return setting != "off"
+
+
+def _check_settings(hp: ModelHparams, s: RuntimeSettings, fa: bool) -> None:
+    """Raise SettingsError for what llama.cpp refuses (llama-context.cpp)."""
+    if not fa and ggml_type_by_name(s.cache_type_v).block_size > 1:
+        raise SettingsError(
+            f"cache-type-v {s.cache_type_v} needs flash-attn on (llama.cpp refuses a quantized "
+            "V cache without flash attention)"
+        )
+    if hp.is_mla and s.cache_type_k != s.cache_type_v:
+        # The MLA cache stores V as a view of K (llama-context.cpp refuses otherwise).
+        raise SettingsError(
+            f"cache-type-k {s.cache_type_k} and cache-type-v {s.cache_type_v} must match for "
+            f"{hp.arch} (MLA): llama.cpp refuses different K and V cache types"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Cache sizes (llama-context.cpp, llama-kv-cache-iswa.cpp) and layer placement
+    (llama-model.cpp load_tensors) for one estimate."""
+
+    n_seq: int
+    n_stream: int
+    n_ctx_seq: int
+    n_ubatch: int
+    cells_swa: int
+    on_dev: tuple[bool, ...]
+    output_on_dev: bool
+    n_gpu_layers: int
+
+    @property
+    def n_ctx_total(self) -> int:
+        return self.n_ctx_seq * self.n_stream
+
+
+def _layout(hp: ModelHparams, s: RuntimeSettings, gpu: bool) -> _Layout:
+    n_seq, n_layer = s.parallel, hp.n_layer
+    n_ctx = s.ctx_size or hp.n_ctx_train or 4096
+    n_stream = 1 if s.kv_unified else n_seq
+    n_ctx_seq = _pad(n_ctx if s.kv_unified else max(n_ctx // n_seq, 1), KV_PAD)
+    n_batch = min(s.batch_size, n_ctx_seq * n_stream)
+    n_ubatch = min(s.ubatch_size, n_batch)
+    swa_seq = n_seq if s.kv_unified else 1
+    cells_swa = (
+        n_ctx_seq if s.swa_full else min(n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD))
+    )
+    ngl = (n_layer + 1 if s.n_gpu_layers is None else s.n_gpu_layers) if gpu else 0
+    i_gpu_start = max(n_layer + 1 - ngl, 0)
+    return _Layout(
+        n_seq=n_seq, n_stream=n_stream, n_ctx_seq=n_ctx_seq, n_ubatch=n_ubatch,
+        cells_swa=cells_swa, on_dev=tuple(gpu and il >= i_gpu_start for il in range(n_layer)),
+        output_on_dev=gpu and n_layer >= i_gpu_start, n_gpu_layers=min(ngl, n_layer + 1),
+    )  # fmt: skip
+
+
+def _weight_buffers(st: _Static, lay: _Layout, s: RuntimeSettings, dev: str) -> list[Buffer]:
+    w_dev = sum(b for b, d in zip(st.layer_bytes, lay.on_dev, strict=True) if d)
+    w_host = sum(b for b, d in zip(st.layer_bytes, lay.on_dev, strict=True) if not d)
+    w_host += st.input_bytes
+    if lay.output_on_dev:
+        w_dev += st.output_bytes + st.other_bytes
+    else:
+        w_host += st.output_bytes + st.other_bytes
+    if st.tied_output and lay.output_on_dev:
+        # llama.cpp creates the output matrix as a TENSOR_DUPLICATED copy of token_embd; on a
+        # GPU it is a real second copy in device memory.
+        w_dev += st.embd_bytes
+    elif st.tied_output and st.hp.arch in _OUTPUT_BEFORE_EMBD:
+        # In the host buffer the duplicate is the same tensor, unless the architecture makes
+        # the output first (then llama.cpp allocates both; the CPU oracle shows the copy).
+        w_host += st.embd_bytes
+    host_label = "CPU_Mapped model buffer" if s.mmap else "CPU model buffer"
+    return [
+        Buffer(Place.DEVICE, BufferKind.WEIGHTS, w_dev, f"{dev} model buffer"),
+        Buffer(Place.HOST, BufferKind.WEIGHTS, w_host, host_label),
+    ]
+
+
+def _cache_buffers(hp: ModelHparams, lay: _Layout, s: RuntimeSettings, dev: str) -> list[Buffer]:
+    tk, tv = ggml_type_by_name(s.cache_type_k), ggml_type_by_name(s.cache_type_v)
+    kv_dev = kv_host = rs_dev = rs_host = 0
+    for il in range(hp.n_layer):
+        on_dev = lay.on_dev[il] and s.kv_offload
+        if hp.is_recurrent[il]:
+            n = 4 * (hp.n_embd_r + hp.n_embd_s) * lay.n_seq
+            rs_dev, rs_host = (rs_dev + n, rs_host) if on_dev else (rs_dev, rs_host + n)
+            continue
+        if not hp.has_kv[il]:
+            continue
+        cells = (lay.cells_swa if hp.is_swa[il] else lay.n_ctx_seq) * lay.n_stream
+        width = hp.n_head_kv[il]
+        n = tk.row_bytes(hp.head_k[il] * width) * cells
+        if hp.has_v:
+            n += tv.row_bytes(hp.head_v[il] * width) * cells
+        kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
+    return [
+        Buffer(Place.DEVICE, BufferKind.KV_CACHE, kv_dev, f"{dev} KV buffer"),
+        Buffer(Place.HOST, BufferKind.KV_CACHE, kv_host, "CPU KV buffer"),
+        Buffer(Place.DEVICE, BufferKind.RECURRENT_STATE, rs_dev, f"{dev} RS buffer"),
+        Buffer(Place.HOST, BufferKind.RECURRENT_STATE, rs_host, "CPU RS buffer"),
+        # the output (logits) buffer: host, n_vocab x n_seq_max floats
+        Buffer(Place.HOST, BufferKind.OUTPUT, 4 * hp.n_vocab * lay.n_seq, "CPU output buffer"),
+    ]
+
+
+def _compute_buffers(st: _Static, lay: _Layout, fa: bool, gpu: bool, dev: str) -> list[Buffer]:
+    hp = st.hp
+    kv_sizes = [lay.n_ctx_seq] if any(hp.has_kv) else []
+    if any(sw for sw, kv in zip(hp.is_swa, hp.has_kv, strict=True) if kv):
+        # iSWA graphs build both masks (full and windowed) even when their sizes agree.
+        kv_sizes.append(lay.cells_swa)
+    comp = compute_bytes(hp, tuple(kv_sizes), lay.n_ubatch, fa)
+    if not (gpu and any(lay.on_dev)):
+        return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
+    # GPU backends allocate the layer graph's peak in device memory, or the output phase's
+    # when the output layer is on the device (the logits of a whole ubatch, compute.py), plus
+    # a host-side compute buffer for the graph inputs kept on the CPU. With layers left on the
+    # CPU, op offload (llama.cpp PR #6083, batches >= 32) copies a host layer's weights into
+    # the device compute buffer: gguf-parser-go #45 measured 1.2-2.7x larger device compute
+    # at partial offload.
+    if lay.output_on_dev:
+        comp = max(comp, gpu_output_phase_bytes(hp, tuple(kv_sizes), lay.n_ubatch, fa))
+    extra = st.max_layer_bytes if not all(lay.on_dev) else 0
+    n_kv = max(kv_sizes, default=0)
+    host_comp = gpu_host_compute_bytes(hp, n_kv, lay.n_ubatch, fa)
+    return [
+        Buffer(Place.DEVICE, BufferKind.COMPUTE, comp + extra, f"{dev} compute buffer"),
+        Buffer(Place.HOST, BufferKind.COMPUTE, host_comp, "CPU_Host compute buffer"),
+    ]
+
+
+def estimate_memory(
+    spec: ModelSpec, settings: RuntimeSettings, *, backend: str = "gpu"
+) -> MemoryBreakdown:
+    """Every buffer llama.cpp allocates for `spec` at `settings` on a `backend`.
+
+    backend "cpu" is llama.cpp's CPU build (what the oracle checks: everything on the host);
+    "gpu" is a GPU backend (Vulkan, ROCm, CUDA, Metal) with layers placed per n_gpu_layers.
+    Raises SettingsError for settings llama.cpp refuses (quantized V without flash attention,
+    different K/V types on an MLA model).
+    """
+    if backend not in {"cpu", "gpu"}:
+        raise SettingsError(f"backend {backend!r} is not one of cpu, gpu")
+    st = _static(spec)
+    hp, s, gpu = st.hp, settings, backend == "gpu"
+    fa = resolve_flash_attn(s.flash_attn, backend, hp)
+    _check_settings(hp, s, fa)
+    lay = _layout(hp, s, gpu)
+    dev = "GPU" if gpu else "CPU"
+    buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev)
+    buffers += _compute_buffers(st, lay, fa, gpu, dev)
+    buffers = apply_overrides(  # -ot, --cpu-moe, --n-cpu-moe (estimate/placement.py)
+        spec, hp, s, buffers, on_dev=lay.on_dev, output_on_dev=lay.output_on_dev, gpu=gpu,
+        n_ubatch=lay.n_ubatch,
+    )  # fmt: skip
+    if spec.draft is not None:  # --model-draft: the draft's own buffers (estimate/draft.py)
+        buffers += draft_buffers(estimate_memory(spec.draft, draft_settings(s), backend=backend))
+    if spec.mmproj is not None and st.mmproj_bytes:
+        mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
+        mm = st.mmproj_bytes + projector_compute_bytes(spec.mmproj)
+        buffers.append(Buffer(mm_place, BufferKind.PROJECTOR, mm, "mmproj"))
+    notes: list[str] = []
+    if not hp.known_architecture:
+        notes.append(f"architecture {hp.arch!r} is estimated with generic rules")
+    if s.ctx_size and hp.n_ctx_train and s.ctx_size > hp.n_ctx_train:
+        notes.append(f"ctx-size {s.ctx_size} exceeds the training context {hp.n_ctx_train}")
+    return MemoryBreakdown(
+        buffers=tuple(b for b in buffers if b.n_bytes > 0), settings=s,
+        n_ctx=lay.n_ctx_total, n_layers=hp.n_layer, n_gpu_layers=lay.n_gpu_layers,
+        flash_attn=fa, approximate=not hp.known_architecture or spec.synthesized,
+        notes=tuple(notes), active_weights_bytes=st.active_bytes,
+    )  # fmt: skip

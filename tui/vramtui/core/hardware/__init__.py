@@ -1,0 +1,1 @@
+"""Machine presets, their memory pools and interconnect links."""

@@ -1,0 +1,1 @@
+"""A model reference (file, folder, hf:, URL, catalog id) made into a ModelSpec; draft models."""

@@ -1,0 +1,1 @@
+"""Headers read over HTTP range requests, Hugging Face references and listings."""

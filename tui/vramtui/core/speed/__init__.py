@@ -1,0 +1,1 @@
+"""Tokens per second, prefill and time to first token, with their sourced constants."""

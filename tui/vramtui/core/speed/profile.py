@@ -1,0 +1,228 @@
+"""What the speed model needs to know about a model: bytes and FLOPs per token, by weight class.
+
+Computed once per ModelSpec (cached like the memory estimate's static data) from the tensor
+table and the hyperparameters the estimate already reads (`vramtui.core.estimate.hparams`):
+- weights per repeating layer, split into dense tensors and MoE expert tensors (names with
+  `_exps`, llama.cpp's `ffn_*_exps`), each by ggml type; a token reads the dense tensors whole
+  and `n_expert_used / n_expert` of the expert tensors (llama.cpp's mul_mat_id reads only the
+  routed experts' rows);
+- the output matrix (or the tied token embedding llama.cpp duplicates as output); the input
+  embedding is a row lookup per token and is not charged;
+- the KV cache per cached token, full-attention and sliding-window layers apart (SWA layers
+  never hold more than the window), and the recurrent state rows read and written per token;
+- attention FLOPs per cached position: 2 x n_head x (head_k + head_v) per layer (QK^T and
+  softmax(QK^T)V); MLA (deepseek2 family) attends over the 576-wide latent with a 512-wide value
+  (kv_lora_rank), which is what llama.cpp's MLA path multiplies;
+- the vision projector (mmproj): ViT width, depth, patch size and spatial merge.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.gguf.spec import ModelSpec
+
+# Weight classes: how a backend computes with a tensor of that type.
+FLOAT_TYPES = frozenset({"F32", "F16"})
+BF16 = "bf16"
+F16 = "f16"
+QUANT = "q"
+MXFP4 = "mxfp4"
+
+
+def weight_class(type_name: str) -> str:
+    """ "bf16" (needs bf16 support to run fast), "f16" (F16/F32), "mxfp4" (its own kernels:
+    FP4 values with a shared power-of-two scale) or "q" (the integer block quants)."""
+    if type_name == "BF16":
+        return BF16
+    if type_name in FLOAT_TYPES:
+        return F16
+    if type_name == "MXFP4":
+        return MXFP4
+    return QUANT
+
+
+@dataclass(frozen=True, slots=True)
+class VisionProfile:
+    """The vision encoder of a projector file (clip.vision.* keys)."""
+
+    params: int
+    n_layer: int
+    n_embd: int
+    patch_size: int
+    merge: int  # spatial merge (Qwen-VL: 2x2 patches -> one token)
+    image_size: int  # the encoder's native square size (used when tokens are not dynamic)
+    dynamic: bool  # Qwen-VL family: token count follows the image size (8..4096 tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProfile:
+    n_layers: int  # repeating blocks that are loaded (NextN/MTP blocks excluded)
+    # Repeating layers, all layers together: bytes a decoded token reads and matrix params it
+    # multiplies, by (role, weight class); role "dense" or "expert" (active share only).
+    active_bytes: dict[tuple[str, str], int]
+    active_params: dict[tuple[str, str], int]
+    dense_bytes: int  # all dense weights of the repeating layers
+    expert_bytes: int  # all expert weights of the repeating layers (every expert)
+    expert_bytes_by_class: dict[str, int]
+    output_bytes: int
+    output_params: int
+    output_class: str
+    q6k_bytes: int  # active bytes stored as Q6_K (layers and output)
+    n_expert: int
+    n_expert_used: int
+    n_moe_layers: int  # repeating layers with expert tensors
+    # KV cache elements per cached token (summed over layers); K and V apart for cache types
+    kv_full_k: int
+    kv_full_v: int
+    kv_swa_k: int
+    kv_swa_v: int
+    n_swa: int
+    recurrent_floats: int  # recurrent state floats per sequence (all recurrent layers)
+    attn_full: int  # attention FLOPs per token per cached position, full-attention layers
+    attn_swa: int  # the same for sliding-window layers (positions capped at n_swa)
+    heads_full: int  # attention scores per token per cached position, full-attention layers
+    heads_swa: int  # the same for sliding-window layers
+    vision: VisionProfile | None
+
+    @property
+    def layer_bytes(self) -> int:
+        """Bytes of the repeating layers a decoded token reads."""
+        return sum(self.active_bytes.values())
+
+    def params_of(self, cls: str) -> int:
+        """Matrix params a token multiplies in weight class `cls` (dense and routed experts)."""
+        return self.active_params.get(("dense", cls), 0) + self.active_params.get(
+            ("expert", cls), 0
+        )
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_expert > 0 and self.expert_bytes > 0
+
+    @property
+    def active_param_count(self) -> int:
+        return sum(self.active_params.values()) + self.output_params
+
+
+_CACHE: dict[int, tuple[weakref.ref[ModelSpec], ModelProfile]] = {}
+
+
+def model_profile(spec: ModelSpec) -> ModelProfile:
+    """The profile of `spec`, computed once per spec object."""
+    hit = _CACHE.get(id(spec))
+    if hit is not None and hit[0]() is spec:
+        return hit[1]
+    prof = _build(spec)
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    _CACHE[id(spec)] = (weakref.ref(spec), prof)
+    return prof
+
+
+def _build(spec: ModelSpec) -> ModelProfile:
+    hp = ModelHparams.from_spec(spec)
+    n_loaded = hp.n_layer - hp.n_nextn
+    share = max(hp.n_expert_used, 1) / hp.n_expert if hp.n_expert > 0 else 1.0
+    act_b: dict[tuple[str, str], int] = {}
+    act_p: dict[tuple[str, str], int] = {}
+    exp_by_class: dict[str, int] = {}
+    moe_layers: set[int] = set()
+    dense_total = expert_total = 0
+    out_b = out_p = 0
+    out_class = F16
+    q6k = 0
+    embd = None
+    for t in spec.tensors:
+        name = t.name
+        cls = weight_class(t.type_name)
+        if name.startswith("blk."):
+            try:
+                il = int(name.split(".", 2)[1])
+            except ValueError:
+                il = -1
+            if il >= n_loaded or ".nextn." in name:
+                continue
+            if "_exps" in name and hp.n_expert > 0:
+                key, frac = ("expert", cls), share
+                moe_layers.add(il)
+                expert_total += t.n_bytes
+                exp_by_class[cls] = exp_by_class.get(cls, 0) + t.n_bytes
+            else:
+                key, frac = ("dense", cls), 1.0
+                dense_total += t.n_bytes
+            act_b[key] = act_b.get(key, 0) + round(t.n_bytes * frac)
+            if t.type_name == "Q6_K":
+                q6k += round(t.n_bytes * frac)
+            if len(t.shape) >= 2:  # matrices multiply; norms, biases and sinks do not
+                act_p[key] = act_p.get(key, 0) + round(t.n_elements * frac)
+        elif name.startswith("output"):
+            out_b += t.n_bytes
+            if name == "output.weight":
+                out_p += t.n_elements
+                out_class = cls
+                q6k += t.n_bytes if t.type_name == "Q6_K" else 0
+        elif name == "token_embd.weight":
+            embd = t
+    if out_p == 0 and embd is not None:  # tied: llama.cpp reads token_embd as the output
+        out_b += embd.n_bytes
+        out_p = embd.n_elements
+        out_class = weight_class(embd.type_name)
+        q6k += embd.n_bytes if embd.type_name == "Q6_K" else 0
+    k_full = v_full = k_swa = v_swa = 0
+    a_full = a_swa = 0
+    h_full = h_swa = 0
+    n_rec = 0
+    kv_lora = _meta_int(spec, "attention.kv_lora_rank", 512)
+    for il in range(hp.n_layer):
+        if hp.is_recurrent[il]:
+            n_rec += 1
+        if not hp.has_kv[il]:
+            continue
+        k = hp.head_k[il] * hp.n_head_kv[il]
+        v = hp.head_v[il] * hp.n_head_kv[il] if hp.has_v else 0
+        head_v = hp.head_v[il] if hp.has_v else kv_lora
+        flops = 2 * hp.n_head[il] * (hp.head_k[il] + head_v)
+        if hp.is_swa[il]:
+            k_swa, v_swa, a_swa = k_swa + k, v_swa + v, a_swa + flops
+            h_swa += hp.n_head[il]
+        else:
+            k_full, v_full, a_full = k_full + k, v_full + v, a_full + flops
+            h_full += hp.n_head[il]
+    return ModelProfile(
+        n_layers=n_loaded, active_bytes=act_b, active_params=act_p, dense_bytes=dense_total,
+        expert_bytes=expert_total, expert_bytes_by_class=exp_by_class, output_bytes=out_b,
+        output_params=out_p, output_class=out_class, q6k_bytes=q6k, n_expert=hp.n_expert,
+        n_expert_used=max(hp.n_expert_used, 1) if hp.n_expert else 0,
+        n_moe_layers=len(moe_layers), kv_full_k=k_full,
+        kv_full_v=v_full, kv_swa_k=k_swa, kv_swa_v=v_swa, n_swa=hp.n_swa,
+        recurrent_floats=n_rec * (hp.n_embd_r + hp.n_embd_s), attn_full=a_full, attn_swa=a_swa,
+        heads_full=h_full, heads_swa=h_swa,
+        vision=_vision(spec.mmproj) if spec.mmproj is not None else None,
+    )  # fmt: skip
+
+
+def _meta_int(spec: ModelSpec, key: str, default: int) -> int:
+    v = spec.meta(key)
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
+
+
+def _vision(mmproj: ModelSpec) -> VisionProfile:
+    md = mmproj.metadata
+
+    def get(key: str, default: int) -> int:
+        v = md.get(key, default)
+        return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
+
+    proj = md.get("clip.projector_type", "")
+    return VisionProfile(
+        params=mmproj.n_params,
+        n_layer=get("clip.vision.block_count", 24),
+        n_embd=get("clip.vision.embedding_length", 1024),
+        patch_size=max(get("clip.vision.patch_size", 14), 1),
+        merge=max(get("clip.vision.spatial_merge_size", 1), 1),
+        image_size=get("clip.vision.image_size", 336),
+        dynamic=isinstance(proj, str) and proj.startswith("qwen"),
+    )

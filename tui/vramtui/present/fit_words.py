@@ -1,0 +1,147 @@
+"""The fit and the carve-out comparison in words, for the CLI and the app alike."""
+
+from __future__ import annotations
+
+from vramtui.core.advice.recommend import GttAlternative, Recommendation
+from vramtui.core.fit.fit import FitResult, Reason
+from vramtui.core.hardware.pools import MachineState
+from vramtui.core.scenario.resolve import ResolvedScenario
+from vramtui.core.sizes import format_bytes
+from vramtui.core.speed.predict import SpeedEstimate
+from vramtui.core.vocab import OsName, ReasonCode, Runtime, Verdict
+from vramtui.present.untrusted import plain
+
+
+def sentence(text: str) -> str:
+    """A message as a sentence: capital first letter."""
+    return text[:1].upper() + text[1:]
+
+
+def reason_sentence(reason: Reason) -> str:
+    return sentence(reason.message)
+
+
+def carve_out_label(n_bytes: int) -> str:
+    """A BIOS step as the BIOS shows it: "512 MB", "32 GB"."""
+    return format_bytes(n_bytes, 0 if n_bytes >= 1024**3 else 1)
+
+
+def setup_line(name: str, state: MachineState, fit: FitResult) -> str:
+    """ "GLM-4.7-Flash on HP ZBook Ultra G1a, carve-out 512 MB, windows, vulkan (lmstudio),
+    ctx 16384" """
+    machine = state.machine
+    carve = (
+        f"carve-out {format_bytes(state.carve_out_bytes)}"
+        if machine.carve_out_steps
+        else "no carve-out"
+    )
+    return (
+        f"{plain(name)} on {plain(machine.name)}, {carve}, {state.os}, {fit.backend} "
+        f"({state.runtime}), ctx {fit.breakdown.n_ctx}"
+    )
+
+
+def speed_sentence(speed: SpeedEstimate) -> str:
+    calibrated = " [calibrated]" if speed.calibrated else ""
+    return (
+        f"expected: {speed.decode_tokens_per_second:.1f} tok/s decode, "
+        f"{speed.prefill_tokens_per_second:.0f} tok/s prefill, first token after "
+        f"{speed.time_to_first_token_s:.1f} s ({speed.prompt_tokens}-token prompt){calibrated}"
+    )
+
+
+def gtt_alternative_sentence(alt: GttAlternative) -> str:
+    """The Linux route of a small carve-out plus a large GTT, in one sentence."""
+    return (
+        f"Linux alternative: carve-out {format_bytes(alt.carve_out_bytes)} + GTT "
+        f"{format_bytes(alt.gtt_bytes)} -> {alt.fit.verdict.label}, "
+        f"{alt.fit.speed.decode_tokens_per_second:.1f} tok/s; kernel parameters: "
+        f"{alt.kernel_params}"
+    )
+
+
+def recommendation_sentence(rec: Recommendation) -> str:
+    """The step to pick, in words that fit it: "recommended" only for a clean step."""
+    if rec.recommended_index is None:
+        return (
+            "No carve-out step runs this model at these settings: try a smaller quant or context."
+        )
+    row = rec.rows[rec.recommended_index]
+    step = carve_out_label(row.carve_out_bytes)
+    if row.fit.verdict == Verdict.FITS:
+        return f"★ recommended: {step}, it runs the model cleanly and leaves the OS the most RAM"
+    return (
+        f"★ best available: {step}, with warnings (no step runs this cleanly: a smaller quant "
+        "or context would)"
+    )
+
+
+# The seed's measurements (shared/seed/DIGEST.md): a 64 GB Strix Halo laptop on Windows.
+_SEED_SPILL = (
+    "The seed measured this on a Strix Halo laptop: GLM-4.7-Flash spilling from a 512 MB "
+    "carve-out ran 17.26 tok/s, 42.89 tok/s once it fit a 32 GB one."
+)
+_SEED_PITFALL = (
+    "The seed saw this on a 64 GB Strix Halo laptop: Qwen3-VL-32B Q6_K (28.08 GB) loaded at "
+    "a 32 GB carve-out but not at 48 GB, even with mmap and keep-in-memory off."
+)
+
+
+def seed_evidence(reason: Reason, state: MachineState) -> str | None:
+    """The seed's own measurement behind a reason, quoted only where it is evidence: the same
+    class of machine (Strix Halo) under the same OS (Windows)."""
+    if state.machine.kind != "strix_halo" or state.os != OsName.WINDOWS:
+        return None
+    if reason.code == ReasonCode.SPILLS_TO_SHARED:
+        return _SEED_SPILL
+    if reason.code == ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM:
+        return _SEED_PITFALL
+    return None
+
+
+def advice(fit: FitResult, state: MachineState) -> str | None:
+    """What to change, in a way that fits the case (no "smaller carve-out" at the smallest)."""
+    steps = state.machine.carve_out_steps
+    carve = state.carve_out_bytes
+    smaller = [s for s in steps if s < carve]
+    larger = [s for s in steps if s > carve]
+    codes = set(fit.codes)
+    if ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM in codes or ReasonCode.DESKTOP_RAM_LOW in codes:
+        if smaller:
+            return f"Pick a smaller carve-out ({carve_out_label(max(smaller))} or less)."
+        return "Use a smaller quant or a shorter context."
+    if ReasonCode.EXCEEDS_GPU_MEMORY in codes or ReasonCode.SPILLS_TO_SHARED in codes:
+        if larger and not state.machine.discrete:
+            return f"Pick a larger carve-out ({carve_out_label(min(larger))} or more)."
+        return "Use a smaller quant or a shorter context."
+    return None
+
+
+def headroom_sentence(fit: FitResult) -> str:
+    """For a clean answer: room to spare only where there is some (10 % of the GPU's memory)."""
+    left = fit.gpu_left_bytes
+    if fit.pools.gpu_total_bytes and left >= 0.10 * fit.pools.gpu_total_bytes:
+        return f"Everything fits, with {format_bytes(left)} of GPU memory to spare."
+    return "Everything fits."
+
+
+def runtime_label(runtime: str) -> str:
+    return Runtime(runtime).label
+
+
+def os_label(os_name: str) -> str:
+    return OsName(os_name).label
+
+
+def reboot_sentence(resolved: ResolvedScenario) -> str:
+    """For the machine vramtui runs on: is a reboot into the BIOS needed for this carve-out?"""
+    current = resolved.current_carve_out_bytes
+    wanted = resolved.state.carve_out_bytes
+    if current is None:
+        return ""
+    if wanted == current:
+        return f"This machine's carve-out is {carve_out_label(current)} now: no reboot needed."
+    return (
+        f"This machine's carve-out is {carve_out_label(current)} now: set "
+        f"{carve_out_label(wanted)} in the BIOS and reboot."
+    )
