@@ -41,8 +41,13 @@ from vramtui.core.hardware.presets import get_machine
 from vramtui.core.speed.predict import decode_seconds, prefill_seconds, speed_inputs
 
 MIB = 2**20
-DIRECT_CABLE = LinkPreset("spark-cable", "DGX Spark direct cable (TCP)", 17.8, ETHERNET_RTT_S,
-                          "17.8 Gbit/s over TCP measured in defilantech/LLMKube #1423")  # fmt: skip
+DIRECT_CABLE = LinkPreset(
+    "spark-cable",
+    "DGX Spark direct cable (TCP)",
+    17.8,
+    ETHERNET_RTT_S,
+    "17.8 Gbit/s over TCP measured in defilantech/LLMKube #1423",
+)
 
 
 def _vocab(n: int) -> SkippedArray:
@@ -52,25 +57,39 @@ def _vocab(n: int) -> SkippedArray:
 def _minimax_m2(quant: str) -> ModelSpec:
     a = "qwen3moe"  # same tensor layout: per-head Q/K norms, routed experts only
     md: dict[str, MetaValue] = {
-        "general.architecture": a, f"{a}.block_count": 62, f"{a}.context_length": 196608,
-        f"{a}.embedding_length": 3072, f"{a}.feed_forward_length": 1536,
-        f"{a}.attention.head_count": 48, f"{a}.attention.head_count_kv": 8,
-        f"{a}.attention.key_length": 128, f"{a}.attention.value_length": 128,
-        f"{a}.rope.dimension_count": 64, f"{a}.expert_count": 256, f"{a}.expert_used_count": 8,
-        f"{a}.expert_feed_forward_length": 1536, "tokenizer.ggml.model": "gpt2",
+        "general.architecture": a,
+        f"{a}.block_count": 62,
+        f"{a}.context_length": 196608,
+        f"{a}.embedding_length": 3072,
+        f"{a}.feed_forward_length": 1536,
+        f"{a}.attention.head_count": 48,
+        f"{a}.attention.head_count_kv": 8,
+        f"{a}.attention.key_length": 128,
+        f"{a}.attention.value_length": 128,
+        f"{a}.rope.dimension_count": 64,
+        f"{a}.expert_count": 256,
+        f"{a}.expert_used_count": 8,
+        f"{a}.expert_feed_forward_length": 1536,
+        "tokenizer.ggml.model": "gpt2",
         "tokenizer.ggml.tokens": _vocab(200064),
-    }  # fmt: skip
+    }
     return synthesize_spec(md, quant, name=f"MiniMax-M2 ({quant} stand-in)", source="bench")
 
 
 def _glm_46() -> ModelSpec:
     md = dict(catalog_metadata("glm-4.5-air") or {})
     a = "glm4moe"
-    md.update({
-        f"{a}.block_count": 93, f"{a}.embedding_length": 5120, f"{a}.feed_forward_length": 12288,
-        f"{a}.expert_count": 160, f"{a}.expert_feed_forward_length": 1536,
-        f"{a}.leading_dense_block_count": 3, f"{a}.context_length": 202752,
-    })  # fmt: skip
+    md.update(
+        {
+            f"{a}.block_count": 93,
+            f"{a}.embedding_length": 5120,
+            f"{a}.feed_forward_length": 12288,
+            f"{a}.expert_count": 160,
+            f"{a}.expert_feed_forward_length": 1536,
+            f"{a}.leading_dense_block_count": 3,
+            f"{a}.context_length": 202752,
+        }
+    )
     return synthesize_spec(md, "Q4_K_M", name="GLM-4.6 (Q4_K_M stand-in)", source="bench")
 
 
@@ -82,8 +101,9 @@ def _single(spec: ModelSpec, node: ClusterNode, depth: int, prompt: int) -> tupl
     """One machine alone, every layer on its GPU: (decode, prefill) tok/s at `depth`."""
     st = node.state
     bd = estimate_memory(spec, RuntimeSettings(ctx_size=4096), backend="gpu")
-    inp = speed_inputs(spec=spec, machine=st.machine, backend=st.resolved_backend, os=st.os,
-                       breakdown=bd)  # fmt: skip
+    inp = speed_inputs(
+        spec=spec, machine=st.machine, backend=st.resolved_backend, os=st.os, breakdown=bd
+    )
     return 1 / decode_seconds(inp, depth), prompt / prefill_seconds(inp, prompt)
 
 
@@ -104,11 +124,14 @@ def _speed_rows() -> list[tuple[str, str, float, float]]:
     one, two = _single(qwen, spark, 64, 512), _two(qwen, spark, DIRECT_CABLE)
     rows.append(("fit   LLMKube 2x Spark / 1x", "decode ratio", two[0] / one[0], 12.42 / 12.83))
     rows.append(("check LLMKube 2x Spark / 1x", "prefill ratio*", two[1] / one[1], 73.4 / 106.0))
-    fw = _node("framework-desktop-128gb", carve_out_bytes=512 * MIB, backend="rocm",
-               gtt_bytes=120 * 2**30)  # fmt: skip
+    fw = _node(
+        "framework-desktop-128gb", carve_out_bytes=512 * MIB, backend="rocm", gtt_bytes=120 * 2**30
+    )
     mm6 = _minimax_m2("Q6_K")
-    for name, spec, tg, pp in (("MiniMax-M2 Q6", mm6, 18.17, 173.98),
-                               ("GLM-4.6 Q4", _glm_46(), 8.78, 95.55)):  # fmt: skip
+    for name, spec, tg, pp in (
+        ("MiniMax-M2 Q6", mm6, 18.17, 173.98),
+        ("GLM-4.6 Q4", _glm_46(), 8.78, 95.55),
+    ):
         ours = _two(spec, fw, get_link("50gbe"))
         rows.append((f"check kyuz0 2x Framework {name}", "tg128 tok/s", ours[0], tg))
         rows.append((f"check kyuz0 2x Framework {name}", "pp512 tok/s", ours[1], pp))
@@ -119,8 +142,9 @@ def _speed_rows() -> list[tuple[str, str, float, float]]:
     rows.append(("ref   kyuz0 1x Framework MiniMax-M2 Q3_K_S", "tg128 tok/s", alone[0], 21.98))
     rows.append(("ref   kyuz0 1x Framework MiniMax-M2 Q3_K_S", "pp512 tok/s", alone[1], 238.97))
     two_mm = _two(mm6, fw, get_link("50gbe"))
-    rows.append(("check kyuz0 2x Q6 / 1x Q3_K_S", "tg128 ratio", two_mm[0] / alone[0],
-                 18.17 / 21.98))  # fmt: skip
+    rows.append(
+        ("check kyuz0 2x Q6 / 1x Q3_K_S", "tg128 ratio", two_mm[0] / alone[0], 18.17 / 21.98)
+    )
     return rows
 
 
@@ -134,8 +158,10 @@ def _memory_table() -> None:
     if not oracle_available():
         print(f"memory: skipped ({BUILD_HINT})")
         return
-    print(f"{'case':<44} {'device':<6} {'model ours/llama':>17} {'context ours/llama':>19} "
-          f"{'compute ours/llama':>19} {'delta':>7}")  # fmt: skip
+    print(
+        f"{'case':<44} {'device':<6} {'model ours/llama':>17} {'context ours/llama':>19} "
+        f"{'compute ours/llama':>19} {'delta':>7}"
+    )
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp, rpc_servers(3) as endpoints:
         for name, ts, ctx, flags, changes in CASES:
@@ -152,9 +178,11 @@ def _memory_table() -> None:
                 comp = d.compute // MIB
                 delta = (comp - row.compute_mib) / row.compute_mib if row.compute_mib else 0.0
                 worst = max(worst, abs(delta))
-                print(f"{case:<44} {row.device[:6]:<6} {d.weights // MIB:>8}/{row.model_mib:<8} "
-                      f"{d.context // MIB:>9}/{row.context_mib:<9} {comp:>9}/{row.compute_mib:<9} "
-                      f"{delta:>+7.1%}")  # fmt: skip
+                print(
+                    f"{case:<44} {row.device[:6]:<6} {d.weights // MIB:>8}/{row.model_mib:<8} "
+                    f"{d.context // MIB:>9}/{row.context_mib:<9} {comp:>9}/{row.compute_mib:<9} "
+                    f"{delta:>+7.1%}"
+                )
                 case = ""
     print(f"worst compute delta: {worst:.1%} (model and context: equal to the MiB on every row)")
 

@@ -96,8 +96,9 @@ def _headers(tally: Tally, folder: Path) -> None:
             data[at : at + len(patch)] = patch
         target.write_bytes(bytes(data))
         os.truncate(target, size)  # the data section stays a hole
-        run_case(tally, f"header #{i}", lambda: pipeline(open_model(str(target), mmproj="none")),
-                 BOUND_S)  # fmt: skip
+        run_case(
+            tally, f"header #{i}", lambda: pipeline(open_model(str(target), mmproj="none")), BOUND_S
+        )
 
 
 @contextlib.contextmanager
@@ -149,8 +150,9 @@ def _remote(tally: Tally) -> None:
     write_sparse_gguf(path, open_model("llama-3.1-8b:Q4_K_M"), tokenizer=True)
     with path.open("rb") as fh:
         data = fh.read(3 << 20)  # the header (and the start of the sparse data)
-    options = RemoteOptions(connect_timeout=0.5, read_timeout=0.5, total_timeout=REMOTE_TOTAL_S,
-                            use_cache=False)  # fmt: skip
+    options = RemoteOptions(
+        connect_timeout=0.5, read_timeout=0.5, total_timeout=REMOTE_TOTAL_S, use_cache=False
+    )
     with hostile_server(data, drip_s=0.05) as server:
         for behaviour in BEHAVIOURS:
             url = server.url(behaviour)
@@ -225,8 +227,10 @@ def _run(name: str, work: Callable[[Tally], None]) -> Tally:
     took = time.perf_counter() - started
     internal = len(tally.internal or [])
     hangs = len(tally.slow or [])
-    print(f"{name:<22} {tally.tried:>6} {tally.answered:>8} {tally.refused:>7} {internal:>8} "
-          f"{hangs:>5} {tally.worst_s:>8.2f} {_peak_mib():>9.0f} {took:>6.1f}")  # fmt: skip
+    print(
+        f"{name:<22} {tally.tried:>6} {tally.answered:>8} {tally.refused:>7} {internal:>8} "
+        f"{hangs:>5} {tally.worst_s:>8.2f} {_peak_mib():>9.0f} {took:>6.1f}"
+    )
     for line in (tally.internal or [])[:5] + (tally.slow or [])[:5]:
         print(f"    ! {line}")
     return tally
@@ -238,8 +242,10 @@ def main() -> None:
         for name in ("CONFIG", "CACHE", "DATA"):
             (root / name).mkdir()
             os.environ[f"VRAMTUI_{name}_DIR"] = str(root / name)
-        print(f"{'class':<22} {'tried':>6} {'answered':>8} {'refused':>7} {'internal':>8} "
-              f"{'hangs':>5} {'worst s':>8} {'peak MiB':>9} {'took s':>6}")  # fmt: skip
+        print(
+            f"{'class':<22} {'tried':>6} {'answered':>8} {'refused':>7} {'internal':>8} "
+            f"{'hangs':>5} {'worst s':>8} {'peak MiB':>9} {'took s':>6}"
+        )
         tallies = [
             _run("metadata values", _metadata),
             _run("metadata via inspect", _inspect),
@@ -251,8 +257,10 @@ def main() -> None:
     tried = sum(t.tried for t in tallies)
     internal = sum(len(t.internal or []) for t in tallies)
     hangs = sum(len(t.slow or []) for t in tallies)
-    print(f"total: {tried} inputs, {internal} internal errors, {hangs} hangs "
-          f"(target 0 and 0), peak RSS {_peak_mib():.0f} MiB")  # fmt: skip
+    print(
+        f"total: {tried} inputs, {internal} internal errors, {hangs} hangs "
+        f"(target 0 and 0), peak RSS {_peak_mib():.0f} MiB"
+    )
     sys.stdout.flush()
 
 

@@ -34,8 +34,10 @@ def _table(root: Path) -> dict[str, tuple[ModelSpec, Path]]:
 
     models = {**MODELS, **LONGTAIL_MODELS}
     files: dict[str, tuple[ModelSpec, Path]] = {}
-    header = (f"{'case':<50} {'model ours/llama':>17} {'context ours/llama':>18} "
-              f"{'compute ours/llama':>19} {'delta':>7}")  # fmt: skip
+    header = (
+        f"{'case':<50} {'model ours/llama':>17} {'context ours/llama':>18} "
+        f"{'compute ours/llama':>19} {'delta':>7}"
+    )
     for title, cases in (("built on", CASES), ("long tail", LONGTAIL_CASES)):
         print(f"\n{title}:\n{header}\n{'-' * len(header)}")
         worst, exact = 0.0, 0
@@ -56,11 +58,15 @@ def _table(root: Path) -> dict[str, tuple[ModelSpec, Path]]:
             delta = (comp - ref_comp) / ref_comp * 100
             worst = max(worst, abs(delta))
             exact += model == ref.model_mib and ctx == ref.context_mib
-            print(f"{_id((name, settings)):<50} {model:>8}/{ref.model_mib:<8} "
-                  f"{ctx:>8}/{ref.context_mib:<9} {comp:>9.1f}/{ref_comp:<9.1f} "
-                  f"{delta:>+6.1f}%")  # fmt: skip
-        print(f"{title}: model+context equal to the MiB in {exact}/{len(cases)} cases; "
-              f"worst compute delta {worst:.1f} %")  # fmt: skip
+            print(
+                f"{_id((name, settings)):<50} {model:>8}/{ref.model_mib:<8} "
+                f"{ctx:>8}/{ref.context_mib:<9} {comp:>9.1f}/{ref_comp:<9.1f} "
+                f"{delta:>+6.1f}%"
+            )
+        print(
+            f"{title}: model+context equal to the MiB in {exact}/{len(cases)} cases; "
+            f"worst compute delta {worst:.1f} %"
+        )
     return files
 
 
@@ -87,10 +93,15 @@ def _time_exact(files: dict[str, tuple[ModelSpec, Path]], root: Path) -> None:
             read = server.bytes_sent()
         assert remote.ran_on == "header" and not remote.cached
         same = (remote.model_bytes, remote.context_bytes, remote.compute_bytes) == (
-            local.model_bytes, local.context_bytes, local.compute_bytes)  # fmt: skip
-        print(f"  {name:<14} local file {t1 - t0:5.2f} s · cached {t2 - t1:5.2f} s · remote "
-              f"header {t4 - t3:5.2f} s ({read / MIB:.1f} MiB read of "
-              f"{path.stat().st_size / 2**30:.0f} GiB; same figures: {same})")  # fmt: skip
+            local.model_bytes,
+            local.context_bytes,
+            local.compute_bytes,
+        )
+        print(
+            f"  {name:<14} local file {t1 - t0:5.2f} s · cached {t2 - t1:5.2f} s · remote "
+            f"header {t4 - t3:5.2f} s ({read / MIB:.1f} MiB read of "
+            f"{path.stat().st_size / 2**30:.0f} GiB; same figures: {same})"
+        )
 
 
 def main() -> None:

@@ -107,13 +107,18 @@ def _run(server: LoopbackServer, url: str, fn: object) -> tuple[int, int, int, f
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, serve() as server:
-        print(f"{'header':<20} {'strategy':<15} {'requests':>8} {'bytes in':>12} "
-              f"{'bytes out':>12} {'in/header':>9} {'ms':>7}")  # fmt: skip
+        print(
+            f"{'header':<20} {'strategy':<15} {'requests':>8} {'bytes in':>12} "
+            f"{'bytes out':>12} {'in/header':>9} {'ms':>7}"
+        )
         for name, vocab, layers in CASES:
             path = write_test_gguf(
-                Path(tmp) / f"{vocab}.gguf", n_vocab=vocab, n_layers=layers, n_embd=512,
+                Path(tmp) / f"{vocab}.gguf",
+                n_vocab=vocab,
+                n_layers=layers,
+                n_embd=512,
                 file_size=20 << 30,
-            )  # fmt: skip
+            )
             url = server.add_file(f"/{vocab}.gguf", path)
             hsize = header_size(path)
             print(f"{name:<20} header = {hsize:,} bytes")
@@ -123,8 +128,10 @@ def main() -> None:
                 ("gguf-parser-go", _parser_go),
             ):
                 req, got, sent, secs = _run(server, url, fn)
-                print(f"{'':<20} {label:<15} {req:>8} {got:>12,} {sent:>12,} "
-                      f"{got / hsize:>9.2f} {secs * 1000:>7.1f}")  # fmt: skip
+                print(
+                    f"{'':<20} {label:<15} {req:>8} {got:>12,} {sent:>12,} "
+                    f"{got / hsize:>9.2f} {secs * 1000:>7.1f}"
+                )
 
 
 if __name__ == "__main__":

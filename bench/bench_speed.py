@@ -46,8 +46,10 @@ def per_class_table(rows: list[Row], fitted: dict[str, float], held: dict[str, f
             groups[(r.class_label, r.backend_label, "decode" if r.is_decode else "prefill")].append(
                 r
             )
-    print(f"{'class':20} {'backend':14} {'test':8}  {'fitted: n  med|e|  max|e|   bias':>32}"
-          f"   {'held back: n  med|e|  max|e|   bias':>35}")  # fmt: skip
+    print(
+        f"{'class':20} {'backend':14} {'test':8}  {'fitted: n  med|e|  max|e|   bias':>32}"
+        f"   {'held back: n  med|e|  max|e|   bias':>35}"
+    )
     for key in sorted(groups):
         members = groups[key]
         fit_err = [_err(fitted[r.id], r) for r in members if r.role != "info"]
@@ -63,19 +65,27 @@ def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]
         share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
         verdict = "PASS" if share >= need else "FAIL"
         label = "decode" if test == "tg" else "prefill"
-        out.append(f"{verdict} held-back {label}: {share:.0%} of {len(errs)} within ±25 % "
-                   f"(goal {need:.0%})")  # fmt: skip
+        out.append(
+            f"{verdict} held-back {label}: {share:.0%} of {len(errs)} within ±25 % "
+            f"(goal {need:.0%})"
+        )
     errs = [_err(held[r.id], r) for r in rows if r.id in held]
     med = statistics.median(abs(e) for e in errs)
-    out.append(f"{'PASS' if med <= GOAL['median'] else 'FAIL'} held-back median |error| "
-               f"{med:.1%} (goal <= 12 %)")  # fmt: skip
+    out.append(
+        f"{'PASS' if med <= GOAL['median'] else 'FAIL'} held-back median |error| "
+        f"{med:.1%} (goal <= 12 %)"
+    )
     worst_bias, worst_key = max_bias(rows, held)
-    out.append(f"{'PASS' if abs(worst_bias) <= GOAL['bias'] else 'FAIL'} largest class x backend "
-               f"bias {worst_bias:+.1%} ({worst_key}; goal within ±15 %)")  # fmt: skip
+    out.append(
+        f"{'PASS' if abs(worst_bias) <= GOAL['bias'] else 'FAIL'} largest class x backend "
+        f"bias {worst_bias:+.1%} ({worst_key}; goal within ±15 %)"
+    )
     seed = [_err(fitted[r.id], r) for r in rows if r.source == "seed" and r.test == "tg"]
     worst = max(abs(e) for e in seed)
-    out.append(f"{'PASS' if worst <= GOAL['seed'] else 'FAIL'} seed decode rows: largest "
-               f"|error| {worst:.0%} of {len(seed)} (goal within ±30 %)")  # fmt: skip
+    out.append(
+        f"{'PASS' if worst <= GOAL['seed'] else 'FAIL'} seed decode rows: largest "
+        f"|error| {worst:.0%} of {len(seed)} (goal within ±30 %)"
+    )
     return out
 
 
@@ -95,8 +105,10 @@ def seed_table(rows: list[Row], fitted: dict[str, float]) -> None:
     for r in rows:
         if r.source == "seed" and r.test == "tg":
             pred = fitted[r.id]
-            print(f"{r.id:7} {r.raw['detail'][:72]:72} {pred:7.2f} {r.measured:7.2f} "
-                  f"{_err(pred, r):+6.0%}")  # fmt: skip
+            print(
+                f"{r.id:7} {r.raw['detail'][:72]:72} {pred:7.2f} {r.measured:7.2f} "
+                f"{_err(pred, r):+6.0%}"
+            )
 
 
 def ttft_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
@@ -119,8 +131,10 @@ def worst_rows(rows: list[Row], held: dict[str, float], n: int = 12) -> None:
     ranked = sorted((r for r in rows if r.id in held), key=lambda r: -abs(_err(held[r.id], r)))
     for r in ranked[:n]:
         test = f"{r.test}{r.n}" + (f"@d{r.depth}" if r.depth else "")
-        print(f"{r.id:6} {r.class_label:18} {r.backend_label:14} {r.model:26} {test:14} "
-              f"meas {r.measured:9.2f} held-back {_err(held[r.id], r):+5.0%}")  # fmt: skip
+        print(
+            f"{r.id:6} {r.class_label:18} {r.backend_label:14} {r.model:26} {test:14} "
+            f"meas {r.measured:9.2f} held-back {_err(held[r.id], r):+5.0%}"
+        )
 
 
 def timing() -> None:
@@ -147,12 +161,20 @@ def timing() -> None:
     n = 500
     started = time.perf_counter()
     for _ in range(n):
-        estimate_speed(spec=spec, machine=machine, backend="vulkan", os="windows",
-                       runtime="lmstudio", breakdown=f0.breakdown)  # fmt: skip
+        estimate_speed(
+            spec=spec,
+            machine=machine,
+            backend="vulkan",
+            os="windows",
+            runtime="lmstudio",
+            breakdown=f0.breakdown,
+        )
     one = (time.perf_counter() - started) / n
-    print(f"carve-out x context sweep: {len(fits)} fits ({len(states)} carve-outs x "
-          f"{len(contexts)} contexts) in {sweep * 1000:.1f} ms ({sweep / len(fits) * 1000:.2f} ms "
-          f"per fit, of which the speed model {one * 1e6:.0f} us)")  # fmt: skip
+    print(
+        f"carve-out x context sweep: {len(fits)} fits ({len(states)} carve-outs x "
+        f"{len(contexts)} contexts) in {sweep * 1000:.1f} ms ({sweep / len(fits) * 1000:.2f} ms "
+        f"per fit, of which the speed model {one * 1e6:.0f} us)"
+    )
 
 
 def main(argv: Iterable[str] = ()) -> None:

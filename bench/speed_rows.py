@@ -59,11 +59,28 @@ FITTED_PY = ROOT / "tui" / "vramtui" / "core" / "speed" / "constants_fitted.py"
 # (a term is fitted for a key when, priced at this size, it is at least GATE of the measured
 # time on at least two of its rows) and as the first guess for the terms that cannot.
 TYPICAL: dict[str, float] = {
-    "w": 1.2, "w.xbf16": 1.0, "w.q6k": 0.5, "kv": 1.5, "af": 5.0, "layer": 5e-5, "sh": 1.0,
-    "shlayer": 2e-4, "cpu": 1.5, "cpulayer": 0.0, "p.q": 3.0, "p.mx": 3.0, "p.f16": 3.0,
-    "p.bf16": 3.0, "p.attn": 5.0, "p.score": 500.0, "p.kv": 0.02, "p.rd": 1.5, "p.layer": 1e-3,
-    "p.sh": 1.0, "p.host": 1.25,
-}  # fmt: skip
+    "w": 1.2,
+    "w.xbf16": 1.0,
+    "w.q6k": 0.5,
+    "kv": 1.5,
+    "af": 5.0,
+    "layer": 5e-5,
+    "sh": 1.0,
+    "shlayer": 2e-4,
+    "cpu": 1.5,
+    "cpulayer": 0.0,
+    "p.q": 3.0,
+    "p.mx": 3.0,
+    "p.f16": 3.0,
+    "p.bf16": 3.0,
+    "p.attn": 5.0,
+    "p.score": 500.0,
+    "p.kv": 0.02,
+    "p.rd": 1.5,
+    "p.layer": 1e-3,
+    "p.sh": 1.0,
+    "p.host": 1.25,
+}
 GATE = 0.05
 # Terms whose ideal time is a hardware limit (theoretical bandwidth, peak FLOPs) cannot take
 # less than it: their constants are at least 1. The rest (launch costs, extra costs of a quant,
@@ -172,8 +189,10 @@ def open_model(ref: str) -> ModelSpec:
 def state_for(row: Row) -> MachineState:
     r = row.raw
     changes: dict[str, Any] = {
-        "os": row.os, "backend": row.backend, "runtime": r.get("runtime", "llamacpp"),
-    }  # fmt: skip
+        "os": row.os,
+        "backend": row.backend,
+        "runtime": r.get("runtime", "llamacpp"),
+    }
     if "carve_out_mib" in r:
         changes["carve_out_bytes"] = int(r["carve_out_mib"] * MiB)
     if "gtt_gib" in r:
@@ -203,10 +222,13 @@ def _scaled(inp: SpeedInputs, ratio: float) -> SpeedInputs:
         return inp
     p = inp.profile
     prof = replace(
-        p, active_bytes={k: round(v * ratio) for k, v in p.active_bytes.items()},
-        dense_bytes=round(p.dense_bytes * ratio), expert_bytes=round(p.expert_bytes * ratio),
-        output_bytes=round(p.output_bytes * ratio), q6k_bytes=round(p.q6k_bytes * ratio),
-    )  # fmt: skip
+        p,
+        active_bytes={k: round(v * ratio) for k, v in p.active_bytes.items()},
+        dense_bytes=round(p.dense_bytes * ratio),
+        expert_bytes=round(p.expert_bytes * ratio),
+        output_bytes=round(p.output_bytes * ratio),
+        q6k_bytes=round(p.q6k_bytes * ratio),
+    )
     return replace(inp, profile=prof)
 
 
@@ -251,9 +273,11 @@ def theta_at(key: str, table: dict[str, float], fallback: dict[str, float]) -> d
 
 
 def predict(
-    row: Row, table: dict[str, float], fallback: dict[str, float],
+    row: Row,
+    table: dict[str, float],
+    fallback: dict[str, float],
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
-) -> float:  # fmt: skip
+) -> float:
     """The model's value in the row's unit (tok/s; seconds for ttft) under `table`."""
     inp = row_inputs(row)
     theta = theta_at(inp.key, table, fallback)
@@ -263,9 +287,11 @@ def predict(
         enc = image_encode_seconds(inp, vision, n_img, theta) if vision and n_img else 0.0
         total = n_img + row.n
         return (
-            REQUEST_OVERHEAD_S + enc + prefill_seconds(inp, total, 0, theta)
+            REQUEST_OVERHEAD_S
+            + enc
+            + prefill_seconds(inp, total, 0, theta)
             + decode_seconds(inp, total, theta)
-        )  # fmt: skip
+        )
     t = sum(theta.get(k, 0.0) * x for k, x in row_terms(row).items())
     return 1.0 / t if t > 0 else math.inf
 

@@ -15,10 +15,21 @@ from vramtui.core.gguf.spec import SkippedArray
 from vramtui.core.model.source import open_model
 
 REQUIRED_IDS = {
-    "glm-4.7-flash", "qwen3-vl-32b", "qwen3-30b-a3b", "qwen3-32b", "qwen3-next-80b-a3b",
-    "gpt-oss-20b", "gpt-oss-120b", "llama-3.1-8b", "llama-3.3-70b", "gemma-3-27b",
-    "mistral-small-3.2-24b", "glm-4.5-air", "qwen3-235b-a22b", "deepseek-v3",
-}  # fmt: skip
+    "glm-4.7-flash",
+    "qwen3-vl-32b",
+    "qwen3-30b-a3b",
+    "qwen3-32b",
+    "qwen3-next-80b-a3b",
+    "gpt-oss-20b",
+    "gpt-oss-120b",
+    "llama-3.1-8b",
+    "llama-3.3-70b",
+    "gemma-3-27b",
+    "mistral-small-3.2-24b",
+    "glm-4.5-air",
+    "qwen3-235b-a22b",
+    "deepseek-v3",
+}
 
 
 def _known_sizes() -> list[tuple[str, str, int, str]]:

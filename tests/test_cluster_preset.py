@@ -26,8 +26,9 @@ def _cluster(*argv: str) -> dict[str, Any]:
 
 
 def test_a_saved_cluster_answers_the_same() -> None:
-    first = _cluster("qwen3-32b:Q4_K_M", *NODES, "-ts", "1,3", "-c", "8192",
-                     "--save-preset", "two-boxes")  # fmt: skip
+    first = _cluster(
+        "qwen3-32b:Q4_K_M", *NODES, "-ts", "1,3", "-c", "8192", "--save-preset", "two-boxes"
+    )
     again = _cluster("--preset", "two-boxes")
     assert again["nodes"] == first["nodes"] and again["tensor_split"] == [1.0, 3.0]
     assert again["n_ctx"] == 8192

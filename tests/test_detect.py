@@ -59,14 +59,27 @@ def test_cli_detect_json_reads_the_sysroot(
     monkeypatch.setenv("VRAMTUI_SYSROOT", str(hp_zbook_tree(tmp_path, carve=32 * GiB)))
     assert main(["detect", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    for key in ("os", "total_ram_bytes", "visible_ram_bytes", "gpus", "carve_out_bytes",
-                "preset", "sources"):  # fmt: skip
+    for key in (
+        "os",
+        "total_ram_bytes",
+        "visible_ram_bytes",
+        "gpus",
+        "carve_out_bytes",
+        "preset",
+        "sources",
+    ):
         assert key in data
     assert data["preset"] == "hp-zbook-ultra-g1a-64gb"
     assert data["carve_out_bytes"] == 32 * GiB
     assert data["machine"]["carve_out_bytes"] == 32 * GiB
-    assert set(data["gpus"][0]) >= {"name", "vendor", "pci_id", "dedicated_bytes",
-                                    "shared_bytes", "unified"}  # fmt: skip
+    assert set(data["gpus"][0]) >= {
+        "name",
+        "vendor",
+        "pci_id",
+        "dedicated_bytes",
+        "shared_bytes",
+        "unified",
+    }
     assert main(["detect"]) == 0
     text = capsys.readouterr().out
     assert "hp-zbook-ultra-g1a-64gb" in text and f"carve-out now: {format_bytes(32 * GiB)}" in text
@@ -75,10 +88,13 @@ def test_cli_detect_json_reads_the_sysroot(
 def test_strix_halo_desktop_with_raised_gtt(tmp_path: Path) -> None:
     installed, carve, gtt = 128 * GiB, 512 * MiB, 124 * GiB  # kyuz0's 124 GiB GTT setup
     root = make_tree(
-        tmp_path, installed=installed, carve=carve, cards=[amdgpu_card(carve, gtt)],
+        tmp_path,
+        installed=installed,
+        carve=carve,
+        cards=[amdgpu_card(carve, gtt)],
         dmi={"sys_vendor": "Framework", "product_name": "Desktop (AMD Ryzen AI Max 300 Series)"},
         params={"ttm/parameters/pages_limit": "32505856", "amdgpu/parameters/gttsize": "126976"},
-    )  # fmt: skip
+    )
     d = detect_machine(sysroot=root)
     assert d.preset == "framework-desktop-128gb"
     assert (d.ttm_pages_limit, d.amdgpu_gttsize_mib) == (32505856, 126976)
@@ -94,8 +110,12 @@ def test_strix_halo_desktop_with_raised_gtt(tmp_path: Path) -> None:
 
 def test_strix_halo_desktop_at_96_gb_is_still_128_gb(tmp_path: Path) -> None:
     carve = 96 * GiB
-    root = make_tree(tmp_path, installed=128 * GiB, carve=carve,
-                     cards=[amdgpu_card(carve, half_visible(128 * GiB, carve))])  # fmt: skip
+    root = make_tree(
+        tmp_path,
+        installed=128 * GiB,
+        carve=carve,
+        cards=[amdgpu_card(carve, half_visible(128 * GiB, carve))],
+    )
     d = detect_machine(sysroot=root)
     assert d.visible_ram_bytes is not None and d.visible_ram_bytes < 32 * GiB
     assert d.preset == "framework-desktop-128gb"
@@ -104,10 +124,17 @@ def test_strix_halo_desktop_at_96_gb_is_still_128_gb(tmp_path: Path) -> None:
 
 def test_unknown_strix_halo_box_is_built_from_the_template(tmp_path: Path) -> None:
     # A 64 GB mini PC: same GPU as the HP laptop, but not an HP: no preset, a built machine.
-    root = make_tree(tmp_path, installed=64 * GiB, carve=16 * GiB,
-                     cards=[amdgpu_card(16 * GiB, half_visible(64 * GiB, 16 * GiB))],
-                     dmi={"sys_vendor": "GMKtec", "product_name": "Default string",
-                          "board_name": "NucBox_EVO-X2"})  # fmt: skip
+    root = make_tree(
+        tmp_path,
+        installed=64 * GiB,
+        carve=16 * GiB,
+        cards=[amdgpu_card(16 * GiB, half_visible(64 * GiB, 16 * GiB))],
+        dmi={
+            "sys_vendor": "GMKtec",
+            "product_name": "Default string",
+            "board_name": "NucBox_EVO-X2",
+        },
+    )
     d = detect_machine(sysroot=root)
     assert d.preset is None
     assert d.product is None and d.board == "NucBox_EVO-X2"  # the placeholder is dropped
@@ -131,9 +158,13 @@ def _runner(outputs: dict[tuple[str, ...], CommandOutput]) -> CommandRunner:
 
 def nvidia_tree(root: Path, installed: int) -> Path:
     card = {"vendor": "0x10de", "device": "0x2684", "revision": "0xa1"}
-    return make_tree(root, installed=installed, cards=[card],
-                     dmi={"sys_vendor": "ASUS", "product_name": "System Product Name"},
-                     cpu="13th Gen Intel(R) Core(TM) i9-13900K")  # fmt: skip
+    return make_tree(
+        root,
+        installed=installed,
+        cards=[card],
+        dmi={"sys_vendor": "ASUS", "product_name": "System Product Name"},
+        cpu="13th Gen Intel(R) Core(TM) i9-13900K",
+    )
 
 
 def test_nvidia_desktop_reads_vram_from_nvidia_smi(tmp_path: Path) -> None:
@@ -161,8 +192,10 @@ def test_nvidia_desktop_with_less_ram_than_the_preset(tmp_path: Path) -> None:
 
 def test_nvidia_smi_missing_or_hanging_is_a_note(tmp_path: Path) -> None:
     root = nvidia_tree(tmp_path, 64 * GiB)
-    for out in (CommandOutput(127, "", "nvidia-smi not found"),
-                CommandOutput(124, "", "nvidia-smi timed out after 2 s")):  # fmt: skip
+    for out in (
+        CommandOutput(127, "", "nvidia-smi not found"),
+        CommandOutput(124, "", "nvidia-smi timed out after 2 s"),
+    ):
         d = detect_machine(sysroot=root, runner=_runner({NVIDIA_SMI: out}))
         assert d.gpus[0].dedicated_bytes is None
         assert any(out.error in p for p in d.problems if out.error)
@@ -255,9 +288,13 @@ def test_control_characters_from_dmi_are_not_printed(
 def test_save_then_detect_recognises_the_saved_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = make_tree(tmp_path / "tree", installed=64 * GiB, carve=8 * GiB,
-                     cards=[amdgpu_card(8 * GiB, half_visible(64 * GiB, 8 * GiB))],
-                     dmi={"sys_vendor": "GMKtec", "product_name": "NucBox EVO-X2"})  # fmt: skip
+    root = make_tree(
+        tmp_path / "tree",
+        installed=64 * GiB,
+        carve=8 * GiB,
+        cards=[amdgpu_card(8 * GiB, half_visible(64 * GiB, 8 * GiB))],
+        dmi={"sys_vendor": "GMKtec", "product_name": "NucBox EVO-X2"},
+    )
     monkeypatch.setenv("VRAMTUI_SYSROOT", str(root))
     assert main(["detect", "--save", "my-evo"]) == 0
     assert "saved machine preset my-evo" in capsys.readouterr().out

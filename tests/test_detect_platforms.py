@@ -87,10 +87,17 @@ def test_powershell_script_asks_for_what_the_parser_reads() -> None:
     argv = powershell_argv()
     assert argv[:4] == ("powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand")
     script = base64.b64decode(argv[4]).decode("utf-16-le")
-    for needle in ("Win32_ComputerSystem", "TotalPhysicalMemory", "Win32_PhysicalMemory",
-                   "Capacity", "Win32_VideoController", "PNPDeviceID",
-                   "HardwareInformation.qwMemorySize", "{4d36e968-e325-11ce-bfc1-08002be10318}",
-                   "ConvertTo-Json"):  # fmt: skip
+    for needle in (
+        "Win32_ComputerSystem",
+        "TotalPhysicalMemory",
+        "Win32_PhysicalMemory",
+        "Capacity",
+        "Win32_VideoController",
+        "PNPDeviceID",
+        "HardwareInformation.qwMemorySize",
+        "{4d36e968-e325-11ce-bfc1-08002be10318}",
+        "ConvertTo-Json",
+    ):
         assert needle in script
 
 
@@ -106,7 +113,10 @@ def test_windows_hp_zbook_at_512_mb() -> None:
     assert d.product == "HP ZBook Ultra G1a 14 inch Mobile Workstation PC"
     state = detected_machine_state(d)
     assert (state.machine.id, state.carve_out_bytes, state.os) == (
-        "hp-zbook-ultra-g1a-64gb", 512 * MiB, "windows")  # fmt: skip
+        "hp-zbook-ultra-g1a-64gb",
+        512 * MiB,
+        "windows",
+    )
 
 
 def test_windows_96_gb_carve_out_beyond_adapter_ram() -> None:

@@ -36,8 +36,14 @@ def _spec(ref: str) -> ModelSpec:
 def test_draft_buffers_are_its_own_estimate_at_its_own_settings() -> None:
     main_spec = with_draft(_spec(MAIN), DRAFT)
     assert main_spec.draft is not None
-    s = RuntimeSettings(ctx_size=8192, parallel=2, cache_type_k="q8_0", cache_type_v="q8_0",
-                        flash_attn="on", n_gpu_layers=40)  # fmt: skip
+    s = RuntimeSettings(
+        ctx_size=8192,
+        parallel=2,
+        cache_type_k="q8_0",
+        cache_type_v="q8_0",
+        flash_attn="on",
+        n_gpu_layers=40,
+    )
     both = estimate_memory(main_spec, s)
     alone = estimate_memory(_spec(MAIN), s)
     draft = estimate_memory(_spec(DRAFT), draft_settings(s))
@@ -86,10 +92,14 @@ def test_cli_estimate_check_and_copied_command(capsys: pytest.CaptureFixture[str
     machine = ["--machine", "desktop-rtx-5090"]
     main(["check", MAIN, *machine, "-c", "8K", "-md", DRAFT, "--json"])
     check = json.loads(capsys.readouterr().out)
-    resolved = resolve_scenario(None, ScenarioOverrides(
-        model_ref=MAIN, machine_id="desktop-rtx-5090",
-        settings={"ctx_size": 8192, "model_draft": DRAFT},
-    ))  # fmt: skip
+    resolved = resolve_scenario(
+        None,
+        ScenarioOverrides(
+            model_ref=MAIN,
+            machine_id="desktop-rtx-5090",
+            settings={"ctx_size": 8192, "model_draft": DRAFT},
+        ),
+    )
     args = scenario_args(resolved)
     assert args[args.index("--model-draft") + 1] == DRAFT
     main(["check", *args, "--json"])
@@ -100,8 +110,9 @@ def test_local_draft_file_and_plan_line(tmp_path: Path, capsys: pytest.CaptureFi
     spec = _spec(DRAFT)  # written with its own tokenizer type; the vocabulary by its size
     spec = replace(spec, metadata={**spec.metadata, "llama.vocab_size": 128256})
     path = write_sparse_gguf(tmp_path / "draft-Q4_K_M.gguf", spec, tokenizer=False)
-    code = main(["plan", MAIN, "--machine", "desktop-rtx-5090", "-c", "8K", "-md", str(path),
-                 "--json"])  # fmt: skip
+    code = main(
+        ["plan", MAIN, "--machine", "desktop-rtx-5090", "-c", "8K", "-md", str(path), "--json"]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code in (0, 1)
     assert f"-md {path}" in data["commands"]["llama_server"]

@@ -30,9 +30,19 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, obje
 
 def test_json_has_the_documented_keys(qwen3_32b: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = _json(capsys, ["estimate", str(qwen3_32b), "-c", "16384", "--json"])
-    for key in ("weights_bytes", "weights_device_bytes", "weights_host_bytes", "kv_bytes",
-                "compute_device_bytes", "compute_host_bytes", "mmproj_bytes",
-                "total_device_bytes", "total_host_bytes", "model", "settings"):  # fmt: skip
+    for key in (
+        "weights_bytes",
+        "weights_device_bytes",
+        "weights_host_bytes",
+        "kv_bytes",
+        "compute_device_bytes",
+        "compute_host_bytes",
+        "mmproj_bytes",
+        "total_device_bytes",
+        "total_host_bytes",
+        "model",
+        "settings",
+    ):
         assert key in data, key
     model = data["model"]
     assert isinstance(model, dict)
@@ -56,8 +66,9 @@ def test_estimate_prints_llama_cpp_weights_and_kv(
     pytest.importorskip("xllamacpp")
     ref = run_dry_run(qwen3_32b, RuntimeSettings(ctx_size=16384))
     assert not ref.error
-    data = _json(capsys, ["estimate", str(qwen3_32b), "--ctx-size", "16384", "--backend", "cpu",
-                          "--json"])  # fmt: skip
+    data = _json(
+        capsys, ["estimate", str(qwen3_32b), "--ctx-size", "16384", "--backend", "cpu", "--json"]
+    )
     assert math.floor(int(data["weights_bytes"]) / MIB) == ref.model_mib  # type: ignore[call-overload]
     assert math.floor(int(data["kv_bytes"]) / MIB) == ref.context_mib  # type: ignore[call-overload]
     # and the table shows the same figures

@@ -85,8 +85,15 @@ def test_without_the_extra_one_line_and_exit_2(files: dict[str, Path], command: 
         "from vramtui.cli.main import main\n"
         f"sys.exit(main({argv!r}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, env=dict(os.environ), timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ),
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -115,7 +122,10 @@ def test_gpu_table_rows_and_backend() -> None:
     exact = from_dry_run(run, "file")
     assert exact.backend == "cuda"
     assert (exact.model_bytes, exact.context_bytes, exact.compute_bytes) == (
-        4877 * MIB, 288 * MIB, 167 * MIB)  # fmt: skip
+        4877 * MIB,
+        288 * MIB,
+        167 * MIB,
+    )
     assert [p.name for p in exact.places] == ["CUDA0", "Host"]
     assert exact.places[0].description == "RTX 4090"
 
@@ -145,10 +155,15 @@ def test_compare_is_instant_minus_exact_at_mib_resolution() -> None:
     j = bd.to_json()
     model_mib, ctx_mib = j["weights_bytes"] // MIB, j["kv_bytes"] // MIB
     exact = ExactEstimate(
-        model_bytes=(model_mib - 1) * MIB, context_bytes=ctx_mib * MIB, compute_bytes=100 * MIB,
-        places=(ExactPlace("Host", "", 0, 0, 0),), llama_cpp_version="b1", backend="cpu",
-        ran_on="file", seconds=0.5,
-    )  # fmt: skip
+        model_bytes=(model_mib - 1) * MIB,
+        context_bytes=ctx_mib * MIB,
+        compute_bytes=100 * MIB,
+        places=(ExactPlace("Host", "", 0, 0, 0),),
+        llama_cpp_version="b1",
+        backend="cpu",
+        ran_on="file",
+        seconds=0.5,
+    )
     got = compare(exact, bd)
     assert got["difference"]["model_bytes"] == MIB
     assert got["difference"]["context_bytes"] == 0
@@ -168,8 +183,7 @@ def test_estimate_exact_json_on_long_tail_files(
     files: dict[str, Path], name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 16's acceptance line: llama.cpp's figures, and the instant estimate within 2 %."""
-    code, out, err = _run(capsys, "estimate", str(files[name]), "-c", "32768", "--exact",
-                          "--json")  # fmt: skip
+    code, out, err = _run(capsys, "estimate", str(files[name]), "-c", "32768", "--exact", "--json")
     assert code == 0, err
     exact = json.loads(out)["exact"]
     for key in ("model_bytes", "context_bytes", "compute_bytes", "llama_cpp_version", "backend"):
@@ -194,7 +208,10 @@ def test_exact_answers_are_cached_by_header_identity(files: dict[str, Path]) -> 
     again = exact_memory(replace(spec, name="renamed"), s)
     assert not first.cached and again.cached
     assert (again.model_bytes, again.context_bytes, again.compute_bytes) == (
-        first.model_bytes, first.context_bytes, first.compute_bytes)  # fmt: skip
+        first.model_bytes,
+        first.context_bytes,
+        first.compute_bytes,
+    )
     other = exact_memory(spec, s.with_changes(ctx_size=4096))
     assert not other.cached and other.context_bytes * 2 == first.context_bytes
 
@@ -215,7 +232,10 @@ def test_remote_header_from_loopback_gives_the_files_figures(files: dict[str, Pa
     assert remote.ran_on == "header" and local.ran_on == "file"
     assert sent < 32 * MIB < files["Qwen2.5-7B"].stat().st_size
     assert (remote.model_bytes, remote.context_bytes, remote.compute_bytes) == (
-        local.model_bytes, local.context_bytes, local.compute_bytes)  # fmt: skip
+        local.model_bytes,
+        local.context_bytes,
+        local.compute_bytes,
+    )
 
 
 @needs_llama

@@ -101,9 +101,12 @@ def test_unknown_architecture_file_is_marked_approximate(tmp_path: Path) -> None
 
     state = MachineState.default_for(get_machine("desktop-rtx-4090"))
     odd = open_local_model(
-        str(write_gguf(tmp_path / "odd.gguf", "frobnicator", llama_metadata("frobnicator"),
-                       llama_tensors()))
-    )  # fmt: skip
+        str(
+            write_gguf(
+                tmp_path / "odd.gguf", "frobnicator", llama_metadata("frobnicator"), llama_tensors()
+            )
+        )
+    )
     known = open_local_model(
         str(write_gguf(tmp_path / "known.gguf", "llama", llama_metadata("llama"), llama_tensors()))
     )

@@ -24,8 +24,9 @@ MIB = 1 << 20
 def test_gpu_compute_within_10_percent_of_real_logs(log: dict[str, Any]) -> None:
     spec = open_catalog_model(log["model"])
     assert spec is not None
-    settings = RuntimeSettings(ctx_size=log["ctx"], ubatch_size=log["ubatch"],
-                               flash_attn=log["flash_attn"])  # fmt: skip
+    settings = RuntimeSettings(
+        ctx_size=log["ctx"], ubatch_size=log["ubatch"], flash_attn=log["flash_attn"]
+    )
     bd = estimate_memory(spec, settings, backend="gpu")
     device = bd.total(Place.DEVICE, BufferKind.COMPUTE) / MIB
     host = bd.total(Place.HOST, BufferKind.COMPUTE) / MIB

@@ -69,7 +69,7 @@ def _bad(**changes: str) -> Callable[[Path], None]:
         ("fifo", os.mkfifo, "is a FIFO"),
         ("big", lambda p: p.write_text("# " + "x" * 300_000), "too large"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_machine_preset_is_reported_once_and_skipped(
     name: str, make: Callable[[Path], None], expected: str
 ) -> None:
@@ -115,8 +115,12 @@ def test_import_refuses_what_is_not_a_regular_file(
 
 
 def _race(name: str, description: str) -> int:
-    scenario = Scenario(name=name, model_ref="llama-3.1-8b:Q4_K_M", machine_id="desktop-rtx-4090",
-                        description=description)  # fmt: skip
+    scenario = Scenario(
+        name=name,
+        model_ref="llama-3.1-8b:Q4_K_M",
+        machine_id="desktop-rtx-4090",
+        description=description,
+    )
     try:
         save_scenario(scenario)
     except PresetError:
@@ -220,13 +224,16 @@ def test_deep_json_from_a_server_is_refused() -> None:
 @pytest.mark.parametrize(
     ("final", "field", "note"),
     [
-        ({"timings": {"predicted_per_second": -5.0, "predicted_n": 8}}, "decode_tokens_per_second",
-         "decode speed"),
+        (
+            {"timings": {"predicted_per_second": -5.0, "predicted_n": 8}},
+            "decode_tokens_per_second",
+            "decode speed",
+        ),
         ({"timings": {"prompt_ms": -100.0, "prompt_n": 10}}, "ttft_server_s", "server time"),
         ({"timings": {"prompt_per_second": -1.0}}, "prompt_tokens_per_second", "prompt speed"),
         ({"stats": {"time_to_first_token": -0.5}}, "ttft_server_s", "server time"),
     ],
-)  # fmt: skip
+)
 def test_negative_timings_are_discarded_with_a_note(
     final: dict[str, object], field: str, note: str
 ) -> None:
@@ -258,16 +265,31 @@ def test_discovery_skips_fifos_links_out_and_escaping_digests(tmp_path: Path) ->
     manifest = ollama / "manifests" / "registry.ollama.ai" / "library" / "evil" / "latest"
     manifest.parent.mkdir(parents=True)
     (ollama / "blobs").mkdir()
-    manifest.write_text(json.dumps({"layers": [
-        {"mediaType": "application/vnd.ollama.image.model", "digest": "../../elsewhere/x.gguf"},
-    ]}))  # fmt: skip
+    manifest.write_text(
+        json.dumps(
+            {
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.ollama.image.model",
+                        "digest": "../../elsewhere/x.gguf",
+                    },
+                ]
+            }
+        )
+    )
     good = hashlib.sha256(b"ok").hexdigest()
     write_tiny_model(ollama / "blobs" / f"sha256-{good}")
     ok = ollama / "manifests" / "registry.ollama.ai" / "library" / "fine" / "latest"
     ok.parent.mkdir(parents=True)
-    ok.write_text(json.dumps({"layers": [
-        {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{good}"},
-    ]}))  # fmt: skip
+    ok.write_text(
+        json.dumps(
+            {
+                "layers": [
+                    {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{good}"},
+                ]
+            }
+        )
+    )
     result = _within(30, lambda: discover_models(roots=_roots(("user", tree), ("ollama", ollama))))
     names = sorted(m.name for m in result.models)  # type: ignore[attr-defined]
     problems = " | ".join(result.problems)  # type: ignore[attr-defined]
@@ -285,8 +307,11 @@ def test_a_damaged_discovery_index_is_read_again(tmp_path: Path) -> None:
     discover_models(roots=_roots(("user", tree)))
     index = cache_dir() / "discovery-index.json"
     data = json.loads(index.read_text())
-    data["entries"][str(path)] = {**data["entries"][str(path)], "architecture": [[["x"]]],
-                                  "error": {"no": 1}}  # fmt: skip
+    data["entries"][str(path)] = {
+        **data["entries"][str(path)],
+        "architecture": [[["x"]]],
+        "error": {"no": 1},
+    }
     index.write_text(json.dumps(data))
     result = discover_models(roots=_roots(("user", tree)))
     assert [m.architecture for m in result.models] == ["llama"] and result.problems == []

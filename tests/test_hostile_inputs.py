@@ -141,8 +141,9 @@ def test_not_regular_files_are_refused_unread(
 
 def test_tensor_tables_llama_cpp_refuses(tmp_path: Path) -> None:
     kvs = [pack_kv("general.architecture", 8, "llama")]
-    overlap = raw_gguf(kvs, [pack_tensor("a", (32,), 0, 0), pack_tensor("b", (32,), 0, 0)],
-                       data=256)  # fmt: skip
+    overlap = raw_gguf(
+        kvs, [pack_tensor("a", (32,), 0, 0), pack_tensor("b", (32,), 0, 0)], data=256
+    )
     (tmp_path / "overlap.gguf").write_bytes(overlap)
     with pytest.raises(ModelFileError, match="'b' has data offset 0, expected 128"):
         read_gguf_header(tmp_path / "overlap.gguf")
@@ -180,8 +181,9 @@ HOSTILE_NAME = "[/]\x1b]52;c;aGk=\x07\x1b[31mred[bold]\nfits\n" + "y" * 65536
 def test_names_are_text_in_every_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    path = _model(tmp_path / "evil.gguf", **{"general.name": HOSTILE_NAME,
-                                            "general.architecture": "llama"})  # fmt: skip
+    path = _model(
+        tmp_path / "evil.gguf", **{"general.name": HOSTILE_NAME, "general.architecture": "llama"}
+    )
     verb, *rest = command
     for extra in ([], ["--json"]):
         code = main([verb, str(path), "--mmproj", "none", *rest, *extra])

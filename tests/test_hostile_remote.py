@@ -76,8 +76,9 @@ def test_a_dripping_server_is_cut_at_the_deadline_not_per_read(hostile: HostileS
 def test_endless_small_ranges_hit_the_request_cap(hostile: HostileServer) -> None:
     stats = RemoteStats()
     with pytest.raises(RemoteError, match="range requests for one header"):
-        open_remote_model(hostile.url("one_byte_ranges"), mmproj="none", options=OPTIONS,
-                          stats=stats)  # fmt: skip
+        open_remote_model(
+            hostile.url("one_byte_ranges"), mmproj="none", options=OPTIONS, stats=stats
+        )
     assert stats.requests == OPTIONS.max_requests_per_file
 
 

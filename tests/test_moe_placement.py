@@ -73,8 +73,12 @@ def test_cpu_moe_and_exps_pattern_and_all_layers_agree() -> None:
     dev0, _ = _weights(spec, S())
     n_layer = spec.meta("block_count")
     assert isinstance(n_layer, int)
-    for s in (S(cpu_moe=True), S(override_tensor="exps=CPU"), S(n_cpu_moe=n_layer),
-              S(n_cpu_moe=n_layer + 5)):  # fmt: skip
+    for s in (
+        S(cpu_moe=True),
+        S(override_tensor="exps=CPU"),
+        S(n_cpu_moe=n_layer),
+        S(n_cpu_moe=n_layer + 5),
+    ):
         dev, _ = _weights(spec, s)
         assert dev0 - dev == every
     dev, _ = _weights(spec, S(override_tensor=r"blk\.(0|1|2)\.ffn_.*_exps\.=CPU"))
@@ -123,8 +127,9 @@ def test_device_compute_holds_the_largest_copied_expert_tensor() -> None:
     assert spec is not None
     base = estimate_memory(spec, S()).total(Place.DEVICE, BufferKind.COMPUTE)
     moved = estimate_memory(spec, S(n_cpu_moe=3)).total(Place.DEVICE, BufferKind.COMPUTE)
-    largest = max(t.n_bytes for t in spec.tensors if _EXPERT.match(t.name)
-                  and int(t.name.split(".")[1]) < 3)  # fmt: skip
+    largest = max(
+        t.n_bytes for t in spec.tensors if _EXPERT.match(t.name) and int(t.name.split(".")[1]) < 3
+    )
     assert moved - base == largest
     hp = ModelHparams.from_spec(spec)
     hp_moves = tensor_moves(spec, hp, tensor_overrides("", False, 3), (True,) * hp.n_layer, True)
@@ -193,12 +198,17 @@ def test_flags_round_trip_through_cli_presets_and_scenario_args(
     code = main(["check", "gpt-oss-120b", "--machine", "desktop-rtx-4090", *flags, "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code in (0, 1)
-    settings = RuntimeSettings(override_tensor=r"blk\.(0|1)\.ffn_.*_exps\.=CPU", cpu_moe=True,
-                               n_cpu_moe=7)  # fmt: skip
-    resolved = resolve_scenario(None, ScenarioOverrides(
-        model_ref="gpt-oss-120b", machine_id="desktop-rtx-4090",
-        settings={"override_tensor": settings.override_tensor, "cpu_moe": True, "n_cpu_moe": 7},
-    ))  # fmt: skip
+    settings = RuntimeSettings(
+        override_tensor=r"blk\.(0|1)\.ffn_.*_exps\.=CPU", cpu_moe=True, n_cpu_moe=7
+    )
+    resolved = resolve_scenario(
+        None,
+        ScenarioOverrides(
+            model_ref="gpt-oss-120b",
+            machine_id="desktop-rtx-4090",
+            settings={"override_tensor": settings.override_tensor, "cpu_moe": True, "n_cpu_moe": 7},
+        ),
+    )
     assert resolved.settings == settings
     args = scenario_args(resolved)
     for flag in ("-ot", "--cpu-moe", "--n-cpu-moe"):

@@ -71,8 +71,9 @@ def test_recommend_cli_prints_and_emits_it(capsys: pytest.CaptureFixture[str]) -
     n = data["expert_offload"]["n_cpu_moe"]
     main(argv)
     assert f"--n-cpu-moe {n}" in capsys.readouterr().out
-    assert main(["plan", "gpt-oss-120b", "--machine", "desktop-rtx-4090", "-c", "16K",
-                 "--json"]) in (0, 1)  # fmt: skip
+    assert main(
+        ["plan", "gpt-oss-120b", "--machine", "desktop-rtx-4090", "-c", "16K", "--json"]
+    ) in (0, 1)
     plan = json.loads(capsys.readouterr().out)
     assert f"--n-cpu-moe {n}" in plan["commands"]["llama_server"]
 

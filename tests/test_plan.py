@@ -145,8 +145,21 @@ def test_model_references_and_cache_types_in_the_commands(tmp_path: Path) -> Non
 
 
 def test_cli_plan_json_with_a_machine(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["plan", "glm-4.7-flash:Q4_K_M", "--machine", "hp-zbook-ultra-g1a-64gb",
-                 "--carve-out", "512M", "--os", "windows", "-c", "16384", "--json"])  # fmt: skip
+    code = main(
+        [
+            "plan",
+            "glm-4.7-flash:Q4_K_M",
+            "--machine",
+            "hp-zbook-ultra-g1a-64gb",
+            "--carve-out",
+            "512M",
+            "--os",
+            "windows",
+            "-c",
+            "16384",
+            "--json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["verdict"] == "fits"
     assert data["reboot_needed"] is True and data["carve_out_bytes"] == 32 * GiB

@@ -46,17 +46,44 @@ def _one_error_line(err: str) -> str:
 def test_save_show_list_export_import_delete(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["preset", "save", "glm32", "glm-4.7-flash:Q4_K_M", "--machine", MACHINE,
-                 "--carve-out", "32G", "--os", "linux", "--gtt", "48G", "-c", "16384",
-                 "-ctk", "Q8_0", "-fa", "on", "--description", "my setup"])  # fmt: skip
+    code = main(
+        [
+            "preset",
+            "save",
+            "glm32",
+            "glm-4.7-flash:Q4_K_M",
+            "--machine",
+            MACHINE,
+            "--carve-out",
+            "32G",
+            "--os",
+            "linux",
+            "--gtt",
+            "48G",
+            "-c",
+            "16384",
+            "-ctk",
+            "Q8_0",
+            "-fa",
+            "on",
+            "--description",
+            "my setup",
+        ]
+    )
     assert code == 0
     s = load_scenario("glm32")
     assert (s.model_ref, s.machine_id, s.carve_out_bytes, s.os, s.gtt_bytes) == (
-        "glm-4.7-flash:Q4_K_M", MACHINE, 32 * GiB, "linux", 48 * GiB,
-    )  # fmt: skip
+        "glm-4.7-flash:Q4_K_M",
+        MACHINE,
+        32 * GiB,
+        "linux",
+        48 * GiB,
+    )
     assert (s.settings.ctx_size, s.settings.cache_type_k, s.settings.flash_attn) == (
-        16384, "q8_0", "on",
-    )  # fmt: skip
+        16384,
+        "q8_0",
+        "on",
+    )
     assert s.description == "my setup"
     capsys.readouterr()
 
@@ -85,8 +112,10 @@ def test_save_show_list_export_import_delete(
 def test_save_from_a_file_with_overrides(tmp_path: Path) -> None:
     friend = tmp_path / "friend.toml"
     friend.write_text(FRIEND, encoding="utf-8")
-    assert main(["preset", "save", "mine", "--from", str(friend), "--carve-out", "48G",
-                 "-c", "8192"]) == 0  # fmt: skip
+    assert (
+        main(["preset", "save", "mine", "--from", str(friend), "--carve-out", "48G", "-c", "8192"])
+        == 0
+    )
     s = load_scenario("mine")
     assert (s.name, s.carve_out_bytes, s.os) == ("mine", 48 * GiB, "windows")
     assert (s.settings.ctx_size, s.settings.flash_attn) == (8192, "on")
@@ -157,8 +186,12 @@ def test_friends_typo_via_the_real_command(tmp_path: Path) -> None:
     env.pop("VRAMTUI_DEBUG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "vramtui", "preset", "import", str(friend)],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     line = _one_error_line(proc.stderr)
     assert "machine.os" in line and "did you mean windows?" in line

@@ -21,8 +21,16 @@ from vramtui.core.gguf.writer import write_sparse_gguf
 from vramtui.core.remote.hf_listing import group_quants, list_hf_files, quant_name
 from vramtui.core.remote.http import RemoteOptions
 
-SEED = ["--machine", "hp-zbook-ultra-g1a-64gb", "--carve-out", "32G", "-c", "16384",
-        "--runtime", "lmstudio"]  # fmt: skip
+SEED = [
+    "--machine",
+    "hp-zbook-ultra-g1a-64gb",
+    "--carve-out",
+    "32G",
+    "-c",
+    "16384",
+    "--runtime",
+    "lmstudio",
+]
 QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
 STEM = "Qwen3-VL-32B-Instruct"
 
@@ -76,8 +84,19 @@ def test_settings_change_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
     """The seed: 24K is the practical limit at 32 GB; at 32K only Q4_K_M runs cleanly."""
     code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *SEED, "-c", "32K", "--json")
     assert json.loads(out)["largest_clean"] in ("Q4_K_M", None)
-    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *SEED[:2], "--carve-out", "512M",
-                        "-c", "16K", "--runtime", "lmstudio", "--json")  # fmt: skip
+    code, out, _ = _run(
+        capsys,
+        "quants",
+        "qwen3-vl-32b",
+        *SEED[:2],
+        "--carve-out",
+        "512M",
+        "-c",
+        "16K",
+        "--runtime",
+        "lmstudio",
+        "--json",
+    )
     data = json.loads(out)
     assert data["largest_clean"] is None and code == 1  # everything spills at 512 MB
 
@@ -101,24 +120,42 @@ def hub(quant_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loopbac
     with serve() as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url(""))
         files = sorted(quant_folder.glob("*.gguf"))
-        entries = [{"type": "directory", "path": "docs", "oid": "d0", "size": 0},
-                   {"type": "file", "path": "README.md", "oid": "r0", "size": 11}]  # fmt: skip
+        entries = [
+            {"type": "directory", "path": "docs", "oid": "d0", "size": 0},
+            {"type": "file", "path": "README.md", "oid": "r0", "size": 11},
+        ]
         for f in files:
             size = f.stat().st_size
-            entries.append({"type": "file", "path": f.name, "oid": "x", "size": size,
-                            "lfs": {"oid": "sha", "size": size, "pointerSize": 135}})  # fmt: skip
+            entries.append(
+                {
+                    "type": "file",
+                    "path": f.name,
+                    "oid": "x",
+                    "size": size,
+                    "lfs": {"oid": "sha", "size": size, "pointerSize": 135},
+                }
+            )
             server.add_file(f"/org/qwen3-vl-gguf/resolve/main/{f.name}", f)
-        f32 = {"type": "file", "path": f"F32/{STEM}-F32-00001-of-00002.gguf", "oid": "b",
-               "size": 70_000_000_000, "lfs": {"oid": "s", "size": 70_000_000_000,
-                                               "pointerSize": 135}}  # fmt: skip
-        f32b = {**f32, "path": f"F32/{STEM}-F32-00002-of-00002.gguf",
-                "size": 61_100_000_000, "lfs": {"oid": "t", "size": 61_100_000_000}}  # fmt: skip
+        f32 = {
+            "type": "file",
+            "path": f"F32/{STEM}-F32-00001-of-00002.gguf",
+            "oid": "b",
+            "size": 70_000_000_000,
+            "lfs": {"oid": "s", "size": 70_000_000_000, "pointerSize": 135},
+        }
+        f32b = {
+            **f32,
+            "path": f"F32/{STEM}-F32-00002-of-00002.gguf",
+            "size": 61_100_000_000,
+            "lfs": {"oid": "t", "size": 61_100_000_000},
+        }
         first, second = entries[:4], [*entries[4:], f32, f32b]
         page2 = server.url("/api/models/org/qwen3-vl-gguf/tree-page-2")
         server.routes["/api/models/org/qwen3-vl-gguf/tree/main"] = Route(
-            body=json.dumps(first).encode(), content_type="application/json",
+            body=json.dumps(first).encode(),
+            content_type="application/json",
             headers={"Link": f'<{page2}?cursor=abc>; rel="next"'},
-        )  # fmt: skip
+        )
         server.routes["/api/models/org/qwen3-vl-gguf/tree-page-2"] = Route(
             body=json.dumps(second).encode(), content_type="application/json"
         )

@@ -25,8 +25,21 @@ def _write_model(folder: Path, ref: str, stem: str) -> Path:
 
 
 def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
-    code = main(["check", *args, "--machine", "hp-zbook-ultra-g1a-64gb", "--os", "windows",
-                 "--runtime", "lmstudio", "-c", "16384", "--json"])  # fmt: skip
+    code = main(
+        [
+            "check",
+            *args,
+            "--machine",
+            "hp-zbook-ultra-g1a-64gb",
+            "--os",
+            "windows",
+            "--runtime",
+            "lmstudio",
+            "-c",
+            "16384",
+            "--json",
+        ]
+    )
     return code, json.loads(capsys.readouterr().out)
 
 

@@ -94,10 +94,20 @@ def test_same_model_same_machine_windows_vs_linux() -> None:
     """The seed's GLM on the 128 GB box: Linux llama.cpp (RADV, GTT) is faster than Windows
     LM Studio with everything in the carve-out, which is faster than a spill to shared memory."""
     linux = _fit("glm-4.7-flash:Q4_K_M", "strix-halo-128gb-linux", gtt_bytes=124 << 30)
-    win = _fit("glm-4.7-flash:Q4_K_M", "framework-desktop-128gb", os="windows",
-               runtime="lmstudio", carve_out_bytes=64 << 30)  # fmt: skip
-    spill = _fit("glm-4.7-flash:Q4_K_M", "framework-desktop-128gb", os="windows",
-                 runtime="lmstudio", carve_out_bytes=512 << 20)  # fmt: skip
+    win = _fit(
+        "glm-4.7-flash:Q4_K_M",
+        "framework-desktop-128gb",
+        os="windows",
+        runtime="lmstudio",
+        carve_out_bytes=64 << 30,
+    )
+    spill = _fit(
+        "glm-4.7-flash:Q4_K_M",
+        "framework-desktop-128gb",
+        os="windows",
+        runtime="lmstudio",
+        carve_out_bytes=512 << 20,
+    )
     assert linux.speed.inputs is not None and linux.speed.inputs.weights_shared == 0
     assert spill.speed.inputs is not None and spill.speed.inputs.weights_shared == 1
     lin, w, sp = (f.speed.decode_tokens_per_second for f in (linux, win, spill))
@@ -137,8 +147,15 @@ def test_image_tokens_follow_patch_and_merge() -> None:
     assert image_tokens(vl, 1920, 1080) == 60 * 34  # 32-pixel cells, rounded
     assert image_tokens(vl, 2880, 1800) == 4000  # scaled into the 4096-token limit
     assert image_tokens(vl, 16, 16) >= 8  # and up to the 8-token floor
-    fixed = VisionProfile(params=400_000_000, n_layer=27, n_embd=1152, patch_size=14, merge=4,
-                          image_size=896, dynamic=False)  # fmt: skip
+    fixed = VisionProfile(
+        params=400_000_000,
+        n_layer=27,
+        n_embd=1152,
+        patch_size=14,
+        merge=4,
+        image_size=896,
+        dynamic=False,
+    )
     assert image_tokens(fixed, 1920, 1080) == image_tokens(fixed, 100, 100) == 256
 
 
@@ -193,10 +210,17 @@ def test_cpu_backend_is_priced_on_the_cpu() -> None:
 
 def test_preset_speed_fields_are_optional_and_checked() -> None:
     base = {
-        "id": "x", "name": "x", "kind": "other", "total_ram_gib": 16, "bandwidth_gbps": 100,
-        "fp16_tflops": 10, "default_os": "linux", "default_backend": "vulkan",
-        "unified_memory": True, "sources": ["test"],
-    }  # fmt: skip
+        "id": "x",
+        "name": "x",
+        "kind": "other",
+        "total_ram_gib": 16,
+        "bandwidth_gbps": 100,
+        "fp16_tflops": 10,
+        "default_os": "linux",
+        "default_backend": "vulkan",
+        "unified_memory": True,
+        "sources": ["test"],
+    }
     m = parse_machine(base, "x.toml")
     assert m.int8_tops is None and m.shared_bandwidth_gbps is None and m.default_gtt_bytes is None
     m = parse_machine({**base, "int8_tops": 20, "default_gtt_gib": 12}, "x.toml")

@@ -61,9 +61,15 @@ def test_rows_are_well_formed(rows: list[Row]) -> None:
         assert r.fold, r.id
     # every class the issue names is in the data
     classes = {(r.class_label, r.backend_label) for r in rows}
-    for want in [("strix_halo/linux", "vulkan.radv"), ("strix_halo/linux", "rocm"),
-                 ("dgx_spark", "cuda"), ("apple", "metal"), ("discrete_gpu", "cuda"),
-                 ("strix_halo/windows", "vulkan"), ("strix_halo/windows", "rocm")]:  # fmt: skip
+    for want in [
+        ("strix_halo/linux", "vulkan.radv"),
+        ("strix_halo/linux", "rocm"),
+        ("dgx_spark", "cuda"),
+        ("apple", "metal"),
+        ("discrete_gpu", "cuda"),
+        ("strix_halo/windows", "vulkan"),
+        ("strix_halo/windows", "rocm"),
+    ]:
         assert want in classes
 
 

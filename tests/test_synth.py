@@ -121,7 +121,13 @@ def test_unknown_architecture_and_bad_input_are_one_line_errors() -> None:
 
 
 def test_projector() -> None:
-    mm = synthesize_projector({"clip.vision.embedding_length": 1152, "clip.vision.block_count": 27,
-                               "clip.vision.projection_dim": 5120}, "F16")  # fmt: skip
+    mm = synthesize_projector(
+        {
+            "clip.vision.embedding_length": 1152,
+            "clip.vision.block_count": 27,
+            "clip.vision.projection_dim": 5120,
+        },
+        "F16",
+    )
     assert mm.architecture == "clip"
     assert 0.5 * GIB < mm.weights_bytes < 1.5 * GIB  # Qwen3-VL mmproj F16 files are ~1.1 GB

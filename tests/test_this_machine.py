@@ -45,8 +45,16 @@ def test_check_with_another_carve_out_says_a_reboot_is_needed(
 
 
 def test_given_machine_has_no_reboot_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    _, data = _json(["check", "glm-4.7-flash:Q4_K_M", "--machine", "hp-zbook-ultra-g1a-64gb",
-                     "--carve-out", "32G"])  # fmt: skip
+    _, data = _json(
+        [
+            "check",
+            "glm-4.7-flash:Q4_K_M",
+            "--machine",
+            "hp-zbook-ultra-g1a-64gb",
+            "--carve-out",
+            "32G",
+        ]
+    )
     assert (data["machine_source"], data["reboot_needed"]) == ("given", None)
 
 

@@ -104,8 +104,14 @@ def test_a_carve_out_that_is_not_a_bios_step_is_flagged_with_the_nearest() -> No
 def test_will_not_fit_has_no_speed_and_no_ram_left() -> None:
     code, data = _check("qwen3-vl-32b:Q6_K", *LAPTOP, "--carve-out", "48G", "-c", "16384")
     assert (code, data["verdict"]) == (3, "will_not_fit")
-    for key in ("decode_tokens_per_second", "prefill_tokens_per_second", "time_to_first_token_s",
-                "speed", "system_ram_left_bytes", "gpu_left_bytes"):  # fmt: skip
+    for key in (
+        "decode_tokens_per_second",
+        "prefill_tokens_per_second",
+        "time_to_first_token_s",
+        "speed",
+        "system_ram_left_bytes",
+        "gpu_left_bytes",
+    ):
         assert data[key] is None, key
     assert "slow_decode" not in data["reasons"]
 
@@ -188,8 +194,14 @@ def test_context_as_the_app_accepts_it(text: str, ctx: int) -> None:
 
 def _run(command: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    return subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
-                          text=True, env=env, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 VRAMTUI = f"{sys.executable} -m vramtui"

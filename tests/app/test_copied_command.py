@@ -76,10 +76,23 @@ def _run_check(command: str) -> tuple[int, dict[str, Any] | None]:
 
 def _same(fit: FitResult, data: dict[str, Any], command: str) -> None:
     shown = fit.to_json()
-    for key in ("verdict", "reasons", "dedicated_used_bytes", "shared_used_bytes",
-                "system_ram_left_bytes", "load_peak_bytes", "gpu_left_bytes", "n_gpu_layers",
-                "backend", "decode_tokens_per_second", "prefill_tokens_per_second",
-                "time_to_first_token_s", "pools", "pool_usage", "estimate"):  # fmt: skip
+    for key in (
+        "verdict",
+        "reasons",
+        "dedicated_used_bytes",
+        "shared_used_bytes",
+        "system_ram_left_bytes",
+        "load_peak_bytes",
+        "gpu_left_bytes",
+        "n_gpu_layers",
+        "backend",
+        "decode_tokens_per_second",
+        "prefill_tokens_per_second",
+        "time_to_first_token_s",
+        "pools",
+        "pool_usage",
+        "estimate",
+    ):
         assert data[key] == json.loads(json.dumps(shown[key])), f"{key} differs for {command}"
 
 

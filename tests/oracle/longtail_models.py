@@ -23,59 +23,143 @@ from vramtui.core.gguf.spec import MetaValue
 
 
 def _gemma3n(n_layer: int, n_ff: int) -> dict[str, MetaValue]:
-    return _md("gemma3n", 262144, block_count=n_layer, embedding_length=2048,
-        feed_forward_length=(n_ff,) * n_layer, attention__head_count=8,
-        attention__head_count_kv=2, attention__key_length=256, attention__value_length=256,
+    return _md(
+        "gemma3n",
+        262144,
+        block_count=n_layer,
+        embedding_length=2048,
+        feed_forward_length=(n_ff,) * n_layer,
+        attention__head_count=8,
+        attention__head_count_kv=2,
+        attention__key_length=256,
+        attention__value_length=256,
         attention__sliding_window=512,
         attention__sliding_window_pattern=tuple(il % 5 < 4 for il in range(n_layer)),
-        altup__active_idx=0, altup__num_inputs=4, embedding_length_per_layer_input=256,
+        altup__active_idx=0,
+        altup__num_inputs=4,
+        embedding_length_per_layer_input=256,
         attention__shared_kv_layers=float(n_layer - 20),
         activation_sparsity_scale=tuple([1.6448533535003662] * 10 + [0.0] * (n_layer - 10)),
-        context_length=32768, attention__layer_norm_rms_epsilon=1e-6, rope__freq_base=1e6,
-        final_logit_softcapping=30.0)  # fmt: skip
+        context_length=32768,
+        attention__layer_norm_rms_epsilon=1e-6,
+        rope__freq_base=1e6,
+        final_logit_softcapping=30.0,
+    )
 
 
 def _v2_lite(*, mla: bool) -> dict[str, MetaValue]:
     heads: dict[str, MetaValue] = (
-        {"attention__head_count_kv": 1, "attention__key_length": 576,
-         "attention__value_length": 512, "attention__key_length_mla": 192,
-         "attention__value_length_mla": 128}
-        if mla else
-        {"attention__head_count_kv": 16, "attention__key_length": 192,
-         "attention__value_length": 128}
-    )  # fmt: skip
-    return _md("deepseek2", 102400, block_count=27, embedding_length=2048,
-        attention__head_count=16, attention__kv_lora_rank=512, rope__dimension_count=64,
-        feed_forward_length=10944, expert_feed_forward_length=1408, expert_count=64,
-        expert_used_count=6, expert_shared_count=2, leading_dense_block_count=1,
-        expert_weights_scale=1.0, context_length=163840,
-        attention__layer_norm_rms_epsilon=1e-6, rope__freq_base=1e4, **heads)  # fmt: skip
+        {
+            "attention__head_count_kv": 1,
+            "attention__key_length": 576,
+            "attention__value_length": 512,
+            "attention__key_length_mla": 192,
+            "attention__value_length_mla": 128,
+        }
+        if mla
+        else {
+            "attention__head_count_kv": 16,
+            "attention__key_length": 192,
+            "attention__value_length": 128,
+        }
+    )
+    return _md(
+        "deepseek2",
+        102400,
+        block_count=27,
+        embedding_length=2048,
+        attention__head_count=16,
+        attention__kv_lora_rank=512,
+        rope__dimension_count=64,
+        feed_forward_length=10944,
+        expert_feed_forward_length=1408,
+        expert_count=64,
+        expert_used_count=6,
+        expert_shared_count=2,
+        leading_dense_block_count=1,
+        expert_weights_scale=1.0,
+        context_length=163840,
+        attention__layer_norm_rms_epsilon=1e-6,
+        rope__freq_base=1e4,
+        **heads,
+    )
 
 
 # name -> (metadata, quant)
 LONGTAIL_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
-    "Llama-4-Scout": (_md("llama4", 202048, block_count=48, embedding_length=5120,
-        attention__head_count=40, attention__head_count_kv=8, attention__key_length=128,
-        attention__value_length=128, rope__dimension_count=128, feed_forward_length=16384,
-        expert_feed_forward_length=8192, expert_count=16, expert_used_count=1,
-        interleave_moe_layer_step=1, context_length=10485760,
-        attention__layer_norm_rms_epsilon=1e-5, rope__freq_base=5e5), "Q4_K_M"),
+    "Llama-4-Scout": (
+        _md(
+            "llama4",
+            202048,
+            block_count=48,
+            embedding_length=5120,
+            attention__head_count=40,
+            attention__head_count_kv=8,
+            attention__key_length=128,
+            attention__value_length=128,
+            rope__dimension_count=128,
+            feed_forward_length=16384,
+            expert_feed_forward_length=8192,
+            expert_count=16,
+            expert_used_count=1,
+            interleave_moe_layer_step=1,
+            context_length=10485760,
+            attention__layer_norm_rms_epsilon=1e-5,
+            rope__freq_base=5e5,
+        ),
+        "Q4_K_M",
+    ),
     "Gemma-3n-E4B": (_gemma3n(35, 16384), "Q4_K_M"),
     "Gemma-3n-E2B": (_gemma3n(30, 8192), "Q4_K_M"),
     "DeepSeek-V2-Lite": (_v2_lite(mla=False), "Q4_K_M"),
     "DeepSeek-V2-Lite-MLA": (_v2_lite(mla=True), "Q4_K_M"),
-    "DeepSeek-V3": (_md("deepseek2", 129280, block_count=61, embedding_length=7168,
-        attention__head_count=128, attention__head_count_kv=1, attention__key_length=576,
-        attention__value_length=512, attention__key_length_mla=192,
-        attention__value_length_mla=128, attention__q_lora_rank=1536,
-        attention__kv_lora_rank=512, rope__dimension_count=64, feed_forward_length=18432,
-        expert_feed_forward_length=2048, expert_count=256, expert_used_count=8,
-        expert_shared_count=1, leading_dense_block_count=3, expert_weights_scale=2.5,
-        expert_weights_norm=True, expert_gating_func=2, context_length=163840,
-        attention__layer_norm_rms_epsilon=1e-6, rope__freq_base=1e4), "Q4_K_M"),
-    "Qwen1.5-MoE-A2.7B": (_md("qwen2moe", 151936, block_count=24, embedding_length=2048,
-        attention__head_count=16, attention__head_count_kv=16, feed_forward_length=5632,
-        expert_feed_forward_length=1408, expert_shared_feed_forward_length=5632,
-        expert_count=60, expert_used_count=4, context_length=8192,
-        attention__layer_norm_rms_epsilon=1e-6, rope__freq_base=1e6), "Q4_K_M"),
-}  # fmt: skip
+    "DeepSeek-V3": (
+        _md(
+            "deepseek2",
+            129280,
+            block_count=61,
+            embedding_length=7168,
+            attention__head_count=128,
+            attention__head_count_kv=1,
+            attention__key_length=576,
+            attention__value_length=512,
+            attention__key_length_mla=192,
+            attention__value_length_mla=128,
+            attention__q_lora_rank=1536,
+            attention__kv_lora_rank=512,
+            rope__dimension_count=64,
+            feed_forward_length=18432,
+            expert_feed_forward_length=2048,
+            expert_count=256,
+            expert_used_count=8,
+            expert_shared_count=1,
+            leading_dense_block_count=3,
+            expert_weights_scale=2.5,
+            expert_weights_norm=True,
+            expert_gating_func=2,
+            context_length=163840,
+            attention__layer_norm_rms_epsilon=1e-6,
+            rope__freq_base=1e4,
+        ),
+        "Q4_K_M",
+    ),
+    "Qwen1.5-MoE-A2.7B": (
+        _md(
+            "qwen2moe",
+            151936,
+            block_count=24,
+            embedding_length=2048,
+            attention__head_count=16,
+            attention__head_count_kv=16,
+            feed_forward_length=5632,
+            expert_feed_forward_length=1408,
+            expert_shared_feed_forward_length=5632,
+            expert_count=60,
+            expert_used_count=4,
+            context_length=8192,
+            attention__layer_norm_rms_epsilon=1e-6,
+            rope__freq_base=1e6,
+        ),
+        "Q4_K_M",
+    ),
+}

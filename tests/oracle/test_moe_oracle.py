@@ -59,10 +59,12 @@ def _overridden(path: Path, rules: str, timeout: float = 60.0) -> dict[str, int]
     )
     assert child != llama_dry_run._CHILD
     proc = subprocess.Popen(
-        [sys.executable, "-c", child, json.dumps(cfg)], stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-c", child, json.dumps(cfg)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=llama_dry_run._pump, args=(proc.stdout, lines), daemon=True).start()
@@ -89,15 +91,21 @@ def _overridden(path: Path, rules: str, timeout: float = 60.0) -> dict[str, int]
 @pytest.mark.parametrize(("name", "ot", "cpu_moe", "n_cpu_moe"), RULE_CASES)
 def test_llama_cpp_moves_the_tensors_vramtui_moves(
     sparse_models: dict[str, tuple[ModelSpec, Path]],
-    name: str, ot: str, cpu_moe: bool, n_cpu_moe: int,
-) -> None:  # fmt: skip
+    name: str,
+    ot: str,
+    cpu_moe: bool,
+    n_cpu_moe: int,
+) -> None:
     spec, path = sparse_models[name]
     rules = tensor_overrides(ot, cpu_moe, n_cpu_moe)
     # --n-cpu-moe / --cpu-moe as llama.cpp's common code expands them: one rule per layer.
     text = ",".join(f"{r.pattern}={r.buffer}" for r in rules)
     theirs = _overridden(path, text)
-    ours = {n for n, to_host in matched_tensors(spec, ModelHparams.from_spec(spec), rules).items()
-            if to_host}  # fmt: skip
+    ours = {
+        n
+        for n, to_host in matched_tensors(spec, ModelHparams.from_spec(spec), rules).items()
+        if to_host
+    }
     assert theirs, f"{name}: llama.cpp logged no override"
     assert set(theirs) == ours, sorted(set(theirs) ^ ours)
     by_name = {t.name: t for t in spec.tensors}
@@ -119,9 +127,12 @@ RPC_CASES = [
     ("gpt-oss-20b", ["-ot", "exps=CPU"], {"override_tensor": "exps=CPU"}),
     ("Qwen3-30B-A3B", ["--n-cpu-moe", "5"], {"n_cpu_moe": 5}),
     ("GLM-4.7-Flash", ["--cpu-moe"], {"cpu_moe": True}),
-    ("GLM-4.7-Flash", ["-ot", r"blk\.(1|2|3)\.ffn_.*_exps\.=CPU"],
-     {"override_tensor": r"blk\.(1|2|3)\.ffn_.*_exps\.=CPU"}),
-]  # fmt: skip
+    (
+        "GLM-4.7-Flash",
+        ["-ot", r"blk\.(1|2|3)\.ffn_.*_exps\.=CPU"],
+        {"override_tensor": r"blk\.(1|2|3)\.ffn_.*_exps\.=CPU"},
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +147,12 @@ def rpc_endpoint() -> object:
 
 @pytest.mark.parametrize(("name", "flags", "changes"), RPC_CASES)
 def test_device_and_host_weights_match_llama_cpp_to_the_mib(
-    sparse_models: dict[str, tuple[ModelSpec, Path]], rpc_endpoint: list[str],
-    name: str, flags: list[str], changes: dict[str, object],
-) -> None:  # fmt: skip
+    sparse_models: dict[str, tuple[ModelSpec, Path]],
+    rpc_endpoint: list[str],
+    name: str,
+    flags: list[str],
+    changes: dict[str, object],
+) -> None:
     spec, path = sparse_models[name]
     rows = fit_print(path, rpc_endpoint, ["-ngl", "999", "-c", "4096", "-nr", *flags])
     base = fit_print(path, rpc_endpoint, ["-ngl", "999", "-c", "4096", "-nr"])

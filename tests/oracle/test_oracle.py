@@ -128,7 +128,9 @@ def test_matches_llama_cpp(
     assert j["compute_device_bytes"] == 0
     compute = j["compute_host_bytes"] / MIB
     assert abs(compute - ref.compute_buffer_mib) <= 0.10 * ref.compute_buffer_mib, (
-        compute, ref.compute_buffer_mib)  # fmt: skip
+        compute,
+        ref.compute_buffer_mib,
+    )
     # the logits buffer: n_vocab x n_seq floats on the host
     assert abs(j["output_bytes"] / MIB - ref.output_buffer_mib) < 0.01
 

@@ -187,8 +187,19 @@ def test_cli_lists_servers(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_probe_ollama_json(capsys: pytest.CaptureFixture[str]) -> None:
     with serve(ollama_double()) as d:
-        code = main(["probe", "--url", d.url, "--server", "ollama", "--model", OLLAMA_IDLE,
-                     "--json", "--no-save"])  # fmt: skip
+        code = main(
+            [
+                "probe",
+                "--url",
+                d.url,
+                "--server",
+                "ollama",
+                "--model",
+                OLLAMA_IDLE,
+                "--json",
+                "--no-save",
+            ]
+        )
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["result"]["model"] == OLLAMA_IDLE

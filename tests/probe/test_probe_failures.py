@@ -133,8 +133,10 @@ async def test_disconnect_mid_stream() -> None:
 
 async def test_disconnect_inside_a_chunked_body() -> None:
     def handler(req: Request, conn: Conn) -> None:
-        conn.raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        conn.raw(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         line = b"data: " + json.dumps(CHUNK).encode() + b"\n\n"
         conn.raw(f"{len(line) + 50:x}\r\n".encode() + line)  # promises 50 bytes more
         conn.sock.shutdown(socket.SHUT_RDWR)
@@ -208,8 +210,21 @@ async def test_bad_arguments() -> None:
 
 def test_cli_refused_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    code = main(["probe", "--url", url, "--server", "openai", "--model", "m",
-                 "--connect-timeout", "0.5", "--timeout", "2"])  # fmt: skip
+    code = main(
+        [
+            "probe",
+            "--url",
+            url,
+            "--server",
+            "openai",
+            "--model",
+            "m",
+            "--connect-timeout",
+            "0.5",
+            "--timeout",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and url in err and "connection refused" in err

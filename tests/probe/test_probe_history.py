@@ -21,20 +21,34 @@ from vramtui.core.probe.results import MemoryEvidence, Prediction, ProbeResult
 
 def _result(tps: float, model: str = "qwen3-8b") -> ProbeResult:
     return ProbeResult(
-        kind="llamacpp", url="http://127.0.0.1:8080", model=model, ttft_client_s=0.2,
-        ttft_server_s=0.15, decode_tokens_per_second=tps, prompt_tokens_per_second=900.0,
-        tokens_generated=64, prompt_tokens=30, server_timings={"timings": {"predicted_n": 64}},
-        memory=MemoryEvidence(n_ctx=4096), decode_source="server",
-    )  # fmt: skip
+        kind="llamacpp",
+        url="http://127.0.0.1:8080",
+        model=model,
+        ttft_client_s=0.2,
+        ttft_server_s=0.15,
+        decode_tokens_per_second=tps,
+        prompt_tokens_per_second=900.0,
+        tokens_generated=64,
+        prompt_tokens=30,
+        server_timings={"timings": {"predicted_n": 64}},
+        memory=MemoryEvidence(n_ctx=4096),
+        decode_source="server",
+    )
 
 
 def test_round_trip_keeps_calibration_keys_flat() -> None:
     when = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
     record = make_record(
-        _result(40.0), Prediction(50.0, 0.3, 6 << 30), machine="strix-halo-128",
-        carve_out_bytes=96 << 30, os_name="linux", backend="vulkan",
-        settings={"ctx_size": 4096}, model_ref="catalog:qwen3-8b", now=when,
-    )  # fmt: skip
+        _result(40.0),
+        Prediction(50.0, 0.3, 6 << 30),
+        machine="strix-halo-128",
+        carve_out_bytes=96 << 30,
+        os_name="linux",
+        backend="vulkan",
+        settings={"ctx_size": 4096},
+        model_ref="catalog:qwen3-8b",
+        now=when,
+    )
     path = append_history(record)
     assert path == history_path()
     raw = json.loads(path.read_text())
@@ -73,8 +87,13 @@ KEY = CalibrationKey("m1", "vulkan", "llamacpp", "GLM-4.7-Flash|15|18000000000")
 
 
 def _probe(measured: float, predicted: float = 50.0, **changes: object) -> None:
-    fields: dict[str, Any] = {"machine": "m1", "backend": "vulkan", "runtime": "llamacpp",
-                              "model_key": KEY.model, "model_match": True}  # fmt: skip
+    fields: dict[str, Any] = {
+        "machine": "m1",
+        "backend": "vulkan",
+        "runtime": "llamacpp",
+        "model_key": KEY.model,
+        "model_match": True,
+    }
     fields.update(changes)
     append_history(make_record(_result(measured), Prediction(predicted, None, None), **fields))
 

@@ -24,9 +24,13 @@ async def test_completion_counts_tokens_and_reads_server_timings(llama_server: L
     pieces: list[str] = []
     progress: list[int] = []
     result = await run_probe(
-        llama_server.url, "llamacpp", max_tokens=24, timeouts=FAST, on_text=pieces.append,
+        llama_server.url,
+        "llamacpp",
+        max_tokens=24,
+        timeouts=FAST,
+        on_text=pieces.append,
         on_progress=progress.append,
-    )  # fmt: skip
+    )
     timings = result.server_timings["timings"]
     # ignore_eos makes the server generate exactly the tokens asked for.
     assert timings["predicted_n"] == 24
@@ -102,8 +106,20 @@ async def test_identify_and_detect(llama_server: LlamaServer) -> None:
 def test_cli_json_and_history(
     llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
-                 "--backend", "cpu", "--predict", str(llama_server.model_path)])  # fmt: skip
+    code = main(
+        [
+            "probe",
+            "--url",
+            llama_server.url,
+            "--max-tokens",
+            "16",
+            "--json",
+            "--backend",
+            "cpu",
+            "--predict",
+            str(llama_server.model_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)
@@ -157,9 +173,24 @@ def test_cli_human_table(
 def test_cli_prediction_beside_measurement(
     llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["probe", "--url", llama_server.url, "--max-tokens", "16", "--json",
-            "--machine", "framework-desktop-128gb", "--carve-out", "512M", "--os", "linux",
-            "--backend", "vulkan", "--predict", str(llama_server.model_path)]  # fmt: skip
+    args = [
+        "probe",
+        "--url",
+        llama_server.url,
+        "--max-tokens",
+        "16",
+        "--json",
+        "--machine",
+        "framework-desktop-128gb",
+        "--carve-out",
+        "512M",
+        "--os",
+        "linux",
+        "--backend",
+        "vulkan",
+        "--predict",
+        str(llama_server.model_path),
+    ]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
     # The server's /props model_path, passed with --predict (a server's path is never opened
@@ -185,27 +216,62 @@ def test_cli_calibrated_prediction_keeps_raw_in_history(
     llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     machine = "framework-desktop-128gb"
-    args = ["probe", "--url", llama_server.url, "--max-tokens", "8", "--json",
-            "--machine", machine, "--os", "linux", "--backend", "vulkan",
-            "--predict", str(llama_server.model_path)]  # fmt: skip
+    args = [
+        "probe",
+        "--url",
+        llama_server.url,
+        "--max-tokens",
+        "8",
+        "--json",
+        "--machine",
+        machine,
+        "--os",
+        "linux",
+        "--backend",
+        "vulkan",
+        "--predict",
+        str(llama_server.model_path),
+    ]
     assert main([*args, "--no-save"]) == 0
     first = json.loads(capsys.readouterr().out)["prediction"]
     raw = first["decode_tps"]
     # Earlier runs on this machine and backend said: 0.8 of the prediction (measured speeds on
     # this shared test machine vary too much to calibrate from a real run here).
     result = ProbeResult(
-        kind="llamacpp", url=llama_server.url, model="m", ttft_client_s=None, ttft_server_s=None,
-        decode_tokens_per_second=raw * 0.8, prompt_tokens_per_second=None, tokens_generated=8,
-        prompt_tokens=None, server_timings={}, memory=MemoryEvidence(),
-    )  # fmt: skip
+        kind="llamacpp",
+        url=llama_server.url,
+        model="m",
+        ttft_client_s=None,
+        ttft_server_s=None,
+        decode_tokens_per_second=raw * 0.8,
+        prompt_tokens_per_second=None,
+        tokens_generated=8,
+        prompt_tokens=None,
+        server_timings={},
+        memory=MemoryEvidence(),
+    )
     key = first["model_key"]
-    other = make_record(result, Prediction(raw, None, None), machine=machine, backend="vulkan",
-                        runtime="llamacpp", model_key=key, model_match=False)  # fmt: skip
+    other = make_record(
+        result,
+        Prediction(raw, None, None),
+        machine=machine,
+        backend="vulkan",
+        runtime="llamacpp",
+        model_key=key,
+        model_match=False,
+    )
     append_history(other)  # a run of another model on the server: never calibrates this one
     assert main([*args, "--no-save"]) == 0
     assert json.loads(capsys.readouterr().out)["prediction"]["calibration"] is None
-    earlier = make_record(result, Prediction(raw, None, None), machine=machine, backend="vulkan",
-                          runtime="llamacpp", model_key=key, model_match=True)  # fmt: skip
+    earlier = make_record(
+        result,
+        Prediction(raw, None, None),
+        machine=machine,
+        backend="vulkan",
+        runtime="llamacpp",
+        model_key=key,
+        model_match=True,
+    )
     append_history(earlier)
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out)

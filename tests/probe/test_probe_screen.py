@@ -54,9 +54,13 @@ def _cells(table: DataTable[object]) -> dict[str, list[str]]:
 async def test_streams_and_shows_result_beside_prediction(llama_server: LlamaServer) -> None:
     prediction = Prediction(decode_tps=100.0, ttft_s=0.5, device_bytes=None, label="tiny on cpu")
     screen = ProbeScreen(
-        llama_server.url, "llamacpp", prediction=prediction, max_tokens=48, timeouts=T,
+        llama_server.url,
+        "llamacpp",
+        prediction=prediction,
+        max_tokens=48,
+        timeouts=T,
         history={"machine": "test-box", "backend": "cpu"},
-    )  # fmt: skip
+    )
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
         await _until(pilot, lambda: screen.result is not None)

@@ -79,8 +79,9 @@ def rpc_servers(n: int) -> Iterator[list[str]]:
             port = _free_port()
             proc = subprocess.Popen(
                 [str(oracle_bin_dir() / SERVER), "-H", "127.0.0.1", "-p", str(port), "-t", "1"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             procs.append(proc)
             _wait_listening(port, proc)
             endpoints.append(f"127.0.0.1:{port}")
@@ -103,9 +104,17 @@ class FitRow:
 def fit_print(model: Path, endpoints: Sequence[str], args: Sequence[str]) -> list[FitRow]:
     """llama.cpp's per-device breakdown: one row per RPC device in order, then "Host"."""
     cmd = [
-        str(oracle_bin_dir() / FIT_PARAMS), "-m", str(model), "--rpc", ",".join(endpoints),
-        "--fit", "off", "--fit-print", "on", *args,
-    ]  # fmt: skip
+        str(oracle_bin_dir() / FIT_PARAMS),
+        "-m",
+        str(model),
+        "--rpc",
+        ",".join(endpoints),
+        "--fit",
+        "off",
+        "--fit-print",
+        "on",
+        *args,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"llama-fit-params failed ({out.returncode}): {out.stderr[-2000:]}")

@@ -29,8 +29,9 @@ from vramtui.core.vocab import Verdict
 FRAMEWORK = "framework-desktop-128gb"
 
 
-def _node(machine: str = FRAMEWORK, carve: int | None = None, host: str = "",
-          **kw: object) -> ClusterNode:  # fmt: skip
+def _node(
+    machine: str = FRAMEWORK, carve: int | None = None, host: str = "", **kw: object
+) -> ClusterNode:
     m = get_machine(machine)
     changes = dict(kw)
     if carve is not None:
@@ -105,19 +106,32 @@ def test_json_keys_and_commands() -> None:
     nodes = (_node(host="10.0.0.2"), _node(host="10.0.0.3"), _node())
     cl = Cluster(nodes, get_link("2.5gbe"), (1.0, 2.0, 1.0))
     data = evaluate_cluster(spec, RuntimeSettings(ctx_size=8192), cl).to_json()
-    for key in ("nodes", "verdict", "decode_tokens_per_second", "prefill_tokens_per_second",
-                "commands"):  # fmt: skip
+    for key in (
+        "nodes",
+        "verdict",
+        "decode_tokens_per_second",
+        "prefill_tokens_per_second",
+        "commands",
+    ):
         assert key in data
     for node in data["nodes"]:
-        for key in ("machine", "layers", "weights_bytes", "kv_bytes", "compute_bytes",
-                    "verdict", "system_ram_left_bytes"):  # fmt: skip
+        for key in (
+            "machine",
+            "layers",
+            "weights_bytes",
+            "kv_bytes",
+            "compute_bytes",
+            "verdict",
+            "system_ram_left_bytes",
+        ):
             assert key in node
     assert [n["device"] for n in data["nodes"]] == ["RPC0", "RPC1", "Vulkan0"]
     assert sum(n["layers"] for n in data["nodes"]) == 48
     cmd = data["commands"]
     assert len(cmd["rpc_servers"]) == 2
-    assert all(line.startswith("rpc-server --host 0.0.0.0 --port 50052") for line in
-               cmd["rpc_servers"])  # fmt: skip
+    assert all(
+        line.startswith("rpc-server --host 0.0.0.0 --port 50052") for line in cmd["rpc_servers"]
+    )
     assert "--rpc 10.0.0.2:50052,10.0.0.3:50052" in cmd["llama_server"]
     assert "-ts 1,2,1" in cmd["llama_server"]
 
@@ -141,8 +155,9 @@ def test_node_that_cannot_hold_its_share_will_not_fit() -> None:
     """A 64 GB laptop at 512 MiB beside a 128 GB box, split 1:1 for a model of ~240 GB."""
     spec = _deepseek("Q2_K")
     nodes = (_node(), _node("hp-zbook-ultra-g1a-64gb", carve=512 * MiB, os="linux"))
-    res = evaluate_cluster(spec, RuntimeSettings(ctx_size=4096), Cluster(nodes, get_link("10gbe"),
-                                                                          (1.0, 1.0)))  # fmt: skip
+    res = evaluate_cluster(
+        spec, RuntimeSettings(ctx_size=4096), Cluster(nodes, get_link("10gbe"), (1.0, 1.0))
+    )
     assert res.verdict == Verdict.WILL_NOT_FIT
     assert res.nodes[1].verdict == Verdict.WILL_NOT_FIT
 
@@ -159,8 +174,7 @@ def test_balanced_split_favours_the_bigger_node() -> None:
     cl = Cluster((small, _node(carve=512 * MiB)), get_link("10gbe"))
     ts = balanced_tensor_split(spec, RuntimeSettings(ctx_size=8192), cl)
     assert ts[1] > ts[0] * 1.5
-    res = evaluate_cluster(spec, RuntimeSettings(ctx_size=8192),
-                           Cluster(cl.nodes, cl.link, ts))  # fmt: skip
+    res = evaluate_cluster(spec, RuntimeSettings(ctx_size=8192), Cluster(cl.nodes, cl.link, ts))
     used = [n.gpu_used_bytes / n.gpu_capacity_bytes for n in res.nodes]
     assert abs(used[0] - used[1]) < 0.15  # both nodes about equally full
 
@@ -175,8 +189,11 @@ def test_recommendation_finds_fewest_nodes() -> None:
     assert rec.node_indices == (0, 1, 2)
     assert rec.result.verdict != Verdict.WILL_NOT_FIT
     assert all(n.state.carve_out_bytes > 512 * MiB for n in rec.result.cluster.nodes)
-    two = evaluate_cluster(spec, RuntimeSettings(ctx_size=8192),
-                           Cluster(rec.result.cluster.nodes[:2], get_link("10gbe")))  # fmt: skip
+    two = evaluate_cluster(
+        spec,
+        RuntimeSettings(ctx_size=8192),
+        Cluster(rec.result.cluster.nodes[:2], get_link("10gbe")),
+    )
     assert two.verdict == Verdict.WILL_NOT_FIT
 
 
@@ -193,12 +210,22 @@ def deepseek_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_sparse_gguf(tmp_path_factory.mktemp("ds") / "DeepSeek-R1-Q2_K.gguf", spec)
 
 
-def test_cli_deepseek_r1_over_four_nodes(deepseek_file: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_cli_deepseek_r1_over_four_nodes(
+    deepseek_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A DeepSeek-R1 671B Q2_K plan (244 GB) over four 128 GB nodes: per-node RAM left, the
     rpc-server lines and the head's llama-server line."""
-    args = ["cluster", str(deepseek_file), "--json", "-c", "16384", "--link", "10gbe",
-            "--gtt", "100G"]  # fmt: skip
+    args = [
+        "cluster",
+        str(deepseek_file),
+        "--json",
+        "-c",
+        "16384",
+        "--link",
+        "10gbe",
+        "--gtt",
+        "100G",
+    ]
     for i in range(4):
         args += ["--node", f"{FRAMEWORK}:512M@10.0.0.{i + 1}"]
     code = main(args)
@@ -237,8 +264,19 @@ def test_cli_bad_input_is_one_line_exit_2(
 
 
 def test_cli_text_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["cluster", "glm-4.5-air:Q8_0", "--node", FRAMEWORK, "--node",
-                 f"{FRAMEWORK}:512M", "-c", "32768", "--recommend"])  # fmt: skip
+    code = main(
+        [
+            "cluster",
+            "glm-4.5-air:Q8_0",
+            "--node",
+            FRAMEWORK,
+            "--node",
+            f"{FRAMEWORK}:512M",
+            "-c",
+            "32768",
+            "--recommend",
+        ]
+    )
     out = capsys.readouterr().out
     assert code in (0, 1)
     assert re.search(r"RPC0 \(rpc\)", out) and "Vulkan0 (head)" in out

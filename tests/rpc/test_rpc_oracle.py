@@ -28,16 +28,22 @@ CASES: list[tuple[str, str, int, list[str], dict[str, object]]] = [
     ("Qwen3-30B-A3B", "1,2,1", 8192, ["-np", "4"], {"parallel": 4}),
     ("Qwen3-Next-80B-A3B", "1,1", 16384, [], {}),
     ("Granite-4.0-H-Micro", "1,1,1", 8192, [], {}),  # the last device holds no attention layer
-    ("Qwen3-30B-A3B", "1,1", 8192, ["-ctk", "q8_0", "-ctv", "q8_0"],
-     {"cache_type_k": "q8_0", "cache_type_v": "q8_0"}),
+    (
+        "Qwen3-30B-A3B",
+        "1,1",
+        8192,
+        ["-ctk", "q8_0", "-ctv", "q8_0"],
+        {"cache_type_k": "q8_0", "cache_type_v": "q8_0"},
+    ),
     ("GLM-4.7-Flash", "1,1", 8192, [], {}),
     ("Gemma-3-27B", "2,1", 16384, [], {}),
     ("gpt-oss-20b", "1,1,1", 4096, [], {}),
-]  # fmt: skip
+]
 
 
-def _ours(spec_files: _SparseModels, name: str, ts: str, ctx: int,
-          changes: dict[str, object]) -> ClusterBuffers:  # fmt: skip
+def _ours(
+    spec_files: _SparseModels, name: str, ts: str, ctx: int, changes: dict[str, object]
+) -> ClusterBuffers:
     spec, _ = spec_files[name]
     settings = RuntimeSettings(ctx_size=ctx).with_changes(**changes)
     return cluster_buffers(spec, settings, [float(v) for v in ts.split(",")])
@@ -52,8 +58,9 @@ def _compare(rows: list[FitRow], ours: ClusterBuffers) -> list[str]:
     for row, (label, d) in zip(rows, mine, strict=True):
         got = (d.weights // MIB, d.context // MIB, d.compute // MIB)
         if got[0] != row.model_mib or got[1] != row.context_mib:
-            bad.append(f"{label}: model/context {got[:2]} vs llama.cpp "
-                       f"{(row.model_mib, row.context_mib)}")  # fmt: skip
+            bad.append(
+                f"{label}: model/context {got[:2]} vs llama.cpp {(row.model_mib, row.context_mib)}"
+            )
         if abs(got[2] - row.compute_mib) > COMPUTE_TOLERANCE * row.compute_mib + 1:
             bad.append(f"{label}: compute {got[2]} vs llama.cpp {row.compute_mib} MiB")
     return bad
@@ -66,9 +73,10 @@ def _case_id(case: tuple[str, str, int, list[str], dict[str, object]]) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_per_device_memory_matches_llama_cpp(
-    rpc_endpoints: list[str], sparse_model_files: _SparseModels,
+    rpc_endpoints: list[str],
+    sparse_model_files: _SparseModels,
     case: tuple[str, str, int, list[str], dict[str, object]],
-) -> None:  # fmt: skip
+) -> None:
     name, ts, ctx, flags, changes = case
     _, path = sparse_model_files[name]
     n_dev = len(ts.split(","))
@@ -77,20 +85,25 @@ def test_per_device_memory_matches_llama_cpp(
     assert _compare(rows, ours) == []
 
 
-def test_the_issue_example_exactly(rpc_endpoints: list[str],
-                                   sparse_model_files: _SparseModels) -> None:  # fmt: skip
+def test_the_issue_example_exactly(
+    rpc_endpoints: list[str], sparse_model_files: _SparseModels
+) -> None:
     """Sparse Qwen3-32B at 16K, -ts 1,1: RPC0 9169 + 2112 + 380, RPC1 9254 + 1984 + 450,
     host 417 + 164 MiB (llama.cpp), and vramtui's split gives the same layers."""
     _, path = sparse_model_files["Qwen3-32B"]
     rows = fit_print(path, rpc_endpoints[:2], ["-ts", "1,1", "-c", "16384"])
     assert [(r.model_mib, r.context_mib, r.compute_mib) for r in rows] == [
-        (9169, 2112, 380), (9254, 1984, 450), (417, 0, 164)]  # fmt: skip
+        (9169, 2112, 380),
+        (9254, 1984, 450),
+        (417, 0, 164),
+    ]
     ours = _ours(sparse_model_files, "Qwen3-32B", "1,1", 16384, {})
     assert ours.split.ranges == ((0, 33), (33, 64)) and ours.split.output_device == 1
 
 
-def test_float_rounding_moves_a_layer(rpc_endpoints: list[str],
-                                      sparse_model_files: _SparseModels) -> None:  # fmt: skip
+def test_float_rounding_moves_a_layer(
+    rpc_endpoints: list[str], sparse_model_files: _SparseModels
+) -> None:
     """At -ts 0.3,1 the split point 3/13 falls exactly on layer 15 of 65: llama.cpp's float
     arithmetic gives device 0 sixteen layers (double precision would give fifteen); the KV
     cache per layer (4096 cells x 8 KV heads x 128 x 2 x f16 = 16 MiB) shows which."""
@@ -100,8 +113,9 @@ def test_float_rounding_moves_a_layer(rpc_endpoints: list[str],
     assert _ours(sparse_model_files, "Qwen3-32B", "0.3,1", 4096, {}).split.layers(0) == 16
 
 
-def test_default_split_is_by_free_memory(rpc_endpoints: list[str],
-                                         sparse_model_files: _SparseModels) -> None:  # fmt: skip
+def test_default_split_is_by_free_memory(
+    rpc_endpoints: list[str], sparse_model_files: _SparseModels
+) -> None:
     """Without -ts llama.cpp weighs devices by the free memory they report; two servers on one
     machine report (nearly) the same, which splits like -ts 1,1."""
     _, path = sparse_model_files["Llama-3.1-8B"]
@@ -132,8 +146,21 @@ def test_cli_two_framework_nodes_match_llama_cpp(
     assert spec is not None
     path = write_sparse_gguf(tmp_path / "qwen3-32b.gguf", spec)
     node = "framework-desktop-128gb:512M"
-    code = main(["cluster", str(path), "--node", node, "--node", node, "-ts", "1,1",
-                 "-c", "16384", "--json"])  # fmt: skip
+    code = main(
+        [
+            "cluster",
+            str(path),
+            "--node",
+            node,
+            "--node",
+            node,
+            "-ts",
+            "1,1",
+            "-c",
+            "16384",
+            "--json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code in (0, 1)
     rows = fit_print(path, rpc_endpoints[:2], ["-ts", "1,1", "-c", "16384"])

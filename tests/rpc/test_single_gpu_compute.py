@@ -26,13 +26,17 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-c{c[1]}-ub{c[2]}-fa{c[3]}" for c in CASES])
 def test_single_gpu_buffers_match_llama_cpp(
-    rpc_endpoints: list[str], sparse_model_files: _SparseModels,
+    rpc_endpoints: list[str],
+    sparse_model_files: _SparseModels,
     case: tuple[str, int, int, str],
-) -> None:  # fmt: skip
+) -> None:
     name, ctx, ub, fa = case
     spec, path = sparse_model_files[name]
-    device, host = fit_print(path, rpc_endpoints[:1], [
-        "-ngl", "999", "-c", str(ctx), "-ub", str(ub), "-fa", fa, "-np", "1"])  # fmt: skip
+    device, host = fit_print(
+        path,
+        rpc_endpoints[:1],
+        ["-ngl", "999", "-c", str(ctx), "-ub", str(ub), "-fa", fa, "-np", "1"],
+    )
     bd = estimate_memory(spec, RuntimeSettings(ctx_size=ctx, ubatch_size=ub, flash_attn=fa))
     assert bd.total(Place.DEVICE, BufferKind.WEIGHTS) // MIB == device.model_mib
     kv = bd.total(Place.DEVICE, BufferKind.KV_CACHE) + bd.total(

@@ -73,9 +73,14 @@ def write_gguf(
     the reader must refuse). `full_size=False` leaves a header-only file.
     """
     written = write_gguf_files(
-        path, arch, metadata or {}, _infos(tensors), alignment=alignment,
-        big_endian=big_endian, extend=full_size,
-    )[0]  # fmt: skip
+        path,
+        arch,
+        metadata or {},
+        _infos(tensors),
+        alignment=alignment,
+        big_endian=big_endian,
+        extend=full_size,
+    )[0]
     if version is not None:
         with written.path.open("r+b") as fh:
             fh.seek(4)

@@ -42,33 +42,77 @@ BASE_MODELS = (
 )
 
 HOSTILE_SCALARS: tuple[MetaValue, ...] = (
-    math.nan, math.inf, -math.inf, -1, 0, 1, 3, 2**31, 2**32 - 1, 2**63 - 1, 2**64 - 1,
-    10**30, 1e300, -1e300, 0.5, 1e-300, 4096.0, "7", "", "[/]\x1b[31m", True, False,
-)  # fmt: skip
+    math.nan,
+    math.inf,
+    -math.inf,
+    -1,
+    0,
+    1,
+    3,
+    2**31,
+    2**32 - 1,
+    2**63 - 1,
+    2**64 - 1,
+    10**30,
+    1e300,
+    -1e300,
+    0.5,
+    1e-300,
+    4096.0,
+    "7",
+    "",
+    "[/]\x1b[31m",
+    True,
+    False,
+)
 
 # Keys a header may hold that the estimate reads (besides those in the base metadata).
 EXTRA_KEYS = (
-    "attention.key_length", "attention.value_length", "attention.sliding_window",
-    "attention.sliding_window_pattern", "expert_count", "expert_used_count",
-    "nextn_predict_layers", "leading_dense_block_count", "ssm.state_size", "ssm.inner_size",
-    "full_attention_interval", "interleave_moe_layer_step", "n_deepstack_layers",
-    "attention.kv_lora_rank", "rope.dimension_count", "vocab_size",
-)  # fmt: skip
+    "attention.key_length",
+    "attention.value_length",
+    "attention.sliding_window",
+    "attention.sliding_window_pattern",
+    "expert_count",
+    "expert_used_count",
+    "nextn_predict_layers",
+    "leading_dense_block_count",
+    "ssm.state_size",
+    "ssm.inner_size",
+    "full_attention_interval",
+    "interleave_moe_layer_step",
+    "n_deepstack_layers",
+    "attention.kv_lora_rank",
+    "rope.dimension_count",
+    "vocab_size",
+)
 
 CLIP_KEYS = (
-    "clip.vision.image_size", "clip.vision.patch_size", "clip.vision.embedding_length",
-    "clip.vision.attention.head_count", "clip.vision.block_count",
+    "clip.vision.image_size",
+    "clip.vision.patch_size",
+    "clip.vision.embedding_length",
+    "clip.vision.attention.head_count",
+    "clip.vision.block_count",
     "clip.vision.spatial_merge_size",
-)  # fmt: skip
+)
 
 
 def hostile_arrays(n_layer: int) -> list[MetaValue]:
     """Per-layer arrays a broken file can hold: wrong length, wrong items, skipped."""
     n = min(max(n_layer, 1), 600)  # a mutated block_count may be 2^31: arrays stay small
     return [
-        (), (math.nan,) * n, (0,) * n, (-1,) * n, (2**31,) * n, (1,) * (n + 1), (1,) * (n - 1),
-        ("a",) * n, (True,) * n, (1.5,) * n, SkippedArray(4, 10**6), SkippedArray(8, 5000),
-    ]  # fmt: skip
+        (),
+        (math.nan,) * n,
+        (0,) * n,
+        (-1,) * n,
+        (2**31,) * n,
+        (1,) * (n + 1),
+        (1,) * (n - 1),
+        ("a",) * n,
+        (True,) * n,
+        (1.5,) * n,
+        SkippedArray(4, 10**6),
+        SkippedArray(8, 5000),
+    ]
 
 
 @cache

@@ -99,8 +99,12 @@ def _answer(
     data, size = server.data, len(server.data)
     end = size - 1 if end < 0 else min(end, size - 1)
     body = data[start : end + 1]
-    honest = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body)),
-              "Content-Range": f"bytes {start}-{end}/{size}", "ETag": '"h"'}  # fmt: skip
+    honest = {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(len(body)),
+        "Content-Range": f"bytes {start}-{end}/{size}",
+        "ETag": '"h"',
+    }
     if behaviour == "ok":
         conn.sendall(_head("206 Partial Content", honest) + body)
     elif behaviour == "drip_headers":
@@ -130,8 +134,10 @@ def _misbehave(
 ) -> None:
     start = int(honest["Content-Range"].split()[1].split("-")[0])
     if behaviour == "no_content_range":
-        conn.sendall(_head("206 Partial Content", {k: v for k, v in honest.items()
-                                                   if k != "Content-Range"}) + body)  # fmt: skip
+        conn.sendall(
+            _head("206 Partial Content", {k: v for k, v in honest.items() if k != "Content-Range"})
+            + body
+        )
     elif behaviour == "star_total":
         conn.sendall(_head("206 Partial Content", {**honest, "Content-Range": "bytes 0-99/*"}))
     elif behaviour == "backwards_range":
@@ -143,9 +149,11 @@ def _misbehave(
         changed = {**honest, "Content-Range": f"bytes {start}-{end}/{total}"}
         conn.sendall(_head("206 Partial Content", changed) + body)
     elif behaviour in ("redirect_offhost", "redirect_loop", "redirect_bad"):
-        target = {"redirect_offhost": f"http://localhost:{server.port}/ok/model.gguf",
-                  "redirect_loop": f"http://127.0.0.1:{server.port}/redirect_loop/model.gguf",
-                  "redirect_bad": "http://[::1/x"}[behaviour]  # fmt: skip
+        target = {
+            "redirect_offhost": f"http://localhost:{server.port}/ok/model.gguf",
+            "redirect_loop": f"http://127.0.0.1:{server.port}/redirect_loop/model.gguf",
+            "redirect_bad": "http://[::1/x",
+        }[behaviour]
         conn.sendall(_head("302 Found", {"Location": target, "Content-Length": "0"}))
     elif behaviour == "endless_headers":
         conn.sendall(b"HTTP/1.1 206 Partial Content\r\n")
@@ -154,8 +162,11 @@ def _misbehave(
     elif behaviour == "garbage":
         conn.sendall(b"\x00\xffGARBAGE\r\n\r\n" * 100)
     elif behaviour == "huge_length":
-        conn.sendall(_head("200 OK", {"Content-Type": "application/octet-stream",
-                                      "Content-Length": str(2**70)}))  # fmt: skip
+        conn.sendall(
+            _head(
+                "200 OK", {"Content-Type": "application/octet-stream", "Content-Length": str(2**70)}
+            )
+        )
         while not server.stop.is_set():
             conn.sendall(b"GGUF" + b"\xff" * 65532)
     elif behaviour == "html":
@@ -177,8 +188,14 @@ def _serve_one(server: HostileServer, conn: socket.socket) -> None:
             behaviour = path.strip("/").split("/", 1)[0]
             server.hits[behaviour] += 1
             _answer(server, conn, behaviour, start, end)
-            if behaviour not in ("ok", "one_byte_ranges", "empty_range", "changing_total",
-                                 "redirect_loop", "no_content_range"):  # fmt: skip
+            if behaviour not in (
+                "ok",
+                "one_byte_ranges",
+                "empty_range",
+                "changing_total",
+                "redirect_loop",
+                "no_content_range",
+            ):
                 return
 
 

@@ -211,28 +211,52 @@ def ollama_double() -> Double:
         conn.send_json(
             {
                 "models": [
-                    {"name": OLLAMA_IDLE, "model": OLLAMA_IDLE, "size": 2_019_393_189,
-                     "digest": "a80c4f17acd5", "details": {"format": "gguf", "family": "llama",
-                     "parameter_size": "3.2B", "quantization_level": "Q4_K_M"}},
-                    {"name": OLLAMA_LOADED, "model": OLLAMA_LOADED, "size": 5_225_388_164,
-                     "digest": "500a1f067a9f", "details": {"format": "gguf", "family": "qwen3",
-                     "parameter_size": "8.2B", "quantization_level": "Q4_K_M"}},
+                    {
+                        "name": OLLAMA_IDLE,
+                        "model": OLLAMA_IDLE,
+                        "size": 2_019_393_189,
+                        "digest": "a80c4f17acd5",
+                        "details": {
+                            "format": "gguf",
+                            "family": "llama",
+                            "parameter_size": "3.2B",
+                            "quantization_level": "Q4_K_M",
+                        },
+                    },
+                    {
+                        "name": OLLAMA_LOADED,
+                        "model": OLLAMA_LOADED,
+                        "size": 5_225_388_164,
+                        "digest": "500a1f067a9f",
+                        "details": {
+                            "format": "gguf",
+                            "family": "qwen3",
+                            "parameter_size": "8.2B",
+                            "quantization_level": "Q4_K_M",
+                        },
+                    },
                 ]
             }
-        )  # fmt: skip
+        )
 
     @d.route("GET", "/api/ps")
     def ps(req: Request, conn: Conn) -> None:
         conn.send_json(
             {
                 "models": [
-                    {"name": OLLAMA_LOADED, "model": OLLAMA_LOADED, "size": OLLAMA_SIZE,
-                     "digest": "500a1f067a9f", "details": {"format": "gguf"},
-                     "expires_at": "2026-11-24T17:00:00Z", "size_vram": OLLAMA_SIZE_VRAM,
-                     "context_length": 4096}
+                    {
+                        "name": OLLAMA_LOADED,
+                        "model": OLLAMA_LOADED,
+                        "size": OLLAMA_SIZE,
+                        "digest": "500a1f067a9f",
+                        "details": {"format": "gguf"},
+                        "expires_at": "2026-11-24T17:00:00Z",
+                        "size_vram": OLLAMA_SIZE_VRAM,
+                        "context_length": 4096,
+                    }
                 ]
             }
-        )  # fmt: skip
+        )
 
     @d.route("POST", "/api/chat")
     def chat(req: Request, conn: Conn) -> None:
@@ -242,13 +266,22 @@ def ollama_double() -> Double:
             return
         stamp = "2026-11-24T16:00:00Z"
         objs: list[dict[str, Any]] = [
-            {"model": body["model"], "created_at": stamp,
-             "message": {"role": "assistant", "content": piece}, "done": False}
+            {
+                "model": body["model"],
+                "created_at": stamp,
+                "message": {"role": "assistant", "content": piece},
+                "done": False,
+            }
             for piece in OLLAMA_PIECES
-        ]  # fmt: skip
-        final = {"model": body["model"], "created_at": stamp,
-                 "message": {"role": "assistant", "content": ""}, "done": True,
-                 "done_reason": "length", **OLLAMA_FINAL}  # fmt: skip
+        ]
+        final = {
+            "model": body["model"],
+            "created_at": stamp,
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "length",
+            **OLLAMA_FINAL,
+        }
         conn.ndjson([*objs, final])
 
     return d
@@ -280,50 +313,99 @@ def lmstudio_double(loaded: bool = True) -> Double:
             {
                 "object": "list",
                 "data": [
-                    {"id": LMS_IDLE, "object": "model", "type": "llm",
-                     "publisher": "lmstudio-community", "arch": "llama",
-                     "compatibility_type": "gguf", "quantization": "Q4_K_M",
-                     "state": "not-loaded", "max_context_length": 131072},
-                    {"id": LMS_LOADED, "object": "model", "type": "llm", "publisher": "qwen",
-                     "arch": "qwen3", "compatibility_type": "gguf", "quantization": "Q4_K_M",
-                     "state": "loaded" if loaded else "not-loaded",
-                     "max_context_length": 32768},
-                    {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model",
-                     "type": "embeddings", "publisher": "nomic-ai", "arch": "nomic-bert",
-                     "compatibility_type": "gguf", "quantization": "Q4_0",
-                     "state": "not-loaded", "max_context_length": 2048},
+                    {
+                        "id": LMS_IDLE,
+                        "object": "model",
+                        "type": "llm",
+                        "publisher": "lmstudio-community",
+                        "arch": "llama",
+                        "compatibility_type": "gguf",
+                        "quantization": "Q4_K_M",
+                        "state": "not-loaded",
+                        "max_context_length": 131072,
+                    },
+                    {
+                        "id": LMS_LOADED,
+                        "object": "model",
+                        "type": "llm",
+                        "publisher": "qwen",
+                        "arch": "qwen3",
+                        "compatibility_type": "gguf",
+                        "quantization": "Q4_K_M",
+                        "state": "loaded" if loaded else "not-loaded",
+                        "max_context_length": 32768,
+                    },
+                    {
+                        "id": "text-embedding-nomic-embed-text-v1.5",
+                        "object": "model",
+                        "type": "embeddings",
+                        "publisher": "nomic-ai",
+                        "arch": "nomic-bert",
+                        "compatibility_type": "gguf",
+                        "quantization": "Q4_0",
+                        "state": "not-loaded",
+                        "max_context_length": 2048,
+                    },
                 ],
             }
-        )  # fmt: skip
+        )
 
     @d.route("GET", "/v1/models")
     def v1_models(req: Request, conn: Conn) -> None:
-        conn.send_json({"object": "list", "data": [{"id": LMS_LOADED, "object": "model",
-                        "owned_by": "organization_owner"}]})  # fmt: skip
+        conn.send_json(
+            {
+                "object": "list",
+                "data": [{"id": LMS_LOADED, "object": "model", "owned_by": "organization_owner"}],
+            }
+        )
 
     @d.route("POST", "/api/v0/chat/completions")
     def chat(req: Request, conn: Conn) -> None:
         body = req.json()
         if body.get("model") not in {LMS_LOADED, LMS_IDLE}:
-            conn.send_json({"error": {"message": f"Model '{body.get('model')}' not found",
-                            "type": "invalid_request_error"}}, status=404)  # fmt: skip
+            conn.send_json(
+                {
+                    "error": {
+                        "message": f"Model '{body.get('model')}' not found",
+                        "type": "invalid_request_error",
+                    }
+                },
+                status=404,
+            )
             return
-        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1731990317,
-                "model": body["model"]}  # fmt: skip
+        base = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1731990317,
+            "model": body["model"],
+        }
         chunks = [
             {**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
             for p in LMS_PIECES
         ]
         chunks.append(
-            {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
-             "usage": {"prompt_tokens": 24, "completion_tokens": len(LMS_PIECES),
-                       "total_tokens": 24 + len(LMS_PIECES)},
-             "stats": LMS_STATS,
-             "model_info": {"arch": "qwen3", "quant": "Q4_K_M", "format": "gguf",
-                            "context_length": 4096},
-             "runtime": {"name": "llama.cpp-linux-x86_64-vulkan-avx2", "version": "1.50.0",
-                         "supported_formats": ["gguf"]}}
-        )  # fmt: skip
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+                "usage": {
+                    "prompt_tokens": 24,
+                    "completion_tokens": len(LMS_PIECES),
+                    "total_tokens": 24 + len(LMS_PIECES),
+                },
+                "stats": LMS_STATS,
+                "model_info": {
+                    "arch": "qwen3",
+                    "quant": "Q4_K_M",
+                    "format": "gguf",
+                    "context_length": 4096,
+                },
+                "runtime": {
+                    "name": "llama.cpp-linux-x86_64-vulkan-avx2",
+                    "version": "1.50.0",
+                    "supported_formats": ["gguf"],
+                },
+            }
+        )
         conn.sse(chunks)
 
     return d
@@ -349,8 +431,17 @@ def openai_double() -> Double:
             for p in OPENAI_PIECES
         ]
         chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        chunks.append({**base, "choices": [], "usage": {"prompt_tokens": 20,
-                       "completion_tokens": len(OPENAI_PIECES), "total_tokens": 25}})  # fmt: skip
+        chunks.append(
+            {
+                **base,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": 20,
+                    "completion_tokens": len(OPENAI_PIECES),
+                    "total_tokens": 25,
+                },
+            }
+        )
         conn.sse(chunks)
 
     return d

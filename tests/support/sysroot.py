@@ -29,9 +29,11 @@ def make_tree(
     """A /proc + /sys tree shaped like the kernel's: cardN/device is a link to the PCI device
     folder, connectors (cardN-eDP-1) and render nodes sit beside the cards."""
     mem_kib = (installed - carve) // 1024 - KERNEL_RESERVED_KIB
-    _write(root / "proc/meminfo",
-           f"MemTotal:       {mem_kib} kB\nMemFree:        {mem_kib // 2} kB\n"
-           f"MemAvailable:   {mem_kib // 2} kB\n")  # fmt: skip
+    _write(
+        root / "proc/meminfo",
+        f"MemTotal:       {mem_kib} kB\nMemFree:        {mem_kib // 2} kB\n"
+        f"MemAvailable:   {mem_kib // 2} kB\n",
+    )
     _write(root / "proc/cpuinfo", f"processor\t: 0\nmodel name\t: {cpu}\n\nprocessor\t: 1\n")
     drm = root / "sys/class/drm"
     drm.mkdir(parents=True, exist_ok=True)
@@ -52,10 +54,14 @@ def make_tree(
 
 def amdgpu_card(vram: int, gtt: int, device: str = "0x1586") -> dict[str, str]:
     return {
-        "vendor": "0x1002", "device": device, "revision": "0xc1",
-        "mem_info_vram_total": str(vram), "mem_info_vram_used": str(vram // 8),
-        "mem_info_gtt_total": str(gtt), "mem_info_gtt_used": str(64 * MiB),
-    }  # fmt: skip
+        "vendor": "0x1002",
+        "device": device,
+        "revision": "0xc1",
+        "mem_info_vram_total": str(vram),
+        "mem_info_vram_used": str(vram // 8),
+        "mem_info_gtt_total": str(gtt),
+        "mem_info_gtt_used": str(64 * MiB),
+    }
 
 
 def half_visible(installed: int, carve: int) -> int:
@@ -66,10 +72,17 @@ def half_visible(installed: int, carve: int) -> int:
 def hp_zbook_tree(root: Path, carve: int = 512 * MiB) -> Path:
     installed = 64 * GiB
     return make_tree(
-        root, installed=installed, carve=carve,
+        root,
+        installed=installed,
+        carve=carve,
         cards=[amdgpu_card(carve, half_visible(installed, carve))],
-        dmi={"sys_vendor": "HP", "product_name": "HP ZBook Ultra G1a 14 inch Mobile Workstation PC",
-             "board_name": "8D1B"},
-        params={"ttm/parameters/pages_limit": str(half_visible(installed, carve) // 4096),
-                "amdgpu/parameters/gttsize": "-1"},
-    )  # fmt: skip
+        dmi={
+            "sys_vendor": "HP",
+            "product_name": "HP ZBook Ultra G1a 14 inch Mobile Workstation PC",
+            "board_name": "8D1B",
+        },
+        params={
+            "ttm/parameters/pages_limit": str(half_visible(installed, carve) // 4096),
+            "amdgpu/parameters/gttsize": "-1",
+        },
+    )

@@ -36,12 +36,26 @@ def create_app(
     scenario = load_scenario(preset) if preset is not None else None
     if scenario is None and restore and (session := load_session()) is not None:
         try:
-            return _build(session, model=model, mmproj=mmproj, machine=machine,
-                          carve_out=carve_out, os_name=os_name, discover=discover)  # fmt: skip
+            return _build(
+                session,
+                model=model,
+                mmproj=mmproj,
+                machine=machine,
+                carve_out=carve_out,
+                os_name=os_name,
+                discover=discover,
+            )
         except VramtuiError:
             pass
-    return _build(scenario, model=model, mmproj=mmproj, machine=machine,
-                  carve_out=carve_out, os_name=os_name, discover=discover)  # fmt: skip
+    return _build(
+        scenario,
+        model=model,
+        mmproj=mmproj,
+        machine=machine,
+        carve_out=carve_out,
+        os_name=os_name,
+        discover=discover,
+    )
 
 
 def _build(

@@ -51,37 +51,61 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "cluster", help="a model over several machines with llama.cpp's RPC backend (rpc-server)"
     )
-    p.add_argument("model", nargs="?",
-                   help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, URL or catalog id "
-                   "(optional with --preset)")  # fmt: skip
-    p.add_argument("--preset", metavar="NAME|FILE",
-                   help="a scenario preset holding a [cluster]: its model, nodes, split, link and "
-                   "settings; flags given beside it win")  # fmt: skip
-    p.add_argument("--save-preset", metavar="NAME",
-                   help="also save this cluster as a scenario preset to share")  # fmt: skip
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, URL or catalog id (optional with --preset)",
+    )
+    p.add_argument(
+        "--preset",
+        metavar="NAME|FILE",
+        help="a scenario preset holding a [cluster]: its model, nodes, split, link and "
+        "settings; flags given beside it win",
+    )
+    p.add_argument(
+        "--save-preset", metavar="NAME", help="also save this cluster as a scenario preset to share"
+    )
     p.add_argument("--mmproj", default="none", help="projector: none (default), auto or a path")
     add_remote_args(p)
     p.add_argument(
-        "--node", action="append", metavar="ID[:CARVE][@HOST[:PORT]]",
+        "--node",
+        action="append",
+        metavar="ID[:CARVE][@HOST[:PORT]]",
         help="a machine preset id, its carve-out and how the head reaches it; once per node, in "
         "llama.cpp's device order (the last one runs llama-server)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--tensor-split", "-ts", metavar="A,B,...",
+        "--tensor-split",
+        "-ts",
+        metavar="A,B,...",
         help="llama.cpp's --tensor-split, one value per node in device order",
-    )  # fmt: skip
-    p.add_argument("--link", choices=link_ids(),
-                   help=f"the network between the nodes (default {DEFAULT_LINK})")  # fmt: skip
-    p.add_argument("--os", dest="os_name", choices=[o.value for o in OsName],
-                   help="the OS on every node (default: each machine's)")  # fmt: skip
-    p.add_argument("--backend", choices=[b.value for b in Backend],
-                   help="the GPU backend on every node (default: each machine's)")  # fmt: skip
+    )
+    p.add_argument(
+        "--link", choices=link_ids(), help=f"the network between the nodes (default {DEFAULT_LINK})"
+    )
+    p.add_argument(
+        "--os",
+        dest="os_name",
+        choices=[o.value for o in OsName],
+        help="the OS on every node (default: each machine's)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=[b.value for b in Backend],
+        help="the GPU backend on every node (default: each machine's)",
+    )
     p.add_argument("--gtt", help="Linux GTT size on every node, e.g. 120G")
-    p.add_argument("--prompt-tokens", type=bounded_int(1, 1 << 24),
-                   help="prompt length for prefill and time to first token")  # fmt: skip
-    p.add_argument("--recommend", action="store_true",
-                   help="also: the fewest of these nodes and the carve-outs that run the model, "
-                   "with a balanced tensor split")  # fmt: skip
+    p.add_argument(
+        "--prompt-tokens",
+        type=bounded_int(1, 1 << 24),
+        help="prompt length for prefill and time to first token",
+    )
+    p.add_argument(
+        "--recommend",
+        action="store_true",
+        help="also: the fewest of these nodes and the carve-outs that run the model, "
+        "with a balanced tensor split",
+    )
     add_runtime_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(run_cluster))
@@ -98,10 +122,13 @@ def _save_preset(name: str, model: str, settings: RuntimeSettings, held: Cluster
     head = held.nodes[-1].partition("@")[0]
     machine_id, _, carve = head.partition(":")
     scenario = Scenario(
-        name=check_name(name), model_ref=model, machine_id=machine_id,
-        carve_out_bytes=parse_size(carve, "--node") if carve else None, settings=settings,
+        name=check_name(name),
+        model_ref=model,
+        machine_id=machine_id,
+        carve_out_bytes=parse_size(carve, "--node") if carve else None,
+        settings=settings,
         cluster=held,
-    )  # fmt: skip
+    )
     path = save_scenario(scenario)
     sys.stderr.write(f"vramtui: saved preset {scenario.name} to {path}\n")
 
@@ -149,38 +176,64 @@ def run_cluster(args: argparse.Namespace) -> int:
 
 def _node_table(result: ClusterResult) -> Table:
     t = Table(show_edge=False, pad_edge=False, box=None)
-    for col in ("device", "machine", "carve-out", "layers", "weights", "KV", "compute",
-                "GPU used / can address", "RAM left", "verdict"):  # fmt: skip
+    for col in (
+        "device",
+        "machine",
+        "carve-out",
+        "layers",
+        "weights",
+        "KV",
+        "compute",
+        "GPU used / can address",
+        "RAM left",
+        "verdict",
+    ):
         t.add_column(col, justify="left" if col in {"device", "machine", "verdict"} else "right")
     for n in result.nodes:
         b = n.buffers
         role = f"{n.device} ({n.role})"
         layers = f"{n.layers}" + (" +out" if n.output_layer else "")
         t.add_row(
-            Text(role), Text(n.state.machine.id), format_bytes(n.state.carve_out_bytes), layers,
-            format_bytes(b.weights), format_bytes(b.kv + b.recurrent), format_bytes(b.compute),
+            Text(role),
+            Text(n.state.machine.id),
+            format_bytes(n.state.carve_out_bytes),
+            layers,
+            format_bytes(b.weights),
+            format_bytes(b.kv + b.recurrent),
+            format_bytes(b.compute),
             f"{format_bytes(n.gpu_used_bytes)} / {format_bytes(n.gpu_capacity_bytes)}",
-            format_bytes(n.system_ram_left_bytes), str(n.verdict).replace("_", " "),
-        )  # fmt: skip
+            format_bytes(n.system_ram_left_bytes),
+            str(n.verdict).replace("_", " "),
+        )
     return t
 
 
 def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) -> None:
     out = console()
     sp = result.speed
-    out.print(Text(f"{plain(name)} over {len(result.nodes)} nodes, {result.cluster.link.name}: "
-                   f"{str(result.verdict).replace('_', ' ')}"))  # fmt: skip
+    out.print(
+        Text(
+            f"{plain(name)} over {len(result.nodes)} nodes, {result.cluster.link.name}: "
+            f"{str(result.verdict).replace('_', ' ')}"
+        )
+    )
     out.print(_node_table(result))
     h = result.buffers.host
-    out.print(Text(f"head's CPU: input embeddings {format_bytes(h.weights)}, logits "
-                   f"{format_bytes(result.buffers.output_bytes)}, compute "
-                   f"{format_bytes(h.compute)}"))  # fmt: skip
+    out.print(
+        Text(
+            f"head's CPU: input embeddings {format_bytes(h.weights)}, logits "
+            f"{format_bytes(result.buffers.output_bytes)}, compute "
+            f"{format_bytes(h.compute)}"
+        )
+    )
     for n in result.nodes:
         for r in n.reasons:
             out.print(Text(f"  {n.device}: {r.message}"))
     limit = " (limited by the link)" if sp.prefill_limited_by_link else ""
-    speed = (f"about {sp.decode_tokens_per_second:.1f} tok/s decode, "
-             f"{sp.prefill_tokens_per_second:.0f} tok/s prefill{limit}; {sp.basis}")  # fmt: skip
+    speed = (
+        f"about {sp.decode_tokens_per_second:.1f} tok/s decode, "
+        f"{sp.prefill_tokens_per_second:.0f} tok/s prefill{limit}; {sp.basis}"
+    )
     out.print(Text(speed))
     c = result.commands
     out.print(Text("setup:"))

@@ -95,19 +95,33 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     """llama.cpp's long names, with its short forms. Defaults are left unset (None) so that a
     preset's values survive unless a flag overrides them."""
     g = parser.add_argument_group("runtime settings (llama.cpp names)")
-    g.add_argument("-c", "--ctx-size", type=_context,
-                   help="context: 16K, 32768, or max (the model's training context); "
-                   f"default {DEFAULT_CTX_SIZE}")  # fmt: skip
-    g.add_argument("-np", "--parallel", type=bounded_int(1, 512),
-                   help="parallel sequences (server slots), 1 to 512")  # fmt: skip
+    g.add_argument(
+        "-c",
+        "--ctx-size",
+        type=_context,
+        help="context: 16K, 32768, or max (the model's training context); "
+        f"default {DEFAULT_CTX_SIZE}",
+    )
+    g.add_argument(
+        "-np",
+        "--parallel",
+        type=bounded_int(1, 512),
+        help="parallel sequences (server slots), 1 to 512",
+    )
     g.add_argument("-kvu", "--kv-unified", action="store_true", default=None)
     g.add_argument("-b", "--batch-size", type=bounded_int(1, 1 << 20), help="1 to 1048576")
     g.add_argument("-ub", "--ubatch-size", type=bounded_int(1, 1 << 20), help="1 to 1048576")
     g.add_argument("-ctk", "--cache-type-k", help="K cache type: f16, q8_0, q4_0, ...")
     g.add_argument("-ctv", "--cache-type-v", help="V cache type (quantized V needs -fa on)")
     g.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN_VALUES)
-    g.add_argument("-ngl", "--n-gpu-layers", "--gpu-layers", type=_gpu_layers,
-                   default=argparse.SUPPRESS, help="layers on the GPU (all, or N)")  # fmt: skip
+    g.add_argument(
+        "-ngl",
+        "--n-gpu-layers",
+        "--gpu-layers",
+        type=_gpu_layers,
+        default=argparse.SUPPRESS,
+        help="layers on the GPU (all, or N)",
+    )
     g.add_argument("-nkvo", "--no-kv-offload", action="store_true", default=None)
     g.add_argument("--no-mmap", action="store_true", default=None)
     g.add_argument(
@@ -120,23 +134,49 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--swa-full", action="store_true", default=None)
     g.add_argument("--no-mmproj-offload", action="store_true", default=None)
-    g.add_argument("-ot", "--override-tensor", action="append", type=_override_rule,
-                   metavar="PATTERN=BUFFER", help="keep tensors matching PATTERN in BUFFER "
-                   "(CPU or the GPU's, e.g. exps=CPU); repeatable")  # fmt: skip
-    g.add_argument("-cmoe", "--cpu-moe", action="store_true", default=None,
-                   help="keep all MoE expert weights in system RAM")  # fmt: skip
-    g.add_argument("-ncmoe", "--n-cpu-moe", type=bounded_int(0, MAX_LAYERS), metavar="N",
-                   help="keep the expert weights of the first N layers in system RAM")  # fmt: skip
-    g.add_argument("-md", "--model-draft", metavar="MODEL",
-                   help="draft model for speculative decoding "
-                   "(a path, hf:, URL or catalog id)")  # fmt: skip
+    g.add_argument(
+        "-ot",
+        "--override-tensor",
+        action="append",
+        type=_override_rule,
+        metavar="PATTERN=BUFFER",
+        help="keep tensors matching PATTERN in BUFFER "
+        "(CPU or the GPU's, e.g. exps=CPU); repeatable",
+    )
+    g.add_argument(
+        "-cmoe",
+        "--cpu-moe",
+        action="store_true",
+        default=None,
+        help="keep all MoE expert weights in system RAM",
+    )
+    g.add_argument(
+        "-ncmoe",
+        "--n-cpu-moe",
+        type=bounded_int(0, MAX_LAYERS),
+        metavar="N",
+        help="keep the expert weights of the first N layers in system RAM",
+    )
+    g.add_argument(
+        "-md",
+        "--model-draft",
+        metavar="MODEL",
+        help="draft model for speculative decoding (a path, hf:, URL or catalog id)",
+    )
 
 
 def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The RuntimeSettings fields the user set with flags (nothing for flags left out)."""
     changes: dict[str, Any] = {}
-    for name in ("ctx_size", "parallel", "batch_size", "ubatch_size", "flash_attn", "n_cpu_moe",
-                 "model_draft"):  # fmt: skip
+    for name in (
+        "ctx_size",
+        "parallel",
+        "batch_size",
+        "ubatch_size",
+        "flash_attn",
+        "n_cpu_moe",
+        "model_draft",
+    ):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -179,10 +219,11 @@ def add_model_args(parser: argparse.ArgumentParser, required: bool = True) -> No
     only when --preset is given (checked by this module's ArgumentParser); read them with
     resolve_from_args() or resolve_model_and_settings() so that the preset's values apply."""
     parser.add_argument(
-        "model", nargs="?",
+        "model",
+        nargs="?",
         help="GGUF file, folder, hf:ORG/REPO/FILE.gguf, https:// URL, or catalog id "
         "(optional with --preset)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--mmproj", default="auto", help="projector: auto (default), none, or a path"
     )
@@ -210,13 +251,19 @@ def bounded_float(low: float, high: float) -> Callable[[str], float]:
 
 def add_remote_args(parser: argparse.ArgumentParser) -> None:
     """--timeout and --allow-redirects for commands that may read a remote header."""
-    parser.add_argument("--timeout", type=bounded_float(1, 3600), default=120.0,
-                        metavar="SECONDS",
-                        help="give up reading a remote header after this long in total, "
-                        "1 to 3600 (default 120)")  # fmt: skip
-    parser.add_argument("--allow-redirects", action="store_true",
-                        help="follow a remote server's redirects to other hosts (Hugging Face's "
-                        "CDN is always followed)")  # fmt: skip
+    parser.add_argument(
+        "--timeout",
+        type=bounded_float(1, 3600),
+        default=120.0,
+        metavar="SECONDS",
+        help="give up reading a remote header after this long in total, 1 to 3600 (default 120)",
+    )
+    parser.add_argument(
+        "--allow-redirects",
+        action="store_true",
+        help="follow a remote server's redirects to other hosts (Hugging Face's "
+        "CDN is always followed)",
+    )
 
 
 def remote_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -310,10 +357,11 @@ def add_preset_arg(parser: argparse.ArgumentParser) -> None:
     if "--preset" in parser._option_string_actions:
         return
     parser.add_argument(
-        "--preset", metavar="NAME|FILE",
+        "--preset",
+        metavar="NAME|FILE",
         help="scenario preset (saved name or TOML file): model, machine, carve-out, OS and "
         "settings; flags given beside it win",
-    )  # fmt: skip
+    )
 
 
 def add_machine_args(p: argparse.ArgumentParser, *, carve: bool = True) -> None:
@@ -325,9 +373,10 @@ def add_machine_args(p: argparse.ArgumentParser, *, carve: bool = True) -> None:
     p.add_argument("--gtt", help="Linux GTT size (e.g. 60G) or ttm.pages_limit as pages=N")
     p.add_argument("--wired-limit", help="macOS iogpu.wired_limit_mb as a size, e.g. 100G")
     p.add_argument("--os-baseline", help="RAM the OS itself needs (default per OS)")
-    p.add_argument("--desktop-ram",
-                   help="RAM the desktop needs to stay smooth (default: Windows 16G, "
-                   "Linux 8G, macOS 8G)")  # fmt: skip
+    p.add_argument(
+        "--desktop-ram",
+        help="RAM the desktop needs to stay smooth (default: Windows 16G, Linux 8G, macOS 8G)",
+    )
     p.add_argument("--backend", choices=[b.value for b in Backend])
     p.add_argument("--runtime", choices=[r.value for r in Runtime])
 

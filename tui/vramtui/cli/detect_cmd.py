@@ -91,8 +91,10 @@ def _print_detection(d: Any, state: Any) -> None:
     if d.preset:
         out.append(f"  preset: {d.preset} ({state.machine.name})")
     else:
-        out.append(f"  preset: none matches; using \"{state.machine.name}\" "
-                   "(keep it with `vramtui detect --save NAME`)")  # fmt: skip
+        out.append(
+            f'  preset: none matches; using "{state.machine.name}" '
+            "(keep it with `vramtui detect --save NAME`)"
+        )
     out.append("  read: " + ("; ".join(d.sources) or "nothing"))
     out.extend(f"  note: {p}" for p in d.problems)
     sys.stdout.write("\n".join(out) + "\n")

@@ -39,9 +39,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def estimate_json(spec: ModelSpec, bd: MemoryBreakdown) -> dict[str, Any]:
     data = bd.to_json()
     data["model"] = {
-        "name": spec.name, "architecture": spec.architecture,
-        "file_size_bytes": spec.file_size, "source": spec.source,
-    }  # fmt: skip
+        "name": spec.name,
+        "architecture": spec.architecture,
+        "file_size_bytes": spec.file_size,
+        "source": spec.source,
+    }
     data["settings"] = bd.settings.to_dict()
     return data
 

@@ -20,9 +20,12 @@ def _mib(n: int) -> str:
 
 
 def add_exact_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--exact", action="store_true",
-                   help="also run llama.cpp's own dry run on the model (a second or so) and show "
-                   "its figures beside the estimate; needs vramtui[exact]")  # fmt: skip
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="also run llama.cpp's own dry run on the model (a second or so) and show "
+        "its figures beside the estimate; needs vramtui[exact]",
+    )
 
 
 def require_exact(args: argparse.Namespace) -> None:
@@ -61,9 +64,12 @@ def print_exact(report: dict[str, Any] | None, *, approximate: bool) -> None:
             out.print(f"hint: {EXACT_HINT}{extra}", markup=False)
         return
     where = "the model file" if report["ran_on"] == "file" else "a sparse copy of its header"
-    table = Table(title=untrusted.text(
-        f"llama.cpp {report['llama_cpp_version']}, {report['backend']} build, run on {where}",
-        limit=300))  # fmt: skip
+    table = Table(
+        title=untrusted.text(
+            f"llama.cpp {report['llama_cpp_version']}, {report['backend']} build, run on {where}",
+            limit=300,
+        )
+    )
     for col in ("", "instant", "llama.cpp", "difference"):
         table.add_column(col, justify="left" if not col else "right")
     for label, ours, theirs, diff, pct in comparison_rows(report):

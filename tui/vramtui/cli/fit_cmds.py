@@ -51,8 +51,11 @@ if TYPE_CHECKING:
 def calibration_json(calibration: Any) -> dict[str, Any] | None:
     if calibration is None:
         return None
-    return {"factor": round(calibration.factor, 4), "probes": calibration.probes,
-            "bounded": calibration.bounded}  # fmt: skip
+    return {
+        "factor": round(calibration.factor, 4),
+        "probes": calibration.probes,
+        "bounded": calibration.bounded,
+    }
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -65,13 +68,22 @@ def _image_size(text: str) -> tuple[int, int]:
 
 
 def _prompt_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image-size", type=_image_size, metavar="WxH",
-                   help="the image of a vision prompt, for time to first token (default "
-                   "1920x1080)")  # fmt: skip
-    p.add_argument("--no-calibration", action="store_true",
-                   help="ignore earlier probes of this model: the raw prediction")  # fmt: skip
-    p.add_argument("--prompt-tokens", type=bounded_int(1, 1 << 24),
-                   help="prompt length for time to first token, 1 to 16M tokens")  # fmt: skip
+    p.add_argument(
+        "--image-size",
+        type=_image_size,
+        metavar="WxH",
+        help="the image of a vision prompt, for time to first token (default 1920x1080)",
+    )
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="ignore earlier probes of this model: the raw prediction",
+    )
+    p.add_argument(
+        "--prompt-tokens",
+        type=bounded_int(1, 1 << 24),
+        help="prompt length for time to first token, 1 to 16M tokens",
+    )
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -91,9 +103,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_machine_args(p, carve=False)
     _prompt_arg(p)
     add_runtime_args(p)
-    p.add_argument("--contexts", action="store_true",
-                   help="also: GPU memory and RAM left from 4K to the model's maximum context, "
-                   "at the recommended step")  # fmt: skip
+    p.add_argument(
+        "--contexts",
+        action="store_true",
+        help="also: GPU memory and RAM left from 4K to the model's maximum context, "
+        "at the recommended step",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(run_recommend))
 
@@ -117,9 +132,13 @@ def run_check(args: argparse.Namespace) -> int:
     )
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
     fit = evaluate_fit(
-        spec, settings, state, prompt_tokens=args.prompt_tokens,
-        calibration=factor_of(calibration), image_size=args.image_size,
-    )  # fmt: skip
+        spec,
+        settings,
+        state,
+        prompt_tokens=args.prompt_tokens,
+        calibration=factor_of(calibration),
+        image_size=args.image_size,
+    )
     if args.json:
         data = fit.to_json()
         data["model"] = spec.name
@@ -168,8 +187,12 @@ def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
         c.print(Text(f"  -> {tip}"))
     for pool in fit.pool_usage:
         parts = ", ".join(f"{s.label} {format_bytes(s.n_bytes)}" for s in pool.segments)
-        c.print(Text(f"  {pool.name}: {format_bytes(pool.used_bytes)} of "
-                     f"{format_bytes(pool.capacity_bytes)} ({parts or 'unused'})"))  # fmt: skip
+        c.print(
+            Text(
+                f"  {pool.name}: {format_bytes(pool.used_bytes)} of "
+                f"{format_bytes(pool.capacity_bytes)} ({parts or 'unused'})"
+            )
+        )
     if fit.runs:
         c.print(Text(f"  {speed_sentence(fit.speed)}"))
 
@@ -196,8 +219,10 @@ def run_recommend(args: argparse.Namespace) -> int:
         data["machine"] = state.machine.id
         data["os"] = state.os
         if curve is not None:
-            data["contexts"] = {"carve_out_bytes": curve[0].carve_out_bytes,
-                                "points": [p.to_json() for p in curve[1]]}  # fmt: skip
+            data["contexts"] = {
+                "carve_out_bytes": curve[0].carve_out_bytes,
+                "points": [p.to_json() for p in curve[1]],
+            }
         return finish(code, lambda: print_json(data))
 
     def show() -> None:
@@ -230,14 +255,22 @@ def _print_contexts(state: MachineState, points: tuple[ContextPoint, ...]) -> No
     from rich.table import Table  # noqa: PLC0415
 
     where = carve_out_label(state.carve_out_bytes) if state.machine.carve_out_steps else "-"
-    t = Table(title=Text(f"Memory against context (carve-out {where})"), pad_edge=False,
-              box=box.SIMPLE_HEAD, show_edge=False)  # fmt: skip
+    t = Table(
+        title=Text(f"Memory against context (carve-out {where})"),
+        pad_edge=False,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
     for col in ("context", "verdict", "GPU memory", "OS RAM left", "tok/s"):
         t.add_column(col, justify="left" if col in ("context", "verdict") else "right")
     for p in points:
-        t.add_row(short_tokens(p.ctx), Text(p.verdict.short, style=p.verdict.style),
-                  format_bytes(p.gpu_memory_used_bytes), format_bytes(p.system_ram_left_bytes),
-                  f"{p.decode_tps:.1f}")  # fmt: skip
+        t.add_row(
+            short_tokens(p.ctx),
+            Text(p.verdict.short, style=p.verdict.style),
+            format_bytes(p.gpu_memory_used_bytes),
+            format_bytes(p.system_ram_left_bytes),
+            f"{p.decode_tps:.1f}",
+        )
     console().print(t)
 
 
@@ -274,11 +307,12 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
             carve_out_label(row.carve_out_bytes),
             Text(f.verdict.short, style=f.verdict.style),
             format_bytes(f.dedicated_used_bytes + f.shared_used_bytes),
-            format_bytes(row.gpu_left_bytes), format_bytes(row.system_ram_left_bytes),
+            format_bytes(row.gpu_left_bytes),
+            format_bytes(row.system_ram_left_bytes),
             short_tokens(row.max_clean_context) if row.max_clean_context > 0 else "-",
             f"{row.decode_tps:.1f}",
             *(() if narrow else (" ".join(f.codes),)),
-        )  # fmt: skip
+        )
     c.print(t)
     if narrow:
         for row in rec.rows:
@@ -310,8 +344,15 @@ def run_machines(args: argparse.Namespace) -> int:
         t.add_column(col)
     for m in catalog.machines:
         steps = ", ".join(format_bytes(s, 0) for s in m.carve_out_steps) or "-"
-        t.add_row(m.id, m.name, format_bytes(m.total_ram_bytes, 0),
-                  format_bytes(m.gpu_vram_bytes, 0) if m.gpu_vram_bytes else "-", steps,
-                  f"{m.bandwidth_gbps:.0f}", m.default_os, m.default_backend)  # fmt: skip
+        t.add_row(
+            m.id,
+            m.name,
+            format_bytes(m.total_ram_bytes, 0),
+            format_bytes(m.gpu_vram_bytes, 0) if m.gpu_vram_bytes else "-",
+            steps,
+            f"{m.bandwidth_gbps:.0f}",
+            m.default_os,
+            m.default_backend,
+        )
     console().print(t)
     return ExitCode.OK

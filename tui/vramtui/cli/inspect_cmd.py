@@ -210,9 +210,11 @@ def render(data: dict[str, Any]) -> None:
     total = sum(v["bytes"] for v in data["quantization"].values()) or 1
     for name, v in data["quantization"].items():
         quant.add_row(
-            untrusted.text(name), str(v["tensors"]), format_bytes(v["bytes"]),
+            untrusted.text(name),
+            str(v["tensors"]),
+            format_bytes(v["bytes"]),
             f"{v['bytes'] / total:.1%}",
-        )  # fmt: skip
+        )
     out.print(quant)
 
 

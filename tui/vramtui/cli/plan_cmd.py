@@ -70,9 +70,13 @@ def run_plan(args: argparse.Namespace) -> int:
     calibration = factor_of(scenario_calibration(spec, state))
     ctx_given = args.ctx_size is not None or bool(getattr(args, "preset", None))
     plan = build_plan(
-        spec, settings, state, ctx_given=ctx_given, current_source=source,
+        spec,
+        settings,
+        state,
+        ctx_given=ctx_given,
+        current_source=source,
         calibration=calibration,
-    )  # fmt: skip
+    )
     if args.json:
         print_json(plan.to_json())
     else:

@@ -52,8 +52,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     s = ps.add_parser("save", help="save a scenario under a name")
     s.add_argument("name", help="preset name: a-z, 0-9, '.', '_', '-'")
     s.add_argument("model", nargs="?", help="model reference (needed unless --from)")
-    s.add_argument("--from", dest="from_file", metavar="FILE",
-                   help="start from a scenario file; the other flags override it")  # fmt: skip
+    s.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="start from a scenario file; the other flags override it",
+    )
     s.add_argument("--mmproj", help="projector: auto, none or a path")
     add_machine_args(s)
     s.add_argument("--description", help="one line saying what this scenario is")
@@ -80,9 +84,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("path", metavar="FILE")
     s.add_argument("--name", help="save under this name instead of the file's")
     s.add_argument("--force", action="store_true", help="replace a preset of that name")
-    s.add_argument("--replace-machine", action="store_true",
-                   help="the preset carries its own machine: replace a different machine of "
-                   "that id without asking")  # fmt: skip
+    s.add_argument(
+        "--replace-machine",
+        action="store_true",
+        help="the preset carries its own machine: replace a different machine of "
+        "that id without asking",
+    )
     s.set_defaults(handler=guarded(run_import))
 
     s = ps.add_parser("delete", help="delete a saved preset")
@@ -92,8 +99,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> Any:
     def run(args: argparse.Namespace) -> int:
-        sys.stderr.write("vramtui: preset needs an action: save, list, show, export, import, delete"
-                         f" (see `{parser.prog} --help`)\n")  # fmt: skip
+        sys.stderr.write(
+            "vramtui: preset needs an action: save, list, show, export, import, delete"
+            f" (see `{parser.prog} --help`)\n"
+        )
         return ExitCode.BAD_INPUT
 
     return run
@@ -160,8 +169,14 @@ def run_list(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{item.name}\tBROKEN: {item.error}\n")
             continue
         carve = format_bytes(s.carve_out_bytes, 0) if s.carve_out_bytes is not None else "default"
-        fields = [s.name, s.model_ref, s.machine_id, f"carve-out {carve}", s.os or "default os",
-                  f"ctx {s.settings.ctx_size}"]  # fmt: skip
+        fields = [
+            s.name,
+            s.model_ref,
+            s.machine_id,
+            f"carve-out {carve}",
+            s.os or "default os",
+            f"ctx {s.settings.ctx_size}",
+        ]
         if s.description:
             fields.append(s.description)
         sys.stdout.write("\t".join(fields) + "\n")
@@ -204,13 +219,17 @@ def _may_replace_machine(s: Scenario, args: argparse.Namespace) -> bool:
     if not plan.replaces or args.replace_machine:
         return True
     where = plan.target
-    question = (f"The preset carries machine {s.machine_id!r}, but a different machine of that "
-                f"id is here ({where}). Replace it? [y/N] ")  # fmt: skip
+    question = (
+        f"The preset carries machine {s.machine_id!r}, but a different machine of that "
+        f"id is here ({where}). Replace it? [y/N] "
+    )
     if sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes"):
         return True
-    raise PresetError(args.path, "machine_definition",
-                      f"a different machine {s.machine_id!r} is installed here; "
-                      "--replace-machine replaces it")  # fmt: skip
+    raise PresetError(
+        args.path,
+        "machine_definition",
+        f"a different machine {s.machine_id!r} is installed here; --replace-machine replaces it",
+    )
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -220,8 +239,9 @@ def run_import(args: argparse.Namespace) -> int:
     replace_machine = _may_replace_machine(load_scenario(str(path)), args)
     s = import_scenario(path, name=args.name, force=args.force)
     if s.machine_definition is not None:
-        installed = install_machine(s.machine_definition, args.path, s.machine_id,
-                                    replace=replace_machine)  # fmt: skip
+        installed = install_machine(
+            s.machine_definition, args.path, s.machine_id, replace=replace_machine
+        )
         if installed is not None:
             sys.stdout.write(f"installed machine {s.machine_id} to {installed}\n")
     _warn_unknown_machine(s)

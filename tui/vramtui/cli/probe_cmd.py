@@ -62,30 +62,53 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "Each run is appended to the probe history.",
     )
     p.add_argument("--url", help="server URL (default: look on 127.0.0.1 at the default ports)")
-    p.add_argument("--server", default="auto", choices=("auto", *SERVER_KINDS),
-                   help="server kind (default: auto-detect)")  # fmt: skip
+    p.add_argument(
+        "--server",
+        default="auto",
+        choices=("auto", *SERVER_KINDS),
+        help="server kind (default: auto-detect)",
+    )
     p.add_argument("--model", help="model name on the server (default: the loaded one)")
-    p.add_argument("--max-tokens", type=bounded_int(1, 1 << 16), default=64,
-                   help="tokens to generate, 1 to 65536 (default 64)")  # fmt: skip
-    p.add_argument("--prompt-tokens", type=bounded_int(0, 1 << 20), default=0,
-                   help="add about N tokens of filler before the prompt (prefill), "
-                   "0 to 1048576")  # fmt: skip
-    p.add_argument("--timeout", type=bounded_float(0.1, 86400), default=180.0,
-                   help="total seconds, 0.1 to 86400 (default 180; first token within "
-                   "60)")  # fmt: skip
-    p.add_argument("--connect-timeout", type=bounded_float(0.1, 600), default=3.0,
-                   help="seconds, 0.1 to 600 (default 3)")  # fmt: skip
+    p.add_argument(
+        "--max-tokens",
+        type=bounded_int(1, 1 << 16),
+        default=64,
+        help="tokens to generate, 1 to 65536 (default 64)",
+    )
+    p.add_argument(
+        "--prompt-tokens",
+        type=bounded_int(0, 1 << 20),
+        default=0,
+        help="add about N tokens of filler before the prompt (prefill), 0 to 1048576",
+    )
+    p.add_argument(
+        "--timeout",
+        type=bounded_float(0.1, 86400),
+        default=180.0,
+        help="total seconds, 0.1 to 86400 (default 180; first token within 60)",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=bounded_float(0.1, 600),
+        default=3.0,
+        help="seconds, 0.1 to 600 (default 3)",
+    )
     p.add_argument("--api-key", help="bearer token (default: $VRAMTUI_API_KEY or $LM_API_TOKEN)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--history", action="store_true", help="list the probe history and exit")
     p.add_argument("--list", action="store_true", help="list the servers found and their models")
     p.add_argument("--no-save", action="store_true", help="do not append this run to the history")
     g = p.add_argument_group("prediction beside the measurement")
-    g.add_argument("--predict", metavar="MODEL_REF",
-                   help="model file / hf: / catalog id to predict for (the path a server "
-                   "reports is shown, never opened unless given here)")  # fmt: skip
-    g.add_argument("--preset", help="scenario preset (model, machine, carve-out, OS, settings); "
-                   "flags given beside it win")  # fmt: skip
+    g.add_argument(
+        "--predict",
+        metavar="MODEL_REF",
+        help="model file / hf: / catalog id to predict for (the path a server "
+        "reports is shown, never opened unless given here)",
+    )
+    g.add_argument(
+        "--preset",
+        help="scenario preset (model, machine, carve-out, OS, settings); flags given beside it win",
+    )
     add_machine_args(g)  # without --machine: the machine vramtui runs on
     add_runtime_args(p)
     p.set_defaults(handler=run)
@@ -263,8 +286,12 @@ def _print_result(result: ProbeResult, prediction: Prediction | None, note: str)
         slots = f" x {mem.total_slots} slots" if mem.total_slots else ""
         table.add_row("server context", f"{mem.n_ctx}{slots}", "", "")
     if mem.ollama_size_bytes is not None:
-        table.add_row("ollama size / in VRAM", f"{format_bytes(mem.ollama_size_bytes)} / "
-                      f"{format_bytes(mem.ollama_vram_bytes or 0)}", "", "")  # fmt: skip
+        table.add_row(
+            "ollama size / in VRAM",
+            f"{format_bytes(mem.ollama_size_bytes)} / {format_bytes(mem.ollama_vram_bytes or 0)}",
+            "",
+            "",
+        )
     if mem.amdgpu_during:
         used = sum(s.used for s in mem.amdgpu_during)
         table.add_row("amdgpu VRAM+GTT used (during)", format_bytes(used), "", "")
@@ -322,8 +349,7 @@ def _show_history(args: argparse.Namespace) -> int:
     if not records:
         sys.stdout.write(f"no probe runs yet ({history_path()})\n")
         return ExitCode.OK
-    table = Table(title=Text(plain(f"probe history ({history_path()})", 300)),
-                  title_justify="left")  # fmt: skip
+    table = Table(title=Text(plain(f"probe history ({history_path()})", 300)), title_justify="left")
     for col in ("when", "server", "model", "machine", "decode tok/s", "predicted", "ratio", "ttft"):
         table.add_column(
             col,

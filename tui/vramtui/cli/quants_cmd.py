@@ -114,28 +114,48 @@ def _print(ladder: QuantLadder, state: MachineState) -> None:
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    where = f", carve-out {carve_out_label(state.carve_out_bytes)}" if (
-        state.machine.carve_out_steps and not state.machine.discrete
-    ) else ""  # fmt: skip
+    where = (
+        f", carve-out {carve_out_label(state.carve_out_bytes)}"
+        if (state.machine.carve_out_steps and not state.machine.discrete)
+        else ""
+    )
     title = (
         f"{plain(ladder.model)} on {plain(state.machine.name)} ({state.os}{where}, "
         f"{state.resolved_backend}, {state.runtime})"
     )
     t = Table(title=Text(title), pad_edge=False, box=box.SIMPLE_HEAD, show_edge=False)
-    for col in ("", "quant", "file", "verdict", "GPU memory", "OS RAM left", "tok/s",
-                "best ctx", "reasons"):  # fmt: skip
+    for col in (
+        "",
+        "quant",
+        "file",
+        "verdict",
+        "GPU memory",
+        "OS RAM left",
+        "tok/s",
+        "best ctx",
+        "reasons",
+    ):
         right = col in {"file", "GPU memory", "OS RAM left", "tok/s", "best ctx"}
         t.add_column(col, justify="right" if right else "left", no_wrap=col != "reasons")
     best = ladder.largest_clean
     for row in ladder.rows:
         v = row.verdict
-        t.add_row("*" if row is best else "", Text(row.quant), *_cells(row)[:1],
-                  Text(v.short, style=v.style), *_cells(row)[1:])  # fmt: skip
+        t.add_row(
+            "*" if row is best else "",
+            Text(row.quant),
+            *_cells(row)[:1],
+            Text(v.short, style=v.style),
+            *_cells(row)[1:],
+        )
     c = console()
     c.print(t)
     if best is not None:
-        c.print(Text(f"* the largest quant that runs cleanly: {best.quant} "
-                     f"({format_file_size(best.file_size_bytes)}) -> {best.ref}"))  # fmt: skip
+        c.print(
+            Text(
+                f"* the largest quant that runs cleanly: {best.quant} "
+                f"({format_file_size(best.file_size_bytes)}) -> {best.ref}"
+            )
+        )
     elif any(r.verdict != Verdict.WILL_NOT_FIT for r in ladder.rows):
         c.print(Text("No quant runs cleanly here; the ones marked 'warnings' load."))
     else:

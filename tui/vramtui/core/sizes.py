@@ -23,8 +23,7 @@ MAX_TOKENS = 16 * 1024 * 1024  # llama.cpp contexts top out far below 16M tokens
 
 _UNITS = {"b": 1, "k": KiB, "m": MiB, "g": GiB, "t": TiB}
 # At most 15 integer and 6 fraction digits: a 400-digit number is refused, not overflowed.
-_SIZE_RE = re.compile(r"^\s*(\d{1,15}(?:\.\d{1,6})?)\s*(?:([kmgt])(?:i?b)?|(b))\s*$",
-                      re.IGNORECASE)  # fmt: skip
+_SIZE_RE = re.compile(r"^\s*(\d{1,15}(?:\.\d{1,6})?)\s*(?:([kmgt])(?:i?b)?|(b))\s*$", re.IGNORECASE)
 _BARE_RE = re.compile(r"^\s*\d{1,15}(?:\.\d{1,6})?\s*$")
 _TOKENS_RE = re.compile(r"^(\d{1,9}(?:\.\d{1,6})?)(k?)$")
 

@@ -167,8 +167,12 @@ class Backend(StrEnum):
     @property
     def label(self) -> str:
         return {
-            "vulkan": "Vulkan", "rocm": "ROCm", "metal": "Metal", "cuda": "CUDA", "cpu": "CPU",
-        }[self.value]  # fmt: skip
+            "vulkan": "Vulkan",
+            "rocm": "ROCm",
+            "metal": "Metal",
+            "cuda": "CUDA",
+            "cpu": "CPU",
+        }[self.value]
 
 
 class ServerKind(StrEnum):
@@ -182,9 +186,11 @@ class ServerKind(StrEnum):
     @property
     def label(self) -> str:
         return {
-            "llamacpp": "llama.cpp", "lmstudio": "LM Studio", "ollama": "Ollama",
+            "llamacpp": "llama.cpp",
+            "lmstudio": "LM Studio",
+            "ollama": "Ollama",
             "openai": "OpenAI-compatible",
-        }[self.value]  # fmt: skip
+        }[self.value]
 
     @property
     def default_port(self) -> int | None:

@@ -24,8 +24,18 @@ from vramtui.core.sizes import format_bytes, size_arg
 from vramtui.core.vocab import Verdict
 from vramtui.present.untrusted import plain
 
-COLUMNS = ("Device", "Machine", "Carve-out", "Layers", "Weights", "KV", "Compute", "GPU used",
-           "RAM left", "Verdict")  # fmt: skip
+COLUMNS = (
+    "Device",
+    "Machine",
+    "Carve-out",
+    "Layers",
+    "Weights",
+    "KV",
+    "Compute",
+    "GPU used",
+    "RAM left",
+    "Verdict",
+)
 
 
 def default_nodes(state: MachineState) -> str:
@@ -37,8 +47,15 @@ def default_nodes(state: MachineState) -> str:
     return f"{node}, {node}"
 
 
-def evaluate(spec: ModelSpec, settings: RuntimeSettings, nodes_text: str, *, split_text: str,
-             link: str, os_name: str) -> ClusterResult:  # fmt: skip
+def evaluate(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    nodes_text: str,
+    *,
+    split_text: str,
+    link: str,
+    os_name: str,
+) -> ClusterResult:
     """The cluster for what the user typed (SettingsError / VramtuiError with one line)."""
     texts = [t for t in (x.strip() for x in nodes_text.split(",")) if t]
     nodes = tuple(node_from_text(t, os=os_name) for t in texts)
@@ -51,14 +68,20 @@ def node_rows(result: ClusterResult) -> list[tuple[Text | str, ...]]:
     for n in result.nodes:
         b = n.buffers
         ram = format_bytes(n.system_ram_left_bytes) if n.verdict != Verdict.WILL_NOT_FIT else "-"
-        rows.append((
-            n.device, Text(plain(n.state.machine.id, 40)),
-            format_bytes(n.state.carve_out_bytes) if n.state.machine.carve_out_steps else "-",
-            f"{n.layers}" + (" +out" if n.output_layer else ""),
-            format_bytes(b.weights), format_bytes(b.kv + b.recurrent), format_bytes(b.compute),
-            f"{format_bytes(n.gpu_used_bytes)} / {format_bytes(n.gpu_capacity_bytes)}",
-            ram, Text(n.verdict.short, style=f"bold {n.verdict.style}"),
-        ))  # fmt: skip
+        rows.append(
+            (
+                n.device,
+                Text(plain(n.state.machine.id, 40)),
+                format_bytes(n.state.carve_out_bytes) if n.state.machine.carve_out_steps else "-",
+                f"{n.layers}" + (" +out" if n.output_layer else ""),
+                format_bytes(b.weights),
+                format_bytes(b.kv + b.recurrent),
+                format_bytes(b.compute),
+                f"{format_bytes(n.gpu_used_bytes)} / {format_bytes(n.gpu_capacity_bytes)}",
+                ram,
+                Text(n.verdict.short, style=f"bold {n.verdict.style}"),
+            )
+        )
     return rows
 
 
@@ -69,14 +92,19 @@ def summary(result: ClusterResult) -> Text:
             text.append(f"\n• {n.device}: {r.message}")
     if result.verdict != Verdict.WILL_NOT_FIT:
         sp = result.speed
-        text.append(f"\n{sp.decode_tokens_per_second:.1f} tok/s decode, "
-                    f"{sp.prefill_tokens_per_second:.0f} tok/s prefill "
-                    f"({sp.decode_network_share:.0%} of each token on the wire)")  # fmt: skip
+        text.append(
+            f"\n{sp.decode_tokens_per_second:.1f} tok/s decode, "
+            f"{sp.prefill_tokens_per_second:.0f} tok/s prefill "
+            f"({sp.decode_network_share:.0%} of each token on the wire)"
+        )
     for note in result.notes:
         text.append(f"\nnote: {note}", style="dim")
     text.append("\n\nCommands:", style="bold")
-    for line in (*result.commands.setup, *result.commands.rpc_servers,
-                 result.commands.llama_server):  # fmt: skip
+    for line in (
+        *result.commands.setup,
+        *result.commands.rpc_servers,
+        result.commands.llama_server,
+    ):
         text.append(f"\n  {line}")
     return text
 
@@ -95,14 +123,23 @@ class ClusterScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="cluster-dialog"):
-            yield Label(Text(f"Cluster: {plain(self._spec.name)} over llama.cpp's RPC backend"),
-                        classes="dialog-title")  # fmt: skip
+            yield Label(
+                Text(f"Cluster: {plain(self._spec.name)} over llama.cpp's RPC backend"),
+                classes="dialog-title",
+            )
             with Horizontal(id="cluster-inputs"):
-                yield Input(value=self._node_text, id="cluster-nodes",
-                            placeholder="id[:carve-out], ... (last: llama-server)")  # fmt: skip
+                yield Input(
+                    value=self._node_text,
+                    id="cluster-nodes",
+                    placeholder="id[:carve-out], ... (last: llama-server)",
+                )
                 yield Input(placeholder="tensor split, e.g. 1,1", id="cluster-split")
-                yield Select([(name, name) for name in link_ids()], value=DEFAULT_LINK,
-                             allow_blank=False, id="cluster-link")  # fmt: skip
+                yield Select(
+                    [(name, name) for name in link_ids()],
+                    value=DEFAULT_LINK,
+                    allow_blank=False,
+                    id="cluster-link",
+                )
             yield DataTable(id="cluster-table", cursor_type="none")
             with VerticalScroll(id="cluster-summary-box"):
                 yield Static("", id="cluster-summary")
@@ -125,8 +162,9 @@ class ClusterScreen(ModalScreen[None]):
         split = self.query_one("#cluster-split", Input).value
         link = str(self.query_one("#cluster-link", Select).value)
         try:
-            result = evaluate(self._spec, self._settings, nodes, split_text=split, link=link,
-                              os_name=self._os)  # fmt: skip
+            result = evaluate(
+                self._spec, self._settings, nodes, split_text=split, link=link, os_name=self._os
+            )
         except VramtuiError as err:
             self.app.call_from_thread(self._failed, str(err))
             return

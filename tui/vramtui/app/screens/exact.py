@@ -73,8 +73,10 @@ class ExactScreen(ModalScreen[None]):
             table.add_row(label, _mib(ours), _mib(theirs), f"{diff / 2**20:+,.0f} MiB{pct_text}")
         where = "the model file" if report["ran_on"] == "file" else "a sparse copy of its header"
         cached = ", from the cache" if report.get("cached") else ""
-        status = (f"llama.cpp {report['llama_cpp_version']}, {report['backend']} build, run on "
-                  f"{where}{cached}. Compute is that build's figure.")  # fmt: skip
+        status = (
+            f"llama.cpp {report['llama_cpp_version']}, {report['backend']} build, run on "
+            f"{where}{cached}. Compute is that build's figure."
+        )
         self.query_one("#exact-status", Static).update(Text(plain(status, 300)))
 
     def _failed(self, message: str) -> None:

@@ -84,8 +84,9 @@ class HelpScreen(ModalScreen[None]):
                 if problems:
                     yield Label("Problems with your files", classes="dialog-title")
                     # Plain text: file names and messages are never read as markup.
-                    yield Static("\n".join(f"• {p}" for p in problems), id="help-problems",
-                                 markup=False)  # fmt: skip
+                    yield Static(
+                        "\n".join(f"• {p}" for p in problems), id="help-problems", markup=False
+                    )
                 yield Markdown(HELP_MARKDOWN)
 
     def on_mount(self) -> None:

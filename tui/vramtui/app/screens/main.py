@@ -97,34 +97,66 @@ class MainScreen(Screen[None]):
     BINDINGS = [  # noqa: RUF012
         Binding("question_mark", "show_help", "Help", key_display="?", id="main.help"),
         Binding("m", "pick_model", "Model", tooltip="Pick another model", id="pick-model"),
-        Binding("left,[", "carve_out(-1)", "VRAM-", key_display="←", show=False,
-                id="carve-out-down"),
-        Binding("right,]", "carve_out(1)", "Carve-out", key_display="←→",
-                tooltip="Step the BIOS carve-out", id="carve-out-up"),
+        Binding(
+            "left,[", "carve_out(-1)", "VRAM-", key_display="←", show=False, id="carve-out-down"
+        ),
+        Binding(
+            "right,]",
+            "carve_out(1)",
+            "Carve-out",
+            key_display="←→",
+            tooltip="Step the BIOS carve-out",
+            id="carve-out-up",
+        ),
         Binding("minus", "context(-1)", "Ctx-", show=False, id="context-down"),
-        Binding("plus,equals_sign", "context(1)", "Context", key_display="-+",
-                tooltip="Smaller / larger context", id="context-up"),
-        Binding("s", "save_preset", "Save", tooltip="Save this scenario as a preset",
-                id="save-preset"),
-        Binding("l", "load_preset", "Load", tooltip="Load a saved scenario preset",
-                id="load-preset"),
+        Binding(
+            "plus,equals_sign",
+            "context(1)",
+            "Context",
+            key_display="-+",
+            tooltip="Smaller / larger context",
+            id="context-up",
+        ),
+        Binding(
+            "s", "save_preset", "Save", tooltip="Save this scenario as a preset", id="save-preset"
+        ),
+        Binding(
+            "l", "load_preset", "Load", tooltip="Load a saved scenario preset", id="load-preset"
+        ),
         Binding("e", "export_preset", "Export", show=False, id="export-preset"),
-        Binding("y", "copy_share", "Share", show=False, tooltip="Copy a shareable summary",
-                id="copy-share"),
+        Binding(
+            "y",
+            "copy_share",
+            "Share",
+            show=False,
+            tooltip="Copy a shareable summary",
+            id="copy-share",
+        ),
         Binding("p", "probe", "Probe", tooltip="Measure a running server", id="probe"),
         Binding("x", "exact", "Exact", show=False, tooltip="llama.cpp's own dry run", id="exact"),
-        Binding("c", "cluster", "Cluster", show=False, tooltip="Split over several machines",
-                id="cluster"),
+        Binding(
+            "c",
+            "cluster",
+            "Cluster",
+            show=False,
+            tooltip="Split over several machines",
+            id="cluster",
+        ),
         Binding("k", "toggle_calibration", "Calibration", show=False, id="calibration"),
-        Binding("ctrl+r", "reset", "Reset", show=False, tooltip="Back to the defaults",
-                id="reset-session"),
+        Binding(
+            "ctrl+r",
+            "reset",
+            "Reset",
+            show=False,
+            tooltip="Back to the defaults",
+            id="reset-session",
+        ),
         Binding("q", "quit", "Quit", id="quit-q"),
         # Shown only while a text field has focus, where q types. The app's own ctrl+q does the
         # quitting; priority, so that the footer shows this one instead of the app's hidden one.
-        Binding("ctrl+q", "typing_quit", "Quit", key_display="^q", priority=True,
-                id="quit-typing"),
+        Binding("ctrl+q", "typing_quit", "Quit", key_display="^q", priority=True, id="quit-typing"),
         Binding("escape", "leave_field", "Leave field", key_display="esc", id="leave-field"),
-    ]  # fmt: skip
+    ]
 
     # repaint=False: the screen itself draws nothing, and a repaint of the screen is a full
     # repaint of every widget (~25 ms); the widgets bound to these refresh themselves.
@@ -395,8 +427,9 @@ class MainScreen(Screen[None]):
         try:
             if "machine_id" in changes:
                 machine = get_machine(str(changes["machine_id"]))
-                new = replace(choice, machine=MachineState.default_for(machine),
-                              machine_source="given")  # fmt: skip
+                new = replace(
+                    choice, machine=MachineState.default_for(machine), machine_source="given"
+                )
             else:
                 new = choice.with_machine(**changes)
         except VramtuiError as err:
@@ -489,8 +522,13 @@ class MainScreen(Screen[None]):
         if choice is None:
             return
         forget_session()
-        defaults = replace(choice, settings=resolved.settings, machine=resolved.state,
-                           projector=True, machine_source=resolved.machine_source)  # fmt: skip
+        defaults = replace(
+            choice,
+            settings=resolved.settings,
+            machine=resolved.state,
+            projector=True,
+            machine_source=resolved.machine_source,
+        )
         self.update_choice(defaults)
         if choice.model_ref != DEFAULT_MODEL_REF:
             self.open_model(DEFAULT_MODEL_REF)

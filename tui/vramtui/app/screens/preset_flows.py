@@ -118,8 +118,7 @@ async def _install_machine(host: ScenarioHost, scenario: Scenario) -> bool:
             return False
     path = install_machine(definition, source, scenario.machine_id, replace=True)
     host.reload_machines()
-    host.app.notify(f"Installed machine {scenario.machine_id!r} ({path})", timeout=5,
-                    markup=False)  # fmt: skip
+    host.app.notify(f"Installed machine {scenario.machine_id!r} ({path})", timeout=5, markup=False)
     return True
 
 

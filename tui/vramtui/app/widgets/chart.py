@@ -59,8 +59,9 @@ def gib_label(n_bytes: int) -> str:
     return f"{value:.0f}G" if value >= 1 or value == 0 else f"{value:.1f}G"
 
 
-def chart_data(state: MachineState, fit: FitResult | None, points: tuple[ContextPoint, ...],
-               current_ctx: int) -> ChartData:  # fmt: skip
+def chart_data(
+    state: MachineState, fit: FitResult | None, points: tuple[ContextPoint, ...], current_ctx: int
+) -> ChartData:
     """The levels to draw for this machine: its carve-out steps (1 GiB and up; smaller ones
     sit on the axis), else the memory the GPU may use."""
     machine = state.machine
@@ -242,13 +243,20 @@ class ChartPainter:
             for row, level in levels.items()
         }
         last = self.data.points[-1]
-        for name, cls, value in (("GPU", "chart--gpu", last.gpu_memory_used_bytes),
-                                 ("RAM", "chart--ram", last.system_ram_left_bytes)):  # fmt: skip
+        for name, cls, value in (
+            ("GPU", "chart--gpu", last.gpu_memory_used_bytes),
+            ("RAM", "chart--ram", last.system_ram_left_bytes),
+        ):
             labels.setdefault(self.row_of(value), (name, cls))
         return labels
 
-    def _plot_row(self, row: int, series: dict[tuple[int, int], tuple[int, int]],
-                  levels: dict[int, Level], cursor: int) -> Text:  # fmt: skip
+    def _plot_row(
+        self,
+        row: int,
+        series: dict[tuple[int, int], tuple[int, int]],
+        levels: dict[int, Level],
+        cursor: int,
+    ) -> Text:
         text = Text()
         level = levels.get(row)
         level_style = self.style(
@@ -311,8 +319,12 @@ class ChartPainter:
         axis = self.style("chart--axis")
         right = self._right_labels(levels)
         for row in range(self.rows):
-            out.append(f"{labels.get(row, ''):>{GUTTER - 1}}┤" if row in labels
-                       else " " * (GUTTER - 1) + "│", style=axis)  # fmt: skip
+            out.append(
+                f"{labels.get(row, ''):>{GUTTER - 1}}┤"
+                if row in labels
+                else " " * (GUTTER - 1) + "│",
+                style=axis,
+            )
             out.append_text(self._plot_row(row, series, levels, cursor))
             if row in right:
                 label, cls = right[row]

@@ -238,8 +238,12 @@ class MachinePanel(Vertical):
             value = parse_size(text, key)
         except VramtuiError:
             label = {"gtt": "Linux GTT", "wired": "Wired limit", "baseline": "OS + apps"}
-            show_problem(self, event.input, f"{label[event.input.id or '']}: {text} is not a "
-                         "size: try 60G, 512M or 0.5G (empty for the default)")  # fmt: skip
+            show_problem(
+                self,
+                event.input,
+                f"{label[event.input.id or '']}: {text} is not a "
+                "size: try 60G, 512M or 0.5G (empty for the default)",
+            )
             return
         show_problem(self, event.input, "")
         self.post_message(self.Changed({key: value}))

@@ -152,9 +152,24 @@ def build_plan(
         target = rec.rows[rec.recommended_index].carve_out_bytes
     gtt = _gtt_route(rec)
     if target is None:
-        return Plan(spec.name, m.id, m.name, state.os, has_carve, state.carve_out_bytes,
-                    current_source, None, False, settings.ctx_size, 0, None,
-                    _fail_sentence(spec, state, now, gtt), None, gtt, rec)  # fmt: skip
+        return Plan(
+            spec.name,
+            m.id,
+            m.name,
+            state.os,
+            has_carve,
+            state.carve_out_bytes,
+            current_source,
+            None,
+            False,
+            settings.ctx_size,
+            0,
+            None,
+            _fail_sentence(spec, state, now, gtt),
+            None,
+            gtt,
+            rec,
+        )
     st = replace(state, carve_out_bytes=target)
     best_ctx = max_clean_context(spec, settings, st, calibration=calibration)
     ctx = settings.ctx_size if ctx_given or best_ctx == 0 else best_ctx
@@ -165,17 +180,36 @@ def build_plan(
         fit = moe.fit
     reboot = has_carve and target != state.carve_out_bytes
     sentence = _sentence(
-        spec, st, fit, current=state.carve_out_bytes, source=current_source,
-        best_ctx=best_ctx, ctx_given=ctx_given,
-    )  # fmt: skip
+        spec,
+        st,
+        fit,
+        current=state.carve_out_bytes,
+        source=current_source,
+        best_ctx=best_ctx,
+        ctx_given=ctx_given,
+    )
     if moe is not None:
         sentence += " " + moe.sentence()
     if gtt is not None and reboot and gtt.verdict == Verdict.FITS:
         sentence += " " + gtt.sentence
     return Plan(
-        spec.name, m.id, m.name, state.os, has_carve, state.carve_out_bytes, current_source,
-        target, reboot, ctx, best_ctx, fit, sentence, run_commands(spec, fit, st), gtt, rec,
-    )  # fmt: skip
+        spec.name,
+        m.id,
+        m.name,
+        state.os,
+        has_carve,
+        state.carve_out_bytes,
+        current_source,
+        target,
+        reboot,
+        ctx,
+        best_ctx,
+        fit,
+        sentence,
+        run_commands(spec, fit, st),
+        gtt,
+        rec,
+    )
 
 
 def _tps(value: float) -> str:
@@ -255,8 +289,9 @@ def _gtt_route(rec: Recommendation) -> GttRoute | None:
         f"`{alt.kernel_params}` (a reboot too): {alt.fit.verdict.label}, "
         f"about {_tps(tps)} tok/s."
     )
-    return GttRoute(alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict,
-                    tps, sentence)  # fmt: skip
+    return GttRoute(
+        alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict, tps, sentence
+    )
 
 
 def model_args(spec: ModelSpec) -> tuple[list[str], bool]:
@@ -330,11 +365,26 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
     cpu = fit.backend == "cpu"
     ngl = 0 if cpu else LLAMA_SERVER_ALL_LAYERS if all_layers else bd.n_gpu_layers
     model, known = model_args(spec)
-    argv = ["llama-server", *model, "-c", str(bd.n_ctx or s.ctx_size), "-ngl", str(ngl),
-            "-fa", "on" if bd.flash_attn else "off", "-np", str(s.parallel)]  # fmt: skip
+    argv = [
+        "llama-server",
+        *model,
+        "-c",
+        str(bd.n_ctx or s.ctx_size),
+        "-ngl",
+        str(ngl),
+        "-fa",
+        "on" if bd.flash_attn else "off",
+        "-np",
+        str(s.parallel),
+    ]
     argv += cache_and_batch_args(s)
-    for on, flag in ((s.kv_unified, "-kvu"), (not s.kv_offload, "-nkvo"), (not s.mmap, "--no-mmap"),
-                     (s.keep_in_memory, "--mlock"), (s.swa_full, "--swa-full")):  # fmt: skip
+    for on, flag in (
+        (s.kv_unified, "-kvu"),
+        (not s.kv_offload, "-nkvo"),
+        (not s.mmap, "--no-mmap"),
+        (s.keep_in_memory, "--mlock"),
+        (s.swa_full, "--swa-full"),
+    ):
         if on:
             argv.append(flag)
     argv += placement_args(s) + _draft_args(spec)

@@ -199,8 +199,7 @@ def catalog_sources(model_id: str, mmproj: str) -> tuple[str, list[QuantSource]]
             out.append(QuantSource(q.name, ref, q.file_size_bytes, SIZE_PUBLISHED, opener))
         else:
             spec = opener()
-            out.append(QuantSource(q.name, ref, spec.file_size, SIZE_ESTIMATED,
-                                   _constant(spec)))  # fmt: skip
+            out.append(QuantSource(q.name, ref, spec.file_size, SIZE_ESTIMATED, _constant(spec)))
     return entry.name, out
 
 

@@ -200,9 +200,15 @@ def context_curve(
         fit = evaluate_fit(
             spec, settings.with_changes(ctx_size=ctx), state, calibration=calibration
         )
-        points.append(ContextPoint(ctx, fit.verdict, fit.gpu_memory_used_bytes,
-                                   fit.system_ram_left_bytes,
-                                   fit.speed.decode_tokens_per_second))  # fmt: skip
+        points.append(
+            ContextPoint(
+                ctx,
+                fit.verdict,
+                fit.gpu_memory_used_bytes,
+                fit.system_ram_left_bytes,
+                fit.speed.decode_tokens_per_second,
+            )
+        )
     return tuple(points)
 
 
@@ -221,13 +227,19 @@ def recommend(
     for carve in steps:
         st = replace(state, carve_out_bytes=carve)
         fit = evaluate_fit(spec, settings, st, calibration=calibration)
-        rows.append(StepRow(
-            carve_out_bytes=carve, fit=fit, gpu_left_bytes=fit.gpu_left_bytes,
-            system_ram_left_bytes=fit.system_ram_left_bytes,
-            max_clean_context=max_clean_context(spec, settings, st, calibration=calibration),
-            max_loading_context=max_loading_context(spec, settings, st, calibration=calibration),
-            decode_tps=fit.speed.decode_tokens_per_second,
-        ))  # fmt: skip
+        rows.append(
+            StepRow(
+                carve_out_bytes=carve,
+                fit=fit,
+                gpu_left_bytes=fit.gpu_left_bytes,
+                system_ram_left_bytes=fit.system_ram_left_bytes,
+                max_clean_context=max_clean_context(spec, settings, st, calibration=calibration),
+                max_loading_context=max_loading_context(
+                    spec, settings, st, calibration=calibration
+                ),
+                decode_tps=fit.speed.decode_tokens_per_second,
+            )
+        )
     clean = [i for i, r in enumerate(rows) if r.fit.verdict == Verdict.FITS]
     index: int | None = None
     if clean:

@@ -94,10 +94,14 @@ def synthesize_spec(
     n_head = max(m.num("attention.head_count", 1), 1)
     n_head_kv = max(m.num("attention.head_count_kv", n_head), 1)
     mix = QuantMix(
-        q, m.arch, n_layer=n_layer, n_attn_v=sum(1 for t in raw if "attn_v.weight" in t.name),
-        n_expert=m.num("expert_count"), n_gqa=n_head // n_head_kv,
+        q,
+        m.arch,
+        n_layer=n_layer,
+        n_attn_v=sum(1 for t in raw if "attn_v.weight" in t.name),
+        n_expert=m.num("expert_count"),
+        n_gqa=n_head // n_head_kv,
         has_output=any(t.name == "output.weight" for t in raw),
-    )  # fmt: skip
+    )
     tensors = _lay_out(raw, mix.choose)
     md: dict[str, MetaValue] = {k: v for k, v in metadata.items() if not k.startswith("vramtui.")}
     md["general.file_type"] = FTYPES[q]
@@ -105,10 +109,14 @@ def synthesize_spec(
     # gpt2 (BPE) vocabularies carry merges too: about one per token, ~18 bytes each + prefix.
     merges = 20 * n_vocab if metadata.get("tokenizer.ggml.model") == "gpt2" else 0
     return ModelSpec(
-        name=name, source=source, metadata=md, tensors=tuple(tensors),
-        file_size=_file_size(md, tensors, merges), synthesized=True,
+        name=name,
+        source=source,
+        metadata=md,
+        tensors=tuple(tensors),
+        file_size=_file_size(md, tensors, merges),
+        synthesized=True,
         notes=("synthesized from architecture facts",),
-    )  # fmt: skip
+    )
 
 
 def _projector_tensors(metadata: Mapping[str, MetaValue]) -> list[RawTensor]:
@@ -136,26 +144,36 @@ def _projector_tensors(metadata: Mapping[str, MetaValue]) -> list[RawTensor]:
         ts += [
             RawTensor(p + "attn_qkv.weight", (n_embd, 3 * n_embd)),
             norm(p + "attn_qkv.bias", 3 * n_embd),
-            RawTensor(p + "attn_out.weight", (n_embd, n_embd)), norm(p + "attn_out.bias", n_embd),
-            norm(p + "ln1.weight", n_embd), norm(p + "ln1.bias", n_embd),
-            norm(p + "ln2.weight", n_embd), norm(p + "ln2.bias", n_embd),
-            RawTensor(p + "ffn_up.weight", (n_embd, n_ff)), norm(p + "ffn_up.bias", n_ff),
-            RawTensor(p + "ffn_down.weight", (n_ff, n_embd)), norm(p + "ffn_down.bias", n_embd),
-        ]  # fmt: skip
+            RawTensor(p + "attn_out.weight", (n_embd, n_embd)),
+            norm(p + "attn_out.bias", n_embd),
+            norm(p + "ln1.weight", n_embd),
+            norm(p + "ln1.bias", n_embd),
+            norm(p + "ln2.weight", n_embd),
+            norm(p + "ln2.bias", n_embd),
+            RawTensor(p + "ffn_up.weight", (n_embd, n_ff)),
+            norm(p + "ffn_up.bias", n_ff),
+            RawTensor(p + "ffn_down.weight", (n_ff, n_embd)),
+            norm(p + "ffn_down.bias", n_embd),
+        ]
     merged = n_embd * merge * merge
     ts += [
-        RawTensor("mm.0.weight", (merged, merged)), norm("mm.0.bias", merged),
-        RawTensor("mm.2.weight", (merged, proj)), norm("mm.2.bias", proj),
-    ]  # fmt: skip
+        RawTensor("mm.0.weight", (merged, merged)),
+        norm("mm.0.bias", merged),
+        RawTensor("mm.2.weight", (merged, proj)),
+        norm("mm.2.bias", proj),
+    ]
     deepstack = metadata.get("clip.vision.is_deepstack_layers")
     for il, flag in enumerate(deepstack if isinstance(deepstack, tuple) else ()):
         if flag:
             p = f"v.deepstack.{il}."
             ts += [
-                norm(p + "norm.weight", merged), norm(p + "norm.bias", merged),
-                RawTensor(p + "fc1.weight", (merged, merged)), norm(p + "fc1.bias", merged),
-                RawTensor(p + "fc2.weight", (merged, proj)), norm(p + "fc2.bias", proj),
-            ]  # fmt: skip
+                norm(p + "norm.weight", merged),
+                norm(p + "norm.bias", merged),
+                RawTensor(p + "fc1.weight", (merged, merged)),
+                norm(p + "fc1.bias", merged),
+                RawTensor(p + "fc2.weight", (merged, proj)),
+                norm(p + "fc2.bias", proj),
+            ]
     return ts
 
 
@@ -176,9 +194,13 @@ def synthesize_projector(metadata: Mapping[str, MetaValue], quant: str = "F16") 
     md.setdefault("clip.projector_type", "qwen3vl_merger")
     md["general.file_type"] = FTYPES.get(wtype, 1)
     return ModelSpec(
-        name="mmproj", source="synthesized", metadata=md, tensors=tuple(tensors),
-        file_size=_file_size(md, tensors), synthesized=True,
-    )  # fmt: skip
+        name="mmproj",
+        source="synthesized",
+        metadata=md,
+        tensors=tuple(tensors),
+        file_size=_file_size(md, tensors),
+        synthesized=True,
+    )
 
 
 __all__ = [

@@ -136,9 +136,12 @@ def _gemma3n(m: _Md, n_vocab: int) -> list[Row]:
         n_ff = int(n_ffs[il]) if isinstance(n_ffs, tuple) else m.num("feed_forward_length")
         rows.append(_vec(p + "attn_norm.weight", n_embd))
         rows += _qkvo(p, n_embd, (n_head, n_kv), hd, hd)
-        rows += [_vec(p + "attn_q_norm.weight", hd), _vec(p + "attn_k_norm.weight", hd),
-                 _vec(p + "post_attention_norm.weight", n_embd),
-                 _vec(p + "ffn_norm.weight", n_embd)]  # fmt: skip
+        rows += [
+            _vec(p + "attn_q_norm.weight", hd),
+            _vec(p + "attn_k_norm.weight", hd),
+            _vec(p + "post_attention_norm.weight", n_embd),
+            _vec(p + "ffn_norm.weight", n_embd),
+        ]
         rows += _ffn(p, n_embd, n_ff)
         rows += [
             _vec(p + "post_ffw_norm.weight", n_embd),
@@ -170,9 +173,11 @@ def _qwen2moe(m: _Md, n_vocab: int, tied: bool) -> list[Row]:
         rows.append(_vec(p + "attn_norm.weight", n_embd))
         rows += _qkvo(p, n_embd, (n_head, n_kv), hd, hd)
         rows += [
-            _vec(p + "attn_q.bias", n_head * hd), _vec(p + "attn_k.bias", n_kv * hd),
-            _vec(p + "attn_v.bias", n_kv * hd), _vec(p + "ffn_norm.weight", n_embd),
-        ]  # fmt: skip
+            _vec(p + "attn_q.bias", n_head * hd),
+            _vec(p + "attn_k.bias", n_kv * hd),
+            _vec(p + "attn_v.bias", n_kv * hd),
+            _vec(p + "ffn_norm.weight", n_embd),
+        ]
         rows += _experts(p, n_embd, n_ff_exp, m.num("expert_count"))
         rows.append(_vec(p + "ffn_gate_inp_shexp.weight", n_embd))
         rows += _ffn(p, n_embd, n_ff_sh, "_shexp")
@@ -192,9 +197,11 @@ def _deepseek2_pre_mla(m: _Md, n_vocab: int, tied: bool) -> list[Row]:
         p = f"blk.{il}."
         rows.append(_vec(p + "attn_norm.weight", n_embd))
         if q_lora:
-            rows += [_mat(p + "attn_q_a.weight", n_embd, q_lora),
-                     _vec(p + "attn_q_a_norm.weight", q_lora),
-                     _mat(p + "attn_q_b.weight", q_lora, n_head * hk)]  # fmt: skip
+            rows += [
+                _mat(p + "attn_q_a.weight", n_embd, q_lora),
+                _vec(p + "attn_q_a_norm.weight", q_lora),
+                _mat(p + "attn_q_b.weight", q_lora, n_head * hk),
+            ]
         else:
             rows.append(_mat(p + "attn_q.weight", n_embd, n_head * hk))
         rows += [

@@ -12,33 +12,98 @@ from vramtui.core.gguf.ggml_types import ggml_type_by_name
 
 # llama_ftype ids (include/llama.h) for general.file_type.
 FTYPES: dict[str, int] = {
-    "F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9,
-    "Q2_K": 10, "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15,
-    "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18, "IQ2_XXS": 19, "IQ2_XS": 20, "Q2_K_S": 21,
-    "IQ3_XS": 22, "IQ3_XXS": 23, "IQ1_S": 24, "IQ4_NL": 25, "IQ3_S": 26, "IQ3_M": 27,
-    "IQ2_S": 28, "IQ2_M": 29, "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32, "TQ1_0": 36,
-    "TQ2_0": 37, "MXFP4": 38, "MXFP4_MOE": 38,
-}  # fmt: skip
+    "F32": 0,
+    "F16": 1,
+    "Q4_0": 2,
+    "Q4_1": 3,
+    "Q8_0": 7,
+    "Q5_0": 8,
+    "Q5_1": 9,
+    "Q2_K": 10,
+    "Q3_K_S": 11,
+    "Q3_K_M": 12,
+    "Q3_K_L": 13,
+    "Q4_K_S": 14,
+    "Q4_K_M": 15,
+    "Q5_K_S": 16,
+    "Q5_K_M": 17,
+    "Q6_K": 18,
+    "IQ2_XXS": 19,
+    "IQ2_XS": 20,
+    "Q2_K_S": 21,
+    "IQ3_XS": 22,
+    "IQ3_XXS": 23,
+    "IQ1_S": 24,
+    "IQ4_NL": 25,
+    "IQ3_S": 26,
+    "IQ3_M": 27,
+    "IQ2_S": 28,
+    "IQ2_M": 29,
+    "IQ4_XS": 30,
+    "IQ1_M": 31,
+    "BF16": 32,
+    "TQ1_0": 36,
+    "TQ2_0": 37,
+    "MXFP4": 38,
+    "MXFP4_MOE": 38,
+}
 
 # Base tensor type of each ftype (llama-quant.cpp llama_model_quantize_impl switch).
 BASE_TYPES: dict[str, str] = {
-    "F32": "F32", "F16": "F16", "BF16": "BF16", "Q4_0": "Q4_0", "Q4_1": "Q4_1",
-    "Q5_0": "Q5_0", "Q5_1": "Q5_1", "Q8_0": "Q8_0", "Q2_K": "Q2_K", "Q2_K_S": "Q2_K",
-    "Q3_K_S": "Q3_K", "Q3_K_M": "Q3_K", "Q3_K_L": "Q3_K", "Q4_K_S": "Q4_K", "Q4_K_M": "Q4_K",
-    "Q5_K_S": "Q5_K", "Q5_K_M": "Q5_K", "Q6_K": "Q6_K", "IQ2_XXS": "IQ2_XXS",
-    "IQ2_XS": "IQ2_XS", "IQ2_S": "IQ2_XS", "IQ2_M": "IQ2_S", "IQ3_XS": "IQ3_S",
-    "IQ3_XXS": "IQ3_XXS", "IQ3_S": "IQ3_S", "IQ3_M": "IQ3_S", "IQ1_S": "IQ1_S",
-    "IQ1_M": "IQ1_M", "IQ4_NL": "IQ4_NL", "IQ4_XS": "IQ4_XS", "TQ1_0": "TQ1_0",
-    "TQ2_0": "TQ2_0", "MXFP4": "Q8_0", "MXFP4_MOE": "Q8_0",
-}  # fmt: skip
+    "F32": "F32",
+    "F16": "F16",
+    "BF16": "BF16",
+    "Q4_0": "Q4_0",
+    "Q4_1": "Q4_1",
+    "Q5_0": "Q5_0",
+    "Q5_1": "Q5_1",
+    "Q8_0": "Q8_0",
+    "Q2_K": "Q2_K",
+    "Q2_K_S": "Q2_K",
+    "Q3_K_S": "Q3_K",
+    "Q3_K_M": "Q3_K",
+    "Q3_K_L": "Q3_K",
+    "Q4_K_S": "Q4_K",
+    "Q4_K_M": "Q4_K",
+    "Q5_K_S": "Q5_K",
+    "Q5_K_M": "Q5_K",
+    "Q6_K": "Q6_K",
+    "IQ2_XXS": "IQ2_XXS",
+    "IQ2_XS": "IQ2_XS",
+    "IQ2_S": "IQ2_XS",
+    "IQ2_M": "IQ2_S",
+    "IQ3_XS": "IQ3_S",
+    "IQ3_XXS": "IQ3_XXS",
+    "IQ3_S": "IQ3_S",
+    "IQ3_M": "IQ3_S",
+    "IQ1_S": "IQ1_S",
+    "IQ1_M": "IQ1_M",
+    "IQ4_NL": "IQ4_NL",
+    "IQ4_XS": "IQ4_XS",
+    "TQ1_0": "TQ1_0",
+    "TQ2_0": "TQ2_0",
+    "MXFP4": "Q8_0",
+    "MXFP4_MOE": "Q8_0",
+}
 
 # Fallback when a row does not divide the block size (llama-quant.cpp: incompatible tensors).
 _FALLBACK: dict[str, str] = {
-    "TQ1_0": "Q4_0", "TQ2_0": "Q4_0", "IQ2_XXS": "Q4_0", "IQ2_XS": "Q4_0", "IQ2_S": "Q4_0",
-    "IQ3_XXS": "Q4_0", "IQ3_S": "Q4_0", "IQ1_S": "Q4_0", "IQ1_M": "Q4_0",
-    "Q2_K": "Q4_0", "Q3_K": "IQ4_NL", "IQ4_XS": "IQ4_NL", "Q4_K": "Q5_0", "Q5_K": "Q5_1",
+    "TQ1_0": "Q4_0",
+    "TQ2_0": "Q4_0",
+    "IQ2_XXS": "Q4_0",
+    "IQ2_XS": "Q4_0",
+    "IQ2_S": "Q4_0",
+    "IQ3_XXS": "Q4_0",
+    "IQ3_S": "Q4_0",
+    "IQ1_S": "Q4_0",
+    "IQ1_M": "Q4_0",
+    "Q2_K": "Q4_0",
+    "Q3_K": "IQ4_NL",
+    "IQ4_XS": "IQ4_NL",
+    "Q4_K": "Q5_0",
+    "Q5_K": "Q5_1",
     "Q6_K": "Q8_0",
-}  # fmt: skip
+}
 
 # Tensors llama-quant.cpp never quantizes (kept as the converter wrote them, F32 here).
 _KEEP_F32 = (
@@ -72,9 +137,16 @@ class QuantMix:
     """Per-tensor type choice after llama-quant.cpp llama_tensor_get_type (size-relevant rules)."""
 
     def __init__(
-        self, quant: str, arch: str, *, n_layer: int, n_attn_v: int, n_expert: int,
-        n_gqa: int, has_output: bool,
-    ) -> None:  # fmt: skip
+        self,
+        quant: str,
+        arch: str,
+        *,
+        n_layer: int,
+        n_attn_v: int,
+        n_expert: int,
+        n_gqa: int,
+        has_output: bool,
+    ) -> None:
         self.q = quant
         self.arch = arch
         self.n_layer = max(n_layer, 1)

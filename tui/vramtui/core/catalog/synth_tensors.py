@@ -68,11 +68,14 @@ class _Dims:
     def of(cls, m: Meta, n_vocab: int) -> _Dims:
         n_layer = m.num("block_count")
         return cls(
-            n_vocab=n_vocab, n_layer=n_layer, n_embd=m.num("embedding_length"),
-            n_ffs=m.per_layer("feed_forward_length", n_layer), n_expert=m.num("expert_count"),
+            n_vocab=n_vocab,
+            n_layer=n_layer,
+            n_embd=m.num("embedding_length"),
+            n_ffs=m.per_layer("feed_forward_length", n_layer),
+            n_expert=m.num("expert_count"),
             n_ff_exp=m.num("expert_feed_forward_length"),
             tied=m.md.get("vramtui.tied_embeddings") is True,
-        )  # fmt: skip
+        )
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -82,8 +85,17 @@ def norm(name: str, n: int) -> RawTensor:
     return RawTensor(name, (n,), True)
 
 
-def _attn(p: str, m: Meta, n_embd: int, il: int, *, bias: bool = False, qk_norm: bool = False,
-          o_bias: bool = False, q_gate: bool = False) -> list[RawTensor]:  # fmt: skip
+def _attn(
+    p: str,
+    m: Meta,
+    n_embd: int,
+    il: int,
+    *,
+    bias: bool = False,
+    qk_norm: bool = False,
+    o_bias: bool = False,
+    q_gate: bool = False,
+) -> list[RawTensor]:
     n_head = m.per_layer("attention.head_count", il + 1)[il]
     n_head_kv = m.per_layer("attention.head_count_kv", il + 1, n_head)[il]
     hk = m.num("attention.key_length", n_embd // max(n_head, 1))
@@ -237,8 +249,9 @@ def _glm4moe(m: Meta, d: _Dims) -> list[RawTensor]:
         if il < n_dense:
             t += _dense_ffn(p, n_embd, d.n_ffs[il])
         else:
-            t += _moe_ffn(p, n_embd, n_ff_exp, d.n_expert, shexp_ff=n_ff_exp * n_shared,
-                          probs_b=True)  # fmt: skip
+            t += _moe_ffn(
+                p, n_embd, n_ff_exp, d.n_expert, shexp_ff=n_ff_exp * n_shared, probs_b=True
+            )
         if il >= n_layer - n_nextn:
             t += [
                 RawTensor(p + "nextn.eh_proj.weight", (2 * n_embd, n_embd)),
@@ -288,8 +301,14 @@ def _deepseek2(m: Meta, d: _Dims) -> list[RawTensor]:
         if il < n_dense:
             t += _dense_ffn(p, n_embd, d.n_ffs[il])
         else:
-            t += _moe_ffn(p, n_embd, n_ff_exp, d.n_expert, shexp_ff=n_ff_exp * n_shared,
-                          probs_b=m.num("expert_gating_func") == 2)  # fmt: skip
+            t += _moe_ffn(
+                p,
+                n_embd,
+                n_ff_exp,
+                d.n_expert,
+                shexp_ff=n_ff_exp * n_shared,
+                probs_b=m.num("expert_gating_func") == 2,
+            )
     return t
 
 
@@ -400,20 +419,38 @@ def _mamba(m: Meta, d: _Dims) -> list[RawTensor]:
         if hybrid:
             t.append(norm(p + "ffn_norm.weight", n_embd))
             if d.n_expert:
-                t += _moe_ffn(p, n_embd, d.n_ff_exp, d.n_expert,
-                              shexp_ff=m.num("expert_shared_feed_forward_length"))  # fmt: skip
+                t += _moe_ffn(
+                    p,
+                    n_embd,
+                    d.n_ff_exp,
+                    d.n_expert,
+                    shexp_ff=m.num("expert_shared_feed_forward_length"),
+                )
             else:
                 t += _dense_ffn(p, n_embd, d.n_ffs[il])
     return t
 
 
 _FAMILIES: dict[str, Callable[[Meta, _Dims], list[RawTensor]]] = {
-    "llama": _llama, "mistral3": _llama, "qwen2": _llama, "qwen3": _llama, "qwen3vl": _llama,
-    "qwen3moe": _llama, "granite": _llama, "gemma2": _gemma, "gemma3": _gemma,
-    "cohere2": _cohere2, "gpt-oss": _gpt_oss, "glm4moe": _glm4moe, "deepseek2": _deepseek2,
-    "qwen3next": _qwen3next, "lfm2": _lfm2, "mamba": _mamba, "mamba2": _mamba,
+    "llama": _llama,
+    "mistral3": _llama,
+    "qwen2": _llama,
+    "qwen3": _llama,
+    "qwen3vl": _llama,
+    "qwen3moe": _llama,
+    "granite": _llama,
+    "gemma2": _gemma,
+    "gemma3": _gemma,
+    "cohere2": _cohere2,
+    "gpt-oss": _gpt_oss,
+    "glm4moe": _glm4moe,
+    "deepseek2": _deepseek2,
+    "qwen3next": _qwen3next,
+    "lfm2": _lfm2,
+    "mamba": _mamba,
+    "mamba2": _mamba,
     "granitehybrid": _mamba,
-}  # fmt: skip
+}
 
 SUPPORTED_ARCHITECTURES = frozenset(_FAMILIES) | LONGTAIL_ARCHITECTURES
 

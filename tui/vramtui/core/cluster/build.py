@@ -125,9 +125,16 @@ class ClusterResult:
         }
 
 
-def _node_breakdown(bufs: DeviceBuffers, host: DeviceBuffers | None, *, output_bytes: int,
-                    settings: RuntimeSettings, n_ctx: int, layers: int,
-                    flash_attn: bool) -> MemoryBreakdown:  # fmt: skip
+def _node_breakdown(
+    bufs: DeviceBuffers,
+    host: DeviceBuffers | None,
+    *,
+    output_bytes: int,
+    settings: RuntimeSettings,
+    n_ctx: int,
+    layers: int,
+    flash_attn: bool,
+) -> MemoryBreakdown:
     """The node's buffers in the shape the single-machine fit judges."""
     buffers = [
         Buffer(Place.DEVICE, BufferKind.WEIGHTS, bufs.weights, "model buffer"),
@@ -144,43 +151,71 @@ def _node_breakdown(bufs: DeviceBuffers, host: DeviceBuffers | None, *, output_b
             Buffer(Place.HOST, BufferKind.OUTPUT, output_bytes, "CPU output buffer"),
         ]
     return MemoryBreakdown(
-        buffers=tuple(b for b in buffers if b.n_bytes > 0), settings=settings, n_ctx=n_ctx,
-        n_layers=layers, n_gpu_layers=layers + 1, flash_attn=flash_attn,
-    )  # fmt: skip
+        buffers=tuple(b for b in buffers if b.n_bytes > 0),
+        settings=settings,
+        n_ctx=n_ctx,
+        n_layers=layers,
+        n_gpu_layers=layers + 1,
+        flash_attn=flash_attn,
+    )
 
 
-def _judge_node(i: int, cluster: Cluster, cb: ClusterBuffers, settings: RuntimeSettings,
-                device: str) -> NodeResult:  # fmt: skip
+def _judge_node(
+    i: int, cluster: Cluster, cb: ClusterBuffers, settings: RuntimeSettings, device: str
+) -> NodeResult:
     state = cluster.nodes[i].state
     head = i == cluster.head
     bufs = cb.devices[i]
     host = cb.host if head else None
     layers = cb.split.layers(i)
-    bd = _node_breakdown(bufs, host, output_bytes=cb.output_bytes if head else 0,
-                         settings=settings, n_ctx=cb.n_ctx, layers=layers,
-                         flash_attn=cb.flash_attn)  # fmt: skip
+    bd = _node_breakdown(
+        bufs,
+        host,
+        output_bytes=cb.output_bytes if head else 0,
+        settings=settings,
+        n_ctx=cb.n_ctx,
+        layers=layers,
+        flash_attn=cb.flash_attn,
+    )
     judged = judge_memory(bd, state, settings)
     return NodeResult(
-        index=i, role="head" if head else "rpc", device=device, state=state, layers=layers,
-        layer_range=cb.split.ranges[i], output_layer=cb.split.output_device == i,
-        buffers=bufs, host_buffers=host,
-        verdict=judged.verdict, reasons=judged.reasons,
-        gpu_capacity_bytes=gpu_capacity(state), gpu_used_bytes=judged.gpu_used_bytes,
-        system_ram_left_bytes=judged.system_ram_left_bytes, load_peak_bytes=judged.load_peak_bytes,
-    )  # fmt: skip
+        index=i,
+        role="head" if head else "rpc",
+        device=device,
+        state=state,
+        layers=layers,
+        layer_range=cb.split.ranges[i],
+        output_layer=cb.split.output_device == i,
+        buffers=bufs,
+        host_buffers=host,
+        verdict=judged.verdict,
+        reasons=judged.reasons,
+        gpu_capacity_bytes=gpu_capacity(state),
+        gpu_used_bytes=judged.gpu_used_bytes,
+        system_ram_left_bytes=judged.system_ram_left_bytes,
+        load_peak_bytes=judged.load_peak_bytes,
+    )
 
 
 def _check_settings(settings: RuntimeSettings) -> None:
     """Settings whose placement across RPC nodes vramtui does not model: refused by name
     rather than answered wrongly (expert overrides put tensors on the head's CPU and turn
     llama.cpp's pipeline parallelism off; a draft model adds a second split)."""
-    given = [flag for flag, on in (
-        ("--override-tensor", bool(settings.override_tensor)), ("--cpu-moe", settings.cpu_moe),
-        ("--n-cpu-moe", settings.n_cpu_moe > 0), ("--model-draft", bool(settings.model_draft)),
-    ) if on]  # fmt: skip
+    given = [
+        flag
+        for flag, on in (
+            ("--override-tensor", bool(settings.override_tensor)),
+            ("--cpu-moe", settings.cpu_moe),
+            ("--n-cpu-moe", settings.n_cpu_moe > 0),
+            ("--model-draft", bool(settings.model_draft)),
+        )
+        if on
+    ]
     if given:
-        raise SettingsError(f"{', '.join(given)}: not modelled for a cluster (vramtui cluster "
-                            "places every layer on the nodes' GPUs)")  # fmt: skip
+        raise SettingsError(
+            f"{', '.join(given)}: not modelled for a cluster (vramtui cluster "
+            "places every layer on the nodes' GPUs)"
+        )
 
 
 def evaluate_cluster(
@@ -208,12 +243,24 @@ def evaluate_cluster(
     if any(n.layers == 0 for n in nodes):
         notes.append("a node gets no layers at this split: it only adds a network hop")
     return ClusterResult(
-        cluster=cluster, settings=s, shares=tuple(shares), buffers=cb, nodes=nodes,
-        verdict=verdict, speed=speed, commands=commands, notes=tuple(notes),
-    )  # fmt: skip
+        cluster=cluster,
+        settings=s,
+        shares=tuple(shares),
+        buffers=cb,
+        nodes=nodes,
+        verdict=verdict,
+        speed=speed,
+        commands=commands,
+        notes=tuple(notes),
+    )
 
 
 __all__ = [
-    "DEFAULT_RPC_PORT", "Cluster", "ClusterNode", "ClusterResult", "NodeResult",
-    "evaluate_cluster", "gpu_capacity",
-]  # fmt: skip
+    "DEFAULT_RPC_PORT",
+    "Cluster",
+    "ClusterNode",
+    "ClusterResult",
+    "NodeResult",
+    "evaluate_cluster",
+    "gpu_capacity",
+]

@@ -52,8 +52,9 @@ def _ts_text(values: tuple[float, ...]) -> str:
     return ",".join(f"{v:g}" for v in values)
 
 
-def cluster_commands(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster,
-                     cb: ClusterBuffers) -> ClusterCommands:  # fmt: skip
+def cluster_commands(
+    spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster, cb: ClusterBuffers
+) -> ClusterCommands:
     s = settings
     rpc_lines = tuple(
         f"rpc-server --host 0.0.0.0 --port {cluster.nodes[i].port} -c    # on {cluster.host_of(i)}"
@@ -64,9 +65,20 @@ def cluster_commands(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluste
     )
     model, known = model_args(spec)
     ngl = LLAMA_SERVER_ALL_LAYERS if s.n_gpu_layers is None else s.n_gpu_layers
-    argv = ["llama-server", *model, "--rpc", endpoints, "-ngl", str(ngl),
-            "-c", str(cb.n_ctx), "-fa", "on" if cb.flash_attn else "off",
-            "-np", str(s.parallel)]  # fmt: skip
+    argv = [
+        "llama-server",
+        *model,
+        "--rpc",
+        endpoints,
+        "-ngl",
+        str(ngl),
+        "-c",
+        str(cb.n_ctx),
+        "-fa",
+        "on" if cb.flash_attn else "off",
+        "-np",
+        str(s.parallel),
+    ]
     argv += cache_and_batch_args(s)
     ts = ""
     if cluster.tensor_split is not None or not _alike(cluster):
@@ -92,8 +104,10 @@ def _setup(cluster: Cluster) -> tuple[str, ...]:
 
 
 def _alike(cluster: Cluster) -> bool:
-    keys = {(n.state.machine.id, n.state.carve_out_bytes, n.state.os, n.state.gtt_bytes)
-            for n in cluster.nodes}  # fmt: skip
+    keys = {
+        (n.state.machine.id, n.state.carve_out_bytes, n.state.os, n.state.gtt_bytes)
+        for n in cluster.nodes
+    }
     return len(keys) == 1
 
 

@@ -107,8 +107,9 @@ def _masks(kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool) -> int:
     return sum((2 if flash_attn else 4) * n * n_ubatch for n in kv_sizes)
 
 
-def _graph_floats(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
-                  flash_attn: bool) -> float:  # fmt: skip
+def _graph_floats(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> float:
     """The single-device graph peak without its masks, in floats per ubatch token (the CPU
     backend's terms, `compute_bytes`; without flash attention it includes KQ)."""
     total = compute_bytes(hp, kv_sizes, n_ubatch, flash_attn)
@@ -117,9 +118,15 @@ def _graph_floats(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
 
 
 def device_compute_bytes(
-    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool, *,
-    first: bool, last: bool, pipeline: bool,
-) -> int:  # fmt: skip
+    hp: ModelHparams,
+    kv_sizes: tuple[int, ...],
+    n_ubatch: int,
+    flash_attn: bool,
+    *,
+    first: bool,
+    last: bool,
+    pipeline: bool,
+) -> int:
     """A device's compute buffer in a layer split, read off llama.cpp's own reservation
     (tests/rpc; fit rows Llama-3.1-8B and Qwen3-32B at 4K, flash attention on and off, 2 and 3
     devices; every other model and setting is a check row):
@@ -183,33 +190,54 @@ def cluster_buffers(
         busy = end > start or last
         first = busy and not any(a < b for a, b in split.ranges[:d])
         mine = _device_kv_sizes(hp, start, end, kv_sizes)
-        comp = device_compute_bytes(hp, mine, n_ubatch, full.flash_attn, first=first,
-                                    last=last, pipeline=pipeline) if busy else 0  # fmt: skip
+        comp = (
+            device_compute_bytes(
+                hp, mine, n_ubatch, full.flash_attn, first=first, last=last, pipeline=pipeline
+            )
+            if busy
+            else 0
+        )
         devices.append(DeviceBuffers(w0, k0, r0, comp))
-    host = _host_buffers(spec, settings, split=split, full=full, hp=hp, n_ubatch=n_ubatch,
-                         kv_sizes=kv_sizes, pipeline=pipeline)  # fmt: skip
+    host = _host_buffers(
+        spec,
+        settings,
+        split=split,
+        full=full,
+        hp=hp,
+        n_ubatch=n_ubatch,
+        kv_sizes=kv_sizes,
+        pipeline=pipeline,
+    )
     return ClusterBuffers(
-        split=split, devices=tuple(devices), host=host,
-        output_bytes=full.total(Place.HOST, BufferKind.OUTPUT), n_ctx=full.n_ctx,
-        n_ubatch=n_ubatch, flash_attn=full.flash_attn, pipeline=pipeline,
+        split=split,
+        devices=tuple(devices),
+        host=host,
+        output_bytes=full.total(Place.HOST, BufferKind.OUTPUT),
+        n_ctx=full.n_ctx,
+        n_ubatch=n_ubatch,
+        flash_attn=full.flash_attn,
+        pipeline=pipeline,
         approximate=full.approximate,
         notes=full.notes,
-    )  # fmt: skip
+    )
 
 
-def _kv_sizes(hp: ModelHparams, n_ctx_seq: int, n_ubatch: int,
-              s: RuntimeSettings) -> tuple[int, ...]:  # fmt: skip
+def _kv_sizes(
+    hp: ModelHparams, n_ctx_seq: int, n_ubatch: int, s: RuntimeSettings
+) -> tuple[int, ...]:
     sizes = [n_ctx_seq] if any(hp.has_kv) else []
     if any(sw for sw, kv in zip(hp.is_swa, hp.has_kv, strict=True) if kv):
         swa_seq = s.parallel if s.kv_unified else 1
-        cells = n_ctx_seq if s.swa_full else min(n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch,
-                                                                  KV_PAD))  # fmt: skip
+        cells = (
+            n_ctx_seq if s.swa_full else min(n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD))
+        )
         sizes.append(cells)
     return tuple(sizes)
 
 
-def _device_kv_sizes(hp: ModelHparams, start: int, end: int,
-                     kv_sizes: tuple[int, ...]) -> tuple[int, ...]:  # fmt: skip
+def _device_kv_sizes(
+    hp: ModelHparams, start: int, end: int, kv_sizes: tuple[int, ...]
+) -> tuple[int, ...]:
     """The masks a device's layers attend with: the full one if it holds a full-attention
     layer, the windowed one if it holds a sliding-window layer; none on a device whose layers
     are all recurrent (its split needs no mask, so the scheduler copies none to it)."""
@@ -224,9 +252,16 @@ def _device_kv_sizes(hp: ModelHparams, start: int, end: int,
 
 
 def _host_buffers(
-    spec: ModelSpec, settings: RuntimeSettings, *, split: LayerSplit, full: MemoryBreakdown,
-    hp: ModelHparams, n_ubatch: int, kv_sizes: tuple[int, ...], pipeline: bool,
-) -> DeviceBuffers:  # fmt: skip
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    *,
+    split: LayerSplit,
+    full: MemoryBreakdown,
+    hp: ModelHparams,
+    n_ubatch: int,
+    kv_sizes: tuple[int, ...],
+    pipeline: bool,
+) -> DeviceBuffers:
     """The head's CPU: input embeddings (+ layers left on the CPU), the KV of those layers, and
     the host compute buffer: the graph inputs (masks, looked-up embeddings) per copy."""
     n_gpu = None if not split.host_layers else settings.n_gpu_layers
@@ -239,8 +274,10 @@ def _host_buffers(
         width = HOST_EMBD if fa else HOST_EMBD_NO_FA
         compute = SCHED_COPIES * _masks(kv_sizes, n_ubatch, fa) + 4 * n_ubatch * width * hp.n_embd
     elif split.host_layers:  # the CPU computes its layers: the single-device peak
-        compute = int(_masks(kv_sizes, n_ubatch, fa) + 4 * n_ubatch * _graph_floats(
-            hp, kv_sizes, n_ubatch, fa))  # fmt: skip
+        compute = int(
+            _masks(kv_sizes, n_ubatch, fa)
+            + 4 * n_ubatch * _graph_floats(hp, kv_sizes, n_ubatch, fa)
+        )
     else:
         compute = _masks(kv_sizes, n_ubatch, fa) + 4 * n_ubatch * HOST_EMBD * hp.n_embd
     return DeviceBuffers(weights, kv, rs, int(compute))

@@ -34,8 +34,9 @@ MAX_EVALUATIONS = 400  # a bound on the search (subsets x carve-out choices)
 _RANK = {Verdict.FITS: 0, Verdict.FITS_WITH_WARNINGS: 1, Verdict.WILL_NOT_FIT: 2}
 
 
-def balanced_tensor_split(spec: ModelSpec, settings: RuntimeSettings,
-                          cluster: Cluster) -> tuple[float, ...]:  # fmt: skip
+def balanced_tensor_split(
+    spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster
+) -> tuple[float, ...]:
     """A `--tensor-split` in whole GiB-proportional numbers that balances the nodes (module
     doc); the cluster's own split is ignored."""
     probe = evaluate_cluster(spec, settings, replace(cluster, tensor_split=None))
@@ -76,11 +77,14 @@ class ClusterRecommendation:
         if self.single_node is not None:
             fit = self.single_node
             return {
-                "runs": True, "nodes": list(self.node_indices), "single_node": True,
+                "runs": True,
+                "nodes": list(self.node_indices),
+                "single_node": True,
                 "verdict": fit.verdict,
                 "decode_tokens_per_second": round(fit.speed.decode_tokens_per_second, 2),
-                "evaluated": self.evaluated, "sentence": self.sentence,
-            }  # fmt: skip
+                "evaluated": self.evaluated,
+                "sentence": self.sentence,
+            }
         return {
             "runs": r is not None,
             "single_node": False,
@@ -104,12 +108,15 @@ def _carve_choices(nodes: Sequence[ClusterNode]) -> list[dict[str, int]]:
         m = n.state.machine
         if m.id in per_machine:
             continue
-        steps = [n.state.carve_out_bytes] + [s for s in m.carve_out_steps
-                                              if s != n.state.carve_out_bytes]  # fmt: skip
+        steps = [n.state.carve_out_bytes] + [
+            s for s in m.carve_out_steps if s != n.state.carve_out_bytes
+        ]
         per_machine[m.id] = steps
     ids = list(per_machine)
-    return [dict(zip(ids, combo, strict=True)) for combo in itertools.product(
-        *(per_machine[i] for i in ids))]  # fmt: skip
+    return [
+        dict(zip(ids, combo, strict=True))
+        for combo in itertools.product(*(per_machine[i] for i in ids))
+    ]
 
 
 def _with_carve(node: ClusterNode, carve: dict[str, int]) -> ClusterNode | None:
@@ -126,8 +133,9 @@ def _key(res: ClusterResult) -> tuple[int, int]:
     return (_RANK[res.verdict], -tightest)
 
 
-def recommend_cluster(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster,
-                      *, min_nodes: int = 1) -> ClusterRecommendation:  # fmt: skip
+def recommend_cluster(
+    spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster, *, min_nodes: int = 1
+) -> ClusterRecommendation:
     """The smallest runnable choice among the cluster's nodes (module doc)."""
     evaluated = 0
     nodes = cluster.nodes
@@ -175,8 +183,9 @@ def recommend_cluster(spec: ModelSpec, settings: RuntimeSettings, cluster: Clust
     )
 
 
-def _single_node(spec: ModelSpec, settings: RuntimeSettings,
-                 nodes: Sequence[ClusterNode]) -> tuple[int, FitResult] | None:  # fmt: skip
+def _single_node(
+    spec: ModelSpec, settings: RuntimeSettings, nodes: Sequence[ClusterNode]
+) -> tuple[int, FitResult] | None:
     """The node that runs the model alone, at its current carve-out, with the best verdict."""
     best: tuple[int, FitResult] | None = None
     for i, n in enumerate(nodes):
@@ -189,8 +198,10 @@ def _single_node(spec: ModelSpec, settings: RuntimeSettings,
 
 
 def _sentence(res: ClusterResult, subset: tuple[int, ...]) -> str:
-    parts = [f"{n.state.machine.id} at {format_bytes(n.state.carve_out_bytes)}"
-             for n in res.cluster.nodes]  # fmt: skip
+    parts = [
+        f"{n.state.machine.id} at {format_bytes(n.state.carve_out_bytes)}"
+        for n in res.cluster.nodes
+    ]
     ts = ",".join(f"{v:g}" for v in res.cluster.tensor_split or ())
     return (
         f"{len(subset)} nodes run it ({'; '.join(parts)}) with -ts {ts}: "

@@ -102,22 +102,26 @@ class ClusterSpeed:
         }
 
 
-def _node_inputs(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster,
-                 i: int) -> SpeedInputs:  # fmt: skip
+def _node_inputs(
+    spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster, i: int
+) -> SpeedInputs:
     st = cluster.nodes[i].state
     full = estimate_memory(spec, settings.with_changes(n_gpu_layers=None), backend="gpu")
-    return speed_inputs(spec=spec, machine=st.machine, backend=st.resolved_backend, os=st.os,
-                        breakdown=full)  # fmt: skip
+    return speed_inputs(
+        spec=spec, machine=st.machine, backend=st.resolved_backend, os=st.os, breakdown=full
+    )
 
 
-def _node_seconds(inp: SpeedInputs, layers: int, output: bool, depth: float,
-                  prompt: int) -> tuple[float, float]:  # fmt: skip
+def _node_seconds(
+    inp: SpeedInputs, layers: int, output: bool, depth: float, prompt: int
+) -> tuple[float, float]:
     """(decode seconds per token, prefill seconds per prompt token) for `layers` layers."""
     n = max(inp.profile.n_layers, 1)
     mine = replace(inp, n_dev_layers=min(layers, n), output_on_device=output)
     theta = constants_for(inp.key)
-    dec = sum(theta.get(t, 0.0) * x for t, x in decode_terms(mine, depth).items()
-              if t not in _HOST_TERMS)  # fmt: skip
+    dec = sum(
+        theta.get(t, 0.0) * x for t, x in decode_terms(mine, depth).items() if t not in _HOST_TERMS
+    )
     share = min(layers, n) / n
     pre = 0.0
     for t, x in prefill_terms(mine, prompt, 0.0).items():
@@ -127,8 +131,9 @@ def _node_seconds(inp: SpeedInputs, layers: int, output: bool, depth: float,
     return dec, pre
 
 
-def _wire_bytes(n_embd: int, n_vocab: int, n_tokens: int, *, n_kv: int, n_masks: int,
-                fa: bool, output: bool) -> int:  # fmt: skip
+def _wire_bytes(
+    n_embd: int, n_vocab: int, n_tokens: int, *, n_kv: int, n_masks: int, fa: bool, output: bool
+) -> int:
     """Bytes one rpc-server device exchanges for `n_tokens` tokens (module doc)."""
     act_in = ACT_BYTES * n_embd * n_tokens
     out = 4 * n_vocab if output else ACT_BYTES * n_embd * n_tokens
@@ -140,9 +145,15 @@ def _pad(n: int, a: int) -> int:
     return -(-n // a) * a
 
 
-def cluster_speed(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster,
-                  cb: ClusterBuffers, *, prompt_tokens: int | None = None,
-                  decode_depth: int | None = None) -> ClusterSpeed:  # fmt: skip
+def cluster_speed(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    cluster: Cluster,
+    cb: ClusterBuffers,
+    *,
+    prompt_tokens: int | None = None,
+    decode_depth: int | None = None,
+) -> ClusterSpeed:
     """Decode and prefill speed (module doc). Decode is taken at `decode_depth` cached tokens,
     by default the prompt plus half of the answer, as the single-machine model takes it."""
     prompt = prompt_tokens or DEFAULT_PROMPT_TOKENS
@@ -168,16 +179,32 @@ def cluster_speed(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster,
         if i != head and (layers or output):
             per_call = link.rtt_s + RPC_COMMAND_S
             kv_dec = _pad(depth + 1, 256)
-            net_dec = per_call + _wire_bytes(n_embd, n_vocab, 1, n_kv=kv_dec, n_masks=n_masks,
-                                             fa=cb.flash_attn, output=output) / bps  # fmt: skip
+            net_dec = (
+                per_call
+                + _wire_bytes(
+                    n_embd,
+                    n_vocab,
+                    1,
+                    n_kv=kv_dec,
+                    n_masks=n_masks,
+                    fa=cb.flash_attn,
+                    output=output,
+                )
+                / bps
+            )
             kv_pre = _pad(prompt, 256)
-            wire_pre = _wire_bytes(n_embd, 0, ub, n_kv=kv_pre, n_masks=n_masks,
-                                   fa=cb.flash_attn, output=False) / bps  # fmt: skip
+            wire_pre = (
+                _wire_bytes(
+                    n_embd, 0, ub, n_kv=kv_pre, n_masks=n_masks, fa=cb.flash_attn, output=False
+                )
+                / bps
+            )
             net_pre = per_call + wire_pre
         nodes.append(NodeSpeed(dec, net_dec, pre * ub, net_pre, wire_pre))
     t_dec = sum(n.decode_compute_s + n.decode_network_s for n in nodes)
-    t_pp, link_bound = _prefill_seconds(nodes, prompt, ub=ub, n_batch=settings.batch_size,
-                                        pipeline=cb.pipeline)  # fmt: skip
+    t_pp, link_bound = _prefill_seconds(
+        nodes, prompt, ub=ub, n_batch=settings.batch_size, pipeline=cb.pipeline
+    )
     decode = 1.0 / t_dec if t_dec > 0 else 0.0
     prefill = prompt / t_pp if t_pp > 0 else 0.0
     basis = (
@@ -186,14 +213,20 @@ def cluster_speed(spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster,
         f" ms of {t_dec * 1e3:.1f} ms per token on the wire"
     )
     return ClusterSpeed(
-        decode_tokens_per_second=decode, prefill_tokens_per_second=prefill,
-        time_to_first_token_s=REQUEST_OVERHEAD_S + t_pp + t_dec, prompt_tokens=prompt,
-        nodes=tuple(nodes), pipeline=cb.pipeline, prefill_limited_by_link=link_bound, basis=basis,
-    )  # fmt: skip
+        decode_tokens_per_second=decode,
+        prefill_tokens_per_second=prefill,
+        time_to_first_token_s=REQUEST_OVERHEAD_S + t_pp + t_dec,
+        prompt_tokens=prompt,
+        nodes=tuple(nodes),
+        pipeline=cb.pipeline,
+        prefill_limited_by_link=link_bound,
+        basis=basis,
+    )
 
 
-def _prefill_seconds(nodes: list[NodeSpeed], prompt: int, *, ub: int, n_batch: int,
-                     pipeline: bool) -> tuple[float, bool]:  # fmt: skip
+def _prefill_seconds(
+    nodes: list[NodeSpeed], prompt: int, *, ub: int, n_batch: int, pipeline: bool
+) -> tuple[float, bool]:
     """Seconds for the prompt, and whether the head's link is the slowest stage."""
     fill = sum(n.prefill_compute_s + n.prefill_network_s for n in nodes)
     slowest_node = max((n.prefill_compute_s for n in nodes), default=0.0)

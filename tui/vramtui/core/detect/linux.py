@@ -83,12 +83,21 @@ def detect_linux(root: Path, runner: CommandRunner | None) -> Detection:
     if visible is not None and carve is not None:
         total, basis = visible + carve, "visible+carve-out"
     return Detection(
-        os="linux", total_ram_bytes=total, visible_ram_bytes=visible, gpus=tuple(gpus),
-        carve_out_bytes=carve, total_ram_basis=basis, product=dmi["product_name"],
-        product_vendor=dmi["sys_vendor"], board=dmi["board_name"], cpu=cpu,
-        ttm_pages_limit=pages, amdgpu_gttsize_mib=gttsize,
-        sources=tuple(found.sources), problems=tuple(found.problems),
-    )  # fmt: skip
+        os="linux",
+        total_ram_bytes=total,
+        visible_ram_bytes=visible,
+        gpus=tuple(gpus),
+        carve_out_bytes=carve,
+        total_ram_basis=basis,
+        product=dmi["product_name"],
+        product_vendor=dmi["sys_vendor"],
+        board=dmi["board_name"],
+        cpu=cpu,
+        ttm_pages_limit=pages,
+        amdgpu_gttsize_mib=gttsize,
+        sources=tuple(found.sources),
+        problems=tuple(found.problems),
+    )
 
 
 def _mem_total(text: str | None) -> int | None:
@@ -145,13 +154,18 @@ def _drm_gpus(root: Path, found: _Found) -> list[GpuInfo]:
         found.sources.append(
             f"/{rel} ({ident}" + (", amdgpu mem_info_*" if vram is not None else "") + ")"
         )
-        gpus.append(GpuInfo(
-            name=gpu_name(vendor, device), vendor=vendor_name(vendor), pci_id=ident,
-            dedicated_bytes=vram, shared_bytes=gtt,
-            unified=is_integrated(vendor, device, vram) if vendor != 0x10DE else False,
-            dedicated_used_bytes=parse_int(read_text(dev / "mem_info_vram_used")),
-            shared_used_bytes=parse_int(read_text(dev / "mem_info_gtt_used")),
-        ))  # fmt: skip
+        gpus.append(
+            GpuInfo(
+                name=gpu_name(vendor, device),
+                vendor=vendor_name(vendor),
+                pci_id=ident,
+                dedicated_bytes=vram,
+                shared_bytes=gtt,
+                unified=is_integrated(vendor, device, vram) if vendor != 0x10DE else False,
+                dedicated_used_bytes=parse_int(read_text(dev / "mem_info_vram_used")),
+                shared_used_bytes=parse_int(read_text(dev / "mem_info_gtt_used")),
+            )
+        )
     return gpus
 
 
@@ -170,12 +184,17 @@ def parse_nvidia_smi(text: str) -> list[GpuInfo]:
         ident = pci_id(ids & 0xFFFF, ids >> 16) if ids is not None else None
         total_mib = parse_int(total)
         used_mib = parse_int(used)
-        gpus.append(GpuInfo(
-            name=clean_text(name), vendor="nvidia", pci_id=ident,
-            dedicated_bytes=total_mib * MiB if total_mib is not None else None,
-            shared_bytes=None, unified=total_mib is None,
-            dedicated_used_bytes=used_mib * MiB if used_mib is not None else None,
-        ))  # fmt: skip
+        gpus.append(
+            GpuInfo(
+                name=clean_text(name),
+                vendor="nvidia",
+                pci_id=ident,
+                dedicated_bytes=total_mib * MiB if total_mib is not None else None,
+                shared_bytes=None,
+                unified=total_mib is None,
+                dedicated_used_bytes=used_mib * MiB if used_mib is not None else None,
+            )
+        )
     return gpus
 
 

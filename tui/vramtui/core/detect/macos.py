@@ -50,16 +50,29 @@ def detect_macos(runner: CommandRunner) -> Detection:
     wired = limit_mib * MiB if limit_mib else None
     gpus: tuple[GpuInfo, ...] = ()
     if chip and chip.startswith("Apple") and total:
-        gpus = (GpuInfo(
-            name=f"{chip} GPU", vendor="apple", pci_id=None, dedicated_bytes=0,
-            shared_bytes=working_set(total, wired), unified=True,
-        ),)  # fmt: skip
+        gpus = (
+            GpuInfo(
+                name=f"{chip} GPU",
+                vendor="apple",
+                pci_id=None,
+                dedicated_bytes=0,
+                shared_bytes=working_set(total, wired),
+                unified=True,
+            ),
+        )
     elif chip:
         problems.append(f"{chip}: an Intel Mac; its GPU is not read")
     return Detection(
-        os="macos", total_ram_bytes=total, visible_ram_bytes=total, gpus=gpus,
-        carve_out_bytes=None, total_ram_basis="installed",
+        os="macos",
+        total_ram_bytes=total,
+        visible_ram_bytes=total,
+        gpus=gpus,
+        carve_out_bytes=None,
+        total_ram_basis="installed",
         product=clean_text(values["hw.model"]) if values.get("hw.model") else None,
-        product_vendor="Apple" if values else None, cpu=chip, wired_limit_bytes=wired,
-        sources=tuple(sources), problems=tuple(problems),
-    )  # fmt: skip
+        product_vendor="Apple" if values else None,
+        cpu=chip,
+        wired_limit_bytes=wired,
+        sources=tuple(sources),
+        problems=tuple(problems),
+    )

@@ -141,13 +141,22 @@ def built_machine(d: Detection, catalog: MachineCatalog | None = None) -> Machin
         return base
     steps = _apu_steps(d, total, template) if gpu.unified and gpu.vendor == "amd" else ()
     return replace(
-        template, id=base.id, name=base.name, total_ram_bytes=total, carve_out_steps=steps,
+        template,
+        id=base.id,
+        name=base.name,
+        total_ram_bytes=total,
+        carve_out_steps=steps,
         default_carve_out_bytes=d.carve_out_bytes if steps else None,
-        gpu_vram_bytes=base.gpu_vram_bytes, default_os=d.os, default_gtt_bytes=_gtt_override(d),
+        gpu_vram_bytes=base.gpu_vram_bytes,
+        default_os=d.os,
+        default_gtt_bytes=_gtt_override(d),
         sources=(*base.sources[:-1], f"figures from preset {template.id}", *template.sources),
         notes=f"Built by `vramtui detect` from this machine and preset {template.id}.",
-        match_dmi=(), match_pci=(), match_chip=(), path="",
-    )  # fmt: skip
+        match_dmi=(),
+        match_pci=(),
+        match_chip=(),
+        path="",
+    )
 
 
 def _from_assumptions(d: Detection, gpu: GpuInfo | None, total: int) -> MachinePreset:
@@ -176,14 +185,25 @@ def _from_assumptions(d: Detection, gpu: GpuInfo | None, total: int) -> MachineP
             rule = "assumed: an ordinary AMD APU's BIOS offers up to 16 GB"
     detected = tuple(f"detected: {s}" for s in d.sources) or ("detected by vramtui",)
     return MachinePreset(
-        id=THIS_MACHINE, name=_describe(d, gpu, total), kind=kind, total_ram_bytes=total,
-        carve_out_steps=steps, default_carve_out_bytes=d.carve_out_bytes if steps else None,
-        max_carve_out_fraction=0.5 if steps else 0.0, max_carve_out_rule=rule,
-        gpu_vram_bytes=vram, bandwidth_gbps=bw, measured_bandwidth_gbps=None,
-        fp16_tflops=tflops, default_os=d.os, default_backend=backend, unified_memory=unified,
+        id=THIS_MACHINE,
+        name=_describe(d, gpu, total),
+        kind=kind,
+        total_ram_bytes=total,
+        carve_out_steps=steps,
+        default_carve_out_bytes=d.carve_out_bytes if steps else None,
+        max_carve_out_fraction=0.5 if steps else 0.0,
+        max_carve_out_rule=rule,
+        gpu_vram_bytes=vram,
+        bandwidth_gbps=bw,
+        measured_bandwidth_gbps=None,
+        fp16_tflops=tflops,
+        default_os=d.os,
+        default_backend=backend,
+        unified_memory=unified,
         sources=(*detected, "figures assumed: generic figures for an unrecognised machine"),
-        notes=note, cpu_bandwidth_gbps=CPU_BANDWIDTH_GBPS,
-    )  # fmt: skip
+        notes=note,
+        cpu_bandwidth_gbps=CPU_BANDWIDTH_GBPS,
+    )
 
 
 def _gtt_override(d: Detection) -> int | None:

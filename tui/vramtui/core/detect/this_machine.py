@@ -74,8 +74,9 @@ def detect_machine(
         elif name == "Windows":
             detection = detect_windows(run)
         else:
-            raise VramtuiError(f"detect: {name or 'this system'} is not supported "
-                               "(Linux, macOS and Windows are)")  # fmt: skip
+            raise VramtuiError(
+                f"detect: {name or 'this system'} is not supported (Linux, macOS and Windows are)"
+            )
     matched = match_preset(detection, catalog or load_machines())
     return replace(detection, preset=matched.id if matched else None)
 
@@ -91,10 +92,12 @@ def preset_toml_data(
     `gtt_bytes`: a Linux GTT the user set (saved as the preset's default GTT)."""
     gtt = gtt_bytes or m.default_gtt_bytes
     data: dict[str, Any] = {
-        "id": name, "name": f"{name}: {m.name}", "kind": m.kind,
+        "id": name,
+        "name": f"{name}: {m.name}",
+        "kind": m.kind,
         "total_ram_gib": _number(m.total_ram_bytes / GiB),
         "carve_out_steps_mib": [_number(s / MiB) for s in m.carve_out_steps],
-    }  # fmt: skip
+    }
     if m.default_carve_out_bytes is not None:
         data["default_carve_out_mib"] = _number(m.default_carve_out_bytes / MiB)
     data |= {
@@ -143,8 +146,9 @@ def save_detected_machine(
         raise SettingsError(f"--save: {path} exists (pass --force to replace it)")
     existing = catalog.get(name)
     if not force and existing is not None and Path(existing.path).parent != path.parent:
-        raise SettingsError(f"--save: {name!r} is a bundled preset (pick another name, or "
-                            "--force to override it)")  # fmt: skip
+        raise SettingsError(
+            f"--save: {name!r} is a bundled preset (pick another name, or --force to override it)"
+        )
     state = detected_machine_state(d, catalog)
     header = "# vramtui machine preset saved by `vramtui detect --save` (sizes in GiB / MiB)\n"
     text = header + tomli_w.dumps(preset_toml_data(state.machine, d, name, state.gtt_bytes))

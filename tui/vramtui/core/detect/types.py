@@ -122,9 +122,13 @@ def run_command(argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S) -> Comm
     env = {**os.environ, "LC_ALL": "C"}
     try:
         proc = subprocess.run(
-            [exe, *argv[1:]], stdin=subprocess.DEVNULL, capture_output=True,
-            timeout=timeout, check=False, env=env,
-        )  # fmt: skip
+            [exe, *argv[1:]],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         return CommandOutput(124, "", f"{argv[0]} timed out after {timeout:g} s")
     except OSError as err:
@@ -169,8 +173,15 @@ def clean_text(text: str, limit: int = 200) -> str:
 
 
 # What firmware leaves in SMBIOS strings nobody filled in (seen on AMI boards and mini PCs).
-_PLACEHOLDERS = {"", "default string", "to be filled by o.e.m.", "system product name",
-                 "system manufacturer", "not applicable", "none"}  # fmt: skip
+_PLACEHOLDERS = {
+    "",
+    "default string",
+    "to be filled by o.e.m.",
+    "system product name",
+    "system manufacturer",
+    "not applicable",
+    "none",
+}
 
 
 def firmware_string(text: str | None) -> str | None:

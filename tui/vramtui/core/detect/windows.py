@@ -74,11 +74,13 @@ def detect_windows(runner: CommandRunner) -> Detection:
     try:
         data = json.loads(out.stdout)
     except ValueError:
-        return Detection("windows", None, None, (), None,
-                         problems=("powershell: output is not JSON",))  # fmt: skip
+        return Detection(
+            "windows", None, None, (), None, problems=("powershell: output is not JSON",)
+        )
     if not isinstance(data, dict):
-        return Detection("windows", None, None, (), None,
-                         problems=("powershell: output is not a JSON object",))  # fmt: skip
+        return Detection(
+            "windows", None, None, (), None, problems=("powershell: output is not a JSON object",)
+        )
     return parse_windows(data)
 
 
@@ -108,8 +110,10 @@ def _ids(text: Any) -> tuple[int, int] | None:
 
 def parse_windows(data: dict[str, Any]) -> Detection:
     """The PowerShell script's JSON -> Detection (split out so recorded outputs test it)."""
-    sources = ["powershell: Win32_ComputerSystem, Win32_PhysicalMemory, Win32_Processor, "
-               "Win32_VideoController, display adapter class registry key"]  # fmt: skip
+    sources = [
+        "powershell: Win32_ComputerSystem, Win32_PhysicalMemory, Win32_Processor, "
+        "Win32_VideoController, display adapter class registry key"
+    ]
     problems: list[str] = []
     raw = data.get("computer")
     computer: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -138,12 +142,16 @@ def parse_windows(data: dict[str, Any]) -> Detection:
             if dedicated is not None and dedicated >= ADAPTER_RAM_CAP:
                 problems.append(f"{pci_id(vendor, device)}: only AdapterRAM (capped at 4 GB)")
         name = vc.get("Name")
-        gpus.append(GpuInfo(
-            name=clean_text(name) if isinstance(name, str) else gpu_name(vendor, device),
-            vendor=vendor_name(vendor), pci_id=pci_id(vendor, device),
-            dedicated_bytes=dedicated, shared_bytes=visible_half if visible else None,
-            unified=is_integrated(vendor, device, dedicated),
-        ))  # fmt: skip
+        gpus.append(
+            GpuInfo(
+                name=clean_text(name) if isinstance(name, str) else gpu_name(vendor, device),
+                vendor=vendor_name(vendor),
+                pci_id=pci_id(vendor, device),
+                dedicated_bytes=dedicated,
+                shared_bytes=visible_half if visible else None,
+                unified=is_integrated(vendor, device, dedicated),
+            )
+        )
     carve = next((g.dedicated_bytes for g in gpus if g.unified and g.vendor == "amd"), None)
     total, basis = visible, "visible"
     if installed:
@@ -152,10 +160,15 @@ def parse_windows(data: dict[str, Any]) -> Detection:
         total, basis = visible + carve, "visible+carve-out"
     model, maker, cpu = computer.get("Model"), computer.get("Manufacturer"), data.get("cpu")
     return Detection(
-        os="windows", total_ram_bytes=total, visible_ram_bytes=visible, gpus=tuple(gpus),
-        carve_out_bytes=carve, total_ram_basis=basis,
+        os="windows",
+        total_ram_bytes=total,
+        visible_ram_bytes=visible,
+        gpus=tuple(gpus),
+        carve_out_bytes=carve,
+        total_ram_basis=basis,
         product=firmware_string(model) if isinstance(model, str) else None,
         product_vendor=firmware_string(maker) if isinstance(maker, str) else None,
         cpu=clean_text(cpu) if isinstance(cpu, str) else None,
-        sources=tuple(sources), problems=tuple(problems),
-    )  # fmt: skip
+        sources=tuple(sources),
+        problems=tuple(problems),
+    )

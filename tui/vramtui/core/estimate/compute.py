@@ -88,8 +88,9 @@ def _attn_floats(hp: ModelHparams) -> int:
     return attn
 
 
-def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
-                  flash_attn: bool) -> int:  # fmt: skip
+def compute_bytes(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> int:
     """Peak of the ubatch graph's live tensors, in bytes, for the CPU backend.
 
     masks     one KQ mask per cache (full, and the windowed one of an iSWA model):
@@ -108,8 +109,10 @@ def compute_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
     kq = 0
     if not flash_attn:
         max_kv = max(kv_sizes, default=0)
-        kq = max((4 * max_kv * ub * h for h, kv in zip(hp.n_head, hp.has_kv, strict=True) if kv),
-                 default=0)  # fmt: skip
+        kq = max(
+            (4 * max_kv * ub * h for h, kv in zip(hp.n_head, hp.has_kv, strict=True) if kv),
+            default=0,
+        )
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
     return masks + max(ffn_phase, attn_phase)
@@ -132,8 +135,9 @@ def projector_compute_bytes(mmproj: ModelSpec) -> int:
     return 4 * (4 * n_embd * n_pos + n_pos * n_pos * n_head)
 
 
-def gpu_output_phase_bytes(hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int,
-                           flash_attn: bool) -> int:  # fmt: skip
+def gpu_output_phase_bytes(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> int:
     """The device compute peak at the output layer on a GPU backend.
 
     A GPU backend reserves the graph with every token of the ubatch as an output, so the

@@ -21,9 +21,14 @@ DRAFT_LABEL = "draft"
 def draft_settings(main: RuntimeSettings) -> RuntimeSettings:
     """The settings the draft runs at: the main context's, with the draft's own defaults."""
     return main.with_changes(
-        cache_type_k="f16", cache_type_v="f16", n_gpu_layers=None, override_tensor="",
-        cpu_moe=False, n_cpu_moe=0, model_draft="",
-    )  # fmt: skip
+        cache_type_k="f16",
+        cache_type_v="f16",
+        n_gpu_layers=None,
+        override_tensor="",
+        cpu_moe=False,
+        n_cpu_moe=0,
+        model_draft="",
+    )
 
 
 def draft_buffers(draft: MemoryBreakdown) -> list[Buffer]:

@@ -43,9 +43,13 @@ KEEP_HEADER_COPIES = 32
 
 # Device names in llama.cpp's breakdown table -> backend (ggml backend registry names).
 _BACKENDS = (
-    ("CUDA", Backend.CUDA), ("ROCm", Backend.ROCM), ("HIP", Backend.ROCM),
-    ("Vulkan", Backend.VULKAN), ("MTL", Backend.METAL), ("Metal", Backend.METAL),
-)  # fmt: skip
+    ("CUDA", Backend.CUDA),
+    ("ROCm", Backend.ROCM),
+    ("HIP", Backend.ROCM),
+    ("Vulkan", Backend.VULKAN),
+    ("MTL", Backend.METAL),
+    ("Metal", Backend.METAL),
+)
 
 
 class ExactUnavailable(VramtuiError):
@@ -86,13 +90,22 @@ class ExactPlace:
 
     @classmethod
     def of(cls, row: MemoryRow) -> ExactPlace:
-        return cls(row.name, row.description, row.model_mib * MIB, row.context_mib * MIB,
-                   row.compute_mib * MIB)  # fmt: skip
+        return cls(
+            row.name,
+            row.description,
+            row.model_mib * MIB,
+            row.context_mib * MIB,
+            row.compute_mib * MIB,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "model_bytes": self.model_bytes, "context_bytes": self.context_bytes,
-                "compute_bytes": self.compute_bytes}  # fmt: skip
+        return {
+            "name": self.name,
+            "description": self.description,
+            "model_bytes": self.model_bytes,
+            "context_bytes": self.context_bytes,
+            "compute_bytes": self.compute_bytes,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,19 +128,31 @@ class ExactEstimate:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "model_bytes": self.model_bytes, "context_bytes": self.context_bytes,
-            "compute_bytes": self.compute_bytes, "llama_cpp_version": self.llama_cpp_version,
-            "backend": self.backend, "resolution_bytes": MIB, "ran_on": self.ran_on,
-            "seconds": round(self.seconds, 3), "cached": self.cached,
+            "model_bytes": self.model_bytes,
+            "context_bytes": self.context_bytes,
+            "compute_bytes": self.compute_bytes,
+            "llama_cpp_version": self.llama_cpp_version,
+            "backend": self.backend,
+            "resolution_bytes": MIB,
+            "ran_on": self.ran_on,
+            "seconds": round(self.seconds, 3),
+            "cached": self.cached,
             "places": [p.to_json() for p in self.places],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExactEstimate:
         places = tuple(ExactPlace(**p) for p in data["places"])
-        return cls(int(data["model_bytes"]), int(data["context_bytes"]),
-                   int(data["compute_bytes"]), places, str(data["llama_cpp_version"]),
-                   str(data["backend"]), str(data["ran_on"]), float(data["seconds"]))  # fmt: skip
+        return cls(
+            int(data["model_bytes"]),
+            int(data["context_bytes"]),
+            int(data["compute_bytes"]),
+            places,
+            str(data["llama_cpp_version"]),
+            str(data["backend"]),
+            str(data["ran_on"]),
+            float(data["seconds"]),
+        )
 
 
 def _backend(rows: list[MemoryRow]) -> str:
@@ -145,17 +170,23 @@ def from_dry_run(run: DryRun, ran_on: str) -> ExactEstimate:
     if run.xllamacpp:
         version = f"{version} (xllamacpp {run.xllamacpp})"
     return ExactEstimate(
-        model_bytes=run.model_mib * MIB, context_bytes=run.context_mib * MIB,
-        compute_bytes=run.compute_mib * MIB, places=tuple(ExactPlace.of(r) for r in run.rows),
-        llama_cpp_version=version, backend=_backend(run.rows), ran_on=ran_on,
+        model_bytes=run.model_mib * MIB,
+        context_bytes=run.context_mib * MIB,
+        compute_bytes=run.compute_mib * MIB,
+        places=tuple(ExactPlace.of(r) for r in run.rows),
+        llama_cpp_version=version,
+        backend=_backend(run.rows),
+        ran_on=ran_on,
         seconds=run.seconds,
-    )  # fmt: skip
+    )
 
 
 def header_identity(spec: ModelSpec) -> str:
     """A digest of what llama.cpp reads for memory: the metadata and the tensor table."""
-    meta = {k: ([v.item_type, v.length] if isinstance(v, SkippedArray) else v)
-            for k, v in sorted(spec.metadata.items())}  # fmt: skip
+    meta = {
+        k: ([v.item_type, v.length] if isinstance(v, SkippedArray) else v)
+        for k, v in sorted(spec.metadata.items())
+    }
     tensors = [[t.name, list(t.shape), t.ggml_type] for t in spec.tensors]
     blob = json.dumps([_FORMAT, meta, tensors], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
@@ -215,8 +246,9 @@ def _prune(folder: Path, keep: Path) -> None:
 
 
 def _answer_path(spec: ModelSpec, settings: RuntimeSettings, version: str) -> Path:
-    key = json.dumps([_FORMAT, header_identity(spec), settings.to_dict(), version],
-                     sort_keys=True, default=str)  # fmt: skip
+    key = json.dumps(
+        [_FORMAT, header_identity(spec), settings.to_dict(), version], sort_keys=True, default=str
+    )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return cache_dir() / "exact" / f"{digest}.json"
 
@@ -238,10 +270,12 @@ def exact_memory(
     answer = _answer_path(spec, settings, package_version())
     if use_cache:
         # A damaged answer (any shape or depth, a FIFO in its place) is asked again.
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError,
-                                 RecursionError):  # fmt: skip
-            return replace(ExactEstimate.from_json(json.loads(read_capped(answer, 1 << 20))),
-                           cached=True)  # fmt: skip
+        with contextlib.suppress(
+            OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError
+        ):
+            return replace(
+                ExactEstimate.from_json(json.loads(read_capped(answer, 1 << 20))), cached=True
+            )
     own = local_file(spec)
     path, ran_on = (own, "file") if own is not None else (sparse_header_file(spec), "header")
     run = run_dry_run(path, settings, timeout=timeout)
@@ -281,8 +315,12 @@ def compare(exact: ExactEstimate, instant: MemoryBreakdown) -> dict[str, Any]:
         "compute_bytes": instant.total(kind=BufferKind.COMPUTE),
     }
     ours["total_bytes"] = sum(ours.values())
-    theirs = {"model_bytes": exact.model_bytes, "context_bytes": exact.context_bytes,
-              "compute_bytes": exact.compute_bytes, "total_bytes": exact.total_bytes}  # fmt: skip
+    theirs = {
+        "model_bytes": exact.model_bytes,
+        "context_bytes": exact.context_bytes,
+        "compute_bytes": exact.compute_bytes,
+        "total_bytes": exact.total_bytes,
+    }
     diff: dict[str, Any] = {}
     for key, value in ours.items():
         ref = theirs[key]
@@ -309,8 +347,12 @@ def exact_report(
     return exact.to_json() | compare(exact, instant)
 
 
-COLUMNS = (("model", "model_bytes"), ("context", "context_bytes"),
-           ("compute", "compute_bytes"), ("total", "total_bytes"))  # fmt: skip
+COLUMNS = (
+    ("model", "model_bytes"),
+    ("context", "context_bytes"),
+    ("compute", "compute_bytes"),
+    ("total", "total_bytes"),
+)
 
 
 def comparison_rows(report: dict[str, Any]) -> list[tuple[str, int, int, int, float | None]]:
@@ -319,7 +361,12 @@ def comparison_rows(report: dict[str, Any]) -> list[tuple[str, int, int, int, fl
     inst, diff = report["instant"], report["difference"]
     exact = dict(report, total_bytes=sum(report[k] for _, k in COLUMNS[:3]))
     return [
-        (label, int(inst[key]), int(exact[key]), int(diff[key]),
-         diff[key.replace("_bytes", "_percent")])
+        (
+            label,
+            int(inst[key]),
+            int(exact[key]),
+            int(diff[key]),
+            diff[key.replace("_bytes", "_percent")],
+        )
         for label, key in COLUMNS
-    ]  # fmt: skip
+    ]

@@ -21,9 +21,16 @@ from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
 # (llama.cpp src/llama-model.cpp load_hparams: hparams.set_swa_pattern(N)).
 # dense_first=False: layer il is SWA iff il % p < p - 1 (the last of each period is global).
 SWA_PERIODS: dict[str, int] = {
-    "gemma2": 2, "gemma3": 6, "cohere2": 4, "gpt-oss": 2, "llama4": 4, "gemma3n": 5,
-    "gemma-embedding": 6, "olmo2": 4, "exaone4": 4,
-}  # fmt: skip
+    "gemma2": 2,
+    "gemma3": 6,
+    "cohere2": 4,
+    "gpt-oss": 2,
+    "llama4": 4,
+    "gemma3n": 5,
+    "gemma-embedding": 6,
+    "olmo2": 4,
+    "exaone4": 4,
+}
 
 # llama4's chunked attention: the window is set in code, not read from the file
 # (src/models/llama4.cpp load_arch_hparams: n_swa = 8192, LLAMA_SWA_TYPE_CHUNKED, period 4,
@@ -41,12 +48,35 @@ KV_LAYERS_FROM_START: dict[str, int] = {"gemma3n": 20}
 WEIGHT_BEFORE_FFN = frozenset({"llama4"})
 
 # Architectures whose tensor/KV layout the estimate knows (the rest use the generic rules).
-KNOWN_ARCHITECTURES = frozenset({
-    "llama", "mistral3", "qwen2", "qwen3", "qwen3vl", "qwen3moe", "granite",
-    "gemma2", "gemma3", "cohere2", "gpt-oss", "glm4moe", "glm4", "deepseek2", "qwen3next",
-    "granitehybrid", "lfm2", "mamba", "mamba2", "phi3", "qwen2moe", "mistral", "olmo2",
-    "llama4", "gemma3n",
-})  # fmt: skip
+KNOWN_ARCHITECTURES = frozenset(
+    {
+        "llama",
+        "mistral3",
+        "qwen2",
+        "qwen3",
+        "qwen3vl",
+        "qwen3moe",
+        "granite",
+        "gemma2",
+        "gemma3",
+        "cohere2",
+        "gpt-oss",
+        "glm4moe",
+        "glm4",
+        "deepseek2",
+        "qwen3next",
+        "granitehybrid",
+        "lfm2",
+        "mamba",
+        "mamba2",
+        "phi3",
+        "qwen2moe",
+        "mistral",
+        "olmo2",
+        "llama4",
+        "gemma3n",
+    }
+)
 
 _RECURRENT_ALL = {"mamba", "mamba2", "rwkv6", "rwkv7"}
 _HYBRID_BY_ZERO_KV = {"granitehybrid", "lfm2", "jamba", "falcon-h1", "nemotron_h", "lfm2moe"}
@@ -183,10 +213,12 @@ class ModelHparams:
         head_k0 = r.scalar("attention.key_length", n_embd // n_head0 if n_embd else 0)
         head_v0 = r.scalar("attention.value_length", head_k0)
         is_swa, n_swa = _swa_layers(r)
-        head_k = tuple(r.scalar("attention.key_length_swa", head_k0) if s else head_k0
-                       for s in is_swa)  # fmt: skip
-        head_v = tuple(r.scalar("attention.value_length_swa", head_v0) if s else head_v0
-                       for s in is_swa)  # fmt: skip
+        head_k = tuple(
+            r.scalar("attention.key_length_swa", head_k0) if s else head_k0 for s in is_swa
+        )
+        head_v = tuple(
+            r.scalar("attention.value_length_swa", head_v0) if s else head_v0 for s in is_swa
+        )
         is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
         # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
         # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
@@ -204,24 +236,45 @@ class ModelHparams:
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
         n_ff_exp = r.scalar("expert_feed_forward_length", 0)
-        return check_layers(spec.source or spec.name, cls(
-            arch=arch, known_architecture=arch in KNOWN_ARCHITECTURES, n_layer=n_layer,
-            n_embd=n_embd, n_vocab=vocab_size(spec.metadata),
-            n_ctx_train=r.scalar("context_length", 0), n_ff=r.per_layer("feed_forward_length", 0),
-            n_head=n_head, n_head_kv=n_head_kv, head_k=head_k, head_v=head_v, has_kv=has_kv,
-            has_v=not is_mla, is_swa=is_swa, n_swa=n_swa, is_recurrent=is_rec,
-            n_embd_r=n_embd_r, n_embd_s=n_embd_s, n_expert=r.scalar("expert_count", 0),
-            n_expert_used=r.scalar("expert_used_count", 0), is_mla=is_mla,
-            full_attention_interval=r.scalar("full_attention_interval", 0), n_nextn=n_nextn,
-            n_ff_exp=n_ff_exp, n_ff_shexp=_shared_expert_width(r, n_ff_exp),
-            n_leading_dense=r.scalar("leading_dense_block_count", 0),
-            d_inner=r.scalar("ssm.inner_size", 0),
-            n_embd_inp=n_embd * (1 + r.scalar("n_deepstack_layers", 0)),
-            kv_lora_rank=kv_lora, n_rot=n_rot, head_k_mla=hk_mla,
-            weight_before_ffn=arch in WEIGHT_BEFORE_FFN,
-            moe_layer_step=max(r.scalar("interleave_moe_layer_step", 1), 1),
-            n_embd_altup=r.scalar("embedding_length_per_layer_input", 0),
-        ))  # fmt: skip
+        return check_layers(
+            spec.source or spec.name,
+            cls(
+                arch=arch,
+                known_architecture=arch in KNOWN_ARCHITECTURES,
+                n_layer=n_layer,
+                n_embd=n_embd,
+                n_vocab=vocab_size(spec.metadata),
+                n_ctx_train=r.scalar("context_length", 0),
+                n_ff=r.per_layer("feed_forward_length", 0),
+                n_head=n_head,
+                n_head_kv=n_head_kv,
+                head_k=head_k,
+                head_v=head_v,
+                has_kv=has_kv,
+                has_v=not is_mla,
+                is_swa=is_swa,
+                n_swa=n_swa,
+                is_recurrent=is_rec,
+                n_embd_r=n_embd_r,
+                n_embd_s=n_embd_s,
+                n_expert=r.scalar("expert_count", 0),
+                n_expert_used=r.scalar("expert_used_count", 0),
+                is_mla=is_mla,
+                full_attention_interval=r.scalar("full_attention_interval", 0),
+                n_nextn=n_nextn,
+                n_ff_exp=n_ff_exp,
+                n_ff_shexp=_shared_expert_width(r, n_ff_exp),
+                n_leading_dense=r.scalar("leading_dense_block_count", 0),
+                d_inner=r.scalar("ssm.inner_size", 0),
+                n_embd_inp=n_embd * (1 + r.scalar("n_deepstack_layers", 0)),
+                kv_lora_rank=kv_lora,
+                n_rot=n_rot,
+                head_k_mla=hk_mla,
+                weight_before_ffn=arch in WEIGHT_BEFORE_FFN,
+                moe_layer_step=max(r.scalar("interleave_moe_layer_step", 1), 1),
+                n_embd_altup=r.scalar("embedding_length_per_layer_input", 0),
+            ),
+        )
 
 
 def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:

@@ -30,8 +30,17 @@ from vramtui.core.estimate.settings import RuntimeSettings
 MIB = 1024 * 1024
 
 # ggml_type ids of the cache types (ggml/include/ggml.h enum ggml_type)
-CACHE_TYPE_IDS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8,
-                  "iq4_nl": 20, "bf16": 30}  # fmt: skip
+CACHE_TYPE_IDS = {
+    "f32": 0,
+    "f16": 1,
+    "q4_0": 2,
+    "q4_1": 3,
+    "q5_0": 6,
+    "q5_1": 7,
+    "q8_0": 8,
+    "iq4_nl": 20,
+    "bf16": 30,
+}
 
 _CHILD = r"""
 import json, sys
@@ -130,19 +139,29 @@ class DryRun:
 def child_config(path: Path, s: RuntimeSettings) -> dict[str, Any]:
     """The settings as the child hands them to llama.cpp's common_params."""
     return {
-        "path": str(path), "n_ctx": s.ctx_size, "n_parallel": s.parallel,
-        "n_batch": s.batch_size, "n_ubatch": s.ubatch_size,
-        "type_k": CACHE_TYPE_IDS[s.cache_type_k], "type_v": CACHE_TYPE_IDS[s.cache_type_v],
-        "fa": s.flash_attn, "ngl": -1 if s.n_gpu_layers is None else s.n_gpu_layers,
-        "no_kv_offload": not s.kv_offload, "kv_unified": s.kv_unified, "swa_full": s.swa_full,
-    }  # fmt: skip
+        "path": str(path),
+        "n_ctx": s.ctx_size,
+        "n_parallel": s.parallel,
+        "n_batch": s.batch_size,
+        "n_ubatch": s.ubatch_size,
+        "type_k": CACHE_TYPE_IDS[s.cache_type_k],
+        "type_v": CACHE_TYPE_IDS[s.cache_type_v],
+        "fa": s.flash_attn,
+        "ngl": -1 if s.n_gpu_layers is None else s.n_gpu_layers,
+        "no_kv_offload": not s.kv_offload,
+        "kv_unified": s.kv_unified,
+        "swa_full": s.swa_full,
+    }
 
 
 def parse_line(out: DryRun, line: str) -> bool:
     """Fold one log line into `out`; True once the table's host row (its last row) is in."""
     if m := _DEVICE.search(line):
-        out.rows.append(MemoryRow(m["name"], m["desc"].strip(), int(m["model"]),
-                                  int(m["context"]), int(m["compute"])))  # fmt: skip
+        out.rows.append(
+            MemoryRow(
+                m["name"], m["desc"].strip(), int(m["model"]), int(m["context"]), int(m["compute"])
+            )
+        )
     elif m := _HOST.search(line):
         out.rows.append(MemoryRow("Host", "", int(m[2]), int(m[3]), int(m[4])))
         return True
@@ -196,8 +215,11 @@ def run_dry_run(path: Path, settings: RuntimeSettings, timeout: float = 60.0) ->
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-c", _CHILD, json.dumps(child_config(path, settings))],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     assert proc.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()

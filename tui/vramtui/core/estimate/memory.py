@@ -49,8 +49,13 @@ _INPUT_TENSORS = ("token_embd", "per_layer_token_embd")
 # same buffer type only when the original was created first, so here the CPU holds two copies.
 _OUTPUT_BEFORE_EMBD = frozenset({"gemma3n"})
 
-__all__ = ["KV_PAD", "compute_bytes", "estimate_memory", "projector_compute_bytes",
-           "resolve_flash_attn"]  # fmt: skip
+__all__ = [
+    "KV_PAD",
+    "compute_bytes",
+    "estimate_memory",
+    "projector_compute_bytes",
+    "resolve_flash_attn",
+]
 
 
 def _pad(n: int, a: int) -> int:
@@ -130,12 +135,18 @@ def _build_static(spec: ModelSpec, hp: ModelHparams) -> _Static:
     # Reading the tied matrix per token is what generation does; one embedding row per token.
     active += (embd_bytes if tied else 0) + embd_row
     return _Static(
-        hp=hp, layer_bytes=tuple(layer), input_bytes=input_b, output_bytes=output_b,
-        other_bytes=other_b, tied_output=tied, active_bytes=active,
-        max_layer_bytes=max(layer, default=0), n_tensors=len(spec.tensors),
+        hp=hp,
+        layer_bytes=tuple(layer),
+        input_bytes=input_b,
+        output_bytes=output_b,
+        other_bytes=other_b,
+        tied_output=tied,
+        active_bytes=active,
+        max_layer_bytes=max(layer, default=0),
+        n_tensors=len(spec.tensors),
         mmproj_bytes=spec.mmproj.weights_bytes if spec.mmproj is not None else 0,
         embd_bytes=embd_bytes,
-    )  # fmt: skip
+    )
 
 
 def resolve_flash_attn(setting: str, backend: str, hp: ModelHparams) -> bool:
@@ -197,10 +208,15 @@ def _layout(hp: ModelHparams, s: RuntimeSettings, gpu: bool) -> _Layout:
     ngl = (n_layer + 1 if s.n_gpu_layers is None else s.n_gpu_layers) if gpu else 0
     i_gpu_start = max(n_layer + 1 - ngl, 0)
     return _Layout(
-        n_seq=n_seq, n_stream=n_stream, n_ctx_seq=n_ctx_seq, n_ubatch=n_ubatch,
-        cells_swa=cells_swa, on_dev=tuple(gpu and il >= i_gpu_start for il in range(n_layer)),
-        output_on_dev=gpu and n_layer >= i_gpu_start, n_gpu_layers=min(ngl, n_layer + 1),
-    )  # fmt: skip
+        n_seq=n_seq,
+        n_stream=n_stream,
+        n_ctx_seq=n_ctx_seq,
+        n_ubatch=n_ubatch,
+        cells_swa=cells_swa,
+        on_dev=tuple(gpu and il >= i_gpu_start for il in range(n_layer)),
+        output_on_dev=gpu and n_layer >= i_gpu_start,
+        n_gpu_layers=min(ngl, n_layer + 1),
+    )
 
 
 def _weight_buffers(st: _Static, lay: _Layout, s: RuntimeSettings, dev: str) -> list[Buffer]:
@@ -300,9 +316,15 @@ def estimate_memory(
     buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev)
     buffers += _compute_buffers(st, lay, fa, gpu, dev)
     buffers = apply_overrides(  # -ot, --cpu-moe, --n-cpu-moe (estimate/placement.py)
-        spec, hp, s, buffers, on_dev=lay.on_dev, output_on_dev=lay.output_on_dev, gpu=gpu,
+        spec,
+        hp,
+        s,
+        buffers,
+        on_dev=lay.on_dev,
+        output_on_dev=lay.output_on_dev,
+        gpu=gpu,
         n_ubatch=lay.n_ubatch,
-    )  # fmt: skip
+    )
     if spec.draft is not None:  # --model-draft: the draft's own buffers (estimate/draft.py)
         buffers += draft_buffers(estimate_memory(spec.draft, draft_settings(s), backend=backend))
     if spec.mmproj is not None and st.mmproj_bytes:
@@ -315,8 +337,13 @@ def estimate_memory(
     if s.ctx_size and hp.n_ctx_train and s.ctx_size > hp.n_ctx_train:
         notes.append(f"ctx-size {s.ctx_size} exceeds the training context {hp.n_ctx_train}")
     return MemoryBreakdown(
-        buffers=tuple(b for b in buffers if b.n_bytes > 0), settings=s,
-        n_ctx=lay.n_ctx_total, n_layers=hp.n_layer, n_gpu_layers=lay.n_gpu_layers,
-        flash_attn=fa, approximate=not hp.known_architecture or spec.synthesized,
-        notes=tuple(notes), active_weights_bytes=st.active_bytes,
-    )  # fmt: skip
+        buffers=tuple(b for b in buffers if b.n_bytes > 0),
+        settings=s,
+        n_ctx=lay.n_ctx_total,
+        n_layers=hp.n_layer,
+        n_gpu_layers=lay.n_gpu_layers,
+        flash_attn=fa,
+        approximate=not hp.known_architecture or spec.synthesized,
+        notes=tuple(notes),
+        active_weights_bytes=st.active_bytes,
+    )

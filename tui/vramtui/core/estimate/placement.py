@@ -41,8 +41,9 @@ class _Matched:
     expert: bool
 
 
-_CACHE: dict[tuple[int, tuple[TensorOverride, ...]], tuple[weakref.ref[ModelSpec],
-                                                            tuple[_Matched, ...]]] = {}  # fmt: skip
+_CACHE: dict[
+    tuple[int, tuple[TensorOverride, ...]], tuple[weakref.ref[ModelSpec], tuple[_Matched, ...]]
+] = {}
 
 
 def _region(name: str, n_loaded: int, n_layer: int) -> int | None:

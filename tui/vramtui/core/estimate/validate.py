@@ -272,7 +272,8 @@ def check_layers(source: str, hp: _Facts) -> _Facts:
                 )
     if any(hp.is_recurrent) and hp.n_embd_r + hp.n_embd_s <= 0:
         raise ModelFileError(
-            source, f"{arch}.ssm.*: the recurrent layers have no state (0 floats); the "
+            source,
+            f"{arch}.ssm.*: the recurrent layers have no state (0 floats); the "
             "state-size keys are missing or 0",
-        )  # fmt: skip
+        )
     return hp

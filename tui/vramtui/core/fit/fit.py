@@ -118,8 +118,14 @@ class FitResult:
     def _speed_json(self) -> dict[str, Any]:
         sp = self.speed
         if not self.runs:
-            return dict.fromkeys(("decode_tokens_per_second", "prefill_tokens_per_second",
-                                  "time_to_first_token_s", "speed"))  # fmt: skip
+            return dict.fromkeys(
+                (
+                    "decode_tokens_per_second",
+                    "prefill_tokens_per_second",
+                    "time_to_first_token_s",
+                    "speed",
+                )
+            )
         return {
             "decode_tokens_per_second": round(sp.decode_tokens_per_second, 2),
             "prefill_tokens_per_second": round(sp.prefill_tokens_per_second, 1),
@@ -266,8 +272,14 @@ def _place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> _DevicePla
             dedicated.append(Segment(kind.label, SegmentKind(kind.value), into_dedicated))
         if n - into_dedicated:
             shared.append(Segment(kind.label, SegmentKind(kind.value), n - into_dedicated))
-    return _DevicePlacement(tuple(dedicated), tuple(shared), dedicated_cap, shared_cap,
-                            desktop_in_dedicated, reserve - desktop_in_dedicated)  # fmt: skip
+    return _DevicePlacement(
+        tuple(dedicated),
+        tuple(shared),
+        dedicated_cap,
+        shared_cap,
+        desktop_in_dedicated,
+        reserve - desktop_in_dedicated,
+    )
 
 
 def _gpu_reasons(
@@ -280,28 +292,48 @@ def _gpu_reasons(
         reasons.append(step_reason)
     if m.discrete:
         if dev.total > pools.dedicated_bytes:
-            reasons.append(Reason(ReasonCode.EXCEEDS_GPU_MEMORY,
-                f"the GPU buffers ({format_bytes(dev.total)}) exceed the "
-                f"{format_bytes(pools.dedicated_bytes)} of VRAM"))  # fmt: skip
+            reasons.append(
+                Reason(
+                    ReasonCode.EXCEEDS_GPU_MEMORY,
+                    f"the GPU buffers ({format_bytes(dev.total)}) exceed the "
+                    f"{format_bytes(pools.dedicated_bytes)} of VRAM",
+                )
+            )
         if bd.n_gpu_layers < bd.n_layers + 1:
-            reasons.append(Reason(ReasonCode.PARTIAL_OFFLOAD,
-                f"only {bd.n_gpu_layers} of {bd.n_layers + 1} layers fit on the GPU; the rest "
-                "run on the CPU (much slower)"))  # fmt: skip
+            reasons.append(
+                Reason(
+                    ReasonCode.PARTIAL_OFFLOAD,
+                    f"only {bd.n_gpu_layers} of {bd.n_layers + 1} layers fit on the GPU; the rest "
+                    "run on the CPU (much slower)",
+                )
+            )
     elif dev.shared_used > dev.shared_cap:
-        reasons.append(Reason(ReasonCode.EXCEEDS_GPU_MEMORY,
-            f"the GPU needs {format_bytes(dev.total)} but can address "
-            f"{format_bytes(dev.dedicated_cap + dev.shared_cap)} ({pools.shared_name} "
-            f"{format_bytes(pools.shared_bytes)} + dedicated "
-            f"{format_bytes(pools.dedicated_bytes)})"))  # fmt: skip
+        reasons.append(
+            Reason(
+                ReasonCode.EXCEEDS_GPU_MEMORY,
+                f"the GPU needs {format_bytes(dev.total)} but can address "
+                f"{format_bytes(dev.dedicated_cap + dev.shared_cap)} ({pools.shared_name} "
+                f"{format_bytes(pools.shared_bytes)} + dedicated "
+                f"{format_bytes(pools.dedicated_bytes)})",
+            )
+        )
     elif dev.shared_used and pools.dedicated_bytes and pools.shared_is_slow:
-        reasons.append(Reason(ReasonCode.SPILLS_TO_SHARED,
-            f"{format_bytes(dev.shared_used)} does not fit the "
-            f"{format_bytes(pools.dedicated_bytes)} carve-out and spills into shared GPU "
-            "memory: it runs, but slower"))  # fmt: skip
+        reasons.append(
+            Reason(
+                ReasonCode.SPILLS_TO_SHARED,
+                f"{format_bytes(dev.shared_used)} does not fit the "
+                f"{format_bytes(pools.dedicated_bytes)} carve-out and spills into shared GPU "
+                "memory: it runs, but slower",
+            )
+        )
     elif dev.shared_used and pools.dedicated_bytes:
-        reasons.append(Reason(ReasonCode.USES_GTT,
-            f"{format_bytes(dev.shared_used)} lives in {pools.shared_name} beyond the carve-out "
-            "(no speed penalty on Linux per AMD)"))  # fmt: skip
+        reasons.append(
+            Reason(
+                ReasonCode.USES_GTT,
+                f"{format_bytes(dev.shared_used)} lives in {pools.shared_name} beyond the "
+                "carve-out (no speed penalty on Linux per AMD)",
+            )
+        )
     return reasons
 
 
@@ -314,9 +346,11 @@ def _carve_out_step_reason(state: MachineState) -> Reason | None:
     below = [s for s in steps if s < carve]
     above = [s for s in steps if s > carve]
     near = ([max(below)] if below else []) + ([min(above)] if above else [])
-    return Reason(ReasonCode.CARVE_OUT_NOT_A_STEP,
+    return Reason(
+        ReasonCode.CARVE_OUT_NOT_A_STEP,
         f"{format_bytes(carve)} is not one of this machine's BIOS steps (nearest: "
-        f"{' or '.join(format_bytes(s) for s in near)})")  # fmt: skip
+        f"{' or '.join(format_bytes(s) for s in near)})",
+    )
 
 
 def _ram_use(
@@ -366,19 +400,31 @@ def _ram_reasons(state: MachineState, pools: Pools, ram: _RamUse) -> list[Reason
             why = "the weights staged for upload (the CPU cannot write the carve-out), "
         if kept:
             why = "the copy the runtime keeps in memory, "
-        return [Reason(ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
-            f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
-            f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS")]  # fmt: skip
+        return [
+            Reason(
+                ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
+                f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
+                f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS",
+            )
+        ]
     if ram.left < state.baseline:
-        return [Reason(ReasonCode.LOW_SYSTEM_RAM,
-            f"only {format_bytes(ram.left)} of RAM is left for the OS and apps after loading: "
-            "the desktop will stutter")]  # fmt: skip
+        return [
+            Reason(
+                ReasonCode.LOW_SYSTEM_RAM,
+                f"only {format_bytes(ram.left)} of RAM is left for the OS and apps after loading: "
+                "the desktop will stutter",
+            )
+        ]
     if ram.desktop_left < state.desktop_ram:
         os_label = OsName(state.os).label
-        return [Reason(ReasonCode.DESKTOP_RAM_LOW,
-            f"{format_bytes(ram.desktop_left)} of RAM is left for {os_label} and its apps once "
-            f"the model is loaded; a desktop needs about {format_bytes(state.desktop_ram)} to "
-            "stay smooth, so expect stutter")]  # fmt: skip
+        return [
+            Reason(
+                ReasonCode.DESKTOP_RAM_LOW,
+                f"{format_bytes(ram.desktop_left)} of RAM is left for {os_label} and its apps once "
+                f"the model is loaded; a desktop needs about {format_bytes(state.desktop_ram)} to "
+                "stay smooth, so expect stutter",
+            )
+        ]
     return []
 
 
@@ -396,10 +442,17 @@ def _speed(
     m = state.machine
     backend = state.resolved_backend
     return estimate_speed(
-        spec=spec, machine=m, backend=backend, os=state.os, runtime=state.runtime, breakdown=bd,
+        spec=spec,
+        machine=m,
+        backend=backend,
+        os=state.os,
+        runtime=state.runtime,
+        breakdown=bd,
         shared_bytes={s.kind: s.n_bytes for s in dev.shared} if pools.shared_is_slow else None,
-        prompt_tokens=prompt_tokens or 1024, calibration=calibration, image_size=image_size,
-    )  # fmt: skip
+        prompt_tokens=prompt_tokens or 1024,
+        calibration=calibration,
+        image_size=image_size,
+    )
 
 
 def _model_reasons(
@@ -409,19 +462,31 @@ def _model_reasons(
     reasons: list[Reason] = []
     n_train = n_ctx_train(spec)
     if n_train and settings.ctx_size and settings.ctx_size > n_train:
-        reasons.append(Reason(ReasonCode.CONTEXT_EXCEEDS_TRAINING,
-            f"context {settings.ctx_size} is beyond the model's training context {n_train}: "
-            "quality degrades"))  # fmt: skip
+        reasons.append(
+            Reason(
+                ReasonCode.CONTEXT_EXCEEDS_TRAINING,
+                f"context {settings.ctx_size} is beyond the model's training context {n_train}: "
+                "quality degrades",
+            )
+        )
     if speed is not None and speed.decode_tokens_per_second < SLOW_DECODE_TPS:
-        reasons.append(Reason(ReasonCode.SLOW_DECODE,
-            f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
-            "that feels usable"))  # fmt: skip
+        reasons.append(
+            Reason(
+                ReasonCode.SLOW_DECODE,
+                f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
+                "that feels usable",
+            )
+        )
     if bd.approximate and not spec.synthesized:
         # A file of an architecture the estimate knows only by its generic rules: say so.
         arch = spec.architecture or "?"
-        reasons.append(Reason(ReasonCode.APPROXIMATE_ESTIMATE,
-            f"architecture {arch!r} is not one vramtui knows: memory is estimated with the "
-            "generic rules (dense attention on every layer)"))  # fmt: skip
+        reasons.append(
+            Reason(
+                ReasonCode.APPROXIMATE_ESTIMATE,
+                f"architecture {arch!r} is not one vramtui knows: memory is estimated with the "
+                "generic rules (dense attention on every layer)",
+            )
+        )
     return reasons
 
 
@@ -497,9 +562,15 @@ def evaluate_fit(
     dev = _place_device(bd, pools, desktop_gpu_reserve(state))
     ram = _ram_use(state, s, pools, bd, dev)
     speed = _speed(
-        spec, state, pools=pools, bd=bd, dev=dev, prompt_tokens=prompt_tokens,
-        calibration=calibration, image_size=image_size,
-    )  # fmt: skip
+        spec,
+        state,
+        pools=pools,
+        bd=bd,
+        dev=dev,
+        prompt_tokens=prompt_tokens,
+        calibration=calibration,
+        image_size=image_size,
+    )
     reasons = _gpu_reasons(state, pools, bd, dev) + _ram_reasons(state, pools, ram)
     loads = all(r.severity != Severity.ERROR for r in reasons)
     reasons += _model_reasons(spec, s, bd, speed if loads else None)
@@ -508,12 +579,20 @@ def evaluate_fit(
         reasons.append(Reason(ReasonCode.EXPERTS_ON_HOST, note))
     return FitResult(
         verdict=Verdict.from_severities({r.severity for r in reasons}),
-        reasons=tuple(reasons), pools=pools, pool_usage=_pool_usage(state, pools, dev, ram),
-        dedicated_used_bytes=dev.dedicated_used, shared_used_bytes=dev.shared_used,
-        system_ram_left_bytes=max(ram.left, 0), load_peak_bytes=ram.load_peak,
-        gpu_memory_used_bytes=_gpu_memory_used(state, dev), breakdown=bd,
-        speed=speed, n_gpu_layers=bd.n_gpu_layers, backend=backend, settings=s,
-    )  # fmt: skip
+        reasons=tuple(reasons),
+        pools=pools,
+        pool_usage=_pool_usage(state, pools, dev, ram),
+        dedicated_used_bytes=dev.dedicated_used,
+        shared_used_bytes=dev.shared_used,
+        system_ram_left_bytes=max(ram.left, 0),
+        load_peak_bytes=ram.load_peak,
+        gpu_memory_used_bytes=_gpu_memory_used(state, dev),
+        breakdown=bd,
+        speed=speed,
+        n_gpu_layers=bd.n_gpu_layers,
+        backend=backend,
+        settings=s,
+    )
 
 
 def n_ctx_train(spec: ModelSpec) -> int:

@@ -205,10 +205,33 @@ def _resolve_folder(folder: Path) -> Path:
 
 
 # Words of a file name that say nothing about which model it is.
-_NEUTRAL_WORDS = frozenset({
-    "mmproj", "model", "gguf", "f16", "bf16", "f32", "fp16", "fp32", "q8", "q4", "q5", "q6",
-    "0", "1", "k", "m", "s", "l", "xl", "ud", "vision", "projector", "clip",
-})  # fmt: skip
+_NEUTRAL_WORDS = frozenset(
+    {
+        "mmproj",
+        "model",
+        "gguf",
+        "f16",
+        "bf16",
+        "f32",
+        "fp16",
+        "fp32",
+        "q8",
+        "q4",
+        "q5",
+        "q6",
+        "0",
+        "1",
+        "k",
+        "m",
+        "s",
+        "l",
+        "xl",
+        "ud",
+        "vision",
+        "projector",
+        "clip",
+    }
+)
 
 
 def _name_words(path: Path) -> set[str]:
@@ -262,8 +285,10 @@ def find_projector(model: ModelSpec, model_path: Path) -> tuple[Path | None, tup
         return fits[0], tuple(notes)
     if fits:
         names = ", ".join(f.name for f in fits[:4])
-        notes.append(f"{len(fits)} projectors could belong to this model ({names}): none "
-                     "paired; choose one with --mmproj PATH")  # fmt: skip
+        notes.append(
+            f"{len(fits)} projectors could belong to this model ({names}): none "
+            "paired; choose one with --mmproj PATH"
+        )
     return None, tuple(notes)
 
 

@@ -68,8 +68,16 @@ GGML_TYPES_BY_NAME: dict[str, GGMLType] = {t.name.lower(): t for t in GGML_TYPES
 
 # KV cache types llama.cpp accepts for --cache-type-k/-v (common/arg.cpp kv_cache_types).
 KV_CACHE_TYPES: tuple[str, ...] = (
-    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl",
-)  # fmt: skip
+    "f32",
+    "f16",
+    "bf16",
+    "q8_0",
+    "q4_0",
+    "q4_1",
+    "q5_0",
+    "q5_1",
+    "iq4_nl",
+)
 
 
 def ggml_type(type_id: int) -> GGMLType:

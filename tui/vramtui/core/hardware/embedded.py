@@ -94,8 +94,9 @@ def embedded_machine(definition: dict[str, Any], source: str, machine_id: str) -
     return EmbeddedMachine(machine, installed, target)
 
 
-def install_machine(definition: dict[str, Any], source: str, machine_id: str,
-                    *, replace: bool = False) -> Path | None:  # fmt: skip
+def install_machine(
+    definition: dict[str, Any], source: str, machine_id: str, *, replace: bool = False
+) -> Path | None:
     """Write the embedded machine to the user's machines folder; None when the same machine
     is already known. A different machine of that id is replaced only with `replace`."""
     plan = embedded_machine(definition, source, machine_id)

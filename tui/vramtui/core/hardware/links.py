@@ -90,8 +90,17 @@ LINKS: tuple[LinkPreset, ...] = (
     ),
 )
 DEFAULT_LINK = "10gbe"
-_ALIASES = {"thunderbolt": "usb4", "tb4": "usb4", "tb": "usb4", "1g": "1gbe", "2.5g": "2.5gbe",
-            "5g": "5gbe", "10g": "10gbe", "25g": "25gbe", "50g": "50gbe"}  # fmt: skip
+_ALIASES = {
+    "thunderbolt": "usb4",
+    "tb4": "usb4",
+    "tb": "usb4",
+    "1g": "1gbe",
+    "2.5g": "2.5gbe",
+    "5g": "5gbe",
+    "10g": "10gbe",
+    "25g": "25gbe",
+    "50g": "50gbe",
+}
 
 
 def link_ids() -> list[str]:

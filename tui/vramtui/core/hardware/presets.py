@@ -193,21 +193,32 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
         if not all(isinstance(v, str) and v for v in values):
             raise PresetError(source, key, "must be a list of non-empty strings")
     return MachinePreset(
-        id=data["id"], name=data["name"], kind=data["kind"], total_ram_bytes=int(total),
+        id=data["id"],
+        name=data["name"],
+        kind=data["kind"],
+        total_ram_bytes=int(total),
         carve_out_steps=tuple(steps),
         default_carve_out_bytes=int(default * MiB) if default is not None else None,
-        max_carve_out_fraction=fraction, max_carve_out_rule=data.get("max_carve_out_rule", ""),
-        gpu_vram_bytes=int(vram * GiB), bandwidth_gbps=_positive(data, "bandwidth_gbps", source),
+        max_carve_out_fraction=fraction,
+        max_carve_out_rule=data.get("max_carve_out_rule", ""),
+        gpu_vram_bytes=int(vram * GiB),
+        bandwidth_gbps=_positive(data, "bandwidth_gbps", source),
         measured_bandwidth_gbps=float(measured) if measured is not None else None,
-        fp16_tflops=_positive(data, "fp16_tflops", source), default_os=data["default_os"],
-        default_backend=data["default_backend"], unified_memory=data["unified_memory"],
-        sources=tuple(sources), notes=data.get("notes", ""),
-        cpu_bandwidth_gbps=float(cpu_bw) if cpu_bw is not None else None, path=source,
-        int8_tops=int8, shared_bandwidth_gbps=shared_bw,
+        fp16_tflops=_positive(data, "fp16_tflops", source),
+        default_os=data["default_os"],
+        default_backend=data["default_backend"],
+        unified_memory=data["unified_memory"],
+        sources=tuple(sources),
+        notes=data.get("notes", ""),
+        cpu_bandwidth_gbps=float(cpu_bw) if cpu_bw is not None else None,
+        path=source,
+        int8_tops=int8,
+        shared_bandwidth_gbps=shared_bw,
         default_gtt_bytes=int(gtt * GiB) if gtt is not None else None,
-        match_dmi=tuple(match["match_dmi"]), match_pci=tuple(match["match_pci"]),
+        match_dmi=tuple(match["match_dmi"]),
+        match_pci=tuple(match["match_pci"]),
         match_chip=tuple(match["match_chip"]),
-    )  # fmt: skip
+    )
 
 
 MAX_PRESET_NUMBER = 1e7  # above any RAM in GiB, carve-out in MiB, GB/s or TFLOPS of a machine

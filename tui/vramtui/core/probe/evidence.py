@@ -57,8 +57,13 @@ async def memory_before(
 
 async def memory_after(
     client: httpx.AsyncClient,
-    *, base: str, kind: ServerKind, model: str, mem: MemoryEvidence, t: ProbeTimeouts,
-) -> None:  # fmt: skip
+    *,
+    base: str,
+    kind: ServerKind,
+    model: str,
+    mem: MemoryEvidence,
+    t: ProbeTimeouts,
+) -> None:
     """Ollama's /api/ps for the model just run: its size, its size in VRAM, its context."""
     if kind != ServerKind.OLLAMA:
         return

@@ -322,9 +322,14 @@ def _usage(result: ProbeResult, usage: dict[str, Any], has_timings: bool) -> Non
 
 
 _OLLAMA_KEYS = (
-    "total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
-    "eval_count", "eval_duration", "done_reason",
-)  # fmt: skip
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+    "done_reason",
+)
 
 
 def _ollama_durations(result: ProbeResult, final: dict[str, Any]) -> None:

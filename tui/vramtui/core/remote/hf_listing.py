@@ -161,6 +161,9 @@ def group_quants(files: list[HfFile]) -> list[HfQuantFiles]:
     out = []
     for key, members in groups.items():
         members.sort(key=lambda f: f.path)
-        out.append(HfQuantFiles(quant_name(key), tuple(m.path for m in members),
-                                sum(m.size for m in members)))  # fmt: skip
+        out.append(
+            HfQuantFiles(
+                quant_name(key), tuple(m.path for m in members), sum(m.size for m in members)
+            )
+        )
     return sorted(out, key=lambda q: (q.size, q.quant))

@@ -284,9 +284,10 @@ class Http:
         if here == there or (_under(here, _hf_hosts(o)) and _under(there, cdn)):
             return target
         raise RemoteError(
-            url, f"redirected to another host ({shown(there, 80)}); not followed "
+            url,
+            f"redirected to another host ({shown(there, 80)}); not followed "
             "(--allow-redirects follows it)",
-        )  # fmt: skip
+        )
 
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,19})-(\d{1,19})/(\d{1,19}|\*)")

@@ -54,11 +54,28 @@ OS_NAMES = tuple(OsName)
 RUNTIMES = tuple(Runtime)
 BACKENDS = tuple(Backend)
 
-_TOP_KEYS = ("format", "name", "description", "model", "mmproj", "runtime", "machine", "settings",
-             "machine_definition", "cluster")  # fmt: skip
+_TOP_KEYS = (
+    "format",
+    "name",
+    "description",
+    "model",
+    "mmproj",
+    "runtime",
+    "machine",
+    "settings",
+    "machine_definition",
+    "cluster",
+)
 _MACHINE_KEYS = (
-    "id", "carve_out", "os", "gtt", "wired_limit", "os_baseline", "desktop_ram", "backend",
-)  # fmt: skip
+    "id",
+    "carve_out",
+    "os",
+    "gtt",
+    "wired_limit",
+    "os_baseline",
+    "desktop_ram",
+    "backend",
+)
 _SIZE_KEYS = {  # file key in [machine] -> Scenario field
     "carve_out": "carve_out_bytes",
     "gtt": "gtt_bytes",
@@ -524,9 +541,11 @@ def import_scenario(path: Path, *, name: str | None = None, force: bool = False)
     target = preset_path(s.name)
     text = _validated(s, str(path))
     _write_new(
-        target, text, force,
+        target,
+        text,
+        force,
         "a preset of that name exists (--force replaces it, --name picks another)",
-    )  # fmt: skip
+    )
     return s
 
 

@@ -181,9 +181,11 @@ def image_tokens(vision: VisionProfile, width: int, height: int) -> int:
 
 
 def image_encode_seconds(
-    inp: SpeedInputs, vision: VisionProfile, tokens: int,
+    inp: SpeedInputs,
+    vision: VisionProfile,
+    tokens: int,
     theta: Mapping[str, float] | None = None,
-) -> float:  # fmt: skip
+) -> float:
     """The vision encoder for one image of `tokens` tokens: 2 FLOPs per ViT parameter per patch
     plus full attention over the patches (4 x width x patches^2 per layer), at the constants of
     F16 weights and of attention on this backend (the projector runs in F16 on the GPU)."""
@@ -211,9 +213,14 @@ def estimate_speed(
 ) -> SpeedEstimate:
     """Decode, prefill and first-token time for one placement (see the module doc)."""
     inp = speed_inputs(
-        spec=spec, machine=machine, backend=backend, os=os, breakdown=breakdown,
-        shared_bytes=shared_bytes, driver=driver,
-    )  # fmt: skip
+        spec=spec,
+        machine=machine,
+        backend=backend,
+        os=os,
+        breakdown=breakdown,
+        shared_bytes=shared_bytes,
+        driver=driver,
+    )
     n_ctx = breakdown.n_ctx
     depth = min(n_ctx, prompt_tokens + GENERATED_TOKENS // 2) if n_ctx else 0
     t_dec = decode_seconds(inp, depth)
@@ -232,15 +239,22 @@ def estimate_speed(
         n_img = image_tokens(vision, width, height)
         total = n_img + prompt_tokens
         ttft_img = (
-            REQUEST_OVERHEAD_S + image_encode_seconds(inp, vision, n_img)
-            + prefill_seconds(inp, total) + decode_seconds(inp, total)
-        )  # fmt: skip
+            REQUEST_OVERHEAD_S
+            + image_encode_seconds(inp, vision, n_img)
+            + prefill_seconds(inp, total)
+            + decode_seconds(inp, total)
+        )
     return SpeedEstimate(
-        decode_tokens_per_second=decode, prefill_tokens_per_second=prefill,
-        time_to_first_token_s=ttft, prompt_tokens=prompt_tokens,
-        calibrated=calibration is not None, basis=_basis(inp, depth, runtime, calibration),
-        image_tokens=n_img, time_to_first_token_image_s=ttft_img, inputs=inp,
-    )  # fmt: skip
+        decode_tokens_per_second=decode,
+        prefill_tokens_per_second=prefill,
+        time_to_first_token_s=ttft,
+        prompt_tokens=prompt_tokens,
+        calibrated=calibration is not None,
+        basis=_basis(inp, depth, runtime, calibration),
+        image_tokens=n_img,
+        time_to_first_token_image_s=ttft_img,
+        inputs=inp,
+    )
 
 
 def _basis(inp: SpeedInputs, depth: float, runtime: str, calibration: float | None) -> str:

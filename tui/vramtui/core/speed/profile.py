@@ -192,16 +192,31 @@ def _build(spec: ModelSpec) -> ModelProfile:
             k_full, v_full, a_full = k_full + k, v_full + v, a_full + flops
             h_full += hp.n_head[il]
     return ModelProfile(
-        n_layers=n_loaded, active_bytes=act_b, active_params=act_p, dense_bytes=dense_total,
-        expert_bytes=expert_total, expert_bytes_by_class=exp_by_class, output_bytes=out_b,
-        output_params=out_p, output_class=out_class, q6k_bytes=q6k, n_expert=hp.n_expert,
+        n_layers=n_loaded,
+        active_bytes=act_b,
+        active_params=act_p,
+        dense_bytes=dense_total,
+        expert_bytes=expert_total,
+        expert_bytes_by_class=exp_by_class,
+        output_bytes=out_b,
+        output_params=out_p,
+        output_class=out_class,
+        q6k_bytes=q6k,
+        n_expert=hp.n_expert,
         n_expert_used=max(hp.n_expert_used, 1) if hp.n_expert else 0,
-        n_moe_layers=len(moe_layers), kv_full_k=k_full,
-        kv_full_v=v_full, kv_swa_k=k_swa, kv_swa_v=v_swa, n_swa=hp.n_swa,
-        recurrent_floats=n_rec * (hp.n_embd_r + hp.n_embd_s), attn_full=a_full, attn_swa=a_swa,
-        heads_full=h_full, heads_swa=h_swa,
+        n_moe_layers=len(moe_layers),
+        kv_full_k=k_full,
+        kv_full_v=v_full,
+        kv_swa_k=k_swa,
+        kv_swa_v=v_swa,
+        n_swa=hp.n_swa,
+        recurrent_floats=n_rec * (hp.n_embd_r + hp.n_embd_s),
+        attn_full=a_full,
+        attn_swa=a_swa,
+        heads_full=h_full,
+        heads_swa=h_swa,
         vision=_vision(spec.mmproj) if spec.mmproj is not None else None,
-    )  # fmt: skip
+    )
 
 
 def _meta_int(spec: ModelSpec, key: str, default: int) -> int:
