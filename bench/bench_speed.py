@@ -80,7 +80,7 @@ def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]
         f"{'PASS' if abs(worst_bias) <= GOAL['bias'] else 'FAIL'} largest class x backend "
         f"bias {worst_bias:+.1%} ({worst_key}; goal within ±15 %)"
     )
-    seed = [_err(fitted[r.id], r) for r in rows if r.source == "seed" and r.test == "tg"]
+    seed = [_err(fitted[r.id], r) for r in rows if r.source == "zbook" and r.test == "tg"]
     worst = max(abs(e) for e in seed)
     out.append(
         f"{'PASS' if worst <= GOAL['seed'] else 'FAIL'} seed decode rows: largest "
@@ -103,7 +103,7 @@ def max_bias(rows: list[Row], held: dict[str, float]) -> tuple[float, str]:
 def seed_table(rows: list[Row], fitted: dict[str, float]) -> None:
     print(f"{'row':7} {'what':72} {'pred':>7} {'meas':>7} {'err':>6}")
     for r in rows:
-        if r.source == "seed" and r.test == "tg":
+        if r.source == "zbook" and r.test == "tg":
             pred = fitted[r.id]
             print(
                 f"{r.id:7} {r.raw['detail'][:72]:72} {pred:7.2f} {r.measured:7.2f} "

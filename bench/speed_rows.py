@@ -202,7 +202,7 @@ def state_for(row: Row) -> MachineState:
 
 def settings_for(row: Row) -> RuntimeSettings:
     r = row.raw
-    if row.source == "seed":  # LM Studio's defaults (flash attention off), the seed's context
+    if row.source == "zbook":  # LM Studio's defaults (flash attention off), the seed's context
         return RuntimeSettings(ctx_size=int(r["ctx"]))
     ub = int(r.get("ubatch", 512))
     # llama-bench sizes its context to prompt + generated + depth; -fa 1, -mmp 0

@@ -128,7 +128,7 @@ def test_held_back_rows_meet_the_goal(rows: list[Row], held: dict[str, float]) -
 
 
 def test_seed_decode_rows_within_30_percent(rows: list[Row]) -> None:
-    seed = [r for r in rows if r.source == "seed" and r.test == "tg"]
+    seed = [r for r in rows if r.source == "zbook" and r.test == "tg"]
     assert len(seed) == 11
     for r in seed:
         assert abs(_err(predict(r, FITTED, FALLBACK_FITTED), r)) <= 0.30, r.id

@@ -24,7 +24,7 @@ from vramtui.core.fit.fit import evaluate_fit
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB, MiB, format_bytes, format_gib, parse_size
-from vramtui.present.fit_words import advice, recommendation_sentence, seed_evidence
+from vramtui.present.fit_words import advice, measured_evidence, recommendation_sentence
 
 LAPTOP = ["--machine", "hp-zbook-ultra-g1a-64gb"]
 
@@ -154,10 +154,10 @@ def test_seed_measurements_are_quoted_only_on_the_seeds_class_of_machine() -> No
     fit = evaluate_fit(spec, RuntimeSettings(), laptop)
     spill = next(r for r in fit.reasons if r.code == "spills_to_shared")
     assert "17.26" not in spill.message  # the reason speaks of this model only
-    evidence = seed_evidence(spill, laptop)
-    assert evidence is not None and "seed" in evidence
+    evidence = measured_evidence(spill, laptop)
+    assert evidence is not None and "2026-02-02" in evidence
     linux = _state("hp-zbook-ultra-g1a-64gb", carve_out_bytes=512 * MiB, os="linux")
-    assert seed_evidence(spill, linux) is None
+    assert measured_evidence(spill, linux) is None
 
 
 def test_recommended_only_for_a_clean_step() -> None:

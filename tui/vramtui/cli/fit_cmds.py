@@ -32,9 +32,9 @@ from vramtui.present.fit_words import (
     advice,
     carve_out_label,
     gtt_alternative_sentence,
+    measured_evidence,
     reboot_sentence,
     recommendation_sentence,
-    seed_evidence,
     setup_line,
     speed_sentence,
 )
@@ -179,7 +179,7 @@ def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
     c.print(Text(fit.verdict.label, style=f"bold {fit.verdict.style}"))
     for r in fit.reasons:
         c.print(Text.assemble(f"  {r.severity}: ", (r.code, "bold"), f" {r.message}"))
-        evidence = seed_evidence(r, state)
+        evidence = measured_evidence(r, state)
         if evidence is not None:
             c.print(Text(f"    {evidence}", style="italic"))
     tip = advice(fit, state)

@@ -76,26 +76,27 @@ def recommendation_sentence(rec: Recommendation) -> str:
     )
 
 
-# The seed's measurements (shared/seed/DIGEST.md): a 64 GB Strix Halo laptop on Windows.
-_SEED_SPILL = (
-    "The seed measured this on a Strix Halo laptop: GLM-4.7-Flash spilling from a 512 MB "
-    "carve-out ran 17.26 tok/s, 42.89 tok/s once it fit a 32 GB one."
+# Measured in the 2026-02-02 hands-on article "Carve-out VRAM is not unified memory" (HP ZBook
+# Ultra G1a, Ryzen AI Max+ 395, 64 GB, Windows, LM Studio).
+_ARTICLE_SPILL = (
+    "Measured on a 64 GB Strix Halo laptop (2026-02-02 article): GLM-4.7-Flash spilling from a "
+    "512 MB carve-out ran 17.26 tok/s, 42.89 tok/s once it fit a 32 GB one."
 )
-_SEED_PITFALL = (
-    "The seed saw this on a 64 GB Strix Halo laptop: Qwen3-VL-32B Q6_K (28.08 GB) loaded at "
-    "a 32 GB carve-out but not at 48 GB, even with mmap and keep-in-memory off."
+_ARTICLE_PITFALL = (
+    "Seen on a 64 GB Strix Halo laptop (2026-02-02 article): Qwen3-VL-32B Q6_K (28.08 GB) loaded "
+    "at a 32 GB carve-out but not at 48 GB, even with mmap and keep-in-memory off."
 )
 
 
-def seed_evidence(reason: Reason, state: MachineState) -> str | None:
-    """The seed's own measurement behind a reason, quoted only where it is evidence: the same
+def measured_evidence(reason: Reason, state: MachineState) -> str | None:
+    """The published measurement behind a reason, quoted only where it is evidence: the same
     class of machine (Strix Halo) under the same OS (Windows)."""
     if state.machine.kind != "strix_halo" or state.os != OsName.WINDOWS:
         return None
     if reason.code == ReasonCode.SPILLS_TO_SHARED:
-        return _SEED_SPILL
+        return _ARTICLE_SPILL
     if reason.code == ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM:
-        return _SEED_PITFALL
+        return _ARTICLE_PITFALL
     return None
 
 

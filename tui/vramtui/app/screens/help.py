@@ -47,11 +47,11 @@ Keys can be changed by binding id in `config.toml`, e.g. `[app.keymap]` `pick-mo
 ## The 48 GB + 16 GB pitfall
 
 A very large carve-out leaves too little system RAM: the desktop stutters, and a big model can
-fail to load at all because loading passes through system RAM. On the seed's 64 GB laptop,
-Qwen3-VL-32B Q6_K loaded at 32 GB carve-out but not at 48 GB. The comparison table marks the
-step that runs the model cleanly **and** leaves the OS the most RAM with ★. Its columns:
-**Clean ctx** is the largest context that runs with no warning, **Loads ctx** the largest
-that loads at all (with warnings).
+fail to load at all because loading passes through system RAM. On a 64 GB laptop (2026-02-02
+article), Qwen3-VL-32B Q6_K loaded at 32 GB carve-out but not at 48 GB. The comparison table marks
+the step that runs the model cleanly **and** leaves the OS the most RAM with ★. Its columns: **Clean
+ctx** is the largest context that runs with no warning, **Loads ctx** the largest that loads at all
+(with warnings).
 
 ## Memory against context
 

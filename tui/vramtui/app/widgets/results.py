@@ -15,7 +15,7 @@ from vramtui.app.state import Evaluation
 from vramtui.core.fit.fit import PoolUsage
 from vramtui.core.sizes import GiB, format_gib, format_tokens
 from vramtui.core.vocab import Verdict
-from vramtui.present.fit_words import advice, headroom_sentence, reason_sentence, seed_evidence
+from vramtui.present.fit_words import advice, headroom_sentence, measured_evidence, reason_sentence
 
 # The banner's CSS class per verdict (colours in vramtui.tcss).
 VERDICT_CLASSES = {
@@ -37,7 +37,7 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     for reason in fit.reasons:
         text.append("\n• ")
         text.append(reason_sentence(reason))
-        evidence = seed_evidence(reason, state)
+        evidence = measured_evidence(reason, state)
         if evidence is not None:
             text.append("\n  ")
             text.append(evidence, style="italic")

@@ -397,7 +397,8 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
     total_layers = bd.n_layers + 1
     offload = f"{bd.n_gpu_layers} / {total_layers} layers" + (" (max)" if all_layers else "")
     # LM Studio keeps a copy of the weights in RAM by default; on a machine whose GPU memory is
-    # system RAM that copy only costs RAM (the seed turned it off to load at 48 GB).
+    # system RAM that copy only costs RAM (the 2026-02-02 ZBook article turned it off to load
+    # at 48 GB).
     lmstudio: dict[str, Any] = {
         "Context Length": ctx,
         "GPU Offload": "off" if cpu else offload,

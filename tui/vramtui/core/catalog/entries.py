@@ -18,7 +18,7 @@ from typing import Any
 from vramtui.core.errors import ModelReferenceError
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray
 
-# The bundled default for a first run: the seed's model on the seed's machine (DIGEST.md).
+# The bundled default for a first run: the model and machine of the 2026-02-02 hands-on article.
 DEFAULT_MODEL_REF = "glm-4.7-flash:Q4_K_M"
 
 _GGUF_STRING = 8  # GGUF value type id of a string (tokenizer.ggml.tokens elements)

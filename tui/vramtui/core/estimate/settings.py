@@ -2,9 +2,9 @@
 
 Source for names and defaults: llama.cpp common/common.h (`common_params`) and common/arg.cpp.
 One deliberate difference: llama.cpp's `--ctx-size 0` means "the model's training context";
-vramtui defaults to 16384, in the CLI and the app alike: the context the seed's measurements
-were taken at, large enough for daily use, small enough that a 256K-token KV cache does not
-dominate a first answer. Pass `ctx_size=0` (`-c max`) for the training context.
+vramtui defaults to 16384, in the CLI and the app alike: the context the 2026-02-02 ZBook article's
+measurements were taken at, large enough for daily use, small enough that a 256K-token KV cache does
+not dominate a first answer. Pass `ctx_size=0` (`-c max`) for the training context.
 """
 
 from __future__ import annotations

@@ -1,19 +1,20 @@
 """The fit verdict: a memory estimate placed into a machine's pools under its OS's rules.
 
-Rules (sources in /work/shared/research/unified-memory-platforms.md; the pools themselves and
-their OS rules are in machine/pools.py):
+Rules (each with its source below; the pools themselves and their OS rules are in
+hardware/pools.py):
 - Discrete GPUs: layers that do not fit the VRAM stay on the CPU (llama.cpp --fit, 1 GiB
   margin as its default -fitt).
 - Device buffers fill dedicated memory first (weights, projector, KV, compute: the order
   llama.cpp allocates them) and spill into shared memory. Shared memory is system RAM.
-- Spilling on Windows is slow (the seed: 17.26 vs 42.89 tok/s); on Linux AMD says GTT has "no
-  performance distinction" (ROCm docs strixhalo.rst), so there it is only noted.
+- Spilling on Windows is slow (17.26 vs 42.89 tok/s in the 2026-02-02 ZBook article); on Linux
+  AMD says GTT has "no performance distinction" (ROCm docs strixhalo.rst), so there it is
+  only noted.
 - Loading passes through system RAM. On Windows with a carve-out the CPU cannot write the
   dedicated memory, so the weights are staged in OS-visible RAM (lemonade-sdk #841: "allocating
   too much dedicated GPU RAM can interfere with model loading"; lilting.ch 48/16 load crash; the
-  seed's Qwen3-VL-32B Q6_K at 48 GB). LM Studio's keepModelInMemory (default true, lmstudio-js
-  KV config) keeps that copy for good. Either way: OS baseline + host buffers + spilled GPU
-  buffers + staged weights must fit in visible RAM, else `load_exceeds_system_ram`.
+  2026-02-02 ZBook article's Qwen3-VL-32B Q6_K at 48 GB). LM Studio's keepModelInMemory (default
+  true, lmstudio-js KV config) keeps that copy for good. Either way: OS baseline + host buffers +
+  spilled GPU buffers + staged weights must fit in visible RAM, else `load_exceeds_system_ram`.
 - LM Studio leaves flash attention off unless asked (its load config default), and
   Vulkan/ROCm have no flash-attention kernel for MLA heads (576/512; memory.py), so "auto" is
   resolved off there: at 198K context GLM-4.7-Flash's attention scores then need ~8 GB, which
@@ -50,7 +51,7 @@ from vramtui.core.vocab import (
 )
 
 DISCRETE_MARGIN = 1 * GiB  # llama.cpp --fit-target default 1024 MiB
-SLOW_DECODE_TPS = 10.0  # the seed author's bar for daily use
+SLOW_DECODE_TPS = 10.0  # the 2026-02-02 ZBook article's bar for daily use
 LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned buffers
 
 

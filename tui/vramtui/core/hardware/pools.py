@@ -1,7 +1,7 @@
 """The machine as it is set up (`MachineState`: preset, carve-out, OS, runtime, overrides) and
 the memory pools its OS gives the GPU (`Pools`).
 
-Rules (sources in /work/shared/research/unified-memory-platforms.md):
+Rules (each with its source below):
 - OS-visible RAM = total - carve-out: BIOS-reserved memory is hidden from the OS
   [learn.microsoft.com "Calculating Graphics Memory"; kernel GTT cap uses totalram_pages()].
 - Windows shared GPU memory = max(visible / 2, 64 MB) [Microsoft formula; lmstudio-bug-tracker
@@ -28,17 +28,17 @@ PAGE = 4096  # ttm.pages_limit counts 4 KiB pages (ttm_tt.c)
 # (aionda.blog); macOS keeps 25-33 % outside the GPU cap anyway, 4 GB for the desktop.
 OS_BASELINE = {"windows": 4 * GiB, "linux": 2 * GiB, "macos": 4 * GiB}
 # GPU memory the desktop itself holds beside the model (the compositor's surfaces, the
-# driver's own allocations). Windows 1 GiB: in the seed's Task Manager figures GPU memory in
-# use sat 1.0-1.5 GiB above what LM Studio's runtime allocates for GLM-4.7-Flash (taken from
-# those two rows, so they are no independent check; the two Qwen3-VL rows are). Linux 256 MiB:
-# a GNOME/KDE session's amdgpu VRAM use at idle (amdgpu_top on a Strix Halo desktop, kyuz0
+# driver's own allocations). Windows 1 GiB: in the 2026-02-02 ZBook article's Task Manager figures
+# GPU memory in use sat 1.0-1.5 GiB above what LM Studio's runtime allocates for GLM-4.7-Flash
+# (taken from those two rows, so they are no independent check; the two Qwen3-VL rows are). Linux
+# 256 MiB: a GNOME/KDE session's amdgpu VRAM use at idle (amdgpu_top on a Strix Halo desktop, kyuz0
 # toolbox notes). macOS: the working-set cap already leaves the desktop its share.
 DESKTOP_GPU_RESERVE = {"windows": 1 * GiB, "linux": 256 * MiB, "macos": 0}
 # RAM a desktop needs to stay smooth: what the OS and everyday apps keep after the model
 # loads (RAM taken by the runtime's host buffers and by GPU memory that lives in system RAM).
-# Windows 16 GiB: the seed's 48 + 16 GB laptop stutters "whatever the model", and Microsoft
-# recommends 16 GB for heavy multitasking (8 GB minimum for Windows 11 itself). Linux 8 GiB:
-# GNOME 49 / KDE Plasma 6 idle at 0.5-2.6 GB (aionda.blog 2026) plus a browser and editor.
+# Windows 16 GiB: the 2026-02-02 ZBook article's 48 + 16 GB laptop stutters "whatever the model",
+# and Microsoft recommends 16 GB for heavy multitasking (8 GB minimum for Windows 11 itself). Linux
+# 8 GiB: GNOME 49 / KDE Plasma 6 idle at 0.5-2.6 GB (aionda.blog 2026) plus a browser and editor.
 # macOS 8 GiB: Apple's base machines ship 16 GB, and macOS 15 keeps 11+ GB wired with Apple
 # Intelligence on (exo PR #1672). Adjustable: --desktop-ram, a preset, the app.
 DESKTOP_RAM = {"windows": 16 * GiB, "linux": 8 * GiB, "macos": 8 * GiB}

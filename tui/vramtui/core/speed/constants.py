@@ -42,7 +42,8 @@ _VARIANT_RELATIVES: dict[str, tuple[str, ...]] = {
 #   p.cpu     1: CPU_PREFILL_TFLOPS below is already a measured rate
 PRIORS: dict[str, float] = {"cpu": 1 / 0.68, "cpulayer": 0.0, "p.host": 1 / 0.8, "p.cpu": 1.0}
 # Fixed cost of a request before its first prefill ubatch (tokenising, scheduling, the HTTP
-# round trip): the seed's fastest first token, 0.04 s (GLM 4.7 Flash, ROCm, LM Studio).
+# round trip): the 2026-02-02 ZBook article's fastest first token, 0.04 s (GLM 4.7 Flash, ROCm, LM
+# Studio).
 REQUEST_OVERHEAD_S = 0.04
 # A backend running the whole model on the CPU computes prefill at about this rate:
 # Llama 7B Q4_0 pp512 at 55 tok/s x 13.5 GFLOP = 0.74 TFLOPS (slaren, llama.cpp issue #34).

@@ -13,9 +13,9 @@ The comment above each names the rows it was fitted on; the rows name their sour
 - survey: llama.cpp discussions #15013 (CUDA scoreboard) and #4167 (Apple Silicon), Llama-2-7B
   Q4_0, llama-bench -ngl 99, as tabulated (rounded) in Enigmus-org/homepage
   docs/local-llm-inference-engines.md @30fc23c1 section 2b (secondary)
-- seed: the seed article 2026-02-02 (/work/shared/seed/DIGEST.md): HP ZBook Ultra G1a 64 GB,
-  Windows, LM Studio Vulkan and ROCm engines; tok/s and time to first token as LM Studio
-  reports them
+- zbook: "Carve-out VRAM is not unified memory: AI inference on an AMD Ryzen AI Max+ 395 with
+  64 GB", hands-on article, 2026-02-02: HP ZBook Ultra G1a 64 GB, Windows, LM Studio Vulkan and
+  ROCm engines; tok/s and time to first token as LM Studio reports them
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Decode, one token at `depth` tokens already cached (memory-bound):
   af       attention FLOPs at this depth / FP16 peak (matters for MLA: 38 FLOP per cached byte)
   layer    repeating layers on the GPU (kernel launches and syncs per token)
   sh       bytes in Windows shared GPU memory / the shared pool's bandwidth
-  shlayer  layers x the spilled share (copy-engine traffic the seed saw)
+  shlayer  layers x the spilled share (copy-engine traffic the 2026-02-02 ZBook article saw)
   cpu      active weights of layers left on the CPU (discrete GPUs) / CPU memory bandwidth
   cpulayer layers left on the CPU
 Prefill, per prompt token of an `n`-token prompt in ubatches of `ubatch` from `depth`:

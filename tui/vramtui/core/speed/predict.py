@@ -7,7 +7,7 @@ attention FLOPs that grow with the context, over the throughput of the path the 
 (INT8 dot products for quantized weights on CUDA/ROCm/Vulkan, FP16 otherwise), plus the weights
 each ubatch re-reads (every expert some token routes to). The terms are in `speed_features`;
 the constants that turn ideal times into measured ones are in `speed_constants`, fitted on public
-llama-bench rows and the seed (`python -m bench speed` scores every row).
+llama-bench rows and the 2026-02-02 ZBook article (`python -m bench speed` scores every row).
 
 Image prompts (models with a projector): the image becomes tokens by the projector's patch size
 and spatial merge (Qwen-VL: one token per 32x32 pixels, 8..4096 tokens: llama.cpp clip.cpp
