@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vramtui.cli.main import main
+from vramtui.core.hardware.presets import get_machine
 
 HP = ["--machine", "hp-zbook-ultra-g1a-64gb"]
 
@@ -53,13 +54,30 @@ def test_check_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 3 and "will not fit" in out
 
 
+def test_check_without_a_carve_out_answers_at_the_default_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Like plan, recommend and the app: the preset's default step, and the answer says so."""
+    code, out, _ = _run(capsys, "check", "glm-4.7-flash:Q4_K_M", *HP, "--json")
+    data = json.loads(out)
+    default = get_machine("hp-zbook-ultra-g1a-64gb").default_carve_out_bytes
+    assert data["carve_out_bytes"] == default and data["carve_out_source"] == "default"
+    assert code == data_exit(data["verdict"])
+    _, text, _ = _run(capsys, "check", "glm-4.7-flash:Q4_K_M", *HP)
+    assert "the machine's default step" in text
+
+
+def data_exit(verdict: str) -> int:
+    return {"fits": 0, "fits_with_warnings": 1, "will_not_fit": 3}[verdict]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["check", "glm-4.7-flash:Q4_K_M", "--machine", "nope", "--carve-out", "32G"],
         ["check", "glm-4.7-flash:Q4_K_M", *HP, "--carve-out", "lots"],
         ["check", "glm-4.7-flash:Q4_K_M", *HP, "--carve-out", "64G"],
-        ["check", "glm-4.7-flash:Q4_K_M", *HP],
+        ["check", "glm-4.7-flash:Q4_K_M", *HP, "--backend", "metal"],
         ["check", *HP, "--carve-out", "32G"],
         ["check", "glm-4.7-flash:Q4_K_M", *HP, "--carve-out", "32G", "--gtt", "pages=x"],
         ["check", "glm-4.7-flash:Q4_K_M", *HP, "--carve-out", "32G", "--preset", "missing"],

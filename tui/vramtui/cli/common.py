@@ -431,14 +431,12 @@ def _preset(args: argparse.Namespace) -> Scenario | None:
     return load_scenario(name) if name else None
 
 
-def resolve_from_args(
-    args: argparse.Namespace, *, carve_required: bool = False
-) -> ResolvedScenario:
+def resolve_from_args(args: argparse.Namespace) -> ResolvedScenario:
     """The complete scenario: command-line flags over the --preset's values over the
     machine's defaults (vramtui.core.scenario.resolve, shared with the app and the probe)."""
     from vramtui.core.scenario.resolve import resolve_scenario  # noqa: PLC0415 - lazy: start-up
 
-    return resolve_scenario(_preset(args), overrides_from_args(args), carve_required=carve_required)
+    return resolve_scenario(_preset(args), overrides_from_args(args))
 
 
 def resolve_model_and_settings(

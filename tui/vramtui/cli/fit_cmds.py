@@ -29,10 +29,12 @@ from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact,
 from vramtui.core.sizes import format_bytes, short_tokens
 from vramtui.core.vocab import ExitCode, ReasonCode
 from vramtui.present.fit_words import (
-    advice,
+    advice_sentence,
     carve_out_label,
+    evidence_note,
     gtt_alternative_sentence,
     measured_evidence,
+    no_advice_sentence,
     reboot_sentence,
     recommendation_sentence,
     setup_line,
@@ -41,6 +43,7 @@ from vramtui.present.fit_words import (
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
+    from vramtui.core.advice.actions import Advice
     from vramtui.core.advice.recommend import ContextPoint, Recommendation
     from vramtui.core.estimate.settings import RuntimeSettings
     from vramtui.core.fit.fit import FitResult
@@ -118,35 +121,45 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from vramtui.core.advice.actions import advise  # noqa: PLC0415
     from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
     from vramtui.core.model.draft import with_draft  # noqa: PLC0415
     from vramtui.core.model.source import open_model  # noqa: PLC0415
     from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
     require_exact(args)
-    resolved = resolve_from_args(args, carve_required=True)
+    resolved = resolve_from_args(args)
     settings, state = resolved.settings, resolved.state
     spec = with_draft(
         open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
         settings.model_draft,
     )
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
-    fit = evaluate_fit(
-        spec,
-        settings,
-        state,
-        prompt_tokens=args.prompt_tokens,
-        calibration=factor_of(calibration),
-        image_size=args.image_size,
-    )
+
+    def fit_with(sp: ModelSpec, se: RuntimeSettings, st: MachineState) -> FitResult:
+        return evaluate_fit(
+            sp,
+            se,
+            st,
+            prompt_tokens=args.prompt_tokens,
+            calibration=factor_of(calibration),
+            image_size=args.image_size,
+        )
+
+    fit = fit_with(spec, settings, state)
+    items = advise(spec, settings, state, fit, model_ref=resolved.model_ref, fit_fn=fit_with)
     if args.json:
         data = fit.to_json()
+        data["advice"] = [item.to_json(advice_sentence(item)) for item in items]
+        for message, reason in zip(data["messages"], fit.reasons, strict=True):
+            message["evidence"] = reason.code.evidence
         data["model"] = spec.name
         data["machine"] = state.machine.id
         data["carve_out_bytes"] = state.carve_out_bytes
         data["os"] = state.os
         data["runtime"] = state.runtime
         data["machine_source"] = resolved.machine_source
+        data["carve_out_source"] = resolved.carve_out_source
         data["reboot_needed"] = resolved.reboot_needed
         data["calibration"] = calibration_json(calibration)
         if (exact := exact_report_for(args, spec, settings)) is not None:
@@ -155,7 +168,10 @@ def run_check(args: argparse.Namespace) -> int:
     exact = exact_report_for(args, spec, settings)
 
     def show() -> None:
-        _print_check(spec.name, state, fit)
+        _print_check(spec.name, state, fit, items)
+        if resolved.carve_out_source.label and state.machine.carve_out_steps:
+            where = carve_out_label(state.carve_out_bytes)
+            console().print(Text(f"  carve-out {where}: {resolved.carve_out_source.label}"))
         _print_exact(exact, fit)
         if calibration is not None and fit.runs:
             console().print(Text(f"  speed {calibration.describe()} (--no-calibration: raw)"))
@@ -172,19 +188,20 @@ def _print_exact(exact: dict[str, Any] | None, fit: FitResult) -> None:
     print_exact(exact, approximate=approximate)
 
 
-def _print_check(name: str, state: MachineState, fit: FitResult) -> None:
+def _print_check(name: str, state: MachineState, fit: FitResult, items: tuple[Advice, ...]) -> None:
 
     c = console()
     c.print(Text(setup_line(name, state, fit)))
     c.print(Text(fit.verdict.label, style=f"bold {fit.verdict.style}"))
     for r in fit.reasons:
         c.print(Text.assemble(f"  {r.severity}: ", (r.code, "bold"), f" {r.message}"))
-        evidence = measured_evidence(r, state)
-        if evidence is not None:
-            c.print(Text(f"    {evidence}", style="italic"))
-    tip = advice(fit, state)
-    if tip is not None:
-        c.print(Text(f"  -> {tip}"))
+        for note in (measured_evidence(r, state), evidence_note(r)):
+            if note is not None:
+                c.print(Text(f"    {note}", style="italic"))
+    for item in items:
+        c.print(Text(f"  -> {advice_sentence(item)}"))
+    if not items and (nothing := no_advice_sentence(fit)) is not None:
+        c.print(Text(f"  -> {nothing}"))
     for pool in fit.pool_usage:
         parts = ", ".join(f"{s.label} {format_bytes(s.n_bytes)}" for s in pool.segments)
         c.print(
@@ -307,10 +324,10 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
             carve_out_label(row.carve_out_bytes),
             Text(f.verdict.short, style=f.verdict.style),
             format_bytes(f.dedicated_used_bytes + f.shared_used_bytes),
-            format_bytes(row.gpu_left_bytes),
-            format_bytes(row.system_ram_left_bytes),
+            format_bytes(row.gpu_left_bytes) if f.runs else "-",
+            format_bytes(row.system_ram_left_bytes) if f.runs else "-",
             short_tokens(row.max_clean_context) if row.max_clean_context > 0 else "-",
-            f"{row.decode_tps:.1f}",
+            f"{row.decode_tps:.1f}" if f.runs else "-",
             *(() if narrow else (" ".join(f.codes),)),
         )
     c.print(t)

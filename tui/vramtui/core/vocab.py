@@ -116,6 +116,11 @@ class ReasonCode(StrEnum):
     def severity(self) -> Severity:
         return _REASON_SEVERITY[self]
 
+    @property
+    def evidence(self) -> Evidence:
+        """What the rule behind this reason rests on (the sources are in core/fit)."""
+        return _REASON_EVIDENCE[self]
+
 
 _REASON_SEVERITY = {
     ReasonCode.EXCEEDS_GPU_MEMORY: Severity.ERROR,
@@ -131,6 +136,77 @@ _REASON_SEVERITY = {
     ReasonCode.APPROXIMATE_ESTIMATE: Severity.INFO,
     ReasonCode.EXPERTS_ON_HOST: Severity.INFO,
 }
+
+
+class Evidence(StrEnum):
+    """How sure a reason is: what the rule behind it rests on."""
+
+    MEASURED = "measured"  # measured on this class of machine, under this OS
+    DOCUMENTED = "documented"  # derived from a documented rule (vendor docs, llama.cpp source)
+    EXTRAPOLATED = "extrapolated"  # a rule seen in one case, applied beyond it
+
+    @property
+    def label(self) -> str:
+        return _EVIDENCE_LABEL[self]
+
+
+_EVIDENCE_LABEL = {
+    Evidence.MEASURED: "measured",
+    Evidence.DOCUMENTED: "from a documented rule",
+    Evidence.EXTRAPOLATED: "extrapolated from one measured case",
+}
+
+# The 48 + 16 GB load failure was measured once (Qwen3-VL-32B Q6_K, 28 GB, at a 48 GiB carve-out
+# of 64 GB, 2026-02-02 ZBook article) and reported by users (lemonade-sdk #841): every other
+# model and machine it is applied to is an extrapolation of that staging rule. Spilling into
+# shared memory was measured (17.26 vs 42.89 tok/s); the rest is arithmetic on documented pools.
+_REASON_EVIDENCE = {
+    ReasonCode.EXCEEDS_GPU_MEMORY: Evidence.DOCUMENTED,
+    ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: Evidence.EXTRAPOLATED,
+    ReasonCode.PARTIAL_OFFLOAD: Evidence.DOCUMENTED,
+    ReasonCode.SPILLS_TO_SHARED: Evidence.MEASURED,
+    ReasonCode.LOW_SYSTEM_RAM: Evidence.DOCUMENTED,
+    ReasonCode.DESKTOP_RAM_LOW: Evidence.DOCUMENTED,
+    ReasonCode.CARVE_OUT_NOT_A_STEP: Evidence.DOCUMENTED,
+    ReasonCode.CONTEXT_EXCEEDS_TRAINING: Evidence.DOCUMENTED,
+    ReasonCode.USES_GTT: Evidence.DOCUMENTED,
+    ReasonCode.SLOW_DECODE: Evidence.DOCUMENTED,
+    ReasonCode.APPROXIMATE_ESTIMATE: Evidence.DOCUMENTED,
+    ReasonCode.EXPERTS_ON_HOST: Evidence.DOCUMENTED,
+}
+
+
+class CarveOutSource(StrEnum):
+    """Where the carve-out of an answer came from."""
+
+    GIVEN = "given"  # --carve-out, or the app's choice
+    PRESET = "preset"  # the scenario preset's value
+    CURRENT = "current"  # the step the BIOS of the machine vramtui runs on is set to now
+    DEFAULT = "default"  # the machine preset's default step
+
+    @property
+    def label(self) -> str:
+        return _CARVE_OUT_SOURCE_LABEL[self]
+
+
+_CARVE_OUT_SOURCE_LABEL = {
+    CarveOutSource.GIVEN: "",
+    CarveOutSource.PRESET: "the scenario preset's",
+    CarveOutSource.CURRENT: "set in the BIOS now",
+    CarveOutSource.DEFAULT: "the machine's default step; --carve-out to choose",
+}
+
+
+class AdviceKind(StrEnum):
+    """What one item of advice changes; the order is the order they are offered in (no
+    reboot first, the BIOS carve-out last)."""
+
+    CONTEXT = "context"
+    KV_CACHE = "kv_cache"
+    EXPERT_OFFLOAD = "expert_offload"
+    QUANT = "quant"
+    RUNTIME_OPTION = "runtime_option"
+    CARVE_OUT = "carve_out"
 
 
 class OsName(StrEnum):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from vramtui.core.advice.actions import Advice
 from vramtui.core.advice.recommend import GttAlternative, Recommendation
 from vramtui.core.fit.fit import FitResult, Reason
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.scenario.resolve import ResolvedScenario
 from vramtui.core.sizes import format_bytes
 from vramtui.core.speed.predict import SpeedEstimate
-from vramtui.core.vocab import OsName, ReasonCode, Runtime, Verdict
+from vramtui.core.vocab import AdviceKind, Evidence, OsName, ReasonCode, Runtime, Verdict
 from vramtui.present.untrusted import plain
 
 
@@ -52,10 +53,10 @@ def speed_sentence(speed: SpeedEstimate) -> str:
 
 def gtt_alternative_sentence(alt: GttAlternative) -> str:
     """The Linux route of a small carve-out plus a large GTT, in one sentence."""
+    speed = f", {alt.fit.speed.decode_tokens_per_second:.1f} tok/s" if alt.fit.runs else ""
     return (
         f"Linux alternative: carve-out {format_bytes(alt.carve_out_bytes)} + GTT "
-        f"{format_bytes(alt.gtt_bytes)} -> {alt.fit.verdict.label}, "
-        f"{alt.fit.speed.decode_tokens_per_second:.1f} tok/s; kernel parameters: "
+        f"{format_bytes(alt.gtt_bytes)} -> {alt.fit.verdict.label}{speed}; kernel parameters: "
         f"{alt.kernel_params}"
     )
 
@@ -88,6 +89,13 @@ _ARTICLE_PITFALL = (
 )
 
 
+def evidence_note(reason: Reason) -> str | None:
+    """How sure a reason is, where it is less than documented arithmetic."""
+    if reason.code.evidence == Evidence.EXTRAPOLATED:
+        return "(A rule seen in one measured case: applied here, it is an extrapolation.)"
+    return None
+
+
 def measured_evidence(reason: Reason, state: MachineState) -> str | None:
     """The published measurement behind a reason, quoted only where it is evidence: the same
     class of machine (Strix Halo) under the same OS (Windows)."""
@@ -100,22 +108,33 @@ def measured_evidence(reason: Reason, state: MachineState) -> str | None:
     return None
 
 
-def advice(fit: FitResult, state: MachineState) -> str | None:
-    """What to change, in a way that fits the case (no "smaller carve-out" at the smallest)."""
-    steps = state.machine.carve_out_steps
-    carve = state.carve_out_bytes
-    smaller = [s for s in steps if s < carve]
-    larger = [s for s in steps if s > carve]
-    codes = set(fit.codes)
-    if ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM in codes or ReasonCode.DESKTOP_RAM_LOW in codes:
-        if smaller:
-            return f"Pick a smaller carve-out ({carve_out_label(max(smaller))} or less)."
-        return "Use a smaller quant or a shorter context."
-    if ReasonCode.EXCEEDS_GPU_MEMORY in codes or ReasonCode.SPILLS_TO_SHARED in codes:
-        if larger and not state.machine.discrete:
-            return f"Pick a larger carve-out ({carve_out_label(min(larger))} or more)."
-        return "Use a smaller quant or a shorter context."
-    return None
+_ADVICE_ACTION = {
+    AdviceKind.CONTEXT: "Shorten the context to {value}",
+    AdviceKind.KV_CACHE: "Quantize the KV cache to {value}",
+    AdviceKind.EXPERT_OFFLOAD: "Keep the experts of {value} layers in system RAM",
+    AdviceKind.QUANT: "Use the {value} quant instead",
+    AdviceKind.RUNTIME_OPTION: "Set {value}",
+    AdviceKind.CARVE_OUT: "Set the carve-out to {value} in the BIOS",
+}
+
+
+def advice_sentence(item: Advice) -> str:
+    """ "Shorten the context to 18K (-c 18432): fits, 27.4 GiB of RAM left, 4.1 tok/s." """
+    action = _ADVICE_ACTION[item.kind].format(value=item.value)
+    args = " ".join(plain(a) for a in item.args)
+    fit = item.fit
+    return (
+        f"{action} ({args}): {fit.verdict.label}, {format_bytes(fit.system_ram_left_bytes)} of "
+        f"RAM left, {fit.speed.decode_tokens_per_second:.1f} tok/s."
+    )
+
+
+def no_advice_sentence(fit: FitResult) -> str | None:
+    """When nothing that was tried makes the answer better, say so (for answers that are not
+    clean)."""
+    if fit.verdict == Verdict.FITS:
+        return None
+    return "No single change tried (context, KV cache, quant, carve-out) makes this better."
 
 
 def headroom_sentence(fit: FitResult) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +15,16 @@ from vramtui.app.state import Evaluation
 from vramtui.core.fit.fit import PoolUsage
 from vramtui.core.sizes import GiB, format_gib, format_tokens
 from vramtui.core.vocab import Verdict
-from vramtui.present.fit_words import advice, headroom_sentence, measured_evidence, reason_sentence
+from vramtui.present.fit_words import (
+    advice_sentence,
+    evidence_note,
+    headroom_sentence,
+    measured_evidence,
+    reason_sentence,
+)
+
+if TYPE_CHECKING:
+    from vramtui.core.advice.actions import Advice
 
 # The banner's CSS class per verdict (colours in vramtui.tcss).
 VERDICT_CLASSES = {
@@ -25,8 +34,9 @@ VERDICT_CLASSES = {
 }
 
 
-def verdict_text(evaluation: Evaluation | None) -> Text:
-    """The banner: the verdict, then every reason as its own sentence."""
+def verdict_text(evaluation: Evaluation | None, advice: tuple[Advice, ...] = ()) -> Text:
+    """The banner: the verdict, every reason as its own sentence, then the advice (worked out
+    with the sweep, off the screen's thread)."""
     if evaluation is None:
         return Text("…")
     fit = evaluation.fit
@@ -37,13 +47,12 @@ def verdict_text(evaluation: Evaluation | None) -> Text:
     for reason in fit.reasons:
         text.append("\n• ")
         text.append(reason_sentence(reason))
-        evidence = measured_evidence(reason, state)
-        if evidence is not None:
-            text.append("\n  ")
-            text.append(evidence, style="italic")
-    tip = advice(fit, state)
-    if tip is not None:
-        text.append(f"\n→ {tip}", style="bold")
+        for note in (measured_evidence(reason, state), evidence_note(reason)):
+            if note is not None:
+                text.append("\n  ")
+                text.append(note, style="italic")
+    for item in advice:
+        text.append(f"\n→ {advice_sentence(item)}", style="bold")
     if not fit.reasons:
         text.append(f"\n• {headroom_sentence(fit)}")
     return text

@@ -39,11 +39,11 @@ class StepRow:
             "verdict": self.fit.verdict,
             "reasons": list(self.fit.codes),
             "gpu_used_bytes": self.fit.dedicated_used_bytes + self.fit.shared_used_bytes,
-            "gpu_left_bytes": self.gpu_left_bytes,
-            "system_ram_left_bytes": self.system_ram_left_bytes,
+            "gpu_left_bytes": self.gpu_left_bytes if self.fit.runs else None,
+            "system_ram_left_bytes": self.system_ram_left_bytes if self.fit.runs else None,
             "max_clean_context": self.max_clean_context,
             "max_loading_context": self.max_loading_context,
-            "decode_tokens_per_second": round(self.decode_tps, 2),
+            "decode_tokens_per_second": round(self.decode_tps, 2) if self.fit.runs else None,
         }
 
 
@@ -61,8 +61,10 @@ class GttAlternative:
             "kernel_params": self.kernel_params,
             "verdict": self.fit.verdict,
             "reasons": list(self.fit.codes),
-            "system_ram_left_bytes": self.fit.system_ram_left_bytes,
-            "decode_tokens_per_second": round(self.fit.speed.decode_tokens_per_second, 2),
+            "system_ram_left_bytes": self.fit.system_ram_left_bytes if self.fit.runs else None,
+            "decode_tokens_per_second": (
+                round(self.fit.speed.decode_tokens_per_second, 2) if self.fit.runs else None
+            ),
         }
 
 

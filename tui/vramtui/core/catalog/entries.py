@@ -146,6 +146,12 @@ def _find(model_id: str) -> tuple[CatalogEntry, dict[str, Any]] | None:
     return None
 
 
+def catalog_entry(ref: str) -> CatalogEntry | None:
+    """The catalog entry of `ID` or `ID:QUANT` (None when it is not a catalog id)."""
+    found = _find(split_catalog_ref(ref)[0])
+    return found[0] if found else None
+
+
 def catalog_metadata(model_id: str) -> dict[str, MetaValue] | None:
     """The GGUF metadata of a catalog model (for tests and the sparse-file writer)."""
     found = _find(model_id)

@@ -20,6 +20,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.scenario.files import Scenario
 from vramtui.core.sizes import size_arg
+from vramtui.core.vocab import CarveOutSource
 
 # Machine-state fields a preset or a flag may set; None in either means "not said".
 STATE_FIELDS = (
@@ -64,6 +65,7 @@ class ResolvedScenario:
     state: MachineState
     machine_source: str = "given"
     current_carve_out_bytes: int | None = None
+    carve_out_source: CarveOutSource = CarveOutSource.GIVEN
 
     @property
     def reboot_needed(self) -> bool | None:
@@ -115,21 +117,25 @@ def resolve_model(
     return model, mmproj, settings
 
 
-def resolve_scenario(
-    preset: Scenario | None,
-    overrides: ScenarioOverrides,
-    *,
-    carve_required: bool = False,
-) -> ResolvedScenario:
-    """Flags over the preset over the machine's defaults: the complete scenario.
+def resolve_scenario(preset: Scenario | None, overrides: ScenarioOverrides) -> ResolvedScenario:
+    """Flags over the preset over the machine's defaults: the complete scenario. Without a
+    carve-out said, the machine vramtui runs on is answered at the step set now, any other at
+    its preset's default step (`carve_out_source` says which).
     Raises SettingsError / PresetError with one line for anything the user must fix."""
     model, mmproj, settings = resolve_model(preset, overrides)
     if overrides.machine_id or preset is not None:
-        state = _state(preset, overrides, carve_required)
+        state, carve_source = _state(preset, overrides)
         source = "given" if overrides.machine_id else "preset"
-        return ResolvedScenario(model, mmproj, settings, state, source)
+        return ResolvedScenario(
+            model, mmproj, settings, state, source, carve_out_source=carve_source
+        )
     state, current = _detected_state(overrides)
-    return ResolvedScenario(model, mmproj, settings, state, "detected", current)
+    carve_source = CarveOutSource.GIVEN
+    if overrides.carve_out_bytes is None:
+        carve_source = CarveOutSource.CURRENT if current is not None else CarveOutSource.DEFAULT
+    return ResolvedScenario(
+        model, mmproj, settings, state, "detected", current, carve_out_source=carve_source
+    )
 
 
 def _detected_state(overrides: ScenarioOverrides) -> tuple[MachineState, int | None]:
@@ -144,8 +150,8 @@ def _detected_state(overrides: ScenarioOverrides) -> tuple[MachineState, int | N
 
 
 def _state(
-    preset: Scenario | None, overrides: ScenarioOverrides, carve_required: bool
-) -> MachineState:
+    preset: Scenario | None, overrides: ScenarioOverrides
+) -> tuple[MachineState, CarveOutSource]:
     machine_id = overrides.machine_id or (preset.machine_id if preset else "")
     machine = get_machine(machine_id)
     changes: dict[str, Any] = {}
@@ -155,10 +161,13 @@ def _state(
             value = getattr(preset, name)  # a preset's state belongs to the preset's machine
         if value is not None:
             changes[name] = value
-    if carve_required and "carve_out_bytes" not in changes and machine.carve_out_steps:
-        raise SettingsError("no carve-out given: pass --carve-out SIZE (e.g. 512M, 32G)")
+    carve_source = CarveOutSource.DEFAULT
+    if overrides.carve_out_bytes is not None:
+        carve_source = CarveOutSource.GIVEN
+    elif "carve_out_bytes" in changes:
+        carve_source = CarveOutSource.PRESET
     try:
-        return MachineState.default_for(machine, **changes)
+        return MachineState.default_for(machine, **changes), carve_source
     except SettingsError as err:
         if preset is not None and preset.machine_id == machine_id:
             raise PresetError(preset.name, "machine", str(err)) from None
