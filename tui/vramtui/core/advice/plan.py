@@ -254,7 +254,7 @@ def _sentence(
     elif m.discrete and fit.n_gpu_layers < fit.breakdown.n_layers + 1:
         run += f" with {fit.n_gpu_layers} of {fit.breakdown.n_layers + 1} layers on the GPU"
     os_label = OsName(st.os).label
-    left = format_bytes(max(fit.system_ram_left_bytes, 0), 0)
+    left = format_bytes(max(fit.system_ram_left_bytes, 0))
     text += (
         f"{run}: about {_tps(fit.speed.decode_tokens_per_second)} tok/s, "
         f"{left} left for {os_label}."

@@ -1,0 +1,160 @@
+"""One question, one answer: every face (check, its sentences, recommend, plan, the advice)
+gives the same verdict and figures for the same scenario, and advice is checked before it is
+given. Random scenarios are drawn with hypothesis; the laptop of the 2026-02-02 ZBook article
+is swept whole."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vramtui.cli.main import main
+from vramtui.core.catalog.entries import catalog_entries
+from vramtui.core.sizes import GiB
+
+LAPTOP = ["--machine", "hp-zbook-ultra-g1a-64gb"]
+TOLERANCE = 0.1 * GiB
+# "15.7 GiB of RAM is left for Windows", "only 3.2 GiB of RAM is left", "52.3 GiB left for"
+_RAM_LEFT = re.compile(r"([\d.]+) (GiB|MiB) (?:of RAM is left|left for)")
+_UNIT = {"GiB": GiB, "MiB": 1 << 20}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    out, _ = capsys.readouterr()
+    return code, out
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out = _run(capsys, *argv, "--json")
+    return code, json.loads(out) if code != 2 else {}
+
+
+def _figures_in(text: str) -> list[float]:
+    return [float(n) * _UNIT[unit] for n, unit in _RAM_LEFT.findall(text)]
+
+
+def _assert_one_ram_left(check: dict[str, Any], text: str) -> None:
+    left = check["system_ram_left_bytes"]
+    said = [f for m in check["messages"] for f in _figures_in(m["message"])] + _figures_in(text)
+    if left is None:
+        return
+    for figure in said:
+        assert abs(figure - left) <= TOLERANCE, (figure / GiB, left / GiB)
+
+
+def _assert_no_figures_when_it_will_not_fit(data: dict[str, Any]) -> None:
+    if data["verdict"] != "will_not_fit":
+        return
+    for key in ("system_ram_left_bytes", "decode_tokens_per_second", "time_to_first_token_s"):
+        assert data[key] is None, key
+
+
+def _scenario(model: str, carve: str, ctx: str, *extra: str) -> list[str]:
+    return ["check", model, *LAPTOP, "--carve-out", carve, "-c", ctx, *extra]
+
+
+def _step_row(rec: dict[str, Any], carve_bytes: int) -> dict[str, Any]:
+    return next(r for r in rec["rows"] if r["carve_out_bytes"] == carve_bytes)
+
+
+CATALOG = [e.id for e in catalog_entries()]
+STEPS = ("512M", "16G", "32G", "48G")
+CONTEXTS = ("8192", "24576", "65536")
+
+
+@pytest.mark.parametrize("model", CATALOG)
+def test_the_laptop_gives_one_ram_left_in_every_face(
+    capsys: pytest.CaptureFixture[str], model: str
+) -> None:
+    """check's number, its sentences, recommend's row at that step and plan's figure agree to
+    0.1 GiB for every catalog model at 512 MiB, 16, 32 and 48 GiB and 8K, 24K and 64K."""
+    for ctx in CONTEXTS:
+        _, rec = _json(capsys, "recommend", model, *LAPTOP, "-c", ctx)
+        for carve in STEPS:
+            argv = _scenario(model, carve, ctx)
+            _, check = _json(capsys, *argv)
+            _, text = _run(capsys, *argv)
+            _assert_one_ram_left(check, text)
+            _assert_no_figures_when_it_will_not_fit(check)
+            row = _step_row(rec, check["carve_out_bytes"])
+            assert row["verdict"] == check["verdict"]
+            assert row["system_ram_left_bytes"] == check["system_ram_left_bytes"]
+    _, plan = _json(capsys, "plan", model, *LAPTOP)
+    if plan["verdict"] == "will_not_fit":
+        return
+    carve = f"{plan['carve_out_bytes'] // (1 << 20)}M"
+    _, check = _json(capsys, *_scenario(model, carve, str(plan["ctx_size"])))
+    assert abs(plan["system_ram_left_bytes"] - check["system_ram_left_bytes"]) <= TOLERANCE
+    for figure in _figures_in(plan["sentence"]):
+        assert abs(figure - check["system_ram_left_bytes"]) <= TOLERANCE
+
+
+def _apply(argv: list[str], item: dict[str, Any]) -> list[str]:
+    """The check command with an advice item's args laid over it."""
+    args = list(item["args"])
+    if item["kind"] == "quant":  # the model reference itself changes
+        return [argv[0], args[0], *argv[2:]]
+    return [*argv, *args]
+
+
+scenarios = st.tuples(
+    st.sampled_from(["glm-4.7-flash", "qwen3-vl-32b", "llama-3.1-8b", "gpt-oss-20b", "qwen3-32b"]),
+    st.sampled_from(["Q4_K_M", "Q6_K", "Q8_0"]),
+    st.sampled_from(STEPS),
+    st.sampled_from(("4096", "16384", "32768", "65536")),
+    st.sampled_from(("windows", "linux")),
+    st.sampled_from(("llamacpp", "lmstudio")),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(scenarios)
+def test_every_advice_item_gives_the_answer_it_claims(
+    capsys: pytest.CaptureFixture[str], scenario: tuple[str, str, str, str, str, str]
+) -> None:
+    model, quant, carve, ctx, os_name, runtime = scenario
+    argv = _scenario(f"{model}:{quant}", carve, ctx, "--os", os_name, "--runtime", runtime)
+    code, check = _json(capsys, *argv)
+    if code == 2:  # a quant the catalog does not offer for this model
+        return
+    _assert_no_figures_when_it_will_not_fit(check)
+    assert check["advice"] == [] or check["verdict"] != "fits"
+    for item in check["advice"]:
+        assert item["verdict"] != "will_not_fit", item
+        _, applied = _json(capsys, *_apply(argv, item))
+        assert applied["verdict"] == item["verdict"], (item, applied["reasons"])
+        assert applied["system_ram_left_bytes"] == item["system_ram_left_bytes"]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(scenarios)
+def test_memory_figures_add_up(
+    capsys: pytest.CaptureFixture[str], scenario: tuple[str, str, str, str, str, str]
+) -> None:
+    model, quant, carve, ctx, os_name, runtime = scenario
+    argv = _scenario(f"{model}:{quant}", carve, ctx, "--os", os_name, "--runtime", runtime)
+    code, data = _json(capsys, *argv)
+    if code == 2:
+        return
+    usage = {p["name"]: p for p in data["pool_usage"]}
+    gpu = [p for name, p in usage.items() if name != "system RAM"]
+    on_gpu = sum(s["bytes"] for p in gpu for s in p["segments"])
+    assert on_gpu == data["gpu_memory_used_bytes"]  # model + the desktop's share, as shown
+    assert data["dedicated_used_bytes"] + data["shared_used_bytes"] <= on_gpu
+    assert code == {"fits": 0, "fits_with_warnings": 1, "will_not_fit": 3}[data["verdict"]]
