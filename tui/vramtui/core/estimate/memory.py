@@ -31,7 +31,7 @@ from vramtui.core.estimate.compute import (
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
 from vramtui.core.estimate.hparams import ModelHparams
-from vramtui.core.estimate.placement import apply_overrides
+from vramtui.core.estimate.placement import apply_overrides, layers_on_device
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
 from vramtui.core.gguf.spec import ModelSpec
@@ -211,15 +211,15 @@ def cache_layout(hp: ModelHparams, s: RuntimeSettings, gpu: bool) -> CacheLayout
     swa_seq = n_seq if s.kv_unified else 1
     cells_swa = n_ctx_seq if s.swa_full else min(n_ctx_seq, kv_cells(hp.n_swa * swa_seq + n_ubatch))
     ngl = (n_layer + 1 if s.n_gpu_layers is None else s.n_gpu_layers) if gpu else 0
-    i_gpu_start = max(n_layer + 1 - ngl, 0)
+    on_dev, output_on_dev = layers_on_device(n_layer, ngl)
     return CacheLayout(
         n_seq=n_seq,
         n_stream=n_stream,
         n_ctx_seq=n_ctx_seq,
         n_ubatch=n_ubatch,
         cells_swa=cells_swa,
-        on_dev=tuple(gpu and il >= i_gpu_start for il in range(n_layer)),
-        output_on_dev=gpu and n_layer >= i_gpu_start,
+        on_dev=on_dev,
+        output_on_dev=output_on_dev,
         n_gpu_layers=min(ngl, n_layer + 1),
     )
 
