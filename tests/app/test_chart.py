@@ -31,7 +31,8 @@ from vramtui.core.advice.recommend import (
 )
 from vramtui.core.catalog.entries import DEFAULT_MODEL_REF, open_catalog_model
 from vramtui.core.estimate.settings import RuntimeSettings
-from vramtui.core.fit.fit import MachineState, evaluate_fit, n_ctx_train
+from vramtui.core.fit.fit import evaluate_fit, n_ctx_train
+from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB
 from vramtui.core.vocab import Verdict

@@ -28,6 +28,11 @@ _BARE_RE = re.compile(r"^\s*\d{1,15}(?:\.\d{1,6})?\s*$")
 _TOKENS_RE = re.compile(r"^(\d{1,9}(?:\.\d{1,6})?)(k?)$")
 
 
+def round_up(n: int, multiple: int) -> int:
+    """`n` rounded up to a multiple of `multiple`: llama.cpp's GGML_PAD, GGUF's tensor alignment."""
+    return -(-n // multiple) * multiple
+
+
 def parse_size(text: str, what: str = "size", *, minimum: int = 0) -> int:
     """`512M`, `32G`, `32GiB`, `0.5G`, `123457B` -> bytes. A number without a unit is refused,
     as is anything else that is not a size, or a size below `minimum` (memory settings take

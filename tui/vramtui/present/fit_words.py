@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from vramtui.core.advice.actions import Advice
 from vramtui.core.advice.recommend import GttAlternative, Recommendation
-from vramtui.core.fit.fit import FitResult, Reason
+from vramtui.core.fit.fit import FitResult
+from vramtui.core.fit.types import Reason
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.scenario.resolve import ResolvedScenario
 from vramtui.core.sizes import format_bytes

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Digits, Label, Static
 
 from vramtui.app.state import Evaluation
-from vramtui.core.fit.fit import PoolUsage
+from vramtui.core.fit.types import PoolUsage
 from vramtui.core.sizes import GiB, format_gib, format_tokens
 from vramtui.core.vocab import Verdict
 from vramtui.present.fit_words import (

@@ -21,16 +21,13 @@ from vramtui.core.catalog.synth_tensors import (
 from vramtui.core.errors import VramtuiError
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray, TensorInfo, vocab_size
+from vramtui.core.sizes import round_up
 
 ALIGNMENT = 32  # GGUF default general.alignment
 
 
 def _type_id(name: str) -> int:
     return ggml_type_by_name(name).id
-
-
-def _pad(n: int, a: int = ALIGNMENT) -> int:
-    return -(-n // a) * a
 
 
 def _meta_bytes(key: str, value: MetaValue) -> int:
@@ -55,7 +52,7 @@ def _lay_out(raw: Iterable[RawTensor], type_of: Callable[[RawTensor], str]) -> l
     for t in raw:
         info = TensorInfo(name=t.name, shape=t.shape, ggml_type=_type_id(type_of(t)), offset=offset)
         tensors.append(info)
-        offset += _pad(info.n_bytes)
+        offset += round_up(info.n_bytes, ALIGNMENT)
     return tensors
 
 
@@ -63,8 +60,8 @@ def _file_size(md: Mapping[str, MetaValue], tensors: list[TensorInfo], extra: in
     """Header (magic, counts, key/values, tensor infos, `extra`) padded, then the data."""
     header = 24 + sum(_meta_bytes(k, v) for k, v in md.items())
     header += sum(8 + len(t.name) + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
-    data = tensors[-1].offset + _pad(tensors[-1].n_bytes) if tensors else 0
-    return _pad(header + extra) + data
+    data = tensors[-1].offset + round_up(tensors[-1].n_bytes, ALIGNMENT) if tensors else 0
+    return round_up(header + extra, ALIGNMENT) + data
 
 
 def synthesize_spec(

@@ -9,8 +9,9 @@ the output layer (the last device) and, on its CPU, the input embeddings, the lo
 the host compute buffer (cluster_memory).
 
 Each node is judged with the single-machine fit's pool rules on its own machine and carve-out
-(vramtui.core.fit.fit): device buffers into dedicated memory then GTT / shared memory, the RAM
-left for its OS, the load peak. The whole cluster fits when every node does.
+(vramtui.core.fit.fit.judge_memory): device buffers into dedicated memory then GTT / shared
+memory (fit/placement.py), the RAM left for its OS and the load peak (fit/ram.py). The whole
+cluster fits when every node does.
 
 Without `--tensor-split` llama.cpp splits by each device's free memory; vramtui takes the memory
 each node's GPU can address (the fit's pools, less the desktop reserve) as that figure.
@@ -35,11 +36,8 @@ from vramtui.core.cluster.types import (
 from vramtui.core.errors import SettingsError
 from vramtui.core.estimate.breakdown import Buffer, MemoryBreakdown
 from vramtui.core.estimate.settings import RuntimeSettings
-from vramtui.core.fit.fit import (
-    Reason,
-    judge_memory,
-    resolve_settings,
-)
+from vramtui.core.fit.fit import judge_memory, resolve_settings
+from vramtui.core.fit.types import Reason
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.vocab import BufferKind, Place, Verdict

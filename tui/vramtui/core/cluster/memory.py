@@ -19,14 +19,13 @@ from typing import Any
 
 from vramtui.core.cluster.split import LayerSplit, assign_layers
 from vramtui.core.estimate.breakdown import MemoryBreakdown
-from vramtui.core.estimate.compute import compute_bytes
+from vramtui.core.estimate.compute import compute_bytes, mask_bytes
 from vramtui.core.estimate.hparams import ModelHparams
-from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.memory import cache_layout, estimate_memory, mask_sizes
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.vocab import BufferKind, Place
 
-KV_PAD = 256  # llama.cpp pads n_ctx per sequence to 256 cells (memory.py)
 # Pipeline parallelism (llama-context.cpp: several devices, every layer offloaded, layer split)
 # makes the scheduler keep GGML_SCHED_MAX_COPIES = 4 copies of each split's inputs so that
 # ubatches overlap (ggml/CMakeLists.txt, ggml-backend.cpp).
@@ -38,10 +37,6 @@ FIRST_EMBD = 5  # 5.00 on every row but MLA GLM-4.7-Flash (5.78)
 OUTPUT_EMBD = 9  # 9.0 on dense rows; 5-15 elsewhere (logits dominate: within 10 %)
 HOST_EMBD = 10  # the head's CPU compute buffer: 10.0 x n_embd with flash attention on every row
 HOST_EMBD_NO_FA = 12  # 11.6-12.0 without flash attention
-
-
-def _pad(n: int, a: int) -> int:
-    return -(-n // a) * a
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +108,7 @@ def _graph_floats(
     """The single-device graph peak without its masks, in floats per ubatch token (the CPU
     backend's terms, `compute_bytes`; without flash attention it includes KQ)."""
     total = compute_bytes(hp, kv_sizes, n_ubatch, flash_attn)
-    cpu_masks = sum((2 if flash_attn else 4) * n * _pad(n_ubatch, 64) for n in kv_sizes)
-    return (total - cpu_masks) / (4 * n_ubatch)
+    return (total - mask_bytes(kv_sizes, n_ubatch, flash_attn)) / (4 * n_ubatch)
 
 
 def device_compute_bytes(
@@ -172,11 +166,10 @@ def cluster_buffers(
         return cache[a]
 
     hp = ModelHparams.from_spec(spec)
-    s = settings
-    n_ctx_seq = full.n_ctx // (1 if s.kv_unified else s.parallel)
-    n_ubatch = min(s.ubatch_size, s.batch_size, full.n_ctx)
-    kv_sizes = _kv_sizes(hp, n_ctx_seq, n_ubatch, s)
-    pipeline = len(shares) > 1 and not split.host_layers and s.kv_offload
+    lay = cache_layout(hp, settings, gpu=True)  # the cells and ubatch of the estimate itself
+    n_ubatch = lay.n_ubatch
+    kv_sizes = mask_sizes(hp, lay)
+    pipeline = len(shares) > 1 and not split.host_layers and settings.kv_offload
     devices: list[DeviceBuffers] = []
     for d, (start, end) in enumerate(split.ranges):
         last = split.output_device == d
@@ -220,19 +213,6 @@ def cluster_buffers(
         approximate=full.approximate,
         notes=full.notes,
     )
-
-
-def _kv_sizes(
-    hp: ModelHparams, n_ctx_seq: int, n_ubatch: int, s: RuntimeSettings
-) -> tuple[int, ...]:
-    sizes = [n_ctx_seq] if any(hp.has_kv) else []
-    if any(sw for sw, kv in zip(hp.is_swa, hp.has_kv, strict=True) if kv):
-        swa_seq = s.parallel if s.kv_unified else 1
-        cells = (
-            n_ctx_seq if s.swa_full else min(n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD))
-        )
-        sizes.append(cells)
-    return tuple(sizes)
 
 
 def _device_kv_sizes(

@@ -32,16 +32,12 @@ from typing import Any
 from vramtui.core.cluster.memory import ClusterBuffers
 from vramtui.core.cluster.types import Cluster
 from vramtui.core.estimate.hparams import ModelHparams
-from vramtui.core.estimate.memory import estimate_memory
+from vramtui.core.estimate.memory import estimate_memory, kv_cells
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.speed.constants import REQUEST_OVERHEAD_S, constants_for
 from vramtui.core.speed.features import SpeedInputs, decode_terms, prefill_terms
-from vramtui.core.speed.predict import (
-    DEFAULT_PROMPT_TOKENS,
-    GENERATED_TOKENS,
-    speed_inputs,
-)
+from vramtui.core.speed.predict import DEFAULT_PROMPT_TOKENS, default_decode_depth, speed_inputs
 
 ACT_BYTES = 4  # the residual stream between devices is F32 (llama-graph.cpp builds it in F32)
 # RPC software per device per token beyond the wire: the scheduler's split bookkeeping, the
@@ -141,10 +137,6 @@ def _wire_bytes(
     return act_in + out + mask + 4 * n_tokens
 
 
-def _pad(n: int, a: int) -> int:
-    return -(-n // a) * a
-
-
 def cluster_speed(
     spec: ModelSpec,
     settings: RuntimeSettings,
@@ -155,12 +147,9 @@ def cluster_speed(
     decode_depth: int | None = None,
 ) -> ClusterSpeed:
     """Decode and prefill speed (module doc). Decode is taken at `decode_depth` cached tokens,
-    by default the prompt plus half of the answer, as the single-machine model takes it."""
+    by default where the single-machine model takes it (speed.predict.default_decode_depth)."""
     prompt = prompt_tokens or DEFAULT_PROMPT_TOKENS
-    n_ctx = cb.n_ctx
-    depth = min(n_ctx, prompt + GENERATED_TOKENS // 2) if n_ctx else 0
-    if decode_depth is not None:
-        depth = decode_depth
+    depth = default_decode_depth(cb.n_ctx, prompt) if decode_depth is None else decode_depth
     link = cluster.link
     bps = link.bytes_per_second
     ub = cb.n_ubatch
@@ -168,7 +157,7 @@ def cluster_speed(
     hp = ModelHparams.from_spec(spec)
     n_embd, n_vocab = hp.n_embd, hp.n_vocab
     # one KQ mask per cache the graph attends (full, and the windowed one of an iSWA model)
-    n_masks = 1 + any(sw for sw, kv in zip(hp.is_swa, hp.has_kv, strict=True) if kv)
+    n_masks = 1 + hp.has_swa_cache
     nodes: list[NodeSpeed] = []
     head = cluster.head
     for i, inp in enumerate(inputs):
@@ -178,7 +167,7 @@ def cluster_speed(
         net_dec = net_pre = wire_pre = 0.0
         if i != head and (layers or output):
             per_call = link.rtt_s + RPC_COMMAND_S
-            kv_dec = _pad(depth + 1, 256)
+            kv_dec = kv_cells(depth + 1)
             net_dec = (
                 per_call
                 + _wire_bytes(
@@ -192,7 +181,7 @@ def cluster_speed(
                 )
                 / bps
             )
-            kv_pre = _pad(prompt, 256)
+            kv_pre = kv_cells(prompt)
             wire_pre = (
                 _wire_bytes(
                     n_embd, 0, ub, n_kv=kv_pre, n_masks=n_masks, fa=cb.flash_attn, output=False

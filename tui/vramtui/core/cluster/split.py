@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.placement import gpu_layer_start
 
 
 def _f32(x: float) -> float:
@@ -80,7 +81,7 @@ def assign_layers(
     n_dev = len(shares)
     points = split_points(shares)
     ngl = n_layer + 1 if n_gpu_layers is None else n_gpu_layers
-    i_gpu_start = max(n_layer + 1 - ngl, 0)
+    i_gpu_start = gpu_layer_start(n_layer, ngl)
     act = min(ngl, n_layer + 1)
 
     def device(il: int) -> int | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vramtui.core.errors import SettingsError
-from vramtui.core.fit.fit import desktop_gpu_reserve
+from vramtui.core.fit.placement import desktop_gpu_reserve
 from vramtui.core.hardware.links import LinkPreset
 from vramtui.core.hardware.pools import MachineState, compute_pools
 from vramtui.core.hardware.presets import get_machine

@@ -26,7 +26,7 @@ MiB = 1024**2
 
 
 def working_set(total: int, wired_limit: int | None) -> int:
-    """The GPU working set by the rule above (the same rule as vramtui.core.fit.fit)."""
+    """The GPU working set by the rule above (the same rule as vramtui.core.hardware.pools)."""
     if wired_limit:
         return min(wired_limit, total)
     return int(total * (2 / 3 if total <= 36 * GiB else 3 / 4))

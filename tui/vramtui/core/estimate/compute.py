@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.sizes import round_up
 
 # Residual stream, norms and graph inputs alive through a layer: 5 x n_embd per token
 # (dense llama: 63,488 floats/token at n_embd 4096, n_ff 14336 = 5 n_embd + 3 n_ff).
@@ -29,8 +30,10 @@ GEMMA3N_FFN_EMBD = 4
 PARALLEL_RESIDUAL = frozenset({"cohere2", "command-r"})
 
 
-def _pad(n: int, a: int) -> int:
-    return -(-n // a) * a
+def mask_bytes(kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool) -> int:
+    """The graph's KQ masks, one per cache (full, and the windowed one of an iSWA model):
+    [n_kv, n_ubatch padded to 64], F16 with flash attention, F32 without."""
+    return sum((2 if flash_attn else 4) * n * round_up(n_ubatch, 64) for n in kv_sizes)
 
 
 def _moe_floats(hp: ModelHparams) -> int:
@@ -102,7 +105,7 @@ def compute_bytes(
     The logits tensor does not set the peak (the graph is reserved with one output).
     """
     ub, n_embd = n_ubatch, hp.n_embd
-    masks = sum((2 if flash_attn else 4) * n * _pad(ub, 64) for n in kv_sizes)
+    masks = mask_bytes(kv_sizes, ub, flash_attn)
     base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
     if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
         base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
@@ -149,7 +152,7 @@ def gpu_output_phase_bytes(
     (shared/data/gpu-compute-logs.md: Vulkan on Strix Halo 300.75 MiB, Vulkan on an RTX 4080
     613.01 MiB; tests/test_gpu_compute.py).
     """
-    masks = sum((2 if flash_attn else 4) * n * _pad(n_ubatch, 64) for n in kv_sizes)
+    masks = mask_bytes(kv_sizes, n_ubatch, flash_attn)
     return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
 
 
@@ -158,4 +161,4 @@ def gpu_host_compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_att
     inputs kept on the CPU (token embeddings rows, positions, 3 x F32[n_embd, ubatch] in all)
     and the mask staged for upload (F16 with flash attention, F32 without). Real logs: Llama-
     3.1-8B ub 1024 FA on 80.01 MiB (48 + 32), Qwen3-Coder-30B ub 512 16.02 MiB (12 + 4)."""
-    return 3 * 4 * hp.n_embd * n_ubatch + (2 if flash_attn else 4) * n_kv * _pad(n_ubatch, 64)
+    return 3 * 4 * hp.n_embd * n_ubatch + mask_bytes((n_kv,), n_ubatch, flash_attn)

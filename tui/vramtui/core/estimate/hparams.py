@@ -200,6 +200,12 @@ class ModelHparams:
     moe_layer_step: int = 1  # llama4 interleave_moe_layer_step: MoE where (il + 1) % step == 0
     n_embd_altup: int = 0  # gemma3n per-layer input width
 
+    @property
+    def has_swa_cache(self) -> bool:
+        """Some layer with a KV cache attends through a sliding window: the graph then builds
+        a second, windowed KQ mask and the cache a second, windowed set of cells."""
+        return any(sw for sw, kv in zip(self.is_swa, self.has_kv, strict=True) if kv)
+
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> ModelHparams:
         validate_spec(spec)  # one line naming the key for any value the estimate cannot use

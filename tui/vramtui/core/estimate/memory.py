@@ -31,10 +31,11 @@ from vramtui.core.estimate.compute import (
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
 from vramtui.core.estimate.hparams import ModelHparams
-from vramtui.core.estimate.placement import apply_overrides
+from vramtui.core.estimate.placement import apply_overrides, layers_on_device
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
 from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.sizes import round_up
 from vramtui.core.vocab import BufferKind, Place
 
 KV_PAD = 256  # llama.cpp pads the cache (and n_ctx per sequence) to 256 cells (PR #17046)
@@ -51,15 +52,15 @@ _OUTPUT_BEFORE_EMBD = frozenset({"gemma3n"})
 
 __all__ = [
     "KV_PAD",
+    "CacheLayout",
+    "cache_layout",
     "compute_bytes",
     "estimate_memory",
+    "kv_cells",
+    "mask_sizes",
     "projector_compute_bytes",
     "resolve_flash_attn",
 ]
-
-
-def _pad(n: int, a: int) -> int:
-    return -(-n // a) * a
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ def _check_settings(hp: ModelHparams, s: RuntimeSettings, fa: bool) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Layout:
+class CacheLayout:
     """Cache sizes (llama-context.cpp, llama-kv-cache-iswa.cpp) and layer placement
     (llama-model.cpp load_tensors) for one estimate."""
 
@@ -194,32 +195,36 @@ class _Layout:
         return self.n_ctx_seq * self.n_stream
 
 
-def _layout(hp: ModelHparams, s: RuntimeSettings, gpu: bool) -> _Layout:
+def kv_cells(n_tokens: int) -> int:
+    """Cells the KV cache keeps (and a KQ mask spans) for `n_tokens` tokens: padded to 256."""
+    return round_up(n_tokens, KV_PAD)
+
+
+def cache_layout(hp: ModelHparams, s: RuntimeSettings, gpu: bool) -> CacheLayout:
+    """Cells per sequence (full and sliding-window), ubatch and layer placement (module doc)."""
     n_seq, n_layer = s.parallel, hp.n_layer
     n_ctx = s.ctx_size or hp.n_ctx_train or 4096
     n_stream = 1 if s.kv_unified else n_seq
-    n_ctx_seq = _pad(n_ctx if s.kv_unified else max(n_ctx // n_seq, 1), KV_PAD)
+    n_ctx_seq = kv_cells(n_ctx if s.kv_unified else max(n_ctx // n_seq, 1))
     n_batch = min(s.batch_size, n_ctx_seq * n_stream)
     n_ubatch = min(s.ubatch_size, n_batch)
     swa_seq = n_seq if s.kv_unified else 1
-    cells_swa = (
-        n_ctx_seq if s.swa_full else min(n_ctx_seq, _pad(hp.n_swa * swa_seq + n_ubatch, KV_PAD))
-    )
+    cells_swa = n_ctx_seq if s.swa_full else min(n_ctx_seq, kv_cells(hp.n_swa * swa_seq + n_ubatch))
     ngl = (n_layer + 1 if s.n_gpu_layers is None else s.n_gpu_layers) if gpu else 0
-    i_gpu_start = max(n_layer + 1 - ngl, 0)
-    return _Layout(
+    on_dev, output_on_dev = layers_on_device(n_layer, ngl)
+    return CacheLayout(
         n_seq=n_seq,
         n_stream=n_stream,
         n_ctx_seq=n_ctx_seq,
         n_ubatch=n_ubatch,
         cells_swa=cells_swa,
-        on_dev=tuple(gpu and il >= i_gpu_start for il in range(n_layer)),
-        output_on_dev=gpu and n_layer >= i_gpu_start,
+        on_dev=on_dev,
+        output_on_dev=output_on_dev,
         n_gpu_layers=min(ngl, n_layer + 1),
     )
 
 
-def _weight_buffers(st: _Static, lay: _Layout, s: RuntimeSettings, dev: str) -> list[Buffer]:
+def _weight_buffers(st: _Static, lay: CacheLayout, s: RuntimeSettings, dev: str) -> list[Buffer]:
     w_dev = sum(b for b, d in zip(st.layer_bytes, lay.on_dev, strict=True) if d)
     w_host = sum(b for b, d in zip(st.layer_bytes, lay.on_dev, strict=True) if not d)
     w_host += st.input_bytes
@@ -242,7 +247,9 @@ def _weight_buffers(st: _Static, lay: _Layout, s: RuntimeSettings, dev: str) -> 
     ]
 
 
-def _cache_buffers(hp: ModelHparams, lay: _Layout, s: RuntimeSettings, dev: str) -> list[Buffer]:
+def _cache_buffers(
+    hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, dev: str
+) -> list[Buffer]:
     tk, tv = ggml_type_by_name(s.cache_type_k), ggml_type_by_name(s.cache_type_v)
     kv_dev = kv_host = rs_dev = rs_host = 0
     for il in range(hp.n_layer):
@@ -269,13 +276,19 @@ def _cache_buffers(hp: ModelHparams, lay: _Layout, s: RuntimeSettings, dev: str)
     ]
 
 
-def _compute_buffers(st: _Static, lay: _Layout, fa: bool, gpu: bool, dev: str) -> list[Buffer]:
+def mask_sizes(hp: ModelHparams, lay: CacheLayout) -> tuple[int, ...]:
+    """The cells each KQ mask of the graph spans: the full cache's, and the windowed cache's
+    of an iSWA model (both masks are built even when their sizes agree)."""
+    sizes = [lay.n_ctx_seq] if any(hp.has_kv) else []
+    if hp.has_swa_cache:
+        sizes.append(lay.cells_swa)
+    return tuple(sizes)
+
+
+def _compute_buffers(st: _Static, lay: CacheLayout, fa: bool, gpu: bool, dev: str) -> list[Buffer]:
     hp = st.hp
-    kv_sizes = [lay.n_ctx_seq] if any(hp.has_kv) else []
-    if any(sw for sw, kv in zip(hp.is_swa, hp.has_kv, strict=True) if kv):
-        # iSWA graphs build both masks (full and windowed) even when their sizes agree.
-        kv_sizes.append(lay.cells_swa)
-    comp = compute_bytes(hp, tuple(kv_sizes), lay.n_ubatch, fa)
+    kv_sizes = mask_sizes(hp, lay)
+    comp = compute_bytes(hp, kv_sizes, lay.n_ubatch, fa)
     if not (gpu and any(lay.on_dev)):
         return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
     # GPU backends allocate the layer graph's peak in device memory, or the output phase's
@@ -285,7 +298,7 @@ def _compute_buffers(st: _Static, lay: _Layout, fa: bool, gpu: bool, dev: str) -
     # the device compute buffer: gguf-parser-go #45 measured 1.2-2.7x larger device compute
     # at partial offload.
     if lay.output_on_dev:
-        comp = max(comp, gpu_output_phase_bytes(hp, tuple(kv_sizes), lay.n_ubatch, fa))
+        comp = max(comp, gpu_output_phase_bytes(hp, kv_sizes, lay.n_ubatch, fa))
     extra = st.max_layer_bytes if not all(lay.on_dev) else 0
     n_kv = max(kv_sizes, default=0)
     host_comp = gpu_host_compute_bytes(hp, n_kv, lay.n_ubatch, fa)
@@ -311,7 +324,7 @@ def estimate_memory(
     hp, s, gpu = st.hp, settings, backend == "gpu"
     fa = resolve_flash_attn(s.flash_attn, backend, hp)
     _check_settings(hp, s, fa)
-    lay = _layout(hp, s, gpu)
+    lay = cache_layout(hp, s, gpu)
     dev = "GPU" if gpu else "CPU"
     buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev)
     buffers += _compute_buffers(st, lay, fa, gpu, dev)

@@ -124,10 +124,16 @@ def tensor_moves(
     return Moves(to_host, to_dev, experts, largest)
 
 
+def gpu_layer_start(n_layer: int, n_gpu_layers: int) -> int:
+    """The first repeating layer llama.cpp offloads: the output layer counts inside
+    `n_gpu_layers` (src/llama-model.cpp load_tensors: i_gpu_start = max(n_layer + 1 - ngl, 0))."""
+    return max(n_layer + 1 - n_gpu_layers, 0)
+
+
 def layers_on_device(n_layer: int, n_gpu_layers: int) -> tuple[tuple[bool, ...], bool]:
     """(layer on the GPU per block, output on the GPU) for `n_gpu_layers` as llama.cpp counts
-    them (src/llama-model.cpp: i_gpu_start = max(n_layer + 1 - ngl, 0))."""
-    start = max(n_layer + 1 - n_gpu_layers, 0)
+    them (`gpu_layer_start`)."""
+    start = gpu_layer_start(n_layer, n_gpu_layers)
     return tuple(il >= start for il in range(n_layer)), n_layer >= start and n_gpu_layers > 0
 
 

@@ -29,6 +29,7 @@ from vramtui.core.gguf.spec import (
     TensorInfo,
     vocab_size,
 )
+from vramtui.core.sizes import round_up
 
 DEFAULT_ALIGNMENT = 32  # GGUF default general.alignment (ggml/docs/gguf.md)
 
@@ -60,10 +61,6 @@ class WrittenFile:
     header_bytes: int  # magic through the end of the tensor infos
     data_offset: int  # where the data section starts (header padded to the alignment)
     size: int  # bytes on disk (apparent size; the data section is a hole)
-
-
-def _pad(n: int, alignment: int) -> int:
-    return -(-n // alignment) * alignment
 
 
 def _int_type(value: int) -> int:
@@ -165,14 +162,14 @@ def _finish(
 ) -> WrittenFile:
     """Write the given tensor data at its offsets and extend the file to its full size."""
     header = path.stat().st_size
-    start = _pad(header, alignment)
+    start = round_up(header, alignment)
     if not extend:
         return WrittenFile(path, header, start, header)
     end = 0
     offsets: dict[str, int] = {}
     for t in tensors:
         offsets[t.name] = end
-        end += _pad(t.n_bytes, alignment)
+        end += round_up(t.n_bytes, alignment)
     size = max(start + end, min_size)
     try:
         if any(t.name in data for t in tensors):

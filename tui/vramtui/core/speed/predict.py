@@ -130,6 +130,12 @@ def speed_inputs(
     )
 
 
+def default_decode_depth(n_ctx: int, prompt_tokens: int) -> int:
+    """Cached tokens decode speed is taken at: the prompt plus half of the answer
+    (GENERATED_TOKENS), never beyond the context."""
+    return min(n_ctx, prompt_tokens + GENERATED_TOKENS // 2) if n_ctx else 0
+
+
 def _experts_host(spec: ModelSpec, bd: MemoryBreakdown, backend: str, expert_bytes: int) -> float:
     """Share of the expert weights that -ot / --n-cpu-moe keep on the host (estimate/placement)."""
     if backend == "cpu" or not expert_bytes:
@@ -221,8 +227,7 @@ def estimate_speed(
         shared_bytes=shared_bytes,
         driver=driver,
     )
-    n_ctx = breakdown.n_ctx
-    depth = min(n_ctx, prompt_tokens + GENERATED_TOKENS // 2) if n_ctx else 0
+    depth = default_decode_depth(breakdown.n_ctx, prompt_tokens)
     t_dec = decode_seconds(inp, depth)
     decode = 1.0 / t_dec if t_dec > 0 else 0.0
     if calibration is not None:

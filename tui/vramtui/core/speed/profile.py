@@ -19,10 +19,10 @@ table and the hyperparameters the estimate already reads (`vramtui.core.estimate
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vramtui.core.estimate.hparams import ModelHparams
-from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.spec import ModelSpec, TensorInfo
 
 # Weight classes: how a backend computes with a tensor of that type.
 FLOAT_TYPES = frozenset({"F32", "F16"})
@@ -122,22 +122,51 @@ def model_profile(spec: ModelSpec) -> ModelProfile:
     return prof
 
 
-def _build(spec: ModelSpec) -> ModelProfile:
-    hp = ModelHparams.from_spec(spec)
+@dataclass(slots=True)
+class _Weights:
+    """The tensor table summed by role and weight class (module doc: weights, output)."""
+
+    share: float  # the routed experts' share of the expert tensors a token reads
+    act_b: dict[tuple[str, str], int] = field(default_factory=dict)
+    act_p: dict[tuple[str, str], int] = field(default_factory=dict)
+    exp_by_class: dict[str, int] = field(default_factory=dict)
+    moe_layers: set[int] = field(default_factory=set)
+    dense_total: int = 0
+    expert_total: int = 0
+    out_b: int = 0
+    out_p: int = 0
+    out_class: str = F16
+    q6k: int = 0
+
+    def add_layer_tensor(self, t: TensorInfo, il: int, expert: bool) -> None:
+        cls = weight_class(t.type_name)
+        if expert:
+            key, frac = ("expert", cls), self.share
+            self.moe_layers.add(il)
+            self.expert_total += t.n_bytes
+            self.exp_by_class[cls] = self.exp_by_class.get(cls, 0) + t.n_bytes
+        else:
+            key, frac = ("dense", cls), 1.0
+            self.dense_total += t.n_bytes
+        self.act_b[key] = self.act_b.get(key, 0) + round(t.n_bytes * frac)
+        if t.type_name == "Q6_K":
+            self.q6k += round(t.n_bytes * frac)
+        if len(t.shape) >= 2:  # matrices multiply; norms, biases and sinks do not
+            self.act_p[key] = self.act_p.get(key, 0) + round(t.n_elements * frac)
+
+    def set_output(self, t: TensorInfo) -> None:
+        """The output matrix (or the tied token embedding read as the output)."""
+        self.out_p = t.n_elements
+        self.out_class = weight_class(t.type_name)
+        self.q6k += t.n_bytes if t.type_name == "Q6_K" else 0
+
+
+def _weights(spec: ModelSpec, hp: ModelHparams) -> _Weights:
     n_loaded = hp.n_layer - hp.n_nextn
-    share = max(hp.n_expert_used, 1) / hp.n_expert if hp.n_expert > 0 else 1.0
-    act_b: dict[tuple[str, str], int] = {}
-    act_p: dict[tuple[str, str], int] = {}
-    exp_by_class: dict[str, int] = {}
-    moe_layers: set[int] = set()
-    dense_total = expert_total = 0
-    out_b = out_p = 0
-    out_class = F16
-    q6k = 0
+    w = _Weights(share=max(hp.n_expert_used, 1) / hp.n_expert if hp.n_expert > 0 else 1.0)
     embd = None
     for t in spec.tensors:
         name = t.name
-        cls = weight_class(t.type_name)
         if name.startswith("blk."):
             try:
                 il = int(name.split(".", 2)[1])
@@ -145,40 +174,40 @@ def _build(spec: ModelSpec) -> ModelProfile:
                 il = -1
             if il >= n_loaded or ".nextn." in name:
                 continue
-            if "_exps" in name and hp.n_expert > 0:
-                key, frac = ("expert", cls), share
-                moe_layers.add(il)
-                expert_total += t.n_bytes
-                exp_by_class[cls] = exp_by_class.get(cls, 0) + t.n_bytes
-            else:
-                key, frac = ("dense", cls), 1.0
-                dense_total += t.n_bytes
-            act_b[key] = act_b.get(key, 0) + round(t.n_bytes * frac)
-            if t.type_name == "Q6_K":
-                q6k += round(t.n_bytes * frac)
-            if len(t.shape) >= 2:  # matrices multiply; norms, biases and sinks do not
-                act_p[key] = act_p.get(key, 0) + round(t.n_elements * frac)
+            w.add_layer_tensor(t, il, "_exps" in name and hp.n_expert > 0)
         elif name.startswith("output"):
-            out_b += t.n_bytes
+            w.out_b += t.n_bytes
             if name == "output.weight":
-                out_p += t.n_elements
-                out_class = cls
-                q6k += t.n_bytes if t.type_name == "Q6_K" else 0
+                w.set_output(t)
         elif name == "token_embd.weight":
             embd = t
-    if out_p == 0 and embd is not None:  # tied: llama.cpp reads token_embd as the output
-        out_b += embd.n_bytes
-        out_p = embd.n_elements
-        out_class = weight_class(embd.type_name)
-        q6k += embd.n_bytes if embd.type_name == "Q6_K" else 0
-    k_full = v_full = k_swa = v_swa = 0
-    a_full = a_swa = 0
-    h_full = h_swa = 0
-    n_rec = 0
+    if w.out_p == 0 and embd is not None:  # tied: llama.cpp reads token_embd as the output
+        w.out_b += embd.n_bytes
+        w.set_output(embd)
+    return w
+
+
+@dataclass(slots=True)
+class _Attention:
+    """KV elements, attention FLOPs and scores per cached position, full and SWA apart."""
+
+    k_full: int = 0
+    v_full: int = 0
+    k_swa: int = 0
+    v_swa: int = 0
+    a_full: int = 0
+    a_swa: int = 0
+    h_full: int = 0
+    h_swa: int = 0
+    n_rec: int = 0
+
+
+def _attention(spec: ModelSpec, hp: ModelHparams) -> _Attention:
+    a = _Attention()
     kv_lora = _meta_int(spec, "attention.kv_lora_rank", 512)
     for il in range(hp.n_layer):
         if hp.is_recurrent[il]:
-            n_rec += 1
+            a.n_rec += 1
         if not hp.has_kv[il]:
             continue
         k = hp.head_k[il] * hp.n_head_kv[il]
@@ -186,35 +215,42 @@ def _build(spec: ModelSpec) -> ModelProfile:
         head_v = hp.head_v[il] if hp.has_v else kv_lora
         flops = 2 * hp.n_head[il] * (hp.head_k[il] + head_v)
         if hp.is_swa[il]:
-            k_swa, v_swa, a_swa = k_swa + k, v_swa + v, a_swa + flops
-            h_swa += hp.n_head[il]
+            a.k_swa, a.v_swa, a.a_swa = a.k_swa + k, a.v_swa + v, a.a_swa + flops
+            a.h_swa += hp.n_head[il]
         else:
-            k_full, v_full, a_full = k_full + k, v_full + v, a_full + flops
-            h_full += hp.n_head[il]
+            a.k_full, a.v_full, a.a_full = a.k_full + k, a.v_full + v, a.a_full + flops
+            a.h_full += hp.n_head[il]
+    return a
+
+
+def _build(spec: ModelSpec) -> ModelProfile:
+    hp = ModelHparams.from_spec(spec)
+    w = _weights(spec, hp)
+    a = _attention(spec, hp)
     return ModelProfile(
-        n_layers=n_loaded,
-        active_bytes=act_b,
-        active_params=act_p,
-        dense_bytes=dense_total,
-        expert_bytes=expert_total,
-        expert_bytes_by_class=exp_by_class,
-        output_bytes=out_b,
-        output_params=out_p,
-        output_class=out_class,
-        q6k_bytes=q6k,
+        n_layers=hp.n_layer - hp.n_nextn,
+        active_bytes=w.act_b,
+        active_params=w.act_p,
+        dense_bytes=w.dense_total,
+        expert_bytes=w.expert_total,
+        expert_bytes_by_class=w.exp_by_class,
+        output_bytes=w.out_b,
+        output_params=w.out_p,
+        output_class=w.out_class,
+        q6k_bytes=w.q6k,
         n_expert=hp.n_expert,
         n_expert_used=max(hp.n_expert_used, 1) if hp.n_expert else 0,
-        n_moe_layers=len(moe_layers),
-        kv_full_k=k_full,
-        kv_full_v=v_full,
-        kv_swa_k=k_swa,
-        kv_swa_v=v_swa,
+        n_moe_layers=len(w.moe_layers),
+        kv_full_k=a.k_full,
+        kv_full_v=a.v_full,
+        kv_swa_k=a.k_swa,
+        kv_swa_v=a.v_swa,
         n_swa=hp.n_swa,
-        recurrent_floats=n_rec * (hp.n_embd_r + hp.n_embd_s),
-        attn_full=a_full,
-        attn_swa=a_swa,
-        heads_full=h_full,
-        heads_swa=h_swa,
+        recurrent_floats=a.n_rec * (hp.n_embd_r + hp.n_embd_s),
+        attn_full=a.a_full,
+        attn_swa=a.a_swa,
+        heads_full=a.h_full,
+        heads_swa=a.h_swa,
         vision=_vision(spec.mmproj) if spec.mmproj is not None else None,
     )
 

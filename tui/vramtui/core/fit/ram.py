@@ -1,0 +1,117 @@
+"""System RAM: what a load and the loaded model leave to the OS and its apps.
+
+Rules (each with its source below):
+- GPU memory in the shared pool is system RAM (hardware/pools.py), and so is the host side of
+  every buffer.
+- Loading passes through system RAM. On Windows with a carve-out the CPU cannot write the
+  dedicated memory, so the weights are staged in OS-visible RAM (lemonade-sdk #841: "allocating
+  too much dedicated GPU RAM can interfere with model loading"; lilting.ch 48/16 load crash; the
+  2026-02-02 ZBook article's Qwen3-VL-32B Q6_K at 48 GB). LM Studio's keepModelInMemory (default
+  true, lmstudio-js KV config) keeps that copy for good. Either way: OS baseline + host buffers +
+  spilled GPU buffers + staged weights must fit in visible RAM, else `load_exceeds_system_ram`.
+- Without a Windows carve-out the llama.cpp no-mmap loader stages through 4 x 64 MiB pinned
+  buffers (`LOAD_STAGING_SMALL`).
+- After loading, less RAM than the OS baseline left is `low_system_ram`; less than the desktop
+  needs beside the runtime's buffers is `desktop_ram_low`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vramtui.core.estimate.breakdown import MemoryBreakdown
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.placement import DevicePlacement, desktop_gpu_reserve
+from vramtui.core.fit.types import Reason, Segment
+from vramtui.core.hardware.pools import MachineState, Pools
+from vramtui.core.sizes import MiB, format_bytes
+from vramtui.core.vocab import BufferKind, OsName, Place, ReasonCode, SegmentKind
+
+LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned buffers
+
+
+@dataclass(frozen=True)
+class RamUse:
+    """System RAM after loading (steady) and while loading (peak). `desktop_left`: what the
+    OS and its apps keep beside the runtime's buffers; the kept copy of the weights is not
+    subtracted there, since the OS can reclaim its file-backed pages under pressure."""
+
+    segments: tuple[Segment, ...]
+    left: int
+    load_peak: int
+    desktop_left: int
+
+
+def ram_use(
+    state: MachineState,
+    settings: RuntimeSettings,
+    pools: Pools,
+    bd: MemoryBreakdown,
+    dev: DevicePlacement,
+) -> RamUse:
+    """OS baseline, host buffers, GPU memory taken from RAM, the kept copy, and the staging
+    a load needs (see the module doc for the rules)."""
+    m = state.machine
+    gpu_from_ram = dev.shared_used if not m.discrete else 0
+    if not m.discrete and not pools.dedicated_bytes:
+        reserve = desktop_gpu_reserve(state)
+        gpu_from_ram = dev.total + (reserve if state.os != OsName.MACOS else 0)
+    weights_dev = bd.total(Place.DEVICE, BufferKind.WEIGHTS)
+    kept = weights_dev if (state.keeps_model or settings.keep_in_memory) else 0
+    segments = [Segment("OS baseline", SegmentKind.OS, state.baseline)]
+    if bd.host_bytes:
+        segments.append(Segment("host buffers", SegmentKind.HOST, bd.host_bytes))
+    if gpu_from_ram:
+        segments.append(Segment(f"GPU ({pools.shared_name})", SegmentKind.GPU, gpu_from_ram))
+    if kept:
+        segments.append(Segment("model kept in memory", SegmentKind.KEPT, kept))
+    steady = sum(x.n_bytes for x in segments)
+    staging = 0
+    if not kept:
+        staging = weights_dev if _windows_carve_out(state, pools) else LOAD_STAGING_SMALL
+    visible = pools.system_ram_bytes
+    desktop_left = visible - bd.host_bytes - gpu_from_ram
+    return RamUse(tuple(segments), visible - steady, steady + staging, desktop_left)
+
+
+def _windows_carve_out(state: MachineState, pools: Pools) -> bool:
+    """On Windows with a carve-out the CPU cannot write the dedicated memory: weights are
+    staged in OS-visible RAM on their way in."""
+    return state.os == OsName.WINDOWS and state.machine.unified_memory and pools.dedicated_bytes > 0
+
+
+def ram_reasons(state: MachineState, pools: Pools, ram: RamUse) -> list[Reason]:
+    visible = pools.system_ram_bytes
+    kept = any(s.kind == SegmentKind.KEPT for s in ram.segments)
+    if ram.load_peak > visible:
+        why = "the OS baseline, "
+        if _windows_carve_out(state, pools):
+            why = "the weights staged for upload (the CPU cannot write the carve-out), "
+        if kept:
+            why = "the copy the runtime keeps in memory, "
+        return [
+            Reason(
+                ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
+                f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
+                f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS",
+            )
+        ]
+    if ram.left < state.baseline:
+        return [
+            Reason(
+                ReasonCode.LOW_SYSTEM_RAM,
+                f"only {format_bytes(ram.left)} of RAM is left for the OS and apps after loading: "
+                "the desktop will stutter",
+            )
+        ]
+    if ram.desktop_left < state.desktop_ram:
+        os_label = OsName(state.os).label
+        return [
+            Reason(
+                ReasonCode.DESKTOP_RAM_LOW,
+                f"{format_bytes(ram.desktop_left)} of RAM is left for {os_label} and its apps once "
+                f"the model is loaded; a desktop needs about {format_bytes(state.desktop_ram)} to "
+                "stay smooth, so expect stutter",
+            )
+        ]
+    return []
