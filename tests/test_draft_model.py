@@ -101,7 +101,7 @@ def test_cli_estimate_check_and_copied_command(capsys: pytest.CaptureFixture[str
         ),
     )
     args = scenario_args(resolved)
-    assert args[args.index("--model-draft") + 1] == DRAFT
+    assert args[args.index("-md") + 1] == DRAFT  # the one spelling every command line writes
     main(["check", *args, "--json"])
     assert json.loads(capsys.readouterr().out)["estimate"] == check["estimate"]
 

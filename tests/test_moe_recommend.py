@@ -57,7 +57,7 @@ def test_plan_runs_it_with_the_flag_in_the_llama_server_line() -> None:
     moe = plan.recommendation.expert_offload
     assert moe is not None and plan.commands is not None and plan.fit is not None
     assert f"--n-cpu-moe {moe.n_cpu_moe}" in plan.commands.llama_server
-    assert "-ngl 999" in plan.commands.llama_server
+    assert "-ngl all" in plan.commands.llama_server
     assert plan.fit.settings.n_cpu_moe == moe.n_cpu_moe
     assert f"--n-cpu-moe {moe.n_cpu_moe}" in plan.sentence
     ratio = plan.commands.lmstudio["numCpuExpertLayersRatio"]

@@ -12,13 +12,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from vramtui.core.errors import SettingsError, VramtuiError
-from vramtui.core.estimate.settings import DEFAULT_CTX_SIZE, FLASH_ATTN_VALUES, RuntimeSettings
-from vramtui.core.estimate.tensor_rules import parse_override_tensor
-from vramtui.core.sizes import MiB, parse_size, parse_tokens
+from vramtui.core.estimate.flags import SETTING_FLAGS, SettingFlag, parse_text
+from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.sizes import MiB, parse_size
 from vramtui.core.vocab import Backend, ExitCode, OsName, Runtime
 from vramtui.present.untrusted import plain
 
-MAX_LAYERS = 10_000  # far above any model's layer count; keeps the number sane
 if TYPE_CHECKING:  # the machine stage and Rich load when a command needs them: fast start-up
     from rich.console import Console
 
@@ -48,13 +47,6 @@ class ArgumentParser(argparse.ArgumentParser):
         return ns, extras
 
 
-def _context(text: str) -> int:
-    try:
-        return parse_tokens(text, "-c")
-    except SettingsError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("-c: ")) from None
-
-
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high` (documented in --help)."""
 
@@ -71,134 +63,60 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _gpu_layers(text: str) -> int | None:
-    if text in {"all", "auto", "-1"}:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'all'") from None
-    if not 0 <= value <= MAX_LAYERS:
-        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_LAYERS}, or 'all'")
-    return value
+def _setting_type(flag: SettingFlag) -> Callable[[str], Any]:
+    """An argparse type that reads a setting's text as the table says (bounds included)."""
 
+    def parse(text: str) -> Any:
+        try:
+            return parse_text(flag, text)
+        except SettingsError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
-def _override_rule(text: str) -> str:
-    try:
-        parse_override_tensor(text)
-    except SettingsError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
+    parse.__name__ = flag.label
+    return parse
 
 
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
-    """llama.cpp's long names, with its short forms. Defaults are left unset (None) so that a
-    preset's values survive unless a flag overrides them."""
+    """One option per row of the settings table (llama.cpp's long names, with its short forms
+    and help). Defaults are left unset (None, or absent for -ngl, whose None means all layers)
+    so that a preset's values survive unless a flag overrides them."""
     g = parser.add_argument_group("runtime settings (llama.cpp names)")
-    g.add_argument(
-        "-c",
-        "--ctx-size",
-        type=_context,
-        help="context: 16K, 32768, or max (the model's training context); "
-        f"default {DEFAULT_CTX_SIZE}",
-    )
-    g.add_argument(
-        "-np",
-        "--parallel",
-        type=bounded_int(1, 512),
-        help="parallel sequences (server slots), 1 to 512",
-    )
-    g.add_argument("-kvu", "--kv-unified", action="store_true", default=None)
-    g.add_argument("-b", "--batch-size", type=bounded_int(1, 1 << 20), help="1 to 1048576")
-    g.add_argument("-ub", "--ubatch-size", type=bounded_int(1, 1 << 20), help="1 to 1048576")
-    g.add_argument("-ctk", "--cache-type-k", help="K cache type: f16, q8_0, q4_0, ...")
-    g.add_argument("-ctv", "--cache-type-v", help="V cache type (quantized V needs -fa on)")
-    g.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN_VALUES)
-    g.add_argument(
-        "-ngl",
-        "--n-gpu-layers",
-        "--gpu-layers",
-        type=_gpu_layers,
-        default=argparse.SUPPRESS,
-        help="layers on the GPU (all, or N)",
-    )
-    g.add_argument("-nkvo", "--no-kv-offload", action="store_true", default=None)
-    g.add_argument("--no-mmap", action="store_true", default=None)
-    g.add_argument(
-        "--mlock",
-        "--keep-in-memory",
-        dest="keep_in_memory",
-        action="store_true",
-        default=None,
-        help="keep the model in system RAM too (LM Studio's default)",
-    )
-    g.add_argument("--swa-full", action="store_true", default=None)
-    g.add_argument("--no-mmproj-offload", action="store_true", default=None)
-    g.add_argument(
-        "-ot",
-        "--override-tensor",
-        action="append",
-        type=_override_rule,
-        metavar="PATTERN=BUFFER",
-        help="keep tensors matching PATTERN in BUFFER "
-        "(CPU or the GPU's, e.g. exps=CPU); repeatable",
-    )
-    g.add_argument(
-        "-cmoe",
-        "--cpu-moe",
-        action="store_true",
-        default=None,
-        help="keep all MoE expert weights in system RAM",
-    )
-    g.add_argument(
-        "-ncmoe",
-        "--n-cpu-moe",
-        type=bounded_int(0, MAX_LAYERS),
-        metavar="N",
-        help="keep the expert weights of the first N layers in system RAM",
-    )
-    g.add_argument(
-        "-md",
-        "--model-draft",
-        metavar="MODEL",
-        help="draft model for speculative decoding (a path, hf:, URL or catalog id)",
-    )
+    for flag in SETTING_FLAGS:
+        options = flag.option_strings
+        if flag.kind == "switch":
+            g.add_argument(
+                *options,
+                dest=flag.name,
+                action="store_const",
+                const=flag.switch_value,
+                default=None,
+                help=flag.help_text,
+            )
+            continue
+        g.add_argument(
+            *options,
+            dest=flag.name,
+            type=_setting_type(flag),
+            action="append" if flag.kind == "rules" else "store",
+            default=argparse.SUPPRESS if flag.kind == "layers" else None,
+            metavar=flag.metavar,
+            help=flag.help_text,
+        )
 
 
 def settings_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The RuntimeSettings fields the user set with flags (nothing for flags left out)."""
     changes: dict[str, Any] = {}
-    for name in (
-        "ctx_size",
-        "parallel",
-        "batch_size",
-        "ubatch_size",
-        "flash_attn",
-        "n_cpu_moe",
-        "model_draft",
-    ):
-        value = getattr(args, name, None)
+    for flag in SETTING_FLAGS:
+        if flag.kind == "layers":
+            if hasattr(args, flag.name):
+                changes[flag.name] = getattr(args, flag.name)
+            continue
+        value = getattr(args, flag.name, None)
+        if flag.kind == "rules" and value is not None:
+            value = ",".join(value) if value else None
         if value is not None:
-            changes[name] = value
-    for name in ("cache_type_k", "cache_type_v"):
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value.lower()
-    if hasattr(args, "n_gpu_layers"):
-        changes["n_gpu_layers"] = args.n_gpu_layers
-    if getattr(args, "override_tensor", None):
-        changes["override_tensor"] = ",".join(args.override_tensor)
-    for flag, name, value in (
-        ("kv_unified", "kv_unified", True),
-        ("no_kv_offload", "kv_offload", False),
-        ("no_mmap", "mmap", False),
-        ("keep_in_memory", "keep_in_memory", True),
-        ("swa_full", "swa_full", True),
-        ("no_mmproj_offload", "mmproj_offload", False),
-        ("cpu_moe", "cpu_moe", True),
-    ):
-        if getattr(args, flag, None):
-            changes[name] = value
+            changes[flag.name] = value
     return changes
 
 

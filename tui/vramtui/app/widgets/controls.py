@@ -19,10 +19,9 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from vramtui.app.state import Choice, context_steps
 from vramtui.core.errors import VramtuiError
-from vramtui.core.estimate.settings import FLASH_ATTN_VALUES
-from vramtui.core.gguf.ggml_types import KV_CACHE_TYPES
+from vramtui.core.estimate.flags import FLAGS, parse_text
 from vramtui.core.hardware.presets import MachinePreset
-from vramtui.core.sizes import GiB, format_bytes, format_tokens, parse_size, parse_tokens
+from vramtui.core.sizes import GiB, format_bytes, format_tokens, parse_size
 
 OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]
 RUNTIME_OPTIONS = [("llama.cpp", "llamacpp"), ("LM Studio", "lmstudio"), ("Ollama", "ollama")]
@@ -266,8 +265,8 @@ def _size_text(n_bytes: int | None) -> str:
     return f"{n_bytes / GiB:.2f}G"
 
 
-CACHE_OPTIONS = [(name, name) for name in KV_CACHE_TYPES]
-FLASH_OPTIONS = [(name, name) for name in FLASH_ATTN_VALUES]
+CACHE_OPTIONS = [(name, name) for name in FLAGS["cache_type_k"].choices]
+FLASH_OPTIONS = [(name, name) for name in FLAGS["flash_attn"].choices]
 
 
 class SettingsPanel(Vertical):
@@ -413,23 +412,33 @@ class SettingsPanel(Vertical):
             self._send(mmproj=event.value)
 
 
+# Each text field: the setting it holds and the sentence shown when the table refuses the text.
+_TYPED = {
+    "ctx": ("ctx_size", "{text} is not a context size: try 16K, 32768 or max"),
+    "np": (
+        "parallel",
+        "Parallel: {text} is not a number of slots ({low} to {high}): try 1, 2 or 4",
+    ),
+    "ncmoe": (
+        "n_cpu_moe",
+        "CPU MoE: {text} is not a layer count ({low} to {high}): try 0, 10 or 24",
+    ),
+    "ngl": (
+        "n_gpu_layers",
+        "GPU layers: {text} is not a layer count ({low} to {high}): try 0, 24 or all",
+    ),
+}
+
+
 def _typed_setting(ident: str, text: str) -> dict[str, Any]:
-    """The setting a text field holds; ValueError with the sentence to show under it."""
-    if ident == "ctx":
-        try:
-            return {"ctx_size": parse_tokens(text)}
-        except VramtuiError:
-            raise ValueError(f"{text} is not a context size: try 16K, 32768 or max") from None
-    if ident == "np":
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"Parallel: {text} is not a number of slots: try 1, 2 or 4")
-        return {"parallel": int(text)}
-    if ident == "ncmoe":
-        if text and not text.isdigit():
-            raise ValueError(f"CPU MoE: {text} is not a layer count: try 0, 10 or 24")
-        return {"n_cpu_moe": int(text or 0)}
-    if text.lower() in ("", "all", "-1"):
-        return {"n_gpu_layers": None}
-    if not text.isdigit():
-        raise ValueError(f"GPU layers: {text} is not a layer count: try 0, 24 or all")
-    return {"n_gpu_layers": int(text)}
+    """The setting a text field holds, read and bounded by the settings table (as the command
+    line reads it); ValueError with the sentence to show under it. An empty CPU MoE field is 0,
+    an empty GPU layers field all layers."""
+    name, problem = _TYPED[ident]
+    flag = FLAGS[name]
+    if not text and ident in ("ncmoe", "ngl"):
+        return {name: flag.default}
+    try:
+        return {name: parse_text(flag, text)}
+    except VramtuiError:
+        raise ValueError(problem.format(text=text, low=flag.low, high=flag.high)) from None

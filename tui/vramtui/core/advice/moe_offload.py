@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vramtui.core.estimate.flags import FLAGS, flag_args
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.estimate.tensor_rules import EXPS_REGEX, compiled
 from vramtui.core.fit.fit import FitResult, evaluate_fit
@@ -50,8 +51,9 @@ class ExpertOffload:
     def sentence(self) -> str:
         """One line for the CLI, the app and the plan: the flag, its speed, the other way."""
         n, tps = self.n_cpu_moe, self.decode_tps
+        words = " ".join(flag_args(FLAGS["n_cpu_moe"], n))  # as the llama-server line says it
         text = (
-            f"Expert offload: --n-cpu-moe {n} keeps the experts of the first {n} layers in "
+            f"Expert offload: {words} keeps the experts of the first {n} layers in "
             f"system RAM and the rest on the GPU: about {_tps(tps)} tok/s"
         )
         spill = self.spill_decode_tps

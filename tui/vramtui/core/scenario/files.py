@@ -33,7 +33,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ import tomli_w
 
 from vramtui.core.atomic import read_capped, write_atomic, write_exclusive
 from vramtui.core.errors import PresetError, SettingsError, VramtuiError
-from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.estimate.flags import SETTING_FLAGS
+from vramtui.core.estimate.flags import type_name as _type_name
+from vramtui.core.estimate.settings import RuntimeSettings, preset_setting, settings_to_preset
 from vramtui.core.hardware.embedded import check_definition
 from vramtui.core.paths import NAME_RE, NAME_RULE, scenario_presets_dir
 from vramtui.core.scenario.cluster import ClusterPreset, cluster_from_table
@@ -83,7 +85,7 @@ _SIZE_KEYS = {  # file key in [machine] -> Scenario field
     "os_baseline": "os_baseline_bytes",
     "desktop_ram": "desktop_ram_bytes",
 }
-_SETTING_NAMES = tuple(f.name for f in fields(RuntimeSettings))
+_SETTING_NAMES = tuple(f.name for f in SETTING_FLAGS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,11 +127,7 @@ class Scenario:
             if value is not None:
                 machine[key] = size_arg(value) if key in _SIZE_KEYS else value
         data["machine"] = machine
-        # Every setting is written: a shared file must not depend on this version's defaults.
-        settings = self.settings.to_dict()
-        if settings["n_gpu_layers"] is None:
-            settings["n_gpu_layers"] = "all"
-        data["settings"] = settings
+        data["settings"] = settings_to_preset(self.settings)
         if self.machine_definition is not None:
             data["machine_definition"] = self.machine_definition
         if self.cluster is not None:
@@ -192,22 +190,6 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 # --- parsing -----------------------------------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
-
-
 def _check_keys(data: dict[str, Any], allowed: tuple[str, ...], source: str, prefix: str) -> None:
     for key in data:
         if key not in allowed:
@@ -248,37 +230,21 @@ def _size(data: dict[str, Any], key: str, source: str, field_name: str) -> int |
 
 
 def _settings(raw: Any, source: str) -> RuntimeSettings:
+    """The [settings] table, each key read and bounded by the settings table (as the command
+    line reads it), one at a time so that an error names its own field."""
     if not isinstance(raw, dict):
         raise PresetError(source, "settings", f"expected a table [settings], got {_type_name(raw)}")
-    defaults = RuntimeSettings()
     values: dict[str, Any] = {}
     for key, given in raw.items():
-        value = given
         where = f"settings.{key}"
         if key not in _SETTING_NAMES:
             raise PresetError(source, where, f"unknown setting{_suggest(key, _SETTING_NAMES)}")
-        if key == "n_gpu_layers":
-            if value in ("all", -1):
-                value = None
-            elif isinstance(value, bool) or not isinstance(value, int):
-                raise PresetError(
-                    source, where, f'expected "all" or an integer, got {_type_name(value)}'
-                )
-        else:
-            expected = type(getattr(defaults, key))
-            if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-                want = {bool: "true or false", int: "an integer", str: "a string"}[expected]
-                raise PresetError(source, where, f"expected {want}, got {_type_name(value)}")
-            if key in ("cache_type_k", "cache_type_v"):
-                value = value.lower()
-        # One setting at a time, so a range error names its own field.
         try:
-            defaults.with_changes(**{key: value})
+            values[key] = preset_setting(key, given)
         except SettingsError as err:
             raise PresetError(source, where, str(err)) from None
-        values[key] = value
     try:
-        return RuntimeSettings.from_dict(values, source=source)
+        return RuntimeSettings(**values)
     except SettingsError as err:  # pragma: no cover - each key was checked above
         raise PresetError(source, "settings", str(err)) from None
 

@@ -9,13 +9,13 @@ what the screen shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vramtui.core.detect.match import detected_machine_state
 from vramtui.core.detect.this_machine import detect_machine
 from vramtui.core.errors import PresetError, SettingsError
-from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.scenario.files import Scenario
@@ -200,45 +200,7 @@ def scenario_args(resolved: ResolvedScenario) -> list[str]:
     return args + settings_args(resolved.settings)
 
 
-# RuntimeSettings field -> (flag, how the value is written); booleans are written as the flag
-# that turns the default around.
-_VALUE_FLAGS = {
-    "ctx_size": "-c",
-    "parallel": "-np",
-    "batch_size": "-b",
-    "ubatch_size": "-ub",
-    "cache_type_k": "-ctk",
-    "cache_type_v": "-ctv",
-    "flash_attn": "-fa",
-    "override_tensor": "-ot",
-    "n_cpu_moe": "--n-cpu-moe",
-    "model_draft": "--model-draft",
-}
-_SWITCH_FLAGS = {
-    "kv_unified": "-kvu",
-    "kv_offload": "--no-kv-offload",
-    "mmap": "--no-mmap",
-    "keep_in_memory": "--keep-in-memory",
-    "swa_full": "--swa-full",
-    "mmproj_offload": "--no-mmproj-offload",
-    "cpu_moe": "--cpu-moe",
-}
-
-
 def settings_args(settings: RuntimeSettings) -> list[str]:
-    """The flags for every setting that differs from the default (context always)."""
-    default = RuntimeSettings()
-    args = ["-c", str(settings.ctx_size)]
-    for f in fields(RuntimeSettings):
-        value = getattr(settings, f.name)
-        if value == getattr(default, f.name) or f.name == "ctx_size":
-            continue
-        if f.name in _VALUE_FLAGS:
-            args += [_VALUE_FLAGS[f.name], str(value)]
-        elif f.name in _SWITCH_FLAGS:
-            args.append(_SWITCH_FLAGS[f.name])
-        elif f.name == "n_gpu_layers":
-            args += ["-ngl", "all" if value is None else str(value)]
-        else:  # a new setting must get a flag here, or copied commands would drop it
-            raise AssertionError(f"no command-line flag for setting {f.name}")
-    return args
+    """The flags for every setting that differs from the default (context always), written
+    from the settings table as every other command line writes them."""
+    return settings_argv(settings, always=("ctx_size",))
