@@ -62,4 +62,3 @@ def test_the_catalog_cites_the_zbook_article_by_title_and_date() -> None:
     data = json.loads(SHIPPED.read_text(encoding="utf-8"))
     article = data["sources"]["ZBOOK_2026_02"]
     assert "Carve-out VRAM is not unified memory" in article and "2026-02-02" in article
-    assert "SEED" not in data["sources"]
