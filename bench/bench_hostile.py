@@ -1,6 +1,6 @@
 """Hostile inputs per class: tried, answered, refused, internal errors, hangs, peak memory.
 
-Reference: issue 10's pass over ~33,000 hostile inputs found internal errors (exit 70) in every
+Reference: a first pass over ~33,000 hostile inputs found internal errors (exit 70) in every
 class below, hangs (a FIFO, a dripping server) and multi-GB allocations; the target is 0
 internal errors and 0 hangs, with peak memory set by the inputs' size, not their values.
 

@@ -1,4 +1,5 @@
-"""Speed model vs every public llama-bench row and the seed: error per class x backend, k-fold.
+"""Speed model vs every public llama-bench row and the ZBook article: error per class x
+backend, k-fold.
 
 Reference: the measured tok/s (and seconds to first token) in tests/data/speed_rows.toml, each
 with its source. "fitted" columns use the shipped constants on the rows they were fitted on;
@@ -22,7 +23,7 @@ from bench.speed_rows import (
     row_image_tokens,
 )
 
-GOAL = {"decode": 0.90, "prefill": 0.80, "median": 0.12, "bias": 0.15, "seed": 0.30}
+GOAL = {"decode": 0.90, "prefill": 0.80, "median": 0.12, "bias": 0.15, "zbook": 0.30}
 TTFT_SIZES = ((1280, 720), (1920, 1080), (1920, 1200), (2560, 1440), (2880, 1800))
 
 
@@ -58,7 +59,7 @@ def per_class_table(rows: list[Row], fitted: dict[str, float], held: dict[str, f
 
 
 def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]) -> list[str]:
-    """The issue's goal on held-back rows, and the seed's ±30 %, as PASS/FAIL lines."""
+    """The accuracy goal on held-back rows, and the ZBook article's ±30 %, as PASS/FAIL lines."""
     out = []
     for test, need in (("tg", GOAL["decode"]), ("pp", GOAL["prefill"])):
         errs = [_err(held[r.id], r) for r in rows if r.id in held and r.test == test]
@@ -80,11 +81,11 @@ def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]
         f"{'PASS' if abs(worst_bias) <= GOAL['bias'] else 'FAIL'} largest class x backend "
         f"bias {worst_bias:+.1%} ({worst_key}; goal within ±15 %)"
     )
-    seed = [_err(fitted[r.id], r) for r in rows if r.source == "zbook" and r.test == "tg"]
-    worst = max(abs(e) for e in seed)
+    zbook = [_err(fitted[r.id], r) for r in rows if r.source == "zbook" and r.test == "tg"]
+    worst = max(abs(e) for e in zbook)
     out.append(
-        f"{'PASS' if worst <= GOAL['seed'] else 'FAIL'} seed decode rows: largest "
-        f"|error| {worst:.0%} of {len(seed)} (goal within ±30 %)"
+        f"{'PASS' if worst <= GOAL['zbook'] else 'FAIL'} ZBook article decode rows: largest "
+        f"|error| {worst:.0%} of {len(zbook)} (goal within ±30 %)"
     )
     return out
 
@@ -100,7 +101,7 @@ def max_bias(rows: list[Row], held: dict[str, float]) -> tuple[float, str]:
     return biases[key], key
 
 
-def seed_table(rows: list[Row], fitted: dict[str, float]) -> None:
+def zbook_table(rows: list[Row], fitted: dict[str, float]) -> None:
     print(f"{'row':7} {'what':72} {'pred':>7} {'meas':>7} {'err':>6}")
     for r in rows:
         if r.source == "zbook" and r.test == "tg":
@@ -112,7 +113,7 @@ def seed_table(rows: list[Row], fitted: dict[str, float]) -> None:
 
 
 def ttft_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
-    """The seed's Qwen3-VL first tokens at the image sizes its screenshot could have had."""
+    """The ZBook article's Qwen3-VL first tokens at the image sizes its screenshot could have."""
     ttft = [r for r in rows if r.test == "ttft"]
     head = "".join(f" {w}x{h:<5}" for w, h in TTFT_SIZES)
     print(f"{'row':7} {'backend':8} {'ctx':>6} {'meas s':>7}  model s at image size:{head}")
@@ -138,8 +139,8 @@ def worst_rows(rows: list[Row], held: dict[str, float], n: int = 12) -> None:
 
 
 def timing() -> None:
-    """A full carve-out x context sweep of the seed machine through evaluate_fit."""
-    from tests.test_seed_scenarios import _spec  # noqa: PLC0415
+    """A full carve-out x context sweep of the ZBook laptop through evaluate_fit."""
+    from tests.test_zbook_scenarios import _spec  # noqa: PLC0415
     from vramtui.core.advice.recommend import curve_contexts  # noqa: PLC0415
     from vramtui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415
     from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
@@ -186,16 +187,16 @@ def main(argv: Iterable[str] = ()) -> None:
     n_fit = sum(r.role == "fit" for r in rows)
     print(
         f"{len(rows)} rows: {len(held)} held back in k-fold, {n_fit} fitted only (the sole "
-        f"witness of a constant, and the seed), {sum(r.role == 'info' for r in rows)} info"
+        f"witness of a constant, and the ZBook article), {sum(r.role == 'info' for r in rows)} info"
     )
     print(f"keys fitted: {len({k.split('@')[1] for k in table})}, constants: {len(table)}\n")
     per_class_table(rows, fitted, held)
     print()
     for line in goal_lines(rows, held, fitted):
         print(line)
-    print("\nseed (Windows, LM Studio; fitted on):")
-    seed_table(rows, fitted)
-    print("\nseed first tokens, Qwen3-VL-32B Q4_K_M screenshot prompt (never fitted on):")
+    print("\nthe ZBook article (Windows, LM Studio; fitted on):")
+    zbook_table(rows, fitted)
+    print("\nZBook article first tokens, Qwen3-VL-32B Q4_K_M screenshot prompt (never fitted on):")
     ttft_table(rows, table, fb)
     print("\nlargest held-back errors:")
     worst_rows(rows, held)

@@ -1,4 +1,5 @@
-"""Speed model vs the seed's measurements (predicted beside measured, residuals) + fit timing."""
+"""Speed model vs the ZBook article's measurements (predicted beside measured, residuals) and
+fit timing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 
 def main() -> None:
-    from tests.test_seed_scenarios import SEED_SPEEDS, seed_fit  # noqa: PLC0415
+    from tests.test_zbook_scenarios import ZBOOK_SPEEDS, zbook_fit  # noqa: PLC0415
     from vramtui.core.sizes import format_bytes  # noqa: PLC0415
 
     print(
@@ -15,8 +16,8 @@ def main() -> None:
         f"{'pred':>6} {'meas':>6} {'resid':>6}  reasons"
     )
     residuals = []
-    for ref, ctx, carve, backend, measured in SEED_SPEEDS:
-        fit = seed_fit(ref, ctx, carve, backend)
+    for ref, ctx, carve, backend, measured in ZBOOK_SPEEDS:
+        fit = zbook_fit(ref, ctx, carve, backend)
         pred = fit.speed.decode_tokens_per_second
         resid = pred / measured - 1
         residuals.append(abs(resid))
@@ -34,16 +35,16 @@ def main() -> None:
         ("qwen3-vl-32b:Q6_K", 16384, 32 << 30),
         ("qwen3-vl-32b:Q6_K", 16384, 48 << 30),
     ):
-        fit = seed_fit(ref, ctx, carve)
+        fit = zbook_fit(ref, ctx, carve)
         print(
             f"{ref:22} {ctx:>6} {format_bytes(carve, 0):>8} vulkan  {fit.verdict:19} "
             f"{fit.speed.decode_tokens_per_second:6.2f}      -         {','.join(fit.codes)}"
         )
-    seed_fit("glm-4.7-flash:Q4_K_M", 16384, 32 << 30)
+    zbook_fit("glm-4.7-flash:Q4_K_M", 16384, 32 << 30)
     n = 200
     t = time.perf_counter()
     for i in range(n):
-        seed_fit("qwen3-vl-32b:Q4_K_M", 4096 + 256 * i, 32 << 30)
+        zbook_fit("qwen3-vl-32b:Q4_K_M", 4096 + 256 * i, 32 << 30)
     print(f"evaluate_fit: {(time.perf_counter() - t) / n * 1000:.2f} ms per call")
 
 

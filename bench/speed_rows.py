@@ -1,17 +1,17 @@
 """The speed model against public measurements: rows, their placement, the fit and the k-fold.
 
-Rows live in tests/data/speed_rows.toml (one published llama-bench number or seed measurement
-each, with its source); models the catalog lacks in tests/data/speed_models.toml. Every row
-runs through the app's own path: a MachineState and RuntimeSettings as `vramtui check` would
-build them, `evaluate_fit`, and the speed model's terms from the fit's SpeedInputs, so the
-placement (dedicated, GTT, Windows shared memory) is the one the app computes.
+Rows live in tests/data/speed_rows.toml (one published llama-bench number or ZBook article
+measurement each, with its source); models the catalog lacks in tests/data/speed_models.toml. Every
+row runs through the app's own path: a MachineState and RuntimeSettings as `vramtui check` would
+build them, `evaluate_fit`, and the speed model's terms from the fit's SpeedInputs, so the placement
+(dedicated, GTT, Windows shared memory) is the one the app computes.
 
 The constants are fitted by bounded least squares on relative error (each row weighs the same),
 separately per constants key (backend/os/machine kind). A key fits only the terms its rows can
 pin down (GATE); the rest it borrows at run time from its relatives (`speed_constants.resolve`)
 and the fit prices them the same way. The k-fold: rows sharing a `fold` (one model on one
 machine class, or one chip) are held back together and predicted from constants fitted on every
-other row; rows with role "fit" (the only witness of a constant, and the seed) are always
+other row; rows with role "fit" (the only witness of a constant, and the ZBook article) are always
 fitted on and never held back; role "info" rows are only reported.
 
     python -m bench.speed_rows                    # the constants and the rows behind them
@@ -90,19 +90,20 @@ AT_LEAST_ONE = frozenset({"w", "kv", "cpu", "p.q", "p.mx", "p.f16", "p.bf16", "p
 # is memtest_vulkan's 235 of 256 GB/s on Strix Halo (lhl/strix-halo-testing), so weights
 # cannot read faster than 1 / 0.92 of their ideal time.
 LOWER: dict[str, float] = {"w": 256 / 235}
-# Launch costs per layer differ most between OS and runtime (issue 12), and the copies a spill
-# into Windows shared memory adds per layer are the seed's explanation of 17 vs 43 tok/s: a key
-# with two rows or more that carry such a term fits its own, as it fits its own bandwidth.
+# Launch costs per layer differ most between OS and runtime, and the copies a spill into
+# Windows shared memory adds per layer are the ZBook article's explanation of 17 vs 43 tok/s:
+# a key with two rows or more that carry such a term fits its own, as it fits its own
+# bandwidth.
 # BF16 on a device without bf16 (RADV, AMDVLK: "bf16: 0") is a per-quant cost the rows of the
 # BF16 models measure even where it is a small share of the ideal time: fitted wherever two rows
 # carry it.
 ALWAYS = frozenset({"w", "layer", "shlayer", "w.xbf16", "p.bf16"})
 # Per-quant terms only where a pair of rows differing in that quant measures them: Q6_K only
-# in the seed (GLM 4.7 Flash Q4_K_M vs Q6_K, same machine, context and backends).
+# in the ZBook article (GLM 4.7 Flash Q4_K_M vs Q6_K, same machine, context and backends).
 ONLY_FOR: dict[str, str] = {"w.q6k": "/windows/"}
-# The seed's Windows + LM Studio keys: 11 decode rows with no prefill and little depth pin down
-# these terms only; KV, attention and prefill borrow from AMDVLK / ROCm on Linux.
-SEED_TERMS = frozenset({"w", "w.q6k", "layer", "sh", "shlayer"})
+# The ZBook article's Windows + LM Studio keys: 11 decode rows with no prefill and little depth
+# pin down these terms only; KV, attention and prefill borrow from AMDVLK / ROCm on Linux.
+ZBOOK_TERMS = frozenset({"w", "w.q6k", "layer", "sh", "shlayer"})
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def state_for(row: Row) -> MachineState:
 
 def settings_for(row: Row) -> RuntimeSettings:
     r = row.raw
-    if row.source == "zbook":  # LM Studio's defaults (flash attention off), the seed's context
+    if row.source == "zbook":  # LM Studio's defaults (flash attention off), the article's context
         return RuntimeSettings(ctx_size=int(r["ctx"]))
     ub = int(r.get("ubatch", 512))
     # llama-bench sizes its context to prompt + generated + depth; -fa 1, -mmp 0
@@ -340,11 +341,11 @@ def _groups(rows: list[Row]) -> dict[str, list[Row]]:
 
 
 def _gated(key: str, members: list[Row]) -> list[str]:
-    """The terms the key's rows pin down (see TYPICAL, GATE, ALWAYS, ONLY_FOR, SEED_TERMS)."""
-    seed = "/windows/" in key
+    """The terms the key's rows pin down (see TYPICAL, GATE, ALWAYS, ONLY_FOR, ZBOOK_TERMS)."""
+    zbook = "/windows/" in key
     out = []
     for t in sorted({t for r in members for t in row_terms(r)}):
-        if (seed and t not in SEED_TERMS) or (t in ONLY_FOR and ONLY_FOR[t] not in key):
+        if (zbook and t not in ZBOOK_TERMS) or (t in ONLY_FOR and ONLY_FOR[t] not in key):
             continue
         big = sum(
             TYPICAL.get(t, 1.0) * row_terms(r).get(t, 0.0) >= GATE * measured_seconds(r)
@@ -397,7 +398,7 @@ def fit(rows: list[Row]) -> tuple[dict[str, float], dict[str, float], dict[str, 
 
 def fallback_constants(table: dict[str, float]) -> dict[str, float]:
     """Per term, the median over the Linux and macOS keys that fitted it (for a key with no
-    relative that did): Windows keys are fitted on the seed alone and lend nothing."""
+    relative that did): Windows keys are fitted on the ZBook article alone and lend nothing."""
     by_term: dict[str, list[float]] = defaultdict(list)
     for name, v in table.items():
         if "/windows/" not in name:

@@ -65,8 +65,8 @@ def test_enough_sizes_are_checked() -> None:
 def test_synthesized_size_within_3_percent(model_id: str, quant: str, real: int, kind: str) -> None:
     spec = open_catalog_model(f"{model_id}:{quant}")
     assert spec is not None
-    # llama-bench's "size" counts tensor bytes only; file sizes include the header; the seed's
-    # LM Studio figure for a vision model includes its projector.
+    # llama-bench's "size" counts tensor bytes only; file sizes include the header; the ZBook
+    # article's LM Studio figure for a vision model includes its projector.
     size = spec.weights_bytes if kind.startswith("llama-bench") else spec.file_size
     if "mmproj" in kind:
         assert spec.mmproj is not None
@@ -119,7 +119,7 @@ def test_default_model_opens_through_open_model() -> None:
     assert spec.synthesized
     assert spec.architecture == "deepseek2"
     assert spec.meta("block_count") == 47
-    # The seed's LM Studio shows this file as 18.13 GB.
+    # The ZBook article's LM Studio shows this file as 18.13 GB.
     assert abs(spec.file_size / 18.13e9 - 1) < 0.03
     assert spec == open_catalog_model("glm-4.7-flash:Q4_K_M")
 

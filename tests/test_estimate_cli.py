@@ -1,4 +1,4 @@
-"""`vramtui estimate`: JSON keys, the rich table, bad input, and the issue's acceptance line."""
+"""`vramtui estimate`: JSON keys, the rich table, bad input, and a Qwen3-32B-shaped file at 16K."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_json_has_the_documented_keys(qwen3_32b: Path, capsys: pytest.CaptureFix
 def test_estimate_prints_llama_cpp_weights_and_kv(
     qwen3_32b: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 2's acceptance line: a sparse Qwen3-32B-shaped file at 16K context."""
+    """The estimate of a sparse Qwen3-32B-shaped file at 16K context."""
     from vramtui.core.estimate.llama_dry_run import run_dry_run  # noqa: PLC0415 - lazy: keeps startup fast
     from vramtui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415 - lazy: keeps startup fast
 

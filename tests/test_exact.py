@@ -182,7 +182,7 @@ def test_compare_is_instant_minus_exact_at_mib_resolution() -> None:
 def test_estimate_exact_json_on_long_tail_files(
     files: dict[str, Path], name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 16's acceptance line: llama.cpp's figures, and the instant estimate within 2 %."""
+    """`--exact` beside the estimate: llama.cpp's figures, and the instant estimate within 2 %."""
     code, out, err = _run(capsys, "estimate", str(files[name]), "-c", "32768", "--exact", "--json")
     assert code == 0, err
     exact = json.loads(out)["exact"]

@@ -1,4 +1,4 @@
-"""Fit verdicts beyond the seed: discrete offload, macOS, training context, JSON keys."""
+"""Fit verdicts beyond the ZBook article: discrete offload, macOS, training context, JSON keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GPU-backend compute buffers held against real llama.cpp logs (issue 11): device and host
+"""GPU-backend compute buffers held against real llama.cpp logs: device and host
 compute within 10 % of what llama.cpp allocated on Vulkan (Strix Halo, RTX 4080)."""
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def test_bundled_presets_load_with_sources() -> None:
             assert max(m.carve_out_steps) <= m.total_ram_bytes * m.max_carve_out_fraction
 
 
-def test_seed_machine_has_the_articles_steps() -> None:
+def test_zbook_machine_has_the_articles_steps() -> None:
     m = get_machine("hp-zbook-ultra-g1a-64gb")
     assert m.total_ram_bytes == 64 * GiB
     for step in (512 * MiB, 32 * GiB, 48 * GiB):

@@ -27,7 +27,7 @@ def _state(machine_id: str, carve: int = 0, os_name: str | None = None) -> Machi
     return MachineState.default_for(m, carve_out_bytes=carve, os=os_name or m.default_os)
 
 
-def test_seed_laptop_at_512_mb_needs_32_gb_and_a_reboot() -> None:
+def test_zbook_laptop_at_512_mb_needs_32_gb_and_a_reboot() -> None:
     spec = open_model("glm-4.7-flash:Q4_K_M")
     state = _state("hp-zbook-ultra-g1a-64gb", 512 * MiB, "windows")
     plan = build_plan(spec, RuntimeSettings(ctx_size=16384), state, ctx_given=True)

@@ -1,8 +1,8 @@
 """`vramtui quants`: every quant of a model on one machine, and the largest that runs cleanly.
 
-The seed's question (which Qwen3-VL-32B quant fits a 32 GB carve-out under LM Studio at 16K?
-Q5_K_M) asked of the catalog, of a folder of real GGUF files, and of a Hugging Face repository
-served by a loopback HTTP server shaped after the Hub's tree API.
+The ZBook article's question (which Qwen3-VL-32B quant fits a 32 GB carve-out under LM Studio
+at 16K? Q5_K_M) asked of the catalog, of a folder of real GGUF files, and of a Hugging Face
+repository served by a loopback HTTP server shaped after the Hub's tree API.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from vramtui.core.gguf.writer import write_sparse_gguf
 from vramtui.core.remote.hf_listing import group_quants, list_hf_files, quant_name
 from vramtui.core.remote.http import RemoteOptions
 
-SEED = [
+ZBOOK_SETUP = [
     "--machine",
     "hp-zbook-ultra-g1a-64gb",
     "--carve-out",
@@ -56,10 +56,10 @@ def quant_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_catalog_ladder_names_q5_k_m_on_the_seed_laptop(
+def test_catalog_ladder_names_q5_k_m_on_the_zbook(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *SEED, "--json")
+    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *ZBOOK_SETUP, "--json")
     data = json.loads(out)
     assert code == 0
     assert data["largest_clean"] == "Q5_K_M"
@@ -67,28 +67,28 @@ def test_catalog_ladder_names_q5_k_m_on_the_seed_laptop(
     rows = {r["quant"]: r for r in data["quants"]}
     assert list(rows) == list(QUANTS)  # smallest file first
     assert rows["Q5_K_M"]["clean"] and rows["Q5_K_M"]["file_size"] == "23.21 GB"
-    assert rows["Q6_K"]["verdict"] == "fits_with_warnings"  # spills: the seed's "much slower"
+    assert rows["Q6_K"]["verdict"] == "fits_with_warnings"  # spills: the article's "much slower"
     assert "spills_to_shared" in rows["Q6_K"]["reasons"]
     assert rows["Q8_0"]["verdict"] == "will_not_fit"
     assert rows["Q8_0"]["decode_tokens_per_second"] is None
     for q in ("Q4_K_M", "Q5_K_M"):
         assert rows[q]["max_clean_context"] >= 16384
         assert rows[q]["gpu_memory_used_bytes"] < 32 << 30
-    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *SEED)
+    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *ZBOOK_SETUP)
     assert code == 0
     star = [line for line in out.splitlines() if line.startswith("*")]
     assert len(star) == 2 and "Q5_K_M" in star[0] and "Q5_K_M" in star[1]
 
 
 def test_settings_change_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    """The seed: 24K is the practical limit at 32 GB; at 32K only Q4_K_M runs cleanly."""
-    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *SEED, "-c", "32K", "--json")
+    """The ZBook article: 24K is the practical limit at 32 GB; at 32K only Q4_K_M runs cleanly."""
+    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *ZBOOK_SETUP, "-c", "32K", "--json")
     assert json.loads(out)["largest_clean"] in ("Q4_K_M", None)
     code, out, _ = _run(
         capsys,
         "quants",
         "qwen3-vl-32b",
-        *SEED[:2],
+        *ZBOOK_SETUP[:2],
         "--carve-out",
         "512M",
         "-c",
@@ -102,7 +102,7 @@ def test_settings_change_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_folder_of_quants(quant_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "quants", str(quant_folder), *SEED, "--json")
+    code, out, _ = _run(capsys, "quants", str(quant_folder), *ZBOOK_SETUP, "--json")
     data = json.loads(out)
     assert code == 0 and data["source"] == "folder"
     rows = data["quants"]
@@ -175,7 +175,7 @@ def test_hub_listing_follows_pages_and_groups_shards(hub: LoopbackServer) -> Non
 def test_hub_ladder_reads_only_the_headers_it_needs(
     hub: LoopbackServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(capsys, "quants", "hf:org/qwen3-vl-gguf", *SEED, "--json")
+    code, out, err = _run(capsys, "quants", "hf:org/qwen3-vl-gguf", *ZBOOK_SETUP, "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["source"] == "hf" and data["largest_clean"] == "Q5_K_M"
@@ -191,12 +191,12 @@ def test_hub_ladder_reads_only_the_headers_it_needs(
     assert sum("mmproj" in p for p in paths) >= 1
     first_gets = len(hub.gets())
     # Judged as the catalog's synthesized quants are (the files were written from them).
-    _, cat, _ = _run(capsys, "quants", "qwen3-vl-32b", *SEED, "--json")
+    _, cat, _ = _run(capsys, "quants", "qwen3-vl-32b", *ZBOOK_SETUP, "--json")
     for r in json.loads(cat)["quants"]:
         assert rows[r["quant"]]["verdict"] == r["verdict"]
         assert rows[r["quant"]]["reasons"] == r["reasons"]
     hub.clear_log()
-    code, out, _ = _run(capsys, "quants", "hf:org/qwen3-vl-gguf", *SEED, "--json")
+    code, out, _ = _run(capsys, "quants", "hf:org/qwen3-vl-gguf", *ZBOOK_SETUP, "--json")
     assert json.loads(out)["largest_clean"] == "Q5_K_M"
     # Second time the headers come from the cache: no range reads of the model files.
     ranged = [r for r in hub.gets() if r.range is not None]
@@ -214,5 +214,5 @@ def test_hub_ladder_reads_only_the_headers_it_needs(
 def test_bad_models_exit_2_with_one_line(
     model: str, words: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _run(capsys, "quants", model, *SEED)
+    code, _, err = _run(capsys, "quants", model, *ZBOOK_SETUP)
     assert code == 2 and err.count("\n") == 1 and words in err

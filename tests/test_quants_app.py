@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList, Static
 
-from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
+from tests.app.conftest import ZBOOK_MACHINE, main_screen, make_app, settle
 from vramtui.app.presets import check_command
 from vramtui.app.screens.picker import ModelPicker
 
@@ -21,8 +21,8 @@ async def _ladder_text(pilot: object, app: object, query: str) -> str:
     return str(app.screen.query_one("#ladder", Static).render())  # type: ignore[attr-defined]
 
 
-async def test_picker_stars_q5_k_m_on_the_seed_laptop() -> None:
-    app = make_app(model="qwen3-vl-32b:Q4_K_M", machine=SEED_MACHINE, carve_out="32G")
+async def test_picker_stars_q5_k_m_on_the_zbook() -> None:
+    app = make_app(model="qwen3-vl-32b:Q4_K_M", machine=ZBOOK_MACHINE, carve_out="32G")
     async with app.run_test(size=(120, 44)) as pilot:
         await settle(pilot)
         screen = main_screen(app)
@@ -39,11 +39,11 @@ async def test_picker_stars_q5_k_m_on_the_seed_laptop() -> None:
 
 
 async def test_a_bigger_carve_out_changes_the_star() -> None:
-    app = make_app(model="qwen3-vl-32b:Q4_K_M", machine=SEED_MACHINE, carve_out="48G")
+    app = make_app(model="qwen3-vl-32b:Q4_K_M", machine=ZBOOK_MACHINE, carve_out="48G")
     async with app.run_test(size=(120, 44)) as pilot:
         await settle(pilot)
         text = await _ladder_text(pilot, app, "qwen3-vl-32b")
-        # The seed's 48 + 16 GB pitfall: Windows stages the weights in the 16 GB left, and
+        # The ZBook article's 48 + 16 GB pitfall: Windows stages the weights in the 16 GB left, and
         # no quant loads; nothing is starred.
         assert "No quant runs cleanly" in text and "★" not in text
 

@@ -1,4 +1,4 @@
-"""`recommend`: the carve-out the seed's author settled on, and the Linux GTT alternative."""
+"""`recommend`: the carve-out the ZBook article settled on, and the Linux GTT alternative."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB
 
 
-def test_seed_machine_recommends_32g_for_glm_and_qwen_vl() -> None:
+def test_zbook_machine_recommends_32g_for_glm_and_qwen_vl() -> None:
     state = MachineState.default_for(get_machine("hp-zbook-ultra-g1a-64gb"), runtime="lmstudio")
     for ref in ("glm-4.7-flash:Q4_K_M", "qwen3-vl-32b:Q4_K_M"):
         spec = open_catalog_model(ref)

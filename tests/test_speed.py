@@ -91,7 +91,7 @@ def test_windows_lm_studio_pays_more_per_layer_than_linux_llamacpp() -> None:
 
 
 def test_same_model_same_machine_windows_vs_linux() -> None:
-    """The seed's GLM on the 128 GB box: Linux llama.cpp (RADV, GTT) is faster than Windows
+    """The ZBook article's GLM on the 128 GB box: Linux llama.cpp (RADV, GTT) is faster than Windows
     LM Studio with everything in the carve-out, which is faster than a spill to shared memory."""
     linux = _fit("glm-4.7-flash:Q4_K_M", "strix-halo-128gb-linux", gtt_bytes=124 << 30)
     win = _fit(

@@ -1,9 +1,10 @@
-"""The speed model against public llama-bench rows and the seed (tests/data/speed_rows.toml).
+"""The speed model against public llama-bench rows and the ZBook article
+(tests/data/speed_rows.toml).
 
-The goal of issue 12, on rows not used for fitting (k-fold: each fold, one model on one machine
-class or one chip, is predicted from constants fitted on all the other rows): at least 90 % of
-decode rows and 80 % of prefill rows within ±25 %, median |error| at most 12 %, no machine
-class x backend biased by more than 15 %; the seed's decode rows within ±30 %. No timing here
+The speed model's accuracy goal, on rows not used for fitting (k-fold: each fold, one model on one
+machine class or one chip, is predicted from constants fitted on all the other rows): at least 90 %
+of decode rows and 80 % of prefill rows within ±25 %, median |error| at most 12 %, no machine class
+x backend biased by more than 15 %; the ZBook article's decode rows within ±30 %. No timing here
 (`python -m bench speed` prints the timing and the full table).
 """
 
@@ -59,7 +60,7 @@ def test_rows_are_well_formed(rows: list[Row]) -> None:
         assert r.test in {"tg", "pp", "ttft"} and r.n > 0 and r.measured > 0, r.id
         assert get_machine(r.machine).id == r.machine
         assert r.fold, r.id
-    # every class the issue names is in the data
+    # every machine class the goal names is in the data
     classes = {(r.class_label, r.backend_label) for r in rows}
     for want in [
         ("strix_halo/linux", "vulkan.radv"),
@@ -127,15 +128,15 @@ def test_held_back_rows_meet_the_goal(rows: list[Row], held: dict[str, float]) -
         assert abs(statistics.median(errors)) <= 0.15, key
 
 
-def test_seed_decode_rows_within_30_percent(rows: list[Row]) -> None:
-    seed = [r for r in rows if r.source == "zbook" and r.test == "tg"]
-    assert len(seed) == 11
-    for r in seed:
+def test_zbook_decode_rows_within_30_percent(rows: list[Row]) -> None:
+    zbook = [r for r in rows if r.source == "zbook" and r.test == "tg"]
+    assert len(zbook) == 11
+    for r in zbook:
         assert abs(_err(predict(r, FITTED, FALLBACK_FITTED), r)) <= 0.30, r.id
 
 
 def test_rows_run_through_the_apps_placement(rows: list[Row]) -> None:
-    """A kyuz0 row sits in GTT (512 MB carve-out + 124 GiB GTT, no slow pool); a seed row at
+    """A kyuz0 row sits in GTT (512 MB carve-out + 124 GiB GTT, no slow pool); a ZBook row at
     512 MB on Windows spills everything into shared GPU memory."""
     kyuz0 = next(r for r in rows if r.source == "kyuz0" and r.model.startswith("gpt-oss-120b"))
     inp = row_inputs(kyuz0)

@@ -1,4 +1,4 @@
-"""Without --machine, the commands answer for the machine they run on (issue 14): a fake
+"""Without --machine, the commands answer for the machine they run on: a fake
 HP ZBook Ultra G1a tree under VRAMTUI_SYSROOT, and this real box."""
 
 from __future__ import annotations

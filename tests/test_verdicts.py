@@ -1,4 +1,4 @@
-"""Verdicts a person can trust (issue 11): the desktop's share, GPU memory as Task Manager
+"""Verdicts a person can trust: the desktop's share, GPU memory as Task Manager
 shows it, impossible setups refused, answers that never contradict themselves, one unit
 convention and a CLI that behaves as an API."""
 
@@ -61,7 +61,7 @@ def test_the_48_plus_16_desktop_warns_whatever_the_model() -> None:
         ("qwen3-vl-32b:Q4_K_M", "512M", "24576", 28.3),
     ],
 )
-def test_gpu_memory_used_explains_the_seeds_task_manager_figures(
+def test_gpu_memory_used_explains_the_zbook_articles_task_manager_figures(
     model: str, carve: str, ctx: str, task_manager_gib: float
 ) -> None:
     """LM Studio defaults on Windows (Task Manager's "GB" are GiB), within 10 %."""
@@ -155,7 +155,7 @@ def test_advice_fits_the_case() -> None:
     assert no_advice_sentence(fit) is not None
 
 
-def test_seed_measurements_are_quoted_only_on_the_seeds_class_of_machine() -> None:
+def test_zbook_measurements_are_quoted_only_on_the_zbooks_class_of_machine() -> None:
     spec = open_catalog_model("glm-4.7-flash:Q4_K_M")
     assert spec is not None
     laptop = _state("hp-zbook-ultra-g1a-64gb", carve_out_bytes=512 * MiB)

@@ -10,13 +10,13 @@ from vramtui.app.app import VramtuiApp
 from vramtui.app.factory import create_app
 from vramtui.app.screens.main import SWEEP_DELAY_S, MainScreen
 
-# The app opens on the machine it runs on; tests pin the seed's laptop so that what they see
+# The app opens on the machine it runs on; tests pin the ZBook article's laptop so that what they
 # does not depend on the machine running them.
-SEED_MACHINE = "hp-zbook-ultra-g1a-64gb"
+ZBOOK_MACHINE = "hp-zbook-ultra-g1a-64gb"
 
 # The four kinds of machine every layout must serve (snapshots and geometry tests).
 MACHINES: dict[str, dict[str, Any]] = {
-    "windows-carve-out": {"machine": SEED_MACHINE, "carve_out": "512M"},
+    "windows-carve-out": {"machine": ZBOOK_MACHINE, "carve_out": "512M"},
     "linux-gtt": {"machine": "framework-desktop-128gb", "os_name": "linux"},
     "mac": {"machine": "apple-m4-max-128gb"},
     "discrete-gpu": {"machine": "desktop-rtx-4090"},
@@ -26,7 +26,7 @@ MACHINES: dict[str, dict[str, Any]] = {
 def make_app(**kwargs: object) -> VramtuiApp:
     kwargs.setdefault("discover", False)
     if "preset" not in kwargs:
-        kwargs.setdefault("machine", SEED_MACHINE)
+        kwargs.setdefault("machine", ZBOOK_MACHINE)
     return create_app(**kwargs)  # type: ignore[arg-type]
 
 

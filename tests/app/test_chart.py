@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from textual.app import App, ComposeResult
 
-from tests.app.conftest import SEED_MACHINE
+from tests.app.conftest import ZBOOK_MACHINE
 from vramtui.app.widgets.chart import (
     GUTTER,
     ChartData,
@@ -107,7 +107,7 @@ def test_the_scale_and_the_series_between_samples() -> None:
 
 def test_the_curve_spans_4k_to_the_model_maximum() -> None:
     spec = open_catalog_model(DEFAULT_MODEL_REF)
-    state = MachineState.default_for(get_machine(SEED_MACHINE), carve_out_bytes=32 * GiB)
+    state = MachineState.default_for(get_machine(ZBOOK_MACHINE), carve_out_bytes=32 * GiB)
     top = n_ctx_train(spec)
     assert curve_contexts(top)[0] == 4096 and curve_contexts(top)[-1] == top
     assert all(c % CTX_STEP == 0 for c in curve_contexts(top, per_octave=4)[:-1])
@@ -126,7 +126,7 @@ def test_the_curve_spans_4k_to_the_model_maximum() -> None:
 
 def test_loads_ctx_is_the_boundary_of_loading() -> None:
     spec = open_catalog_model("qwen3-vl-32b:Q6_K")
-    state = MachineState.default_for(get_machine(SEED_MACHINE))
+    state = MachineState.default_for(get_machine(ZBOOK_MACHINE))
     rec = recommend(spec, RuntimeSettings(), state)
     top = n_ctx_train(spec)
     checked = 0
@@ -144,7 +144,7 @@ def test_loads_ctx_is_the_boundary_of_loading() -> None:
 
 
 def test_the_cli_gives_the_same_data_as_a_table() -> None:
-    args = ["recommend", DEFAULT_MODEL_REF, "--machine", SEED_MACHINE, "--contexts"]
+    args = ["recommend", DEFAULT_MODEL_REF, "--machine", ZBOOK_MACHINE, "--contexts"]
     out = io.StringIO()
     with redirect_stdout(out):
         assert cli_main([*args, "--json"]) == 0
@@ -152,7 +152,7 @@ def test_the_cli_gives_the_same_data_as_a_table() -> None:
     contexts = data["contexts"]
     spec = open_catalog_model(DEFAULT_MODEL_REF)
     state = MachineState.default_for(
-        get_machine(SEED_MACHINE), carve_out_bytes=contexts["carve_out_bytes"]
+        get_machine(ZBOOK_MACHINE), carve_out_bytes=contexts["carve_out_bytes"]
     )
     curve = context_curve(spec, RuntimeSettings(), state)
     assert [p["ctx"] for p in contexts["points"]] == [p.ctx for p in curve]

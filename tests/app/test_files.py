@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, OptionList, Static
 
-from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
+from tests.app.conftest import ZBOOK_MACHINE, main_screen, make_app, settle
 from vramtui.app.clipboard import SHARE_FILE, available_tools, share
 from vramtui.app.screens.dialogs import PickOne
 from vramtui.app.screens.help import HelpScreen
@@ -228,7 +228,7 @@ async def test_a_preset_on_a_user_machine_carries_it_and_import_installs_it(
         await answer(pilot, "keep")
         await settle(pilot)
         assert theirs.read_text(encoding="utf-8") == before
-        assert screen.choice is not None and screen.choice.machine.machine.id == SEED_MACHINE
+        assert screen.choice is not None and screen.choice.machine.machine.id == ZBOOK_MACHINE
 
 
 def test_cli_import_installs_the_machine_and_asks_before_replacing(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Digits, Input, Label
 
-from tests.app.conftest import SEED_MACHINE, main_screen, make_app, settle
+from tests.app.conftest import ZBOOK_MACHINE, main_screen, make_app, settle
 from vramtui.app.config import saved_theme
 from vramtui.app.recent import load_recent
 from vramtui.app.screens.help import HelpScreen
@@ -36,7 +36,7 @@ async def test_opens_on_the_default_with_a_verdict() -> None:
         screen = main_screen(app)
         assert screen.choice is not None
         assert screen.choice.model_ref == DEFAULT_MODEL_REF
-        assert screen.choice.machine.machine.id == SEED_MACHINE
+        assert screen.choice.machine.machine.id == ZBOOK_MACHINE
         evaluation = screen.evaluation
         assert evaluation is not None and evaluation.fit is not None
         assert evaluation.fit.verdict in VERDICTS
@@ -46,12 +46,12 @@ async def test_opens_on_the_default_with_a_verdict() -> None:
         digits = screen.query_one("#ram-left", Digits)
         assert digits.value == f"{evaluation.fit.system_ram_left_bytes / GiB:.1f}"
         # The comparison table has one row per BIOS step of the machine.
-        steps = get_machine(SEED_MACHINE).carve_out_steps
+        steps = get_machine(ZBOOK_MACHINE).carve_out_steps
         assert screen.query_one("#compare", DataTable).row_count == len(steps)
 
 
-async def test_the_carve_out_pitfall_on_the_seed_machine() -> None:
-    """Qwen3-VL-32B Q6_K: 32 GB carve-out loads, 48 GB does not (the seed's 48+16 pitfall)."""
+async def test_the_carve_out_pitfall_on_the_zbook() -> None:
+    """Qwen3-VL-32B Q6_K: 32 GB carve-out loads, 48 GB does not (the ZBook article's 48+16 trap)."""
     app = make_app(model="qwen3-vl-32b:Q6_K", carve_out="32G")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -70,7 +70,7 @@ async def test_the_carve_out_pitfall_on_the_seed_machine() -> None:
         assert "load_exceeds_system_ram" in {r.code for r in fit.reasons}
         text = banner_text(app)
         assert "WILL NOT FIT" in text
-        assert "28.08 GB" in text  # the seed's evidence is shown beside the reason
+        assert "28.08 GB" in text  # the ZBook article's evidence is shown beside the reason
         await pilot.press("left")
         await pilot.pause()
         assert screen.choice.machine.carve_out_bytes == 32 * GiB

@@ -202,88 +202,86 @@ OLLAMA_FINAL = {
 OLLAMA_PIECES = ["Once", " upon", " a", " time", ",", " a", " keeper", "."]
 
 
-def ollama_double() -> Double:
-    d = Double()
-    models = {OLLAMA_LOADED, OLLAMA_IDLE}
-
-    @d.route("GET", "/api/tags")
-    def tags(req: Request, conn: Conn) -> None:
-        conn.send_json(
+def _ollama_tags() -> dict[str, Any]:
+    return {
+        "models": [
             {
-                "models": [
-                    {
-                        "name": OLLAMA_IDLE,
-                        "model": OLLAMA_IDLE,
-                        "size": 2_019_393_189,
-                        "digest": "a80c4f17acd5",
-                        "details": {
-                            "format": "gguf",
-                            "family": "llama",
-                            "parameter_size": "3.2B",
-                            "quantization_level": "Q4_K_M",
-                        },
-                    },
-                    {
-                        "name": OLLAMA_LOADED,
-                        "model": OLLAMA_LOADED,
-                        "size": 5_225_388_164,
-                        "digest": "500a1f067a9f",
-                        "details": {
-                            "format": "gguf",
-                            "family": "qwen3",
-                            "parameter_size": "8.2B",
-                            "quantization_level": "Q4_K_M",
-                        },
-                    },
-                ]
-            }
-        )
-
-    @d.route("GET", "/api/ps")
-    def ps(req: Request, conn: Conn) -> None:
-        conn.send_json(
+                "name": OLLAMA_IDLE,
+                "model": OLLAMA_IDLE,
+                "size": 2_019_393_189,
+                "digest": "a80c4f17acd5",
+                "details": {
+                    "format": "gguf",
+                    "family": "llama",
+                    "parameter_size": "3.2B",
+                    "quantization_level": "Q4_K_M",
+                },
+            },
             {
-                "models": [
-                    {
-                        "name": OLLAMA_LOADED,
-                        "model": OLLAMA_LOADED,
-                        "size": OLLAMA_SIZE,
-                        "digest": "500a1f067a9f",
-                        "details": {"format": "gguf"},
-                        "expires_at": "2026-11-24T17:00:00Z",
-                        "size_vram": OLLAMA_SIZE_VRAM,
-                        "context_length": 4096,
-                    }
-                ]
-            }
-        )
-
-    @d.route("POST", "/api/chat")
-    def chat(req: Request, conn: Conn) -> None:
-        body = req.json()
-        if body.get("model") not in models:
-            conn.send_json({"error": f"model '{body.get('model')}' not found"}, status=404)
-            return
-        stamp = "2026-11-24T16:00:00Z"
-        objs: list[dict[str, Any]] = [
-            {
-                "model": body["model"],
-                "created_at": stamp,
-                "message": {"role": "assistant", "content": piece},
-                "done": False,
-            }
-            for piece in OLLAMA_PIECES
+                "name": OLLAMA_LOADED,
+                "model": OLLAMA_LOADED,
+                "size": 5_225_388_164,
+                "digest": "500a1f067a9f",
+                "details": {
+                    "format": "gguf",
+                    "family": "qwen3",
+                    "parameter_size": "8.2B",
+                    "quantization_level": "Q4_K_M",
+                },
+            },
         ]
-        final = {
+    }
+
+
+def _ollama_ps() -> dict[str, Any]:
+    return {
+        "models": [
+            {
+                "name": OLLAMA_LOADED,
+                "model": OLLAMA_LOADED,
+                "size": OLLAMA_SIZE,
+                "digest": "500a1f067a9f",
+                "details": {"format": "gguf"},
+                "expires_at": "2026-11-24T17:00:00Z",
+                "size_vram": OLLAMA_SIZE_VRAM,
+                "context_length": 4096,
+            }
+        ]
+    }
+
+
+def _ollama_chat(req: Request, conn: Conn) -> None:
+    models = {OLLAMA_LOADED, OLLAMA_IDLE}
+    body = req.json()
+    if body.get("model") not in models:
+        conn.send_json({"error": f"model '{body.get('model')}' not found"}, status=404)
+        return
+    stamp = "2026-11-24T16:00:00Z"
+    objs: list[dict[str, Any]] = [
+        {
             "model": body["model"],
             "created_at": stamp,
-            "message": {"role": "assistant", "content": ""},
-            "done": True,
-            "done_reason": "length",
-            **OLLAMA_FINAL,
+            "message": {"role": "assistant", "content": piece},
+            "done": False,
         }
-        conn.ndjson([*objs, final])
+        for piece in OLLAMA_PIECES
+    ]
+    final = {
+        "model": body["model"],
+        "created_at": stamp,
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "length",
+        **OLLAMA_FINAL,
+    }
+    conn.ndjson([*objs, final])
 
+
+def ollama_double() -> Double:
+    d = Double()
+    d.routes[("GET", "/api/tags")] = lambda req, conn: conn.send_json(_ollama_tags())
+    d.routes[("GET", "/api/ps")] = lambda req, conn: conn.send_json(_ollama_ps())
+    d.routes[("POST", "/api/chat")] = _ollama_chat
     return d
 
 
@@ -304,110 +302,111 @@ LMS_STATS = {
 LMS_PIECES = ["The", " lamp", " turned", " slowly", "."]
 
 
+def _lms_models(loaded: bool) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": LMS_IDLE,
+                "object": "model",
+                "type": "llm",
+                "publisher": "lmstudio-community",
+                "arch": "llama",
+                "compatibility_type": "gguf",
+                "quantization": "Q4_K_M",
+                "state": "not-loaded",
+                "max_context_length": 131072,
+            },
+            {
+                "id": LMS_LOADED,
+                "object": "model",
+                "type": "llm",
+                "publisher": "qwen",
+                "arch": "qwen3",
+                "compatibility_type": "gguf",
+                "quantization": "Q4_K_M",
+                "state": "loaded" if loaded else "not-loaded",
+                "max_context_length": 32768,
+            },
+            {
+                "id": "text-embedding-nomic-embed-text-v1.5",
+                "object": "model",
+                "type": "embeddings",
+                "publisher": "nomic-ai",
+                "arch": "nomic-bert",
+                "compatibility_type": "gguf",
+                "quantization": "Q4_0",
+                "state": "not-loaded",
+                "max_context_length": 2048,
+            },
+        ],
+    }
+
+
+def _lms_chat_chunks(model: str) -> list[dict[str, Any]]:
+    """The streamed chunks of one completion; the last carries usage and `stats`."""
+    base = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1731990317,
+        "model": model,
+    }
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+        for p in LMS_PIECES
+    ]
+    chunks.append(
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+            "usage": {
+                "prompt_tokens": 24,
+                "completion_tokens": len(LMS_PIECES),
+                "total_tokens": 24 + len(LMS_PIECES),
+            },
+            "stats": LMS_STATS,
+            "model_info": {
+                "arch": "qwen3",
+                "quant": "Q4_K_M",
+                "format": "gguf",
+                "context_length": 4096,
+            },
+            "runtime": {
+                "name": "llama.cpp-linux-x86_64-vulkan-avx2",
+                "version": "1.50.0",
+                "supported_formats": ["gguf"],
+            },
+        }
+    )
+    return chunks
+
+
+def _lms_chat(req: Request, conn: Conn) -> None:
+    body = req.json()
+    if body.get("model") not in {LMS_LOADED, LMS_IDLE}:
+        conn.send_json(
+            {
+                "error": {
+                    "message": f"Model '{body.get('model')}' not found",
+                    "type": "invalid_request_error",
+                }
+            },
+            status=404,
+        )
+        return
+    conn.sse(_lms_chat_chunks(body["model"]))
+
+
 def lmstudio_double(loaded: bool = True) -> Double:
     d = Double()
-
-    @d.route("GET", "/api/v0/models")
-    def models(req: Request, conn: Conn) -> None:
-        conn.send_json(
-            {
-                "object": "list",
-                "data": [
-                    {
-                        "id": LMS_IDLE,
-                        "object": "model",
-                        "type": "llm",
-                        "publisher": "lmstudio-community",
-                        "arch": "llama",
-                        "compatibility_type": "gguf",
-                        "quantization": "Q4_K_M",
-                        "state": "not-loaded",
-                        "max_context_length": 131072,
-                    },
-                    {
-                        "id": LMS_LOADED,
-                        "object": "model",
-                        "type": "llm",
-                        "publisher": "qwen",
-                        "arch": "qwen3",
-                        "compatibility_type": "gguf",
-                        "quantization": "Q4_K_M",
-                        "state": "loaded" if loaded else "not-loaded",
-                        "max_context_length": 32768,
-                    },
-                    {
-                        "id": "text-embedding-nomic-embed-text-v1.5",
-                        "object": "model",
-                        "type": "embeddings",
-                        "publisher": "nomic-ai",
-                        "arch": "nomic-bert",
-                        "compatibility_type": "gguf",
-                        "quantization": "Q4_0",
-                        "state": "not-loaded",
-                        "max_context_length": 2048,
-                    },
-                ],
-            }
-        )
-
-    @d.route("GET", "/v1/models")
-    def v1_models(req: Request, conn: Conn) -> None:
-        conn.send_json(
-            {
-                "object": "list",
-                "data": [{"id": LMS_LOADED, "object": "model", "owned_by": "organization_owner"}],
-            }
-        )
-
-    @d.route("POST", "/api/v0/chat/completions")
-    def chat(req: Request, conn: Conn) -> None:
-        body = req.json()
-        if body.get("model") not in {LMS_LOADED, LMS_IDLE}:
-            conn.send_json(
-                {
-                    "error": {
-                        "message": f"Model '{body.get('model')}' not found",
-                        "type": "invalid_request_error",
-                    }
-                },
-                status=404,
-            )
-            return
-        base = {
-            "id": "chatcmpl-1",
-            "object": "chat.completion.chunk",
-            "created": 1731990317,
-            "model": body["model"],
+    d.routes[("GET", "/api/v0/models")] = lambda req, conn: conn.send_json(_lms_models(loaded))
+    d.routes[("GET", "/v1/models")] = lambda req, conn: conn.send_json(
+        {
+            "object": "list",
+            "data": [{"id": LMS_LOADED, "object": "model", "owned_by": "organization_owner"}],
         }
-        chunks = [
-            {**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
-            for p in LMS_PIECES
-        ]
-        chunks.append(
-            {
-                **base,
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
-                "usage": {
-                    "prompt_tokens": 24,
-                    "completion_tokens": len(LMS_PIECES),
-                    "total_tokens": 24 + len(LMS_PIECES),
-                },
-                "stats": LMS_STATS,
-                "model_info": {
-                    "arch": "qwen3",
-                    "quant": "Q4_K_M",
-                    "format": "gguf",
-                    "context_length": 4096,
-                },
-                "runtime": {
-                    "name": "llama.cpp-linux-x86_64-vulkan-avx2",
-                    "version": "1.50.0",
-                    "supported_formats": ["gguf"],
-                },
-            }
-        )
-        conn.sse(chunks)
-
+    )
+    d.routes[("POST", "/api/v0/chat/completions")] = _lms_chat
     return d
 
 

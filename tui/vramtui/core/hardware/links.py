@@ -10,7 +10,7 @@ Sources:
   TCP 20 + timestamps 12) in 1538 bytes on the wire (preamble 8, header 14, FCS 4, gap 12):
   1448 / 1538 = 94.1 % of the line rate, the "941 Mbit/s" iperf3 shows on gigabit Ethernet.
 - Ethernet round trip: netperf TCP_RR 12,507 transactions/s on a LAN = 80 us per round trip
-  (grpc/grpc issue #7988); the kernel stack, not the wire, sets it, so every speed shares it.
+  (grpc/grpc#7988); the kernel stack, not the wire, sets it, so every speed shares it.
 - USB4 / Thunderbolt networking (thunderbolt-net, `thunderbolt0`): about 9-10 Gbit/s between
   two Strix Halo boxes whatever the 40 Gbit/s cable says: Jeff Geerling "could only get
   10 Gbps over TB4 using thunderbolt0" on four Framework Desktops (geerlingguy/ai-benchmarks

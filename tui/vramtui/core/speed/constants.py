@@ -35,7 +35,7 @@ _VARIANT_RELATIVES: dict[str, tuple[str, ...]] = {
 # Priors for terms no fitted row can reach (no public row offloads layers to the CPU, none runs
 # the CPU backend alone):
 #   cpu       1 / 0.68: llama.cpp decode on a 13900K with DDR5-6400 (102.4 GB/s) ran Llama 7B
-#             Q4_0 (3.8 GB) at 18.27 tok/s = 69 GB/s (slaren, ggml-org/llama.cpp issue #34)
+#             Q4_0 (3.8 GB) at 18.27 tok/s = 69 GB/s (slaren, ggml-org/llama.cpp#34)
 #   cpulayer  0: CPU layers add no launch cost of their own (a CPU graph node is a function call)
 #   p.host    1 / 0.8: an assumption, no row measures it: copies over PCIe at 80 % of the link
 #             (PCI-SIG 4.0 x16: 31.5 GB/s per direction)
@@ -46,7 +46,7 @@ PRIORS: dict[str, float] = {"cpu": 1 / 0.68, "cpulayer": 0.0, "p.host": 1 / 0.8,
 # Studio).
 REQUEST_OVERHEAD_S = 0.04
 # A backend running the whole model on the CPU computes prefill at about this rate:
-# Llama 7B Q4_0 pp512 at 55 tok/s x 13.5 GFLOP = 0.74 TFLOPS (slaren, llama.cpp issue #34).
+# Llama 7B Q4_0 pp512 at 55 tok/s x 13.5 GFLOP = 0.74 TFLOPS (slaren, ggml-org/llama.cpp#34).
 CPU_PREFILL_TFLOPS = 0.74
 
 

@@ -1,4 +1,4 @@
-"""The seed article's measurements (shared/seed/DIGEST.md) as tests: every verdict it reports and
+"""The 2026-02-02 ZBook article's measurements as tests: every verdict it reports and
 every speed whose inputs are known, within +-30 %. Windows, LM Studio, 64 GB Strix Halo."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ QVL4, QVL5, QVL6 = "qwen3-vl-32b:Q4_K_M", "qwen3-vl-32b:Q5_K_M", "qwen3-vl-32b:Q
 C512, C32, C48 = 512 * MiB, 32 * GiB, 48 * GiB
 
 # (model, ctx (0 = maximum), carve-out, backend, measured decode tok/s) -- DIGEST.md tables
-SEED_SPEEDS = [
+ZBOOK_SPEEDS = [
     (GLM4, 16384, C512, "vulkan", 17.26),
     (GLM4, 16384, C32, "vulkan", 42.89),
     (GLM4, 16384, C512, "rocm", 15.28),
@@ -45,7 +45,7 @@ def _spec(ref: str) -> ModelSpec:
     return _SPECS[ref]
 
 
-def seed_fit(ref: str, ctx: int, carve: int, backend: str = "vulkan", **kw: object) -> FitResult:
+def zbook_fit(ref: str, ctx: int, carve: int, backend: str = "vulkan", **kw: object) -> FitResult:
     state = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=carve,
@@ -56,51 +56,51 @@ def seed_fit(ref: str, ctx: int, carve: int, backend: str = "vulkan", **kw: obje
     return evaluate_fit(_spec(ref), RuntimeSettings(ctx_size=ctx, **kw), state)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("ref", "ctx", "carve", "backend", "measured"), SEED_SPEEDS)
-def test_seed_speed_within_30_percent(
+@pytest.mark.parametrize(("ref", "ctx", "carve", "backend", "measured"), ZBOOK_SPEEDS)
+def test_zbook_speed_within_30_percent(
     ref: str, ctx: int, carve: int, backend: str, measured: float
 ) -> None:
-    fit = seed_fit(ref, ctx, carve, backend)
+    fit = zbook_fit(ref, ctx, carve, backend)
     assert fit.verdict != "will_not_fit"
     predicted = fit.speed.decode_tokens_per_second
     assert abs(predicted / measured - 1) <= 0.30, (predicted, measured)
 
 
 def test_glm_16k_spills_at_512m_and_fits_at_32g() -> None:
-    low = seed_fit(GLM4, 16384, C512)
+    low = zbook_fit(GLM4, 16384, C512)
     assert low.verdict == "fits_with_warnings" and "spills_to_shared" in low.codes
-    high = seed_fit(GLM4, 16384, C32)
+    high = zbook_fit(GLM4, 16384, C32)
     assert high.verdict == "fits" and high.shared_used_bytes == 0
     assert high.speed.decode_tokens_per_second > 2 * low.speed.decode_tokens_per_second
 
 
 def test_glm_max_context_will_not_load_at_512m_but_loads_at_32g() -> None:
-    low = seed_fit(GLM4, 0, C512)
+    low = zbook_fit(GLM4, 0, C512)
     assert low.verdict == "will_not_fit" and "exceeds_gpu_memory" in low.codes
-    high = seed_fit(GLM4, 0, C32)
+    high = zbook_fit(GLM4, 0, C32)
     assert high.verdict != "will_not_fit"
 
 
 def test_qwen_vl_q4_spills_at_512m_16k_and_24k() -> None:
     for ctx in (16384, 24576):
-        fit = seed_fit(QVL4, ctx, C512)
+        fit = zbook_fit(QVL4, ctx, C512)
         assert "spills_to_shared" in fit.codes and fit.verdict == "fits_with_warnings"
     # "24K context is the practical limit of a 32 GB budget (28 GB used)"
-    used = seed_fit(QVL4, 24576, C512).shared_used_bytes
+    used = zbook_fit(QVL4, 24576, C512).shared_used_bytes
     assert 26 * GiB < used < 31 * GiB
 
 
 def test_qwen_vl_quants_at_32g() -> None:
-    assert seed_fit(QVL5, 16384, C32).verdict == "fits"  # the largest quant that fits cleanly
-    q6 = seed_fit(QVL6, 16384, C32)
+    assert zbook_fit(QVL5, 16384, C32).verdict == "fits"  # the largest quant that fits cleanly
+    q6 = zbook_fit(QVL6, 16384, C32)
     assert q6.verdict == "fits_with_warnings" and "spills_to_shared" in q6.codes
-    q4 = seed_fit(QVL4, 16384, C32)
+    q4 = zbook_fit(QVL4, 16384, C32)
     assert q6.speed.decode_tokens_per_second < q4.speed.decode_tokens_per_second
 
 
 def test_48_plus_16_pitfall() -> None:
     # Fails even with keep-in-memory off and mmap off (the author tried both).
-    fit = seed_fit(QVL6, 16384, C48, mmap=False)
+    fit = zbook_fit(QVL6, 16384, C48, mmap=False)
     state = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=C48,

@@ -1,6 +1,6 @@
-"""The seed's scenarios on real files: sparse GGUF files shaped like the seed's models, read back
-through the header reader (and the projector paired from the folder), give the seed's verdicts
-through the same command a user types."""
+"""The ZBook article's scenarios on real files: sparse GGUF files shaped like its models, read
+back through the header reader (and the projector paired from the folder), give the article's
+verdicts through the same command a user types."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_qwen3_vl_q6_file_hits_the_48_plus_16_pitfall(
     info = json.loads(capsys.readouterr().out)
     assert info["mmproj"] is not None  # the projector beside it was paired
     total = info["file_size_bytes"] + info["mmproj"]["file_size_bytes"]
-    assert abs(total - 28.08e9) / 28.08e9 < 0.03  # the seed's 28.08 GB
+    assert abs(total - 28.08e9) / 28.08e9 < 0.03  # the ZBook article's 28.08 GB
     code, at_48 = _check(capsys, str(path), "--carve-out", "48G")
     assert code == 3
     assert at_48["verdict"] == "will_not_fit"
