@@ -8,7 +8,8 @@ from textual.pilot import Pilot
 
 from vramtui.app.app import VramtuiApp
 from vramtui.app.factory import create_app
-from vramtui.app.screens.main import SWEEP_DELAY_S, MainScreen
+from vramtui.app.screens.main import MainScreen
+from vramtui.app.sweep import SWEEP_DELAY_S
 
 # The app opens on the machine it runs on; tests pin the ZBook article's laptop so that what they
 # does not depend on the machine running them.

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
 from vramtui.app.commands import VramtuiCommands
 from vramtui.app.config import save_theme, saved_keymap, saved_theme
+from vramtui.app.keys import APP_BINDINGS
 from vramtui.app.screens.help import HelpScreen
 from vramtui.app.screens.main import MainScreen
 from vramtui.app.state import Choice
@@ -21,10 +22,7 @@ class VramtuiApp(App[None]):
     TITLE = "vramtui"
     CSS_PATH = Path(__file__).parent / "vramtui.tcss"
     COMMANDS: ClassVar = App.COMMANDS | {VramtuiCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark,f1", "help", "Help", key_display="?", id="help", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
 
     def __init__(
         self, choice: Choice, *, pending_ref: str | None = None, discover: bool = True
@@ -35,15 +33,17 @@ class VramtuiApp(App[None]):
         self.discover = discover
         """Whether the model picker looks for models on this machine (off in tests)."""
         self._theme_ready = False
+        self.user_keymap: dict[str, str] = {}
+        """The keys the user rebound by binding id (`[app.keymap]` in config.toml)."""
 
     def on_mount(self) -> None:
         theme = saved_theme()
         if theme and theme in self.available_themes:
             self.theme = theme
         self._theme_ready = True
-        keymap = saved_keymap()
-        if keymap:
-            self.set_keymap(keymap)
+        self.user_keymap = saved_keymap()
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
         self.push_screen(MainScreen(self._choice, pending_ref=self._pending_ref))
 
     def watch_theme(self, theme: str) -> None:
@@ -55,4 +55,4 @@ class VramtuiApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.user_keymap))

@@ -101,6 +101,12 @@ class Sweep:
     curve: tuple[ContextPoint, ...]
 
 
+def sweep_pending(choice: Choice, result: Sweep | None) -> bool:
+    """A sweep for `choice` is still to come: it has a model, and the newest sweep is for an
+    earlier question. Without a model nothing is being worked out (a failed open included)."""
+    return choice.spec is not None and (result is None or result.choice != choice)
+
+
 # Quarter-octave points: smooth enough for the chart, ~25 fits from 4K to 256K.
 CURVE_POINTS_PER_OCTAVE = 4
 

@@ -1,6 +1,12 @@
-"""The help screen (? or F1, on every screen): the keys, and what the numbers mean."""
+"""The help screen (? or F1, on every screen): the keys, and what the numbers mean.
+
+The key table is built from the one declaration of every command (`keys.COMMANDS`), with the
+keys the user's keymap gives them, so it lists every binding and the key that really acts.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -8,35 +14,33 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Markdown, Static
 
+from vramtui.app.keys import COMMANDS, keys_of
 from vramtui.app.problems import file_problems
 
-HELP_MARKDOWN = """\
+INTRO_MARKDOWN = """\
 ## What this answers
 
 *Which carve-out should I set in the BIOS, and will this model run at this context?*
 Change anything on the left; the verdict, the bars and the speed on the right follow at once.
 
-## Keys
+"""
 
-| Key | Does |
-|---|---|
-| `m` | pick a model: found on this machine, the catalog, recent, or a path / `hf:` / URL |
-| `←` `→` (or `[` `]`) | step the carve-out through the BIOS's own steps |
-| `-` `+` | smaller / larger context (4K ... the model's maximum) |
-| `Tab` / `Shift+Tab` | move between controls; `Enter` opens a list |
-| `s` / `l` / `e` | save the scenario as a preset / load one / export it to a file |
-| `y` | share: a summary on the clipboard (OSC 52 and the platform's tool, else a file) |
-| `p` | probe a running llama.cpp, LM Studio or Ollama server |
-| `Ctrl+R` | reset to the defaults (the last session is otherwise restored at start) |
-| `Ctrl+P` | command palette: every action, themes |
-| `?` or `F1` | this help; `Esc` closes it |
-| `q` or `Ctrl+Q` | quit (in a text field `q` types; `Esc` leaves the field) |
+# Keys that are Textual's own (focus, the palette), listed after the app's commands.
+OTHER_KEYS = (
+    ("`Tab` / `Shift+Tab`", "Move between controls; `Enter` opens a list"),
+    ("`Ctrl+P`", "Command palette: every action, themes"),
+)
 
+KEYS_NOTE = """
 The footer shows the keys that act where the focus is: in a text field `+`, `-` and the
 letters type, so their actions are hidden until you leave it.
 
-Keys can be changed by binding id in `config.toml`, e.g. `[app.keymap]` `pick-model = "o"`.
+Keys can be changed by binding id (the last column) in `config.toml`, e.g. `[app.keymap]`
+`pick-model = "o"`; this table shows the keys as they are now.
 
+"""
+
+CONCEPTS_MARKDOWN = """\
 ## The memory pools
 
 - **Dedicated**: the carve-out, RAM the BIOS hides from the OS for the GPU (fast for the GPU).
@@ -69,12 +73,34 @@ use without "thinking" mode.
 """
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def keys_markdown(keymap: Mapping[str, str]) -> str:
+    """The key table: every command's keys (after `keymap`), what it does, its binding id."""
+    rows = ["## Keys", "", "| Key | Does | Id |", "|---|---|---|"]
+    for command in COMMANDS:
+        keys = " ".join(f"`{key}`" for key in keys_of(command, keymap))
+        rows.append(f"| {_cell(keys)} | {_cell(command.help)} | `{command.id}` |")
+    rows += [f"| {keys} | {does} | |" for keys, does in OTHER_KEYS]
+    return "\n".join(rows) + "\n" + KEYS_NOTE
+
+
+def help_markdown(keymap: Mapping[str, str]) -> str:
+    return INTRO_MARKDOWN + keys_markdown(keymap) + CONCEPTS_MARKDOWN
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys and concepts; Esc, q, ? or F1 close it."""
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape,q,question_mark,f1", "dismiss_help", "Close", id="help.close"),
     ]
+
+    def __init__(self, keymap: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self._keymap = dict(keymap or {})
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
@@ -87,7 +113,7 @@ class HelpScreen(ModalScreen[None]):
                     yield Static(
                         "\n".join(f"• {p}" for p in problems), id="help-problems", markup=False
                     )
-                yield Markdown(HELP_MARKDOWN)
+                yield Markdown(help_markdown(self._keymap), id="help-text")
 
     def on_mount(self) -> None:
         self.query_one("#help-scroll").focus()

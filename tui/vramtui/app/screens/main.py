@@ -6,9 +6,10 @@ receive them through data_bind. Edits come up as the panels' small `Changed` mes
 
 Never behind the keys: every edit builds on the newest question (`latest`) and only marks the
 screen for a commit; one commit per burst of keys takes the newest and runs the fit (a few ms).
-The slower sweep runs off the event loop, one at a time, always for the newest question; until
-it arrives the comparison and the chart say "updating…". So a burst of keys costs one fit per
-commit and at most one sweep in flight, never a replay of every intermediate state.
+The slower sweep runs off the event loop, one at a time, always for the newest question
+(app/sweep.py); until it arrives the comparison and the chart say "updating…". So a burst of
+keys costs one fit per commit and at most one sweep in flight, never a replay of every
+intermediate state. The keys are declared once, with the palette and help, in app/keys.py.
 
 Layout by size (classes set on resize, drawn by vramtui.tcss): `-narrow` under 100 columns
 (tighter controls, compact table), `-wide` from 160 columns (the results in two columns: the
@@ -18,13 +19,12 @@ answer and the comparison on the left, memory and the chart on the right), `-tal
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.reactive import reactive
@@ -34,6 +34,7 @@ from textual.widgets import DataTable, Footer, Header, Input, OptionList, Select
 from textual.worker import get_current_worker
 
 from vramtui.app.clipboard import share
+from vramtui.app.keys import MAIN_BINDINGS, TYPED_KEY_ACTIONS
 from vramtui.app.presets import share_text
 from vramtui.app.probe_context import probe_context
 from vramtui.app.problems import file_problems
@@ -43,12 +44,14 @@ from vramtui.app.screens.preset_flows import export_flow, load_flow, save_flow
 from vramtui.app.screens.probe import ProbeScreen
 from vramtui.app.screens.views import open_cluster, open_exact, toggle_calibration
 from vramtui.app.session import default_scenario, forget_session, save_session
-from vramtui.app.state import Choice, Evaluation, Sweep, context_steps, evaluate, sweep
-from vramtui.app.widgets.chart import ContextChart, chart_data
+from vramtui.app.state import Choice, Evaluation, Sweep, context_steps, evaluate
+from vramtui.app.sweep import SweepRunner
+from vramtui.app.widgets.chart import ContextChart
+from vramtui.app.widgets.chart_view import CHART_TITLE, fit_chart, show_chart
 from vramtui.app.widgets.compare import CarveOutComparison, CompareTable
-from vramtui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel, carve_label
+from vramtui.app.widgets.controls import CarveOutStepper, MachinePanel, SettingsPanel
 from vramtui.app.widgets.model_card import ModelCard
-from vramtui.app.widgets.results import Figures, PoolBars, VerdictBanner, update_static
+from vramtui.app.widgets.results import Figures, PoolBars, VerdictBanner
 from vramtui.core.catalog.entries import DEFAULT_MODEL_REF
 from vramtui.core.errors import VramtuiError
 from vramtui.core.hardware.pools import MachineState
@@ -60,25 +63,7 @@ from vramtui.present.untrusted import plain
 NARROW_WIDTH = 100
 WIDE_WIDTH = 160
 TALL_HEIGHT = 48
-CHART_ROWS = {"short": (9, 24), "tall": (18, 36)}  # (fewest, most) rows in one column
-SWEEP_DELAY_S = 0.15  # the sweep waits for the keys to pause this long
 SESSION_DELAY_S = 1.0  # the session is written this long after the last change
-# Actions bound to keys a text field (or an open list) takes as typing: hidden from the footer
-# and not run while one has focus, so `+` types a plus and `q` a q.
-TYPED_KEY_ACTIONS = frozenset(
-    {
-        "show_help",
-        "pick_model",
-        "carve_out",
-        "context",
-        "save_preset",
-        "load_preset",
-        "export_preset",
-        "copy_share",
-        "probe",
-        "quit",
-    }
-)
 
 
 class ResultsColumn(Vertical):
@@ -94,69 +79,10 @@ class ResultsColumn(Vertical):
 class MainScreen(Screen[None]):
     """Model, machine and settings on the left; verdict, comparison, memory and chart right."""
 
-    BINDINGS = [  # noqa: RUF012
-        Binding("question_mark", "show_help", "Help", key_display="?", id="main.help"),
-        Binding("m", "pick_model", "Model", tooltip="Pick another model", id="pick-model"),
-        Binding(
-            "left,[", "carve_out(-1)", "VRAM-", key_display="←", show=False, id="carve-out-down"
-        ),
-        Binding(
-            "right,]",
-            "carve_out(1)",
-            "Carve-out",
-            key_display="←→",
-            tooltip="Step the BIOS carve-out",
-            id="carve-out-up",
-        ),
-        Binding("minus", "context(-1)", "Ctx-", show=False, id="context-down"),
-        Binding(
-            "plus,equals_sign",
-            "context(1)",
-            "Context",
-            key_display="-+",
-            tooltip="Smaller / larger context",
-            id="context-up",
-        ),
-        Binding(
-            "s", "save_preset", "Save", tooltip="Save this scenario as a preset", id="save-preset"
-        ),
-        Binding(
-            "l", "load_preset", "Load", tooltip="Load a saved scenario preset", id="load-preset"
-        ),
-        Binding("e", "export_preset", "Export", show=False, id="export-preset"),
-        Binding(
-            "y",
-            "copy_share",
-            "Share",
-            show=False,
-            tooltip="Copy a shareable summary",
-            id="copy-share",
-        ),
-        Binding("p", "probe", "Probe", tooltip="Measure a running server", id="probe"),
-        Binding("x", "exact", "Exact", show=False, tooltip="llama.cpp's own dry run", id="exact"),
-        Binding(
-            "c",
-            "cluster",
-            "Cluster",
-            show=False,
-            tooltip="Split over several machines",
-            id="cluster",
-        ),
-        Binding("k", "toggle_calibration", "Calibration", show=False, id="calibration"),
-        Binding(
-            "ctrl+r",
-            "reset",
-            "Reset",
-            show=False,
-            tooltip="Back to the defaults",
-            id="reset-session",
-        ),
-        Binding("q", "quit", "Quit", id="quit-q"),
-        # Shown only while a text field has focus, where q types. The app's own ctrl+q does the
-        # quitting; priority, so that the footer shows this one instead of the app's hidden one.
-        Binding("ctrl+q", "typing_quit", "Quit", key_display="^q", priority=True, id="quit-typing"),
-        Binding("escape", "leave_field", "Leave field", key_display="esc", id="leave-field"),
-    ]
+    # Generated from the one declaration of every command (app/keys.py). Keys a text field
+    # takes as typing are hidden from the footer and idle while one has focus, so `+` types a
+    # plus and `q` a q; ctrl+q and esc show only then.
+    BINDINGS: ClassVar[list[BindingType]] = list(MAIN_BINDINGS)
 
     # repaint=False: the screen itself draws nothing, and a repaint of the screen is a full
     # repaint of every widget (~25 ms); the widgets bound to these refresh themselves.
@@ -171,10 +97,10 @@ class MainScreen(Screen[None]):
         self._mmproj = "auto"  # models opened from the picker pair their projector
         self._latest: Choice | None = None  # the newest question, committed once per burst
         self._commit_pending = False
-        self._sweep_timer: Timer | None = None
-        self._sweeping = False
+        self._sweeps = SweepRunner(self)
         self._session_timer: Timer | None = None
         self._carve_keys: bool | None = None  # whether the footer shows the carve-out keys
+        self._open_error = ""  # why the last model could not be opened (until the next open)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -197,13 +123,14 @@ class MainScreen(Screen[None]):
                 with ResultsColumn(id="results-side"):
                     yield Static("Memory", classes="panel-title")
                     yield PoolBars(id="bars").data_bind(MainScreen.evaluation)
-                    yield Static("Memory against context", id="chart-title", classes="panel-title")
+                    yield Static(CHART_TITLE, id="chart-title", classes="panel-title")
                     yield ContextChart(id="chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.update_choice(self._initial)
         self._commit()
+        self.call_after_refresh(self._update_chart)  # the first commit came before the mount
         if self._pending_ref:
             self.open_model(self._pending_ref)
         problems = file_problems()
@@ -233,20 +160,15 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._fit_chart)
 
     def _fit_chart(self) -> None:
-        """In one column, the chart takes the rows the rest leaves (within bounds), so a
-        screen with room shows all of it at once; in two columns the stylesheet does it."""
+        """In one column the chart takes the rows the rest leaves; in two the stylesheet does."""
         if not self.is_mounted or self.has_class("-wide"):
             return
-        chart = self.query_one(ContextChart)
-        used = sum(
-            self.query_one(f"#results-{part}", ResultsColumn).outer_size.height
-            for part in ("main", "side")
+        fit_chart(
+            self.query_one(ContextChart),
+            self.query_one("#results", VerticalScroll),
+            list(self.query(ResultsColumn)),
+            self.has_class("-tall"),
         )
-        spare = self.query_one("#results", VerticalScroll).content_region.height - used
-        low, high = CHART_ROWS["tall" if self.has_class("-tall") else "short"]
-        want = max(low, min(high, chart.outer_size.height + spare))
-        if want != chart.outer_size.height:
-            chart.styles.height = want
 
     # --- keys: what acts with the current focus ----------------------------------------------
 
@@ -320,12 +242,12 @@ class MainScreen(Screen[None]):
     def watch_choice(self, choice: Choice | None) -> None:
         if choice is None:
             return
-        self.evaluation = evaluate(choice)
+        self.evaluation = self._evaluate(choice)
         subtitle = self._subtitle(choice)
         if subtitle != self.sub_title:
             self.sub_title = subtitle
         if choice.spec is not None:
-            self._schedule_sweep()
+            self._sweeps.schedule()
         self._update_chart()
         if self._has_carve_out() != self._carve_keys:
             self._carve_keys = self._has_carve_out()
@@ -333,6 +255,13 @@ class MainScreen(Screen[None]):
         if self._session_timer is not None:
             self._session_timer.stop()
         self._session_timer = self.set_timer(SESSION_DELAY_S, self._save_session)
+
+    def _evaluate(self, choice: Choice) -> Evaluation:
+        """The fit; with no model open because it failed to open, that failure (not a
+        "loading the model…" that would never end)."""
+        if choice.spec is None and self._open_error:
+            return Evaluation(choice, None, f"{self._open_error}  (press m to pick a model)")
+        return evaluate(choice)
 
     def _save_session(self) -> None:
         self._session_timer = None
@@ -352,69 +281,14 @@ class MainScreen(Screen[None]):
             machine = f"{machine}, detected" if built else f"this machine (detected: {machine})"
         return f"{plain(choice.spec.name) if choice.spec else '…'} on {plain(machine)} · {state.os}"
 
-    # --- the sweep: off the event loop, one at a time, for the newest question ---------------
-
-    def _schedule_sweep(self) -> None:
-        """Start the sweep once the keys pause (the first one right away)."""
-        if self._sweep_timer is not None:
-            self._sweep_timer.stop()
-            self._sweep_timer = None
-        if self.sweep_result is None:
-            self.call_after_refresh(self._start_sweep)
-        else:
-            self._sweep_timer = self.set_timer(SWEEP_DELAY_S, self._start_sweep)
-
-    def _start_sweep(self) -> None:
-        self._sweep_timer = None
-        if not self._sweeping:
-            self._sweeping = True
-            self._run_sweep()
-
-    @work(group="sweep", exit_on_error=False)
-    async def _run_sweep(self) -> None:
-        """Sweep the committed question; when it changed meanwhile and no later start is
-        scheduled, go again at once with the newest (never with the ones in between)."""
-        try:
-            while (choice := self.choice) is not None and choice.spec is not None:
-                if self.sweep_result is not None and self.sweep_result.choice == choice:
-                    return
-                result = await asyncio.to_thread(sweep, choice)
-                if result.choice == self.choice:
-                    self.sweep_result = result
-                    return
-                if self._sweep_timer is not None:
-                    return  # more keys are coming: their own start will pick up the newest
-        finally:
-            self._sweeping = False
-
     def watch_sweep_result(self) -> None:
         self._update_chart()
         self.call_after_refresh(self._fit_chart)  # the table's rows may have come or gone
 
     def _update_chart(self) -> None:
-        """The chart's data: the sweep's curve with this moment's machine and context.
-        The curve does not depend on the context itself, so a context change only moves the
-        marker; anything else makes it stale until the next sweep."""
-        if not self.is_mounted:
-            return
-        chart = self.query_one(ContextChart)
-        title = self.query_one("#chart-title", Static)
-        choice, result = self.choice, self.sweep_result
-        if choice is None or result is None or not result.curve:
-            update_static(title, "Memory against context")
-            return
-        evaluation = self.evaluation
-        fit = evaluation.fit if evaluation is not None else None
-        same = replace(result.choice, settings=choice.settings) == choice
-        chart.set_class(not same, "-stale")
-        chart.data = chart_data(choice.machine, fit, result.curve, choice.settings.ctx_size)
-        where = (
-            f"at the {carve_label(choice.machine.carve_out_bytes)} carve-out"
-            if choice.machine.machine.carve_out_steps and not choice.machine.machine.discrete
-            else f"on {choice.machine.machine.name}"
-        )
-        state = "  [i]updating…[/]" if not same else ""
-        update_static(title, f"Memory against context  [dim]{where}[/]{state}")
+        if self.is_mounted:
+            chart, title = self.query_one(ContextChart), self.query_one("#chart-title", Static)
+            show_chart(chart, title, self.choice, self.evaluation, self.sweep_result)
 
     # --- messages from the panels -------------------------------------------------------------
 
@@ -539,6 +413,10 @@ class MainScreen(Screen[None]):
         card = self.query_one(ModelCard)
         card.loading_bytes = 0
         card.loading_ref = ref
+        if self._open_error:
+            self._open_error = ""
+            if self.choice is not None:
+                self.evaluation = self._evaluate(self.choice)
         self._load_model(ref)
 
     def _header_progress(self, done: int, _total: int) -> None:
@@ -574,11 +452,16 @@ class MainScreen(Screen[None]):
         self.notify(f"Opened {plain(spec.name)}", timeout=3, markup=False)
 
     def _model_failed(self, ref: str, message: str) -> None:
+        """Said once: in the banner when no model is open (nothing else to show there; the
+        comparison and the chart have no sweep on its way, so they stop saying they work),
+        else in a notification over the model still on screen."""
         self.query_one(ModelCard).loading_ref = ""
-        self.notify(message, title="Could not open the model", severity="error", markup=False)
-        if self.choice is not None and self.choice.spec is None:
-            # Nothing to show yet: say why in the banner, and offer the picker.
-            self.evaluation = Evaluation(self.choice, None, f"{message}  (press m to pick a model)")
+        choice = self.choice
+        if choice is not None and choice.spec is None:
+            self._open_error = message
+            self.evaluation = self._evaluate(choice)
+        else:
+            self.notify(message, title="Could not open the model", severity="error", markup=False)
 
     def reload_machines(self) -> None:
         """The machine list again (after a preset installed its own machine)."""

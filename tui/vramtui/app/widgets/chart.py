@@ -141,12 +141,13 @@ class ContextChart(Widget):
     """
 
     data: reactive[ChartData | None] = reactive(None)
+    busy: reactive[bool] = reactive(True)  # a sweep is on its way (else nothing to draw)
 
     def render(self) -> Text:
         data = self.data
         width, height = self.content_size.width, self.content_size.height
         if data is None or not data.points:
-            return Text("working out memory against context…", style="italic")
+            return Text("working out memory against context…" if self.busy else "", style="italic")
         if width < GUTTER + RIGHT + 12 or height < 5:
             return Text("(too small for the chart)", style="italic")
         return ChartPainter(self, data, width, height).paint()

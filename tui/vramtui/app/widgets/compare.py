@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from vramtui.app.state import Choice, Sweep
+from vramtui.app.state import Choice, Sweep, sweep_pending
 from vramtui.app.widgets.results import update_static
 from vramtui.core.advice.recommend import Recommendation, StepRow
 from vramtui.core.sizes import GiB, format_gib, short_tokens
@@ -162,7 +162,7 @@ class CarveOutComparison(Vertical):
     @property
     def stale(self) -> bool:
         """The figures are for an earlier question (a newer sweep is on its way)."""
-        return self.sweep is None or self.sweep.choice != self.choice
+        return self.choice is not None and sweep_pending(self.choice, self.sweep)
 
     def watch_choice(self) -> None:
         self._refresh_all()
@@ -176,7 +176,7 @@ class CarveOutComparison(Vertical):
     def _refresh_all(self) -> None:
         if not self.is_mounted:
             return
-        stale = self.stale and self.choice is not None
+        stale = self.stale
         self.set_class(stale, "-stale")
         title = (
             "Carve-out comparison  [dim](Enter picks a step)[/]"
@@ -196,7 +196,7 @@ class CarveOutComparison(Vertical):
         if rec is None or self.choice is None:
             if table.row_count:
                 table.clear()
-            update_static(words, "working out every carve-out step…" if self.choice else "")
+            update_static(words, "working out every carve-out step…" if self.stale else "")
             alt.display = False
             return
         if self.has_carve_out:
