@@ -1,10 +1,11 @@
-# Two commands for a newcomer: `make run` (set up, open the app) and `make test` (set up, run every test).
+# Two commands for a newcomer: `make run` (set up, open the app) and `make test` (set up, run every
+# test that needs no compiler). `make test-oracle` builds llama.cpp's RPC oracle, runs its tests.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean setup rpc-oracle
+.PHONY: run test test-oracle lint bench clean setup rpc-oracle
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +20,17 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/vramtui $(ARGS)
 
-# Every test: the llama.cpp RPC oracle is built first where a C++ compiler allows (minutes the
-# first time, then cached); without it tests/rpc skip and say why.
+# Every test that needs no compiler; the tests marked rpc_oracle (tests/rpc, the MoE placement's
+# device split) run where the RPC oracle is built and otherwise skip in one line saying that
+# `make test-oracle` builds it. TEST_ARGS adds pytest options (CI leaves the oracle's tests out).
+TEST_ARGS ?=
 test: $(STAMP)
-	@$(MAKE) --no-print-directory rpc-oracle PYTHON=$(PYTHON) || \
-	  echo "make test: the RPC oracle could not be built; tests/rpc will skip (see above)"
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=15 $(TEST_ARGS)
+
+# The tests held to llama.cpp's RPC backend: builds it first (once; 7-30 minutes with a C++
+# compiler, then cached), then runs every test marked rpc_oracle, failing any it cannot run.
+test-oracle: $(STAMP) rpc-oracle
+	VRAMTUI_REQUIRE_RPC_ORACLE=1 $(BIN)/python -m pytest -n 2 -q --durations=5 -m rpc_oracle
 
 lint: $(STAMP)
 	$(BIN)/ruff check tui tests bench

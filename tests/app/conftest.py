@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
+from tests.support.waiting import record_notifications, wait_until
 from vramtui.app.app import VramtuiApp
 from vramtui.app.factory import create_app
 from vramtui.app.screens.main import MainScreen
-from vramtui.app.sweep import SWEEP_DELAY_S
 
 # The app opens on the machine it runs on; tests pin the ZBook article's laptop so that what they
 # does not depend on the machine running them.
@@ -24,6 +25,12 @@ MACHINES: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _notifications_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read what the app said from a record, not from toasts that time out."""
+    record_notifications(monkeypatch)
+
+
 def make_app(**kwargs: object) -> VramtuiApp:
     kwargs.setdefault("discover", False)
     if "preset" not in kwargs:
@@ -31,14 +38,26 @@ def make_app(**kwargs: object) -> VramtuiApp:
     return create_app(**kwargs)  # type: ignore[arg-type]
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    """Let workers (model reads, the carve-out sweep) finish and the screen repaint.
+def idle(pilot: Pilot[None]) -> bool:
+    """Nothing left to do: no worker running and, on the main screen, no edit waiting to be
+    committed, no carve-out sweep waiting to start or running, and the sweep on screen is for
+    the question on screen."""
+    if any(worker.is_running for worker in pilot.app.workers):
+        return False
+    screen = pilot.app.screen
+    if not isinstance(screen, MainScreen):
+        return True
+    choice, result = screen.choice, screen.sweep_result
+    swept = (
+        choice is None or choice.spec is None or (result is not None and result.choice == choice)
+    )
+    pending = screen._commit_pending or screen._sweep_timer is not None or screen._sweeping
+    return swept and not pending
 
-    The sweep starts SWEEP_DELAY_S after the last change, so wait that out first.
-    """
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(SWEEP_DELAY_S + 0.1)
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let workers (model reads, the carve-out sweep) finish and the screen repaint."""
+    await wait_until(pilot, lambda: idle(pilot), "the app settling")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 

@@ -7,6 +7,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.app.conftest import main_screen, make_app, settle
+from tests.support.waiting import wait_until
 from vramtui.app.screens.exact import ExactScreen
 
 pytest.importorskip("xllamacpp", reason="exact mode needs the optional xllamacpp package")
@@ -20,11 +21,8 @@ async def test_exact_mode_shows_llama_cpp_beside_the_instant_estimate() -> None:
         assert choice is not None and choice.spec is not None
         screen = ExactScreen(choice.spec, choice.settings)
         await app.push_screen(screen)
-        for _ in range(100):  # the dry run takes a few seconds on a loaded machine
-            await pilot.pause(0.2)
-            if screen.query_one("#exact-table", DataTable).row_count:
-                break
         table = screen.query_one("#exact-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count, "llama.cpp's dry run")
         assert table.row_count == 4  # model, context, compute, total
         model_row = table.get_row_at(0)
         assert model_row[0] == "model" and model_row[1] == model_row[2]  # equal to the MiB

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
 from textual.widgets import Input, OptionList, Static
 
 from tests.app.conftest import ZBOOK_MACHINE, main_screen, make_app, settle
+from tests.support.waiting import notifications as notified
 from vramtui.app.clipboard import SHARE_FILE, available_tools, share
 from vramtui.app.screens.dialogs import PickOne
 from vramtui.app.screens.help import HelpScreen
@@ -26,8 +29,8 @@ from vramtui.core.sizes import GiB
 BUNDLED = Path(__file__).resolve().parents[2] / "presets"
 
 
-def notifications(app: object) -> list[str]:
-    return [n.message for n in app._notifications]  # type: ignore[attr-defined]
+def notifications(app: App[Any]) -> list[str]:
+    return [sent.message for sent in notified(app)]
 
 
 def user_machine(ident: str = "my-box", name: str = "My box", ram: int = 128) -> Path:

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable, Digits, Input, Label
 
 from tests.app.conftest import ZBOOK_MACHINE, main_screen, make_app, settle
+from tests.support.waiting import notifications
 from vramtui.app.config import saved_theme
 from vramtui.app.recent import load_recent
 from vramtui.app.screens.help import HelpScreen
@@ -128,7 +129,7 @@ async def test_an_unknown_model_typed_in_the_picker_is_a_notification() -> None:
         await settle(pilot)
         screen = main_screen(app)
         assert screen.choice is not None and screen.choice.model_ref == DEFAULT_MODEL_REF
-        messages = [n.message for n in app._notifications]
+        messages = [sent.message for sent in notifications(app)]
         assert any("no-such-model-xyz" in m for m in messages), messages
 
 

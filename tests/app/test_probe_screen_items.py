@@ -4,19 +4,17 @@ start a server. Against an OpenAI-compatible server double on loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
 from tests.support.probe_doubles import free_port, openai_double, serve
+from tests.support.waiting import PATIENT_PROBE, wait_until
 from vramtui.app.config import saved_probe_url
 from vramtui.app.screens.dialogs import PickOne
 from vramtui.app.screens.probe import ProbeScreen
-from vramtui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
+from vramtui.core.probe.results import Prediction, ProbeResult
 
-T = ProbeTimeouts(connect=1, first_token=5, total=10, request=3)
+T = PATIENT_PROBE
 NOWHERE = {"llamacpp": 0}  # filled with a free port per test: nothing listens there
 
 
@@ -36,14 +34,6 @@ def quiet_screen(**kwargs: object) -> ProbeScreen:
     return ProbeScreen(ports=ports, timeouts=T, save_history=False, **kwargs)  # type: ignore[arg-type]
 
 
-async def until(pilot: Pilot[None], check: Callable[[], bool], tries: int = 300) -> None:
-    for _ in range(tries):
-        if check():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
-
-
 def prompts(options: OptionList) -> list[str]:
     return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
 
@@ -52,7 +42,9 @@ async def test_no_server_says_how_to_start_one() -> None:
     screen = quiet_screen()
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
-        await until(pilot, lambda: "No server" in str(screen.query_one("#probe-text").render()))
+        await wait_until(
+            pilot, lambda: "No server" in str(screen.query_one("#probe-text").render())
+        )
         text = str(screen.query_one("#probe-text", Static).render())
         for line in ("llama-server -m", "lms server start", "ollama serve"):
             assert line in text
@@ -64,11 +56,11 @@ async def test_any_address_is_probed_and_remembered() -> None:
         app = Host(screen)
         async with app.run_test(size=(120, 36)) as pilot:
             options = screen.query_one("#probe-servers", OptionList)
-            await until(pilot, lambda: "no server found" in " ".join(prompts(options)))
+            await wait_until(pilot, lambda: "no server found" in " ".join(prompts(options)))
             field = screen.query_one("#probe-url", Input)
             field.focus()
             await pilot.press(*f"127.0.0.1:{double.port}", "enter")
-            await until(pilot, lambda: "local-model" in " ".join(prompts(options)))
+            await wait_until(pilot, lambda: "local-model" in " ".join(prompts(options)))
             assert double.url in prompts(options)[0]
         assert saved_probe_url() == double.url
         # Next time the address is there already, and so is its server.
@@ -77,7 +69,7 @@ async def test_any_address_is_probed_and_remembered() -> None:
         async with app.run_test(size=(120, 36)) as pilot:
             assert again.query_one("#probe-url", Input).value == double.url
             options = again.query_one("#probe-servers", OptionList)
-            await until(pilot, lambda: "local-model" in " ".join(prompts(options)))
+            await wait_until(pilot, lambda: "local-model" in " ".join(prompts(options)))
 
 
 async def test_a_bad_address_explains_itself() -> None:
@@ -100,11 +92,11 @@ async def test_enter_on_the_server_row_measures_its_model() -> None:
         app = Host(screen)
         async with app.run_test(size=(120, 36)) as pilot:
             options = screen.query_one("#probe-servers", OptionList)
-            await until(pilot, lambda: options.option_count >= 2)
+            await wait_until(pilot, lambda: options.option_count >= 2)
             options.focus()
             options.highlighted = 0  # the server's own row, not a model
             await pilot.press("enter")
-            await until(pilot, lambda: screen.result is not None)
+            await wait_until(pilot, lambda: screen.result is not None)
             assert screen.result is not None and screen.result.model == "local-model"
 
 
@@ -127,19 +119,19 @@ async def test_another_model_than_the_one_on_screen_is_measured_only_when_confir
         app = Host(screen)
         async with app.run_test(size=(120, 36)) as pilot:
             options = screen.query_one("#probe-servers", OptionList)
-            await until(pilot, lambda: options.option_count >= 2)
+            await wait_until(pilot, lambda: options.option_count >= 2)
             options.focus()
             options.highlighted = 1
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, PickOne))
+            await wait_until(pilot, lambda: isinstance(app.screen, PickOne))
             assert "local-model" in str(app.screen.query_one(".dialog-title").render())
             await pilot.press("down", "enter")  # Cancel
             await pilot.pause()
             assert app.screen is screen and not screen.running and screen.result is None
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, PickOne))
+            await wait_until(pilot, lambda: isinstance(app.screen, PickOne))
             await pilot.press("enter")  # Measure it anyway
-            await until(pilot, lambda: screen.result is not None)
+            await wait_until(pilot, lambda: screen.result is not None)
             await pilot.pause()
             # Measured, but not set against the prediction for another model.
             note = str(screen.query_one("#probe-note", Static).render())

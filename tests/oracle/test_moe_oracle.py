@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rpc.oracle import BUILD_HINT, fit_print, oracle_available, rpc_servers
+from tests.rpc.oracle import fit_print, rpc_servers
 from vramtui.core.estimate import llama_dry_run
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.memory import estimate_memory
@@ -137,10 +137,7 @@ RPC_CASES = [
 
 @pytest.fixture(scope="module")
 def rpc_endpoint() -> object:
-    if not oracle_available():
-        if os.environ.get("VRAMTUI_REQUIRE_RPC_ORACLE"):
-            pytest.fail(BUILD_HINT)
-        pytest.skip(BUILD_HINT)
+    """One ggml-rpc-server on loopback; tests/conftest.py skips its tests without the build."""
     with rpc_servers(1) as endpoints:
         yield endpoints
 

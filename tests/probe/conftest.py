@@ -13,14 +13,21 @@ import pytest
 
 from tests.support.probe_doubles import free_port
 from tests.support.tiny_llama import LlamaServer, write_tiny_llama
+from tests.support.waiting import WAIT_S, record_notifications
 
 # No test here may take long: past this, the process dumps every thread's stack and exits, so a
-# hang fails loudly instead of blocking CI.
-HANG_GUARD_S = 60.0
+# hang fails loudly instead of blocking CI. Past every wait's own bound, so a wait that runs out
+# fails with its own message first.
+HANG_GUARD_S = 2 * WAIT_S
 SERVER_N_CTX = 2048
 # How soon after a cancelled probe the server's slot must be free again: far less than the
 # hundreds of tokens the cancelled runs ask for take to generate.
 SLOT_IDLE_WITHIN_S = 2.0
+
+
+@pytest.fixture(autouse=True)
+def _notifications_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    record_notifications(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

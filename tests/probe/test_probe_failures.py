@@ -19,6 +19,7 @@ from tests.support.probe_doubles import (
     openai_double,
     serve,
 )
+from tests.support.waiting import WAIT_S, wait_for
 from vramtui.cli.main import main
 from vramtui.core.errors import ProbeError
 from vramtui.core.probe.http import MAX_LINE_BYTES, normalize_url
@@ -285,14 +286,11 @@ async def test_cancel_while_asking_drops_the_connection_and_sends_nothing_more()
     patient = ProbeTimeouts(connect=1, first_token=10, total=20, request=10)
     with serve(d):
         task = asyncio.create_task(run_probe(d.url, "openai", timeouts=patient))
-        for _ in range(250):
-            if d.requests:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: d.requests, "the model list request")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert await asyncio.to_thread(hung_up.wait, 2)
+        assert await asyncio.to_thread(hung_up.wait, WAIT_S)
     assert [r.path for r in d.requests] == ["/v1/models"]
 
 

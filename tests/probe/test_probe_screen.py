@@ -8,19 +8,19 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList
 from textual.worker import WorkerState
 
 from tests.support.probe_doubles import Conn, Double, Request, free_port, openai_double, serve
 from tests.support.tiny_llama import LlamaServer
+from tests.support.waiting import PATIENT_PROBE, notifications, wait_until
 from vramtui.app.screens.probe import ProbeScreen
 from vramtui.core.probe.history import load_history
-from vramtui.core.probe.results import Prediction, ProbeResult, ProbeTimeouts
+from vramtui.core.probe.results import Prediction, ProbeResult
 
 pytestmark = pytest.mark.server
 
-T = ProbeTimeouts(connect=1, first_token=10, total=20, request=3)
+T = PATIENT_PROBE
 
 
 class Host(App[None]):
@@ -33,14 +33,6 @@ class Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.probe, callback=self.dismissed.append)
-
-
-async def _until(pilot: Pilot[None], check: Callable[[], bool], tries: int = 300) -> None:
-    for _ in range(tries):
-        if check():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
 
 
 def _cells(table: DataTable[object]) -> dict[str, list[str]]:
@@ -63,7 +55,7 @@ async def test_streams_and_shows_result_beside_prediction(llama_server: LlamaSer
     )
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
-        await _until(pilot, lambda: screen.result is not None)
+        await wait_until(pilot, lambda: screen.result is not None)
         await pilot.pause()
         result = screen.result
         assert result is not None and result.tokens_generated == 48
@@ -100,7 +92,7 @@ async def test_escape_cancels_mid_stream(
     screen = _SlowReader(llama_server.url, "llamacpp", max_tokens=1800, timeouts=T)
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
-        await _until(pilot, lambda: screen.streamed_tokens >= 2)  # it is streaming
+        await wait_until(pilot, lambda: screen.streamed_tokens >= 2)  # it is streaming
         worker = screen._probe
         assert worker is not None and worker.state == WorkerState.RUNNING
         await pilot.press("escape")
@@ -108,7 +100,7 @@ async def test_escape_cancels_mid_stream(
         assert worker.is_cancelled
         assert app.dismissed == [None]  # no complete result
         assert app.screen is not screen
-        await _until(pilot, lambda: worker.state == WorkerState.CANCELLED)
+        await wait_until(pilot, lambda: worker.state == WorkerState.CANCELLED)
         assert screen.result is None and screen.streamed_tokens < 1800
         # The stream closed at once: the server let go of the slot.
         assert await slot_idle()
@@ -122,14 +114,14 @@ async def test_picks_a_detected_model(llama_server: LlamaServer) -> None:
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
         options = screen.query_one("#probe-servers", OptionList)
-        await _until(pilot, lambda: options.option_count >= 2)
+        await wait_until(pilot, lambda: options.option_count >= 2)
         assert "llamacpp" in str(options.get_option_at_index(0).prompt)
         assert str(llama_server.model_path) in str(options.get_option_at_index(1).prompt)
         assert screen.result is None  # nothing runs before a choice
         options.focus()
         options.highlighted = 1
         await pilot.press("enter")
-        await _until(pilot, lambda: screen.result is not None)
+        await wait_until(pilot, lambda: screen.result is not None)
         assert screen.result is not None and screen.result.tokens_generated == 8
     assert load_history() == []
 
@@ -146,9 +138,9 @@ async def test_errors_become_notifications() -> None:
         screen = ProbeScreen(d.url, "openai", timeouts=T)
         app = Host(screen)
         async with app.run_test(size=(120, 36)) as pilot:
-            await _until(pilot, lambda: bool(app._notifications))
-            await _until(pilot, lambda: not screen.running)
-            (note,) = list(app._notifications)
+            await wait_until(pilot, lambda: notifications(app))
+            await wait_until(pilot, lambda: not screen.running)
+            (note,) = notifications(app)
             assert "malformed stream" in note.message and d.url in note.message
             assert note.severity == "error"
             assert screen.result is None
@@ -159,6 +151,6 @@ async def test_refused_server_is_a_notification() -> None:
     screen = ProbeScreen(url, "openai", timeouts=T)
     app = Host(screen)
     async with app.run_test(size=(120, 36)) as pilot:
-        await _until(pilot, lambda: bool(app._notifications))
-        (note,) = list(app._notifications)
+        await wait_until(pilot, lambda: notifications(app))
+        (note,) = notifications(app)
         assert "connection refused" in note.message

