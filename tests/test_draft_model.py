@@ -80,9 +80,10 @@ def test_a_draft_of_another_vocabulary_is_refused() -> None:
 
 
 def test_cli_estimate_check_and_copied_command(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["estimate", MAIN, "-c", "8K", "--json"]) == 0
+    unified = ["--machine", "framework-desktop-128gb"]  # a GPU that holds all layers of both
+    assert main(["estimate", MAIN, *unified, "-c", "8K", "--json"]) == 0
     plain = json.loads(capsys.readouterr().out)
-    assert main(["estimate", MAIN, "-c", "8K", "--model-draft", DRAFT, "--json"]) == 0
+    assert main(["estimate", MAIN, *unified, "-c", "8K", "--model-draft", DRAFT, "--json"]) == 0
     drafted = json.loads(capsys.readouterr().out)
     draft = estimate_memory(_spec(DRAFT), draft_settings(RuntimeSettings(ctx_size=8192)))
     total = drafted["total_device_bytes"] + drafted["total_host_bytes"]

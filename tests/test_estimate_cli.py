@@ -29,7 +29,8 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, obje
 
 
 def test_json_has_the_documented_keys(qwen3_32b: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = _json(capsys, ["estimate", str(qwen3_32b), "-c", "16384", "--json"])
+    gpu = ["--machine", "hp-zbook-ultra-g1a-64gb"]  # a GPU machine (Vulkan), not the detected one
+    data = _json(capsys, ["estimate", str(qwen3_32b), "-c", "16384", *gpu, "--json"])
     for key in (
         "weights_bytes",
         "weights_device_bytes",
@@ -42,6 +43,8 @@ def test_json_has_the_documented_keys(qwen3_32b: Path, capsys: pytest.CaptureFix
         "total_host_bytes",
         "model",
         "settings",
+        "machine",
+        "machine_source",
     ):
         assert key in data, key
     model = data["model"]
@@ -92,4 +95,50 @@ def test_bad_settings_exit_2(qwen3_32b: Path, capsys: pytest.CaptureFixture[str]
 
 def test_missing_model_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["estimate", str(tmp_path / "nope.gguf")]) == 2
+    assert capsys.readouterr().err.startswith("vramtui:")
+
+
+SCENARIOS = [
+    [],  # the machine the tests run on, as detected (a GPU-less CI box gets the CPU build)
+    # check needs the carve-out of a machine with BIOS steps; the breakdown does not
+    ["--machine", "hp-zbook-ultra-g1a-64gb", "--carve-out", "512M", "--runtime", "lmstudio"],
+    ["--machine", "hp-zbook-ultra-g1a-64gb", "--carve-out", "32G"],
+    ["--machine", "desktop-rtx-3060"],  # a discrete card: layers offloaded as llama.cpp --fit
+    ["--machine", "framework-desktop-128gb", "--carve-out", "8G", "--backend", "cpu"],
+]
+
+
+@pytest.mark.parametrize("model", ["glm-4.7-flash:Q4_K_M", "qwen3-vl-32b:Q6_K"])
+@pytest.mark.parametrize("machine", SCENARIOS)
+def test_estimate_and_check_give_one_breakdown(
+    model: str, machine: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same scenario gives the same buffers, compute included, in estimate and check."""
+    argv = [model, "-c", "16K", *machine, "--json"]
+    est = _json(capsys, ["estimate", *argv])
+    main(["check", *argv])
+    chk = json.loads(capsys.readouterr().out)
+    assert est["compute_device_bytes"] == chk["estimate"]["compute_device_bytes"]
+    assert est["compute_host_bytes"] == chk["estimate"]["compute_host_bytes"]
+    breakdown = {k: v for k, v in est.items() if k in chk["estimate"]}
+    assert breakdown == chk["estimate"]
+    assert (est["machine"], est["machine_source"]) == (chk["machine"], chk["machine_source"])
+    assert est["backend"] == chk["backend"]
+    assert est["machine_source"] == ("given" if machine else "detected")
+
+
+def test_estimate_says_which_machine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "glm-4.7-flash:Q4_K_M", "--machine", "desktop-rtx-4090"]) == 0
+    out = capsys.readouterr().out
+    assert "machine: Desktop PC, RTX 4090 24 GB + 64 GB RAM (--machine; windows, cuda" in out
+    assert main(["estimate", "glm-4.7-flash:Q4_K_M", "--machine", "apple-m4-16gb", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["machine"], data["backend"], data["os"]) == ("apple-m4-16gb", "metal", "macos")
+    # A backend the machine cannot run is refused, as check refuses it.
+    assert (
+        main(
+            ["estimate", "glm-4.7-flash:Q4_K_M", "--machine", "apple-m4-16gb", "--backend", "cuda"]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.startswith("vramtui:")

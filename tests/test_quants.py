@@ -216,3 +216,55 @@ def test_bad_models_exit_2_with_one_line(
 ) -> None:
     code, _, err = _run(capsys, "quants", model, *ZBOOK_SETUP)
     assert code == 2 and err.count("\n") == 1 and words in err
+
+
+ZBOOK_16K_LMSTUDIO = ["--machine", "hp-zbook-ultra-g1a-64gb", "--runtime", "lmstudio", "-c", "16K"]
+
+
+def test_without_a_carve_out_each_quant_is_rated_at_its_best_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No --carve-out: every quant at the step `recommend` picks for it, so the answer is the
+    2026-02-02 article's (Q5_K_M at 16K under LM Studio), not the preset's 512 MiB default."""
+    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *ZBOOK_16K_LMSTUDIO, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["largest_clean"] == "Q5_K_M"
+    assert data["carve_out_choice"] == "best_step" and data["carve_out_bytes"] is None
+    assert data["largest_clean_carve_out_bytes"] == 32 << 30
+    rows = {r["quant"]: r for r in data["quants"]}
+    for q in QUANTS:
+        _, rec, _ = _run(capsys, "recommend", f"qwen3-vl-32b:{q}", *ZBOOK_16K_LMSTUDIO, "--json")
+        step = json.loads(rec)["recommended_carve_out_bytes"]
+        assert rows[q]["carve_out_bytes"] == step, q  # the step recommend stars
+    # Q8_0 loads at no step: no step named, and no speed or RAM left.
+    q8 = rows["Q8_0"]
+    assert q8["verdict"] == "will_not_fit" and q8["carve_out_bytes"] is None
+    assert q8["decode_tokens_per_second"] is None and q8["system_ram_left_bytes"] is None
+    # The same quant checked at its step gives the same figures.
+    _, chk, _ = _run(
+        capsys, "check", "qwen3-vl-32b:Q5_K_M", *ZBOOK_16K_LMSTUDIO, "--carve-out", "32G", "--json"
+    )
+    checked = json.loads(chk)
+    assert rows["Q5_K_M"]["verdict"] == checked["verdict"]
+    assert rows["Q5_K_M"]["system_ram_left_bytes"] == checked["system_ram_left_bytes"]
+    code, out, _ = _run(capsys, "quants", "qwen3-vl-32b", *ZBOOK_16K_LMSTUDIO)
+    assert code == 0 and "best BIOS carve-out step" in out
+    cells = {c[0]: c for c in (line.lstrip("* ").split() for line in out.splitlines()) if c}
+    assert cells["Q5_K_M"][3:5] == ["32", "GiB"]
+    assert next(line for line in out.splitlines() if line.startswith("*")).split()[1] == "Q5_K_M"
+    assert cells["Q8_0"][3:5] == ["-", "no"]  # no step loads it: will not fit
+    assert "Q5_K_M (23.21 GB) at a 32 GiB carve-out" in out
+
+
+def test_a_given_carve_out_rates_every_quant_there(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["glm-4.7-flash", "--machine", "hp-zbook-ultra-g1a-64gb"]
+    code, out, _ = _run(capsys, "quants", *base, "--json")
+    best = json.loads(out)
+    assert code == 0 and best["largest_clean"] is not None
+    code, out, _ = _run(capsys, "quants", *base, "--carve-out", "512M", "--json")
+    given = json.loads(out)
+    assert code == 1 and given["largest_clean"] is None  # everything spills at 512 MiB
+    assert given["carve_out_choice"] == "given" and given["carve_out_bytes"] == 512 << 20
+    assert {r["carve_out_bytes"] for r in given["quants"]} == {512 << 20}
+    code, out, _ = _run(capsys, "quants", *base, "--carve-out", "512M")
+    assert "No quant runs cleanly here" in out and "carve-out 512 MiB" in out

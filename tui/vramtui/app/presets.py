@@ -16,6 +16,9 @@ from vramtui.core.hardware.embedded import definition_for
 from vramtui.core.scenario.files import Scenario, scenario_to_toml
 from vramtui.core.scenario.resolve import ResolvedScenario, scenario_args, scenario_state
 from vramtui.core.sizes import format_gib, format_tokens, size_arg
+from vramtui.present.untrusted import plain
+
+SHARE_LINE_LIMIT = 2000  # characters of one comment line (a long check command fits)
 
 
 def resolved_from_choice(choice: Choice) -> ResolvedScenario:
@@ -30,7 +33,9 @@ def check_command(choice: Choice) -> str:
 
 
 def share_text(evaluation: Evaluation) -> str:
-    """A few lines a user can paste in a chat or an issue."""
+    """A text a user can paste in a chat or an issue, and that `vramtui preset import` takes
+    as it is: the scenario's TOML, with the answer and the instructions as TOML comments above
+    it (each comment one line of harmless characters, whatever the model's name holds)."""
     choice = evaluation.choice
     state = choice.machine
     name = choice.spec.name if choice.spec else choice.model_ref
@@ -44,20 +49,24 @@ def share_text(evaluation: Evaluation) -> str:
     else:
         lines.append(f"  verdict: {fit.verdict.label}")
         lines.extend(f"  - {reason.message}" for reason in fit.reasons)
+        # As in check: a model that will not fit has no speed and no RAM left to state.
+        left = f", RAM left for the OS {format_gib(fit.system_ram_left_bytes)}" if fit.runs else ""
         lines.append(
             f"  GPU dedicated {format_gib(fit.dedicated_used_bytes)}, shared "
-            f"{format_gib(fit.shared_used_bytes)}, RAM left for the OS "
-            f"{format_gib(fit.system_ram_left_bytes)}"
+            f"{format_gib(fit.shared_used_bytes)}{left}"
         )
-        lines.append(
-            f"  ~{fit.speed.decode_tokens_per_second:.1f} tok/s, first token in "
-            f"{fit.speed.time_to_first_token_s:.2f} s"
-        )
+        if fit.runs:
+            lines.append(
+                f"  ~{fit.speed.decode_tokens_per_second:.1f} tok/s, first token in "
+                f"{fit.speed.time_to_first_token_s:.2f} s"
+            )
     lines.append(f"  {check_command(choice)}")
-    lines.append("  (estimated by vramtui; the preset below imports with `vramtui preset import`)")
-    lines.append("")
-    lines.append(scenario_to_toml(scenario_from_choice(choice, "shared")).rstrip())
-    return "\n".join(lines)
+    lines.append("  (estimated by vramtui)")
+    lines.append("To import this scenario: save this whole text as a file, e.g. shared.toml,")
+    lines.append("then run `vramtui preset import shared.toml`.")
+    comments = "\n".join(f"# {plain(line, SHARE_LINE_LIMIT)}".rstrip() for line in lines)
+    preset = default_preset_name(choice) or "shared"
+    return comments + "\n\n" + scenario_to_toml(scenario_from_choice(choice, preset))
 
 
 def scenario_from_choice(choice: Choice, name: str) -> Scenario:

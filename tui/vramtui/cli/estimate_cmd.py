@@ -1,18 +1,26 @@
-"""`vramtui estimate MODEL [settings]`: the memory breakdown by place and kind."""
+"""`vramtui estimate MODEL [machine and settings flags]`: the memory breakdown by place and kind.
+
+The breakdown is the one `vramtui check` judges for the same scenario: the machine (`--machine`,
+a preset's, else this machine as `vramtui detect` finds it) decides the backend (a GPU-less
+machine gets llama.cpp's CPU build) and, with the runtime, the settings the estimate cannot
+know (flash attention "auto"), and a discrete card's automatic layer offload; the fit computes
+it (`evaluate_fit`), so the figures here and the verdict there come from one estimate.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vramtui.cli.common import (
+    add_machine_args,
     add_model_args,
     add_runtime_args,
     console,
     guarded,
     print_json,
     remote_args,
-    resolve_model_and_settings,
+    resolve_from_args,
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from vramtui.core.estimate.breakdown import MemoryBreakdown
@@ -20,17 +28,15 @@ from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.vocab import BufferKind, ExitCode, Place
 from vramtui.present import untrusted
 
+if TYPE_CHECKING:
+    from vramtui.core.scenario.resolve import ResolvedScenario
+
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("estimate", help="memory a runtime needs for a model at given settings")
     add_model_args(p)
+    add_machine_args(p, carve=True)
     add_runtime_args(p)
-    p.add_argument(
-        "--backend",
-        choices=("cpu", "gpu"),
-        default="gpu",
-        help="gpu: a GPU backend (Vulkan/ROCm/CUDA/Metal); cpu: llama.cpp's CPU build",
-    )
     p.add_argument("--json", action="store_true", help="one JSON object, integer bytes")
     add_exact_arg(p)
     p.set_defaults(handler=guarded(run))
@@ -48,25 +54,51 @@ def estimate_json(spec: ModelSpec, bd: MemoryBreakdown) -> dict[str, Any]:
     return data
 
 
+def _machine_json(resolved: ResolvedScenario, backend: str) -> dict[str, Any]:
+    st = resolved.state
+    return {
+        "machine": st.machine.id,
+        "machine_source": resolved.machine_source,
+        "os": st.os,
+        "backend": backend,
+        "runtime": st.runtime,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    from vramtui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: keeps startup fast
+    from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415 - lazy: keeps startup fast
     from vramtui.core.model.draft import with_draft  # noqa: PLC0415 - lazy: keeps startup fast
     from vramtui.core.model.source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
 
     require_exact(args)
-    model, mmproj, settings = resolve_model_and_settings(args)
-    spec = with_draft(open_model(model, mmproj=mmproj, **remote_args(args)), settings.model_draft)
-    bd = estimate_memory(spec, settings, backend=args.backend)
+    resolved = resolve_from_args(args)
+    settings, state = resolved.settings, resolved.state
+    spec = with_draft(
+        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
+        settings.model_draft,
+    )
+    # The fit's own breakdown: its settings resolution, backend and layer offload.
+    fit = evaluate_fit(spec, settings, state)
+    bd = fit.breakdown
     report = exact_report_for(args, spec, settings)
     if args.json:
-        data = estimate_json(spec, bd)
+        data = estimate_json(spec, bd) | _machine_json(resolved, fit.backend)
         if report is not None:
             data["exact"] = report
         print_json(data)
         return ExitCode.OK
     _print_table(spec, bd)
+    console().print(untrusted.text(_machine_line(resolved, fit.backend), limit=400))
     print_exact(report, approximate=bd.approximate and not spec.synthesized)
     return ExitCode.OK
+
+
+def _machine_line(resolved: ResolvedScenario, backend: str) -> str:
+    """Which machine the breakdown is for, and where that machine came from."""
+    st = resolved.state
+    source = {"given": "--machine", "preset": "from the preset", "detected": "detected"}
+    where = source.get(resolved.machine_source, resolved.machine_source)
+    return f"machine: {st.machine.name} ({where}; {st.os}, {backend} backend, {st.runtime})"
 
 
 def _mib(n: int) -> str:

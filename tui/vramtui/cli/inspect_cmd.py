@@ -15,6 +15,7 @@ from vramtui.cli.common import (
     remote_args,
     resolve_model_and_settings,
 )
+from vramtui.core.estimate.memory import projector_size
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray
 from vramtui.core.model.source import open_model
 from vramtui.core.sizes import format_bytes
@@ -145,12 +146,16 @@ def inspect_data(spec: ModelSpec) -> dict[str, Any]:
     if spec.mmproj is not None:
         mm = spec.mmproj
         projector_type = mm.metadata.get("clip.projector_type")
+        size = projector_size(mm)
         data["mmproj"] = {
             "name": mm.name,
             "source": mm.source,
             "projector_type": projector_type if isinstance(projector_type, str) else None,
             "n_params": mm.n_params,
-            "weights_bytes": mm.weights_bytes,
+            "weights_bytes": size.weights_bytes,
+            # its compute graph for one image, and both: the "projector" of check and estimate
+            "compute_bytes": size.compute_bytes,
+            "loaded_bytes": size.loaded_bytes,
             "file_size_bytes": mm.file_size,
         }
     return data
@@ -193,7 +198,12 @@ def render(data: dict[str, Any]) -> None:
     mm = data["mmproj"]
     if mm:
         kind = f", {mm['projector_type']}" if mm["projector_type"] else ""
-        row("projector", f"{mm['name']} ({format_bytes(mm['file_size_bytes'])}{kind})")
+        row("projector", f"{mm['name']} ({format_bytes(mm['file_size_bytes'])} file{kind})")
+        row(
+            "projector loaded",
+            f"{format_bytes(mm['loaded_bytes'])} ({format_bytes(mm['weights_bytes'])} weights + "
+            f"{format_bytes(mm['compute_bytes'])} compute for one image)",
+        )
     else:
         row("projector", "none")
     if data["synthesized"] and not data["notes"]:

@@ -3,7 +3,9 @@
 MODEL is a catalog family (`qwen3-vl-32b`), `hf:ORG/REPO[@REV]` (its GGUF files and sizes from
 the Hub's listing; headers read per quant, cached) or a local folder holding several quants.
 One row per quant on the machine (`--machine`, else this machine as `vramtui detect` finds it)
-at the settings given; the largest that runs cleanly is marked.
+at the settings given; the largest that runs cleanly is marked. Without a carve-out (from
+`--carve-out` or the preset), each quant is judged at the BIOS step where it runs best (the
+step `vramtui recommend` picks for it), shown per row; with one, every quant at that step.
 
 Exit codes: 0 some quant runs cleanly, 1 some loads but only with warnings, 3 none loads,
 2 bad input.
@@ -36,6 +38,7 @@ from vramtui.present.untrusted import plain
 if TYPE_CHECKING:
     from vramtui.core.advice.quants import QuantLadder, QuantRow
     from vramtui.core.hardware.pools import MachineState
+    from vramtui.core.scenario.resolve import ResolvedScenario
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -83,17 +86,33 @@ def run_quants(args: argparse.Namespace) -> int:
         check_draft_pair(spec, draft)
         return replace(spec, draft=draft)
 
-    ladder = quant_ladder(name, kind, sources, settings, state, attach=attach)
+    best_step = not _carve_out_given(args, resolved)
+    ladder = quant_ladder(name, kind, sources, settings, state, attach=attach, best_step=best_step)
     code = _exit_code(ladder)
     if args.json:
         data = ladder.to_json()
         data["machine"] = state.machine.id
+        data["machine_source"] = resolved.machine_source
         data["os"] = state.os
-        data["carve_out_bytes"] = state.carve_out_bytes
+        # Per row when each quant has its own step; the carve-out given otherwise.
+        data["carve_out_bytes"] = None if ladder.best_step else state.carve_out_bytes
         data["runtime"] = state.runtime
         data["settings"] = settings.to_dict()
         return finish(code, lambda: print_json(data))
     return finish(code, lambda: _print(ladder, state))
+
+
+def _carve_out_given(args: argparse.Namespace, resolved: ResolvedScenario) -> bool:
+    """Whether the user named the carve-out: `--carve-out`, or a preset that holds one for
+    the machine answered for."""
+    if args.carve_out is not None:
+        return True
+    if not args.preset or resolved.machine_source == "detected":
+        return False
+    from vramtui.core.scenario.files import load_scenario  # noqa: PLC0415
+
+    preset = load_scenario(args.preset)
+    return preset.carve_out_bytes is not None and preset.machine_id == resolved.state.machine.id
 
 
 def _cells(row: QuantRow) -> tuple[str, ...]:
@@ -114,20 +133,22 @@ def _print(ladder: QuantLadder, state: MachineState) -> None:
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    where = (
-        f", carve-out {carve_out_label(state.carve_out_bytes)}"
-        if (state.machine.carve_out_steps and not state.machine.discrete)
-        else ""
-    )
+    where = ""
+    if ladder.best_step:
+        where = ", each quant at its best BIOS carve-out step"
+    elif state.machine.carve_out_steps and not state.machine.discrete:
+        where = f", carve-out {carve_out_label(state.carve_out_bytes)}"
     title = (
         f"{plain(ladder.model)} on {plain(state.machine.name)} ({state.os}{where}, "
         f"{state.resolved_backend}, {state.runtime})"
     )
     t = Table(title=Text(title), pad_edge=False, box=box.SIMPLE_HEAD, show_edge=False)
+    step_col = ("carve-out",) if ladder.best_step else ()
     for col in (
         "",
         "quant",
         "file",
+        *step_col,
         "verdict",
         "GPU memory",
         "OS RAM left",
@@ -135,25 +156,33 @@ def _print(ladder: QuantLadder, state: MachineState) -> None:
         "best ctx",
         "reasons",
     ):
-        right = col in {"file", "GPU memory", "OS RAM left", "tok/s", "best ctx"}
+        right = col in {"file", "carve-out", "GPU memory", "OS RAM left", "tok/s", "best ctx"}
         t.add_column(col, justify="right" if right else "left", no_wrap=col != "reasons")
     best = ladder.largest_clean
     for row in ladder.rows:
         v = row.verdict
+        carve = row.carve_out_bytes
+        step = (carve_out_label(carve) if carve is not None else "-",) if ladder.best_step else ()
         t.add_row(
             "*" if row is best else "",
             Text(row.quant),
             *_cells(row)[:1],
+            *step,
             Text(v.short, style=v.style),
             *_cells(row)[1:],
         )
     c = console()
     c.print(t)
     if best is not None:
+        at = (
+            f" at a {carve_out_label(best.carve_out_bytes)} carve-out"
+            if ladder.best_step and best.carve_out_bytes is not None
+            else ""
+        )
         c.print(
             Text(
                 f"* the largest quant that runs cleanly: {best.quant} "
-                f"({format_file_size(best.file_size_bytes)}) -> {best.ref}"
+                f"({format_file_size(best.file_size_bytes)}){at} -> {best.ref}"
             )
         )
     elif any(r.verdict != Verdict.WILL_NOT_FIT for r in ladder.rows):

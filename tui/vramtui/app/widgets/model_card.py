@@ -8,6 +8,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from vramtui.app.state import Choice
+from vramtui.core.estimate.memory import projector_size
 from vramtui.core.sizes import format_bytes, format_gib
 from vramtui.present.untrusted import plain
 
@@ -35,7 +36,8 @@ class ModelCard(Static, can_focus=True):
         arch = plain(spec.architecture or "?")
         text.append(f"\n{arch} · {format_gib(spec.weights_bytes)} weights")
         if spec.mmproj is not None:
-            text.append(f" + {format_gib(spec.mmproj.weights_bytes)} projector")
+            # Loaded, with its compute: the figure check and the pool bars call "projector".
+            text.append(f" + {format_bytes(projector_size(spec.mmproj).loaded_bytes)} projector")
         if spec.synthesized:
             text.append("\nfrom the catalog (no file needed)", style="dim italic")
         return text

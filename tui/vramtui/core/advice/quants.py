@@ -10,9 +10,13 @@ A model's quants come from one of three places:
 - a local folder holding several quants of one model (shards of a split model together).
 
 Each quant is judged with the same settings and machine (`evaluate_fit`), and its largest
-context that runs cleanly is searched (`recommend.max_clean_context`). The answer to "which
-one should I download" is the largest file whose verdict is "fits": no warnings beyond the
-informational ones (slow decode, GTT in use, experts on the host, approximate estimate).
+context that runs cleanly is searched (`recommend.max_clean_context`). With `best_step`, a
+machine with BIOS carve-out steps judges each quant at the step `recommend` picks for it (the
+best verdict; among clean steps the one leaving the OS the most RAM, among warning-only steps
+the fastest), so that a quant is rated where it runs best rather than at whatever carve-out the
+BIOS holds now. The answer to
+"which one should I download" is the largest file whose verdict is "fits": no warnings beyond
+the informational ones (slow decode, GTT in use, experts on the host, approximate estimate).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vramtui.core.advice.recommend import max_clean_context
+from vramtui.core.advice.recommend import max_clean_context, recommend
 from vramtui.core.errors import ModelReferenceError
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.fit import FitResult, evaluate_fit
@@ -62,6 +66,8 @@ class QuantRow:
     fit: FitResult | None  # None: not read (the file alone exceeds the machine's memory)
     max_clean_context: int
     note: str = ""
+    # The carve-out it was judged at; None: not read, or (best step) no BIOS step loads it.
+    carve_out_bytes: int | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -93,6 +99,7 @@ class QuantRow:
             "file_size_bytes": self.file_size_bytes,
             "file_size": format_file_size(self.file_size_bytes),
             "file_size_source": self.size_source,
+            "carve_out_bytes": self.carve_out_bytes,
             "verdict": self.verdict,
             "clean": self.clean,
             "reasons": list(self.reasons),
@@ -111,6 +118,7 @@ class QuantLadder:
     model: str
     source: str  # "catalog" | "hf" | "folder"
     rows: tuple[QuantRow, ...]  # smallest file first
+    best_step: bool = False  # each quant judged at its own best BIOS step
 
     @property
     def largest_clean(self) -> QuantRow | None:
@@ -125,6 +133,8 @@ class QuantLadder:
             "quants": [r.to_json() for r in self.rows],
             "largest_clean": best.quant if best is not None else None,
             "largest_clean_ref": best.ref if best is not None else None,
+            "largest_clean_carve_out_bytes": best.carve_out_bytes if best is not None else None,
+            "carve_out_choice": "best_step" if self.best_step else "given",
         }
 
 
@@ -134,12 +144,40 @@ def machine_memory_bytes(state: MachineState) -> int:
     return m.total_ram_bytes + (m.gpu_vram_bytes if m.discrete else 0)
 
 
+def steps_apply(state: MachineState) -> bool:
+    """Whether the machine has BIOS carve-out steps to choose among."""
+    return bool(state.machine.carve_out_steps) and not state.machine.discrete
+
+
+def _judge(
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    state: MachineState,
+    best_step: bool,
+    calibration: float | None,
+) -> tuple[FitResult, int, int | None]:
+    """(fit, largest clean context, carve-out judged at). With `best_step`, at the step
+    `recommend` picks; where no step loads the model, the fit at the state's own carve-out
+    (which will not fit either) with no step named."""
+    if best_step and steps_apply(state):
+        rec = recommend(spec, settings, state, calibration=calibration)
+        if rec.recommended_index is None:
+            return evaluate_fit(spec, settings, state, calibration=calibration), 0, None
+        step = rec.rows[rec.recommended_index]
+        return step.fit, step.max_clean_context, step.carve_out_bytes
+    fit = evaluate_fit(spec, settings, state, calibration=calibration)
+    best = max_clean_context(spec, settings, state, calibration=calibration) if fit.runs else 0
+    return fit, best, state.carve_out_bytes
+
+
 def _row(
     src: QuantSource,
     settings: RuntimeSettings,
     state: MachineState,
     attach: Callable[[ModelSpec], ModelSpec],
+    *,
     calibration: float | None,
+    best_step: bool,
 ) -> QuantRow:
     if src.file_size_bytes > machine_memory_bytes(state):
         note = (
@@ -148,9 +186,10 @@ def _row(
         )
         return QuantRow(src.quant, src.ref, src.file_size_bytes, src.size_source, None, 0, note)
     spec = attach(src.open())
-    fit = evaluate_fit(spec, settings, state, calibration=calibration)
-    best = max_clean_context(spec, settings, state, calibration=calibration) if fit.runs else 0
-    return QuantRow(src.quant, src.ref, src.file_size_bytes, src.size_source, fit, best)
+    fit, best, carve = _judge(spec, settings, state, best_step, calibration)
+    return QuantRow(
+        src.quant, src.ref, src.file_size_bytes, src.size_source, fit, best, carve_out_bytes=carve
+    )
 
 
 def quant_ladder(
@@ -162,14 +201,19 @@ def quant_ladder(
     *,
     attach: Callable[[ModelSpec], ModelSpec] | None = None,
     calibration: float | None = None,
+    best_step: bool = False,
 ) -> QuantLadder:
-    """Judge every quant. `attach` adds what the settings name beside the model (a draft)."""
+    """Judge every quant. `attach` adds what the settings name beside the model (a draft);
+    `best_step` judges each at its own best BIOS carve-out step instead of `state`'s."""
     if not sources:
         raise ModelReferenceError(f"{model}: no GGUF quants found")
     add = attach or (lambda s: s)
     ordered = sorted(sources, key=lambda q: (q.file_size_bytes, q.quant))
-    rows = tuple(_row(q, settings, state, add, calibration) for q in ordered)
-    return QuantLadder(model, source, rows)
+    stepped = best_step and steps_apply(state)
+    rows = tuple(
+        _row(q, settings, state, add, calibration=calibration, best_step=stepped) for q in ordered
+    )
+    return QuantLadder(model, source, rows, stepped)
 
 
 # -- where the quants come from ----------------------------------------------------------

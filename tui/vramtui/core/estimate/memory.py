@@ -308,6 +308,24 @@ def _compute_buffers(st: _Static, lay: CacheLayout, fa: bool, gpu: bool, dev: st
     ]
 
 
+@dataclass(frozen=True)
+class ProjectorSize:
+    """The vision projector (mmproj) in memory: its weights, and the compute graph it
+    allocates for one image. `loaded_bytes` is the breakdown's projector buffer (what `check`
+    and the app's bars call "projector"); `weights_bytes` is the tensors alone."""
+
+    weights_bytes: int
+    compute_bytes: int
+
+    @property
+    def loaded_bytes(self) -> int:
+        return self.weights_bytes + self.compute_bytes
+
+
+def projector_size(mmproj: ModelSpec) -> ProjectorSize:
+    return ProjectorSize(mmproj.weights_bytes, projector_compute_bytes(mmproj))
+
+
 def estimate_memory(
     spec: ModelSpec, settings: RuntimeSettings, *, backend: str = "gpu"
 ) -> MemoryBreakdown:
@@ -342,8 +360,8 @@ def estimate_memory(
         buffers += draft_buffers(estimate_memory(spec.draft, draft_settings(s), backend=backend))
     if spec.mmproj is not None and st.mmproj_bytes:
         mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
-        mm = st.mmproj_bytes + projector_compute_bytes(spec.mmproj)
-        buffers.append(Buffer(mm_place, BufferKind.PROJECTOR, mm, "mmproj"))
+        mm = ProjectorSize(st.mmproj_bytes, projector_compute_bytes(spec.mmproj)).loaded_bytes
+        buffers.append(Buffer(mm_place, BufferKind.PROJECTOR, mm, "mmproj weights + compute"))
     notes: list[str] = []
     if not hp.known_architecture:
         notes.append(f"architecture {hp.arch!r} is estimated with generic rules")
