@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.gguf_files import write_tiny_model
 from vramtui.cli.main import main
 from vramtui.core.catalog.entries import catalog_entries
 from vramtui.core.sizes import GiB
@@ -158,3 +160,25 @@ def test_memory_figures_add_up(
     assert on_gpu == data["gpu_memory_used_bytes"]  # model + the desktop's share, as shown
     assert data["dedicated_used_bytes"] + data["shared_used_bytes"] <= on_gpu
     assert code == {"fits": 0, "fits_with_warnings": 1, "will_not_fit": 3}[data["verdict"]]
+
+
+def test_the_default_context_is_never_longer_than_the_models_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A 4K-trained model is answered at 4K by default, with no context_exceeds_training; a
+    context the user asks for is kept, and flagged when it is beyond the training."""
+    model = str(write_tiny_model(tmp_path / "tiny.gguf"))
+    _, data = _json(capsys, "check", model, *LAPTOP, "--carve-out", "32G")
+    assert data["estimate"]["n_ctx"] == 4096
+    assert "context_exceeds_training" not in data["reasons"]
+    _, asked = _json(capsys, "check", model, *LAPTOP, "--carve-out", "32G", "-c", "16K")
+    assert "context_exceeds_training" in asked["reasons"]
+
+
+def test_plan_prints_runnable_commands_for_a_vision_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, plan = _json(capsys, "plan", "qwen3-vl-32b:Q6_K", *LAPTOP)
+    line = plan["commands"]["llama_server"]
+    assert "synthesized" not in line
+    assert "--mmproj <path to mmproj-" in line

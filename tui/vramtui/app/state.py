@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from vramtui.core.advice.actions import Advice, advise
 from vramtui.core.advice.recommend import ContextPoint, Recommendation, context_curve, recommend
 from vramtui.core.errors import VramtuiError
 from vramtui.core.estimate.settings import RuntimeSettings
@@ -99,6 +100,7 @@ class Sweep:
     choice: Choice
     recommendation: Recommendation | None
     curve: tuple[ContextPoint, ...]
+    advice: tuple[Advice, ...] = ()  # the changes that make this choice's answer better
 
 
 def sweep_pending(choice: Choice, result: Sweep | None) -> bool:
@@ -126,6 +128,14 @@ def sweep(choice: Choice) -> Sweep:
             per_octave=CURVE_POINTS_PER_OCTAVE,
             calibration=choice.calibration,
         )
+        fit = evaluate_fit(spec, choice.settings, choice.machine, calibration=choice.calibration)
+
+        def fit_with(sp: ModelSpec, se: RuntimeSettings, st: MachineState) -> FitResult:
+            return evaluate_fit(sp, se, st, calibration=choice.calibration)
+
+        items = advise(
+            spec, choice.settings, choice.machine, fit, model_ref=choice.model_ref, fit_fn=fit_with
+        )
     except VramtuiError:
         return Sweep(choice, None, ())
-    return Sweep(choice, rec, curve)
+    return Sweep(choice, rec, curve, items)

@@ -244,7 +244,7 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
         out.print(Text(f"  {line}"))
     out.print(Text(f"  {c.llama_server}"))
     if not c.model_path_known:
-        out.print(Text("  (put the path of your GGUF file after -m)"))
+        out.print(Text("  (replace each <path to ...> with the file on your disk)"))
     for note in result.notes:
         out.print(Text(f"note: {note}"))
     if rec is not None:

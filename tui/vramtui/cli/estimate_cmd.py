@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
         settings.model_draft,
     )
+    settings = resolved.settings_for(spec)
     # The fit's own breakdown: its settings resolution, backend and layer offload.
     fit = evaluate_fit(spec, settings, state)
     bd = fit.breakdown

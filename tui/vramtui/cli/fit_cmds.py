@@ -134,6 +134,7 @@ def run_check(args: argparse.Namespace) -> int:
         open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
         settings.model_draft,
     )
+    settings = resolved.settings_for(spec)
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
 
     def fit_with(sp: ModelSpec, se: RuntimeSettings, st: MachineState) -> FitResult:
@@ -226,6 +227,7 @@ def run_recommend(args: argparse.Namespace) -> int:
         open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
         settings.model_draft,
     )
+    settings = resolved.settings_for(spec)
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
     rec = recommend(spec, settings, state, calibration=factor_of(calibration))
     code = ExitCode.OK if rec.recommended_index is not None else ExitCode.WILL_NOT_FIT

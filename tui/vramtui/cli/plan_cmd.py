@@ -22,7 +22,7 @@ from vramtui.cli.common import (
     resolve_from_args,
     resolve_model_and_settings,
 )
-from vramtui.core.scenario.files import load_scenario
+from vramtui.core.vocab import CarveOutSource
 
 if TYPE_CHECKING:
     from vramtui.core.hardware.pools import MachineState
@@ -42,20 +42,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _state_and_source(args: argparse.Namespace) -> tuple[MachineState, str]:
     """The machine state whose carve-out is the current one (the scenario resolver's: --machine,
-    the preset, or the machine this runs on), and how that carve-out is known."""
+    the preset, or the machine this runs on), and how that carve-out is known (the resolver's
+    rule, in the plan's words: "detected" for the step the BIOS is set to now)."""
     resolved = resolve_from_args(args)
-    if args.carve_out is not None:
-        return resolved.state, "given"
-    if resolved.machine_source == "detected":
-        known = resolved.current_carve_out_bytes is not None
-        return resolved.state, "detected" if known else "default"
-    preset = load_scenario(args.preset) if getattr(args, "preset", None) else None
-    from_preset = (
-        preset is not None
-        and preset.carve_out_bytes is not None
-        and (preset.machine_id == resolved.state.machine.id)
-    )
-    return resolved.state, "preset" if from_preset else "default"
+    source = resolved.carve_out_source
+    return resolved.state, "detected" if source == CarveOutSource.CURRENT else str(source)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -91,7 +82,7 @@ def _print_plan(plan: Any) -> None:
     if c is not None:
         out += ["", "llama.cpp:", f"  {c.llama_server}"]
         if not c.model_path_known:
-            out.append("  (put the path of your GGUF file after -m)")
+            out.append("  (replace each <path to ...> with the file on your disk)")
         out += ["LM Studio:", f"  {c.lms_load}"]
         out += [f"  {k}: {_value(v)}" for k, v in c.lmstudio.items()]
         opts = ", ".join(f"{k} {v}" for k, v in c.ollama_options.items())

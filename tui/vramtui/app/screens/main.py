@@ -115,7 +115,9 @@ class MainScreen(Screen[None]):
                 yield SettingsPanel(self._initial, id="settings-panel").data_bind(MainScreen.choice)
             with VerticalScroll(id="results"):
                 with ResultsColumn(id="results-main"):
-                    yield VerdictBanner(id="verdict").data_bind(MainScreen.evaluation)
+                    yield VerdictBanner(id="verdict").data_bind(
+                        MainScreen.evaluation, sweep=MainScreen.sweep_result
+                    )
                     yield Figures(id="figures").data_bind(MainScreen.evaluation)
                     yield CarveOutComparison(id="comparison").data_bind(
                         MainScreen.choice, sweep=MainScreen.sweep_result

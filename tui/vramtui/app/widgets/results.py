@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Digits, Label, Static
 
-from vramtui.app.state import Evaluation
+from vramtui.app.state import Evaluation, Sweep
 from vramtui.core.fit.types import PoolUsage
 from vramtui.core.sizes import GiB, format_gib, format_tokens
 from vramtui.core.vocab import Verdict
@@ -88,13 +88,24 @@ class VerdictBanner(Static):
     MIN_LINES = 3
 
     evaluation: reactive[Evaluation | None] = reactive(None)
+    sweep: reactive[Sweep | None] = reactive(None)
 
     def watch_evaluation(self, evaluation: Evaluation | None) -> None:
         verdict = evaluation.fit.verdict if evaluation and evaluation.fit else ""
         for verdict_name, cls in VERDICT_CLASSES.items():
             self.set_class(verdict == verdict_name, cls)
         self.set_class(evaluation is not None and evaluation.fit is None, "-none")
-        update_static(self, verdict_text(evaluation), self.MIN_LINES)
+        self._show()
+
+    def watch_sweep(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        """The advice comes with the sweep of the same question, a moment after the verdict."""
+        evaluation, found = self.evaluation, self.sweep
+        current = evaluation is not None and found is not None and found.choice == evaluation.choice
+        advice = found.advice if current and found is not None else ()
+        update_static(self, verdict_text(evaluation, advice), self.MIN_LINES)
 
 
 def _gb_digits(n_bytes: int) -> str:

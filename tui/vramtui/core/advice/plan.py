@@ -351,7 +351,7 @@ def run_settings(spec: ModelSpec, fit: FitResult) -> RuntimeSettings:
     cpu = fit.backend == "cpu"
     all_layers = bd.n_gpu_layers >= bd.n_layers + 1
     draft = _draft_args(spec)
-    projector = spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:")
+    projector = _projector_path(spec) is not None
     return s.with_changes(
         ctx_size=bd.n_ctx or s.ctx_size,
         n_gpu_layers=0 if cpu else None if all_layers else bd.n_gpu_layers,
@@ -369,9 +369,20 @@ def llama_server_argv(spec: ModelSpec, fit: FitResult) -> list[str]:
     draft = _draft_args(spec)
     if draft[:1] != [_DRAFT_FLAG]:
         argv += draft
-    if spec.mmproj is not None and not spec.mmproj.source.startswith("catalog:"):
-        argv += ["--mmproj", spec.mmproj.source]
+    if (projector := _projector_path(spec)) is not None:
+        argv += ["--mmproj", projector]
     return argv
+
+
+def _projector_path(spec: ModelSpec) -> str | None:
+    """The projector's file for `--mmproj`: its path where it was read from a file, else a
+    placeholder that says what to put there (a catalog model's projector is synthesized)."""
+    mmproj = spec.mmproj
+    if mmproj is None:
+        return None
+    if mmproj.synthesized or mmproj.source.startswith("catalog:"):
+        return f"<path to mmproj-{_model_key(spec)}.gguf>"
+    return mmproj.source
 
 
 def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunCommands:

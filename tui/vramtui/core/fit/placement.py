@@ -156,9 +156,10 @@ def gpu_reasons(
             Reason(
                 ReasonCode.EXCEEDS_GPU_MEMORY,
                 f"the GPU needs {format_bytes(dev.total)} but can address "
-                f"{format_bytes(dev.dedicated_cap + dev.shared_cap)} ({pools.shared_name} "
-                f"{format_bytes(pools.shared_bytes)} + dedicated "
-                f"{format_bytes(pools.dedicated_bytes)})",
+                f"{format_bytes(dev.dedicated_cap + dev.shared_cap)} (dedicated "
+                f"{format_bytes(dev.dedicated_cap)} + {pools.shared_name} "
+                f"{format_bytes(dev.shared_cap)}, once the desktop's own "
+                f"{format_bytes(dev.desktop_dedicated + dev.desktop_shared)} is taken)",
             )
         )
     elif dev.shared_used and pools.dedicated_bytes and pools.shared_is_slow:
@@ -167,7 +168,7 @@ def gpu_reasons(
                 ReasonCode.SPILLS_TO_SHARED,
                 f"{format_bytes(dev.shared_used)} does not fit the "
                 f"{format_bytes(pools.dedicated_bytes)} carve-out and spills into shared GPU "
-                "memory: it runs, but slower",
+                "memory, which is slower",
             )
         )
     elif dev.shared_used and pools.dedicated_bytes:

@@ -32,14 +32,15 @@ LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned bu
 
 @dataclass(frozen=True)
 class RamUse:
-    """System RAM after loading (steady) and while loading (peak). `desktop_left`: what the
-    OS and its apps keep beside the runtime's buffers; the kept copy of the weights is not
-    subtracted there, since the OS can reclaim its file-backed pages under pressure."""
+    """System RAM after loading (steady) and while loading (peak). `left` is the one figure of
+    RAM left that every face shows: what the OS and its apps keep once the runtime's host
+    buffers and the GPU memory that lives in system RAM are taken. The OS baseline is part of
+    what it is left for, and the kept copy of the weights is not subtracted, since the OS can
+    reclaim its file-backed pages under pressure (the load check counts that copy)."""
 
     segments: tuple[Segment, ...]
     left: int
     load_peak: int
-    desktop_left: int
 
 
 def ram_use(
@@ -70,8 +71,8 @@ def ram_use(
     if not kept:
         staging = weights_dev if _windows_carve_out(state, pools) else LOAD_STAGING_SMALL
     visible = pools.system_ram_bytes
-    desktop_left = visible - bd.host_bytes - gpu_from_ram
-    return RamUse(tuple(segments), visible - steady, steady + staging, desktop_left)
+    left = visible - bd.host_bytes - gpu_from_ram
+    return RamUse(tuple(segments), left, steady + staging)
 
 
 def _windows_carve_out(state: MachineState, pools: Pools) -> bool:
@@ -93,7 +94,7 @@ def ram_reasons(state: MachineState, pools: Pools, ram: RamUse) -> list[Reason]:
             Reason(
                 ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
                 f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
-                f"spilled GPU memory) but only {format_bytes(visible)} is left to the OS",
+                f"spilled GPU memory) but the OS sees only {format_bytes(visible)}",
             )
         ]
     if ram.left < state.baseline:
@@ -104,12 +105,12 @@ def ram_reasons(state: MachineState, pools: Pools, ram: RamUse) -> list[Reason]:
                 "the desktop will stutter",
             )
         ]
-    if ram.desktop_left < state.desktop_ram:
+    if ram.left < state.desktop_ram:
         os_label = OsName(state.os).label
         return [
             Reason(
                 ReasonCode.DESKTOP_RAM_LOW,
-                f"{format_bytes(ram.desktop_left)} of RAM is left for {os_label} and its apps once "
+                f"{format_bytes(ram.left)} of RAM is left for {os_label} and its apps once "
                 f"the model is loaded; a desktop needs about {format_bytes(state.desktop_ram)} to "
                 "stay smooth, so expect stutter",
             )

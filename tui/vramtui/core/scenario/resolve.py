@@ -16,6 +16,7 @@ from vramtui.core.detect.match import detected_machine_state
 from vramtui.core.detect.this_machine import detect_machine
 from vramtui.core.errors import PresetError, SettingsError
 from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
+from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.scenario.files import Scenario
@@ -66,6 +67,17 @@ class ResolvedScenario:
     machine_source: str = "given"
     current_carve_out_bytes: int | None = None
     carve_out_source: CarveOutSource = CarveOutSource.GIVEN
+    ctx_said: bool = True  # False: the context is vramtui's default, fitted to the model
+
+    def settings_for(self, spec: ModelSpec) -> RuntimeSettings:
+        """The settings for this model: a context nobody chose is the smaller of the default
+        and the model's training context (a 4K model is not asked for 16K)."""
+        trained = spec.meta("context_length")
+        if self.ctx_said or not isinstance(trained, int) or isinstance(trained, bool):
+            return self.settings
+        if 0 < trained < self.settings.ctx_size:
+            return self.settings.with_changes(ctx_size=trained)
+        return self.settings
 
     @property
     def reboot_needed(self) -> bool | None:
@@ -123,18 +135,26 @@ def resolve_scenario(preset: Scenario | None, overrides: ScenarioOverrides) -> R
     its preset's default step (`carve_out_source` says which).
     Raises SettingsError / PresetError with one line for anything the user must fix."""
     model, mmproj, settings = resolve_model(preset, overrides)
+    said = preset is not None or "ctx_size" in overrides.settings
     if overrides.machine_id or preset is not None:
         state, carve_source = _state(preset, overrides)
         source = "given" if overrides.machine_id else "preset"
         return ResolvedScenario(
-            model, mmproj, settings, state, source, carve_out_source=carve_source
+            model, mmproj, settings, state, source, carve_out_source=carve_source, ctx_said=said
         )
     state, current = _detected_state(overrides)
     carve_source = CarveOutSource.GIVEN
     if overrides.carve_out_bytes is None:
         carve_source = CarveOutSource.CURRENT if current is not None else CarveOutSource.DEFAULT
     return ResolvedScenario(
-        model, mmproj, settings, state, "detected", current, carve_out_source=carve_source
+        model,
+        mmproj,
+        settings,
+        state,
+        "detected",
+        current,
+        carve_out_source=carve_source,
+        ctx_said=said,
     )
 
 
