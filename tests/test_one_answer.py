@@ -5,6 +5,7 @@ is swept whole."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -182,3 +183,21 @@ def test_plan_prints_runnable_commands_for_a_vision_model(
     line = plan["commands"]["llama_server"]
     assert "synthesized" not in line
     assert "--mmproj <path to mmproj-" in line
+
+
+@pytest.mark.parametrize("os_name", ["windows", "linux"])
+def test_a_bigger_quant_predicted_faster_says_why(
+    capsys: pytest.CaptureFixture[str], os_name: str
+) -> None:
+    """Wherever a larger quant of the same model comes out faster, the slower one names the
+    kernel that makes it so; elsewhere speed falls as the file grows."""
+    quants = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
+    answers = []
+    for quant in quants:
+        argv = _scenario(f"llama-3.1-8b:{quant}", "32G", "8192", "--os", os_name)
+        answers.append(_json(capsys, *argv)[1])
+    for smaller, larger in itertools.pairwise(answers):
+        if larger["decode_tokens_per_second"] > smaller["decode_tokens_per_second"]:
+            assert smaller["speed"]["slow_kernels"], (smaller["model"], larger["model"])
+            _, text = _run(capsys, *_scenario(smaller["model_ref"], "32G", "8192", "--os", os_name))
+            assert "measured slow on this backend" in text

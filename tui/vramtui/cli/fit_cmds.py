@@ -155,6 +155,7 @@ def run_check(args: argparse.Namespace) -> int:
         for message, reason in zip(data["messages"], fit.reasons, strict=True):
             message["evidence"] = reason.code.evidence
         data["model"] = spec.name
+        data["model_ref"] = resolved.model_ref
         data["machine"] = state.machine.id
         data["carve_out_bytes"] = state.carve_out_bytes
         data["os"] = state.os

@@ -70,6 +70,9 @@ class SpeedEstimate:
     image_tokens: int = 0  # tokens of one image at the stated size (0: no projector)
     time_to_first_token_image_s: float | None = None  # the same prompt plus that image
     inputs: SpeedInputs | None = field(default=None, compare=False, repr=False)
+    # Weight types this backend reads through a kernel measured slower than its bytes say
+    # (the `w.q6k` term): why a bigger quant can come out faster here.
+    slow_kernels: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -79,6 +82,7 @@ class SpeedEstimate:
             "prompt_tokens": self.prompt_tokens,
             "calibrated": self.calibrated,
             "basis": self.basis,
+            "slow_kernels": list(self.slow_kernels),
         }
         if self.time_to_first_token_image_s is not None:
             out["image_tokens"] = self.image_tokens
@@ -259,7 +263,24 @@ def estimate_speed(
         image_tokens=n_img,
         time_to_first_token_image_s=ttft_img,
         inputs=inp,
+        slow_kernels=_slow_kernels(inp),
     )
+
+
+def _slow_kernels(inp: SpeedInputs) -> tuple[str, ...]:
+    """Q6_K where the fitted `w.q6k` term slows it on this backend (constants_fitted.py names
+    the rows: the 2026-02-02 ZBook article's GLM-4.7-Flash Q6_K vs Q4_K_M on Windows)."""
+    p = inp.profile
+    weights = sum(p.active_bytes.values()) + p.output_bytes
+    mostly = weights and p.q6k_bytes >= SLOW_KERNEL_SHARE * weights
+    if mostly and constants_for(inp.key).get("w.q6k", 0.0) > 0:
+        return ("Q6_K",)
+    return ()
+
+
+# A note is worth it where the slow kernel reads most of the weights (a Q6_K file), not the few
+# Q6_K tensors of a Q4_K_M mix (output, some ffn_down): a threshold for the words, not the model.
+SLOW_KERNEL_SHARE = 0.5
 
 
 def _basis(inp: SpeedInputs, depth: float, runtime: str, calibration: float | None) -> str:
