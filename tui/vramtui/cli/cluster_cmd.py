@@ -35,7 +35,7 @@ from vramtui.core.hardware.links import DEFAULT_LINK
 from vramtui.core.scenario.cluster import ClusterPreset
 from vramtui.core.scenario.files import Scenario, check_name, load_scenario, save_scenario
 from vramtui.core.sizes import format_bytes, parse_size
-from vramtui.core.vocab import Backend, OsName
+from vramtui.core.vocab import Backend, OsName, Verdict
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -202,8 +202,8 @@ def _node_table(result: ClusterResult) -> Table:
             format_bytes(b.kv + b.recurrent),
             format_bytes(b.compute),
             f"{format_bytes(n.gpu_used_bytes)} / {format_bytes(n.gpu_capacity_bytes)}",
-            format_bytes(n.system_ram_left_bytes),
-            str(n.verdict).replace("_", " "),
+            format_bytes(n.system_ram_left_bytes) if n.verdict != Verdict.WILL_NOT_FIT else "-",
+            n.verdict.label,
         )
     return t
 
@@ -214,7 +214,7 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
     out.print(
         Text(
             f"{plain(name)} over {len(result.nodes)} nodes, {result.cluster.link.name}: "
-            f"{str(result.verdict).replace('_', ' ')}"
+            f"{result.verdict.label}"
         )
     )
     out.print(_node_table(result))
@@ -230,11 +230,12 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
         for r in n.reasons:
             out.print(Text(f"  {n.device}: {r.message}"))
     limit = " (limited by the link)" if sp.prefill_limited_by_link else ""
-    speed = (
-        f"about {sp.decode_tokens_per_second:.1f} tok/s decode, "
-        f"{sp.prefill_tokens_per_second:.0f} tok/s prefill{limit}; {sp.basis}"
-    )
-    out.print(Text(speed))
+    if result.runs:
+        speed = (
+            f"about {sp.decode_tokens_per_second:.1f} tok/s decode, "
+            f"{sp.prefill_tokens_per_second:.0f} tok/s prefill{limit}; {sp.basis}"
+        )
+        out.print(Text(speed))
     c = result.commands
     out.print(Text("setup:"))
     for line in c.setup:

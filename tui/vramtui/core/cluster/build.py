@@ -82,7 +82,9 @@ class NodeResult:
             "verdict": self.verdict,
             "reasons": [r.code for r in self.reasons],
             "messages": [r.message for r in self.reasons],
-            "system_ram_left_bytes": self.system_ram_left_bytes,
+            "system_ram_left_bytes": (
+                self.system_ram_left_bytes if self.verdict != Verdict.WILL_NOT_FIT else None
+            ),
             "load_peak_bytes": self.load_peak_bytes,
         }
         if self.host_buffers is not None:
@@ -105,13 +107,23 @@ class ClusterResult:
     commands: ClusterCommands
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def runs(self) -> bool:
+        """False when a node will not fit: then the cluster has no speed."""
+        return self.verdict != Verdict.WILL_NOT_FIT
+
     def to_json(self) -> dict[str, Any]:
+        sp = self.speed
         return {
             "nodes": [n.to_json() for n in self.nodes],
             "verdict": self.verdict,
-            "decode_tokens_per_second": round(self.speed.decode_tokens_per_second, 2),
-            "prefill_tokens_per_second": round(self.speed.prefill_tokens_per_second, 1),
-            "speed": self.speed.to_json(),
+            "decode_tokens_per_second": round(sp.decode_tokens_per_second, 2)
+            if self.runs
+            else None,
+            "prefill_tokens_per_second": (
+                round(sp.prefill_tokens_per_second, 1) if self.runs else None
+            ),
+            "speed": sp.to_json() if self.runs else None,
             "commands": self.commands.to_json(),
             "tensor_split": list(self.cluster.tensor_split or ()),
             "split_shares": [round(s, 6) for s in self.shares],

@@ -93,7 +93,9 @@ class ClusterRecommendation:
             "carve_outs_bytes": [n.state.carve_out_bytes for n in r.cluster.nodes] if r else [],
             "tensor_split": list(r.cluster.tensor_split or ()) if r else [],
             "verdict": r.verdict if r else Verdict.WILL_NOT_FIT,
-            "decode_tokens_per_second": round(r.speed.decode_tokens_per_second, 2) if r else 0,
+            "decode_tokens_per_second": (
+                round(r.speed.decode_tokens_per_second, 2) if r and r.runs else None
+            ),
             "commands": r.commands.to_json() if r else None,
             "evaluated": self.evaluated,
             "sentence": self.sentence,
@@ -203,8 +205,7 @@ def _sentence(res: ClusterResult, subset: tuple[int, ...]) -> str:
         for n in res.cluster.nodes
     ]
     ts = ",".join(f"{v:g}" for v in res.cluster.tensor_split or ())
+    speed = f", about {res.speed.decode_tokens_per_second:.1f} tok/s" if res.runs else ""
     return (
-        f"{len(subset)} nodes run it ({'; '.join(parts)}) with -ts {ts}: "
-        f"{str(res.verdict).replace('_', ' ')}, about "
-        f"{res.speed.decode_tokens_per_second:.1f} tok/s"
+        f"{len(subset)} nodes run it ({'; '.join(parts)}) with -ts {ts}: {res.verdict.label}{speed}"
     )
