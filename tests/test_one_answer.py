@@ -201,3 +201,21 @@ def test_a_bigger_quant_predicted_faster_says_why(
             assert smaller["speed"]["slow_kernels"], (smaller["model"], larger["model"])
             _, text = _run(capsys, *_scenario(smaller["model_ref"], "32G", "8192", "--os", os_name))
             assert "measured slow on this backend" in text
+
+
+def test_the_probe_predicts_no_speed_for_a_model_that_will_not_fit() -> None:
+    from vramtui.core.catalog.entries import open_catalog_model  # noqa: PLC0415
+    from vramtui.core.estimate.settings import RuntimeSettings  # noqa: PLC0415
+    from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
+    from vramtui.core.hardware.pools import MachineState  # noqa: PLC0415
+    from vramtui.core.hardware.presets import get_machine  # noqa: PLC0415
+    from vramtui.core.probe.predict import prediction_from_fit  # noqa: PLC0415
+
+    spec = open_catalog_model("qwen3-235b-a22b:Q4_K_M")
+    assert spec is not None
+    state = MachineState.default_for(get_machine("hp-zbook-ultra-g1a-64gb"))
+    fit = evaluate_fit(spec, RuntimeSettings(), state)
+    assert not fit.runs
+    prediction = prediction_from_fit(fit, "qwen3-235b")
+    assert prediction.decode_tps is None and prediction.ttft_s is None
+    assert "will not fit" in prediction.label

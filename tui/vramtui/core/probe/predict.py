@@ -28,8 +28,16 @@ def prediction_from_fit(
     When the speed estimate was calibrated from the probe history, the factor (`calibration`,
     the one the fit was given) is divided out into `raw_decode_tps`:
     the history must keep raw predictions, or each run would calibrate against the last
-    calibration."""
+    calibration. A model that will not fit has no predicted speed (None)."""
     speed = fit_result.speed
+    if not fit_result.runs:
+        return Prediction(
+            decode_tps=None,
+            ttft_s=None,
+            device_bytes=fit_result.breakdown.device_bytes,
+            label=f"{label} (predicted: will not fit)" if label else "predicted: will not fit",
+            backend=fit_result.backend,
+        )
     decode = speed.decode_tokens_per_second
     raw = decode / calibration if speed.calibrated and calibration else decode
     return Prediction(
