@@ -7,6 +7,8 @@ model is read inside the app, in a worker with visible progress.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vramtui.app.app import VramtuiApp
 from vramtui.app.session import load_session
 from vramtui.app.state import Choice
@@ -28,12 +30,18 @@ def create_app(
     mmproj: str = "auto",
     discover: bool = True,
     restore: bool = True,
+    overrides: ScenarioOverrides | None = None,
 ) -> VramtuiApp:
     """Build the app on the given (or bundled default) model, machine and settings, through
-    the same scenario resolver the CLI uses. Without a preset, the last session is the base
-    (`restore`): a model or machine given here still wins over it, and a session that no
-    longer resolves (its machine or model file gone) is dropped for the defaults."""
+    the same scenario resolver the CLI uses. `overrides` is everything the command line said
+    (every flag `check` takes); the single keywords are a short form of it. Without a preset,
+    the last session is the base (`restore`) only when the command line names no scenario of
+    its own: a question asked there is answered as asked, never mixed with the last session's
+    context or settings. A session that no longer resolves is dropped for the defaults."""
     scenario = load_scenario(preset) if preset is not None else None
+    if overrides is not None:
+        said = overrides != ScenarioOverrides(mmproj=overrides.mmproj)
+        return _resolved_app(scenario, overrides, discover=discover, restore=restore and not said)
     if scenario is None and restore and (session := load_session()) is not None:
         try:
             return _build(
@@ -75,17 +83,36 @@ def _build(
         carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
         os=os_name,
     )
+    return _app_for(scenario, overrides, discover)
+
+
+def _resolved_app(
+    scenario: Scenario | None, overrides: ScenarioOverrides, *, discover: bool, restore: bool
+) -> VramtuiApp:
+    if scenario is None and restore and (session := load_session()) is not None:
+        try:
+            return _app_for(session, overrides, discover)
+        except VramtuiError:
+            pass
+    if scenario is None and overrides.model_ref is None:
+        overrides = replace(overrides, model_ref=DEFAULT_MODEL_REF)
+    return _app_for(scenario, overrides, discover)
+
+
+def _app_for(scenario: Scenario | None, overrides: ScenarioOverrides, discover: bool) -> VramtuiApp:
     resolved = resolve_scenario(scenario, overrides)
     pending: str | None = None
     spec = None
+    settings = resolved.settings
     if is_remote_reference(resolved.model_ref):
         pending = resolved.model_ref
     else:
         spec = open_model(resolved.model_ref, mmproj=resolved.mmproj)
+        settings = resolved.settings_for(spec)
     choice = Choice(
         model_ref=resolved.model_ref,
         spec=spec,
-        settings=resolved.settings,
+        settings=settings,
         machine=resolved.state,
         projector=resolved.mmproj != "none",
         machine_source=resolved.machine_source,

@@ -96,15 +96,21 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
 
 
 def build_app_parser() -> ArgumentParser:
-    from vramtui.cli.common import ArgumentParser  # noqa: PLC0415 - lazy: `--version` is instant
+    """The app takes every flag `check` takes (the same declarations), so a question asked on
+    the command line opens the app on exactly that answer."""
+    from vramtui.cli.common import (  # noqa: PLC0415 - lazy: `--version` is instant
+        ArgumentParser,
+        add_machine_args,
+        add_model_args,
+        add_preset_arg,
+        add_runtime_args,
+    )
 
     parser = ArgumentParser(prog="vramtui", description="Open the vramtui app.")
-    parser.add_argument("model", nargs="?", help="model to open on (default: the bundled default)")
-    parser.add_argument("--preset", help="scenario preset name or file to open on")
-    parser.add_argument("--machine", help="machine preset id")
-    parser.add_argument("--carve-out", help="carve-out size, e.g. 32G")
-    parser.add_argument("--os", dest="os_name", choices=("windows", "linux", "macos"))
-    parser.add_argument("--mmproj", default="auto")
+    add_model_args(parser, required=False)
+    add_preset_arg(parser)
+    add_machine_args(parser, carve=True)
+    add_runtime_args(parser)
     return parser
 
 
@@ -119,17 +125,9 @@ def _wants_app(argv: Sequence[str], commands: set[str]) -> bool:
 
 def _run_app(args: argparse.Namespace) -> int:
     from vramtui.app.factory import create_app, run_app  # noqa: PLC0415 - the app loads textual
+    from vramtui.cli.common import overrides_from_args  # noqa: PLC0415
 
-    return run_app(
-        create_app(
-            model=args.model,
-            preset=args.preset,
-            machine=args.machine,
-            carve_out=args.carve_out,
-            os_name=args.os_name,
-            mmproj=args.mmproj,
-        )
-    )
+    return run_app(create_app(preset=args.preset, overrides=overrides_from_args(args)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
