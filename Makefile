@@ -33,8 +33,8 @@ test-oracle: $(STAMP) rpc-oracle
 	VRAMTUI_REQUIRE_RPC_ORACLE=1 $(BIN)/python -m pytest -n 2 -q --durations=5 -m rpc_oracle
 
 lint: $(STAMP)
-	$(BIN)/ruff check tui tests bench
-	$(BIN)/ruff format --check tui tests bench
+	$(BIN)/ruff check tui tests bench tools
+	$(BIN)/ruff format --check tui tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -142,6 +142,6 @@ def test_rows_run_through_the_apps_placement(rows: list[Row]) -> None:
     inp = row_inputs(kyuz0)
     assert inp.key == "vulkan.radv/linux/strix_halo" or inp.key.startswith(("rocm", "vulkan"))
     assert inp.weights_shared == 0 and inp.n_host_layers == 0
-    spilled = next(r for r in rows if r.id == "SEED01")
+    spilled = next(r for r in rows if r.id == "ZBOOK01")
     assert row_inputs(spilled).weights_shared == 1.0
     assert row_inputs(spilled).key == "vulkan/windows/strix_halo"
