@@ -294,11 +294,8 @@ def _problem(f: SettingFlag, value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return f"expected an integer, got {type_name(value)}"
     if value < f.low:
-        return (
-            f"must be {f.low} or positive, got {value}"
-            if f.low == 0
-            else (f"must be at least {f.low}, got {_number(value)}")
-        )
+        least = "0 or positive" if f.low == 0 else f"at least {f.low}"
+        return f"must be {least}, got {_number(value)}"
     if value > f.high:
         return f"{_number(value)} is over the limit of {f.high}"
     return None
