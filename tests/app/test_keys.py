@@ -7,6 +7,7 @@ from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
 from tests.app.conftest import main_screen, make_app, settle
+from tests.support.waiting import wait_until
 from vramtui.app.screens.help import HelpScreen
 
 
@@ -47,7 +48,7 @@ async def test_the_footer_follows_the_focus_and_plus_types_in_a_field() -> None:
         assert "Leave field" not in shown
         field = screen.query_one("#ctx", Input)
         field.focus()
-        await pilot.pause()
+        await wait_until(pilot, lambda: "Leave field" in footer(app), "the field's footer")
         shown = footer(app)
         # In a text field, + - q and the letters type: their actions leave the footer, and the
         # keys that still act there take their place.
