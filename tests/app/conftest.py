@@ -51,7 +51,7 @@ def idle(pilot: Pilot[None]) -> bool:
     swept = (
         choice is None or choice.spec is None or (result is not None and result.choice == choice)
     )
-    pending = screen._commit_pending or screen._sweep_timer is not None or screen._sweeping
+    pending = screen._commit_pending or screen._sweeps.busy
     return swept and not pending
 
 

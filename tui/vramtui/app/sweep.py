@@ -51,6 +51,11 @@ class SweepRunner:
         else:
             self._timer = self._host.set_timer(SWEEP_DELAY_S, self._start)
 
+    @property
+    def busy(self) -> bool:
+        """A sweep is scheduled or running."""
+        return self._timer is not None or self._running
+
     def _start(self) -> None:
         self._timer = None
         if not self._running:

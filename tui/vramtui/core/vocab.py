@@ -103,7 +103,6 @@ class ReasonCode(StrEnum):
     LOAD_EXCEEDS_SYSTEM_RAM = "load_exceeds_system_ram"
     PARTIAL_OFFLOAD = "partial_offload"
     SPILLS_TO_SHARED = "spills_to_shared"
-    LOW_SYSTEM_RAM = "low_system_ram"
     DESKTOP_RAM_LOW = "desktop_ram_low"
     CARVE_OUT_NOT_A_STEP = "carve_out_not_a_step"
     CONTEXT_EXCEEDS_TRAINING = "context_exceeds_training"
@@ -127,7 +126,6 @@ _REASON_SEVERITY = {
     ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: Severity.ERROR,
     ReasonCode.PARTIAL_OFFLOAD: Severity.WARNING,
     ReasonCode.SPILLS_TO_SHARED: Severity.WARNING,
-    ReasonCode.LOW_SYSTEM_RAM: Severity.WARNING,
     ReasonCode.DESKTOP_RAM_LOW: Severity.WARNING,
     ReasonCode.CARVE_OUT_NOT_A_STEP: Severity.WARNING,
     ReasonCode.CONTEXT_EXCEEDS_TRAINING: Severity.WARNING,
@@ -165,7 +163,6 @@ _REASON_EVIDENCE = {
     ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: Evidence.EXTRAPOLATED,
     ReasonCode.PARTIAL_OFFLOAD: Evidence.DOCUMENTED,
     ReasonCode.SPILLS_TO_SHARED: Evidence.MEASURED,
-    ReasonCode.LOW_SYSTEM_RAM: Evidence.DOCUMENTED,
     ReasonCode.DESKTOP_RAM_LOW: Evidence.DOCUMENTED,
     ReasonCode.CARVE_OUT_NOT_A_STEP: Evidence.DOCUMENTED,
     ReasonCode.CONTEXT_EXCEEDS_TRAINING: Evidence.DOCUMENTED,

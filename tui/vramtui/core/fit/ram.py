@@ -11,8 +11,10 @@ Rules (each with its source below):
   spilled GPU buffers + staged weights must fit in visible RAM, else `load_exceeds_system_ram`.
 - Without a Windows carve-out the llama.cpp no-mmap loader stages through 4 x 64 MiB pinned
   buffers (`LOAD_STAGING_SMALL`).
-- After loading, less RAM than the OS baseline left is `low_system_ram`; less than the desktop
-  needs beside the runtime's buffers is `desktop_ram_low`.
+- RAM left (one figure, every face): OS-visible RAM less the host buffers and the GPU memory
+  that lives in system RAM. Less than the desktop needs (DESKTOP_RAM) is `desktop_ram_low`.
+  Less than the OS baseline cannot happen once a load passes: the load check holds the
+  baseline beside the same buffers, so a starved OS is `load_exceeds_system_ram`.
 """
 
 from __future__ import annotations
@@ -95,14 +97,6 @@ def ram_reasons(state: MachineState, pools: Pools, ram: RamUse) -> list[Reason]:
                 ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
                 f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
                 f"spilled GPU memory) but the OS sees only {format_bytes(visible)}",
-            )
-        ]
-    if ram.left < state.baseline:
-        return [
-            Reason(
-                ReasonCode.LOW_SYSTEM_RAM,
-                f"only {format_bytes(ram.left)} of RAM is left for the OS and apps after loading: "
-                "the desktop will stutter",
             )
         ]
     if ram.left < state.desktop_ram:
