@@ -16,7 +16,7 @@ from vramtui.core.fit.types import PoolUsage
 from vramtui.core.sizes import GiB, format_gib, format_tokens
 from vramtui.core.vocab import Verdict
 from vramtui.present.fit_words import (
-    advice_sentence,
+    advice_brief,
     evidence_note,
     headroom_sentence,
     measured_evidence,
@@ -51,8 +51,8 @@ def verdict_text(evaluation: Evaluation | None, advice: tuple[Advice, ...] = ())
             if note is not None:
                 text.append("\n  ")
                 text.append(note, style="italic")
-    for item in advice:
-        text.append(f"\n→ {advice_sentence(item)}", style="bold")
+    if advice:  # the best item; `vramtui check` lists them all with their flags
+        text.append(f"\n→ {advice_brief(advice[0])}", style="bold")
     if not fit.reasons:
         text.append(f"\n• {headroom_sentence(fit)}")
     return text
