@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from vramtui.core.advice.moe_offload import expert_offload
@@ -170,24 +171,26 @@ def _smaller_quant(
     if entry is None:
         return None
     model_id, _ = split_catalog_ref(model_ref)
-    from vramtui.core.model.source import open_model  # noqa: PLC0415 - only for catalog models
-
-    weights = spec.weights_bytes
-    candidates: list[tuple[int, str, ModelSpec]] = []
-    for quant in entry.quants:
-        ref = f"{model_id}:{quant.name}"
-        try:
-            other = open_model(ref, mmproj="none" if spec.mmproj is None else "auto")
-        except VramtuiError:
-            continue
-        if other.weights_bytes < weights:
-            candidates.append((other.weights_bytes, ref, other))
-    for _, ref, other in sorted(candidates, key=lambda c: c[0], reverse=True):
+    with_projector = spec.mmproj is not None
+    variants = [_catalog_variant(f"{model_id}:{q.name}", with_projector) for q in entry.quants]
+    smaller = [v for v in variants if v is not None and v[1].weights_bytes < spec.weights_bytes]
+    for ref, other in sorted(smaller, key=lambda v: v[1].weights_bytes, reverse=True):
         new = run(other, settings, state)
         if better(new, fit) and new.runs:
             name = ref.rsplit(":", 1)[1]
             return Advice(AdviceKind.QUANT, (ref,), new, name, state.carve_out_bytes, model_ref=ref)
     return None
+
+
+@lru_cache(maxsize=256)
+def _catalog_variant(ref: str, with_projector: bool) -> tuple[str, ModelSpec] | None:
+    """A catalog quant's spec, synthesized once per process (the app asks on every change)."""
+    from vramtui.core.model.source import open_model  # noqa: PLC0415 - only for catalog models
+
+    try:
+        return ref, open_model(ref, mmproj="auto" if with_projector else "none")
+    except VramtuiError:
+        return None
 
 
 def _carve_out(
