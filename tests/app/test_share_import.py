@@ -81,3 +81,16 @@ def test_a_model_that_runs_shares_its_speed(
     assert "tok/s" in text and "RAM left for the OS" in text
     saved = load_scenario(_import(text, tmp_path, capsys))
     assert saved.carve_out_bytes == 32 * GiB
+
+
+def test_share_text_states_gpu_memory_as_the_screen_does() -> None:
+    """The desktop's share is in, as in the memory bars and `check`'s gpu_memory_used_bytes."""
+    from vramtui.core.sizes import format_gib  # noqa: PLC0415
+
+    choice = replace(_choice(), machine=replace(_choice().machine, carve_out_bytes=32 * GiB))
+    evaluation = evaluate(choice)
+    assert evaluation.fit is not None and evaluation.fit.runs
+    text = share_text(evaluation)
+    assert f"GPU memory in use {format_gib(evaluation.fit.gpu_memory_used_bytes)}" in text
+    on_screen = sum(p.used_bytes for p in evaluation.fit.pool_usage if p.name != "system RAM")
+    assert on_screen == evaluation.fit.gpu_memory_used_bytes

@@ -51,10 +51,8 @@ def share_text(evaluation: Evaluation) -> str:
         lines.extend(f"  - {reason.message}" for reason in fit.reasons)
         # As in check: a model that will not fit has no speed and no RAM left to state.
         left = f", RAM left for the OS {format_gib(fit.system_ram_left_bytes)}" if fit.runs else ""
-        lines.append(
-            f"  GPU dedicated {format_gib(fit.dedicated_used_bytes)}, shared "
-            f"{format_gib(fit.shared_used_bytes)}{left}"
-        )
+        # GPU memory as the screen's bars and Task Manager show it: the desktop's share in.
+        lines.append(f"  GPU memory in use {format_gib(fit.gpu_memory_used_bytes)}{left}")
         if fit.runs:
             lines.append(
                 f"  ~{fit.speed.decode_tokens_per_second:.1f} tok/s, first token in "
