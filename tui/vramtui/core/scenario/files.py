@@ -118,7 +118,7 @@ class Scenario:
         if self.mmproj != "auto":
             data["mmproj"] = self.mmproj
         if self.runtime is not None:
-            data["runtime"] = self.runtime.value
+            data["runtime"] = str(self.runtime)
         machine: dict[str, Any] = {"id": self.machine_id}
         for key in _MACHINE_KEYS[1:]:
             attr = _SIZE_KEYS.get(key, key)
