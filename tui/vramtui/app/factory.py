@@ -18,6 +18,7 @@ from vramtui.core.model.source import is_remote_reference, open_model
 from vramtui.core.scenario.files import Scenario, load_scenario
 from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario
 from vramtui.core.sizes import parse_size
+from vramtui.core.vocab import OsName
 
 
 def create_app(
@@ -81,7 +82,7 @@ def _build(
         mmproj=None if mmproj == "auto" else mmproj,
         machine_id=machine,
         carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
-        os=os_name,
+        os=OsName(os_name) if os_name is not None else None,
     )
     return _app_for(scenario, overrides, discover)
 

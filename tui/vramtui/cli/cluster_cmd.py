@@ -22,6 +22,7 @@ from vramtui.cli.common import (
     add_runtime_args,
     bounded_int,
     console,
+    enum_flag,
     finish,
     guarded,
     print_json,
@@ -114,7 +115,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def parse_node(text: str, args: argparse.Namespace) -> ClusterNode:
     """One `--node` value, with the OS, backend and GTT flags applied to every node."""
     gtt = parse_size(args.gtt, "--gtt") if args.gtt else None
-    return node_from_text(text, os=args.os_name, backend=args.backend, gtt_bytes=gtt)
+    os_name, backend = enum_flag(OsName, args.os_name), enum_flag(Backend, args.backend)
+    return node_from_text(text, os=os_name, backend=backend, gtt_bytes=gtt)
 
 
 def _save_preset(name: str, model: str, settings: RuntimeSettings, held: ClusterPreset) -> None:

@@ -8,8 +8,9 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vramtui.core.errors import SettingsError, VramtuiError
 from vramtui.core.estimate.flags import SETTING_FLAGS, SettingFlag, parse_text
@@ -23,6 +24,9 @@ if TYPE_CHECKING:  # the machine stage and Rich load when a command needs them: 
 
     from vramtui.core.scenario.files import Scenario
     from vramtui.core.scenario.resolve import ResolvedScenario, ScenarioOverrides
+
+
+_Word = TypeVar("_Word", bound=StrEnum)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -331,15 +335,20 @@ def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:
         mmproj=getattr(args, "mmproj", None),
         machine_id=getattr(args, "machine", None),
         carve_out_bytes=_size_flag(args, "carve_out", "--carve-out"),
-        os=getattr(args, "os_name", None),
+        os=enum_flag(OsName, getattr(args, "os_name", None)),
         gtt_bytes=_gtt_flag(args),
         wired_limit_bytes=_size_flag(args, "wired_limit", "--wired-limit"),
         os_baseline_bytes=_size_flag(args, "os_baseline", "--os-baseline"),
         desktop_ram_bytes=_size_flag(args, "desktop_ram", "--desktop-ram"),
-        backend=getattr(args, "backend", None),
-        runtime=getattr(args, "runtime", None),
+        backend=enum_flag(Backend, getattr(args, "backend", None)),
+        runtime=enum_flag(Runtime, getattr(args, "runtime", None)),
         settings=settings_changes(args),
     )
+
+
+def enum_flag(vocab: type[_Word], value: str | None) -> _Word | None:
+    """A flag argparse checked against the vocabulary (`choices`), as its enum member."""
+    return None if value is None else vocab(value)
 
 
 def _preset(args: argparse.Namespace) -> Scenario | None:

@@ -248,6 +248,18 @@ class Backend(StrEnum):
         }[self.value]
 
 
+class MachineKind(StrEnum):
+    """The class of machine a preset describes: it decides which OS and backends can run on it
+    and which speed constants apply. OTHER: a machine vramtui has no class for (an unknown
+    integrated GPU, a CPU-only box)."""
+
+    STRIX_HALO = "strix_halo"  # AMD Ryzen AI Max (Radeon 8060S/8050S, gfx1151)
+    APPLE = "apple"  # Apple silicon
+    DGX_SPARK = "dgx_spark"  # NVIDIA GB10
+    DISCRETE_GPU = "discrete_gpu"  # a GPU with its own VRAM
+    OTHER = "other"
+
+
 class ServerKind(StrEnum):
     """A server the probe can measure."""
 

@@ -10,7 +10,15 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.scenario.resolve import ResolvedScenario
 from vramtui.core.sizes import format_bytes
 from vramtui.core.speed.predict import SpeedEstimate
-from vramtui.core.vocab import AdviceKind, Evidence, OsName, ReasonCode, Runtime, Verdict
+from vramtui.core.vocab import (
+    AdviceKind,
+    Evidence,
+    MachineKind,
+    OsName,
+    ReasonCode,
+    Runtime,
+    Verdict,
+)
 from vramtui.present.untrusted import plain
 
 
@@ -113,7 +121,7 @@ def evidence_note(reason: Reason) -> str | None:
 def measured_evidence(reason: Reason, state: MachineState) -> str | None:
     """The published measurement behind a reason, quoted only where it is evidence: the same
     class of machine (Strix Halo) under the same OS (Windows)."""
-    if state.machine.kind != "strix_halo" or state.os != OsName.WINDOWS:
+    if state.machine.kind != MachineKind.STRIX_HALO or state.os != OsName.WINDOWS:
         return None
     if reason.code == ReasonCode.SPILLS_TO_SHARED:
         return _ARTICLE_SPILL

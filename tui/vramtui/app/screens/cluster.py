@@ -21,7 +21,7 @@ from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.links import DEFAULT_LINK, get_link, link_ids
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, size_arg
-from vramtui.core.vocab import Verdict
+from vramtui.core.vocab import OsName, Verdict
 from vramtui.present.untrusted import plain
 
 COLUMNS = (
@@ -54,7 +54,7 @@ def evaluate(
     *,
     split_text: str,
     link: str,
-    os_name: str,
+    os_name: OsName,
 ) -> ClusterResult:
     """The cluster for what the user typed (SettingsError / VramtuiError with one line)."""
     texts = [t for t in (x.strip() for x in nodes_text.split(",")) if t]

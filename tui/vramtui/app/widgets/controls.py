@@ -22,16 +22,17 @@ from vramtui.core.errors import VramtuiError
 from vramtui.core.estimate.flags import FLAGS, parse_text
 from vramtui.core.hardware.presets import MachinePreset
 from vramtui.core.sizes import GiB, format_bytes, format_tokens, parse_size
+from vramtui.core.vocab import Backend, OsName, Runtime
 
-OS_OPTIONS = [("Windows", "windows"), ("Linux", "linux"), ("macOS", "macos")]
-RUNTIME_OPTIONS = [("llama.cpp", "llamacpp"), ("LM Studio", "lmstudio"), ("Ollama", "ollama")]
-BACKEND_OPTIONS = [
+# The selects hold the vocabulary's members, so an edit goes up as an enum, not a string.
+OS_OPTIONS = [(o.label, o) for o in OsName]
+RUNTIME_OPTIONS = [(r.label, r) for r in Runtime]
+BACKEND_OPTIONS: list[tuple[str, Backend | None]] = [
     ("machine default", None),
-    ("Vulkan", "vulkan"),
-    ("ROCm", "rocm"),
-    ("CUDA", "cuda"),
-    ("Metal", "metal"),
-    ("CPU", "cpu"),
+    *(
+        (b.label, b)
+        for b in (Backend.VULKAN, Backend.ROCM, Backend.CUDA, Backend.METAL, Backend.CPU)
+    ),
 ]
 
 
@@ -204,8 +205,8 @@ class MachinePanel(Vertical):
         _set_select(self.query_one("#os", Select), state.os)
         _set_select(self.query_one("#runtime", Select), state.runtime)
         _set_select(self.query_one("#backend", Select), state.backend)
-        self.query_one("#gtt-row").display = state.os == "linux"
-        self.query_one("#wired-row").display = state.os == "macos"
+        self.query_one("#gtt-row").display = state.os == OsName.LINUX
+        self.query_one("#wired-row").display = state.os == OsName.MACOS
         _set_input(self.query_one("#gtt", Input), _size_text(state.gtt_bytes))
         _set_input(self.query_one("#wired", Input), _size_text(state.wired_limit_bytes))
         baseline = self.query_one("#baseline", Input)

@@ -25,7 +25,7 @@ from vramtui.core.estimate.tensor_rules import EXPS_REGEX, compiled
 from vramtui.core.fit.fit import FitResult, evaluate_fit
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, compute_pools
-from vramtui.core.vocab import ReasonCode, Verdict
+from vramtui.core.vocab import Backend, ReasonCode, Verdict
 
 N_CPU_MOE = "n_cpu_moe"
 SPILL = "spill"
@@ -119,7 +119,7 @@ def expert_offload(
     None: not a MoE model, the CPU backend, placement rules already set, a machine where it
     gains nothing, the model fits already, or even every expert on the host does not fit."""
     if (
-        state.resolved_backend == "cpu"
+        state.resolved_backend == Backend.CPU
         or _has_rules(settings)
         or _gains_nothing(state)
         or not is_moe(spec)

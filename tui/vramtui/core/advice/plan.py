@@ -27,7 +27,7 @@ from vramtui.core.fit.fit import FitResult, evaluate_fit
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
-from vramtui.core.vocab import OsName, Severity, Verdict
+from vramtui.core.vocab import Backend, OsName, Severity, Verdict
 
 OLLAMA_ALL_LAYERS = 999  # Ollama's num_gpu for every layer (more than any model has)
 # The settings every llama-server line states, in this order, whatever their value.
@@ -89,7 +89,7 @@ class Plan:
     model: str
     machine_id: str
     machine_name: str
-    os: str
+    os: OsName
     has_carve_out: bool
     current_carve_out_bytes: int
     current_source: str  # detected | given | preset | default
@@ -253,7 +253,7 @@ def _sentence(
             run += f" (up to {short_tokens(best_ctx)} runs cleanly)"
     else:
         run = f"Run {spec.name} at up to {short_tokens(best_ctx)} context"
-    if fit.backend == "cpu":
+    if fit.backend == Backend.CPU:
         run += " on the CPU"
     elif m.discrete and fit.n_gpu_layers < fit.breakdown.n_layers + 1:
         run += f" with {fit.n_gpu_layers} of {fit.breakdown.n_layers + 1} layers on the GPU"
@@ -348,7 +348,7 @@ def run_settings(spec: ModelSpec, fit: FitResult) -> RuntimeSettings:
     as the line names it, and the projector's setting only where the line loads one."""
     s = fit.settings
     bd = fit.breakdown
-    cpu = fit.backend == "cpu"
+    cpu = fit.backend == Backend.CPU
     all_layers = bd.n_gpu_layers >= bd.n_layers + 1
     draft = _draft_args(spec)
     projector = _projector_path(spec) is not None
@@ -389,7 +389,7 @@ def run_commands(spec: ModelSpec, fit: FitResult, st: MachineState) -> RunComman
     s = fit.settings
     bd = fit.breakdown
     all_layers = bd.n_gpu_layers >= bd.n_layers + 1
-    cpu = fit.backend == "cpu"
+    cpu = fit.backend == Backend.CPU
     ngl = 0 if cpu else OLLAMA_ALL_LAYERS if all_layers else bd.n_gpu_layers
     _, known = model_args(spec)
     argv = llama_server_argv(spec, fit)

@@ -17,7 +17,7 @@ from vramtui.core.fit.fit import FitResult, evaluate_fit, n_ctx_train
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, kernel_param_line
 from vramtui.core.sizes import GiB
-from vramtui.core.vocab import Verdict
+from vramtui.core.vocab import OsName, Verdict
 
 CTX_STEP = 256
 GTT_OS_RESERVE = 4 * GiB  # kyuz0 leaves >= 4 GiB to the OS (124 of 128 GiB to the GPU)
@@ -251,7 +251,7 @@ def recommend(
         if warn:
             index = max(warn, key=lambda i: rows[i].decode_tps)
     alt = None
-    if state.os == "linux" and m.carve_out_steps and not m.discrete:
+    if state.os == OsName.LINUX and m.carve_out_steps and not m.discrete:
         carve = min(m.carve_out_steps)
         visible = m.total_ram_bytes - carve
         gtt = max((visible - GTT_OS_RESERVE) // GiB * GiB, 0)

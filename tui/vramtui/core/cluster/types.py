@@ -13,6 +13,7 @@ from vramtui.core.hardware.links import LinkPreset
 from vramtui.core.hardware.pools import MachineState, compute_pools
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import parse_size
+from vramtui.core.vocab import Backend, OsName
 
 DEFAULT_RPC_PORT = 50052  # rpc-server's default port (tools/rpc/rpc-server.cpp)
 
@@ -66,7 +67,12 @@ def device_names(cluster: Cluster) -> list[str]:
     """llama.cpp's names: RPC0, RPC1, ... then the head's own GPU (Vulkan0, ROCm0, ...)."""
     names = [f"RPC{i}" for i in range(len(cluster.nodes) - 1)]
     backend = cluster.nodes[-1].state.resolved_backend
-    label = {"vulkan": "Vulkan0", "rocm": "ROCm0", "cuda": "CUDA0", "metal": "MTL0"}
+    label = {
+        Backend.VULKAN: "Vulkan0",
+        Backend.ROCM: "ROCm0",
+        Backend.CUDA: "CUDA0",
+        Backend.METAL: "MTL0",
+    }
     names.append(label.get(backend, "CPU"))
     return names
 
@@ -96,8 +102,8 @@ def _split_host(text: str) -> tuple[str, str, int | None]:
 def node_from_text(
     text: str,
     *,
-    os: str | None = None,
-    backend: str | None = None,
+    os: OsName | None = None,
+    backend: Backend | None = None,
     gtt_bytes: int | None = None,
 ) -> ClusterNode:
     """A node as typed: `ID[:CARVE][@HOST[:PORT]]` (machine preset, BIOS carve-out, where it

@@ -35,6 +35,7 @@ from vramtui.core.detect.types import (
     read_text,
     vendor_name,
 )
+from vramtui.core.vocab import OsName
 
 MAX_CARDS = 16
 CPUINFO_READ_LIMIT = 8192
@@ -83,7 +84,7 @@ def detect_linux(root: Path, runner: CommandRunner | None) -> Detection:
     if visible is not None and carve is not None:
         total, basis = visible + carve, "visible+carve-out"
     return Detection(
-        os="linux",
+        os=OsName.LINUX,
         total_ram_bytes=total,
         visible_ram_bytes=visible,
         gpus=tuple(gpus),

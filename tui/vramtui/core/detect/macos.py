@@ -19,6 +19,7 @@ from vramtui.core.detect.types import (
     clean_text,
     parse_int,
 )
+from vramtui.core.vocab import OsName
 
 SYSCTL_KEYS = ("hw.memsize", "machdep.cpu.brand_string", "hw.model", "iogpu.wired_limit_mb")
 GiB = 1024**3
@@ -63,7 +64,7 @@ def detect_macos(runner: CommandRunner) -> Detection:
     elif chip:
         problems.append(f"{chip}: an Intel Mac; its GPU is not read")
     return Detection(
-        os="macos",
+        os=OsName.MACOS,
         total_ram_bytes=total,
         visible_ram_bytes=total,
         gpus=gpus,

@@ -24,6 +24,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import MachineCatalog, MachinePreset, load_machines
 from vramtui.core.paths import user_machines_dir
 from vramtui.core.sizes import GiB, MiB, format_bytes
+from vramtui.core.vocab import Backend, MachineKind, OsName
 
 THIS_MACHINE = "this-machine"
 RAM_MATCH_LOW = 0.92
@@ -160,25 +161,25 @@ def built_machine(d: Detection, catalog: MachineCatalog | None = None) -> Machin
 
 
 def _from_assumptions(d: Detection, gpu: GpuInfo | None, total: int) -> MachinePreset:
-    kind, backend, unified = "other", "cpu", False
+    kind, backend, unified = MachineKind.OTHER, Backend.CPU, False
     bw, tflops, vram = CPU_BANDWIDTH_GBPS, CPU_TFLOPS, 0
     steps: tuple[int, ...] = ()
     rule = "no carve-out"
     note = "No GPU found: the model runs on the CPU from system RAM."
     if gpu is not None and not gpu.unified:
-        kind, bw, tflops = "discrete_gpu", DGPU_BANDWIDTH_GBPS, DGPU_TFLOPS
+        kind, bw, tflops = MachineKind.DISCRETE_GPU, DGPU_BANDWIDTH_GBPS, DGPU_TFLOPS
         vram = gpu.dedicated_bytes or 0
-        backend = "cuda" if gpu.vendor == "nvidia" else "vulkan"
+        backend = Backend.CUDA if gpu.vendor == "nvidia" else Backend.VULKAN
         rule = "discrete GPU: no carve-out"
         note = "Unknown discrete GPU: RTX 4060 Ti class figures assumed."
     elif gpu is not None and gpu.vendor == "apple":
-        kind, backend, unified = "apple", "metal", True
+        kind, backend, unified = MachineKind.APPLE, Backend.METAL, True
         bw, tflops = APPLE_BANDWIDTH_GBPS, APPLE_TFLOPS
         rule = "no carve-out: unified memory"
         note = "Unknown Apple chip: base M2/M3 figures assumed."
     elif gpu is not None:
         bw, tflops, unified = IGPU_BANDWIDTH_GBPS, IGPU_TFLOPS, True
-        backend = "cuda" if gpu.vendor == "nvidia" else "vulkan"
+        backend = Backend.CUDA if gpu.vendor == "nvidia" else Backend.VULKAN
         note = "Unknown integrated GPU: dual-channel DDR5 and Radeon 780M class figures assumed."
         if gpu.vendor == "amd":
             steps = _apu_steps(d, total, None)
@@ -210,7 +211,7 @@ def _gtt_override(d: Detection) -> int | None:
     """The GTT size when it is not the kernel default (a ttm.pages_limit / gttsize the user
     set): then it stays the same at every carve-out step, as the fit's gtt_bytes does."""
     gtt = next((g.shared_bytes for g in d.gpus if g.unified and g.vendor == "amd"), None)
-    if d.os != "linux" or gtt is None or not d.visible_ram_bytes:
+    if d.os != OsName.LINUX or gtt is None or not d.visible_ram_bytes:
         return None
     default = d.visible_ram_bytes / 2
     return gtt if abs(gtt - default) > default * GTT_DEFAULT_TOLERANCE else None
@@ -228,6 +229,6 @@ def detected_machine_state(d: Detection, catalog: MachineCatalog | None = None) 
         changes["carve_out_bytes"] = d.carve_out_bytes
     if (gtt := _gtt_override(d)) is not None:
         changes["gtt_bytes"] = gtt
-    if d.os == "macos" and d.wired_limit_bytes:
+    if d.os == OsName.MACOS and d.wired_limit_bytes:
         changes["wired_limit_bytes"] = d.wired_limit_bytes
     return MachineState.default_for(machine, **changes)

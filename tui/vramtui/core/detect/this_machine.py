@@ -94,7 +94,7 @@ def preset_toml_data(
     data: dict[str, Any] = {
         "id": name,
         "name": f"{name}: {m.name}",
-        "kind": m.kind,
+        "kind": m.kind.value,
         "total_ram_gib": _number(m.total_ram_bytes / GiB),
         "carve_out_steps_mib": [_number(s / MiB) for s in m.carve_out_steps],
     }
@@ -106,8 +106,8 @@ def preset_toml_data(
         "gpu_vram_gib": _number(m.gpu_vram_bytes / GiB),
         "bandwidth_gbps": m.bandwidth_gbps,
         "fp16_tflops": m.fp16_tflops,
-        "default_os": d.os,
-        "default_backend": m.default_backend,
+        "default_os": d.os.value,
+        "default_backend": m.default_backend.value,
         "unified_memory": m.unified_memory,
     }
     if m.measured_bandwidth_gbps is not None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vramtui.core.vocab import OsName
+
 SYSFS_READ_LIMIT = 4096  # a sysfs attribute is at most one page (Documentation/filesystems/sysfs)
 PROC_READ_LIMIT = 64 * 1024  # /proc/meminfo is ~1.5 KiB; /proc/cpuinfo is read only in part
 COMMAND_OUTPUT_LIMIT = 1 << 20
@@ -56,7 +58,7 @@ class Detection:
     found: "installed" (the firmware's count of the modules), "visible+carve-out" (an AMD APU
     on Linux: what the OS sees plus what the BIOS reserved) or "visible" (what the OS sees)."""
 
-    os: str
+    os: OsName
     total_ram_bytes: int | None
     visible_ram_bytes: int | None
     gpus: tuple[GpuInfo, ...]

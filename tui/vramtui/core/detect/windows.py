@@ -34,6 +34,7 @@ from vramtui.core.detect.types import (
     pci_id,
     vendor_name,
 )
+from vramtui.core.vocab import OsName
 
 POWERSHELL_TIMEOUT_S = 8.0
 MiB = 1024**2
@@ -70,17 +71,16 @@ def detect_windows(runner: CommandRunner) -> Detection:
     out = runner(powershell_argv(), POWERSHELL_TIMEOUT_S)
     if not out.ok:
         why = out.error or f"exit code {out.returncode}"
-        return Detection("windows", None, None, (), None, problems=(f"powershell: {why}",))
+        return Detection(OsName.WINDOWS, None, None, (), None, problems=(f"powershell: {why}",))
     try:
         data = json.loads(out.stdout)
     except ValueError:
         return Detection(
-            "windows", None, None, (), None, problems=("powershell: output is not JSON",)
+            OsName.WINDOWS, None, None, (), None, problems=("powershell: output is not JSON",)
         )
     if not isinstance(data, dict):
-        return Detection(
-            "windows", None, None, (), None, problems=("powershell: output is not a JSON object",)
-        )
+        problem = "powershell: output is not a JSON object"
+        return Detection(OsName.WINDOWS, None, None, (), None, problems=(problem,))
     return parse_windows(data)
 
 
@@ -160,7 +160,7 @@ def parse_windows(data: dict[str, Any]) -> Detection:
         total, basis = visible + carve, "visible+carve-out"
     model, maker, cpu = computer.get("Model"), computer.get("Manufacturer"), data.get("cpu")
     return Detection(
-        os="windows",
+        os=OsName.WINDOWS,
         total_ram_bytes=total,
         visible_ram_bytes=visible,
         gpus=tuple(gpus),

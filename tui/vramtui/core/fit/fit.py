@@ -34,7 +34,7 @@ from vramtui.core.fit.types import PoolUsage, Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, Pools, compute_pools
 from vramtui.core.speed.predict import SpeedEstimate, estimate_speed
-from vramtui.core.vocab import ReasonCode, Runtime, SegmentKind, Severity, Verdict
+from vramtui.core.vocab import Backend, ReasonCode, Runtime, SegmentKind, Severity, Verdict
 
 SLOW_DECODE_TPS = 10.0  # the 2026-02-02 ZBook article's bar for daily use
 
@@ -53,7 +53,7 @@ class FitResult:
     breakdown: MemoryBreakdown
     speed: SpeedEstimate
     n_gpu_layers: int
-    backend: str
+    backend: Backend
     settings: RuntimeSettings
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -129,7 +129,7 @@ def resolve_settings(
         return settings
     backend = state.resolved_backend
     mla = spec.architecture in {"deepseek2", "deepseek3", "kimi_k2", "glm4moe_lite"}
-    if state.runtime == Runtime.LMSTUDIO or (mla and backend in {"vulkan", "rocm"}):
+    if state.runtime == Runtime.LMSTUDIO or (mla and backend in {Backend.VULKAN, Backend.ROCM}):
         return settings.with_changes(flash_attn="off")
     return settings
 
@@ -273,7 +273,7 @@ def evaluate_fit(
     reasons = gpu_reasons(state, pools, bd, dev) + ram_reasons(state, pools, ram)
     loads = all(r.severity != Severity.ERROR for r in reasons)
     reasons += _model_reasons(spec, s, bd, speed if loads else None)
-    hx = 0 if backend == "cpu" else host_expert_bytes(spec, s, bd.n_gpu_layers)  # -ot, -ncmoe
+    hx = 0 if backend == Backend.CPU else host_expert_bytes(spec, s, bd.n_gpu_layers)  # -ot, -ncmoe
     if note := host_expert_note(hx, gains_nothing=m.unified_memory and not pools.dedicated_bytes):
         reasons.append(Reason(ReasonCode.EXPERTS_ON_HOST, note))
     return FitResult(

@@ -25,7 +25,7 @@ from vramtui.core.fit.types import Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import DESKTOP_GPU_RESERVE, MachineState, Pools
 from vramtui.core.sizes import GiB, format_bytes
-from vramtui.core.vocab import BufferKind, Place, ReasonCode, SegmentKind
+from vramtui.core.vocab import Backend, BufferKind, OsName, Place, ReasonCode, SegmentKind
 
 DISCRETE_MARGIN = 1 * GiB  # llama.cpp --fit-target default 1024 MiB
 
@@ -41,13 +41,13 @@ _DEVICE_ORDER = (
 )
 
 
-def estimate_on(spec: ModelSpec, settings: RuntimeSettings, backend: str) -> MemoryBreakdown:
+def estimate_on(spec: ModelSpec, settings: RuntimeSettings, backend: Backend) -> MemoryBreakdown:
     """The estimate for a runtime backend: the CPU build, or any GPU backend."""
-    return estimate_memory(spec, settings, backend="cpu" if backend == "cpu" else "gpu")
+    return estimate_memory(spec, settings, backend="cpu" if backend == Backend.CPU else "gpu")
 
 
 def auto_offload(
-    spec: ModelSpec, settings: RuntimeSettings, backend: str, budget: int
+    spec: ModelSpec, settings: RuntimeSettings, backend: Backend, budget: int
 ) -> MemoryBreakdown:
     """Largest n_gpu_layers whose device buffers fit `budget` (llama.cpp --fit, by layers)."""
     full = estimate_on(spec, settings, backend)
@@ -92,7 +92,7 @@ class DevicePlacement:
 def desktop_gpu_reserve(state: MachineState) -> int:
     """GPU memory the desktop itself holds on this machine state (DESKTOP_GPU_RESERVE)."""
     m = state.machine
-    return DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != "macos" else 0
+    return DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != OsName.MACOS else 0
 
 
 def place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> DevicePlacement:

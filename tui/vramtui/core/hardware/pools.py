@@ -15,25 +15,27 @@ Rules (each with its source below):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from vramtui.core.errors import SettingsError
 from vramtui.core.hardware.presets import MachinePreset
 from vramtui.core.sizes import GiB, MiB, format_bytes
-from vramtui.core.vocab import OsName, Runtime
+from vramtui.core.vocab import Backend, OsName, Runtime
 
+_Word = TypeVar("_Word", bound=StrEnum)
 PAGE = 4096  # ttm.pages_limit counts 4 KiB pages (ttm_tt.c)
 
 # Idle OS + desktop RAM: Windows 11 minimum 4 GB (umatechnology); GNOME/KDE idle up to ~2 GB
 # (aionda.blog); macOS keeps 25-33 % outside the GPU cap anyway, 4 GB for the desktop.
-OS_BASELINE = {"windows": 4 * GiB, "linux": 2 * GiB, "macos": 4 * GiB}
+OS_BASELINE = {OsName.WINDOWS: 4 * GiB, OsName.LINUX: 2 * GiB, OsName.MACOS: 4 * GiB}
 # GPU memory the desktop itself holds beside the model (the compositor's surfaces, the
 # driver's own allocations). Windows 1 GiB: in the 2026-02-02 ZBook article's Task Manager figures
 # GPU memory in use sat 1.0-1.5 GiB above what LM Studio's runtime allocates for GLM-4.7-Flash
 # (taken from those two rows, so they are no independent check; the two Qwen3-VL rows are). Linux
 # 256 MiB: a GNOME/KDE session's amdgpu VRAM use at idle (amdgpu_top on a Strix Halo desktop, kyuz0
 # toolbox notes). macOS: the working-set cap already leaves the desktop its share.
-DESKTOP_GPU_RESERVE = {"windows": 1 * GiB, "linux": 256 * MiB, "macos": 0}
+DESKTOP_GPU_RESERVE = {OsName.WINDOWS: 1 * GiB, OsName.LINUX: 256 * MiB, OsName.MACOS: 0}
 # RAM a desktop needs to stay smooth: what the OS and everyday apps keep after the model
 # loads (RAM taken by the runtime's host buffers and by GPU memory that lives in system RAM).
 # Windows 16 GiB: the 2026-02-02 ZBook article's 48 + 16 GB laptop stutters "whatever the model",
@@ -41,38 +43,42 @@ DESKTOP_GPU_RESERVE = {"windows": 1 * GiB, "linux": 256 * MiB, "macos": 0}
 # 8 GiB: GNOME 49 / KDE Plasma 6 idle at 0.5-2.6 GB (aionda.blog 2026) plus a browser and editor.
 # macOS 8 GiB: Apple's base machines ship 16 GB, and macOS 15 keeps 11+ GB wired with Apple
 # Intelligence on (exo PR #1672). Adjustable: --desktop-ram, a preset, the app.
-DESKTOP_RAM = {"windows": 16 * GiB, "linux": 8 * GiB, "macos": 8 * GiB}
+DESKTOP_RAM = {OsName.WINDOWS: 16 * GiB, OsName.LINUX: 8 * GiB, OsName.MACOS: 8 * GiB}
 
 
 @dataclass(frozen=True)
 class MachineState:
+    """One machine as set up. `os`, `backend` and `runtime` hold their vocabulary's members;
+    a plain string given here (a test, a caller outside the typed code) is checked and turned
+    into its member, so everything past this point compares enums."""
+
     machine: MachinePreset
     carve_out_bytes: int
-    os: str
+    os: OsName
     gtt_bytes: int | None = None
     wired_limit_bytes: int | None = None
     os_baseline_bytes: int | None = None
-    backend: str | None = None
-    runtime: str = "llamacpp"
+    backend: Backend | None = None
+    runtime: Runtime = Runtime.LLAMACPP
     keep_model_in_memory: bool | None = None  # None: the runtime's default
     desktop_ram_bytes: int | None = None  # None: DESKTOP_RAM for the OS
 
     def __post_init__(self) -> None:
-        if self.os not in set(OsName):
-            raise SettingsError(f"os {self.os!r} is not one of {', '.join(OsName)}")
+        object.__setattr__(self, "os", _member(OsName, self.os, "os"))
+        object.__setattr__(self, "runtime", _member(Runtime, self.runtime, "runtime"))
+        if self.backend is not None:
+            object.__setattr__(self, "backend", _member(Backend, self.backend, "backend"))
         machine = self.machine
         if self.os not in machine.operating_systems:
             raise SettingsError(
-                f"{machine.id} does not run {OsName(self.os).label} "
+                f"{machine.id} does not run {self.os.label} "
                 f"(it runs {', '.join(o.label for o in machine.operating_systems)})"
             )
         if self.backend is not None and self.backend not in machine.backends:
             choices = ", ".join(b.value for b in machine.backends)
             raise SettingsError(
-                f"backend {self.backend!r} cannot run on {machine.id}'s GPU (choose {choices})"
+                f"backend '{self.backend}' cannot run on {machine.id}'s GPU (choose {choices})"
             )
-        if self.runtime not in set(Runtime):
-            raise SettingsError(f"runtime {self.runtime!r} is not one of {', '.join(Runtime)}")
         if self.carve_out_bytes < 0 or (
             self.carve_out_bytes and self.carve_out_bytes >= self.machine.total_ram_bytes
         ):
@@ -100,7 +106,7 @@ class MachineState:
         return replace(state, **changes) if changes else state
 
     @property
-    def resolved_backend(self) -> str:
+    def resolved_backend(self) -> Backend:
         return self.backend or self.machine.default_backend
 
     @property
@@ -119,7 +125,14 @@ class MachineState:
     def keeps_model(self) -> bool:
         if self.keep_model_in_memory is not None:
             return self.keep_model_in_memory
-        return self.runtime == "lmstudio"
+        return self.runtime == Runtime.LMSTUDIO
+
+
+def _member(vocab: type[_Word], value: str, name: str) -> _Word:
+    try:
+        return vocab(value)
+    except ValueError:
+        raise SettingsError(f"{name} {value!r} is not one of {', '.join(vocab)}") from None
 
 
 def gtt_from_pages_limit(pages: int) -> int:
@@ -161,14 +174,14 @@ def compute_pools(state: MachineState) -> Pools:
         return Pools(m.gpu_vram_bytes, 0, "none", vis, m.gpu_vram_bytes, False)
     carve = state.carve_out_bytes
     visible = m.total_ram_bytes - carve
-    if state.os == "macos":
+    if state.os == OsName.MACOS:
         if state.wired_limit_bytes:
             ws = min(state.wired_limit_bytes, visible)
         else:
             frac = 2 / 3 if m.total_ram_bytes <= 36 * GiB else 3 / 4
             ws = int(m.total_ram_bytes * frac)
         return Pools(0, ws, "GPU working set", visible, ws, False)
-    if state.os == "windows":
+    if state.os == OsName.WINDOWS:
         shared = max(visible // 2, 64 * MiB)
         return Pools(carve, shared, "shared GPU memory", visible, carve + shared, True)
     # linux

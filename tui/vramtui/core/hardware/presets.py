@@ -2,14 +2,14 @@
 
 Bundled presets live in `presets/*.toml` (shipped in the wheel as `tui/_presets`); users add
 their own in `user_machines_dir()`. File keys (sizes as the BIOS shows them):
-  id, name, kind, total_ram_gib, carve_out_steps_mib (list), default_carve_out_mib,
-  max_carve_out_fraction, max_carve_out_rule, gpu_vram_gib, bandwidth_gbps,
-  measured_bandwidth_gbps, cpu_bandwidth_gbps, fp16_tflops, default_os, default_backend,
-  unified_memory, sources (list, required, non-empty), notes, match_dmi / match_pci /
-  match_chip (lists: how `vramtui detect` recognises the machine); for the speed model,
-  int8_tops, shared_bandwidth_gbps, default_gtt_gib (optional). fp16_tflops is dense FP16
-  matrix throughput: tensor/matrix cores with FP16 accumulate where the GPU has them, the
-  shader ALU rate where it has none.
+  id, name, kind (strix_halo, apple, dgx_spark, discrete_gpu or other), total_ram_gib,
+  carve_out_steps_mib (list), default_carve_out_mib, max_carve_out_fraction,
+  max_carve_out_rule, gpu_vram_gib, bandwidth_gbps, measured_bandwidth_gbps,
+  cpu_bandwidth_gbps, fp16_tflops, default_os, default_backend, unified_memory, sources (list,
+  required, non-empty), notes, match_dmi / match_pci / match_chip (lists: how `vramtui detect`
+  recognises the machine); for the speed model, int8_tops, shared_bandwidth_gbps,
+  default_gtt_gib (optional). fp16_tflops is dense FP16 matrix throughput: tensor/matrix cores
+  with FP16 accumulate where the GPU has them, the shader ALU rate where it has none.
 A user file that does not validate becomes one `problems` line naming the file and field.
 """
 
@@ -18,34 +18,36 @@ from __future__ import annotations
 import difflib
 import tomllib
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vramtui.core.atomic import read_text_capped
 from vramtui.core.errors import PresetError, VramtuiError
 from vramtui.core.paths import bundled_presets_dir, user_machines_dir
 from vramtui.core.sizes import GiB, MiB
-from vramtui.core.vocab import Backend, OsName
+from vramtui.core.vocab import Backend, MachineKind, OsName
 
 MAX_PRESET_BYTES = 256 << 10
+_Word = TypeVar("_Word", bound=StrEnum)
 
 # What each class of machine can run. Strix Halo (Radeon 8060S/8050S, gfx1151): Vulkan on any
 # OS, ROCm/HIP on Linux and Windows (AMD ROCm docs, strixhalo.rst; HIP SDK for Windows). Apple
 # silicon: Metal (llama.cpp's Apple backend), macOS only. DGX Spark: CUDA and Vulkan, DGX OS
 # (Ubuntu) only (NVIDIA DGX Spark user guide). NVIDIA desktop cards: CUDA or Vulkan, Windows or
 # Linux. Every machine can run llama.cpp's CPU backend.
-_BACKENDS_BY_KIND: dict[str, tuple[Backend, ...]] = {
-    "strix_halo": (Backend.VULKAN, Backend.ROCM, Backend.CPU),
-    "apple": (Backend.METAL, Backend.CPU),
-    "dgx_spark": (Backend.CUDA, Backend.VULKAN, Backend.CPU),
-    "discrete_gpu": (Backend.CUDA, Backend.VULKAN, Backend.CPU),
+_BACKENDS_BY_KIND: dict[MachineKind, tuple[Backend, ...]] = {
+    MachineKind.STRIX_HALO: (Backend.VULKAN, Backend.ROCM, Backend.CPU),
+    MachineKind.APPLE: (Backend.METAL, Backend.CPU),
+    MachineKind.DGX_SPARK: (Backend.CUDA, Backend.VULKAN, Backend.CPU),
+    MachineKind.DISCRETE_GPU: (Backend.CUDA, Backend.VULKAN, Backend.CPU),
 }
-_OS_BY_KIND: dict[str, tuple[OsName, ...]] = {
-    "strix_halo": (OsName.WINDOWS, OsName.LINUX),
-    "apple": (OsName.MACOS,),
-    "dgx_spark": (OsName.LINUX,),
-    "discrete_gpu": (OsName.WINDOWS, OsName.LINUX),
+_OS_BY_KIND: dict[MachineKind, tuple[OsName, ...]] = {
+    MachineKind.STRIX_HALO: (OsName.WINDOWS, OsName.LINUX),
+    MachineKind.APPLE: (OsName.MACOS,),
+    MachineKind.DGX_SPARK: (OsName.LINUX,),
+    MachineKind.DISCRETE_GPU: (OsName.WINDOWS, OsName.LINUX),
 }
 
 
@@ -53,7 +55,7 @@ _OS_BY_KIND: dict[str, tuple[OsName, ...]] = {
 class MachinePreset:
     id: str
     name: str
-    kind: str  # strix_halo | apple | dgx_spark | discrete_gpu | other
+    kind: MachineKind
     total_ram_bytes: int
     carve_out_steps: tuple[int, ...]  # bytes, BIOS order; empty: no carve-out
     default_carve_out_bytes: int | None
@@ -63,8 +65,8 @@ class MachinePreset:
     bandwidth_gbps: float  # theoretical, GB/s (10^9)
     measured_bandwidth_gbps: float | None
     fp16_tflops: float
-    default_os: str
-    default_backend: str
+    default_os: OsName
+    default_backend: Backend
     unified_memory: bool
     sources: tuple[str, ...]
     notes: str = ""
@@ -98,6 +100,8 @@ class MachinePreset:
         data = asdict(self)
         data["carve_out_steps"] = list(self.carve_out_steps)
         data["sources"] = list(self.sources)
+        for key in ("kind", "default_os", "default_backend"):
+            data[key] = data[key].value  # plain strings, as the preset file has them
         return data
 
 
@@ -170,10 +174,6 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
         if steps[-1] >= total:
             raise PresetError(source, f"carve_out_steps_mib[{i}]", "not below total RAM")
     default = data.get("default_carve_out_mib")
-    if data["default_os"] not in set(OsName):
-        raise PresetError(source, "default_os", f"must be one of {', '.join(OsName)}")
-    if data["default_backend"] not in set(Backend):
-        raise PresetError(source, "default_backend", f"must be one of {', '.join(Backend)}")
     sources = data["sources"]
     if not sources or not all(isinstance(s, str) and s for s in sources):
         raise PresetError(source, "sources", "must be a non-empty list of strings")
@@ -195,7 +195,7 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
     return MachinePreset(
         id=data["id"],
         name=data["name"],
-        kind=data["kind"],
+        kind=_choice(data, "kind", MachineKind, source),
         total_ram_bytes=int(total),
         carve_out_steps=tuple(steps),
         default_carve_out_bytes=int(default * MiB) if default is not None else None,
@@ -205,8 +205,8 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
         bandwidth_gbps=_positive(data, "bandwidth_gbps", source),
         measured_bandwidth_gbps=float(measured) if measured is not None else None,
         fp16_tflops=_positive(data, "fp16_tflops", source),
-        default_os=data["default_os"],
-        default_backend=data["default_backend"],
+        default_os=_choice(data, "default_os", OsName, source),
+        default_backend=_choice(data, "default_backend", Backend, source),
         unified_memory=data["unified_memory"],
         sources=tuple(sources),
         notes=data.get("notes", ""),
@@ -235,6 +235,15 @@ def _check_finite(source: str, key: str, value: Any) -> None:
             where = f"{key}[{i}]" if isinstance(value, list) else key
             limit = f"{MAX_PRESET_NUMBER:g}"
             raise PresetError(source, where, f"{item!r} is not a finite number up to {limit}")
+
+
+def _choice(data: dict[str, Any], key: str, vocab: type[_Word], source: str) -> _Word:
+    """A word of a closed vocabulary, as its enum member."""
+    try:
+        return vocab(data[key])
+    except ValueError:
+        words = ", ".join(vocab)
+        raise PresetError(source, key, f"{data[key]!r} is not one of {words}") from None
 
 
 def _tname(types: type | tuple[type, ...]) -> str:

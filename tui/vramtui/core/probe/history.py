@@ -22,6 +22,7 @@ from vramtui.core.atomic import append_line, open_regular
 from vramtui.core.paths import data_dir
 from vramtui.core.probe.http import parse_json
 from vramtui.core.probe.results import Prediction, ProbeResult
+from vramtui.core.vocab import OsName
 
 HISTORY_FILE = "probe-history.jsonl"
 HISTORY_VERSION = 1
@@ -33,12 +34,12 @@ def history_path() -> Path:
     return data_dir() / HISTORY_FILE
 
 
-def current_os() -> str:
+def current_os() -> OsName:
     if sys.platform.startswith("win"):
-        return "windows"
+        return OsName.WINDOWS
     if sys.platform == "darwin":
-        return "macos"
-    return "linux"
+        return OsName.MACOS
+    return OsName.LINUX
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -52,9 +53,7 @@ from vramtui.core.vocab import Backend, OsName, Runtime
 
 FORMAT_VERSION = 1
 MAX_SCENARIO_BYTES = 64 * KiB  # a scenario is a few hundred bytes; refuse anything huge
-OS_NAMES = tuple(OsName)
-RUNTIMES = tuple(Runtime)
-BACKENDS = tuple(Backend)
+_Word = TypeVar("_Word", bound=StrEnum)
 
 _TOP_KEYS = (
     "format",
@@ -98,13 +97,13 @@ class Scenario:
     mmproj: str = "auto"
     machine_id: str
     carve_out_bytes: int | None = None
-    os: str | None = None
+    os: OsName | None = None
     gtt_bytes: int | None = None
     wired_limit_bytes: int | None = None
     os_baseline_bytes: int | None = None
     desktop_ram_bytes: int | None = None
-    backend: str | None = None
-    runtime: str | None = None
+    backend: Backend | None = None
+    runtime: Runtime | None = None
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     # A user machine's own file, so the preset works where that machine is not installed.
     machine_definition: dict[str, Any] | None = field(default=None, hash=False)
@@ -119,13 +118,13 @@ class Scenario:
         if self.mmproj != "auto":
             data["mmproj"] = self.mmproj
         if self.runtime is not None:
-            data["runtime"] = self.runtime
+            data["runtime"] = str(self.runtime)
         machine: dict[str, Any] = {"id": self.machine_id}
         for key in _MACHINE_KEYS[1:]:
             attr = _SIZE_KEYS.get(key, key)
             value = getattr(self, attr)
             if value is not None:
-                machine[key] = size_arg(value) if key in _SIZE_KEYS else value
+                machine[key] = size_arg(value) if key in _SIZE_KEYS else str(value)
         data["machine"] = machine
         data["settings"] = settings_to_preset(self.settings)
         if self.machine_definition is not None:
@@ -213,6 +212,14 @@ def _string(
     return value
 
 
+def _word(
+    data: dict[str, Any], key: str, source: str, field_name: str, vocab: type[_Word]
+) -> _Word | None:
+    """A word of a closed vocabulary (os, backend, runtime) as its enum member."""
+    value = _string(data, key, source, field_name, tuple(w.value for w in vocab))
+    return None if value is None else vocab(value)
+
+
 def _size(data: dict[str, Any], key: str, source: str, field_name: str) -> int | None:
     if key not in data:
         return None
@@ -289,7 +296,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
     if model is None or not model.strip():
         raise PresetError(source, "model", "missing (a GGUF path, hf: reference or catalog id)")
     mmproj = _string(data, "mmproj", source, "mmproj") or "auto"
-    runtime = _string(data, "runtime", source, "runtime", RUNTIMES)
+    runtime = _word(data, "runtime", source, "runtime", Runtime)
     if "machine" not in data:
         raise PresetError(source, "machine", 'missing (a [machine] table with id = "...")')
     machine = data["machine"]
@@ -309,8 +316,8 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
         model_ref=model,
         mmproj=mmproj,
         machine_id=machine_id,
-        os=_string(machine, "os", source, "machine.os", OS_NAMES),
-        backend=_string(machine, "backend", source, "machine.backend", BACKENDS),
+        os=_word(machine, "os", source, "machine.os", OsName),
+        backend=_word(machine, "backend", source, "machine.backend", Backend),
         runtime=runtime,
         settings=_settings(data.get("settings", {}), source),
         carve_out_bytes=_size(machine, "carve_out", source, "machine.carve_out"),

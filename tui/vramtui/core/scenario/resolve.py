@@ -21,7 +21,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.scenario.files import Scenario
 from vramtui.core.sizes import size_arg
-from vramtui.core.vocab import CarveOutSource
+from vramtui.core.vocab import Backend, CarveOutSource, OsName, Runtime
 
 # Machine-state fields a preset or a flag may set; None in either means "not said".
 STATE_FIELDS = (
@@ -44,13 +44,13 @@ class ScenarioOverrides:
     mmproj: str | None = None
     machine_id: str | None = None
     carve_out_bytes: int | None = None
-    os: str | None = None
+    os: OsName | None = None
     gtt_bytes: int | None = None
     wired_limit_bytes: int | None = None
     os_baseline_bytes: int | None = None
     desktop_ram_bytes: int | None = None
-    backend: str | None = None
-    runtime: str | None = None
+    backend: Backend | None = None
+    runtime: Runtime | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # RuntimeSettings field -> value
 
 

@@ -20,8 +20,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from vramtui.core.speed.constants_fitted import FALLBACK_FITTED, FITTED
+from vramtui.core.vocab import Backend, MachineKind, OsName
 
-KINDS = ("strix_halo", "discrete_gpu", "dgx_spark", "apple", "other")
+# The order a kind borrows constants from the others in (key_chain).
+KINDS = (
+    MachineKind.STRIX_HALO,
+    MachineKind.DISCRETE_GPU,
+    MachineKind.DGX_SPARK,
+    MachineKind.APPLE,
+    MachineKind.OTHER,
+)
 _VARIANT_RELATIVES: dict[str, tuple[str, ...]] = {
     "vulkan/windows": ("vulkan.amdvlk/linux", "vulkan.radv/linux"),
     "vulkan.radv/linux": ("vulkan.amdvlk/linux",),
@@ -54,9 +62,9 @@ def constants_key(backend: str, os_name: str, kind: str, driver: str | None = No
     """The key a placement's constants are looked up by. Vulkan on Linux names its driver:
     RADV (Mesa, every distribution's default) unless `driver` says otherwise."""
     variant = backend
-    if backend == "vulkan" and os_name == "linux":
+    if backend == Backend.VULKAN and os_name == OsName.LINUX:
         variant = f"vulkan.{driver or 'radv'}"
-    return f"{variant}/{os_name}/{kind if kind in KINDS else 'other'}"
+    return f"{variant}/{os_name}/{kind if kind in KINDS else MachineKind.OTHER}"
 
 
 @lru_cache(maxsize=64)

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vramtui.core.speed.profile import BF16, F16, MXFP4, QUANT, ModelProfile
+from vramtui.core.vocab import Backend
 
 GB = 1e9
 T = 1e12
@@ -48,7 +49,7 @@ PCIE_GBPS = 31.5
 # Backends whose quantized matmuls use integer dot products (llama.cpp mmq.cu for CUDA and HIP,
 # ggml-vulkan's integer-dot MMQ shaders on devices reporting "int dot: 1"); Metal dequantises to
 # half precision and multiplies in FP16 (ggml-metal kernel_mul_mm).
-INT8_PATH = frozenset({"cuda", "rocm", "vulkan"})
+INT8_PATH = frozenset({Backend.CUDA, Backend.ROCM, Backend.VULKAN})
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from vramtui.core.speed.features import (
     prefill_terms,
 )
 from vramtui.core.speed.profile import VisionProfile, model_profile
-from vramtui.core.vocab import BufferKind, Place
+from vramtui.core.vocab import Backend, BufferKind, OsName, Place, Runtime
 
 DEFAULT_PROMPT_TOKENS = 1024
 GENERATED_TOKENS = 2048  # decode speed is taken at prompt + half of this many tokens cached
@@ -94,8 +94,8 @@ def speed_inputs(
     *,
     spec: ModelSpec,
     machine: MachinePreset,
-    backend: str,
-    os: str,
+    backend: Backend,
+    os: OsName,
     breakdown: MemoryBreakdown,
     shared_bytes: Mapping[str, int] | None = None,
     driver: str | None = None,
@@ -111,8 +111,8 @@ def speed_inputs(
     dev_kv = bd.total(Place.DEVICE, BufferKind.KV_CACHE)
     w_sh = min(shared.get(BufferKind.WEIGHTS.value, 0) / dev_w, 1.0) if dev_w else 0.0
     kv_sh = min(shared.get(BufferKind.KV_CACHE.value, 0) / dev_kv, 1.0) if dev_kv else 0.0
-    ngl = bd.n_gpu_layers if backend != "cpu" else 0
-    fp16 = machine.fp16_tflops if backend != "cpu" else CPU_PREFILL_TFLOPS
+    ngl = bd.n_gpu_layers if backend != Backend.CPU else 0
+    fp16 = machine.fp16_tflops if backend != Backend.CPU else CPU_PREFILL_TFLOPS
     int8 = machine.int8_tops if backend in INT8_PATH and machine.int8_tops else fp16
     return SpeedInputs(
         profile=prof,
@@ -126,7 +126,7 @@ def speed_inputs(
         output_on_device=ngl >= 1,
         kv_k_bytes=tk.type_size / tk.block_size,
         kv_v_bytes=tv.type_size / tv.block_size,
-        gpu=backend != "cpu",
+        gpu=backend != Backend.CPU,
         weights_shared=w_sh,
         kv_shared=kv_sh,
         ubatch=min(s.ubatch_size, s.batch_size),
@@ -140,9 +140,11 @@ def default_decode_depth(n_ctx: int, prompt_tokens: int) -> int:
     return min(n_ctx, prompt_tokens + GENERATED_TOKENS // 2) if n_ctx else 0
 
 
-def _experts_host(spec: ModelSpec, bd: MemoryBreakdown, backend: str, expert_bytes: int) -> float:
+def _experts_host(
+    spec: ModelSpec, bd: MemoryBreakdown, backend: Backend, expert_bytes: int
+) -> float:
     """Share of the expert weights that -ot / --n-cpu-moe keep on the host (estimate/placement)."""
-    if backend == "cpu" or not expert_bytes:
+    if backend == Backend.CPU or not expert_bytes:
         return 0.0
     return min(host_expert_bytes(spec, bd.settings, bd.n_gpu_layers) / expert_bytes, 1.0)
 
@@ -211,9 +213,9 @@ def estimate_speed(
     *,
     spec: ModelSpec,
     machine: MachinePreset,
-    backend: str,
-    os: str,
-    runtime: str,
+    backend: Backend,
+    os: OsName,
+    runtime: Runtime,
     breakdown: MemoryBreakdown,
     shared_bytes: Mapping[str, int] | None = None,
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
@@ -283,7 +285,7 @@ def _slow_kernels(inp: SpeedInputs) -> tuple[str, ...]:
 SLOW_KERNEL_SHARE = 0.5
 
 
-def _basis(inp: SpeedInputs, depth: float, runtime: str, calibration: float | None) -> str:
+def _basis(inp: SpeedInputs, depth: float, runtime: Runtime, calibration: float | None) -> str:
     p = inp.profile
     read = sum(p.active_bytes.values()) + p.output_bytes + kv_bytes_at(inp, depth)
     text = f"{inp.key} ({runtime}): {read / GB:.2f} GB read per token at {inp.bw_device:.0f} GB/s"
