@@ -265,3 +265,60 @@ def test_comments_say_what_not_who(folder: str) -> None:
             if _HISTORY.search(line):
                 hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not hits, "\n".join(hits)
+
+
+# The core returns figures; `vramtui.present` says them. A cheap guard on the source: no core
+# function or method is named after a sentence, and no core f-string writes a speed or the RAM
+# left in running text. The fit's reason messages are still written beside the reasons, in
+# core/fit, and are left out of the f-string rule.
+_RUNNING_TEXT = (" tok/s", " left for ")
+_REASON_MESSAGES = "vramtui.core.fit"
+
+
+def _words_in_core(source: str, *, f_strings: bool = True) -> list[str]:
+    tree = ast.parse(source)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and "sentence" in node.name:
+            found.append(f"{node.lineno}: def {node.name}")
+        elif f_strings and isinstance(node, ast.JoinedStr):
+            text = "".join(
+                v.value
+                for v in node.values
+                if isinstance(v, ast.Constant) and isinstance(v.value, str)
+            )
+            found += [f"{node.lineno}: f-string with {w!r}" for w in _RUNNING_TEXT if w in text]
+    return found
+
+
+def test_the_word_guard_finds_words() -> None:
+    source = 'def plan_sentence(x):\n    return f"about {x:.1f} tok/s, {x} left for Windows"\n'
+    assert _words_in_core(source) == [
+        "1: def plan_sentence",
+        "2: f-string with ' tok/s'",
+        "2: f-string with ' left for '",
+    ]
+    assert _words_in_core('"plain 3 tok/s"\nf"{n} tok/s"', f_strings=False) == []
+
+
+def test_the_core_writes_no_sentences() -> None:
+    bad = []
+    for name, path in _modules().items():
+        if not name.startswith("vramtui.core"):
+            continue
+        reasons = name == _REASON_MESSAGES or name.startswith(_REASON_MESSAGES + ".")
+        found = _words_in_core(path.read_text(encoding="utf-8"), f_strings=not reasons)
+        bad += [f"{path.relative_to(ROOT)}:{hit}" for hit in found]
+    assert not bad, "sentences built in the core (say them in vramtui.present):\n" + "\n".join(bad)
+
+
+def test_verdict_labels_come_from_the_vocabulary() -> None:
+    """`str(verdict).replace("_", " ")` makes a label of its own: `Verdict.label` is the one."""
+    hits = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "core" / "vocab.py":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"""\.replace\(["']_["'], ["'] ["']\)""", line):
+                hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not hits, "\n".join(hits)

@@ -37,6 +37,15 @@ def test_a_saved_cluster_answers_the_same() -> None:
     assert wider["tensor_split"] == [1.0, 1.0]
 
 
+def test_the_json_carries_the_words_present_writes() -> None:
+    """A node with no layers gets the note, and --recommend its sentence, in the JSON too."""
+    data = _cluster("qwen3-32b:Q4_K_M", *NODES, "-ts", "1,0", "--recommend")
+    assert data["nodes"][1]["layers"] == 0
+    assert "a node gets no layers at this split: it only adds a network hop" in data["notes"]
+    rec = data["recommendation"]
+    assert rec["single_node"] and rec["sentence"].endswith("no cluster needed")
+
+
 @pytest.mark.parametrize(
     ("table", "field"),
     [

@@ -17,6 +17,8 @@ from vramtui.core.fit.fit import evaluate_fit
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
+from vramtui.present.advice_words import expert_offload_sentence
+from vramtui.present.plan_words import plan_sentence
 
 S16 = RuntimeSettings(ctx_size=16384)
 
@@ -47,7 +49,7 @@ def test_gpt_oss_120b_on_a_24_gb_card_gets_the_smallest_value_that_fits() -> Non
     assert moe.decode_tps > (moe.spill_decode_tps or 0)
     data = rec.to_json()["expert_offload"]
     assert data["n_cpu_moe"] == n and data["faster"] == "n_cpu_moe"
-    assert f"--n-cpu-moe {n}" in data["sentence"]
+    assert f"--n-cpu-moe {n}" in expert_offload_sentence(moe)
 
 
 def test_plan_runs_it_with_the_flag_in_the_llama_server_line() -> None:
@@ -59,7 +61,7 @@ def test_plan_runs_it_with_the_flag_in_the_llama_server_line() -> None:
     assert f"--n-cpu-moe {moe.n_cpu_moe}" in plan.commands.llama_server
     assert "-ngl all" in plan.commands.llama_server
     assert plan.fit.settings.n_cpu_moe == moe.n_cpu_moe
-    assert f"--n-cpu-moe {moe.n_cpu_moe}" in plan.sentence
+    assert f"--n-cpu-moe {moe.n_cpu_moe}" in plan_sentence(plan)
     ratio = plan.commands.lmstudio["numCpuExpertLayersRatio"]
     assert ratio == round(moe.n_cpu_moe / 36, 3)
 
@@ -69,6 +71,7 @@ def test_recommend_cli_prints_and_emits_it(capsys: pytest.CaptureFixture[str]) -
     assert main([*argv, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     n = data["expert_offload"]["n_cpu_moe"]
+    assert f"--n-cpu-moe {n}" in data["expert_offload"]["sentence"]
     main(argv)
     assert f"--n-cpu-moe {n}" in capsys.readouterr().out
     assert main(

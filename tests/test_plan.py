@@ -20,6 +20,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.model.source import open_model
 from vramtui.core.sizes import GiB, MiB
+from vramtui.present.plan_words import plan_sentence
 
 
 def _state(machine_id: str, carve: int = 0, os_name: str | None = None) -> MachineState:
@@ -36,8 +37,8 @@ def test_zbook_laptop_at_512_mb_needs_32_gb_and_a_reboot() -> None:
     assert plan.carve_out_bytes == rec.rows[rec.recommended_index].carve_out_bytes == 32 * GiB
     assert plan.reboot_needed and plan.current_carve_out_bytes == 512 * MiB
     bios = "Set the BIOS carve-out to 32 GiB (now 512 MiB: reboot needed)."
-    assert plan.sentence.startswith(bios)
-    assert "at 16K context" in plan.sentence and "left for Windows" in plan.sentence
+    assert plan_sentence(plan).startswith(bios)
+    assert "at 16K context" in plan_sentence(plan) and "left for Windows" in plan_sentence(plan)
     assert plan.fit is not None and plan.fit.verdict == "fits"
     c = plan.commands
     assert c is not None
@@ -59,7 +60,9 @@ def test_no_reboot_when_the_current_carve_out_already_runs_it() -> None:
     state = _state("hp-zbook-ultra-g1a-64gb", 32 * GiB, "windows")
     plan = build_plan(spec, RuntimeSettings(ctx_size=16384), state, ctx_given=True)
     assert not plan.reboot_needed and plan.carve_out_bytes == 32 * GiB
-    assert plan.sentence.startswith("Keep the BIOS carve-out at 32 GiB (now 32 GiB: no reboot")
+    assert plan_sentence(plan).startswith(
+        "Keep the BIOS carve-out at 32 GiB (now 32 GiB: no reboot"
+    )
 
 
 def test_a_clean_current_carve_out_is_kept_though_a_smaller_one_would_do() -> None:
@@ -84,7 +87,7 @@ def test_context_is_the_largest_that_runs_cleanly() -> None:
     beyond = evaluate_fit(spec, RuntimeSettings(ctx_size=plan.ctx_size + CTX_STEP), at)
     assert fits.verdict == "fits" and beyond.verdict != "fits"
     assert f"-c {plan.ctx_size} " in (plan.commands.llama_server if plan.commands else "")
-    assert "at up to " in plan.sentence
+    assert "at up to " in plan_sentence(plan)
 
 
 def test_linux_offers_the_gtt_route_with_kernel_parameters() -> None:
@@ -96,7 +99,7 @@ def test_linux_offers_the_gtt_route_with_kernel_parameters() -> None:
     assert gtt is not None and gtt.carve_out_bytes == 512 * MiB
     assert f"ttm.pages_limit={gtt.gtt_bytes // 4096}" in gtt.kernel_params
     assert plan.reboot_needed  # the default GTT (half the RAM) is too small for 75 GB
-    assert gtt.verdict == "fits" and gtt.kernel_params in plan.sentence
+    assert gtt.verdict == "fits" and gtt.kernel_params in plan_sentence(plan)
     assert plan.to_json()["linux_gtt_route"]["kernel_params"] == gtt.kernel_params
 
 
@@ -106,8 +109,8 @@ def test_discrete_gpu_partial_offload_names_the_layers() -> None:
     assert plan.fit is not None and not plan.has_carve_out and not plan.reboot_needed
     n, total = plan.fit.n_gpu_layers, plan.fit.breakdown.n_layers + 1
     assert 0 < n < total
-    assert f"with {n} of {total} layers on the GPU" in plan.sentence
-    assert "BIOS" not in plan.sentence
+    assert f"with {n} of {total} layers on the GPU" in plan_sentence(plan)
+    assert "BIOS" not in plan_sentence(plan)
     c = plan.commands
     assert c is not None and f"-ngl {n} " in c.llama_server
     assert f"--gpu {n / total:.2f} " in c.lms_load and c.ollama_options["num_gpu"] == n
@@ -117,7 +120,7 @@ def test_nothing_runs_is_said_and_has_no_commands() -> None:
     spec = open_model("glm-4.7-flash:Q4_K_M")
     plan = build_plan(spec, RuntimeSettings(), _state("apple-m4-16gb"))
     assert plan.verdict == "will_not_fit" and plan.commands is None
-    assert plan.carve_out_bytes is None and "does not run" in plan.sentence
+    assert plan.carve_out_bytes is None and "does not run" in plan_sentence(plan)
     assert plan.to_json()["commands"] is None
 
 

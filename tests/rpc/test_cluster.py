@@ -25,6 +25,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB, MiB
 from vramtui.core.vocab import Verdict
+from vramtui.present.cluster_words import cluster_recommendation_sentence
 
 FRAMEWORK = "framework-desktop-128gb"
 
@@ -201,7 +202,10 @@ def test_recommendation_says_when_one_node_is_enough() -> None:
     spec = open_catalog_model("qwen3-32b:Q4_K_M")
     assert spec is not None
     rec = recommend_cluster(spec, RuntimeSettings(), Cluster((_node(), _node()), get_link("1gbe")))
-    assert rec.single_node is not None and "no cluster needed" in rec.sentence
+    assert rec.single_node is not None
+    words = cluster_recommendation_sentence(rec)
+    assert "no cluster needed" in words
+    assert f": {rec.single_node.verdict.label}, about " in words  # the vocabulary's label
 
 
 @pytest.fixture(scope="module")

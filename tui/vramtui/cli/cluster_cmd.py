@@ -168,10 +168,12 @@ def run_cluster(args: argparse.Namespace) -> int:
     result = evaluate_cluster(spec, settings, cluster, prompt_tokens=args.prompt_tokens)
     rec = recommend_cluster(spec, settings, cluster) if args.recommend else None
     if args.json:
-        data = result.to_json()
+        from vramtui.cli.json_words import cluster_json, cluster_recommendation_json  # noqa: PLC0415
+
+        data = cluster_json(result)
         data["model"] = spec.name
         if rec is not None:
-            data["recommendation"] = rec.to_json()
+            data["recommendation"] = cluster_recommendation_json(rec)
         return finish(result.verdict.exit_code, lambda: print_json(data))
     return finish(result.verdict.exit_code, lambda: _print(spec.name, result, rec))
 
@@ -211,6 +213,11 @@ def _node_table(result: ClusterResult) -> Table:
 
 
 def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) -> None:
+    from vramtui.present.cluster_words import (  # noqa: PLC0415 - loaded with the cluster
+        cluster_notes,
+        cluster_recommendation_sentence,
+    )
+
     out = console()
     sp = result.speed
     out.print(
@@ -248,9 +255,9 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
     out.print(Text(f"  {c.llama_server}"))
     if not c.model_path_known:
         out.print(Text("  (replace each <path to ...> with the file on your disk)"))
-    for note in result.notes:
+    for note in cluster_notes(result):
         out.print(Text(f"note: {note}"))
     if rec is not None:
-        out.print(Text(f"recommendation: {rec.sentence}"))
+        out.print(Text(f"recommendation: {cluster_recommendation_sentence(rec)}"))
         if rec.result is not None:
             out.print(Text(f"  {rec.result.commands.llama_server}"))

@@ -28,6 +28,7 @@ from vramtui.cli.common import (
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from vramtui.core.sizes import format_bytes, short_tokens
 from vramtui.core.vocab import ExitCode, ReasonCode
+from vramtui.present.advice_words import expert_offload_sentence
 from vramtui.present.fit_words import (
     advice_sentence,
     carve_out_label,
@@ -234,7 +235,9 @@ def run_recommend(args: argparse.Namespace) -> int:
     code = ExitCode.OK if rec.recommended_index is not None else ExitCode.WILL_NOT_FIT
     curve = _contexts(spec, settings, state, rec, factor_of(calibration)) if args.contexts else None
     if args.json:
-        data = rec.to_json()
+        from vramtui.cli.json_words import recommendation_json  # noqa: PLC0415
+
+        data = recommendation_json(rec)
         data["model"] = spec.name
         data["machine"] = state.machine.id
         data["os"] = state.os
@@ -343,7 +346,7 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
     if rec.linux_gtt_alternative is not None:
         c.print(Text(gtt_alternative_sentence(rec.linux_gtt_alternative)))
     if rec.expert_offload is not None:
-        c.print(Text(rec.expert_offload.sentence()))
+        c.print(Text(expert_offload_sentence(rec.expert_offload)))
 
 
 def run_machines(args: argparse.Namespace) -> int:

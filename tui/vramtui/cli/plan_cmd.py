@@ -25,6 +25,7 @@ from vramtui.cli.common import (
 from vramtui.core.vocab import CarveOutSource
 
 if TYPE_CHECKING:
+    from vramtui.core.advice.plan import Plan
     from vramtui.core.hardware.pools import MachineState
 
 
@@ -69,15 +70,20 @@ def run_plan(args: argparse.Namespace) -> int:
         calibration=calibration,
     )
     if args.json:
-        print_json(plan.to_json())
+        from vramtui.cli.json_words import plan_json  # noqa: PLC0415
+
+        print_json(plan_json(plan))
     else:
         _print_plan(plan)
     return plan.verdict.exit_code
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Plan) -> None:
     """Plain text: the model name and paths come from files and are printed as they are."""
-    out = [plan.sentence]
+    from vramtui.present.plan_words import gtt_route_sentence, plan_sentence  # noqa: PLC0415
+
+    sentence = plan_sentence(plan)
+    out = [sentence]
     c = plan.commands
     if c is not None:
         out += ["", "llama.cpp:", f"  {c.llama_server}"]
@@ -90,8 +96,8 @@ def _print_plan(plan: Any) -> None:
         out += ["Ollama:", f"  parameters: {opts}", f"  server environment: {env}"]
     gtt = plan.gtt_route  # worth a line only when the plan means a reboot anyway
     wanted = plan.reboot_needed or plan.fit is None
-    if gtt is not None and wanted and gtt.sentence not in plan.sentence:
-        out += ["", gtt.sentence]
+    if gtt is not None and wanted and (words := gtt_route_sentence(gtt)) not in sentence:
+        out += ["", words]
     sys.stdout.write("\n".join(out) + "\n")
 
 

@@ -90,7 +90,9 @@ def run_quants(args: argparse.Namespace) -> int:
     ladder = quant_ladder(name, kind, sources, settings, state, attach=attach, best_step=best_step)
     code = _exit_code(ladder)
     if args.json:
-        data = ladder.to_json()
+        from vramtui.cli.json_words import quants_json  # noqa: PLC0415
+
+        data = quants_json(ladder)
         data["machine"] = state.machine.id
         data["machine_source"] = resolved.machine_source
         data["os"] = state.os

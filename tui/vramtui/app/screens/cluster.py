@@ -22,6 +22,7 @@ from vramtui.core.hardware.links import DEFAULT_LINK, get_link, link_ids
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, size_arg
 from vramtui.core.vocab import OsName, Verdict
+from vramtui.present.cluster_words import cluster_notes
 from vramtui.present.untrusted import plain
 
 COLUMNS = (
@@ -97,7 +98,7 @@ def summary(result: ClusterResult) -> Text:
             f"{sp.prefill_tokens_per_second:.0f} tok/s prefill "
             f"({sp.decode_network_share:.0%} of each token on the wire)"
         )
-    for note in result.notes:
+    for note in cluster_notes(result):
         text.append(f"\nnote: {note}", style="dim")
     text.append("\n\nCommands:", style="bold")
     for line in (

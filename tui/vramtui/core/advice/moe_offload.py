@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vramtui.core.estimate.flags import FLAGS, flag_args
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.estimate.tensor_rules import EXPS_REGEX, compiled
 from vramtui.core.fit.fit import FitResult, evaluate_fit
@@ -33,7 +32,8 @@ SPILL = "spill"
 
 @dataclass(frozen=True)
 class ExpertOffload:
-    """The `--n-cpu-moe` proposal beside the spill option."""
+    """The `--n-cpu-moe` proposal beside the spill option (`vramtui.present.advice_words`
+    says it in words)."""
 
     n_cpu_moe: int
     fit: FitResult  # with --n-cpu-moe N
@@ -48,21 +48,6 @@ class ExpertOffload:
     def spill_decode_tps(self) -> float | None:
         return self.spill.speed.decode_tokens_per_second if self.spill.runs else None
 
-    def sentence(self) -> str:
-        """One line for the CLI, the app and the plan: the flag, its speed, the other way."""
-        n, tps = self.n_cpu_moe, self.decode_tps
-        words = " ".join(flag_args(FLAGS["n_cpu_moe"], n))  # as the llama-server line says it
-        text = (
-            f"Expert offload: {words} keeps the experts of the first {n} layers in "
-            f"system RAM and the rest on the GPU: about {_tps(tps)} tok/s"
-        )
-        spill = self.spill_decode_tps
-        other = "spilling" if self.spill.shared_used_bytes else "fewer GPU layers"
-        if spill is None:
-            return text + f" (without it the model does not load: {other} is not enough)."
-        mark = "faster" if self.faster == N_CPU_MOE else "slower"
-        return text + f", {mark} than {other} ({_tps(spill)} tok/s)."
-
     def to_json(self) -> dict[str, Any]:
         spill = self.spill_decode_tps
         return {
@@ -75,12 +60,7 @@ class ExpertOffload:
             "spill_verdict": self.spill.verdict,
             "spill_decode_tokens_per_second": round(spill, 2) if spill is not None else None,
             "faster": self.faster,
-            "sentence": self.sentence(),
         }
-
-
-def _tps(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def is_moe(spec: ModelSpec) -> bool:

@@ -17,29 +17,23 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
-from vramtui.core.advice.moe_offload import N_CPU_MOE, expert_offload
+from vramtui.core.advice.moe_offload import N_CPU_MOE, ExpertOffload, expert_offload
 from vramtui.core.advice.recommend import Recommendation, max_clean_context, recommend
 from vramtui.core.estimate.flags import DEFAULTS, FLAGS
 from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
 from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.fit.types import Reason
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
-from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
 from vramtui.core.vocab import Backend, OsName, Severity, Verdict
 
 OLLAMA_ALL_LAYERS = 999  # Ollama's num_gpu for every layer (more than any model has)
 # The settings every llama-server line states, in this order, whatever their value.
 _ALWAYS = ("ctx_size", "n_gpu_layers", "flash_attn", "parallel")
 _DRAFT_FLAG = FLAGS["model_draft"].flag
-# How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
-_CURRENT_WORDS = {
-    "detected": "",
-    "given": "",
-    "preset": ", per the preset",
-    "default": ", if still at the machine's default",
-}
 
 
 @dataclass(frozen=True)
@@ -66,12 +60,13 @@ class RunCommands:
 
 @dataclass(frozen=True)
 class GttRoute:
+    """AMD's Linux route beside the plan: the smallest carve-out and a larger GTT."""
+
     carve_out_bytes: int
     gtt_bytes: int
     kernel_params: str
     verdict: Verdict
     decode_tps: float
-    sentence: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,28 +75,34 @@ class GttRoute:
             "kernel_params": self.kernel_params,
             "verdict": self.verdict,
             "decode_tokens_per_second": round(self.decode_tps, 2),
-            "sentence": self.sentence,
         }
 
 
 @dataclass(frozen=True)
 class Plan:
+    """The plan's figures; `vramtui.present.plan_words` says them in words."""
+
     model: str
     machine_id: str
     machine_name: str
     os: OsName
-    has_carve_out: bool
+    has_carve_out: bool  # BIOS carve-out steps to choose among (not a discrete card)
+    discrete: bool
     current_carve_out_bytes: int
     current_source: str  # detected | given | preset | default
     carve_out_bytes: int | None  # to set; None: no step runs the model
     reboot_needed: bool
     ctx_size: int
+    ctx_given: bool  # the context was asked for, rather than the largest clean one
     max_clean_context: int
     fit: FitResult | None  # at the plan's carve-out and context
-    sentence: str
     commands: RunCommands | None
     gtt_route: GttRoute | None
     recommendation: Recommendation
+    # A MoE model that does not fit the GPU at the plan's step: the --n-cpu-moe beside spilling
+    expert_offload: ExpertOffload | None = None
+    # Nothing runs the model: the first error at the current carve-out, if any
+    blocker: Reason | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -114,7 +115,6 @@ class Plan:
             "machine": self.machine_id,
             "machine_name": self.machine_name,
             "os": self.os,
-            "sentence": self.sentence,
             "verdict": self.verdict,
             "reasons": [str(c) for c in fit.codes] if fit else [],
             "has_carve_out": self.has_carve_out,
@@ -155,24 +155,30 @@ def build_plan(
     if has_carve and now.verdict != Verdict.FITS and rec.recommended_index is not None:
         target = rec.rows[rec.recommended_index].carve_out_bytes
     gtt = _gtt_route(rec)
+    plan = partial(
+        Plan,
+        model=spec.name,
+        machine_id=m.id,
+        machine_name=m.name,
+        os=state.os,
+        has_carve_out=has_carve,
+        discrete=m.discrete,
+        current_carve_out_bytes=state.carve_out_bytes,
+        current_source=current_source,
+        ctx_given=ctx_given,
+        gtt_route=gtt,
+        recommendation=rec,
+    )
     if target is None:
-        return Plan(
-            spec.name,
-            m.id,
-            m.name,
-            state.os,
-            has_carve,
-            state.carve_out_bytes,
-            current_source,
-            None,
-            False,
-            settings.ctx_size,
-            0,
-            None,
-            _fail_sentence(spec, state, now, gtt),
-            None,
-            gtt,
-            rec,
+        blocker = next((r for r in now.reasons if r.severity == Severity.ERROR), None)
+        return plan(
+            carve_out_bytes=None,
+            reboot_needed=False,
+            ctx_size=settings.ctx_size,
+            max_clean_context=0,
+            fit=None,
+            commands=None,
+            blocker=blocker,
         )
     st = replace(state, carve_out_bytes=target)
     best_ctx = max_clean_context(spec, settings, st, calibration=calibration)
@@ -182,104 +188,15 @@ def build_plan(
     moe = expert_offload(spec, fit.settings, st, calibration=calibration)
     if moe is not None and moe.faster == N_CPU_MOE:
         fit = moe.fit
-    reboot = has_carve and target != state.carve_out_bytes
-    sentence = _sentence(
-        spec,
-        st,
-        fit,
-        current=state.carve_out_bytes,
-        source=current_source,
-        best_ctx=best_ctx,
-        ctx_given=ctx_given,
+    return plan(
+        carve_out_bytes=target,
+        reboot_needed=has_carve and target != state.carve_out_bytes,
+        ctx_size=ctx,
+        max_clean_context=best_ctx,
+        fit=fit,
+        commands=run_commands(spec, fit, st),
+        expert_offload=moe,
     )
-    if moe is not None:
-        sentence += " " + moe.sentence()
-    if gtt is not None and reboot and gtt.verdict == Verdict.FITS:
-        sentence += " " + gtt.sentence
-    return Plan(
-        spec.name,
-        m.id,
-        m.name,
-        state.os,
-        has_carve,
-        state.carve_out_bytes,
-        current_source,
-        target,
-        reboot,
-        ctx,
-        best_ctx,
-        fit,
-        sentence,
-        run_commands(spec, fit, st),
-        gtt,
-        rec,
-    )
-
-
-def _tps(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-
-
-def _size(n: int) -> str:
-    """A BIOS step as its menu shows it: "512 MB", "32 GB", "1.5 GB"."""
-    whole = n % (1024**3 if n >= 1024**3 else 1024**2) == 0
-    return format_bytes(n, 0 if whole else 1)
-
-
-def _bios_part(st: MachineState, current: int, source: str) -> str:
-    target = st.carve_out_bytes
-    now = f"now {_size(current)}{_CURRENT_WORDS.get(source, '')}"
-    if target == current:
-        return f"Keep the BIOS carve-out at {_size(current)} ({now}: no reboot needed). "
-    return f"Set the BIOS carve-out to {_size(target)} ({now}: reboot needed). "
-
-
-def _sentence(
-    spec: ModelSpec,
-    st: MachineState,
-    fit: FitResult,
-    *,
-    current: int,
-    source: str,
-    best_ctx: int,
-    ctx_given: bool,
-) -> str:
-    m = st.machine
-    text = _bios_part(st, current, source) if m.carve_out_steps and not m.discrete else ""
-    ctx = fit.breakdown.n_ctx or fit.settings.ctx_size
-    if ctx_given or best_ctx == 0:
-        run = f"Run {spec.name} at {format_tokens(ctx)} context"
-        if best_ctx and best_ctx != ctx:
-            run += f" (up to {short_tokens(best_ctx)} runs cleanly)"
-    else:
-        run = f"Run {spec.name} at up to {short_tokens(best_ctx)} context"
-    if fit.backend == Backend.CPU:
-        run += " on the CPU"
-    elif m.discrete and fit.n_gpu_layers < fit.breakdown.n_layers + 1:
-        run += f" with {fit.n_gpu_layers} of {fit.breakdown.n_layers + 1} layers on the GPU"
-    os_label = OsName(st.os).label
-    left = format_bytes(max(fit.system_ram_left_bytes, 0))
-    text += (
-        f"{run}: about {_tps(fit.speed.decode_tokens_per_second)} tok/s, "
-        f"{left} left for {os_label}."
-    )
-    if fit.verdict != Verdict.FITS:
-        warned = [str(r.code) for r in fit.reasons if r.severity != Severity.INFO]
-        text += f" Warnings: {', '.join(warned)}."
-    return text
-
-
-def _fail_sentence(
-    spec: ModelSpec, state: MachineState, now: FitResult, gtt: GttRoute | None
-) -> str:
-    m = state.machine
-    where = "at any carve-out step" if m.carve_out_steps and not m.discrete else "here"
-    why = next((r.message for r in now.reasons if r.severity == Severity.ERROR), "")
-    text = f"{spec.name} does not run on {m.name} {where} with these settings"
-    text += f": {why}." if why else "."
-    if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:
-        text += " " + gtt.sentence
-    return text
 
 
 def _gtt_route(rec: Recommendation) -> GttRoute | None:
@@ -287,15 +204,7 @@ def _gtt_route(rec: Recommendation) -> GttRoute | None:
     if alt is None:
         return None
     tps = alt.fit.speed.decode_tokens_per_second
-    sentence = (
-        f"On Linux you can instead keep the carve-out at {_size(alt.carve_out_bytes)} and give "
-        f"the GPU {format_bytes(alt.gtt_bytes, 0)} of GTT with the kernel parameters "
-        f"`{alt.kernel_params}` (a reboot too): {alt.fit.verdict.label}, "
-        f"about {_tps(tps)} tok/s."
-    )
-    return GttRoute(
-        alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict, tps, sentence
-    )
+    return GttRoute(alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict, tps)
 
 
 def model_args(spec: ModelSpec) -> tuple[list[str], bool]:

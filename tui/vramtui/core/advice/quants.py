@@ -65,7 +65,8 @@ class QuantRow:
     size_source: str
     fit: FitResult | None  # None: not read (the file alone exceeds the machine's memory)
     max_clean_context: int
-    note: str = ""
+    # A row not read: the machine's memory its file is larger than (RAM, plus a card's VRAM).
+    machine_memory_bytes: int | None = None
     # The carve-out it was judged at; None: not read, or (best step) no BIOS step loads it.
     carve_out_bytes: int | None = None
 
@@ -84,12 +85,6 @@ class QuantRow:
             return (ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM.value,)
         return tuple(r.code.value for r in self.fit.reasons)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        if self.fit is None:
-            return (self.note,)
-        return tuple(r.message for r in self.fit.reasons)
-
     def to_json(self) -> dict[str, Any]:
         fit = self.fit
         runs = fit is not None and fit.runs
@@ -103,7 +98,6 @@ class QuantRow:
             "verdict": self.verdict,
             "clean": self.clean,
             "reasons": list(self.reasons),
-            "messages": list(self.messages),
             "gpu_memory_used_bytes": fit.gpu_memory_used_bytes if fit is not None else None,
             "system_ram_left_bytes": fit.system_ram_left_bytes if runs and fit else None,
             "decode_tokens_per_second": (
@@ -179,12 +173,9 @@ def _row(
     calibration: float | None,
     best_step: bool,
 ) -> QuantRow:
-    if src.file_size_bytes > machine_memory_bytes(state):
-        note = (
-            f"the file ({format_file_size(src.file_size_bytes)}) is larger than this machine's "
-            f"memory ({format_file_size(machine_memory_bytes(state))}): not read"
-        )
-        return QuantRow(src.quant, src.ref, src.file_size_bytes, src.size_source, None, 0, note)
+    memory = machine_memory_bytes(state)
+    if src.file_size_bytes > memory:
+        return QuantRow(src.quant, src.ref, src.file_size_bytes, src.size_source, None, 0, memory)
     spec = attach(src.open())
     fit, best, carve = _judge(spec, settings, state, best_step, calibration)
     return QuantRow(

@@ -105,6 +105,8 @@ class ClusterResult:
     verdict: Verdict
     speed: ClusterSpeed
     commands: ClusterCommands
+    # The estimate's notes on the buffers; `vramtui.present.cluster_words.cluster_notes` adds
+    # what the split itself calls for.
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -249,9 +251,6 @@ def evaluate_cluster(
     )
     speed = cluster_speed(spec, s, cluster, cb, prompt_tokens=prompt_tokens)
     commands = cluster_commands(spec, s, cluster, cb)
-    notes = list(cb.notes)
-    if any(n.layers == 0 for n in nodes):
-        notes.append("a node gets no layers at this split: it only adds a network hop")
     return ClusterResult(
         cluster=cluster,
         settings=s,
@@ -261,7 +260,7 @@ def evaluate_cluster(
         verdict=verdict,
         speed=speed,
         commands=commands,
-        notes=tuple(notes),
+        notes=cb.notes,
     )
 
 

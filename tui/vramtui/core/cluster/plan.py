@@ -27,7 +27,7 @@ from vramtui.core.errors import SettingsError
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.fit import FitResult, evaluate_fit
 from vramtui.core.gguf.spec import ModelSpec
-from vramtui.core.sizes import format_bytes
+from vramtui.core.hardware.pools import MachineState
 from vramtui.core.vocab import Verdict
 
 MAX_EVALUATIONS = 400  # a bound on the search (subsets x carve-out choices)
@@ -66,11 +66,13 @@ def _output_weights(res: ClusterResult, i: int) -> int:
 
 @dataclass(frozen=True)
 class ClusterRecommendation:
+    """The search's answer (`vramtui.present.cluster_words` says it in words)."""
+
     result: ClusterResult | None  # None: no subset runs it, or one node alone does
     node_indices: tuple[int, ...]  # which of the given nodes, in device order
     evaluated: int
-    sentence: str
     single_node: FitResult | None = None  # one of the nodes runs the model by itself
+    single_state: MachineState | None = None  # that node's machine, at its carve-out
 
     def to_json(self) -> dict[str, Any]:
         r = self.result
@@ -83,7 +85,6 @@ class ClusterRecommendation:
                 "verdict": fit.verdict,
                 "decode_tokens_per_second": round(fit.speed.decode_tokens_per_second, 2),
                 "evaluated": self.evaluated,
-                "sentence": self.sentence,
             }
         return {
             "runs": r is not None,
@@ -98,7 +99,6 @@ class ClusterRecommendation:
             ),
             "commands": r.commands.to_json() if r else None,
             "evaluated": self.evaluated,
-            "sentence": self.sentence,
         }
 
 
@@ -145,16 +145,7 @@ def recommend_cluster(
         alone = _single_node(spec, settings, nodes)
         if alone is not None:
             i, fit = alone
-            words = str(fit.verdict).replace("_", " ")
-            return ClusterRecommendation(
-                None,
-                (i,),
-                len(nodes),
-                f"one node runs it alone ({nodes[i].state.machine.id} at "
-                f"{format_bytes(nodes[i].state.carve_out_bytes)}: {words}, about "
-                f"{fit.speed.decode_tokens_per_second:.1f} tok/s): no cluster needed",
-                fit,
-            )
+            return ClusterRecommendation(None, (i,), len(nodes), fit, nodes[i].state)
     for k in range(max(min_nodes, 2), len(nodes) + 1):
         best: tuple[tuple[int, int], ClusterResult, tuple[int, ...]] | None = None
         for subset in itertools.combinations(range(len(nodes)), k):
@@ -175,14 +166,8 @@ def recommend_cluster(
                     best = (_key(res), res, subset)
         if best is not None:
             _, res, subset = best
-            return ClusterRecommendation(res, subset, evaluated, _sentence(res, subset))
-    return ClusterRecommendation(
-        None,
-        (),
-        evaluated,
-        "no subset of these nodes, at any carve-out their BIOS offers, runs this model at "
-        "these settings",
-    )
+            return ClusterRecommendation(res, subset, evaluated)
+    return ClusterRecommendation(None, (), evaluated)
 
 
 def _single_node(
@@ -197,15 +182,3 @@ def _single_node(
         if best is None or _RANK[fit.verdict] < _RANK[best[1].verdict]:
             best = (i, fit)
     return best
-
-
-def _sentence(res: ClusterResult, subset: tuple[int, ...]) -> str:
-    parts = [
-        f"{n.state.machine.id} at {format_bytes(n.state.carve_out_bytes)}"
-        for n in res.cluster.nodes
-    ]
-    ts = ",".join(f"{v:g}" for v in res.cluster.tensor_split or ())
-    speed = f", about {res.speed.decode_tokens_per_second:.1f} tok/s" if res.runs else ""
-    return (
-        f"{len(subset)} nodes run it ({'; '.join(parts)}) with -ts {ts}: {res.verdict.label}{speed}"
-    )

@@ -1,0 +1,40 @@
+"""Advice beside the answer in words: expert offload, and the quant ladder's rows."""
+
+from __future__ import annotations
+
+from vramtui.core.advice.moe_offload import N_CPU_MOE, ExpertOffload
+from vramtui.core.advice.quants import QuantRow
+from vramtui.core.estimate.flags import FLAGS, flag_args
+from vramtui.core.sizes import format_file_size
+
+
+def tps_words(value: float) -> str:
+    """A decode speed in running text: whole tokens from 10 tok/s up, one decimal below."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def expert_offload_sentence(moe: ExpertOffload) -> str:
+    """One line for the CLI, the app and the plan: the flag, its speed, the other way."""
+    n = moe.n_cpu_moe
+    words = " ".join(flag_args(FLAGS["n_cpu_moe"], n))  # as the llama-server line says it
+    text = (
+        f"Expert offload: {words} keeps the experts of the first {n} layers in "
+        f"system RAM and the rest on the GPU: about {tps_words(moe.decode_tps)} tok/s"
+    )
+    spill = moe.spill_decode_tps
+    other = "spilling" if moe.spill.shared_used_bytes else "fewer GPU layers"
+    if spill is None:
+        return text + f" (without it the model does not load: {other} is not enough)."
+    mark = "faster" if moe.faster == N_CPU_MOE else "slower"
+    return text + f", {mark} than {other} ({tps_words(spill)} tok/s)."
+
+
+def quant_messages(row: QuantRow) -> list[str]:
+    """Why a quant got its verdict: the fit's reasons, or why its file was not read."""
+    if row.fit is not None:
+        return [r.message for r in row.fit.reasons]
+    memory = format_file_size(row.machine_memory_bytes or 0)
+    return [
+        f"the file ({format_file_size(row.file_size_bytes)}) is larger than this machine's "
+        f"memory ({memory}): not read"
+    ]

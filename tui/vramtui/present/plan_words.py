@@ -1,0 +1,92 @@
+"""The plan in words: what to set in the BIOS and what to run, for the CLI and the app alike."""
+
+from __future__ import annotations
+
+from vramtui.core.advice.plan import GttRoute, Plan
+from vramtui.core.fit.fit import FitResult
+from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
+from vramtui.core.vocab import OsName, Severity, Verdict
+from vramtui.present.advice_words import expert_offload_sentence, tps_words
+
+# How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
+_CURRENT_WORDS = {
+    "detected": "",
+    "given": "",
+    "preset": ", per the preset",
+    "default": ", if still at the machine's default",
+}
+
+
+def bios_step(n_bytes: int) -> str:
+    """A BIOS step as its menu shows it: "512 MB", "32 GB", "1.5 GB"."""
+    whole = n_bytes % (1024**3 if n_bytes >= 1024**3 else 1024**2) == 0
+    return format_bytes(n_bytes, 0 if whole else 1)
+
+
+def gtt_route_sentence(route: GttRoute) -> str:
+    """AMD's Linux route beside the plan, in one sentence."""
+    return (
+        f"On Linux you can instead keep the carve-out at {bios_step(route.carve_out_bytes)} and "
+        f"give the GPU {format_bytes(route.gtt_bytes, 0)} of GTT with the kernel parameters "
+        f"`{route.kernel_params}` (a reboot too): {route.verdict.label}, "
+        f"about {tps_words(route.decode_tps)} tok/s."
+    )
+
+
+def plan_sentence(plan: Plan) -> str:
+    """ "Set the BIOS carve-out to 32 GB (now 512 MB: reboot needed). Run X at up to 18K
+    context: about 3.8 tok/s, 31.4 GiB left for Windows." and what goes with it."""
+    if plan.fit is None or plan.carve_out_bytes is None:
+        return _fail_sentence(plan)
+    text = _bios_part(plan, plan.carve_out_bytes) if plan.has_carve_out else ""
+    text += _run_part(plan, plan.fit)
+    if plan.expert_offload is not None:
+        text += " " + expert_offload_sentence(plan.expert_offload)
+    gtt = plan.gtt_route
+    if gtt is not None and plan.reboot_needed and gtt.verdict == Verdict.FITS:
+        text += " " + gtt_route_sentence(gtt)
+    return text
+
+
+def _bios_part(plan: Plan, target: int) -> str:
+    current = plan.current_carve_out_bytes
+    now = f"now {bios_step(current)}{_CURRENT_WORDS.get(plan.current_source, '')}"
+    if target == current:
+        return f"Keep the BIOS carve-out at {bios_step(current)} ({now}: no reboot needed). "
+    return f"Set the BIOS carve-out to {bios_step(target)} ({now}: reboot needed). "
+
+
+def _run_part(plan: Plan, fit: FitResult) -> str:
+    ctx = fit.breakdown.n_ctx or fit.settings.ctx_size
+    best_ctx = plan.max_clean_context
+    if plan.ctx_given or best_ctx == 0:
+        run = f"Run {plan.model} at {format_tokens(ctx)} context"
+        if best_ctx and best_ctx != ctx:
+            run += f" (up to {short_tokens(best_ctx)} runs cleanly)"
+    else:
+        run = f"Run {plan.model} at up to {short_tokens(best_ctx)} context"
+    layers = fit.breakdown.n_layers + 1
+    if fit.backend == "cpu":
+        run += " on the CPU"
+    elif plan.discrete and fit.n_gpu_layers < layers:
+        run += f" with {fit.n_gpu_layers} of {layers} layers on the GPU"
+    left = format_bytes(max(fit.system_ram_left_bytes, 0))
+    text = (
+        f"{run}: about {tps_words(fit.speed.decode_tokens_per_second)} tok/s, "
+        f"{left} left for {OsName(plan.os).label}."
+    )
+    if fit.verdict != Verdict.FITS:
+        warned = [str(r.code) for r in fit.reasons if r.severity != Severity.INFO]
+        text += f" Warnings: {', '.join(warned)}."
+    return text
+
+
+def _fail_sentence(plan: Plan) -> str:
+    where = "at any carve-out step" if plan.has_carve_out else "here"
+    why = plan.blocker.message if plan.blocker is not None else ""
+    text = f"{plan.model} does not run on {plan.machine_name} {where} with these settings"
+    text += f": {why}." if why else "."
+    gtt = plan.gtt_route
+    if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:
+        text += " " + gtt_route_sentence(gtt)
+    return text
