@@ -36,6 +36,7 @@ from vramtui.core.scenario.cluster import ClusterPreset
 from vramtui.core.scenario.files import Scenario, check_name, load_scenario, save_scenario
 from vramtui.core.sizes import format_bytes, parse_size
 from vramtui.core.vocab import Backend, OsName, Verdict
+from vramtui.present.reasons import reason_text, with_messages
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -167,6 +168,10 @@ def run_cluster(args: argparse.Namespace) -> int:
     rec = recommend_cluster(spec, settings, cluster) if args.recommend else None
     if args.json:
         data = result.to_json()
+        data["nodes"] = [
+            with_messages(node, [reason_text(r) for r in n.reasons])
+            for node, n in zip(data["nodes"], result.nodes, strict=True)
+        ]
         data["model"] = spec.name
         if rec is not None:
             data["recommendation"] = rec.to_json()
@@ -228,7 +233,7 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
     )
     for n in result.nodes:
         for r in n.reasons:
-            out.print(Text(f"  {n.device}: {r.message}"))
+            out.print(Text(f"  {n.device}: {reason_text(r)}"))
     limit = " (limited by the link)" if sp.prefill_limited_by_link else ""
     if result.runs:
         speed = (

@@ -54,6 +54,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from vramtui.core.model.draft import with_draft  # noqa: PLC0415
     from vramtui.core.model.source import open_model  # noqa: PLC0415
     from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
+    from vramtui.present.reasons import reason_text  # noqa: PLC0415
 
     model, mmproj, settings = resolve_model_and_settings(args)
     state, source = _state_and_source(args)
@@ -67,6 +68,7 @@ def run_plan(args: argparse.Namespace) -> int:
         ctx_given=ctx_given,
         current_source=source,
         calibration=calibration,
+        say_reason=reason_text,
     )
     if args.json:
         print_json(plan.to_json())

@@ -33,6 +33,7 @@ from vramtui.cli.common import (
 from vramtui.core.sizes import format_bytes, format_file_size, short_tokens
 from vramtui.core.vocab import ExitCode, Verdict
 from vramtui.present.fit_words import carve_out_label
+from vramtui.present.reasons import reason_text
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def run_quants(args: argparse.Namespace) -> int:
     ladder = quant_ladder(name, kind, sources, settings, state, attach=attach, best_step=best_step)
     code = _exit_code(ladder)
     if args.json:
-        data = ladder.to_json()
+        data = ladder.to_json(reason_text)
         data["machine"] = state.machine.id
         data["machine_source"] = resolved.machine_source
         data["os"] = state.os

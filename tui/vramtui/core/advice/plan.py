@@ -16,6 +16,7 @@ Built on `recommend` (the fit at every BIOS step):
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from vramtui.core.advice.recommend import Recommendation, max_clean_context, rec
 from vramtui.core.estimate.flags import DEFAULTS, FLAGS
 from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
 from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.fit.types import Reason
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
@@ -144,9 +146,12 @@ def build_plan(
     ctx_given: bool = False,
     current_source: str = "detected",
     calibration: float | None = None,
+    say_reason: Callable[[Reason], str] | None = None,
 ) -> Plan:
     """The plan for `spec` on `state` (whose carve-out is the current one). `ctx_given`: the
-    user asked for settings.ctx_size, so the plan keeps it instead of the largest clean one."""
+    user asked for settings.ctx_size, so the plan keeps it instead of the largest clean one.
+    `say_reason`: the face's words for a reason (vramtui.present.reasons.reason_text), which a
+    plan that cannot run quotes; without it, that sentence names no reason."""
     m = state.machine
     has_carve = bool(m.carve_out_steps) and not m.discrete
     rec = recommend(spec, settings, state, calibration=calibration)
@@ -169,7 +174,7 @@ def build_plan(
             settings.ctx_size,
             0,
             None,
-            _fail_sentence(spec, state, now, gtt),
+            _fail_sentence(spec, state, now, gtt, say_reason),
             None,
             gtt,
             rec,
@@ -270,11 +275,16 @@ def _sentence(
 
 
 def _fail_sentence(
-    spec: ModelSpec, state: MachineState, now: FitResult, gtt: GttRoute | None
+    spec: ModelSpec,
+    state: MachineState,
+    now: FitResult,
+    gtt: GttRoute | None,
+    say_reason: Callable[[Reason], str] | None,
 ) -> str:
     m = state.machine
     where = "at any carve-out step" if m.carve_out_steps and not m.discrete else "here"
-    why = next((r.message for r in now.reasons if r.severity == Severity.ERROR), "")
+    error = next((r for r in now.reasons if r.severity == Severity.ERROR), None)
+    why = say_reason(error) if error is not None and say_reason is not None else ""
     text = f"{spec.name} does not run on {m.name} {where} with these settings"
     text += f": {why}." if why else "."
     if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:

@@ -31,6 +31,7 @@ from vramtui.core.advice.recommend import max_clean_context, recommend
 from vramtui.core.errors import ModelReferenceError
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.fit.types import Reason
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.remote.http import RemoteOptions
@@ -84,13 +85,13 @@ class QuantRow:
             return (ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM.value,)
         return tuple(r.code.value for r in self.fit.reasons)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
+    def messages(self, say_reason: Callable[[Reason], str]) -> tuple[str, ...]:
+        """The row's reasons in the face's words (vramtui.present.reasons.reason_text)."""
         if self.fit is None:
             return (self.note,)
-        return tuple(r.message for r in self.fit.reasons)
+        return tuple(say_reason(r) for r in self.fit.reasons)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, say_reason: Callable[[Reason], str]) -> dict[str, Any]:
         fit = self.fit
         runs = fit is not None and fit.runs
         return {
@@ -103,7 +104,7 @@ class QuantRow:
             "verdict": self.verdict,
             "clean": self.clean,
             "reasons": list(self.reasons),
-            "messages": list(self.messages),
+            "messages": list(self.messages(say_reason)),
             "gpu_memory_used_bytes": fit.gpu_memory_used_bytes if fit is not None else None,
             "system_ram_left_bytes": fit.system_ram_left_bytes if runs and fit else None,
             "decode_tokens_per_second": (
@@ -125,12 +126,12 @@ class QuantLadder:
         clean = [r for r in self.rows if r.clean]
         return max(clean, key=lambda r: r.file_size_bytes) if clean else None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, say_reason: Callable[[Reason], str]) -> dict[str, Any]:
         best = self.largest_clean
         return {
             "model": self.model,
             "source": self.source,
-            "quants": [r.to_json() for r in self.rows],
+            "quants": [r.to_json(say_reason) for r in self.rows],
             "largest_clean": best.quant if best is not None else None,
             "largest_clean_ref": best.ref if best is not None else None,
             "largest_clean_carve_out_bytes": best.carve_out_bytes if best is not None else None,
