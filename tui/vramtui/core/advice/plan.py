@@ -150,8 +150,7 @@ def build_plan(
 ) -> Plan:
     """The plan for `spec` on `state` (whose carve-out is the current one). `ctx_given`: the
     user asked for settings.ctx_size, so the plan keeps it instead of the largest clean one.
-    `say_reason`: the face's words for a reason (vramtui.present.reasons.reason_text), which a
-    plan that cannot run quotes; without it, that sentence names no reason."""
+    `say_reason` words the reason a plan that cannot run quotes (present.reasons.reason_text)."""
     m = state.machine
     has_carve = bool(m.carve_out_steps) and not m.discrete
     rec = recommend(spec, settings, state, calibration=calibration)
