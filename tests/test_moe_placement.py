@@ -24,6 +24,7 @@ from vramtui.core.hardware.presets import get_machine
 from vramtui.core.scenario.files import scenario_from_toml
 from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario, scenario_args
 from vramtui.core.vocab import BufferKind, Place, ReasonCode
+from vramtui.present.reasons import reason_text
 
 S = RuntimeSettings
 # Independent of the code under test: the expert tensors of one block, by name.
@@ -180,14 +181,14 @@ def test_unified_memory_says_nothing_is_gained() -> None:
     assert spec is not None
     mac = MachineState.default_for(get_machine("apple-m4-max-128gb"))
     fit = evaluate_fit(spec, S(n_cpu_moe=12), mac)
-    msg = next(r.message for r in fit.reasons if r.code == ReasonCode.EXPERTS_ON_HOST)
+    msg = next(reason_text(r) for r in fit.reasons if r.code == ReasonCode.EXPERTS_ON_HOST)
     assert "gain nothing" in msg
     plain = evaluate_fit(spec, S(), mac)
     assert fit.speed.decode_tokens_per_second < plain.speed.decode_tokens_per_second
     # A carve-out frees dedicated memory: the other sentence.
     hp = MachineState.default_for(get_machine("hp-zbook-ultra-g1a-64gb"), carve_out_bytes=8 << 30)
     fit = evaluate_fit(spec, S(n_cpu_moe=12), hp)
-    msg = next(r.message for r in fit.reasons if r.code == ReasonCode.EXPERTS_ON_HOST)
+    msg = next(reason_text(r) for r in fit.reasons if r.code == ReasonCode.EXPERTS_ON_HOST)
     assert "gain nothing" not in msg
 
 

@@ -30,6 +30,7 @@ from vramtui.present.fit_words import (
     no_advice_sentence,
     recommendation_sentence,
 )
+from vramtui.present.reasons import reason_text
 
 LAPTOP = ["--machine", "hp-zbook-ultra-g1a-64gb"]
 
@@ -161,7 +162,7 @@ def test_zbook_measurements_are_quoted_only_on_the_zbooks_class_of_machine() -> 
     laptop = _state("hp-zbook-ultra-g1a-64gb", carve_out_bytes=512 * MiB)
     fit = evaluate_fit(spec, RuntimeSettings(), laptop)
     spill = next(r for r in fit.reasons if r.code == "spills_to_shared")
-    assert "17.26" not in spill.message  # the reason speaks of this model only
+    assert "17.26" not in reason_text(spill)  # the reason speaks of this model only
     evidence = measured_evidence(spill, laptop)
     assert evidence is not None and "2026-02-02" in evidence
     linux = _state("hp-zbook-ultra-g1a-64gb", carve_out_bytes=512 * MiB, os="linux")

@@ -16,6 +16,7 @@ from vramtui.core.hardware.embedded import definition_for
 from vramtui.core.scenario.files import Scenario, scenario_to_toml
 from vramtui.core.scenario.resolve import ResolvedScenario, scenario_args, scenario_state
 from vramtui.core.sizes import format_gib, format_tokens, size_arg
+from vramtui.present.reasons import reason_text
 from vramtui.present.untrusted import plain
 
 SHARE_LINE_LIMIT = 2000  # characters of one comment line (a long check command fits)
@@ -48,7 +49,7 @@ def share_text(evaluation: Evaluation) -> str:
         lines.append(f"  {evaluation.error}")
     else:
         lines.append(f"  verdict: {fit.verdict.label}")
-        lines.extend(f"  - {reason.message}" for reason in fit.reasons)
+        lines.extend(f"  - {reason_text(reason)}" for reason in fit.reasons)
         # As in check: a model that will not fit has no speed and no RAM left to state.
         left = f", RAM left for the OS {format_gib(fit.system_ram_left_bytes)}" if fit.runs else ""
         # GPU memory as the screen's bars and Task Manager show it: the desktop's share in.

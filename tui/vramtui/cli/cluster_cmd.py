@@ -37,6 +37,7 @@ from vramtui.core.scenario.cluster import ClusterPreset
 from vramtui.core.scenario.files import Scenario, check_name, load_scenario, save_scenario
 from vramtui.core.sizes import format_bytes, parse_size
 from vramtui.core.vocab import Backend, OsName, Verdict
+from vramtui.present.reasons import reason_text, with_messages
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -171,6 +172,10 @@ def run_cluster(args: argparse.Namespace) -> int:
         from vramtui.cli.json_words import cluster_json, cluster_recommendation_json  # noqa: PLC0415
 
         data = cluster_json(result)
+        data["nodes"] = [
+            with_messages(node, [reason_text(r) for r in n.reasons])
+            for node, n in zip(data["nodes"], result.nodes, strict=True)
+        ]
         data["model"] = spec.name
         if rec is not None:
             data["recommendation"] = cluster_recommendation_json(rec)
@@ -237,7 +242,7 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
     )
     for n in result.nodes:
         for r in n.reasons:
-            out.print(Text(f"  {n.device}: {r.message}"))
+            out.print(Text(f"  {n.device}: {reason_text(r)}"))
     limit = " (limited by the link)" if sp.prefill_limited_by_link else ""
     if result.runs:
         speed = (

@@ -41,6 +41,7 @@ from vramtui.present.fit_words import (
     setup_line,
     speed_sentence,
 )
+from vramtui.present.reasons import reason_messages, reason_text, with_messages
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -151,10 +152,11 @@ def run_check(args: argparse.Namespace) -> int:
     fit = fit_with(spec, settings, state)
     items = advise(spec, settings, state, fit, model_ref=resolved.model_ref, fit_fn=fit_with)
     if args.json:
-        data = fit.to_json()
-        data["advice"] = [item.to_json(advice_sentence(item)) for item in items]
-        for message, reason in zip(data["messages"], fit.reasons, strict=True):
+        messages = reason_messages(fit.reasons)
+        for message, reason in zip(messages, fit.reasons, strict=True):
             message["evidence"] = reason.code.evidence
+        data = with_messages(fit.to_json(), messages)
+        data["advice"] = [item.to_json(advice_sentence(item)) for item in items]
         data["model"] = spec.name
         data["model_ref"] = resolved.model_ref
         data["machine"] = state.machine.id
@@ -197,7 +199,7 @@ def _print_check(name: str, state: MachineState, fit: FitResult, items: tuple[Ad
     c.print(Text(setup_line(name, state, fit)))
     c.print(Text(fit.verdict.label, style=f"bold {fit.verdict.style}"))
     for r in fit.reasons:
-        c.print(Text.assemble(f"  {r.severity}: ", (r.code, "bold"), f" {r.message}"))
+        c.print(Text.assemble(f"  {r.severity}: ", (r.code, "bold"), f" {reason_text(r)}"))
         for note in (measured_evidence(r, state), evidence_note(r)):
             if note is not None:
                 c.print(Text(f"    {note}", style="italic"))

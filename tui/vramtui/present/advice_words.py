@@ -6,6 +6,7 @@ from vramtui.core.advice.moe_offload import N_CPU_MOE, ExpertOffload
 from vramtui.core.advice.quants import QuantRow
 from vramtui.core.estimate.flags import FLAGS, flag_args
 from vramtui.core.sizes import format_file_size
+from vramtui.present.reasons import reason_text
 
 
 def tps_words(value: float) -> str:
@@ -32,7 +33,7 @@ def expert_offload_sentence(moe: ExpertOffload) -> str:
 def quant_messages(row: QuantRow) -> list[str]:
     """Why a quant got its verdict: the fit's reasons, or why its file was not read."""
     if row.fit is not None:
-        return [r.message for r in row.fit.reasons]
+        return [reason_text(r) for r in row.fit.reasons]
     memory = format_file_size(row.machine_memory_bytes or 0)
     return [
         f"the file ({format_file_size(row.file_size_bytes)}) is larger than this machine's "

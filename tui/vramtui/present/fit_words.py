@@ -22,15 +22,6 @@ from vramtui.core.vocab import (
 from vramtui.present.untrusted import plain
 
 
-def sentence(text: str) -> str:
-    """A message as a sentence: capital first letter."""
-    return text[:1].upper() + text[1:]
-
-
-def reason_sentence(reason: Reason) -> str:
-    return sentence(reason.message)
-
-
 def carve_out_label(n_bytes: int) -> str:
     """A BIOS step as the BIOS shows it: "512 MB", "32 GB"."""
     return format_bytes(n_bytes, 0 if n_bytes >= 1024**3 else 1)

@@ -7,6 +7,7 @@ from vramtui.core.fit.fit import FitResult
 from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
 from vramtui.core.vocab import OsName, Severity, Verdict
 from vramtui.present.advice_words import expert_offload_sentence, tps_words
+from vramtui.present.reasons import reason_text
 
 # How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
 _CURRENT_WORDS = {
@@ -83,7 +84,7 @@ def _run_part(plan: Plan, fit: FitResult) -> str:
 
 def _fail_sentence(plan: Plan) -> str:
     where = "at any carve-out step" if plan.has_carve_out else "here"
-    why = plan.blocker.message if plan.blocker is not None else ""
+    why = reason_text(plan.blocker) if plan.blocker is not None else ""
     text = f"{plan.model} does not run on {plan.machine_name} {where} with these settings"
     text += f": {why}." if why else "."
     gtt = plan.gtt_route

@@ -23,6 +23,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, size_arg
 from vramtui.core.vocab import OsName, Verdict
 from vramtui.present.cluster_words import cluster_notes
+from vramtui.present.reasons import reason_text
 from vramtui.present.untrusted import plain
 
 COLUMNS = (
@@ -90,7 +91,7 @@ def summary(result: ClusterResult) -> Text:
     text = Text(result.verdict.banner, style=f"bold {result.verdict.style}")
     for n in result.nodes:
         for r in n.reasons:
-            text.append(f"\n• {n.device}: {r.message}")
+            text.append(f"\n• {n.device}: {reason_text(r)}")
     if result.verdict != Verdict.WILL_NOT_FIT:
         sp = result.speed
         text.append(

@@ -20,8 +20,8 @@ from vramtui.present.fit_words import (
     evidence_note,
     headroom_sentence,
     measured_evidence,
-    reason_sentence,
 )
+from vramtui.present.reasons import reason_sentence
 
 if TYPE_CHECKING:
     from vramtui.core.advice.actions import Advice

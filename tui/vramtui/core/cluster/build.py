@@ -62,6 +62,7 @@ class NodeResult:
     load_peak_bytes: int
 
     def to_json(self) -> dict[str, Any]:
+        """The node's figures and reason codes; the face adds the reasons' sentences."""
         b = self.buffers
         out: dict[str, Any] = {
             "index": self.index,
@@ -81,7 +82,6 @@ class NodeResult:
             "gpu_used_bytes": self.gpu_used_bytes,
             "verdict": self.verdict,
             "reasons": [r.code for r in self.reasons],
-            "messages": [r.message for r in self.reasons],
             "system_ram_left_bytes": (
                 self.system_ram_left_bytes if self.verdict != Verdict.WILL_NOT_FIT else None
             ),

@@ -213,21 +213,3 @@ def host_expert_bytes(spec: ModelSpec, settings: RuntimeSettings, n_gpu_layers: 
     hp = _hparams(spec)
     on_dev, out_dev = layers_on_device(hp.n_layer, n_gpu_layers)
     return tensor_moves(spec, hp, rules, on_dev, out_dev).experts_to_host
-
-
-def host_expert_note(host_bytes: int, *, gains_nothing: bool) -> str | None:
-    """The fit's words for experts kept on the host (None when there are none).
-    `gains_nothing`: the GPU's memory is system RAM with no carve-out (Apple, DGX Spark, Linux
-    GTT alone), so keeping experts on the host frees nothing."""
-    if not host_bytes:
-        return None
-    size = f"{host_bytes / 2**30:.1f} GiB"
-    if gains_nothing:
-        return (
-            f"{size} of expert weights kept in system RAM gain nothing here: the GPU's memory "
-            "is that same RAM, so none is freed, and the CPU computes them slower"
-        )
-    return (
-        f"{size} of expert weights stay in system RAM: the CPU reads them for every token, "
-        "slower than the GPU's own memory"
-    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vramtui.core.estimate.breakdown import MemoryBreakdown
-from vramtui.core.estimate.placement import host_expert_bytes, host_expert_note
+from vramtui.core.estimate.placement import host_expert_bytes
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.placement import (
     DISCRETE_MARGIN,
@@ -91,12 +91,11 @@ class FitResult:
         }
 
     def to_json(self) -> dict[str, Any]:
+        """The answer's figures and reason codes; each face adds the reasons' sentences
+        (vramtui.present.reasons.with_messages)."""
         return {
             "verdict": self.verdict,
             "reasons": [r.code for r in self.reasons],
-            "messages": [
-                {"code": r.code, "severity": r.severity, "message": r.message} for r in self.reasons
-            ],
             "dedicated_used_bytes": self.dedicated_used_bytes,
             "shared_used_bytes": self.shared_used_bytes,
             "gpu_memory_used_bytes": self.gpu_memory_used_bytes,
@@ -169,29 +168,14 @@ def _model_reasons(
     n_train = n_ctx_train(spec)
     if n_train and settings.ctx_size and settings.ctx_size > n_train:
         reasons.append(
-            Reason(
-                ReasonCode.CONTEXT_EXCEEDS_TRAINING,
-                f"context {settings.ctx_size} is beyond the model's training context {n_train}: "
-                "quality degrades",
-            )
+            Reason.of(ReasonCode.CONTEXT_EXCEEDS_TRAINING, ctx=settings.ctx_size, train_ctx=n_train)
         )
     if speed is not None and speed.decode_tokens_per_second < SLOW_DECODE_TPS:
-        reasons.append(
-            Reason(
-                ReasonCode.SLOW_DECODE,
-                f"about {speed.decode_tokens_per_second:.1f} tok/s expected: below the ~10 tok/s "
-                "that feels usable",
-            )
-        )
+        reasons.append(Reason.of(ReasonCode.SLOW_DECODE, tps=speed.decode_tokens_per_second))
     if bd.approximate and not spec.synthesized:
         # A file of an architecture the estimate knows only by its generic rules: say so.
-        arch = spec.architecture or "?"
         reasons.append(
-            Reason(
-                ReasonCode.APPROXIMATE_ESTIMATE,
-                f"architecture {arch!r} is not one vramtui knows: memory is estimated with the "
-                "generic rules (dense attention on every layer)",
-            )
+            Reason.of(ReasonCode.APPROXIMATE_ESTIMATE, architecture=spec.architecture or "")
         )
     return reasons
 
@@ -274,8 +258,12 @@ def evaluate_fit(
     loads = all(r.severity != Severity.ERROR for r in reasons)
     reasons += _model_reasons(spec, s, bd, speed if loads else None)
     hx = 0 if backend == Backend.CPU else host_expert_bytes(spec, s, bd.n_gpu_layers)  # -ot, -ncmoe
-    if note := host_expert_note(hx, gains_nothing=m.unified_memory and not pools.dedicated_bytes):
-        reasons.append(Reason(ReasonCode.EXPERTS_ON_HOST, note))
+    if hx:
+        # With no carve-out the GPU's memory is system RAM: experts on the host free nothing.
+        gains_nothing = m.unified_memory and not pools.dedicated_bytes
+        reasons.append(
+            Reason.of(ReasonCode.EXPERTS_ON_HOST, host_bytes=hx, gains_nothing=gains_nothing)
+        )
     return FitResult(
         verdict=Verdict.from_severities({r.severity for r in reasons}),
         reasons=tuple(reasons),

@@ -24,7 +24,7 @@ from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.types import Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import DESKTOP_GPU_RESERVE, MachineState, Pools
-from vramtui.core.sizes import GiB, format_bytes
+from vramtui.core.sizes import GiB
 from vramtui.core.vocab import Backend, BufferKind, OsName, Place, ReasonCode, SegmentKind
 
 DISCRETE_MARGIN = 1 * GiB  # llama.cpp --fit-target default 1024 MiB
@@ -137,46 +137,45 @@ def gpu_reasons(
     if m.discrete:
         if dev.total > pools.dedicated_bytes:
             reasons.append(
-                Reason(
+                Reason.of(
                     ReasonCode.EXCEEDS_GPU_MEMORY,
-                    f"the GPU buffers ({format_bytes(dev.total)}) exceed the "
-                    f"{format_bytes(pools.dedicated_bytes)} of VRAM",
+                    needed_bytes=dev.total,
+                    vram_bytes=pools.dedicated_bytes,
                 )
             )
         if bd.n_gpu_layers < bd.n_layers + 1:
             reasons.append(
-                Reason(
+                Reason.of(
                     ReasonCode.PARTIAL_OFFLOAD,
-                    f"only {bd.n_gpu_layers} of {bd.n_layers + 1} layers fit on the GPU; the rest "
-                    "run on the CPU (much slower)",
+                    gpu_layers=bd.n_gpu_layers,
+                    layers=bd.n_layers + 1,
                 )
             )
     elif dev.shared_used > dev.shared_cap:
         reasons.append(
-            Reason(
+            Reason.of(
                 ReasonCode.EXCEEDS_GPU_MEMORY,
-                f"the GPU needs {format_bytes(dev.total)} but can address "
-                f"{format_bytes(dev.dedicated_cap + dev.shared_cap)} (dedicated "
-                f"{format_bytes(dev.dedicated_cap)} + {pools.shared_name} "
-                f"{format_bytes(dev.shared_cap)}, once the desktop's own "
-                f"{format_bytes(dev.desktop_dedicated + dev.desktop_shared)} is taken)",
+                needed_bytes=dev.total,
+                dedicated_bytes=dev.dedicated_cap,
+                shared_bytes=dev.shared_cap,
+                shared_name=pools.shared_name,
+                desktop_bytes=dev.desktop_dedicated + dev.desktop_shared,
             )
         )
     elif dev.shared_used and pools.dedicated_bytes and pools.shared_is_slow:
         reasons.append(
-            Reason(
+            Reason.of(
                 ReasonCode.SPILLS_TO_SHARED,
-                f"{format_bytes(dev.shared_used)} does not fit the "
-                f"{format_bytes(pools.dedicated_bytes)} carve-out and spills into shared GPU "
-                "memory, which is slower",
+                spilled_bytes=dev.shared_used,
+                carve_out_bytes=pools.dedicated_bytes,
             )
         )
     elif dev.shared_used and pools.dedicated_bytes:
         reasons.append(
-            Reason(
+            Reason.of(
                 ReasonCode.USES_GTT,
-                f"{format_bytes(dev.shared_used)} lives in {pools.shared_name} beyond the "
-                "carve-out (no speed penalty on Linux per AMD)",
+                spilled_bytes=dev.shared_used,
+                shared_name=pools.shared_name,
             )
         )
     return reasons
@@ -191,10 +190,8 @@ def _carve_out_step_reason(state: MachineState) -> Reason | None:
     below = [s for s in steps if s < carve]
     above = [s for s in steps if s > carve]
     near = ([max(below)] if below else []) + ([min(above)] if above else [])
-    return Reason(
-        ReasonCode.CARVE_OUT_NOT_A_STEP,
-        f"{format_bytes(carve)} is not one of this machine's BIOS steps (nearest: "
-        f"{' or '.join(format_bytes(s) for s in near)})",
+    return Reason.of(
+        ReasonCode.CARVE_OUT_NOT_A_STEP, carve_out_bytes=carve, nearest_bytes=tuple(near)
     )
 
 

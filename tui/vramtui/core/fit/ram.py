@@ -24,9 +24,15 @@ from dataclasses import dataclass
 from vramtui.core.estimate.breakdown import MemoryBreakdown
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.placement import DevicePlacement, desktop_gpu_reserve
-from vramtui.core.fit.types import Reason, Segment
+from vramtui.core.fit.types import (
+    LOAD_HELD_BASELINE,
+    LOAD_HELD_KEPT,
+    LOAD_HELD_STAGED,
+    Reason,
+    Segment,
+)
 from vramtui.core.hardware.pools import MachineState, Pools
-from vramtui.core.sizes import MiB, format_bytes
+from vramtui.core.sizes import MiB
 from vramtui.core.vocab import BufferKind, OsName, Place, ReasonCode, SegmentKind
 
 LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned buffers
@@ -87,26 +93,26 @@ def ram_reasons(state: MachineState, pools: Pools, ram: RamUse) -> list[Reason]:
     visible = pools.system_ram_bytes
     kept = any(s.kind == SegmentKind.KEPT for s in ram.segments)
     if ram.load_peak > visible:
-        why = "the OS baseline, "
+        held = LOAD_HELD_BASELINE
         if _windows_carve_out(state, pools):
-            why = "the weights staged for upload (the CPU cannot write the carve-out), "
+            held = LOAD_HELD_STAGED
         if kept:
-            why = "the copy the runtime keeps in memory, "
+            held = LOAD_HELD_KEPT
         return [
-            Reason(
+            Reason.of(
                 ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM,
-                f"loading needs {format_bytes(ram.load_peak)} of system RAM ({why}host buffers and "
-                f"spilled GPU memory) but the OS sees only {format_bytes(visible)}",
+                needed_bytes=ram.load_peak,
+                visible_bytes=visible,
+                held=held,
             )
         ]
     if ram.left < state.desktop_ram:
-        os_label = OsName(state.os).label
         return [
-            Reason(
+            Reason.of(
                 ReasonCode.DESKTOP_RAM_LOW,
-                f"{format_bytes(ram.left)} of RAM is left for {os_label} and its apps once "
-                f"the model is loaded; a desktop needs about {format_bytes(state.desktop_ram)} to "
-                "stay smooth, so expect stutter",
+                left_bytes=ram.left,
+                os=state.os,
+                desktop_bytes=state.desktop_ram,
             )
         ]
     return []
