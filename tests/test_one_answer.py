@@ -219,3 +219,26 @@ def test_the_probe_predicts_no_speed_for_a_model_that_will_not_fit() -> None:
     prediction = prediction_from_fit(fit, "qwen3-235b")
     assert prediction.decode_tps is None and prediction.ttft_s is None
     assert "will not fit" in prediction.label
+
+
+def test_a_verdict_says_how_sure_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """The 48 + 16 load failure was measured for a 28 GB model on this laptop: that model is
+    answered as measured, an 18 GB one as an extrapolation, in the JSON and in words."""
+    measured = _scenario("qwen3-vl-32b:Q6_K", "48G", "16384")
+    _, data = _json(capsys, *measured)
+    load = next(m for m in data["messages"] if m["code"] == "load_exceeds_system_ram")
+    assert load["evidence"] == "measured"
+    extrapolated = _scenario("qwen3-32b:Q8_0", "48G", "16384")
+    _, data = _json(capsys, *extrapolated)
+    load = next(m for m in data["messages"] if m["code"] == "load_exceeds_system_ram")
+    assert load["evidence"] == "extrapolated"
+    _, text = _run(capsys, *extrapolated)
+    assert "extrapolation" in text
+
+
+def test_carve_out_advice_prefers_the_faster_step_among_equals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, data = _json(capsys, *_scenario("qwen3-vl-32b:Q6_K", "48G", "24576"))
+    steps = [a for a in data["advice"] if a["kind"] == "carve_out"]
+    assert steps and steps[0]["args"] == ["--carve-out", "32G"]

@@ -26,6 +26,7 @@ from vramtui.cli.common import (
     resolve_from_args,
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
+from vramtui.core.fit.ram import reason_evidence
 from vramtui.core.sizes import format_bytes, short_tokens
 from vramtui.core.vocab import ExitCode, ReasonCode
 from vramtui.present.advice_words import expert_offload_sentence
@@ -154,7 +155,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         messages = reason_messages(fit.reasons)
         for message, reason in zip(messages, fit.reasons, strict=True):
-            message["evidence"] = reason.code.evidence
+            message["evidence"] = reason_evidence(reason, spec, state)
         data = with_messages(fit.to_json(), messages)
         data["advice"] = [item.to_json(advice_sentence(item)) for item in items]
         data["model"] = spec.name
@@ -173,7 +174,7 @@ def run_check(args: argparse.Namespace) -> int:
     exact = exact_report_for(args, spec, settings)
 
     def show() -> None:
-        _print_check(spec.name, state, fit, items)
+        _print_check(spec, state, fit, items)
         if resolved.carve_out_source.label and state.machine.carve_out_steps:
             where = carve_out_label(state.carve_out_bytes)
             console().print(Text(f"  carve-out {where}: {resolved.carve_out_source.label}"))
@@ -193,14 +194,17 @@ def _print_exact(exact: dict[str, Any] | None, fit: FitResult) -> None:
     print_exact(exact, approximate=approximate)
 
 
-def _print_check(name: str, state: MachineState, fit: FitResult, items: tuple[Advice, ...]) -> None:
+def _print_check(
+    spec: ModelSpec, state: MachineState, fit: FitResult, items: tuple[Advice, ...]
+) -> None:
 
     c = console()
-    c.print(Text(setup_line(name, state, fit)))
+    c.print(Text(setup_line(spec.name, state, fit)))
     c.print(Text(fit.verdict.label, style=f"bold {fit.verdict.style}"))
     for r in fit.reasons:
         c.print(Text.assemble(f"  {r.severity}: ", (r.code, "bold"), f" {reason_text(r)}"))
-        for note in (measured_evidence(r, state), evidence_note(r)):
+        evidence = reason_evidence(r, spec, state)
+        for note in (measured_evidence(r, state), evidence_note(evidence)):
             if note is not None:
                 c.print(Text(f"    {note}", style="italic"))
     for item in items:

@@ -102,9 +102,10 @@ _ARTICLE_PITFALL = (
 )
 
 
-def evidence_note(reason: Reason) -> str | None:
-    """How sure a reason is, where it is less than documented arithmetic."""
-    if reason.code.evidence == Evidence.EXTRAPOLATED:
+def evidence_note(evidence: Evidence) -> str | None:
+    """How sure a reason is, where it is less than documented arithmetic or a measurement
+    (core.fit.ram.reason_evidence decides)."""
+    if evidence == Evidence.EXTRAPOLATED:
         return "(A rule seen in one measured case: applied here, it is an extrapolation.)"
     return None
 

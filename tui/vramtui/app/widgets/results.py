@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Digits, Label, Static
 
 from vramtui.app.state import Evaluation, Sweep
+from vramtui.core.fit.ram import reason_evidence
 from vramtui.core.fit.types import PoolUsage
 from vramtui.core.sizes import GiB, format_gib, format_tokens
 from vramtui.core.vocab import Verdict
@@ -44,10 +45,13 @@ def verdict_text(evaluation: Evaluation | None, advice: tuple[Advice, ...] = ())
         return Text(evaluation.error or "no answer yet")
     text = Text(fit.verdict.banner, style="bold")
     state = evaluation.choice.machine
+    spec = evaluation.choice.effective_spec
     for reason in fit.reasons:
         text.append("\n• ")
         text.append(reason_sentence(reason))
-        for note in (measured_evidence(reason, state), evidence_note(reason)):
+        evidence = reason_evidence(reason, spec, state) if spec is not None else None
+        notes = (measured_evidence(reason, state), evidence_note(evidence) if evidence else None)
+        for note in notes:
             if note is not None:
                 text.append("\n  ")
                 text.append(note, style="italic")

@@ -196,16 +196,21 @@ def _catalog_variant(ref: str, with_projector: bool) -> tuple[str, ModelSpec] | 
 def _carve_out(
     spec: ModelSpec, settings: RuntimeSettings, state: MachineState, fit: FitResult, run: FitFn
 ) -> Advice | None:
-    """The BIOS step with the best answer: the best verdict, then the most RAM left."""
+    """The BIOS step with the best answer, by recommend's rule: the best verdict; among clean
+    steps the one that leaves the OS the most RAM, among the others the fastest."""
     steps = [s for s in state.machine.carve_out_steps if s != state.carve_out_bytes]
-    best: tuple[int, FitResult] | None = None
-    for step in steps:
-        new = run(spec, settings, replace(state, carve_out_bytes=step))
-        if best is None or better(new, best[1]):
-            best = (step, new)
-    if best is None:
+    answers = [(s, run(spec, settings, replace(state, carve_out_bytes=s))) for s in steps]
+    runs = [(s, f) for s, f in answers if f.runs]
+    if not runs:
         return None
-    step, new = best
+
+    def rank(answer: tuple[int, FitResult]) -> tuple[int, int, float]:
+        f = answer[1]
+        clean = f.verdict == Verdict.FITS
+        ram = f.system_ram_left_bytes // MIN_RAM_GAIN if clean else 0
+        return (_RANK[f.verdict], -ram, -f.speed.decode_tokens_per_second)
+
+    step, new = min(runs, key=rank)
     label = format_bytes(step, 0 if step >= 1 << 30 else 1)
     return Advice(AdviceKind.CARVE_OUT, ("--carve-out", _size_flag(step)), new, label, step)
 

@@ -31,9 +31,18 @@ from vramtui.core.fit.types import (
     Reason,
     Segment,
 )
+from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, Pools
 from vramtui.core.sizes import MiB
-from vramtui.core.vocab import BufferKind, OsName, Place, ReasonCode, SegmentKind
+from vramtui.core.vocab import (
+    BufferKind,
+    Evidence,
+    MachineKind,
+    OsName,
+    Place,
+    ReasonCode,
+    SegmentKind,
+)
 
 LOAD_STAGING_SMALL = 256 * MiB  # llama.cpp no-mmap loader: 4 x 64 MiB pinned buffers
 
@@ -116,3 +125,26 @@ def ram_reasons(state: MachineState, pools: Pools, ram: RamUse) -> list[Reason]:
             )
         ]
     return []
+
+
+# The one measured case of the load rule: Qwen3-VL-32B Q6_K, 28.08 GB with its projector (LM
+# Studio's figure), did not load at a 48 GiB carve-out of 64 GB under Windows (2026-02-02 ZBook
+# article). A model within MEASURED_CASE_SPREAD of that size on the same class of machine under
+# the same OS is answered as measured; anything else is an extrapolation of the rule. The spread
+# is a judgement, not a measurement.
+MEASURED_LOAD_FAILURE_BYTES = 28_080_000_000
+MEASURED_CASE_SPREAD = 0.10
+
+
+def reason_evidence(reason: Reason, spec: ModelSpec, state: MachineState) -> Evidence:
+    """What this reason rests on for this model and machine (vocab's default otherwise)."""
+    if (
+        reason.code == ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM
+        and state.machine.kind == MachineKind.STRIX_HALO
+        and state.os == OsName.WINDOWS
+    ):
+        size = spec.weights_bytes + (spec.mmproj.weights_bytes if spec.mmproj else 0)
+        spread = MEASURED_CASE_SPREAD * MEASURED_LOAD_FAILURE_BYTES
+        if abs(size - MEASURED_LOAD_FAILURE_BYTES) <= spread:
+            return Evidence.MEASURED
+    return reason.code.evidence
