@@ -83,7 +83,7 @@ def _matched(
             continue
         rule = next((r for r in rules if compiled(r.pattern).search(t.name)), None)
         if rule is not None:
-            expert = compiled(EXPS_REGEX).search(t.name) is not None
+            expert = compiled(EXPS_REGEX).search(t.name)
             out.append(_Matched(t.name, region, t.n_bytes, rule.to_host, expert))
     if len(_CACHE) > 256:
         _CACHE.clear()
