@@ -23,7 +23,7 @@ from vramtui.core.estimate.tensor_rules import (
     compiled,
     tensor_overrides,
 )
-from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.spec import ModelSpec, layer_index
 from vramtui.core.vocab import BufferKind, Place
 
 # Input-layer tensors stay on the host by default (memory.py's _INPUT_TENSORS).
@@ -49,9 +49,8 @@ _CACHE: dict[
 def _region(name: str, n_loaded: int, n_layer: int) -> int | None:
     """The layer a tensor belongs to as memory.py places it; None for skipped NextN blocks."""
     if name.startswith("blk."):
-        try:
-            il = int(name.split(".", 2)[1])
-        except (IndexError, ValueError):
+        il = layer_index(name)
+        if il < 0:
             return -2
         if n_loaded <= il < n_layer:
             return None

@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from vramtui.core.errors import ModelReferenceError, RemoteError
+from vramtui.core.sizes import ascii_int
 
 Progress = Callable[[int, int], None]
 
@@ -362,7 +363,8 @@ class HttpRangeSource:
         elif first:  # 200: the server ignores Range; read the body as a stream from 0
             self._ranges_ok = False
             length = response.headers.get("content-length", "")
-            self.size = int(length) if length.isdigit() and len(length) < 19 else _UNKNOWN
+            known = ascii_int(length, 0, 10**18)
+            self.size = known if known is not None else _UNKNOWN
             self._range_end = self.size
         else:
             raise RemoteError(self.url, "the server stopped honouring Range requests")
