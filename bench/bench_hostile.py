@@ -13,7 +13,10 @@ Classes (each input must end answered or refused with one line, within its time 
   counts, a FIFO and a device named *.gguf, through the CLI;
 - remote: every behaviour of tests/support/hostile_http.py against the remote reader;
 - user files: machine presets, scenario presets, probe history lines and cache entries, broken
-  every way the tests know, through the CLI and the loaders.
+  every way the tests know, through the CLI and the loaders;
+- bounds: `-ot` patterns that backtrack for ever in a regex engine, thousands of rules, machine
+  files with thousands of BIOS steps, names ending in a newline or naming a Windows device, and
+  numbers that are digits to str.isdigit() but not to int() ("²"), through the CLI.
 Peak memory is the process's maximum resident set (resource.getrusage) after each class.
 Run: `python -m bench hostile` (about two minutes on two cores).
 """
@@ -211,6 +214,44 @@ def _user_files(tally: Tally, folder: Path) -> None:
         )
 
 
+_ZBOOK = "hp-zbook-ultra-g1a-64gb"
+_MODEL = "llama-3.1-8b:Q4_K_M"
+
+
+def _bounds(tally: Tally) -> None:
+    from vramtui.core.paths import bundled_presets_dir, user_machines_dir  # noqa: PLC0415
+
+    for pattern in ("(.|.)*Z", "(a*)*b", "(a|aa)+$", ".*" * 60 + "Z", "(?=x)a", r"\1", "a{99}"):
+        _cli_case(tally, f"-ot {pattern[:16]!r}", ["plan", _MODEL, "-ot", f"{pattern}=CPU"])
+    _cli_case(tally, "-ot 5000 rules", ["plan", _MODEL, "-ot", ",".join(["a=CPU"] * 5000)])
+    _cli_case(tally, "-ot 500 rules", ["plan", _MODEL, "-ot", ",".join(["a=CPU"] * 500)])
+    base = (bundled_presets_dir() / f"{_ZBOOK}.toml").read_text()
+    for count in (65, 8500, 125_000):
+        steps = ", ".join(str(512 + i) for i in range(count))
+        text = base.replace(f'id = "{_ZBOOK}"', 'id = "many"')
+        lines = [
+            f"carve_out_steps_mib = [{steps}]" if line.startswith("carve_out_steps_mib") else line
+            for line in text.splitlines()
+        ]
+        machines = user_machines_dir()
+        machines.mkdir(parents=True, exist_ok=True)
+        (machines / "many.toml").write_text("\n".join(lines) + "\n")
+        _cli_case(tally, f"{count} BIOS steps", ["recommend", _MODEL, "--machine", "many"])
+        (machines / "many.toml").unlink()
+    for name in ("evil\n", "con", "nul.toml", "COM1", "lpt9"):
+        argv = ["preset", "save", name, _MODEL, "--machine", _ZBOOK]
+        _cli_case(tally, f"preset save {name!r}", argv)
+        _cli_case(tally, f"detect --save {name!r}", ["detect", "--save", name])
+    for port in ("²", "٣", "1_0", "0", "9" * 400):
+        node = f"{_ZBOOK}@10.0.0.2:{port}"
+        _cli_case(
+            tally,
+            f"--node port {port[:8]!r}",
+            ["cluster", _MODEL, "--node", node, "--node", _ZBOOK],
+        )
+    _cli_case(tally, "--image-size ²x512", ["check", _MODEL, "--image-size", "²²x512"])
+
+
 def _must_skip(catalog: object) -> None:
     """A valid value loads; a bad one is one problem line (reported and skipped: a refusal)."""
     problems = getattr(catalog, "problems", ())
@@ -253,6 +294,7 @@ def main() -> None:
             _run("special files (CLI)", lambda t: _special_files(t, root)),
             _run("remote behaviours", _remote),
             _run("user files and caches", lambda t: _user_files(t, root)),
+            _run("bounds (CLI)", _bounds),
         ]
     tried = sum(t.tried for t in tallies)
     internal = sum(len(t.internal or []) for t in tallies)

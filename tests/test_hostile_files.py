@@ -64,6 +64,11 @@ def _bad(**changes: str) -> Callable[[Path], None]:
         ("inf", _bad(fp16_tflops="inf"), "fp16_tflops: inf"),
         ("huge", _bad(total_ram_gib="1e300"), "total_ram_gib: 1e+300"),
         ("step", _bad(carve_out_steps_mib="[512, nan]"), "carve_out_steps_mib[1]: nan"),
+        (
+            "steps",
+            _bad(carve_out_steps_mib=str(list(range(1, 66)))),
+            "carve_out_steps_mib: more than 64 entries",
+        ),
         ("deep", lambda p: p.write_text("id = " + "[" * 20_000 + "]" * 20_000), "nested too deep"),
         ("zero", lambda p: p.symlink_to("/dev/zero"), "is a device, not a regular file"),
         ("fifo", os.mkfifo, "is a FIFO"),

@@ -320,3 +320,20 @@ def test_parse_hf_ref(ref: str, repo: str, path: str | None, quant: str | None, 
 def test_bad_hf_refs(ref: str) -> None:
     with pytest.raises(ModelReferenceError):
         parse_hf_ref(ref)
+
+
+def test_a_redirect_to_another_port_of_the_same_host_is_not_followed(
+    server: LoopbackServer, files: dict[str, Path]
+) -> None:
+    """Another port is another server: followed only with --allow-redirects."""
+    with serve() as other:
+        target = other.add_file("/blob.gguf", files["small"])
+        server.routes["/m.gguf"] = Route(mode="redirect", redirect_to=target)
+        url = server.url("/m.gguf")
+        port = target.split(":")[2].split("/")[0]
+        with pytest.raises(RemoteError, match=rf"another host \(127\.0\.0\.1:{port}\)"):
+            open_remote_model(url, mmproj="none", options=FAST)
+        assert not other.log()
+        allow = RemoteOptions(connect_timeout=0.5, read_timeout=0.3, allow_redirects=True)
+        spec = open_remote_model(url, mmproj="none", options=allow)
+        assert spec.meta("block_count") == 2

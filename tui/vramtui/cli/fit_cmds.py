@@ -27,7 +27,7 @@ from vramtui.cli.common import (
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from vramtui.core.fit.ram import reason_evidence
-from vramtui.core.sizes import format_bytes, short_tokens
+from vramtui.core.sizes import ascii_int, format_bytes, short_tokens
 from vramtui.core.vocab import ExitCode, ReasonCode
 from vramtui.present.advice_words import expert_offload_sentence
 from vramtui.present.fit_words import (
@@ -66,11 +66,10 @@ def calibration_json(calibration: Any) -> dict[str, Any] | None:
 
 def _image_size(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()) or not (
-        16 <= int(width) <= 16384 and 16 <= int(height) <= 16384
-    ):
+    w, h = ascii_int(width, 16, 16384), ascii_int(height, 16, 16384)
+    if w is None or h is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, 16 to 16384 pixels each")
-    return int(width), int(height)
+    return w, h
 
 
 def _prompt_arg(p: argparse.ArgumentParser) -> None:

@@ -46,6 +46,24 @@ def bundled_presets_dir() -> Path:
     return package.parent.parent / "presets"  # a checkout: tui/vramtui/ sits beside presets/
 
 
-# Names of saved files (machines, scenario presets): the same rule for every kind.
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-NAME_RULE = "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+# Names of saved files (machines, scenario presets): the same rule for every kind. Matched
+# whole (`fullmatch`: `$` would let a name end in a newline), and never a name Windows keeps
+# for a device, with or without an extension ("con", "nul.toml", "com1.x").
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+NAME_RULE = (
+    "use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit, "
+    "and not a Windows device name (con, nul, com1, ...)"
+)
+_DEVICE_NAMES = frozenset(
+    ("con", "prn", "aux", "nul", *(f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)))
+)
+
+
+def valid_name(name: str) -> bool:
+    """Whether `name` may name a saved file (NAME_RULE)."""
+    return NAME_RE.fullmatch(name) is not None and not is_device_name(name)
+
+
+def is_device_name(name: str) -> bool:
+    """A name Windows reserves for a device, whatever follows its first dot."""
+    return name.split(".", 1)[0].rstrip(" ").lower() in _DEVICE_NAMES

@@ -28,6 +28,15 @@ _BARE_RE = re.compile(r"^\s*\d{1,15}(?:\.\d{1,6})?\s*$")
 _TOKENS_RE = re.compile(r"^(\d{1,9}(?:\.\d{1,6})?)(k?)$")
 
 
+def ascii_int(text: str, low: int = 0, high: int = 2**63 - 1) -> int | None:
+    """`text` as a plain decimal integer in [low, high], else None. Only ASCII digits count:
+    str.isdigit() is true of "²" (which int() refuses) and int() takes "٣", " 3" and "3_0"."""
+    if not 0 < len(text) <= len(str(high)) or not all("0" <= c <= "9" for c in text):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
 def round_up(n: int, multiple: int) -> int:
     """`n` rounded up to a multiple of `multiple`: llama.cpp's GGML_PAD, GGUF's tensor alignment."""
     return -(-n // multiple) * multiple

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from vramtui.core.catalog.synth_tensors import RawTensor
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
+from vramtui.core.gguf.spec import layer_index
 
 # llama_ftype ids (include/llama.h) for general.file_type.
 FTYPES: dict[str, int] = {
@@ -129,7 +130,7 @@ def _use_more_bits(i: int, n: int) -> bool:
 
 def _layer_of(name: str) -> int:
     if name.startswith("blk."):
-        return int(name.split(".", 2)[1])
+        return layer_index(name)
     return 0
 
 

@@ -12,7 +12,7 @@ from vramtui.core.fit.placement import desktop_gpu_reserve
 from vramtui.core.hardware.links import LinkPreset
 from vramtui.core.hardware.pools import MachineState, compute_pools
 from vramtui.core.hardware.presets import get_machine
-from vramtui.core.sizes import parse_size
+from vramtui.core.sizes import ascii_int, parse_size
 from vramtui.core.vocab import Backend, OsName
 
 DEFAULT_RPC_PORT = 50052  # rpc-server's default port (tools/rpc/rpc-server.cpp)
@@ -93,9 +93,10 @@ def _split_host(text: str) -> tuple[str, str, int | None]:
     if not host:
         raise SettingsError(f"node {text!r}: nothing after '@' (HOST[:PORT])")
     if port:
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        number = ascii_int(port, 1, 65535)
+        if number is None:
             raise SettingsError(f"node {text!r}: port {port!r} is not 1-65535")
-        return node, host, int(port)
+        return node, host, number
     return node, host, None
 
 

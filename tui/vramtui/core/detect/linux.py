@@ -35,6 +35,7 @@ from vramtui.core.detect.types import (
     read_text,
     vendor_name,
 )
+from vramtui.core.sizes import ascii_int
 from vramtui.core.vocab import OsName
 
 MAX_CARDS = 16
@@ -105,9 +106,10 @@ def _mem_total(text: str | None) -> int | None:
     for line in (text or "").splitlines():
         if line.startswith("MemTotal:"):
             parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
+            kib = ascii_int(parts[1]) if len(parts) >= 2 else None
+            if kib is not None:
                 unit = parts[2].lower() if len(parts) > 2 else "kb"
-                return int(parts[1]) * (1024 if unit == "kb" else 1)
+                return kib * (1024 if unit == "kb" else 1)
     return None
 
 

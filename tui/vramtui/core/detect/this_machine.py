@@ -39,7 +39,7 @@ from vramtui.core.hardware.presets import (
     load_machines,
     parse_machine,
 )
-from vramtui.core.paths import NAME_RE, NAME_RULE, user_machines_dir
+from vramtui.core.paths import NAME_RULE, user_machines_dir, valid_name
 from vramtui.core.sizes import GiB, MiB
 
 SYSROOT_ENV = "VRAMTUI_SYSROOT"
@@ -138,7 +138,7 @@ def save_detected_machine(
     """Save what `d` found (the matched preset or the machine built from it) as the user's
     machine preset NAME.toml; refuses to replace a file, or to shadow a bundled preset, unless
     `force`. The file carries match keys, so the next `detect` recognises it."""
-    if not NAME_RE.match(name):
+    if not valid_name(name):
         raise SettingsError(f"--save: {name!r} is not a machine name ({NAME_RULE})")
     catalog = catalog or load_machines()
     path = user_machines_dir() / f"{name}.toml"

@@ -34,7 +34,7 @@ from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.placement import apply_overrides, layers_on_device
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
-from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.spec import ModelSpec, layer_index
 from vramtui.core.sizes import round_up
 from vramtui.core.vocab import BufferKind, Place
 
@@ -96,10 +96,7 @@ def _static(spec: ModelSpec) -> _Static:
 
 
 def _block_of(name: str) -> int:
-    try:
-        return int(name.split(".", 2)[1])
-    except (IndexError, ValueError):
-        return -1
+    return layer_index(name)
 
 
 def _build_static(spec: ModelSpec, hp: ModelHparams) -> _Static:

@@ -23,7 +23,7 @@ from vramtui.core.estimate.tensor_rules import (
     compiled,
     tensor_overrides,
 )
-from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.spec import ModelSpec, layer_index
 from vramtui.core.vocab import BufferKind, Place
 
 # Input-layer tensors stay on the host by default (memory.py's _INPUT_TENSORS).
@@ -49,9 +49,8 @@ _CACHE: dict[
 def _region(name: str, n_loaded: int, n_layer: int) -> int | None:
     """The layer a tensor belongs to as memory.py places it; None for skipped NextN blocks."""
     if name.startswith("blk."):
-        try:
-            il = int(name.split(".", 2)[1])
-        except (IndexError, ValueError):
+        il = layer_index(name)
+        if il < 0:
             return -2
         if n_loaded <= il < n_layer:
             return None
@@ -83,7 +82,7 @@ def _matched(
             continue
         rule = next((r for r in rules if compiled(r.pattern).search(t.name)), None)
         if rule is not None:
-            expert = compiled(EXPS_REGEX).search(t.name) is not None
+            expert = compiled(EXPS_REGEX).search(t.name)
             out.append(_Matched(t.name, region, t.n_bytes, rule.to_host, expert))
     if len(_CACHE) > 256:
         _CACHE.clear()

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from vramtui.core.errors import SettingsError
+from vramtui.core.estimate.pattern import Matcher, PatternError
 
 EXPS_REGEX = r"\.ffn_(up|down|gate|gate_up)_(ch|)exps"  # common/common.h LLM_FFN_EXPS_REGEX
+MAX_RULES = 64  # -ot rules; each is tried on every tensor, so thousands would stall a plan
+MAX_OVERRIDE_TEXT = 4096  # characters of -ot text
 HOST_BUFFER = "CPU"  # the name of ggml_backend_cpu_buffer_type()
 # Buffer type names llama.cpp's GPU backends give their devices (ggml-cuda "CUDA0", HIP builds
 # "ROCm0", ggml-vulkan "Vulkan0", ggml-metal "Metal"/"MTL0", ggml-sycl "SYCL0", ggml-rpc
@@ -52,15 +55,18 @@ class TensorOverride:
 
 
 @lru_cache(maxsize=512)
-def compiled(pattern: str) -> re.Pattern[str]:
-    """The pattern, compiled once (Python's `re.search` agrees with std::regex's ECMAScript
-    grammar on the patterns people write: alternation, classes, `\\.`, `.*`, anchors)."""
-    return re.compile(pattern)
+def compiled(pattern: str) -> Matcher:
+    """The pattern, parsed once into a matcher linear in the name (`pattern`: the syntax, the
+    part of std::regex's ECMAScript grammar people write; never Python's backtracking `re`,
+    which a pattern like `(.|.)*Z` keeps busy for ever). Raises PatternError."""
+    return Matcher(pattern)
 
 
 def parse_override_tensor(text: str) -> tuple[TensorOverride, ...]:
     """`-ot` text -> rules (comma-separated PATTERN=BUFFER). Raises SettingsError naming the
     rule that is malformed."""
+    if len(text) > MAX_OVERRIDE_TEXT:
+        raise SettingsError(f"override-tensor: longer than {MAX_OVERRIDE_TEXT} characters")
     rules: list[TensorOverride] = []
     for raw in text.split(","):
         part = raw.strip()
@@ -78,9 +84,13 @@ def parse_override_tensor(text: str) -> tuple[TensorOverride, ...]:
             )
         try:
             compiled(pattern)
-        except re.error as err:
+        except PatternError as err:
             raise SettingsError(f"override-tensor {part!r}: bad pattern ({err})") from None
         rules.append(TensorOverride(pattern, buffer))
+        if len(rules) > MAX_RULES:
+            raise SettingsError(
+                f"override-tensor: more than {MAX_RULES} rules (join patterns with '|')"
+            )
     return tuple(rules)
 
 

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from vramtui.core.errors import ModelFileError
-from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray
+from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray, layer_index
 
 MAX_LAYERS = 512  # llama.cpp LLAMA_MAX_LAYERS (src/llama-hparams.h)
 MAX_WIDTH = 1 << 20  # embedding / feed-forward / latent widths (largest real: ~65K)
@@ -180,8 +180,8 @@ def _check_tensors(c: _Check, n_layer: int, n_embd: int) -> None:
     matrix as wide as embedding_length (llama.cpp creates it as {n_embd, n_vocab})."""
     for t in c.spec.tensors:
         if t.name.startswith("blk.") and n_layer:
-            index = t.name.split(".", 2)[1]
-            if index.isdigit() and int(index) >= n_layer:
+            index = layer_index(t.name)
+            if index >= n_layer:
                 raise c.fail(
                     f"{c.arch}.block_count",
                     f"{n_layer}, but the file holds tensor {t.name[:64]!r} of layer {index}",

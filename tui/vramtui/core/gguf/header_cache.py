@@ -17,12 +17,17 @@ from typing import Any
 
 from vramtui.core.atomic import read_capped, write_atomic
 from vramtui.core.gguf.ggml_types import GGML_TYPES
+from vramtui.core.gguf.reader import MAX_DIMS, MAX_ELEMENTS, MAX_KV, MAX_TENSOR_NAME, MAX_TENSORS
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, SkippedArray, TensorInfo
 from vramtui.core.paths import cache_dir
 
 FORMAT = 1
 MAX_ENTRY_BYTES = 64 << 20  # a header is capped at 64 MiB; its JSON (arrays skipped) is smaller
-_MAX_DIMS = 4
+# An entry passes the header reader's caps: what it holds was read from a GGUF header, whose
+# counts, dimensions and offsets are 64-bit (a JSON number has no such bound: 10**400 parses).
+_U64 = (1 << 64) - 1
+_I64 = (1 << 63) - 1
+_MAX_SHARDS = 99_999  # gguf-split numbers shards with five digits
 
 
 class BadEntry(ValueError):
@@ -37,14 +42,16 @@ def _meta_to_json(value: MetaValue) -> Any:
     return value
 
 
-def _int(value: Any, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise BadEntry(f"expected a whole number >= {low}, got {type(value).__name__}")
+def _int(value: Any, low: int = 0, high: int = _U64) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadEntry(f"expected a whole number in {low}..{high}, got {type(value).__name__}")
     return value
 
 
 def _scalar(value: Any) -> bool | int | float | str:
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _int(value, -_I64 - 1)  # GGUF's widest integers: int64 and uint64
+    if isinstance(value, bool | float | str):
         return value
     raise BadEntry(f"bad metadata value of type {type(value).__name__}")
 
@@ -79,11 +86,20 @@ def _tensor(row: Any) -> TensorInfo:
     if not isinstance(row, list) or len(row) != 5:
         raise BadEntry("bad tensor row")
     name, shape, ggml_type, offset, shard = row
-    if not isinstance(name, str) or not isinstance(shape, list) or len(shape) > _MAX_DIMS:
+    if not isinstance(name, str) or not isinstance(shape, list) or len(shape) > MAX_DIMS:
         raise BadEntry("bad tensor name or shape")
-    if _int(ggml_type) not in GGML_TYPES:
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_TENSOR_NAME:
+        raise BadEntry("tensor name too long")
+    gtype = GGML_TYPES.get(_int(ggml_type))
+    if gtype is None:
         raise BadEntry(f"unknown tensor type {ggml_type}")
-    return TensorInfo(name, tuple(_int(d) for d in shape), ggml_type, _int(offset), _int(shard))
+    dims = tuple(_int(d) for d in shape)
+    n_elements = 1
+    for dim in dims:
+        n_elements *= dim
+    if n_elements > MAX_ELEMENTS or (dims and dims[0] % gtype.block_size):
+        raise BadEntry("tensor shape the header reader refuses")
+    return TensorInfo(name, dims, ggml_type, _int(offset), _int(shard, 0, _MAX_SHARDS))
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -101,7 +117,9 @@ def spec_from_json(data: Any, *, nested: bool = False) -> ModelSpec:
     rows, mmproj = data.get("tensors"), data.get("mmproj")
     if not isinstance(name, str) or not isinstance(source, str) or not isinstance(metadata, dict):
         raise BadEntry("bad name, source or metadata")
-    if not isinstance(rows, list):
+    if len(metadata) > MAX_KV:
+        raise BadEntry("bad name, source or metadata")
+    if not isinstance(rows, list) or len(rows) > MAX_TENSORS:
         raise BadEntry("bad tensor table")
     if mmproj is not None and nested:
         raise BadEntry("a projector with a projector")
@@ -116,7 +134,7 @@ def spec_from_json(data: Any, *, nested: bool = False) -> ModelSpec:
         source=source,
         metadata={str(k): _meta_from_json(v) for k, v in metadata.items()},
         tensors=tensors,
-        file_size=_int(data.get("file_size")),
+        file_size=_int(data.get("file_size"), 0, _I64),
         shards=_strings(data.get("shards", [])),
         mmproj=spec_from_json(mmproj, nested=True) if mmproj is not None else None,
         synthesized=synthesized,

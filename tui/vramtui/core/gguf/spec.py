@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from vramtui.core.gguf.ggml_types import GGML_TYPES, tensor_bytes
+from vramtui.core.sizes import ascii_int
+
+MAX_LAYER_INDEX = 1 << 20  # far above any model's block count
+
+
+def layer_index(name: str) -> int:
+    """N of a `blk.N.*` tensor name; -1 for any other name, or an N that is not plain ASCII
+    digits up to MAX_LAYER_INDEX (a file may name a tensor "blk.².x")."""
+    if not name.startswith("blk."):
+        return -1
+    index = ascii_int(name.split(".", 2)[1], 0, MAX_LAYER_INDEX)
+    return -1 if index is None else index
 
 
 @dataclass(frozen=True, slots=True)

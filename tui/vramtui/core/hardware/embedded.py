@@ -19,9 +19,9 @@ import tomli_w
 from vramtui.core.atomic import read_text_capped, write_atomic
 from vramtui.core.errors import PresetError
 from vramtui.core.hardware.presets import MachinePreset, load_machines, parse_machine
-from vramtui.core.paths import user_machines_dir
+from vramtui.core.paths import is_device_name, user_machines_dir
 
-FILE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+FILE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # matched whole: fullmatch
 
 
 def is_user_machine(machine: MachinePreset) -> bool:
@@ -59,7 +59,7 @@ def check_definition(data: Any, source: str, machine_id: str) -> MachinePreset:
             "machine_definition.id",
             f"{machine.id!r} is not the preset's machine {machine_id!r}",
         )
-    if not FILE_ID_RE.match(machine.id):
+    if not FILE_ID_RE.fullmatch(machine.id) or is_device_name(machine.id):
         raise PresetError(source, "machine_definition.id", "not usable as a file name")
     return machine
 

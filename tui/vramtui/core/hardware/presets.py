@@ -120,6 +120,10 @@ class MachineCatalog:
         return [m.id for m in self.machines]
 
 
+# Entries a list field may hold: BIOS menus offer a dozen carve-out steps, and every step is
+# evaluated for every model a recommendation weighs (125,000 steps took minutes and GBs).
+MAX_LIST = 64
+
 _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     # name: (accepted types, required)
     "id": (str, True),
@@ -166,13 +170,17 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
             raise PresetError(source, key, f"expected {_tname(types)}, got {type(value).__name__}")
         _check_finite(source, key, value)
     total = _positive(data, "total_ram_gib", source) * GiB
+    for key in ("carve_out_steps_mib", "sources", "match_dmi", "match_pci", "match_chip"):
+        if len(data.get(key, ())) > MAX_LIST:
+            raise PresetError(source, key, f"more than {MAX_LIST} entries")
     steps: list[int] = []
     for i, step in enumerate(data.get("carve_out_steps_mib", [])):
         if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
             raise PresetError(source, f"carve_out_steps_mib[{i}]", "must be a positive number")
-        steps.append(int(step * MiB))
-        if steps[-1] >= total:
+        if int(step * MiB) >= total:
             raise PresetError(source, f"carve_out_steps_mib[{i}]", "not below total RAM")
+        if int(step * MiB) not in steps:  # a step listed twice is one BIOS choice
+            steps.append(int(step * MiB))
     default = data.get("default_carve_out_mib")
     sources = data["sources"]
     if not sources or not all(isinstance(s, str) and s for s in sources):

@@ -9,7 +9,8 @@
   (or lying Content-Ranges) cannot keep the reader busy.
 - Redirects are followed by hand: to the same host, or from Hugging Face to its CDN hosts
   (cdn-lfs*.hf.co, cas-bridge.xethub.hf.co: all under hf.co / huggingface.co), else only with
-  `allow_redirects` (`--allow-redirects`). An https -> http downgrade counts as another host.
+  `allow_redirects` (`--allow-redirects`). An https -> http downgrade counts as another host,
+  and so does another port of the same host (but for the http -> https upgrade on 80 -> 443).
 - HF_TOKEN goes only to Hugging Face hosts (or the HF_ENDPOINT host), checked on every hop.
 """
 
@@ -23,11 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
 from vramtui.core.errors import ModelReferenceError, RemoteError
+from vramtui.core.sizes import ascii_int
 
 Progress = Callable[[int, int], None]
 
@@ -82,6 +84,22 @@ def check_url(url: str) -> str:
 
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or _DEFAULT_PORTS[parts.scheme]
+
+
+def _same_port(old: SplitResult, new: SplitResult) -> bool:
+    """Another port of a host is another server (another service, another owner): the same
+    port, or the plain http -> https upgrade on the default ports, counts as the same host."""
+    if _port(old) == _port(new):
+        return True
+    defaults = _port(old) == _DEFAULT_PORTS[old.scheme] and _port(new) == _DEFAULT_PORTS[new.scheme]
+    return defaults and (old.scheme, new.scheme) == ("http", "https")
 
 
 def _under(host: str, domains: set[str]) -> bool:
@@ -281,12 +299,14 @@ class Http:
             )
         here, there = _host(current), _host(target)
         cdn = set(HF_CDN_DOMAINS) | {h.lower() for h in o.redirect_hosts}
-        if here == there or (_under(here, _hf_hosts(o)) and _under(there, cdn)):
+        if here == there and _same_port(old, new):
             return target
+        if _under(here, _hf_hosts(o)) and _under(there, cdn):
+            return target
+        where = shown(there, 80) if here != there else f"{shown(there, 80)}:{_port(new)}"
         raise RemoteError(
             url,
-            f"redirected to another host ({shown(there, 80)}); not followed "
-            "(--allow-redirects follows it)",
+            f"redirected to another host ({where}); not followed (--allow-redirects follows it)",
         )
 
 
@@ -362,7 +382,8 @@ class HttpRangeSource:
         elif first:  # 200: the server ignores Range; read the body as a stream from 0
             self._ranges_ok = False
             length = response.headers.get("content-length", "")
-            self.size = int(length) if length.isdigit() and len(length) < 19 else _UNKNOWN
+            known = ascii_int(length, 0, 10**18)
+            self.size = known if known is not None else _UNKNOWN
             self._range_end = self.size
         else:
             raise RemoteError(self.url, "the server stopped honouring Range requests")

@@ -46,7 +46,7 @@ from vramtui.core.estimate.flags import SETTING_FLAGS
 from vramtui.core.estimate.flags import type_name as _type_name
 from vramtui.core.estimate.settings import RuntimeSettings, preset_setting, settings_to_preset
 from vramtui.core.hardware.embedded import check_definition
-from vramtui.core.paths import NAME_RE, NAME_RULE, scenario_presets_dir
+from vramtui.core.paths import NAME_RULE, scenario_presets_dir, valid_name
 from vramtui.core.scenario.cluster import ClusterPreset, cluster_from_table
 from vramtui.core.sizes import KiB, parse_size, size_arg
 from vramtui.core.vocab import Backend, OsName, Runtime
@@ -176,7 +176,7 @@ class ScenarioListing:
 
 def check_name(name: str, source: str = "preset") -> str:
     """A preset name becomes a file name, so it is kept to a safe, portable alphabet."""
-    if not NAME_RE.match(name):
+    if not valid_name(name):
         raise PresetError(source, "name", f"{name!r} is not a preset name ({NAME_RULE})")
     return name
 
@@ -284,7 +284,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
         file_name = _string(data, "name", source, "name")
         if file_name is None:
             stem = Path(source).stem.lower()
-            if not NAME_RE.match(stem):
+            if not valid_name(stem):
                 raise PresetError(source, "name", "missing")
             file_name = stem
         name = check_name(file_name, source)
@@ -481,7 +481,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     """A file path (when it exists or ends in .toml), else a saved preset's name."""
     if _is_path(name_or_path):
         return _read_file(Path(name_or_path).expanduser())
-    if not NAME_RE.match(name_or_path):
+    if not valid_name(name_or_path):
         raise _no_such(name_or_path)
     path = preset_path(name_or_path)
     if not path.is_file():
@@ -524,7 +524,7 @@ def import_scenario(path: Path, *, name: str | None = None, force: bool = False)
 
 def delete_scenario(name: str) -> Path:
     """Remove a saved preset; an unknown name is an error listing the saved ones."""
-    if not NAME_RE.match(name):
+    if not valid_name(name):
         raise _no_such(name)
     path = preset_path(name)
     if not path.is_file():

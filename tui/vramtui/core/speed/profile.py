@@ -22,7 +22,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from vramtui.core.estimate.hparams import ModelHparams
-from vramtui.core.gguf.spec import ModelSpec, TensorInfo
+from vramtui.core.gguf.spec import ModelSpec, TensorInfo, layer_index
 
 # Weight classes: how a backend computes with a tensor of that type.
 FLOAT_TYPES = frozenset({"F32", "F16"})
@@ -168,10 +168,7 @@ def _weights(spec: ModelSpec, hp: ModelHparams) -> _Weights:
     for t in spec.tensors:
         name = t.name
         if name.startswith("blk."):
-            try:
-                il = int(name.split(".", 2)[1])
-            except ValueError:
-                il = -1
+            il = layer_index(name)
             if il >= n_loaded or ".nextn." in name:
                 continue
             w.add_layer_tensor(t, il, "_exps" in name and hp.n_expert > 0)
