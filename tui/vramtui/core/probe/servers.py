@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from vramtui.core.errors import ProbeError
-from vramtui.core.probe.fields import as_int
+from vramtui.core.probe.fields import as_context, as_int, plain_value
 from vramtui.core.probe.http import Unreachable, get_json, new_client, normalize_url
 from vramtui.core.probe.results import SERVER_KINDS, ProbeTimeouts, ServerInfo, ServerModel
 from vramtui.core.vocab import ServerKind
@@ -47,8 +47,8 @@ def openai_models(data: Any) -> list[ServerModel]:
                 name=item["id"],
                 loaded=loaded,
                 size_bytes=as_int(meta.get("size")),
-                context_length=as_int(meta.get("n_ctx")) or as_int(meta.get("n_ctx_train")),
-                details={k: v for k, v in meta.items() if isinstance(v, int | float | str)},
+                context_length=as_context(meta.get("n_ctx")) or as_context(meta.get("n_ctx_train")),
+                details={k: p for k, v in meta.items() if (p := plain_value(v)) is not None},
             )
         )
     return models
@@ -68,7 +68,7 @@ def lmstudio_models(data: Any) -> list[ServerModel]:
             ServerModel(
                 name=item["id"],
                 loaded=item.get("state") == "loaded",
-                context_length=as_int(item.get("max_context_length")),
+                context_length=as_context(item.get("max_context_length")),
                 details={
                     k: item[k]
                     for k in ("type", "arch", "quantization", "compatibility_type", "publisher")
@@ -87,7 +87,7 @@ def _ollama_running(
         loaded=True,
         size_bytes=as_int(run.get("size")),
         vram_bytes=as_int(run.get("size_vram")),
-        context_length=as_int(run.get("context_length")),
+        context_length=as_context(run.get("context_length")),
         details=details or {},
     )
 
