@@ -12,7 +12,7 @@ import httpx
 
 from vramtui.core.errors import ProbeError
 from vramtui.core.probe.fields import MAX_SLOTS, as_context, as_int
-from vramtui.core.probe.http import Unreachable, get_json
+from vramtui.core.probe.http import MAX_MODELS, Unreachable, get_json
 from vramtui.core.probe.results import MemoryEvidence, ProbeTimeouts
 from vramtui.core.probe.sysfs import read_amdgpu_memory
 from vramtui.core.vocab import ServerKind
@@ -69,7 +69,8 @@ async def memory_after(
         return
     with contextlib.suppress(ProbeError):
         ps = await get_json(client, base, "/api/ps", t)
-        for item in ps.get("models", []) if isinstance(ps, dict) else []:
+        listed = ps.get("models") if isinstance(ps, dict) else None
+        for item in listed[:MAX_MODELS] if isinstance(listed, list) else []:
             if not isinstance(item, dict):
                 continue
             if model in {item.get("name"), item.get("model")}:
