@@ -331,7 +331,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
                 context["backend"] = self.prediction.backend  # what calibration looks up
             # Only a run of the predicted model calibrates that prediction.
             context["model_match"] = self._same_model(result)
-            append_history(make_record(result, self.prediction, **context))
+            try:
+                append_history(make_record(result, self.prediction, **context))
+            except OSError as err:  # the measurement stands; only its record is lost
+                self.notify(f"The probe history was not written: {err}", severity="warning")
         return result
 
     def _same_model(self, result: ProbeResult) -> bool:
