@@ -13,7 +13,11 @@ Classes (each input must end answered or refused with one line, within its time 
   counts, a FIFO and a device named *.gguf, through the CLI;
 - remote: every behaviour of tests/support/hostile_http.py against the remote reader;
 - user files: machine presets, scenario presets, probe history lines and cache entries, broken
-  every way the tests know, through the CLI and the loaders.
+  every way the tests know, through the CLI and the loaders;
+- the probe (bench/hostile_probe_cases.py): a 64 MiB probe history (garbage, then valid) read
+  by `check` and `probe --history`; server numbers that are not numbers; a slow server and a
+  180K-model listing under one --timeout; a 190K-file Hub listing and 65 quants for `quants`;
+  a config.toml the app cannot parse, never overwritten.
 Peak memory is the process's maximum resident set (resource.getrusage) after each class.
 Run: `python -m bench hostile` (about two minutes on two cores).
 """
@@ -32,6 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench import hostile_probe_cases as probe_cases
 from tests.support.hostile import Tally, mutations, pipeline, run_case
 from tests.support.hostile_http import BEHAVIOURS, hostile_server
 from vramtui.cli.main import main as cli
@@ -253,6 +258,11 @@ def main() -> None:
             _run("special files (CLI)", lambda t: _special_files(t, root)),
             _run("remote behaviours", _remote),
             _run("user files and caches", lambda t: _user_files(t, root)),
+            _run("probe history 64 MiB", lambda t: probe_cases.probe_history(t, _cli_case)),
+            _run("probe server numbers", lambda t: probe_cases.probe_numbers(t, _cli_case)),
+            _run("probe one deadline", lambda t: probe_cases.probe_deadline(t, _cli_case)),
+            _run("quants hub listing", lambda t: probe_cases.hub_listing(t, _cli_case)),
+            _run("app config kept", probe_cases.app_config),
         ]
     tried = sum(t.tried for t in tallies)
     internal = sum(len(t.internal or []) for t in tallies)

@@ -89,6 +89,8 @@ def test_probe_survives_hostile_timings(capsys: pytest.CaptureFixture[str], timi
 )
 def test_probe_survives_hostile_props(capsys: pytest.CaptureFixture[str], props: str) -> None:
     # --predict uses the server's context: an absurd one must not reach the estimate.
-    result = _probe(capsys, "--predict", "tinyllama", props=props, meta='{"size": "\u00b2"}')
+    result = _probe(
+        capsys, "--predict", "llama-3.1-8b:Q4_K_M", props=props, meta='{"size": "\u00b2"}'
+    )
     memory = result["result"]["memory"]  # type: ignore[index]
     assert memory["n_ctx"] in {None, 2048}

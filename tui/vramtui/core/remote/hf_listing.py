@@ -26,7 +26,7 @@ from vramtui.core.remote.hf_refs import SPLIT_RE, HfRef, parse_hf_ref
 from vramtui.core.remote.http import Http, MiB, RemoteOptions, status_error
 
 MAX_PAGES = 50  # 50 pages of 1000 entries: far beyond any GGUF repository
-MAX_PAGE_BYTES = 16 * MiB
+MAX_PAGE_BYTES = 4 * MiB  # a page of 1000 entries is some 250 KiB
 MAX_FILES = 10_000  # entries in one listing; a repository with more is refused, not half-read
 MAX_QUANTS = 64  # quants in one repository; more is refused (each may cost a header read)
 _CACHE_KIND = "hftree-sized"
