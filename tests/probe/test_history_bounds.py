@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from tests.support.probe_doubles import openai_double, serve
 from vramtui.cli.main import main
 from vramtui.core.atomic import WriteError
 from vramtui.core.probe import calibration as calibration_module
@@ -133,3 +134,17 @@ def test_short_write_leaves_no_half_line() -> None:
             append_history(record)
     assert history_path().read_bytes() == before
     assert len(load_history()) == 1
+
+
+def test_cli_says_a_failed_write_and_keeps_its_exit_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _write(_record_line().encode())
+    before = history_path().read_bytes()
+    real_write = os.write
+    with serve(openai_double()) as d, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "write", lambda fd, data: real_write(fd, data[:10]))  # a full disk
+        code = main(["probe", "--url", d.url, "--timeout", "5", "--json"])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("\n") == 1 and "history was not written" in err
+    assert "short write" in err and history_path().read_bytes() == before

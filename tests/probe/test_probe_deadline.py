@@ -70,3 +70,13 @@ def test_listing_is_capped_in_bytes(capsys: pytest.CaptureFixture[str]) -> None:
         code = main(["probe", "--url", d.url, "--server", "openai", "--timeout", "5"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "larger than 4 MiB" in err
+
+
+def test_list_counts_against_the_total_deadline(capsys: pytest.CaptureFixture[str]) -> None:
+    d = openai_double()
+    for path in ("/props", "/api/tags", "/api/v0/models", "/v1/models"):
+        d.routes[("GET", path)] = _slow_404
+    with serve(d):
+        code = main(["probe", "--list", "--url", d.url, "--timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "total time limit of 1 s" in err

@@ -331,10 +331,16 @@ def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
 
 
 async def _find_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> list[ServerInfo]:
-    """The server at `--url`, or the servers on the default ports."""
+    """The server at `--url`, or the servers on the default ports, within --timeout in all."""
     if args.url:
         kind = None if args.server == "auto" else ServerKind(args.server)
-        return [await server_info(args.url, kind, timeouts)]
+        try:
+            async with asyncio.timeout(timeouts.total):
+                return [await server_info(args.url, kind, timeouts)]
+        except TimeoutError:
+            raise ProbeError(
+                f"{args.url}: total time limit of {timeouts.total:g} s reached while listing"
+            ) from None
     return await detect_servers(timeout=min(timeouts.connect, 2.0))
 
 
