@@ -17,6 +17,10 @@ Classes (each input must end answered or refused with one line, within its time 
 - bounds: `-ot` patterns that backtrack for ever in a regex engine, thousands of rules, machine
   files with thousands of BIOS steps, names ending in a newline or naming a Windows device, and
   numbers that are digits to str.isdigit() but not to int() ("²"), through the CLI.
+- the probe (bench/hostile_probe_cases.py): a 64 MiB probe history (garbage, then valid) read
+  by `check` and `probe --history`; server numbers that are not numbers; a slow server and a
+  180K-model listing under one --timeout; a 190K-file Hub listing and 65 quants for `quants`;
+  a config.toml the app cannot parse, never overwritten.
 Peak memory is the process's maximum resident set (resource.getrusage) after each class.
 Run: `python -m bench hostile` (about two minutes on two cores).
 """
@@ -35,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench import hostile_probe_cases as probe_cases
 from tests.support.hostile import Tally, mutations, pipeline, run_case
 from tests.support.hostile_http import BEHAVIOURS, hostile_server
 from vramtui.cli.main import main as cli
@@ -295,6 +300,11 @@ def main() -> None:
             _run("remote behaviours", _remote),
             _run("user files and caches", lambda t: _user_files(t, root)),
             _run("bounds (CLI)", _bounds),
+            _run("probe history 64 MiB", lambda t: probe_cases.probe_history(t, _cli_case)),
+            _run("probe server numbers", lambda t: probe_cases.probe_numbers(t, _cli_case)),
+            _run("probe one deadline", lambda t: probe_cases.probe_deadline(t, _cli_case)),
+            _run("quants hub listing", lambda t: probe_cases.hub_listing(t, _cli_case)),
+            _run("app config kept", probe_cases.app_config),
         ]
     tried = sum(t.tried for t in tallies)
     internal = sum(len(t.internal or []) for t in tallies)

@@ -15,7 +15,7 @@ from tests.support.probe_doubles import Conn, Double, Request, free_port, openai
 from tests.support.tiny_llama import LlamaServer
 from tests.support.waiting import PATIENT_PROBE, notifications, wait_until
 from vramtui.app.screens.probe import ProbeScreen
-from vramtui.core.probe.history import load_history
+from vramtui.core.probe.history import history_path, load_history
 from vramtui.core.probe.results import Prediction, ProbeResult
 
 pytestmark = pytest.mark.server
@@ -154,3 +154,15 @@ async def test_refused_server_is_a_notification() -> None:
         await wait_until(pilot, lambda: notifications(app))
         (note,) = notifications(app)
         assert "connection refused" in note.message
+
+
+async def test_unwritable_history_keeps_the_result_and_says_so() -> None:
+    history_path().parent.mkdir(parents=True, exist_ok=True)
+    history_path().mkdir()  # a folder where the file should be: every append fails
+    with serve(openai_double()) as d:
+        screen = ProbeScreen(d.url, "openai", timeouts=T)
+        app = Host(screen)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_until(pilot, lambda: screen.result is not None)
+            said = [n.message for n in notifications(app)]
+    assert any("probe history was not written" in m for m in said), said

@@ -444,3 +444,43 @@ def openai_double() -> Double:
         conn.sse(chunks)
 
     return d
+
+
+def llamacpp_double(
+    props: dict[str, Any] | str | None = None,
+    timings: dict[str, Any] | str | None = None,
+    meta: dict[str, Any] | str | None = None,
+) -> Double:
+    """A llama-server (/props, /slots, /v1/models, streamed /completion) whose numbers are the
+    ones given; a str is sent as the raw JSON text (numbers json.dumps cannot write)."""
+    d = Double()
+
+    def raw_json(conn: Conn, value: dict[str, Any] | str) -> None:
+        body = (value if isinstance(value, str) else json.dumps(value)).encode()
+        conn.head(200, extra=f"Content-Length: {len(body)}\r\n")
+        conn.raw(body)
+
+    @d.route("GET", "/props")
+    def get_props(req: Request, conn: Conn) -> None:
+        base = {"default_generation_settings": {"n_ctx": 2048}, "total_slots": 1}
+        raw_json(conn, props if props is not None else base)
+
+    @d.route("GET", "/slots")
+    def slots(req: Request, conn: Conn) -> None:
+        conn.send_json([{"id": 0, "n_ctx": 2048}])
+
+    @d.route("GET", "/v1/models")
+    def models(req: Request, conn: Conn) -> None:
+        text = meta if isinstance(meta, str) else json.dumps(meta or {"size": 1000, "n_ctx": 2048})
+        item = '{"id": "tiny", "object": "model", "meta": ' + text + "}"
+        raw_json(conn, '{"object": "list", "data": [' + item + "]}")
+
+    @d.route("POST", "/completion")
+    def completion(req: Request, conn: Conn) -> None:
+        conn.head(200, "text/event-stream")
+        for n in range(1, 4):
+            conn.raw(b"data: " + json.dumps({"content": "tok", "tokens": [n]}).encode() + b"\n\n")
+        final = timings if isinstance(timings, str) else json.dumps(timings or {})
+        conn.raw(b'data: {"content": "", "stop": true, "timings": ' + final.encode() + b"}\n\n")
+
+    return d

@@ -1,20 +1,26 @@
 """The app's own user settings (the theme), kept in config_dir()/config.toml under `[app]`.
 
 Other parts of vramtui may keep their own tables in the same file, so writes keep every other
-key as it was and replace the file atomically.
+key as it was and replace the file atomically. A file that cannot be read back whole (a typo, a
+duplicate key, over 1 MiB, not a regular file) is never overwritten: the save raises WriteError
+saying so, and the file stays as the user left it. A symlinked config is written through to its
+target, so the link stays a link.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from vramtui.core.atomic import read_text_capped, write_atomic
+from vramtui.core.atomic import WriteError, read_text_capped, write_atomic
 from vramtui.core.paths import config_dir
 
 CONFIG_NAME = "config.toml"
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _config_path() -> Any:
@@ -25,7 +31,7 @@ def read_config() -> dict[str, Any]:
     """The whole config file as a dict; {} when it is missing or unreadable (never fatal)."""
     path = _config_path()
     try:  # capped, and never a FIFO or a device (they would hang the start)
-        return tomllib.loads(read_text_capped(path, 1 << 20))
+        return tomllib.loads(read_text_capped(path, MAX_CONFIG_BYTES))
     except (OSError, ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError too
         return {}
 
@@ -42,13 +48,7 @@ def saved_theme() -> str | None:
 
 def save_theme(theme: str) -> None:
     """Remember `theme` in `[app] theme`, keeping the rest of the file."""
-    data = read_config()
-    app = data.get("app")
-    if not isinstance(app, dict):
-        app = {}
-    app["theme"] = theme
-    data["app"] = app
-    write_atomic(_config_path(), tomli_w.dumps(data))
+    _save_app_setting("theme", theme)
 
 
 def saved_keymap() -> dict[str, str]:
@@ -67,14 +67,36 @@ def _app_setting(key: str) -> str | None:
 
 
 def _save_app_setting(key: str, value: str) -> None:
-    """Set `[app] key`, keeping the rest of the file."""
-    data = read_config()
+    """Set `[app] key`, keeping the rest of the file (WriteError, the file untouched, when the
+    file cannot be read back whole)."""
+    path = _config_path()
+    data = _config_for_update(path)
     app = data.get("app")
     if not isinstance(app, dict):
         app = {}
     app[key] = value
     data["app"] = app
-    write_atomic(_config_path(), tomli_w.dumps(data))
+    # Through a symlink to its target: replacing the link would turn it into a file.
+    write_atomic(Path(os.path.realpath(path)), tomli_w.dumps(data))
+
+
+def _config_for_update(path: Path) -> dict[str, Any]:
+    """The config to update: {} when there is none; WriteError when it cannot be read whole,
+    so a save never replaces what it could not read."""
+    kept = "left as it is; fix it to save settings"
+    try:
+        text = read_text_capped(path, MAX_CONFIG_BYTES)
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise WriteError(path, f"cannot be read ({err.strerror or err}); {kept}") from None
+    except ValueError:  # not UTF-8
+        raise WriteError(path, f"is not UTF-8 text; {kept}") from None
+    try:
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as err:
+        why = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise WriteError(path, f"cannot be parsed ({why}); {kept}") from None
 
 
 def saved_probe_url() -> str | None:

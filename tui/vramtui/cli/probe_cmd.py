@@ -44,8 +44,8 @@ from vramtui.core.probe.results import (
     format_measure,
     format_ratio,
 )
-from vramtui.core.probe.run import run_probe
-from vramtui.core.probe.servers import detect_servers, resolve_server, server_info
+from vramtui.core.probe.run import measure_server
+from vramtui.core.probe.servers import detect_servers, server_info
 from vramtui.core.scenario.files import Scenario, load_scenario
 from vramtui.core.scenario.resolve import resolve_scenario
 from vramtui.core.sizes import format_bytes
@@ -190,12 +190,12 @@ def _save(
 
 
 async def _measure(args: argparse.Namespace, timeouts: ProbeTimeouts) -> ProbeResult:
-    """Find the server (`--url`/`--server`) and run the probe against it."""
-    info = await resolve_server(args.url, args.server, timeouts)
+    """Find the server (`--url`/`--server`) and run the probe against it, within one total
+    deadline (--timeout)."""
     api_key = args.api_key or os.environ.get("VRAMTUI_API_KEY") or os.environ.get("LM_API_TOKEN")
-    return await run_probe(
-        info.url,
-        info.kind,
+    return await measure_server(
+        args.url,
+        args.server,
         args.model,
         max_tokens=args.max_tokens,
         prompt_tokens=args.prompt_tokens,
@@ -331,10 +331,16 @@ def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
 
 
 async def _find_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> list[ServerInfo]:
-    """The server at `--url`, or the servers on the default ports."""
+    """The server at `--url`, or the servers on the default ports, within --timeout in all."""
     if args.url:
         kind = None if args.server == "auto" else ServerKind(args.server)
-        return [await server_info(args.url, kind, timeouts)]
+        try:
+            async with asyncio.timeout(timeouts.total):
+                return [await server_info(args.url, kind, timeouts)]
+        except TimeoutError:
+            raise ProbeError(
+                f"{args.url}: total time limit of {timeouts.total:g} s reached while listing"
+            ) from None
     return await detect_servers(timeout=min(timeouts.connect, 2.0))
 
 

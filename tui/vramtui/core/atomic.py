@@ -215,7 +215,11 @@ def _claim_then_replace(tmp_name: str, path: Path) -> None:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line (JSONL history): a single write of a whole line, with O_APPEND."""
+    """Append one line (JSONL history): the whole line in one write with O_APPEND, or nothing.
+
+    A last line left without its newline (a torn write, another tool) is closed first, so the
+    new record starts on a line of its own. A short write (a full disk) is cut back off and
+    raised as WriteError; concurrent appenders each write whole lines."""
     _make_parent(path)
     payload = (line.rstrip("\n") + "\n").encode("utf-8")
     try:
@@ -223,13 +227,35 @@ def append_line(path: Path, line: str) -> None:
     except OSError as err:
         raise WriteError(path, _reason(err)) from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise WriteError(path, f"is {file_kind(mode)}, not a regular file")
-        os.write(fd, payload)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise WriteError(path, f"is {file_kind(st.st_mode)}, not a regular file")
+        if st.st_size and not _ends_with_newline(path):
+            payload = b"\n" + payload
+        written = os.write(fd, payload)
+        if written != len(payload):
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, st.st_size)
+            raise WriteError(path, f"short write ({written} of {len(payload)} bytes); undone")
     except WriteError:
         raise
     except OSError as err:
         raise WriteError(path, _reason(err)) from None
+    finally:
+        os.close(fd)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    """Whether the file's last byte is a newline (the O_APPEND fd cannot be read)."""
+    try:
+        fd = open_regular(path)
+    except OSError:
+        return True  # cannot tell: write as usual
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return True
+        os.lseek(fd, size - 1, os.SEEK_SET)
+        return os.read(fd, 1) == b"\n"
     finally:
         os.close(fd)

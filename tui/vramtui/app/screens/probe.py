@@ -10,7 +10,6 @@ server costs one repaint per frame, not one per token.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -257,8 +256,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
             except ProbeError as err:
                 self._url_problem(f"{err}: try 192.168.1.20:8080 or http://host:1234")
                 return
-            with contextlib.suppress(OSError):
+            try:
                 save_probe_url(text)
+            except OSError as err:  # the address still works, it is only not remembered
+                self.notify(f"Could not remember the address: {err}", severity="warning")
         self._typed_url = text or None
         self.query_one("#probe-servers", OptionList).focus()
         self.action_rescan()
@@ -330,7 +331,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
                 context["backend"] = self.prediction.backend  # what calibration looks up
             # Only a run of the predicted model calibrates that prediction.
             context["model_match"] = self._same_model(result)
-            append_history(make_record(result, self.prediction, **context))
+            try:
+                append_history(make_record(result, self.prediction, **context))
+            except OSError as err:  # the measurement stands; only its record is lost
+                self.notify(f"The probe history was not written: {err}", severity="warning")
         return result
 
     def _same_model(self, result: ProbeResult) -> bool:

@@ -22,6 +22,7 @@ the informational ones (slow decode, GTT in use, experts on the host, approximat
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -274,7 +275,15 @@ def hf_sources(ref: str, mmproj: str, options: RemoteOptions | None = None) -> l
     from vramtui.core.remote.hf_listing import group_quants, list_hf_files  # noqa: PLC0415
     from vramtui.core.remote.hf_refs import choose_projector  # noqa: PLC0415
 
+    # One deadline for the whole command: the listing and every quant's header share it.
+    options = options or RemoteOptions()
+    if options.deadline is None:
+        options = replace(options, deadline=time.monotonic() + options.total_timeout)
     hf, files = list_hf_files(ref, options=options)
+    try:
+        quants = group_quants(files)
+    except ValueError as err:
+        raise ModelReferenceError(f"{ref}: {err}") from None
     at = f"@{hf.revision}" if hf.revision != "main" else ""
     projector: list[ModelSpec | None] = []
 
@@ -293,7 +302,7 @@ def hf_sources(ref: str, mmproj: str, options: RemoteOptions | None = None) -> l
         return projector[0]
 
     out = []
-    for q in group_quants(files):
+    for q in quants:
         qref = f"hf:{hf.repo}/{q.first}{at}"
 
         def opener(qref: str = qref) -> ModelSpec:

@@ -84,19 +84,23 @@ def served_model_matches(served: str, *names: str) -> bool:
     return False
 
 
+def _matches(record: HistoryRecord, key: CalibrationKey) -> bool:
+    """A run that calibrates `key`: same machine, backend, runtime and model, really served."""
+    ratio = record.decode_ratio
+    return (
+        record.machine == key.machine
+        and record.backend == key.backend
+        and record.runtime == key.runtime
+        and record.model_key == key.model
+        and record.model_match
+        and ratio is not None
+        and ratio > 0
+    )
+
+
 def calibration_for(records: list[HistoryRecord], key: CalibrationKey) -> Calibration | None:
     """The factor for `key` from these records, or None when no run matches."""
-    ratios = [
-        r.decode_ratio
-        for r in records
-        if r.machine == key.machine
-        and r.backend == key.backend
-        and r.runtime == key.runtime
-        and r.model_key == key.model
-        and r.model_match
-        and r.decode_ratio is not None
-        and r.decode_ratio > 0
-    ][-RECENT:]
+    ratios = [r.decode_ratio for r in records if _matches(r, key) and r.decode_ratio][-RECENT:]
     if not ratios:
         return None
     first = statistics.median_low(ratios)  # one of the ratios: the filter keeps it
@@ -122,7 +126,9 @@ def load_calibration(key: CalibrationKey, path: Path | None = None) -> Calibrati
     if cache_key not in _CACHE:
         if len(_CACHE) > 64:
             _CACHE.clear()
-        _CACHE[cache_key] = calibration_for(load_history(source), key)
+        # Read from the history's end, only this key's runs, and only the RECENT latest.
+        latest = load_history(source, keep=lambda r: _matches(r, key), limit=RECENT)
+        _CACHE[cache_key] = calibration_for(latest, key)
     return _CACHE[cache_key]
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from vramtui.core.errors import ProbeError
-from vramtui.core.probe.fields import as_int
-from vramtui.core.probe.http import Unreachable, get_json
+from vramtui.core.probe.fields import MAX_SLOTS, as_context, as_int
+from vramtui.core.probe.http import MAX_MODELS, Unreachable, get_json
 from vramtui.core.probe.results import MemoryEvidence, ProbeTimeouts
 from vramtui.core.probe.sysfs import read_amdgpu_memory
 from vramtui.core.vocab import ServerKind
@@ -22,11 +22,11 @@ def _read_props(mem: MemoryEvidence, props: Any) -> None:
     if not isinstance(props, dict):
         return
     dgs = props.get("default_generation_settings")
-    n_ctx = as_int(props.get("n_ctx"))
+    n_ctx = as_context(props.get("n_ctx"))
     if n_ctx is None and isinstance(dgs, dict):
-        n_ctx = as_int(dgs.get("n_ctx"))
+        n_ctx = as_context(dgs.get("n_ctx"))
     mem.n_ctx = n_ctx
-    mem.total_slots = as_int(props.get("total_slots"))
+    mem.total_slots = as_int(props.get("total_slots"), MAX_SLOTS)
     if isinstance(props.get("model_path"), str):
         mem.model_path = props["model_path"]
 
@@ -48,7 +48,7 @@ async def memory_before(
         slots = await get_json(client, base, "/slots", t)
         if isinstance(slots, list):
             mem.slots_n_ctx = [
-                n for s in slots if isinstance(s, dict) and (n := as_int(s.get("n_ctx")))
+                n for s in slots if isinstance(s, dict) and (n := as_context(s.get("n_ctx")))
             ]
             if mem.n_ctx is None and mem.slots_n_ctx:
                 mem.n_ctx = mem.slots_n_ctx[0]
@@ -69,10 +69,11 @@ async def memory_after(
         return
     with contextlib.suppress(ProbeError):
         ps = await get_json(client, base, "/api/ps", t)
-        for item in ps.get("models", []) if isinstance(ps, dict) else []:
+        listed = ps.get("models") if isinstance(ps, dict) else None
+        for item in listed[:MAX_MODELS] if isinstance(listed, list) else []:
             if not isinstance(item, dict):
                 continue
             if model in {item.get("name"), item.get("model")}:
                 mem.ollama_size_bytes = as_int(item.get("size"))
                 mem.ollama_vram_bytes = as_int(item.get("size_vram"))
-                mem.ollama_context_length = as_int(item.get("context_length"))
+                mem.ollama_context_length = as_context(item.get("context_length"))

@@ -13,10 +13,11 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from vramtui.core.atomic import append_line, open_regular
 from vramtui.core.paths import data_dir
@@ -27,7 +28,10 @@ from vramtui.core.vocab import OsName
 HISTORY_FILE = "probe-history.jsonl"
 HISTORY_VERSION = 1
 MAX_HISTORY_LINE = 64 << 10  # a record is ~1-2 KiB; longer lines are not ours
-MAX_HISTORY_BYTES = 64 << 20
+TAIL_BYTES = 4 << 20  # only the file's last 4 MiB are read (some 2,000 runs and more)
+TAIL_LINES = 10_000  # and at most this many of its last lines looked at
+MAX_RECORDS = 2_000  # the most records one read returns
+MAX_PROBLEMS = 20  # bad lines described one by one; the rest are counted
 
 
 def history_path() -> Path:
@@ -214,53 +218,78 @@ def append_history(record: HistoryRecord, path: Path | None = None) -> Path:
 
 
 def load_history(
-    path: Path | None = None, problems: list[str] | None = None
+    path: Path | None = None,
+    problems: list[str] | None = None,
+    *,
+    keep: Callable[[HistoryRecord], bool] | None = None,
+    limit: int = MAX_RECORDS,
 ) -> list[HistoryRecord]:
-    """All readable records, oldest first. Corrupt lines are skipped; each one is described
-    (file:line: why) in `problems` when a list is given."""
+    """The latest readable records (those `keep` accepts, at most `limit`), oldest first.
+
+    Read from the file's end and bounded: at most its last TAIL_BYTES and TAIL_LINES lines,
+    so a huge or garbage-filled history costs the same as a full one. Corrupt lines are
+    skipped; each one is described (file:line: why, or file@byte: why when only the tail was
+    read) in `problems` when a list is given, the first MAX_PROBLEMS of them."""
     source = path or history_path()
-    records: list[HistoryRecord] = []
     try:
         handle = os.fdopen(open_regular(source), "rb")  # a FIFO or a device: refused, not read
     except FileNotFoundError:
-        return records
+        return []
     except OSError as err:
         if problems is not None:
             problems.append(f"{source}: cannot read: {err.strerror or err}")
-        return records
-    read = 0
+        return []
     with handle:
-        # readline(limit): a huge line without a newline is read in pieces, never whole.
-        for number, raw in enumerate(iter(lambda: handle.readline(MAX_HISTORY_LINE + 1), b""), 1):
-            read += len(raw)
-            if read > MAX_HISTORY_BYTES:
-                if problems is not None:
-                    problems.append(
-                        f"{source}: larger than {MAX_HISTORY_BYTES >> 20} MiB; rest skipped"
-                    )
-                break
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_HISTORY_LINE:
-                if problems is not None:
-                    problems.append(f"{source}:{number}: line too long; skipped")
-                read += _skip_rest_of_line(handle, raw, MAX_HISTORY_BYTES - read)
-                continue
-            try:
-                records.append(HistoryRecord.from_json(parse_json(raw)))
-            except ValueError as err:  # json.JSONDecodeError and UnicodeDecodeError included
-                if problems is not None:
-                    problems.append(f"{source}:{number}: corrupt record ({err}); skipped")
+        start = max(0, os.fstat(handle.fileno()).st_size - TAIL_BYTES)
+        handle.seek(start)
+        data = handle.read(TAIL_BYTES)  # bounded even when the file grows meanwhile
+    found: list[tuple[str, str]] = []
+    records = _records_from_end(data, start, keep, limit, found)
+    if problems is not None:
+        if start:
+            problems.append(
+                f"{source}: larger than {TAIL_BYTES >> 20} MiB; only its latest runs were read"
+            )
+        named = [f"{source}{where}: {why}" for where, why in reversed(found)]
+        problems.extend(named[:MAX_PROBLEMS])
+        if len(named) > MAX_PROBLEMS:
+            problems.append(f"{source}: {len(named) - MAX_PROBLEMS} more bad lines skipped")
     return records
 
 
-def _skip_rest_of_line(handle: BinaryIO, raw: bytes, budget: int) -> int:
-    """Read past the rest of an over-long line, piece by piece, at most `budget` bytes more;
-    returns the bytes read (over the budget: the caller stops reading the file)."""
-    skipped = 0
-    while not raw.endswith(b"\n") and skipped <= budget:
-        raw = handle.readline(MAX_HISTORY_LINE + 1)
-        if not raw:
+def _records_from_end(
+    data: bytes,
+    start: int,
+    keep: Callable[[HistoryRecord], bool] | None,
+    limit: int,
+    found: list[tuple[str, str]],
+) -> list[HistoryRecord]:
+    """The records in `data` (the file's bytes from offset `start`), newest first until `limit`
+    are kept or TAIL_LINES lines were looked at, returned oldest first; bad lines go to
+    `found` as (where, why), newest first."""
+    records: list[HistoryRecord] = []
+    end = len(data)
+    number = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) if not start else 0
+    for _ in range(TAIL_LINES):
+        if end <= 0 or len(records) >= limit:
             break
-        skipped += len(raw)
-    return skipped
+        begin = data.rfind(b"\n", 0, end - 1 if data[end - 1 : end] == b"\n" else end) + 1
+        if begin == 0 and start:
+            break  # the first piece of a tail read is the end of a line cut in two
+        raw = data[begin:end]
+        where = f":{number}" if not start else f"@{start + begin}"
+        end, number = begin, number - 1
+        if not raw.strip():
+            continue
+        if len(raw) > MAX_HISTORY_LINE:
+            found.append((where, "line too long; skipped"))
+            continue
+        try:
+            record = HistoryRecord.from_json(parse_json(raw))
+        except ValueError as err:  # json.JSONDecodeError and UnicodeDecodeError included
+            found.append((where, f"corrupt record ({err}); skipped"))
+            continue
+        if keep is None or keep(record):
+            records.append(record)
+    records.reverse()
+    return records

@@ -20,7 +20,8 @@ from vramtui.core.probe.results import ProbeTimeouts
 
 MAX_LINE_BYTES = 1 << 20  # one SSE / NDJSON line
 MAX_STREAM_BYTES = 32 << 20  # the whole streamed answer
-MAX_JSON_BYTES = 8 << 20  # a model list, /props, /api/ps ...
+MAX_JSON_BYTES = 4 << 20  # a model list, /props, /api/ps ...
+MAX_MODELS = 1_000  # models read from one listing; the rest are not looked at
 MAX_ERROR_BYTES = 64 << 10  # the body of an error answer (only its message is shown)
 
 

@@ -31,7 +31,7 @@ from vramtui.core.probe.http import (
     transport_error,
 )
 from vramtui.core.probe.results import SERVER_KINDS, MemoryEvidence, ProbeResult, ProbeTimeouts
-from vramtui.core.probe.servers import available_hint, model_to_probe
+from vramtui.core.probe.servers import available_hint, model_to_probe, resolve_server
 from vramtui.core.probe.stream import Tally, build_prompt, parse_line, request_for
 from vramtui.core.probe.sysfs import DEFAULT_SYSFS_DRM, peak, read_amdgpu_memory
 from vramtui.core.vocab import ServerKind
@@ -78,8 +78,12 @@ async def run_probe(
     on_progress: Callable[[int], None] | None = None,
     api_key: str | None = None,
     sysfs_root: Path = DEFAULT_SYSFS_DRM,
+    deadline: float | None = None,
 ) -> ProbeResult:
     """Stream the fixed prompt to the server at `url` and measure it.
+
+    `deadline` (on the event loop's clock) ends the probe sooner than `timeouts.total` would:
+    the total deadline of a command that asked other questions before this run.
 
     `on_text` gets each piece of streamed text as it arrives, `on_progress` the running token
     count (the server's per-chunk counts where it gives them, else chunks); both are called on
@@ -88,6 +92,8 @@ async def run_probe(
     """
     _check_arguments(kind, max_tokens, prompt_tokens)
     t = timeouts or ProbeTimeouts()
+    loop = asyncio.get_running_loop()
+    total_deadline = loop.time() + t.total
     run = _Run(
         base=normalize_url(url),
         kind=ServerKind(kind),
@@ -95,7 +101,7 @@ async def run_probe(
         max_tokens=max_tokens,
         timeouts=t,
         # The total deadline covers everything, the questions before the run included.
-        total_deadline=asyncio.get_running_loop().time() + t.total,
+        total_deadline=total_deadline if deadline is None else min(deadline, total_deadline),
         sysfs=sysfs_root,
         on_text=on_text,
         on_progress=on_progress,
@@ -105,9 +111,44 @@ async def run_probe(
         tally = Tally()
         await _stream(client, run, name, tally, mem)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(t.request):
+            async with asyncio.timeout_at(min(loop.time() + t.request, run.total_deadline)):
                 await memory_after(client, base=run.base, kind=run.kind, model=name, mem=mem, t=t)
     return tally.result(kind=run.kind, url=run.base, model=name, memory=mem)
+
+
+async def measure_server(
+    url: str | None,
+    server: str,
+    model: str | None = None,
+    *,
+    timeouts: ProbeTimeouts | None = None,
+    max_tokens: int = 64,
+    prompt_tokens: int = 0,
+    api_key: str | None = None,
+) -> ProbeResult:
+    """Find the server (`resolve_server`: a URL or the default ports, its kind identified) and
+    probe it, all within ONE total deadline of `timeouts.total` seconds: identifying, listing,
+    the run and the memory read share it."""
+    t = timeouts or ProbeTimeouts()
+    deadline = asyncio.get_running_loop().time() + t.total
+    try:
+        async with asyncio.timeout_at(deadline):
+            info = await resolve_server(url, server, t)
+    except TimeoutError:
+        where = normalize_url(url) if url else "the default ports"
+        raise ProbeError(
+            f"{where}: total time limit of {t.total:g} s reached while finding the server"
+        ) from None
+    return await run_probe(
+        info.url,
+        info.kind,
+        model,
+        max_tokens=max_tokens,
+        prompt_tokens=prompt_tokens,
+        timeouts=t,
+        api_key=api_key,
+        deadline=deadline,
+    )
 
 
 async def _prepare(

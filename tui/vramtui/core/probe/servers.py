@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from vramtui.core.errors import ProbeError
-from vramtui.core.probe.fields import as_int
-from vramtui.core.probe.http import Unreachable, get_json, new_client, normalize_url
+from vramtui.core.probe.fields import as_context, as_int, plain_value
+from vramtui.core.probe.http import MAX_MODELS, Unreachable, get_json, new_client, normalize_url
 from vramtui.core.probe.results import SERVER_KINDS, ProbeTimeouts, ServerInfo, ServerModel
 from vramtui.core.vocab import ServerKind
 
@@ -28,12 +28,17 @@ def default_url(kind: ServerKind, host: str = "127.0.0.1") -> str:
 # --------------------------------------------------------------------------- model lists
 
 
+def _listed(data: Any, key: str) -> list[Any]:
+    """The list under `key` of a listing, its first MAX_MODELS items."""
+    items = data.get(key) if isinstance(data, dict) else None
+    return items[:MAX_MODELS] if isinstance(items, list) else []
+
+
 def openai_models(data: Any) -> list[ServerModel]:
     """GET /v1/models: data[] with id; llama-server adds meta (size, n_ctx) and, in router mode,
     status.value loaded/unloaded."""
-    items = data.get("data") if isinstance(data, dict) else None
     models: list[ServerModel] = []
-    for item in items if isinstance(items, list) else []:
+    for item in _listed(data, "data"):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
         meta_value = item.get("meta")
@@ -47,8 +52,8 @@ def openai_models(data: Any) -> list[ServerModel]:
                 name=item["id"],
                 loaded=loaded,
                 size_bytes=as_int(meta.get("size")),
-                context_length=as_int(meta.get("n_ctx")) or as_int(meta.get("n_ctx_train")),
-                details={k: v for k, v in meta.items() if isinstance(v, int | float | str)},
+                context_length=as_context(meta.get("n_ctx")) or as_context(meta.get("n_ctx_train")),
+                details={k: p for k, v in meta.items() if (p := plain_value(v)) is not None},
             )
         )
     return models
@@ -57,9 +62,8 @@ def openai_models(data: Any) -> list[ServerModel]:
 def lmstudio_models(data: Any) -> list[ServerModel]:
     """LM Studio GET /api/v0/models: data[] with id, type, state loaded/not-loaded,
     max_context_length (lmstudio-ai/docs 1_developer/2_rest/endpoints.mdx)."""
-    items = data.get("data") if isinstance(data, dict) else None
     models: list[ServerModel] = []
-    for item in items if isinstance(items, list) else []:
+    for item in _listed(data, "data"):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
         if item.get("type") == "embeddings":
@@ -68,7 +72,7 @@ def lmstudio_models(data: Any) -> list[ServerModel]:
             ServerModel(
                 name=item["id"],
                 loaded=item.get("state") == "loaded",
-                context_length=as_int(item.get("max_context_length")),
+                context_length=as_context(item.get("max_context_length")),
                 details={
                     k: item[k]
                     for k in ("type", "arch", "quantization", "compatibility_type", "publisher")
@@ -87,7 +91,7 @@ def _ollama_running(
         loaded=True,
         size_bytes=as_int(run.get("size")),
         vram_bytes=as_int(run.get("size_vram")),
-        context_length=as_int(run.get("context_length")),
+        context_length=as_context(run.get("context_length")),
         details=details or {},
     )
 
@@ -96,11 +100,11 @@ def ollama_models(tags: Any, ps: Any) -> list[ServerModel]:
     """Ollama GET /api/tags (models[]: name, size) and GET /api/ps (models[]: name, size,
     size_vram, context_length) - ollama docs/api.md."""
     running: dict[str, dict[str, Any]] = {}
-    for item in ps.get("models", []) if isinstance(ps, dict) else []:
+    for item in _listed(ps, "models"):
         if isinstance(item, dict) and isinstance(item.get("name"), str):
             running[item["name"]] = item
     models: list[ServerModel] = []
-    for item in tags.get("models", []) if isinstance(tags, dict) else []:
+    for item in _listed(tags, "models"):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             continue
         name = item["name"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vramtui.core.errors import ProbeError
-from vramtui.core.probe.fields import as_float, as_int
+from vramtui.core.probe.fields import as_float, as_int, rate
 from vramtui.core.probe.http import one_line, parse_json
 from vramtui.core.probe.results import MemoryEvidence, ProbeResult
 from vramtui.core.vocab import ServerKind
@@ -279,8 +279,8 @@ def _llamacpp_timings(result: ProbeResult, timings: dict[str, Any]) -> None:
     tps = as_float(timings.get("predicted_per_second"))
     n = as_int(timings.get("predicted_n"))
     ms = as_float(timings.get("predicted_ms"))
-    if tps is None and n and ms:
-        tps = n / (ms / 1000.0)
+    if tps is None and ms is not None:
+        tps = rate(n, ms / 1000.0)
     if tps:
         result.decode_tokens_per_second = tps
         result.decode_source = "server"
@@ -289,8 +289,8 @@ def _llamacpp_timings(result: ProbeResult, timings: dict[str, Any]) -> None:
     pn = as_int(timings.get("prompt_n"))
     pms = as_float(timings.get("prompt_ms"))
     pps = as_float(timings.get("prompt_per_second"))
-    if pps is None and pn and pms:
-        pps = pn / (pms / 1000.0)
+    if pps is None and pms is not None:
+        pps = rate(pn, pms / 1000.0)
     result.prompt_tokens_per_second = pps
     if pn is not None:
         result.prompt_tokens = pn + (as_int(timings.get("cache_n")) or 0)
@@ -339,15 +339,16 @@ def _ollama_durations(result: ProbeResult, final: dict[str, Any]) -> None:
     dur = as_int(final.get("eval_duration"))
     if n is not None:
         result.tokens_generated = n
-    if n and dur:
-        result.decode_tokens_per_second = n / (dur / 1e9)
+    tps = rate(n, dur / 1e9) if dur is not None else None
+    if tps:
+        result.decode_tokens_per_second = tps
         result.decode_source = "server"
     pn = as_int(final.get("prompt_eval_count"))
     pdur = as_int(final.get("prompt_eval_duration"))
     if pn is not None:
         result.prompt_tokens = pn
-    if pn and pdur:
-        result.prompt_tokens_per_second = pn / (pdur / 1e9)
+    if pdur is not None and (pps := rate(pn, pdur / 1e9)):
+        result.prompt_tokens_per_second = pps
     load = as_int(final.get("load_duration")) or 0
     if pdur is not None:
         result.ttft_server_s = (load + pdur) / 1e9

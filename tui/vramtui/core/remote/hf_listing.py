@@ -26,7 +26,9 @@ from vramtui.core.remote.hf_refs import SPLIT_RE, HfRef, parse_hf_ref
 from vramtui.core.remote.http import Http, MiB, RemoteOptions, status_error
 
 MAX_PAGES = 50  # 50 pages of 1000 entries: far beyond any GGUF repository
-MAX_PAGE_BYTES = 16 * MiB
+MAX_PAGE_BYTES = 4 * MiB  # a page of 1000 entries is some 250 KiB
+MAX_FILES = 10_000  # entries in one listing; a repository with more is refused, not half-read
+MAX_QUANTS = 64  # quants in one repository; more is refused (each may cost a header read)
 _CACHE_KIND = "hftree-sized"
 # The quantization at the end of a GGUF file name (llama.cpp's and the quantizers' naming).
 _QUANT_RE = re.compile(r"((?:UD-)?(?:I?Q\d\w*|BF16|F16|F32|MXFP4\w*))$", re.IGNORECASE)
@@ -120,8 +122,14 @@ def _tree(hf: HfRef, http: Http) -> list[HfFile]:
                 break
             page, url = _read_page(http, url)
             files += page
+            if len(files) > MAX_FILES:
+                raise RemoteError(
+                    first, f"the repository lists more than {MAX_FILES:,} files; name one file"
+                )
     except RemoteError:
         cached = _cached(first) if not files else None
+        if cached is not None and len(cached) > MAX_FILES:
+            cached = None
         if cached is not None:
             return cached
         raise
@@ -153,11 +161,14 @@ def quant_name(path: str) -> str:
 
 
 def group_quants(files: list[HfFile]) -> list[HfQuantFiles]:
-    """Model GGUF files (projectors left out) grouped into quants, shards together."""
+    """Model GGUF files (projectors left out) grouped into quants, shards together; more than
+    MAX_QUANTS is refused (ValueError)."""
     groups: dict[str, list[HfFile]] = {}
     for f in files:
         if f.path.lower().endswith(".gguf") and not _is_projector(f.path):
             groups.setdefault(SPLIT_RE.sub(".gguf", f.path), []).append(f)
+    if len(groups) > MAX_QUANTS:
+        raise ValueError(f"more than {MAX_QUANTS} quants ({len(groups):,}); name one file")
     out = []
     for key, members in groups.items():
         members.sort(key=lambda f: f.path)

@@ -50,6 +50,9 @@ class RemoteOptions:
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     total_timeout: float = 120.0  # for one whole open (all shards, the listing, the projector)
+    # A command that opens several files (a repository's quants) shares one end: a
+    # time.monotonic() value no open goes past, whatever its own total_timeout.
+    deadline: float | None = None
     first_range: int = 64 * KiB  # the parser's first read; a small header costs just this
     min_range: int = 1 * MiB  # smallest follow-up range (streamed, so unused bytes are not read)
     max_header: int = 64 * MiB  # a header bigger than this is refused
@@ -170,6 +173,8 @@ class Http:
             headers={"User-Agent": "vramtui (GGUF header reader)", "Accept-Encoding": "identity"},
         )
         self.deadline = time.monotonic() + options.total_timeout
+        if options.deadline is not None:
+            self.deadline = min(self.deadline, options.deadline)
         self.cancelled = False  # set by the watchdog: every later step stops at once
         self.requests = 0
         self.bytes_received = 0
