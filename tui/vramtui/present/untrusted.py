@@ -69,7 +69,11 @@ def command(line: object) -> str:
     return _escaped(str(line))
 
 
-def lines(block: object) -> str:
+def lines(block: object, limit: int | None = None) -> str:
     """A block of output as it is, its newlines and tabs kept, every other control
-    character visible."""
-    return _escaped(str(block), keep="\n\t")
+    character visible; at most `limit` characters when given (an ellipsis marks the cut)."""
+    raw = str(block)
+    if limit is not None and len(raw) > 4 * limit:
+        raw = raw[: 4 * limit]
+    shown = _escaped(raw, keep="\n\t")
+    return shown if limit is None or len(shown) <= limit else shown[: limit - 1] + "…"
