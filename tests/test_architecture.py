@@ -272,6 +272,8 @@ def test_comments_say_what_not_who(folder: str) -> None:
 # left in running text. The fit's reason messages are still written beside the reasons, in
 # core/fit, and are left out of the f-string rule.
 _RUNNING_TEXT = (" tok/s", " left for ")
+
+
 def _words_in_core(source: str, *, f_strings: bool = True) -> list[str]:
     tree = ast.parse(source)
     found = []

@@ -422,8 +422,10 @@ class ProbeScreen(Screen[ProbeResult | None]):
         table.add_row("first token (client)", format_measure(result.ttft_client_s, "s"), "", "")
         if not same:
             self.query_one("#probe-note", Static).update(
-                Text(f"{untrusted.plain(result.model)} is not the model on screen: measured, "
-                "not compared")
+                Text(
+                    f"{untrusted.plain(result.model)} is not the model on screen: measured, "
+                    "not compared"
+                )
             )
         source = {"server": "server timings", "client": "client clock", "none": "no tokens"}
         self._set_live(
