@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from tests.support.sysroot import hp_zbook_tree
 from vramtui.cli.main import main
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.paths import scenario_presets_dir, user_machines_dir
+from vramtui.core.scenario.files import Scenario, scenario_from_toml, scenario_to_toml
+from vramtui.present.untrusted import MAX_SHOWN, command, lines, plain
 
 # OSC 52 (clipboard write), BEL, CSI 2J (clear screen), C1 CSI, Rich markup.
 EVIL = "evil\x1b]52;c;ZXZpbA==\x07\x1b[2J\u009b31m[red]R[/]\x1b"
@@ -121,3 +124,22 @@ def test_no_command_lets_escapes_or_markup_through(
             assert "31mR" not in out + err, (where, out[-2000:], err)
     if not as_json:
         assert shown_literally >= 15
+
+
+def test_one_way_to_show_untrusted_text() -> None:
+    assert plain("a\x1b[2J\u009bb\nc") == "a\\x1b[2J\\x9bb c"
+    long = plain("x" * 100_000)
+    assert len(long) == MAX_SHOWN and long.endswith("…")
+    # A command keeps every character (a path is not shortened), its controls visible.
+    line = "llama-server -m " + shlex.quote("/m/a\nb\u009b" + "y" * 300 + ".gguf")
+    assert command(line) == line.replace("\n", "\\x0a").replace("\u009b", "\\x9b")
+    assert lines("a\tb\nc\x07") == "a\tb\nc\\x07"
+    cut = lines("start " + "x" * 10_000 + " why", 100)
+    assert len(cut) == 100 and cut.startswith("start ") and cut.endswith(" why")
+
+
+def test_preset_toml_writes_c1_controls_as_escapes() -> None:
+    s = Scenario(name="c1", model_ref="m", machine_id="x", description="a\u009b[2Jb\u202e")
+    text = scenario_to_toml(s)
+    assert "\u009b" not in text and "\\u009b" in text and "\\u202e" in text
+    assert scenario_from_toml(text, "c1.toml") == s

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
-from textual.widgets import OptionList, Select
+from textual.widgets import Input, OptionList, Select
 
 from tests.app.conftest import make_app, settle
 from tests.support.probe_doubles import Conn, Request, openai_double, serve
-from tests.support.waiting import PATIENT_PROBE, wait_until
+from tests.support.waiting import PATIENT_PROBE, notifications, wait_until
+from vramtui.app.app import NOTE_MAX
 from vramtui.app.screens.main import MainScreen
 from vramtui.app.screens.probe import ProbeScreen
 from vramtui.cli.main import main
@@ -110,3 +111,26 @@ async def test_probe_screen_shows_a_model_named_with_markup() -> None:
             shown = prompts()
             assert "[red]x" in shown and "\x1b" not in shown and "\u009b" not in shown
             assert "\x07" not in shown
+
+
+async def test_a_pasted_100_kb_preset_name_is_a_short_notification() -> None:
+    app = make_app(model="llama-3.1-8b:Q4_K_M")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: _dialog_input(app) is not None, "the save dialog")
+        field = _dialog_input(app)
+        assert field is not None
+        field.value = "x" * 100_000 + "\x1b[2J[/]"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(notifications(app)), "the refusal")
+        sent = notifications(app)[-1]
+        assert sent.severity == "error"
+        assert len(sent.message) <= NOTE_MAX and "…" in sent.message
+        assert sent.message.endswith("starting with a letter or digit)")  # the why is kept
+        assert "\x1b" not in sent.message
+
+
+def _dialog_input(app: App[None]) -> Input | None:
+    found = app.screen.query("#dialog-input")
+    return found.first(Input) if found else None

@@ -71,9 +71,13 @@ def command(line: object) -> str:
 
 def lines(block: object, limit: int | None = None) -> str:
     """A block of output as it is, its newlines and tabs kept, every other control
-    character visible; at most `limit` characters when given (an ellipsis marks the cut)."""
+    character visible; at most `limit` characters when given, cut in the middle (an ellipsis
+    marks the cut) so that a message keeps its start and the explanation at its end."""
     raw = str(block)
     if limit is not None and len(raw) > 4 * limit:
-        raw = raw[: 4 * limit]
+        raw = raw[: 2 * limit] + raw[-2 * limit :]
     shown = _escaped(raw, keep="\n\t")
-    return shown if limit is None or len(shown) <= limit else shown[: limit - 1] + "…"
+    if limit is None or len(shown) <= limit:
+        return shown
+    head = (limit - 1) // 2
+    return shown[:head] + "…" + shown[len(shown) - (limit - 1 - head) :]
