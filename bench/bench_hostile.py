@@ -21,6 +21,10 @@ Classes (each input must end answered or refused with one line, within its time 
   by `check` and `probe --history`; server numbers that are not numbers; a slow server and a
   180K-model listing under one --timeout; a 190K-file Hub listing and 65 quants for `quants`;
   a config.toml the app cannot parse, never overwritten.
+- names shown: a model's `general.name` and file name, a preset's description, a user machine's
+  name and id holding terminal escapes (OSC 52, CSI 2J, BEL, C1 U+009B), markup (`[/]`,
+  `[red]`) or 100 KB of text, through every command that shows them.
+Every CLI run counts an escape, BEL or C1 control on its stdout or stderr as an internal error.
 Peak memory is the process's maximum resident set (resource.getrusage) after each class.
 Run: `python -m bench hostile` (about two minutes on two cores).
 """
@@ -120,14 +124,15 @@ def _cli_case(tally: Tally, what: str, argv: list[str]) -> None:
     """A CLI run: exit 70 or a traceback is an internal error; SystemExit 2 is a refusal."""
 
     def work() -> None:
-        with _quiet() as (_, err):
+        with _quiet() as (out, err):
             try:
                 code = cli(argv)
             except SystemExit as exc:
                 code = int(exc.code or 0)
         text = err.getvalue()
-        if code == 70 or "Traceback" in text or "\x1b" in text:
-            raise RuntimeError(f"exit {code}: {text.strip()[:160]}")
+        shown = out.getvalue() + text
+        if code == 70 or "Traceback" in text or any(c in shown for c in _RAW):
+            raise RuntimeError(f"exit {code}: {text.strip()[:160]!a}")
         if code == 2:
             raise VramtuiError(text.strip())
 
@@ -257,6 +262,56 @@ def _bounds(tally: Tally) -> None:
     _cli_case(tally, "--image-size ²x512", ["check", _MODEL, "--image-size", "²²x512"])
 
 
+_RAW = tuple(chr(c) for c in (0x1B, 0x07, *range(0x80, 0xA0)))
+_NAMES = (
+    "\x1b]52;c;ZXZpbA==\x07",
+    "\x1b[2J\x1b[H",
+    "\u009b31m",
+    "box [/]",
+    "[red]x[/red] [bold",
+    "\u202eevil\u2066",
+    "n\nwill not fit\r",
+    "x" * 100_000,
+)
+
+
+def _names(tally: Tally, folder: Path) -> None:
+    from tests.support.gguf_files import write_tiny_model  # noqa: PLC0415 - test data writer
+    from vramtui.core.paths import bundled_presets_dir, user_machines_dir  # noqa: PLC0415
+
+    folder.mkdir(exist_ok=True)
+    machines = user_machines_dir()
+    machines.mkdir(parents=True, exist_ok=True)
+    base = (bundled_presets_dir() / "desktop-rtx-4090.toml").read_text()
+    for i, name in enumerate(_NAMES):
+        stem = name.replace("/", "_").replace("\n", "_")[:200]
+        model = write_tiny_model(folder / f"{i}-{stem}-Q4_K_M.gguf", name=name)
+        box = f"box-{i}-{name[:60]}"
+        lines = [
+            f"name = {json.dumps(name)}"
+            if line.startswith("name =")
+            else f"id = {json.dumps(box)}"
+            if line.startswith("id =")
+            else line
+            for line in base.splitlines()
+        ]
+        (machines / f"n{i}.toml").write_text("\n".join(lines) + "\n")
+        on = ["--machine", box]
+        for argv in (
+            ["inspect", str(model)],
+            ["check", str(model), *on],
+            ["plan", str(model), *on],
+            ["recommend", str(model), *on],
+            ["quants", str(folder), *on],
+            ["models", "--dir", str(folder)],
+            ["machines"],
+            ["preset", "save", f"n{i}", str(model), *on, "--description", name, "--force"],
+            ["preset", "list"],
+            ["preset", "show", f"n{i}"],
+        ):
+            _cli_case(tally, f"{argv[0]} named {name[:16]!r}", argv)
+
+
 def _must_skip(catalog: object) -> None:
     """A valid value loads; a bad one is one problem line (reported and skipped: a refusal)."""
     problems = getattr(catalog, "problems", ())
@@ -305,6 +360,7 @@ def main() -> None:
             _run("probe one deadline", lambda t: probe_cases.probe_deadline(t, _cli_case)),
             _run("quants hub listing", lambda t: probe_cases.hub_listing(t, _cli_case)),
             _run("app config kept", probe_cases.app_config),
+            _run("names shown (CLI)", lambda t: _names(t, root / "names")),
         ]
     tried = sum(t.tried for t in tallies)
     internal = sum(len(t.internal or []) for t in tallies)

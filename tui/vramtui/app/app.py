@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 
 from vramtui.app.commands import VramtuiCommands
 from vramtui.app.config import save_theme, saved_keymap, saved_theme
@@ -14,6 +15,9 @@ from vramtui.app.keys import APP_BINDINGS
 from vramtui.app.screens.help import HelpScreen
 from vramtui.app.screens.main import MainScreen
 from vramtui.app.state import Choice
+from vramtui.present import untrusted
+
+NOTE_MAX = 600  # characters of one notification: a pasted 100 KB name does not fill the screen
 
 
 class VramtuiApp(App[None]):
@@ -23,6 +27,26 @@ class VramtuiApp(App[None]):
     CSS_PATH = Path(__file__).parent / "vramtui.tcss"
     COMMANDS: ClassVar = App.COMMANDS | {VramtuiCommands}
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification (screens and widgets notify through the app) is shown as text:
+        messages quote names, paths and server words, so none is read as markup or escapes,
+        and a long one is cut."""
+        super().notify(
+            untrusted.lines(message, NOTE_MAX),
+            title=untrusted.plain(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def __init__(
         self, choice: Choice, *, pending_ref: str | None = None, discover: bool = True

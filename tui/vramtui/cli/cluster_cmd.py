@@ -11,7 +11,6 @@ Exit codes as `check`: 0 every node fits, 1 with warnings, 3 a node will not fit
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -28,6 +27,7 @@ from vramtui.cli.common import (
     print_json,
     remote_args,
     settings_from_args,
+    warn,
 )
 from vramtui.core.cluster.types import ClusterNode, node_from_text, tensor_split_from_text
 from vramtui.core.errors import SettingsError
@@ -37,8 +37,9 @@ from vramtui.core.scenario.cluster import ClusterPreset
 from vramtui.core.scenario.files import Scenario, check_name, load_scenario, save_scenario
 from vramtui.core.sizes import format_bytes, parse_size
 from vramtui.core.vocab import Backend, OsName, Verdict
+from vramtui.present import untrusted
 from vramtui.present.reasons import reason_text, with_messages
-from vramtui.present.untrusted import plain
+from vramtui.present.untrusted import command, plain
 
 if TYPE_CHECKING:
     from vramtui.core.cluster.build import ClusterResult
@@ -133,7 +134,7 @@ def _save_preset(name: str, model: str, settings: RuntimeSettings, held: Cluster
         cluster=held,
     )
     path = save_scenario(scenario)
-    sys.stderr.write(f"vramtui: saved preset {scenario.name} to {path}\n")
+    warn(f"saved preset {scenario.name} to {path}")
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -204,7 +205,7 @@ def _node_table(result: ClusterResult) -> Table:
         layers = f"{n.layers}" + (" +out" if n.output_layer else "")
         t.add_row(
             Text(role),
-            Text(n.state.machine.id),
+            untrusted.text(n.state.machine.id),
             format_bytes(n.state.carve_out_bytes),
             layers,
             format_bytes(b.weights),
@@ -253,16 +254,17 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
     c = result.commands
     out.print(Text("setup:"))
     for line in c.setup:
-        out.print(Text(f"  {line}"))
+        out.print(Text(f"  {command(line)}"))
     out.print(Text("commands:"))
     for line in c.rpc_servers:
-        out.print(Text(f"  {line}"))
-    out.print(Text(f"  {c.llama_server}"))
+        out.print(Text(f"  {command(line)}"))
+    out.print(Text(f"  {command(c.llama_server)}"))
     if not c.model_path_known:
         out.print(Text("  (replace each <path to ...> with the file on your disk)"))
     for note in cluster_notes(result):
-        out.print(Text(f"note: {note}"))
+        out.print(Text(untrusted.lines(f"note: {note}")))
     if rec is not None:
-        out.print(Text(f"recommendation: {cluster_recommendation_sentence(rec)}"))
+        words = cluster_recommendation_sentence(rec)
+        out.print(Text(untrusted.lines(f"recommendation: {words}")))
         if rec.result is not None:
-            out.print(Text(f"  {rec.result.commands.llama_server}"))
+            out.print(Text(f"  {command(rec.result.commands.llama_server)}"))

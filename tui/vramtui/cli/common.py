@@ -17,6 +17,7 @@ from vramtui.core.estimate.flags import SETTING_FLAGS, SettingFlag, parse_text
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.sizes import MiB, parse_size
 from vramtui.core.vocab import Backend, ExitCode, OsName, Runtime
+from vramtui.present import untrusted
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:  # the machine stage and Rich load when a command needs them: fast start-up
@@ -212,11 +213,12 @@ def _console_class() -> type[Console]:
 
 
 def console() -> Console:
-    """Where plain output goes: a terminal wraps at its width; a pipe or file is never
+    """Where Rich output goes: a terminal wraps at its width; a pipe or file is never
     wrapped mid-phrase (soft wrap, and tables as wide as their content)."""
+    # Strings printed are never read as markup or emoji codes; names go in as untrusted.text.
     if sys.stdout.isatty():
-        return _console_class()()
-    return _console_class()(width=100_000, soft_wrap=True)
+        return _console_class()(markup=False, emoji=False)
+    return _console_class()(width=100_000, soft_wrap=True, markup=False, emoji=False)
 
 
 def silence_stdout() -> None:
@@ -240,6 +242,17 @@ def finish(code: int, show: Callable[[], None]) -> int:
     return code
 
 
+def emit(block: str) -> None:
+    """Write plain output to stdout: the one path for printed text, so a name or path from a
+    file that slipped through unquoted still shows its control characters visibly."""
+    sys.stdout.write(untrusted.lines(block))
+
+
+def warn(message: object) -> None:
+    """One `vramtui: ...` line on stderr (a problem, a warning, a skipped file)."""
+    sys.stderr.write(f"vramtui: {plain(message, 1000)}\n")
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
@@ -253,7 +266,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return handler(args)
         except VramtuiError as err:
             # Messages quote paths, names and server text: shown with escapes made visible.
-            sys.stderr.write(f"vramtui: {plain(err, 1000)}\n")
+            warn(err)
             return err.exit_code
         except KeyboardInterrupt:
             sys.stderr.write("vramtui: interrupted\n")

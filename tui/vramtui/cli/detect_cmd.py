@@ -7,15 +7,16 @@ machine cannot be read at all (no RAM figure) or --save cannot write.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from vramtui.cli.common import (
+    emit,
     guarded,
     print_json,
 )
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import ExitCode
+from vramtui.present.untrusted import plain
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -55,7 +56,7 @@ def run_detect(args: argparse.Namespace) -> int:
     else:
         _print_detection(detection, state)
         if saved:
-            sys.stdout.write(
+            emit(
                 f"saved machine preset {args.save} to {saved} "
                 f"(vramtui check MODEL --machine {args.save})\n"
             )
@@ -69,10 +70,10 @@ def _ram(n: int | None) -> str:
 def _print_detection(d: Any, state: Any) -> None:
     """Plain text (no markup): every string here came from the system."""
     out: list[str] = []
-    what = " / ".join(x for x in (d.product_vendor, d.product, d.board) if x)
+    what = " / ".join(plain(x) for x in (d.product_vendor, d.product, d.board) if x)
     out.append(f"this machine: {d.os}" + (f", {what}" if what else ""))
     if d.cpu:
-        out.append(f"  CPU: {d.cpu}")
+        out.append(f"  CPU: {plain(d.cpu)}")
     ram = f"{_ram(d.visible_ram_bytes)} visible to the OS"
     if d.total_ram_basis != "visible":
         how = "installed" if d.total_ram_basis == "installed" else "with the carve-out"
@@ -85,16 +86,17 @@ def _print_detection(d: Any, state: Any) -> None:
         parts = [f"dedicated {_ram(g.dedicated_bytes)}"]
         if g.shared_bytes is not None:
             parts.append(f"shared {_ram(g.shared_bytes)}")
-        out.append(f"  GPU: {g.name} [{g.pci_id or g.vendor}] ({kind}): {', '.join(parts)}")
+        pci = plain(g.pci_id or g.vendor)
+        out.append(f"  GPU: {plain(g.name)} [{pci}] ({kind}): {', '.join(parts)}")
     if d.carve_out_bytes is not None:
         out.append(f"  BIOS carve-out now: {_ram(d.carve_out_bytes)}")
     if d.preset:
-        out.append(f"  preset: {d.preset} ({state.machine.name})")
+        out.append(f"  preset: {plain(d.preset)} ({plain(state.machine.name)})")
     else:
         out.append(
-            f'  preset: none matches; using "{state.machine.name}" '
+            f'  preset: none matches; using "{plain(state.machine.name)}" '
             "(keep it with `vramtui detect --save NAME`)"
         )
-    out.append("  read: " + ("; ".join(d.sources) or "nothing"))
-    out.extend(f"  note: {p}" for p in d.problems)
-    sys.stdout.write("\n".join(out) + "\n")
+    out.append("  read: " + ("; ".join(plain(s, 400) for s in d.sources) or "nothing"))
+    out.extend(f"  note: {plain(p, 1000)}" for p in d.problems)
+    emit("\n".join(out) + "\n")

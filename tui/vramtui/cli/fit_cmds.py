@@ -24,11 +24,13 @@ from vramtui.cli.common import (
     print_json,
     remote_args,
     resolve_from_args,
+    warn,
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from vramtui.core.fit.ram import reason_evidence
 from vramtui.core.sizes import ascii_int, format_bytes, short_tokens
 from vramtui.core.vocab import ExitCode, ReasonCode
+from vramtui.present import untrusted
 from vramtui.present.advice_words import expert_offload_sentence
 from vramtui.present.fit_words import (
     advice_sentence,
@@ -355,13 +357,12 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
 
 
 def run_machines(args: argparse.Namespace) -> int:
-    import sys  # noqa: PLC0415
 
     from vramtui.core.hardware.presets import load_machines  # noqa: PLC0415
 
     catalog = load_machines()
     for problem in catalog.problems:
-        sys.stderr.write(f"vramtui: {problem}\n")
+        warn(problem)
     if args.json:
         print_json([m.to_json() for m in catalog.machines])
         return ExitCode.OK
@@ -373,8 +374,8 @@ def run_machines(args: argparse.Namespace) -> int:
     for m in catalog.machines:
         steps = ", ".join(format_bytes(s, 0) for s in m.carve_out_steps) or "-"
         t.add_row(
-            m.id,
-            m.name,
+            untrusted.text(m.id),
+            untrusted.text(m.name),
             format_bytes(m.total_ram_bytes, 0),
             format_bytes(m.gpu_vram_bytes, 0) if m.gpu_vram_bytes else "-",
             steps,

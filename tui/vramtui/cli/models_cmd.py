@@ -9,8 +9,10 @@ from dataclasses import asdict
 from typing import Any
 
 from vramtui.cli.common import (
+    emit,
     guarded,
     print_json,
+    warn,
 )
 from vramtui.core.sizes import format_file_size
 from vramtui.core.vocab import ExitCode
@@ -66,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         ]
         _table(("NAME", "SOURCE", "QUANT", "SIZE", "PATH"), rows)
     for problem in result.problems:
-        sys.stderr.write(f"vramtui: skipped {problem}\n")
+        warn(f"skipped {problem}")
     return ExitCode.OK
 
 
@@ -98,4 +100,4 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    sys.stdout.write("\n".join(lines) + "\n")
+    emit("\n".join(lines) + "\n")

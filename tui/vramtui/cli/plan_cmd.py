@@ -9,13 +9,13 @@ Exit codes as `check`: 0 the plan runs cleanly, 1 with warnings, 3 nothing runs 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 from vramtui.cli.common import (
     add_machine_args,
     add_model_args,
     add_runtime_args,
+    emit,
     guarded,
     print_json,
     remote_args,
@@ -79,18 +79,20 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan: Plan) -> None:
-    """Plain text: the model name and paths come from files and are printed as they are."""
+    """Plain text: the model name and paths come from files, so names are shown with
+    `untrusted.plain` and commands with `untrusted.command` (control characters visible)."""
     from vramtui.present.plan_words import gtt_route_sentence, plan_sentence  # noqa: PLC0415
+    from vramtui.present.untrusted import command, plain  # noqa: PLC0415
 
     sentence = plan_sentence(plan)
     out = [sentence]
     c = plan.commands
     if c is not None:
-        out += ["", "llama.cpp:", f"  {c.llama_server}"]
+        out += ["", "llama.cpp:", f"  {command(c.llama_server)}"]
         if not c.model_path_known:
             out.append("  (replace each <path to ...> with the file on your disk)")
-        out += ["LM Studio:", f"  {c.lms_load}"]
-        out += [f"  {k}: {_value(v)}" for k, v in c.lmstudio.items()]
+        out += ["LM Studio:", f"  {command(c.lms_load)}"]
+        out += [f"  {k}: {plain(_value(v))}" for k, v in c.lmstudio.items()]
         opts = ", ".join(f"{k} {v}" for k, v in c.ollama_options.items())
         env = " ".join(f"{k}={v}" for k, v in c.ollama_env.items())
         out += ["Ollama:", f"  parameters: {opts}", f"  server environment: {env}"]
@@ -98,7 +100,7 @@ def _print_plan(plan: Plan) -> None:
     wanted = plan.reboot_needed or plan.fit is None
     if gtt is not None and wanted and (words := gtt_route_sentence(gtt)) not in sentence:
         out += ["", words]
-    sys.stdout.write("\n".join(out) + "\n")
+    emit("\n".join(out) + "\n")
 
 
 def _value(v: Any) -> str:

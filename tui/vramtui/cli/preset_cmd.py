@@ -16,10 +16,12 @@ from vramtui.cli.common import (
     ArgumentParser,
     add_machine_args,
     add_runtime_args,
+    emit,
     guarded,
     overrides_from_args,
     print_json,
     settings_from_args,
+    warn,
 )
 from vramtui.core.errors import PresetError, SettingsError
 from vramtui.core.scenario.files import (
@@ -37,6 +39,7 @@ from vramtui.core.scenario.files import (
 from vramtui.core.scenario.resolve import STATE_FIELDS
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import ExitCode
+from vramtui.present.untrusted import plain
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -117,7 +120,7 @@ def _warn_unknown_machine(s: Scenario) -> None:
     except Exception:  # a warning must never stop a save
         return
     for warning in validate_against(s, ids):
-        sys.stderr.write(f"vramtui: warning: {warning}\n")
+        warn(f"warning: {warning}")
 
 
 def run_save(args: argparse.Namespace) -> int:
@@ -140,7 +143,7 @@ def run_save(args: argparse.Namespace) -> int:
     scenario = _with_definition(scenario)
     path = save_scenario(scenario, force=args.force)
     _warn_unknown_machine(scenario)
-    sys.stdout.write(f"saved preset {scenario.name} to {path}\n")
+    emit(f"saved preset {plain(scenario.name)} to {plain(path, 1000)}\n")
     return ExitCode.OK
 
 
@@ -161,25 +164,25 @@ def run_list(args: argparse.Namespace) -> int:
         )
         return ExitCode.OK
     if not listings:
-        sys.stdout.write("no presets saved yet (vramtui preset save NAME MODEL --machine ID)\n")
+        emit("no presets saved yet (vramtui preset save NAME MODEL --machine ID)\n")
         return ExitCode.OK
     for item in listings:
         s = item.scenario
         if s is None:
-            sys.stdout.write(f"{item.name}\tBROKEN: {item.error}\n")
+            emit(f"{plain(item.name)}\tBROKEN: {plain(item.error, 1000)}\n")
             continue
         carve = format_bytes(s.carve_out_bytes, 0) if s.carve_out_bytes is not None else "default"
         fields = [
-            s.name,
-            s.model_ref,
-            s.machine_id,
+            plain(s.name),
+            plain(s.model_ref),
+            plain(s.machine_id),
             f"carve-out {carve}",
-            s.os or "default os",
+            plain(s.os or "default os"),
             f"ctx {s.settings.ctx_size}",
         ]
         if s.description:
-            fields.append(s.description)
-        sys.stdout.write("\t".join(fields) + "\n")
+            fields.append(plain(s.description))
+        emit("\t".join(fields) + "\n")
     return ExitCode.OK
 
 
@@ -188,13 +191,13 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(s.to_json())
     else:
-        sys.stdout.write(scenario_to_toml(s))
+        emit(scenario_to_toml(s))
     return ExitCode.OK
 
 
 def run_export(args: argparse.Namespace) -> int:
     path = export_scenario(args.name, Path(args.dest).expanduser(), force=args.force)
-    sys.stdout.write(f"exported preset {args.name} to {path}\n")
+    emit(f"exported preset {plain(args.name)} to {plain(path, 1000)}\n")
     return ExitCode.OK
 
 
@@ -218,9 +221,9 @@ def _may_replace_machine(s: Scenario, args: argparse.Namespace) -> bool:
     plan = embedded_machine(s.machine_definition, args.path, s.machine_id)
     if not plan.replaces or args.replace_machine:
         return True
-    where = plan.target
+    where = plain(plan.target, 1000)
     question = (
-        f"The preset carries machine {s.machine_id!r}, but a different machine of that "
+        f"The preset carries machine {plain(repr(s.machine_id))}, but a different machine of that "
         f"id is here ({where}). Replace it? [y/N] "
     )
     if sys.stdin.isatty() and input(question).strip().lower() in ("y", "yes"):
@@ -243,13 +246,13 @@ def run_import(args: argparse.Namespace) -> int:
             s.machine_definition, args.path, s.machine_id, replace=replace_machine
         )
         if installed is not None:
-            sys.stdout.write(f"installed machine {s.machine_id} to {installed}\n")
+            emit(f"installed machine {plain(s.machine_id)} to {plain(installed, 1000)}\n")
     _warn_unknown_machine(s)
-    sys.stdout.write(f"imported preset {s.name} (vramtui check --preset {s.name})\n")
+    emit(f"imported preset {plain(s.name)} (vramtui check --preset {plain(s.name)})\n")
     return ExitCode.OK
 
 
 def run_delete(args: argparse.Namespace) -> int:
     path = delete_scenario(args.name)
-    sys.stdout.write(f"deleted preset {args.name} ({path})\n")
+    emit(f"deleted preset {plain(args.name)} ({plain(path, 1000)})\n")
     return ExitCode.OK

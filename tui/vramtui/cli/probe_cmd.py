@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from dataclasses import replace
 from typing import Any
 
@@ -18,9 +17,11 @@ from vramtui.cli.common import (
     bounded_float,
     bounded_int,
     console,
+    emit,
     overrides_from_args,
     print_json,
     settings_from_args,
+    warn,
 )
 from vramtui.core.errors import ProbeError, VramtuiError
 from vramtui.core.probe.calibration import served_model_matches
@@ -152,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_result(result, prediction, note)
         if prediction is not None and not match:
-            sys.stdout.write(
+            emit(
                 f"note: the server ran {plain(served)}, not the predicted model: kept in the "
                 "history, never used to calibrate that model\n"
             )
     if saved_note:
-        sys.stderr.write(f"vramtui: {saved_note}\n")
+        warn(saved_note)
     return ExitCode.OK
 
 
@@ -317,16 +318,14 @@ def _show_servers(args: argparse.Namespace, timeouts: ProbeTimeouts) -> int:
         )
         return ExitCode.OK
     if not servers:
-        sys.stdout.write(
-            "no server found on 127.0.0.1 (llama.cpp 8080, LM Studio 1234, Ollama 11434)\n"
-        )
+        emit("no server found on 127.0.0.1 (llama.cpp 8080, LM Studio 1234, Ollama 11434)\n")
         return ExitCode.OK
     for s in servers:
-        sys.stdout.write(f"{s.kind} at {plain(s.url)}\n")
+        emit(f"{s.kind} at {plain(s.url)}\n")
         for m in s.models:
             flag = "loaded" if m.loaded else "      "
             size = format_bytes(m.size_bytes) if m.size_bytes else ""
-            sys.stdout.write(f"  {flag}  {plain(m.name)}  {size}\n")
+            emit(f"  {flag}  {plain(m.name)}  {size}\n")
     return ExitCode.OK
 
 
@@ -348,12 +347,12 @@ def _show_history(args: argparse.Namespace) -> int:
     problems: list[str] = []
     records = load_history(problems=problems)
     for problem in problems:
-        sys.stderr.write(f"vramtui: {problem}\n")
+        warn(problem)
     if args.json:
         print_json([r.to_json() for r in records])
         return ExitCode.OK
     if not records:
-        sys.stdout.write(f"no probe runs yet ({history_path()})\n")
+        emit(f"no probe runs yet ({history_path()})\n")
         return ExitCode.OK
     table = Table(title=Text(plain(f"probe history ({history_path()})", 300)), title_justify="left")
     for col in ("when", "server", "model", "machine", "decode tok/s", "predicted", "ratio", "ttft"):

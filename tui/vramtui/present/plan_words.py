@@ -8,6 +8,7 @@ from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
 from vramtui.core.vocab import OsName, Severity, Verdict
 from vramtui.present.advice_words import expert_offload_sentence, tps_words
 from vramtui.present.reasons import reason_text
+from vramtui.present.untrusted import plain
 
 # How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
 _CURRENT_WORDS = {
@@ -61,11 +62,11 @@ def _run_part(plan: Plan, fit: FitResult) -> str:
     ctx = fit.breakdown.n_ctx or fit.settings.ctx_size
     best_ctx = plan.max_clean_context
     if plan.ctx_given or best_ctx == 0:
-        run = f"Run {plan.model} at {format_tokens(ctx)} context"
+        run = f"Run {plain(plan.model)} at {format_tokens(ctx)} context"
         if best_ctx and best_ctx != ctx:
             run += f" (up to {short_tokens(best_ctx)} runs cleanly)"
     else:
-        run = f"Run {plan.model} at up to {short_tokens(best_ctx)} context"
+        run = f"Run {plain(plan.model)} at up to {short_tokens(best_ctx)} context"
     layers = fit.breakdown.n_layers + 1
     if fit.backend == "cpu":
         run += " on the CPU"
@@ -85,7 +86,8 @@ def _run_part(plan: Plan, fit: FitResult) -> str:
 def _fail_sentence(plan: Plan) -> str:
     where = "at any carve-out step" if plan.has_carve_out else "here"
     why = reason_text(plan.blocker) if plan.blocker is not None else ""
-    text = f"{plan.model} does not run on {plan.machine_name} {where} with these settings"
+    model, machine = plain(plan.model), plain(plan.machine_name)
+    text = f"{model} does not run on {machine} {where} with these settings"
     text += f": {why}." if why else "."
     gtt = plan.gtt_route
     if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:

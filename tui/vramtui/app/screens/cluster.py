@@ -22,6 +22,7 @@ from vramtui.core.hardware.links import DEFAULT_LINK, get_link, link_ids
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, size_arg
 from vramtui.core.vocab import OsName, Verdict
+from vramtui.present import untrusted
 from vramtui.present.cluster_words import cluster_notes
 from vramtui.present.reasons import reason_text
 from vramtui.present.untrusted import plain
@@ -100,14 +101,14 @@ def summary(result: ClusterResult) -> Text:
             f"({sp.decode_network_share:.0%} of each token on the wire)"
         )
     for note in cluster_notes(result):
-        text.append(f"\nnote: {note}", style="dim")
+        text.append(f"\nnote: {untrusted.lines(note)}", style="dim")
     text.append("\n\nCommands:", style="bold")
     for line in (
         *result.commands.setup,
         *result.commands.rpc_servers,
         result.commands.llama_server,
     ):
-        text.append(f"\n  {line}")
+        text.append(f"\n  {untrusted.command(line)}")
     return text
 
 

@@ -1,4 +1,5 @@
-"""Small typed modals: ask for a name or a path, pick one item from a list."""
+"""Small typed modals: ask for a name or a path, pick one item from a list. Titles and items
+quote names and paths from files, so they are shown as text (never markup)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+
+from vramtui.present import untrusted
 
 
 class AskText(ModalScreen[str | None]):
@@ -24,7 +27,7 @@ class AskText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._title, classes="dialog-title")
+            yield Label(untrusted.text(self._title, limit=400), classes="dialog-title")
             yield Input(value=self._value, placeholder=self._placeholder, id="dialog-input")
             yield Label("Enter to confirm, Esc to cancel", classes="dialog-hint")
 
@@ -52,9 +55,11 @@ class PickOne(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._title, classes="dialog-title")
+            yield Label(untrusted.text(self._title, limit=400), classes="dialog-title")
             if self._items:
-                yield OptionList(*(Option(label, id=ident) for ident, label in self._items))
+                yield OptionList(
+                    *(Option(untrusted.text(label), id=ident) for ident, label in self._items)
+                )
             else:
                 yield Label(self._empty, classes="dialog-hint")
             yield Label("Enter to choose, Esc to cancel", classes="dialog-hint")

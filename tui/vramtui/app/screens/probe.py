@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,6 +43,7 @@ from vramtui.core.probe.results import (
 from vramtui.core.probe.run import run_probe
 from vramtui.core.probe.servers import detect_servers, server_info
 from vramtui.core.vocab import ServerKind
+from vramtui.present import untrusted
 
 _SHOWN_CHARS = 16_000
 
@@ -242,7 +244,7 @@ class ProbeScreen(Screen[ProbeResult | None]):
 
     def _url_problem(self, message: str) -> None:
         problem = self.query_one("#probe-url-problem", Static)
-        problem.update(message)
+        problem.update(untrusted.text(message, limit=400))
         problem.display = bool(message)
 
     @on(Input.Submitted, "#probe-url")
@@ -274,14 +276,15 @@ class ProbeScreen(Screen[ProbeResult | None]):
             names = info.model_names()
             ident = f"s{s_index}"
             self._choices[ident] = (info, names[0] if names else None)
-            options.add_option(Option(f"[b]{info.kind}[/b] {info.url}", id=ident))
+            label = Text.assemble((str(info.kind), "bold"), " ", untrusted.text(info.url))
+            options.add_option(Option(label, id=ident))
             for m_index, m in enumerate(info.models):
                 ident = f"m{s_index}-{m_index}"
                 self._choices[ident] = (info, m.name)
                 flag = "● " if m.loaded else "  "
                 if first_model is None:
                     first_model = options.option_count
-                options.add_option(Option(f"{flag}{m.name}", id=ident))
+                options.add_option(Option(Text(flag + untrusted.plain(m.name)), id=ident))
         text = self.query_one("#probe-text", Static)
         if not servers:
             options.add_option(Option("no server found (r rescans)", disabled=True))
@@ -356,7 +359,8 @@ class ProbeScreen(Screen[ProbeResult | None]):
     def _show_streamed(self, message: Streamed) -> None:
         if message.text != self.streamed:
             self.streamed = message.text
-            self.query_one("#probe-text", Static).update(message.text)
+            shown = Text(untrusted.lines(message.text))  # the server's words, as text
+            self.query_one("#probe-text", Static).update(shown)
             self.query_one("#probe-scroll", VerticalScroll).scroll_end(animate=False)
         if self.running:
             rate = "…" if message.rate is None else f"{message.rate:,.1f} tok/s"
@@ -386,7 +390,9 @@ class ProbeScreen(Screen[ProbeResult | None]):
             message = str(error)
         else:
             message = f"{type(error).__name__}: {error}"
-        self.notify(message, title="Probe", severity="error", timeout=8)
+        self.notify(
+            untrusted.plain(message, 1000), title="Probe", severity="error", timeout=8, markup=False
+        )
 
     # ------------------------------------------------------------------ results
 
@@ -401,7 +407,7 @@ class ProbeScreen(Screen[ProbeResult | None]):
         ):
             table.add_row(name, "…", format_measure(value, unit), "-")
         note = f"predicted for: {p.label}" if p and p.label else "no prediction given"
-        self.query_one("#probe-note", Static).update(note)
+        self.query_one("#probe-note", Static).update(untrusted.text(note, limit=400))
 
     def _show_result(self, result: ProbeResult) -> None:
         self.result = result
@@ -420,17 +426,20 @@ class ProbeScreen(Screen[ProbeResult | None]):
         table.add_row("first token (client)", format_measure(result.ttft_client_s, "s"), "", "")
         if not same:
             self.query_one("#probe-note", Static).update(
-                f"{result.model} is not the model on screen: measured, not compared"
+                Text(
+                    f"{untrusted.plain(result.model)} is not the model on screen: measured, "
+                    "not compared"
+                )
             )
         source = {"server": "server timings", "client": "client clock", "none": "no tokens"}
         self._set_live(
             f"done: {result.tokens_generated} tokens, "
             f"{format_measure(result.decode_tokens_per_second, 'tok/s')} "
-            f"({source[result.decode_source]}) – {result.model}"
+            f"({source[result.decode_source]}) – {untrusted.plain(result.model)}"
         )
 
     def _set_live(self, text: str) -> None:
-        self.query_one("#probe-live", Static).update(text)
+        self.query_one("#probe-live", Static).update(untrusted.text(text, limit=400))
 
     # ------------------------------------------------------------------ actions
 

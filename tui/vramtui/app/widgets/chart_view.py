@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -18,6 +19,7 @@ from vramtui.app.state import Choice, Evaluation, Sweep, sweep_pending
 from vramtui.app.widgets.chart import ContextChart, chart_data
 from vramtui.app.widgets.controls import carve_label
 from vramtui.app.widgets.results import update_static
+from vramtui.present.untrusted import plain
 
 CHART_ROWS = {"short": (9, 24), "tall": (18, 36)}  # (fewest, most) rows in one column
 CHART_TITLE = "Memory against context"
@@ -48,10 +50,10 @@ def show_chart(
     where = (
         f"at the {carve_label(choice.machine.carve_out_bytes)} carve-out"
         if machine.carve_out_steps and not machine.discrete
-        else f"on {machine.name}"
+        else f"on {plain(machine.name)}"
     )
-    state = "  [i]updating…[/]" if not same else ""
-    update_static(title, f"{CHART_TITLE}  [dim]{where}[/]{state}")
+    state = ("  updating…", "italic") if not same else ""
+    update_static(title, Text.assemble(CHART_TITLE, "  ", (where, "dim"), state))
 
 
 def fit_chart(chart: ContextChart, results: Widget, columns: list[Widget], tall: bool) -> None:

@@ -23,6 +23,7 @@ from vramtui.core.estimate.flags import FLAGS, parse_text
 from vramtui.core.hardware.presets import MachinePreset
 from vramtui.core.sizes import GiB, format_bytes, format_tokens, parse_size
 from vramtui.core.vocab import Backend, OsName, Runtime
+from vramtui.present.untrusted import text as shown
 
 # The selects hold the vocabulary's members, so an edit goes up as an enum, not a string.
 OS_OPTIONS = [(o.label, o) for o in OsName]
@@ -100,6 +101,11 @@ class CarveOutStepper(Widget, can_focus=True):
         self.refresh()
 
 
+def _listed(machines: list[tuple[str, str]]) -> list[tuple[Text, str]]:
+    """(name, id) rows as Select options: a machine's name, from a file, shown literally."""
+    return [(shown(name), ident) for name, ident in machines]
+
+
 class MachinePanel(Vertical):
     """Machine preset, carve-out stepper, OS, Linux GTT, macOS wired limit, OS baseline."""
 
@@ -154,12 +160,12 @@ class MachinePanel(Vertical):
             yield Input(placeholder="default", compact=True, id="baseline")
         yield Static("", id="machine-problem", classes="input-problem", markup=False)
 
-    def _options_with(self, ident: str, name: str) -> list[tuple[str, str]]:
+    def _options_with(self, ident: str, name: str) -> list[tuple[Text, str]]:
         """The machine list, with the current machine in it even when it is not a preset
         (the machine the app runs on, detected but not recognised)."""
         if any(value == ident for _, value in self._machines):
-            return self._machines
-        return [(name, ident), *self._machines]
+            return _listed(self._machines)
+        return _listed([(name, ident), *self._machines])
 
     def set_machines(self, machines: list[tuple[str, str]]) -> None:
         """A new machine list (a preset installed its own machine), keeping the selection."""
@@ -167,7 +173,7 @@ class MachinePanel(Vertical):
         select: Select[str] = self.query_one("#machine", Select)
         value = select.value
         with self.prevent(Select.Changed):
-            select.set_options(machines)
+            select.set_options(_listed(machines))
             if any(ident == value for _, ident in machines):
                 select.value = value
 

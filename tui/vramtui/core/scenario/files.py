@@ -350,9 +350,21 @@ def scenario_from_toml(text: str, source: str, *, name: str | None = None) -> Sc
     return scenario_from_dict(data, source, name=name)
 
 
+def _escape_invisible(text: str) -> str:
+    """TOML text with every control or format character tomli_w leaves raw (C1 controls such
+    as U+009B, bidi marks) written as a \\uXXXX escape: the same value, harmless to print.
+    tomli_w writes only basic strings, where such an escape means the character itself."""
+    return "".join(ch if ch.isprintable() or ch < "\x7f" else _toml_escape(ch) for ch in text)
+
+
+def _toml_escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def scenario_to_toml(s: Scenario) -> str:
     """The file text; scenario_from_toml(scenario_to_toml(s), ...) == s."""
-    return tomli_w.dumps(s.to_toml_dict())
+    return _escape_invisible(tomli_w.dumps(s.to_toml_dict()))
 
 
 def share_text(s: Scenario) -> str:
