@@ -19,7 +19,7 @@ from vramtui.app.screens.main import MainScreen
 from vramtui.app.screens.probe import ProbeScreen
 from vramtui.cli.main import main
 from vramtui.core.hardware.presets import get_machine
-from vramtui.core.paths import scenario_presets_dir, user_machines_dir
+from vramtui.core.paths import NAME_RULE, scenario_presets_dir, user_machines_dir
 
 FRIEND_BOX = "Friend's box [/]"
 EVIL = "box [/]\x1b]52;c;ZXZpbA==\x07\u009b[red]x"
@@ -127,7 +127,7 @@ async def test_a_pasted_100_kb_preset_name_is_a_short_notification() -> None:
         sent = notifications(app)[-1]
         assert sent.severity == "error"
         assert len(sent.message) <= NOTE_MAX and "…" in sent.message
-        assert sent.message.endswith("starting with a letter or digit)")  # the why is kept
+        assert sent.message.endswith(f"{NAME_RULE})")  # the why is kept
         assert "\x1b" not in sent.message
 
 
