@@ -133,3 +133,21 @@ def test_image_size_takes_ascii_digits_only() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["check", "llama-3.1-8b:Q4_K_M", "--image-size", "²²x512"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 10**400, -3])
+def test_a_broken_projector_figure_never_crashes_the_estimate(value: object) -> None:
+    """A projector whose vision keys are not finite sizes gets the default figure here (the
+    validator reports the file), never an internal error."""
+    from dataclasses import replace as _replace  # noqa: PLC0415
+
+    from vramtui.core.catalog.entries import open_catalog_model  # noqa: PLC0415
+    from vramtui.core.estimate.compute import projector_compute_bytes  # noqa: PLC0415
+
+    spec = open_catalog_model("qwen3-vl-32b:Q4_K_M")
+    assert spec is not None and spec.mmproj is not None
+    metadata = {**spec.mmproj.metadata, "clip.vision.patch_size": value}
+    broken = _replace(spec.mmproj, metadata=metadata)
+    assert projector_compute_bytes(broken) == projector_compute_bytes(
+        _replace(spec.mmproj, metadata={**metadata, "clip.vision.patch_size": 16})
+    )

@@ -11,6 +11,8 @@ floats per token of the ubatch.
 
 from __future__ import annotations
 
+import math
+
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -121,14 +123,25 @@ def compute_bytes(
     return masks + max(ffn_phase, attn_phase)
 
 
+# The largest projector dimension the figure takes as given (image size, width, heads): far above
+# any vision encoder (1,472 px images, 1,280-wide); beyond it the key is taken as broken.
+MAX_PROJECTOR_DIM = 1 << 16
+
+
 def projector_compute_bytes(mmproj: ModelSpec) -> int:
     """The vision encoder's graph for one image (gguf-parser-go estimateLLaMACppRunInProjector:
     2 x F32[n_embd, n_pos] twice + KQ F32[n_pos, n_pos, n_head])."""
     md = mmproj.metadata
 
     def get(key: str, default: int) -> int:
+        """A whole, finite, non-negative value within the validator's bounds, else the default
+        (a broken projector is reported by estimate.validate; this figure must not crash)."""
         v = md.get(key, default)
-        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return default
+        if isinstance(v, float) and not math.isfinite(v):
+            return default
+        return int(v) if 0 <= v <= MAX_PROJECTOR_DIM else default
 
     n_embd = get("clip.vision.embedding_length", 1024)
     image = get("clip.vision.image_size", 768)
