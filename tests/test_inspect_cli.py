@@ -19,8 +19,9 @@ from tests.support.gguf_files import (
     write_projector,
     write_split_gguf,
 )
-from vramtui.cli.inspect_cmd import FILE_TYPE_NAMES, format_params
+from vramtui.cli.inspect_cmd import format_params
 from vramtui.cli.main import main
+from vramtui.core.gguf.ggml_types import FILE_TYPE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 

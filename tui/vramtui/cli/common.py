@@ -23,6 +23,7 @@ from vramtui.present.untrusted import plain
 if TYPE_CHECKING:  # the machine stage and Rich load when a command needs them: fast start-up
     from rich.console import Console
 
+    from vramtui.core.gguf.spec import ModelSpec
     from vramtui.core.scenario.files import Scenario
     from vramtui.core.scenario.resolve import ResolvedScenario, ScenarioOverrides
 
@@ -377,6 +378,22 @@ def resolve_from_args(args: argparse.Namespace) -> ResolvedScenario:
     from vramtui.core.scenario.resolve import resolve_scenario  # noqa: PLC0415 - lazy: start-up
 
     return resolve_scenario(_preset(args), overrides_from_args(args))
+
+
+def open_scenario(
+    args: argparse.Namespace,
+) -> tuple[ResolvedScenario, ModelSpec, RuntimeSettings]:
+    """The scenario the flags describe, its model opened (with its draft), and the settings
+    for that model (a default context no longer than its training context)."""
+    from vramtui.core.model.draft import with_draft  # noqa: PLC0415 - lazy: start-up
+    from vramtui.core.model.source import open_model  # noqa: PLC0415 - lazy: start-up
+
+    resolved = resolve_from_args(args)
+    spec = with_draft(
+        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
+        resolved.settings.model_draft,
+    )
+    return resolved, spec, resolved.settings_for(spec)
 
 
 def resolve_model_and_settings(

@@ -18,9 +18,8 @@ from vramtui.cli.common import (
     add_runtime_args,
     console,
     guarded,
+    open_scenario,
     print_json,
-    remote_args,
-    resolve_from_args,
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from vramtui.core.estimate.breakdown import MemoryBreakdown
@@ -67,17 +66,10 @@ def _machine_json(resolved: ResolvedScenario, backend: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415 - lazy: keeps startup fast
-    from vramtui.core.model.draft import with_draft  # noqa: PLC0415 - lazy: keeps startup fast
-    from vramtui.core.model.source import open_model  # noqa: PLC0415 - lazy: keeps startup fast
 
     require_exact(args)
-    resolved = resolve_from_args(args)
-    settings, state = resolved.settings, resolved.state
-    spec = with_draft(
-        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
-        settings.model_draft,
-    )
-    settings = resolved.settings_for(spec)
+    resolved, spec, settings = open_scenario(args)
+    state = resolved.state
     # The fit's own breakdown: its settings resolution, backend and layer offload.
     fit = evaluate_fit(spec, settings, state)
     bd = fit.breakdown

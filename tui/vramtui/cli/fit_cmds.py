@@ -21,9 +21,8 @@ from vramtui.cli.common import (
     console,
     finish,
     guarded,
+    open_scenario,
     print_json,
-    remote_args,
-    resolve_from_args,
     warn,
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
@@ -127,18 +126,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from vramtui.core.advice.actions import advise  # noqa: PLC0415
     from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
-    from vramtui.core.model.draft import with_draft  # noqa: PLC0415
-    from vramtui.core.model.source import open_model  # noqa: PLC0415
     from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
     require_exact(args)
-    resolved = resolve_from_args(args)
-    settings, state = resolved.settings, resolved.state
-    spec = with_draft(
-        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
-        settings.model_draft,
-    )
-    settings = resolved.settings_for(spec)
+    resolved, spec, settings = open_scenario(args)
+    state = resolved.state
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
 
     def fit_with(sp: ModelSpec, se: RuntimeSettings, st: MachineState) -> FitResult:
@@ -226,17 +218,10 @@ def _print_check(
 
 def run_recommend(args: argparse.Namespace) -> int:
     from vramtui.core.advice.recommend import recommend  # noqa: PLC0415
-    from vramtui.core.model.draft import with_draft  # noqa: PLC0415
-    from vramtui.core.model.source import open_model  # noqa: PLC0415
     from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
-    resolved = resolve_from_args(args)
-    settings, state = resolved.settings, resolved.state
-    spec = with_draft(
-        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote_args(args)),
-        settings.model_draft,
-    )
-    settings = resolved.settings_for(spec)
+    resolved, spec, settings = open_scenario(args)
+    state = resolved.state
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
     rec = recommend(spec, settings, state, calibration=factor_of(calibration))
     code = ExitCode.OK if rec.recommended_index is not None else ExitCode.WILL_NOT_FIT

@@ -31,6 +31,7 @@ from vramtui.core.atomic import not_regular_reason, read_capped, write_atomic
 from vramtui.core.discovery.roots import SMALL_FILE, Root, default_roots
 from vramtui.core.errors import VramtuiError
 from vramtui.core.gguf.files import SPLIT_RE, is_projector, looks_like_projector_name
+from vramtui.core.gguf.ggml_types import FILE_TYPE_NAMES
 from vramtui.core.gguf.reader import read_gguf_header
 from vramtui.core.paths import cache_dir
 
@@ -43,42 +44,6 @@ _INDEX_LIMIT = 64 << 20  # the discovery index: a few hundred bytes per model fi
 # An Ollama layer digest names a blob: "sha256:" and 64 hex digits (ollama's manifest format).
 _OLLAMA_DIGEST = re.compile(r"sha256[:-]([0-9a-f]{64})")
 
-# llama.cpp `enum llama_ftype` (include/llama.h) -> the name users see; general.file_type holds it.
-FILE_TYPES: dict[int, str] = {
-    0: "F32",
-    1: "F16",
-    2: "Q4_0",
-    3: "Q4_1",
-    7: "Q8_0",
-    8: "Q5_0",
-    9: "Q5_1",
-    10: "Q2_K",
-    11: "Q3_K_S",
-    12: "Q3_K_M",
-    13: "Q3_K_L",
-    14: "Q4_K_S",
-    15: "Q4_K_M",
-    16: "Q5_K_S",
-    17: "Q5_K_M",
-    18: "Q6_K",
-    19: "IQ2_XXS",
-    20: "IQ2_XS",
-    21: "Q2_K_S",
-    22: "IQ3_XS",
-    23: "IQ3_XXS",
-    24: "IQ1_S",
-    25: "IQ4_NL",
-    26: "IQ3_S",
-    27: "IQ3_M",
-    28: "IQ2_S",
-    29: "IQ2_M",
-    30: "IQ4_XS",
-    31: "IQ1_M",
-    32: "BF16",
-    36: "TQ1_0",
-    37: "TQ2_0",
-    38: "MXFP4",
-}
 
 _QUANT_IN_NAME = re.compile(
     r"(?:^|[-_.])((?:UD-)?(?:IQ\d_[A-Z]+|Q\d_K(?:_[A-Z]+)?|Q\d_\d|BF16|F16|F32|MXFP4(?:_MOE)?))(?=$|[-_.])",
@@ -492,7 +457,7 @@ def _model(
     for s in shard_paths:
         size += stats.get(str(s), (0, 0))[0] or _size(s)
     ftype = facts.get("file_type")
-    quant = FILE_TYPES.get(ftype, "") if isinstance(ftype, int) else ""
+    quant = FILE_TYPE_NAMES.get(ftype, "") if isinstance(ftype, int) else ""
     if cand.source != "ollama":  # a name like UD-Q4_K_XL says more than the file type
         quant = _quant_from_name(cand.name.rsplit("/", 1)[-1]) or quant
     return DiscoveredModel(
