@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
     "the word 'seed'": re.compile(r"\bseed\b", re.IGNORECASE),
-    "a machine path": re.compile(r"/work/|/root/"),
+    # The build machine's folders (written with a class so this file does not name them).
+    "a machine path": re.compile(r"/[w]ork/|/[r]oot/"),
     "an issue number": re.compile(r"\bissue ?#?\d", re.IGNORECASE),
 }
 
@@ -69,4 +70,4 @@ def test_the_checks_catch_what_they_look_for() -> None:
     assert FORBIDDEN["an issue number"].search("see issue #34") is not None
     assert FORBIDDEN["an issue number"].search("Issue 12's goal") is not None
     assert FORBIDDEN["an issue number"].search("ggml-org/llama.cpp#34") is None
-    assert FORBIDDEN["a machine path"].search("read /work/shared/x.md") is not None
+    assert FORBIDDEN["a machine path"].search("read /" + "work/shared/x.md") is not None

@@ -158,9 +158,9 @@ def test_toml_syntax_error_has_line_and_column() -> None:
 
 def test_name_defaults_to_the_file_stem() -> None:
     text = FRIEND.replace('name = "glm-flash-zbook-32g"\n', "")
-    assert scenario_from_toml(text, "/tmp/my-setup.toml").name == "my-setup"
+    assert scenario_from_toml(text, "downloads/my-setup.toml").name == "my-setup"
     with pytest.raises(PresetError) as info:
-        scenario_from_toml(text, "/tmp/My Setup.toml")  # no valid name to fall back on
+        scenario_from_toml(text, "downloads/My Setup.toml")  # no valid name to fall back on
     assert info.value.field == "name"
 
 

@@ -125,7 +125,7 @@ def test_agreeing_probes_calibrate_fully_and_outliers_are_dropped() -> None:
 def test_served_model_matching() -> None:
     assert served_model_matches("/models/GLM-4.7-Flash-Q4_K_M.gguf", "glm-4.7-flash:Q4_K_M")
     assert served_model_matches("glm-4.7-flash:q4_k_m", "GLM-4.7-Flash-Q4_K_M.gguf")
-    assert not served_model_matches("/tmp/tiny-llama.gguf", "glm-4.7-flash:Q4_K_M")
+    assert not served_model_matches("models/tiny-llama.gguf", "glm-4.7-flash:Q4_K_M")
     assert not served_model_matches("", "x")
 
 
