@@ -202,7 +202,6 @@ class AdviceKind(StrEnum):
     KV_CACHE = "kv_cache"
     EXPERT_OFFLOAD = "expert_offload"
     QUANT = "quant"
-    RUNTIME_OPTION = "runtime_option"
     CARVE_OUT = "carve_out"
 
 

@@ -127,7 +127,6 @@ _ADVICE_ACTION = {
     AdviceKind.KV_CACHE: "Quantize the KV cache to {value}",
     AdviceKind.EXPERT_OFFLOAD: "Keep the experts of {value} layers in system RAM",
     AdviceKind.QUANT: "Use the {value} quant instead",
-    AdviceKind.RUNTIME_OPTION: "Set {value}",
     AdviceKind.CARVE_OUT: "Set the carve-out to {value} in the BIOS",
 }
 
