@@ -40,51 +40,18 @@ def create_app(
     its own: a question asked there is answered as asked, never mixed with the last session's
     context or settings. A session that no longer resolves is dropped for the defaults."""
     scenario = load_scenario(preset) if preset is not None else None
-    if overrides is not None:
+    said = False  # the short keywords keep the last session as their base
+    if overrides is None:
+        overrides = ScenarioOverrides(
+            model_ref=model,
+            mmproj=None if mmproj == "auto" else mmproj,
+            machine_id=machine,
+            carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
+            os=OsName(os_name) if os_name is not None else None,
+        )
+    else:
         said = overrides != ScenarioOverrides(mmproj=overrides.mmproj)
-        return _resolved_app(scenario, overrides, discover=discover, restore=restore and not said)
-    if scenario is None and restore and (session := load_session()) is not None:
-        try:
-            return _build(
-                session,
-                model=model,
-                mmproj=mmproj,
-                machine=machine,
-                carve_out=carve_out,
-                os_name=os_name,
-                discover=discover,
-            )
-        except VramtuiError:
-            pass
-    return _build(
-        scenario,
-        model=model,
-        mmproj=mmproj,
-        machine=machine,
-        carve_out=carve_out,
-        os_name=os_name,
-        discover=discover,
-    )
-
-
-def _build(
-    scenario: Scenario | None,
-    *,
-    model: str | None,
-    mmproj: str,
-    machine: str | None,
-    carve_out: str | None,
-    os_name: str | None,
-    discover: bool,
-) -> VramtuiApp:
-    overrides = ScenarioOverrides(
-        model_ref=model or (None if scenario else DEFAULT_MODEL_REF),
-        mmproj=None if mmproj == "auto" else mmproj,
-        machine_id=machine,
-        carve_out_bytes=parse_size(carve_out, "--carve-out") if carve_out is not None else None,
-        os=OsName(os_name) if os_name is not None else None,
-    )
-    return _app_for(scenario, overrides, discover)
+    return _resolved_app(scenario, overrides, discover=discover, restore=restore and not said)
 
 
 def _resolved_app(
