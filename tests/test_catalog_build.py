@@ -62,3 +62,23 @@ def test_the_catalog_cites_the_zbook_article_by_title_and_date() -> None:
     data = json.loads(SHIPPED.read_text(encoding="utf-8"))
     article = data["sources"]["ZBOOK_2026_02"]
     assert "Carve-out VRAM is not unified memory" in article and "2026-02-02" in article
+
+
+def test_a_family_file_joins_the_catalog_and_a_repeated_id_is_refused(tmp_path: Path) -> None:
+    gen = _generator()
+    research = json.loads(gen.RESEARCH.read_text(encoding="utf-8"))
+    extra = json.loads(gen.EXTRA.read_text(encoding="utf-8"))
+    first_research, first_entry = research["models"][0], extra["models"][0]
+    families = tmp_path / "families"
+    families.mkdir()
+    copy_research = dict(first_research, id="Copy")
+    copy_entry = dict(first_entry, research_id="Copy", id="copy-model")
+    family = {"sources": {"COPY_SRC": "a copy"}, "research": [copy_research]}
+    family["catalog"] = [copy_entry]
+    (families / "a.json").write_text(json.dumps(family), encoding="utf-8")
+    built = json.loads(gen.render(families=families))
+    assert [m["id"] for m in built["models"]][-1] == "copy-model"
+    assert built["sources"]["COPY_SRC"] == "a copy"
+    (families / "b.json").write_text(json.dumps(family), encoding="utf-8")
+    with pytest.raises(gen.CatalogInputError, match="given twice"):
+        gen.render(families=families)

@@ -11,6 +11,11 @@ the catalog's own (config values, names, notes) or references into the research:
   of that source whose quantization is the quant's name (exactly one row must match).
 - a source sentence of null is the research's sentence as it stands.
 
+`families/*.json` (one file per model family, read in name order after the two above) each hold
+`{"sources": {KEY: sentence}, "research": [models.json entries], "catalog": [extra.json
+entries]}`: a family's research, sources and catalog entries join the ones above, and a key or id
+given twice is an error.
+
 Run `python tools/catalog/build_catalog.py` (writes the catalog) or with `--check` (exit 1 when
 the shipped file differs from what the inputs give).
 """
@@ -26,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 RESEARCH = HERE / "models.json"
 EXTRA = HERE / "extra.json"
+FAMILIES = HERE / "families"
 TARGET = ROOT / "tui" / "vramtui" / "core" / "catalog" / "catalog_data.json"
 
 # The research's size kinds, as the catalog words them.
@@ -110,10 +116,34 @@ def build(research_doc: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]
     return {"_readme": extra["_readme"], "sources": sources, "models": models}
 
 
-def render(research_path: Path = RESEARCH, extra_path: Path = EXTRA) -> str:
+def _join_family(
+    research_doc: dict[str, Any], extra: dict[str, Any], family: dict[str, Any], name: str
+) -> None:
+    """Adds one family file's sources, research and catalog entries; a repeated key is an error."""
+    for key, sentence in family.get("sources", {}).items():
+        if key in research_doc["sources"] or key in extra["sources"]:
+            raise CatalogInputError(f"{name}: source {key} is given twice")
+        research_doc["sources"][key] = sentence
+        extra["sources"][key] = None
+    for kind, doc in (("research", research_doc), ("catalog", extra)):
+        key = "id"
+        known = {m[key] for m in doc["models"]}
+        for entry in family.get(kind, []):
+            if entry[key] in known:
+                raise CatalogInputError(f"{name}: {kind} id {entry[key]} is given twice")
+            known.add(entry[key])
+            doc["models"].append(entry)
+
+
+def render(
+    research_path: Path = RESEARCH, extra_path: Path = EXTRA, families: Path = FAMILIES
+) -> str:
     """The text of catalog_data.json the inputs give."""
     research_doc = json.loads(research_path.read_text(encoding="utf-8"))
     extra = json.loads(extra_path.read_text(encoding="utf-8"))
+    for path in sorted(families.glob("*.json")) if families.is_dir() else []:
+        family = json.loads(path.read_text(encoding="utf-8"))
+        _join_family(research_doc, extra, family, path.name)
     return json.dumps(build(research_doc, extra), indent=1) + "\n"
 
 
