@@ -24,7 +24,7 @@ from vramtui.cli.common import (
     warn,
 )
 from vramtui.core.errors import ProbeError, VramtuiError
-from vramtui.core.probe.calibration import served_model_matches
+from vramtui.core.probe.calibration import refusal, served_model_matches
 from vramtui.core.probe.history import (
     HistoryRecord,
     append_history,
@@ -51,6 +51,7 @@ from vramtui.core.scenario.files import Scenario, load_scenario
 from vramtui.core.scenario.resolve import resolve_scenario
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import ExitCode, ServerKind
+from vramtui.present.probe_words import calibration_line
 from vramtui.present.untrusted import plain
 
 
@@ -136,9 +137,12 @@ def run(args: argparse.Namespace) -> int:
     prediction, note, settings = _prediction(args, result, preset)
     served = result.memory.model_path or result.model
     match = prediction is not None and served_model_matches(served, *prediction.model_names)
-    saved_note = ""
-    if not args.no_save:
-        saved_note = _save(args, result, prediction, settings, match)
+    record = _record(args, result, prediction, settings, match)
+    refused = refusal(record)
+    calibration_note = calibration_line(
+        refused, result.conditions, record.decode_ratio, served=served
+    )
+    saved_note = "" if args.no_save else _save(record)
     if args.json:
         print_json(
             {
@@ -147,30 +151,32 @@ def run(args: argparse.Namespace) -> int:
                 "prediction_note": note,
                 "comparison": [_row_json(r) for r in compare(prediction, result)],
                 "model_match": match,
+                "calibration": {
+                    "calibrates": refused is None,
+                    "refusal": refused,
+                    "why": calibration_note,
+                },
                 "history_note": saved_note or None,
             }
         )
     else:
         _print_result(result, prediction, note)
-        if prediction is not None and not match:
-            emit(
-                f"note: the server ran {plain(served)}, not the predicted model: kept in the "
-                "history, never used to calibrate that model\n"
-            )
+        if prediction is not None:
+            emit(f"calibration: {calibration_note}\n")
     if saved_note:
         warn(saved_note)
     return ExitCode.OK
 
 
-def _save(
+def _record(
     args: argparse.Namespace,
     result: ProbeResult,
     prediction: Prediction | None,
     settings: dict[str, Any],
     match: bool,
-) -> str:
-    """Append the run to the history; a line saying why not when it cannot be written."""
-    record = make_record(
+) -> HistoryRecord:
+    """The run as the history keeps it (and as calibration judges it)."""
+    return make_record(
         result,
         prediction,
         machine=prediction.machine if prediction else args.machine,
@@ -183,6 +189,10 @@ def _save(
         model_key=prediction.model_key if prediction else None,
         model_match=match,
     )
+
+
+def _save(record: HistoryRecord) -> str:
+    """Append the run to the history; a line saying why not when it cannot be written."""
     try:
         append_history(record)
     except OSError as err:

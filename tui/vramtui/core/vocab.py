@@ -215,6 +215,17 @@ class OsName(StrEnum):
         return {"windows": "Windows", "linux": "Linux", "macos": "macOS"}[self.value]
 
 
+class CalibrationRefusal(StrEnum):
+    """Why a probe's measurement does not correct later predictions (core/probe/calibration)."""
+
+    OTHER_MODEL = "other_model"  # the server ran another model than the one predicted
+    NO_MEASUREMENT = "no_measurement"  # no prediction or no decode speed to compare
+    ABSURD_RATIO = "absurd_ratio"  # measured / predicted below 0.2x or above 5x
+    BUSY_CPU = "busy_cpu"  # the CPUs were busy with other work before the run
+    CPU_STEAL = "cpu_steal"  # a hypervisor gave the CPUs' time to other guests
+    BUSY_GPU = "busy_gpu"  # another process kept the GPU busy before the run
+
+
 class Runtime(StrEnum):
     """The program that loads the model: its defaults change the answer."""
 

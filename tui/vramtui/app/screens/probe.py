@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 from vramtui.app.config import save_probe_url, saved_probe_url
 from vramtui.app.screens.dialogs import PickOne
 from vramtui.core.errors import ProbeError, VramtuiError
-from vramtui.core.probe.calibration import served_model_matches
+from vramtui.core.probe.calibration import refusal, served_model_matches
 from vramtui.core.probe.history import append_history, make_record
 from vramtui.core.probe.http import normalize_url
 from vramtui.core.probe.results import (
@@ -44,6 +44,7 @@ from vramtui.core.probe.run import run_probe
 from vramtui.core.probe.servers import detect_servers, server_info
 from vramtui.core.vocab import ServerKind
 from vramtui.present import untrusted
+from vramtui.present.probe_words import calibration_line
 
 _SHOWN_CHARS = 16_000
 
@@ -179,6 +180,7 @@ class ProbeScreen(Screen[ProbeResult | None]):
         self._discovery: Worker[list[ServerInfo]] | None = None
         self._probe: Worker[ProbeResult] | None = None
         self.result: ProbeResult | None = None
+        self.calibration_note = ""  # whether the last run calibrates, and why not
         self.streamed = ""
         self.running = False
 
@@ -328,14 +330,19 @@ class ProbeScreen(Screen[ProbeResult | None]):
             on_progress=self._on_progress,
             api_key=self._api_key,
         )
+        context = dict(self._history)
+        if context.get("backend") is None and self.prediction is not None:
+            context["backend"] = self.prediction.backend  # what calibration looks up
+        # Only a run of the predicted model calibrates that prediction.
+        context["model_match"] = self._same_model(result)
+        record = make_record(result, self.prediction, **context)
+        served = result.memory.model_path or result.model
+        self.calibration_note = calibration_line(
+            refusal(record), result.conditions, record.decode_ratio, served=served
+        )
         if self._save_history:
-            context = dict(self._history)
-            if context.get("backend") is None and self.prediction is not None:
-                context["backend"] = self.prediction.backend  # what calibration looks up
-            # Only a run of the predicted model calibrates that prediction.
-            context["model_match"] = self._same_model(result)
             try:
-                append_history(make_record(result, self.prediction, **context))
+                append_history(record)
             except OSError as err:  # the measurement stands; only its record is lost
                 self.notify(f"The probe history was not written: {err}", severity="warning")
         return result
@@ -431,6 +438,9 @@ class ProbeScreen(Screen[ProbeResult | None]):
                     "not compared"
                 )
             )
+        elif self.prediction is not None and self.calibration_note:
+            note = f"predicted for: {self.prediction.label}\n{self.calibration_note}"
+            self.query_one("#probe-note", Static).update(untrusted.text(note, limit=600))
         source = {"server": "server timings", "client": "client clock", "none": "no tokens"}
         self._set_live(
             f"done: {result.tokens_generated} tokens, "

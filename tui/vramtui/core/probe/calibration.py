@@ -9,7 +9,9 @@ name, quantization and size), and only from runs where the server really served 
 Robust: the median of the latest 20 matching ratios, after dropping those more than 1.5x away
 from a first median (the lower middle run). Bounded: one or two probes may move a prediction
 by at most 25 %; a wider correction (up to 4x either way) needs three probes that agree within
-15 %. The caller looks
+15 %. A run the machine could not be trusted for never calibrates (`refusal`): another model
+served, a ratio outside 0.2x..5x, CPUs or GPU busy with other work, CPU time stolen by a
+hypervisor; the faces say which. The caller looks
 the factor up once per scenario and passes `Calibration.factor` into the pure fit; `describe`
 says it in words ("calibrated x1.12 from 3 probes").
 """
@@ -23,7 +25,9 @@ from pathlib import Path
 
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
+from vramtui.core.probe.conditions import RunConditions
 from vramtui.core.probe.history import HistoryRecord, history_path, load_history
+from vramtui.core.vocab import CalibrationRefusal
 
 RECENT = 20  # latest matching runs considered
 OUTLIER = 1.5  # ratios further than this factor from the first median are dropped
@@ -31,6 +35,18 @@ AGREE = 0.15  # runs within 15 % of the median agree
 AGREEING_FOR_WIDE = 3  # agreeing runs needed for a correction beyond NARROW
 NARROW = (0.8, 1.25)  # what one or two probes may do
 WIDE = (0.25, 4.0)  # what several agreeing probes may do
+# A measured / predicted ratio outside these is a broken run, not a correction: the speed
+# model's held-back errors are tens of percent, not multiples, so 5x either way is a server
+# misconfigured (CPU fallback, throttling) or a machine doing something else.
+SANE_RATIO = (0.2, 5.0)
+# Judgements with no measured row behind them (guesses, stated as such): a 1-minute load above
+# 1.5 per CPU, or over half of all CPU time spent while the server sat idle, means other work
+# competes with the run; over 10 % stolen CPU time means a noisy virtual machine; GPU engines
+# busy over a quarter of the window with the server idle mean another process uses the GPU.
+BUSY_LOAD_PER_CPU = 1.5
+BUSY_CPU_SHARE = 0.5
+STEAL_SHARE = 0.10
+BUSY_GPU_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -84,17 +100,49 @@ def served_model_matches(served: str, *names: str) -> bool:
     return False
 
 
-def _matches(record: HistoryRecord, key: CalibrationKey) -> bool:
-    """A run that calibrates `key`: same machine, backend, runtime and model, really served."""
+def busy_refusal(conditions: RunConditions | None) -> CalibrationRefusal | None:
+    """What made the machine untrustworthy for a measurement, from its conditions; None when
+    nothing did (unknown figures count as fine: other systems cannot read them)."""
+    if conditions is None:
+        return None
+    c = conditions
+    if c.cpu_steal_share is not None and c.cpu_steal_share > STEAL_SHARE:
+        return CalibrationRefusal.CPU_STEAL
+    per_cpu = c.load_1m / c.cpu_count if c.load_1m is not None and c.cpu_count else None
+    if (per_cpu is not None and per_cpu > BUSY_LOAD_PER_CPU) or (
+        c.cpu_busy_share is not None and c.cpu_busy_share > BUSY_CPU_SHARE
+    ):
+        return CalibrationRefusal.BUSY_CPU
+    if c.gpu_busy_share is not None and c.gpu_busy_share > BUSY_GPU_SHARE:
+        return CalibrationRefusal.BUSY_GPU
+    return None
+
+
+def refusal(record: HistoryRecord) -> CalibrationRefusal | None:
+    """Why this run must not calibrate anything; None when it may."""
+    if not record.model_match:
+        return CalibrationRefusal.OTHER_MODEL
     ratio = record.decode_ratio
+    if ratio is None or ratio <= 0:
+        return CalibrationRefusal.NO_MEASUREMENT
+    # A busy machine explains a wild ratio: it is named first.
+    busy = busy_refusal(RunConditions.from_json(record.measured.get("conditions")))
+    if busy is not None:
+        return busy
+    if not SANE_RATIO[0] <= ratio <= SANE_RATIO[1]:
+        return CalibrationRefusal.ABSURD_RATIO
+    return None
+
+
+def _matches(record: HistoryRecord, key: CalibrationKey) -> bool:
+    """A run that calibrates `key`: same machine, backend, runtime and model, really served,
+    on a machine that could be trusted."""
     return (
         record.machine == key.machine
         and record.backend == key.backend
         and record.runtime == key.runtime
         and record.model_key == key.model
-        and record.model_match
-        and ratio is not None
-        and ratio > 0
+        and refusal(record) is None
     )
 
 

@@ -172,6 +172,7 @@ def measured_summary(result: ProbeResult) -> dict[str, Any]:
         "ollama_vram_bytes": result.memory.ollama_vram_bytes,
         "amdgpu_delta_bytes": result.memory.amdgpu_delta_bytes(),
         "server_timings": result.server_timings,
+        "conditions": result.conditions.to_json() if result.conditions else None,
     }
 
 

@@ -59,6 +59,12 @@ def normalize_url(url: str) -> str:
 MAX_JSON_DEPTH = 64  # servers answer a few levels deep; anything deeper is refused
 
 
+def is_loopback(url: str) -> bool:
+    """Whether the server at `url` runs on this machine (a loopback name or address)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
 def _depth(value: Any) -> int:
     """How deep a parsed JSON value nests, walked without recursion."""
     deepest = 0

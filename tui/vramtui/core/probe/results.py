@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from vramtui.core.errors import ProbeError
+from vramtui.core.probe.conditions import RunConditions
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import ServerKind
 
@@ -120,10 +121,12 @@ class ProbeResult:
     text: str = ""
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. impossible server timings discarded
+    conditions: RunConditions | None = None  # how busy the machine was just before the run
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["memory"] = self.memory.to_json()
+        data["conditions"] = self.conditions.to_json() if self.conditions else None
         return data
 
 

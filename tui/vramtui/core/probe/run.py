@@ -19,10 +19,12 @@ from pathlib import Path
 import httpx
 
 from vramtui.core.errors import ProbeError
+from vramtui.core.probe.conditions import RunConditions, sample_conditions
 from vramtui.core.probe.evidence import memory_after, memory_before
 from vramtui.core.probe.http import (
     MAX_ERROR_BYTES,
     error_text,
+    is_loopback,
     lines,
     new_client,
     normalize_url,
@@ -108,12 +110,26 @@ async def run_probe(
     )
     async with new_client(t, run.base, api_key) as client:
         name, mem = await _prepare(client, run, model)
+        conditions = await _conditions(run)
         tally = Tally()
         await _stream(client, run, name, tally, mem)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(min(loop.time() + t.request, run.total_deadline)):
                 await memory_after(client, base=run.base, kind=run.kind, model=name, mem=mem, t=t)
-    return tally.result(kind=run.kind, url=run.base, model=name, memory=mem)
+    result = tally.result(kind=run.kind, url=run.base, model=name, memory=mem)
+    result.conditions = conditions
+    return result
+
+
+async def _conditions(run: _Run) -> RunConditions | None:
+    """How busy the machine is with the server idle, sampled just before the request (only
+    when the server runs on this machine: a remote one's load is not readable here)."""
+    if not is_loopback(run.base):
+        return None
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(run.total_deadline):
+            return await sample_conditions()
+    return None
 
 
 async def measure_server(
