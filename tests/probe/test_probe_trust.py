@@ -13,13 +13,13 @@ import pytest
 
 from tests.support.tiny_llama import LlamaServer
 from vramtui.cli.main import main
-from vramtui.core.probe.calibration import CalibrationKey, calibration_for, refusal
-from vramtui.core.probe.conditions import (
+from vramtui.core.detect.conditions import (
     RunConditions,
     _gpu_engine_ns,
     _shares,
     sample_conditions,
 )
+from vramtui.core.probe.calibration import CalibrationKey, calibration_for, refusal
 from vramtui.core.probe.history import append_history, load_history, make_record
 from vramtui.core.probe.results import MemoryEvidence, Prediction, ProbeResult
 from vramtui.core.vocab import CalibrationRefusal
@@ -62,7 +62,7 @@ def test_the_busy_two_core_run_is_refused_and_says_why() -> None:
     assert refusal(record) is CalibrationRefusal.BUSY_CPU
     line = calibration_line(refusal(record), BUSY_TWO_CORES, record.decode_ratio)
     assert line.startswith("kept in the history, not used to calibrate: the machine was busy")
-    assert "load 7.0 on 2 CPUs" in line and "97% of CPU time" in line
+    assert "load 7.0 on 2 CPUs" in line and "97% of CPU time already in use" in line
     append_history(record)
     assert calibration_for(load_history(), KEY) is None  # never applied to later checks
 

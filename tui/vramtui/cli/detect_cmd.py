@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", metavar="NAME", help="save it as your machine preset NAME")
     p.add_argument("--force", action="store_true", help="with --save: replace NAME")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="measure the RAM's read bandwidth (a few seconds) and keep it for this CPU",
+    )
     p.set_defaults(handler=guarded(run_detect))
 
 
@@ -38,6 +43,7 @@ def run_detect(args: argparse.Namespace) -> int:
     from vramtui.core.detect.this_machine import detect_machine, save_detected_machine  # noqa: PLC0415
 
     detection = detect_machine()
+    measured = _measure(detection.cpu) if args.measure else None
     state = detected_machine_state(detection)
     saved = None
     if args.save:
@@ -52,9 +58,13 @@ def run_detect(args: argparse.Namespace) -> int:
             "backend": state.resolved_backend,
         }
         data["saved_to"] = str(saved) if saved else None
+        data["cpu_bandwidth"] = _bandwidth_json(detection.cpu)
+        data["measurement"] = measured
         print_json(data)
     else:
         _print_detection(detection, state)
+        if measured is not None:
+            emit(f"  {measured['words']}\n")
         if saved:
             emit(
                 f"saved machine preset {args.save} to {saved} "
@@ -100,3 +110,49 @@ def _print_detection(d: Any, state: Any) -> None:
     out.append("  read: " + ("; ".join(plain(s, 400) for s in d.sources) or "nothing"))
     out.extend(f"  note: {plain(p, 1000)}" for p in d.problems)
     emit("\n".join(out) + "\n")
+
+
+def _bandwidth_json(cpu: str | None) -> dict[str, Any]:
+    from vramtui.core.detect.cpu_memory import cpu_bandwidth  # noqa: PLC0415
+    from vramtui.core.detect.match import CPU_BANDWIDTH_GBPS  # noqa: PLC0415
+
+    found = cpu_bandwidth(cpu, CPU_BANDWIDTH_GBPS)
+    return {
+        "gbps": round(found.gbps, 1),
+        "basis": found.basis,
+        "source": found.source,
+        "measured_read_gbps": found.measured_gbps,
+    }
+
+
+def _measure(cpu: str | None) -> dict[str, Any]:
+    """Measure the read bandwidth on an idle machine and keep it; a busy one is not kept."""
+    import asyncio  # noqa: PLC0415
+
+    from vramtui.core.detect.conditions import busy_refusal, sample_conditions  # noqa: PLC0415
+    from vramtui.core.detect.cpu_memory import (  # noqa: PLC0415
+        MEASURE_BYTES,
+        MEASURE_PASSES,
+        measure_read_bandwidth,
+        save_measurement,
+    )
+    from vramtui.present.probe_words import refusal_words  # noqa: PLC0415
+
+    conditions = asyncio.run(sample_conditions())
+    busy = busy_refusal(conditions)
+    read_gbps = measure_read_bandwidth(MEASURE_BYTES, MEASURE_PASSES)
+    how = f"best of {MEASURE_PASSES} passes over {MEASURE_BYTES >> 20} MiB on every core"
+    words = f"RAM read bandwidth: {read_gbps:.1f} GB/s measured ({how})"
+    kept = None
+    if busy is None:
+        kept = str(save_measurement(cpu, read_gbps))
+        words += "; kept for this CPU"
+    else:
+        words += f"; not kept: {refusal_words(busy, conditions)} (measure again when idle)"
+    return {
+        "read_gbps": round(read_gbps, 2),
+        "kept_in": kept,
+        "refusal": busy,
+        "conditions": conditions.to_json(),
+        "words": words,
+    }

@@ -215,6 +215,14 @@ class OsName(StrEnum):
         return {"windows": "Windows", "linux": "Linux", "macos": "macOS"}[self.value]
 
 
+class BandwidthBasis(StrEnum):
+    """Where a CPU bandwidth figure comes from."""
+
+    MEASURED = "measured"  # `vramtui detect --measure` on this CPU
+    RATED = "rated"  # the CPU maker's channels x memory speed
+    ASSUMED = "assumed"  # neither: a modest default
+
+
 class CalibrationRefusal(StrEnum):
     """Why a probe's measurement does not correct later predictions (core/probe/calibration)."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from vramtui.core.detect.conditions import RunConditions
 from vramtui.core.probe.calibration import SANE_RATIO
-from vramtui.core.probe.conditions import RunConditions
 from vramtui.core.vocab import CalibrationRefusal
 from vramtui.present.untrusted import plain
 
@@ -13,7 +13,7 @@ def _busy_cpu(c: RunConditions) -> str:
     if c.load_1m is not None and c.cpu_count:
         parts.append(f"load {c.load_1m:.1f} on {c.cpu_count} CPUs")
     if c.cpu_busy_share is not None:
-        parts.append(f"{c.cpu_busy_share:.0%} of CPU time in use with the server idle")
+        parts.append(f"{c.cpu_busy_share:.0%} of CPU time already in use")
     return "the machine was busy" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -41,7 +41,7 @@ def refusal_words(
             stolen = f"{c.cpu_steal_share:.0%}" if c.cpu_steal_share is not None else "much"
             return f"{stolen} of CPU time went to other virtual machines"
         case CalibrationRefusal.BUSY_GPU:
-            busy = f" ({c.gpu_busy_share:.0%} with the server idle)" if c.gpu_busy_share else ""
+            busy = f" ({c.gpu_busy_share:.0%} of the time)" if c.gpu_busy_share else ""
             return f"another process kept the GPU busy{busy}"
 
 

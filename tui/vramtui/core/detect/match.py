@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from vramtui.core.detect.cpu_memory import cpu_bandwidth
 from vramtui.core.detect.types import Detection, GpuInfo
 from vramtui.core.errors import VramtuiError
 from vramtui.core.hardware.pools import MachineState
@@ -185,6 +186,13 @@ def _from_assumptions(d: Detection, gpu: GpuInfo | None, total: int) -> MachineP
             steps = _apu_steps(d, total, None)
             rule = "assumed: an ordinary AMD APU's BIOS offers up to 16 GB"
     detected = tuple(f"detected: {s}" for s in d.sources) or ("detected by vramtui",)
+    assumed = "figures assumed: generic figures for an unrecognised machine"
+    cpu_ram = cpu_bandwidth(d.cpu, CPU_BANDWIDTH_GBPS)
+    measured = cpu_ram.measured_gbps
+    if gpu is None:
+        bw = cpu_ram.gbps
+        note = "No GPU found: the model runs on the CPU from system RAM."
+        assumed = f"RAM bandwidth: {cpu_ram.source}"
     return MachinePreset(
         id=THIS_MACHINE,
         name=_describe(d, gpu, total),
@@ -196,14 +204,14 @@ def _from_assumptions(d: Detection, gpu: GpuInfo | None, total: int) -> MachineP
         max_carve_out_rule=rule,
         gpu_vram_bytes=vram,
         bandwidth_gbps=bw,
-        measured_bandwidth_gbps=None,
+        measured_bandwidth_gbps=measured if gpu is None else None,
         fp16_tflops=tflops,
         default_os=d.os,
         default_backend=backend,
         unified_memory=unified,
-        sources=(*detected, "figures assumed: generic figures for an unrecognised machine"),
+        sources=(*detected, assumed),
         notes=note,
-        cpu_bandwidth_gbps=CPU_BANDWIDTH_GBPS,
+        cpu_bandwidth_gbps=cpu_ram.gbps,
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import tomli_w
 
 from vramtui.core.atomic import write_atomic
+from vramtui.core.detect.conditions import SYSROOT_ENV
 from vramtui.core.detect.linux import detect_linux
 from vramtui.core.detect.macos import detect_macos
 from vramtui.core.detect.match import detected_machine_state, match_preset
@@ -41,8 +42,6 @@ from vramtui.core.hardware.presets import (
 )
 from vramtui.core.paths import NAME_RULE, user_machines_dir, valid_name
 from vramtui.core.sizes import GiB, MiB
-
-SYSROOT_ENV = "VRAMTUI_SYSROOT"
 
 
 def detect_machine(

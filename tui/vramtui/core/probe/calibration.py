@@ -23,9 +23,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from vramtui.core.detect.conditions import RunConditions, busy_refusal
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
-from vramtui.core.probe.conditions import RunConditions
 from vramtui.core.probe.history import HistoryRecord, history_path, load_history
 from vramtui.core.vocab import CalibrationRefusal
 
@@ -39,14 +39,6 @@ WIDE = (0.25, 4.0)  # what several agreeing probes may do
 # model's held-back errors are tens of percent, not multiples, so 5x either way is a server
 # misconfigured (CPU fallback, throttling) or a machine doing something else.
 SANE_RATIO = (0.2, 5.0)
-# Judgements with no measured row behind them (guesses, stated as such): a 1-minute load above
-# 1.5 per CPU, or over half of all CPU time spent while the server sat idle, means other work
-# competes with the run; over 10 % stolen CPU time means a noisy virtual machine; GPU engines
-# busy over a quarter of the window with the server idle mean another process uses the GPU.
-BUSY_LOAD_PER_CPU = 1.5
-BUSY_CPU_SHARE = 0.5
-STEAL_SHARE = 0.10
-BUSY_GPU_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -98,24 +90,6 @@ def served_model_matches(served: str, *names: str) -> bool:
         if want and (want in got or got in want):
             return True
     return False
-
-
-def busy_refusal(conditions: RunConditions | None) -> CalibrationRefusal | None:
-    """What made the machine untrustworthy for a measurement, from its conditions; None when
-    nothing did (unknown figures count as fine: other systems cannot read them)."""
-    if conditions is None:
-        return None
-    c = conditions
-    if c.cpu_steal_share is not None and c.cpu_steal_share > STEAL_SHARE:
-        return CalibrationRefusal.CPU_STEAL
-    per_cpu = c.load_1m / c.cpu_count if c.load_1m is not None and c.cpu_count else None
-    if (per_cpu is not None and per_cpu > BUSY_LOAD_PER_CPU) or (
-        c.cpu_busy_share is not None and c.cpu_busy_share > BUSY_CPU_SHARE
-    ):
-        return CalibrationRefusal.BUSY_CPU
-    if c.gpu_busy_share is not None and c.gpu_busy_share > BUSY_GPU_SHARE:
-        return CalibrationRefusal.BUSY_GPU
-    return None
 
 
 def refusal(record: HistoryRecord) -> CalibrationRefusal | None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from vramtui.core.detect.conditions import RunConditions
 from vramtui.core.errors import ProbeError
-from vramtui.core.probe.conditions import RunConditions
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import ServerKind
 

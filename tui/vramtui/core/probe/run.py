@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from vramtui.core.detect.conditions import RunConditions, sample_conditions
 from vramtui.core.errors import ProbeError
-from vramtui.core.probe.conditions import RunConditions, sample_conditions
 from vramtui.core.probe.evidence import memory_after, memory_before
 from vramtui.core.probe.http import (
     MAX_ERROR_BYTES,

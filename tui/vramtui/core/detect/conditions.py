@@ -24,9 +24,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vramtui.core.vocab import CalibrationRefusal
+
 SYSROOT_ENV = "VRAMTUI_SYSROOT"
 WINDOW_S = 0.5  # the sampling window before the request
 MAX_FDINFO = 4096  # fdinfo files read per sample at most (a busy desktop has a few hundred)
+# Judgements with no measured row behind them (guesses, stated as such): a 1-minute load above
+# 1.5 per CPU, or over half of all CPU time spent while the server sat idle, means other work
+# competes with the run; over 10 % stolen CPU time means a noisy virtual machine; GPU engines
+# busy over a quarter of the window with the server idle mean another process uses the GPU.
+BUSY_LOAD_PER_CPU = 1.5
+BUSY_CPU_SHARE = 0.5
+STEAL_SHARE = 0.10
+BUSY_GPU_SHARE = 0.25
 _ENGINE = re.compile(r"^drm-engine-[\w-]+:\s+(\d+)\s+ns", re.MULTILINE)
 _CLIENT = re.compile(r"^drm-client-id:\s+(\d+)", re.MULTILINE)
 _PDEV = re.compile(r"^drm-pdev:\s+(\S+)", re.MULTILINE)
@@ -162,3 +172,21 @@ async def sample_conditions(root: Path | None = None, window_s: float = WINDOW_S
         cpu_steal_share=steal,
         gpu_busy_share=gpu,
     )
+
+
+def busy_refusal(conditions: RunConditions | None) -> CalibrationRefusal | None:
+    """What made the machine untrustworthy for a measurement, from its conditions; None when
+    nothing did (unknown figures count as fine: other systems cannot read them)."""
+    if conditions is None:
+        return None
+    c = conditions
+    if c.cpu_steal_share is not None and c.cpu_steal_share > STEAL_SHARE:
+        return CalibrationRefusal.CPU_STEAL
+    per_cpu = c.load_1m / c.cpu_count if c.load_1m is not None and c.cpu_count else None
+    if (per_cpu is not None and per_cpu > BUSY_LOAD_PER_CPU) or (
+        c.cpu_busy_share is not None and c.cpu_busy_share > BUSY_CPU_SHARE
+    ):
+        return CalibrationRefusal.BUSY_CPU
+    if c.gpu_busy_share is not None and c.gpu_busy_share > BUSY_GPU_SHARE:
+        return CalibrationRefusal.BUSY_GPU
+    return None
