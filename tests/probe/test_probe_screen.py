@@ -8,15 +8,17 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.app import App
-from textual.widgets import DataTable, OptionList
+from textual.widgets import DataTable, OptionList, Static
 from textual.worker import WorkerState
 
 from tests.support.probe_doubles import Conn, Double, Request, free_port, openai_double, serve
 from tests.support.tiny_llama import LlamaServer
 from tests.support.waiting import PATIENT_PROBE, notifications, wait_until
 from vramtui.app.screens.probe import ProbeScreen
+from vramtui.core.probe.calibration import refusal
 from vramtui.core.probe.history import history_path, load_history
 from vramtui.core.probe.results import Prediction, ProbeResult
+from vramtui.present.probe_words import calibration_line
 
 pytestmark = pytest.mark.server
 
@@ -68,6 +70,11 @@ async def test_streams_and_shows_result_beside_prediction(llama_server: LlamaSer
         assert predicted == "100.0 tok/s"
         assert ratio == f"{result.decode_tokens_per_second / 100.0:.2f}x"
         assert cells["tokens generated"][0] == "48"
+        # Whether this run calibrates later predictions is said under the result, and it is
+        # the sentence the command line prints for the same record.
+        (kept,) = load_history()
+        words = calibration_line(refusal(kept), result.conditions, kept.decode_ratio)
+        assert words in str(screen.query_one("#probe-note", Static).render())
         await pilot.press("escape")
         await pilot.pause()
         assert app.dismissed == [result]
