@@ -12,7 +12,7 @@ from vramtui.cli.main import main
 from vramtui.core.hardware.pools import MachineState, compute_pools
 from vramtui.core.hardware.presets import MachinePreset, load_machines
 from vramtui.core.sizes import GiB, MiB
-from vramtui.core.vocab import MachineKind
+from vramtui.core.vocab import Backend, MachineKind
 
 MACHINES = load_machines().machines
 BY_ID = {m.id: m for m in MACHINES}
@@ -80,6 +80,7 @@ def test_every_preset_is_sane(machine: MachinePreset) -> None:
     if m.int8_tops is not None:
         assert m.fp16_tflops <= m.int8_tops <= 2 * m.fp16_tflops
     assert 8 * GiB <= m.total_ram_bytes <= 512 * GiB
+    assert m.default_backend in m.backends and m.default_os in m.operating_systems
     steps = m.carve_out_steps
     if m.kind == MachineKind.STRIX_HALO:
         assert steps == tuple(sorted(steps)) and steps[0] <= 2 * GiB
@@ -94,6 +95,12 @@ def test_every_preset_is_sane(machine: MachinePreset) -> None:
     # The state at the preset's defaults is valid and leaves the GPU some memory.
     pools = compute_pools(MachineState.default_for(m))
     assert 0 < pools.gpu_total_bytes <= m.total_ram_bytes + m.gpu_vram_bytes
+
+
+def test_radeon_cards_run_vulkan_or_rocm_not_cuda() -> None:
+    for mid in ("desktop-rx-7900-xtx", "desktop-rx-9070-xt", "workstation-radeon-ai-pro-r9700"):
+        assert set(BY_ID[mid].backends) == {Backend.VULKAN, Backend.ROCM, Backend.CPU}, mid
+    assert Backend.CUDA in BY_ID["desktop-rtx-5070-ti"].backends
 
 
 def test_apple_working_set_follows_the_ram_rule() -> None:

@@ -11,6 +11,8 @@ Built on `recommend` (the fit at every BIOS step):
   type from its environment: OLLAMA_FLASH_ATTENTION, OLLAMA_KV_CACHE_TYPE, Ollama FAQ).
 - On Linux with a carve-out, AMD's own route is offered beside it: the smallest carve-out and
   a larger GTT set by kernel parameters (ROCm docs strixhalo.rst; `recommend`'s alternative).
+- The platform's own settings beside the carve-out (a BIOS size rather than "Auto", the GTT
+  limit's exact lines, amdgpu's uma/carveout sysfs, macOS's wired limit): platform_steps.py.
 """
 
 from __future__ import annotations
