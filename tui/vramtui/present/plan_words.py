@@ -98,7 +98,8 @@ def _fail_sentence(plan: Plan) -> str:
 
 def _int(step: PlatformStep, name: str) -> int:
     value = step.get(name)
-    assert isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{step.kind}'s {name} is not a whole number")
     return value
 
 
