@@ -66,6 +66,15 @@ _SCENARIOS: list[tuple[str, dict[str, Any], str, RuntimeSettings]] = [
     ("apple-m1-ultra-128gb", {}, "qwen3-vl-32b:Q6_K", S(n_gpu_layers=10)),
     ("desktop-rtx-4090", {}, "qwen3-235b-a22b", S()),
     ("desktop-rtx-4090", {}, "qwen3-235b-a22b", S(n_gpu_layers=99)),
+    # Strix Halo under Windows: above a 64 GiB carve-out (Vulkan), past 64 GiB of GPU buffers
+    # (ROCm)
+    ("hp-z2-mini-g1a-128gb", {"carve_out_bytes": 96 * GiB}, "llama-3.1-8b:Q4_K_M", S()),
+    (
+        "hp-z2-mini-g1a-128gb",
+        {"carve_out_bytes": 32 * GiB, "backend": "rocm"},
+        "gpt-oss-120b:F16",
+        S(ctx_size=131072),
+    ),
 ]
 
 
@@ -230,6 +239,22 @@ _PINNED = [
         Reason.of(ReasonCode.EXPERTS_ON_HOST, host_bytes=3 * GiB, gains_nothing=False),
         "3.0 GiB of expert weights stay in system RAM: the CPU reads them for every token, "
         "slower than the GPU's own memory",
+    ),
+    (
+        Reason.of(
+            ReasonCode.VULKAN_HEAPS_SPLIT,
+            carve_out_bytes=96 * GiB,
+            first_heap_bytes=32 * GiB,
+            heap_limit_bytes=64 * GiB,
+        ),
+        "above a 64 GiB carve-out AMD's Windows driver reports GPU memory as two Vulkan heaps: "
+        "llama.cpp before PR #17110, and runtimes built on it, see only 32 GiB of the 96 GiB and "
+        "fail to load past about 64 GiB; update the runtime or carve out 64 GiB",
+    ),
+    (
+        Reason.of(ReasonCode.ROCM_WINDOWS_64G, needed_bytes=70 * GiB, limit_bytes=64 * GiB),
+        "the GPU buffers (70 GiB) exceed the 64 GiB ROCm places under Windows on Strix Halo: "
+        "use the Vulkan backend, or Linux",
     ),
 ]
 

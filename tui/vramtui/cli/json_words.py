@@ -13,7 +13,7 @@ from vramtui.core.cluster.build import ClusterResult
 from vramtui.core.cluster.plan import ClusterRecommendation
 from vramtui.present.advice_words import expert_offload_sentence, quant_messages
 from vramtui.present.cluster_words import cluster_notes, cluster_recommendation_sentence
-from vramtui.present.plan_words import gtt_route_sentence, plan_sentence
+from vramtui.present.plan_words import gtt_route_sentence, plan_sentence, platform_step_sentence
 
 
 def insert_after(data: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:
@@ -40,6 +40,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     if plan.gtt_route is not None:
         data["linux_gtt_route"]["sentence"] = gtt_route_sentence(plan.gtt_route)
     data["recommendation"] = recommendation_json(plan.recommendation)
+    for row, step in zip(data["platform_steps"], plan.platform, strict=True):
+        row["sentence"] = platform_step_sentence(step)
     return data
 
 

@@ -81,7 +81,11 @@ def run_plan(args: argparse.Namespace) -> int:
 def _print_plan(plan: Plan) -> None:
     """Plain text: the model name and paths come from files, so names are shown with
     `untrusted.plain` and commands with `untrusted.command` (control characters visible)."""
-    from vramtui.present.plan_words import gtt_route_sentence, plan_sentence  # noqa: PLC0415
+    from vramtui.present.plan_words import (  # noqa: PLC0415
+        gtt_route_sentence,
+        plan_sentence,
+        platform_step_sentence,
+    )
     from vramtui.present.untrusted import command, plain  # noqa: PLC0415
 
     sentence = plan_sentence(plan)
@@ -100,6 +104,8 @@ def _print_plan(plan: Plan) -> None:
     wanted = plan.reboot_needed or plan.fit is None
     if gtt is not None and wanted and (words := gtt_route_sentence(gtt)) not in sentence:
         out += ["", words]
+    if plan.platform:
+        out += ["", "Platform:", *(f"  {platform_step_sentence(p)}" for p in plan.platform)]
     emit("\n".join(out) + "\n")
 
 

@@ -110,6 +110,9 @@ class ReasonCode(StrEnum):
     SLOW_DECODE = "slow_decode"
     APPROXIMATE_ESTIMATE = "approximate_estimate"
     EXPERTS_ON_HOST = "experts_on_host"  # -ot / --n-cpu-moe keep expert weights in system RAM
+    # Platform rules (core/fit/platform.py): Strix Halo under Windows above a 64 GB carve-out
+    VULKAN_HEAPS_SPLIT = "vulkan_heaps_split"
+    ROCM_WINDOWS_64G = "rocm_windows_64g"
 
     @property
     def severity(self) -> Severity:
@@ -133,6 +136,8 @@ _REASON_SEVERITY = {
     ReasonCode.SLOW_DECODE: Severity.INFO,
     ReasonCode.APPROXIMATE_ESTIMATE: Severity.INFO,
     ReasonCode.EXPERTS_ON_HOST: Severity.INFO,
+    ReasonCode.VULKAN_HEAPS_SPLIT: Severity.INFO,
+    ReasonCode.ROCM_WINDOWS_64G: Severity.WARNING,
 }
 
 
@@ -170,6 +175,8 @@ _REASON_EVIDENCE = {
     ReasonCode.SLOW_DECODE: Evidence.DOCUMENTED,
     ReasonCode.APPROXIMATE_ESTIMATE: Evidence.DOCUMENTED,
     ReasonCode.EXPERTS_ON_HOST: Evidence.DOCUMENTED,
+    ReasonCode.VULKAN_HEAPS_SPLIT: Evidence.MEASURED,
+    ReasonCode.ROCM_WINDOWS_64G: Evidence.MEASURED,
 }
 
 
@@ -192,6 +199,16 @@ _CARVE_OUT_SOURCE_LABEL = {
     CarveOutSource.CURRENT: "set in the BIOS now",
     CarveOutSource.DEFAULT: "the machine's default step; --carve-out to choose",
 }
+
+
+class PlatformStepKind(StrEnum):
+    """A setting the plan gives beside the carve-out for the platform it runs on
+    (core/advice/platform_steps.py)."""
+
+    BIOS_EXPLICIT_SIZE = "bios_explicit_size"  # a size, not "Auto", in the BIOS menu
+    TTM_PAGES_LIMIT = "ttm_pages_limit"  # Linux: the GTT limit, kernel command line or modprobe.d
+    UMA_CARVEOUT_SYSFS = "uma_carveout_sysfs"  # Linux: the carve-out set from amdgpu's sysfs
+    WIRED_LIMIT = "wired_limit"  # macOS: iogpu.wired_limit_mb
 
 
 class AdviceKind(StrEnum):

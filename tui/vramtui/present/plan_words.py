@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from vramtui.core.advice.plan import GttRoute, Plan
+from vramtui.core.advice.platform_steps import PlatformStep
 from vramtui.core.fit.fit import FitResult
 from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
-from vramtui.core.vocab import OsName, Severity, Verdict
+from vramtui.core.vocab import OsName, PlatformStepKind, Severity, Verdict
 from vramtui.present.advice_words import expert_offload_sentence, tps_words
 from vramtui.present.reasons import reason_text
 from vramtui.present.untrusted import plain
@@ -93,3 +94,65 @@ def _fail_sentence(plan: Plan) -> str:
     if gtt is not None and gtt.verdict != Verdict.WILL_NOT_FIT:
         text += " " + gtt_route_sentence(gtt)
     return text
+
+
+def _int(step: PlatformStep, name: str) -> int:
+    value = step.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{step.kind}'s {name} is not a whole number")
+    return value
+
+
+def _bios_size(step: PlatformStep) -> str:
+    size = bios_step(_int(step, "carve_out_bytes"))
+    return (
+        f"In the BIOS choose {size} for the GPU memory (UMA Frame Buffer Size or Dedicated "
+        "Graphics Memory), not Auto: with Auto, ROCm under Windows has seen no VRAM and Linux "
+        "a GTT stuck near 64 GB."
+    )
+
+
+def _uma_sysfs(step: PlatformStep) -> str:
+    size = bios_step(_int(step, "carve_out_bytes"))
+    return (
+        f"Or set it from Linux without the BIOS menu: find {size} in "
+        f"`{plain(str(step.get('options_path')))}` and write its index with "
+        f"`echo INDEX | sudo tee {plain(str(step.get('path')))}`; the firmware applies it at "
+        "the next reboot."
+    )
+
+
+def _ttm(step: PlatformStep) -> str:
+    gtt = format_bytes(_int(step, "gtt_bytes"), 0)
+    lines = (
+        f"on the kernel command line `{step.get('kernel_cmdline')}`, or in "
+        f"{step.get('modprobe_file')} the line `{step.get('modprobe_line')}`"
+    )
+    if step.get("set"):
+        return f"The GPU relies on the {gtt} GTT limit set now ({lines}): keep it."
+    dkms = (
+        ""
+        if step.get("module") != "ttm"
+        else (" (under AMD's DKMS amdgpu the module is amdttm: `amdttm.pages_limit=`)")
+    )
+    return f"Give the GPU a {gtt} GTT limit: {lines}{dkms}; a reboot applies it."
+
+
+def _wired(step: PlatformStep) -> str:
+    return (
+        f"Raise the GPU working set with `{step.get('command')}` (no reboot; it resets at the "
+        f"next one, and 0 restores the default): {Verdict(str(step.get('verdict'))).label}."
+    )
+
+
+_STEP_WORDS = {
+    PlatformStepKind.BIOS_EXPLICIT_SIZE: _bios_size,
+    PlatformStepKind.UMA_CARVEOUT_SYSFS: _uma_sysfs,
+    PlatformStepKind.TTM_PAGES_LIMIT: _ttm,
+    PlatformStepKind.WIRED_LIMIT: _wired,
+}
+
+
+def platform_step_sentence(step: PlatformStep) -> str:
+    """One platform step of the plan, with the exact lines to set."""
+    return _STEP_WORDS[step.kind](step)

@@ -109,6 +109,25 @@ def _experts_on_host(r: Reason) -> str:
     )
 
 
+def _vulkan_heaps_split(r: Reason) -> str:
+    limit = format_bytes(r.count("heap_limit_bytes"))
+    return (
+        f"above a {limit} carve-out AMD's Windows driver reports GPU memory as two Vulkan "
+        f"heaps: llama.cpp before PR #17110, and runtimes built on it, see only "
+        f"{format_bytes(r.count('first_heap_bytes'))} of the "
+        f"{format_bytes(r.count('carve_out_bytes'))} and fail to load past about {limit}; "
+        f"update the runtime or carve out {limit}"
+    )
+
+
+def _rocm_windows_64g(r: Reason) -> str:
+    limit = format_bytes(r.count("limit_bytes"))
+    return (
+        f"the GPU buffers ({format_bytes(r.count('needed_bytes'))}) exceed the {limit} ROCm "
+        f"places under Windows on Strix Halo: use the Vulkan backend, or Linux"
+    )
+
+
 _SAY: dict[ReasonCode, Callable[[Reason], str]] = {
     ReasonCode.EXCEEDS_GPU_MEMORY: _exceeds_gpu_memory,
     ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: _load_exceeds_system_ram,
@@ -121,6 +140,8 @@ _SAY: dict[ReasonCode, Callable[[Reason], str]] = {
     ReasonCode.SLOW_DECODE: _slow_decode,
     ReasonCode.APPROXIMATE_ESTIMATE: _approximate_estimate,
     ReasonCode.EXPERTS_ON_HOST: _experts_on_host,
+    ReasonCode.VULKAN_HEAPS_SPLIT: _vulkan_heaps_split,
+    ReasonCode.ROCM_WINDOWS_64G: _rocm_windows_64g,
 }
 
 

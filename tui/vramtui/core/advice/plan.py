@@ -11,6 +11,8 @@ Built on `recommend` (the fit at every BIOS step):
   type from its environment: OLLAMA_FLASH_ATTENTION, OLLAMA_KV_CACHE_TYPE, Ollama FAQ).
 - On Linux with a carve-out, AMD's own route is offered beside it: the smallest carve-out and
   a larger GTT set by kernel parameters (ROCm docs strixhalo.rst; `recommend`'s alternative).
+- The platform's own settings beside the carve-out (a BIOS size rather than "Auto", the GTT
+  limit's exact lines, amdgpu's uma/carveout sysfs, macOS's wired limit): platform_steps.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from vramtui.core.advice.moe_offload import N_CPU_MOE, ExpertOffload, expert_offload
+from vramtui.core.advice.platform_steps import PlatformStep, platform_steps
 from vramtui.core.advice.recommend import Recommendation, max_clean_context, recommend
 from vramtui.core.estimate.flags import DEFAULTS, FLAGS
 from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
@@ -103,6 +106,8 @@ class Plan:
     expert_offload: ExpertOffload | None = None
     # Nothing runs the model: the first error at the current carve-out, if any
     blocker: Reason | None = None
+    # Settings beside the carve-out for this platform (BIOS size, GTT limit, wired limit)
+    platform: tuple[PlatformStep, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -132,6 +137,7 @@ class Plan:
             "backend": fit.backend if fit else None,
             "commands": self.commands.to_json() if self.commands else None,
             "linux_gtt_route": self.gtt_route.to_json() if self.gtt_route else None,
+            "platform_steps": [p.to_json() for p in self.platform],
             "recommendation": self.recommendation.to_json(),
         }
 
@@ -169,6 +175,7 @@ def build_plan(
         gtt_route=gtt,
         recommendation=rec,
     )
+    steps = partial(platform_steps, spec, settings, state)
     if target is None:
         blocker = next((r for r in now.reasons if r.severity == Severity.ERROR), None)
         return plan(
@@ -179,6 +186,7 @@ def build_plan(
             fit=None,
             commands=None,
             blocker=blocker,
+            platform=steps(carve_out_bytes=None, gtt_bytes=_gtt(state, gtt, True), fit=now),
         )
     st = replace(state, carve_out_bytes=target)
     best_ctx = max_clean_context(spec, settings, st, calibration=calibration)
@@ -188,15 +196,27 @@ def build_plan(
     moe = expert_offload(spec, fit.settings, st, calibration=calibration)
     if moe is not None and moe.faster == N_CPU_MOE:
         fit = moe.fit
+    reboot = has_carve and target != state.carve_out_bytes
     return plan(
         carve_out_bytes=target,
-        reboot_needed=has_carve and target != state.carve_out_bytes,
+        reboot_needed=reboot,
         ctx_size=ctx,
         max_clean_context=best_ctx,
         fit=fit,
         commands=run_commands(spec, fit, st),
         expert_offload=moe,
+        platform=steps(carve_out_bytes=target, gtt_bytes=_gtt(state, gtt, reboot), fit=fit),
     )
+
+
+def _gtt(state: MachineState, route: GttRoute | None, rebooting: bool) -> int | None:
+    """The GTT limit a Linux plan relies on: the one set now, else the route's where the plan
+    means a reboot anyway (or nothing runs the model) and the route runs it."""
+    if state.gtt_bytes is not None:
+        return state.gtt_bytes
+    if rebooting and route is not None and route.verdict != Verdict.WILL_NOT_FIT:
+        return route.gtt_bytes
+    return None
 
 
 def _gtt_route(rec: Recommendation) -> GttRoute | None:

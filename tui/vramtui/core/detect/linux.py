@@ -73,7 +73,7 @@ def detect_linux(root: Path, runner: CommandRunner | None) -> Detection:
         gpus = _merge_nvidia(gpus, runner, found)
     elif any(g.vendor == "nvidia" and g.dedicated_bytes is None for g in gpus):
         found.problems.append("nvidia-smi not run (recorded tree): NVIDIA VRAM unknown")
-    pages = parse_int(found.read(root, "sys/module/ttm/parameters/pages_limit"))
+    pages, ttm_module = _ttm_limit(root, found)
     gttsize = parse_int(found.read(root, "sys/module/amdgpu/parameters/gttsize"))
     dmi = {
         key: firmware_string(found.read(root, f"sys/class/dmi/id/{key}"))
@@ -96,10 +96,34 @@ def detect_linux(root: Path, runner: CommandRunner | None) -> Detection:
         board=dmi["board_name"],
         cpu=cpu,
         ttm_pages_limit=pages,
+        ttm_module=ttm_module,
+        uma_carveout_path=_uma_carveout(root),
         amdgpu_gttsize_mib=gttsize,
         sources=tuple(found.sources),
         problems=tuple(found.problems),
     )
+
+
+def _ttm_limit(root: Path, found: _Found) -> tuple[int | None, str | None]:
+    """The GTT limit in 4 KiB pages and the module that holds it: amdttm where AMD's
+    out-of-tree (DKMS) amdgpu is loaded, which brings its own TTM (ROCm/legacy-rocm-build
+    #5562), else the kernel's ttm."""
+    for module in ("amdttm", "ttm"):
+        pages = parse_int(found.read(root, f"sys/module/{module}/parameters/pages_limit"))
+        if pages is not None:
+            return pages, module
+    return None, None
+
+
+def _uma_carveout(root: Path) -> str | None:
+    """The amdgpu sysfs file that sets the carve-out from Linux, applied by the firmware at the
+    next boot (drm/amdgpu "add UMA allocation interfaces to sysfs": uma/carveout takes an index
+    into uma/carveout_options; only APUs whose firmware offers the ACPI method have it)."""
+    for card in _card_dirs(root):
+        path = card / "device" / "uma" / "carveout"
+        if path.is_file():
+            return "/" + str(path.relative_to(root))
+    return None
 
 
 def _mem_total(text: str | None) -> int | None:

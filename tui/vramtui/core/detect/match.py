@@ -237,6 +237,10 @@ def detected_machine_state(d: Detection, catalog: MachineCatalog | None = None) 
         changes["carve_out_bytes"] = d.carve_out_bytes
     if (gtt := _gtt_override(d)) is not None:
         changes["gtt_bytes"] = gtt
+    if d.os == OsName.LINUX and d.ttm_module:
+        changes["ttm_module"] = d.ttm_module
+    if d.os == OsName.LINUX and d.uma_carveout_path:
+        changes["uma_carveout_path"] = d.uma_carveout_path
     if d.os == OsName.MACOS and d.wired_limit_bytes:
         changes["wired_limit_bytes"] = d.wired_limit_bytes
     return MachineState.default_for(machine, **changes)

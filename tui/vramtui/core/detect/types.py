@@ -70,6 +70,8 @@ class Detection:
     cpu: str | None = None  # CPU brand string; on a Mac the chip ("Apple M4 Max")
     ttm_pages_limit: int | None = None  # Linux ttm.pages_limit (4 KiB pages)
     amdgpu_gttsize_mib: int | None = None  # Linux amdgpu.gttsize (-1: the default)
+    ttm_module: str | None = None  # Linux: "ttm", or "amdttm" under AMD's DKMS amdgpu
+    uma_carveout_path: str | None = None  # Linux amdgpu sysfs uma/carveout, where offered
     wired_limit_bytes: int | None = None  # macOS iogpu.wired_limit_mb (None or 0: unset)
     preset: str | None = None
     sources: tuple[str, ...] = ()
@@ -90,6 +92,8 @@ class Detection:
             "cpu": self.cpu,
             "ttm_pages_limit": self.ttm_pages_limit,
             "amdgpu_gttsize_mib": self.amdgpu_gttsize_mib,
+            "ttm_module": self.ttm_module,
+            "uma_carveout_path": self.uma_carveout_path,
             "wired_limit_bytes": self.wired_limit_bytes,
             "sources": list(self.sources),
             "problems": list(self.problems),

@@ -29,6 +29,7 @@ from vramtui.core.fit.placement import (
     gpu_reasons,
     place_device,
 )
+from vramtui.core.fit.platform import platform_reasons
 from vramtui.core.fit.ram import RamUse, ram_reasons, ram_use
 from vramtui.core.fit.types import PoolUsage, Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
@@ -255,6 +256,7 @@ def evaluate_fit(
         image_size=image_size,
     )
     reasons = gpu_reasons(state, pools, bd, dev) + ram_reasons(state, pools, ram)
+    reasons += platform_reasons(state, dev.total)
     loads = all(r.severity != Severity.ERROR for r in reasons)
     reasons += _model_reasons(spec, s, bd, speed if loads else None)
     hx = 0 if backend == Backend.CPU else host_expert_bytes(spec, s, bd.n_gpu_layers)  # -ot, -ncmoe

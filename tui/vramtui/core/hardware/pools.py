@@ -62,6 +62,10 @@ class MachineState:
     runtime: Runtime = Runtime.LLAMACPP
     keep_model_in_memory: bool | None = None  # None: the runtime's default
     desktop_ram_bytes: int | None = None  # None: DESKTOP_RAM for the OS
+    # Linux, as detected: the TTM module holding the GTT limit ("amdttm" under AMD's DKMS
+    # amdgpu) and the amdgpu sysfs file that sets the carve-out, where the kernel offers it.
+    ttm_module: str = "ttm"
+    uma_carveout_path: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "os", _member(OsName, self.os, "os"))
@@ -146,6 +150,25 @@ def kernel_param_line(gtt_bytes: int) -> str:
     """The boot parameters that set the GTT size (newer kernels read ttm.pages_limit, older
     ones amdgpu.gttsize in MiB; kyuz0 sets both)."""
     return f"ttm.pages_limit={gtt_bytes // PAGE} amdgpu.gttsize={gtt_bytes // MiB}"
+
+
+# AMD's amd-ttm tool writes the limit to /etc/modprobe.d/ttm.conf (ROCm docs strixhalo.rst); the
+# out-of-tree amdgpu names its TTM module amdttm, so its parameter is amdttm.pages_limit
+# (ROCm/legacy-rocm-build #5562). Either way the limit is read when the module loads: a reboot
+# applies it.
+TTM_MODPROBE_FILE = "/etc/modprobe.d/ttm.conf"
+
+
+def ttm_setting_lines(gtt_bytes: int, module: str = "ttm") -> dict[str, str]:
+    """The exact lines that set the GTT limit for `module` ("ttm" or "amdttm"): on the kernel
+    command line, or in modprobe.d."""
+    pages = gtt_bytes // PAGE
+    cmdline = kernel_param_line(gtt_bytes) if module == "ttm" else f"{module}.pages_limit={pages}"
+    return {
+        "kernel_cmdline": cmdline,
+        "modprobe_file": TTM_MODPROBE_FILE,
+        "modprobe_line": f"options {module} pages_limit={pages}",
+    }
 
 
 @dataclass(frozen=True)

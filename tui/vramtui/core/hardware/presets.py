@@ -43,6 +43,10 @@ _BACKENDS_BY_KIND: dict[MachineKind, tuple[Backend, ...]] = {
     MachineKind.DGX_SPARK: (Backend.CUDA, Backend.VULKAN, Backend.CPU),
     MachineKind.DISCRETE_GPU: (Backend.CUDA, Backend.VULKAN, Backend.CPU),
 }
+# A Radeon card (PCI vendor 1002) runs Vulkan or ROCm/HIP (AMD ROCm docs, Radeon and Radeon
+# Pro GPU support), not CUDA.
+AMD_PCI_VENDOR = "1002:"
+_AMD_DISCRETE_BACKENDS = (Backend.VULKAN, Backend.ROCM, Backend.CPU)
 _OS_BY_KIND: dict[MachineKind, tuple[OsName, ...]] = {
     MachineKind.STRIX_HALO: (OsName.WINDOWS, OsName.LINUX),
     MachineKind.APPLE: (OsName.MACOS,),
@@ -90,6 +94,10 @@ class MachinePreset:
     @property
     def backends(self) -> tuple[Backend, ...]:
         """The llama.cpp backends this machine's GPU can run (CPU always)."""
+        if self.kind == MachineKind.DISCRETE_GPU and any(
+            p.startswith(AMD_PCI_VENDOR) for p in self.match_pci
+        ):
+            return _AMD_DISCRETE_BACKENDS
         return _BACKENDS_BY_KIND.get(self.kind, tuple(Backend))
 
     @property
