@@ -361,36 +361,3 @@ def flag_args(f: SettingFlag, value: Any) -> list[str]:
     if f.kind == "switch":
         return [f.flag] if value == f.switch_value else []
     return [f.flag, write_text(f, value)]
-
-
-def parse_words(words: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Runtime settings written as llama.cpp's flags ("-c 8K -np 2 --no-mmap", split into
-    words) read by this table, as the command line reads them: {field: value}. A word that is
-    not one of the table's flags, a missing value or a value out of bounds is SettingsError
-    naming the flag; `-ot` may repeat (its rules are joined), any other flag given twice keeps
-    the last value, as argparse does."""
-    values: dict[str, Any] = {}
-    rules: list[str] = []
-    i = 0
-    while i < len(words):
-        word = words[i]
-        option, eq, inline = word.partition("=") if word.startswith("--") else (word, "", "")
-        f = BY_OPTION.get(option)
-        if f is None:
-            raise SettingsError(f"{word[:40]!r} is not a runtime setting flag")
-        i += 1
-        if f.kind == "switch":
-            if eq:
-                raise SettingsError(f"{f.label} takes no value")
-            values[f.name] = f.switch_value
-            continue
-        if not eq:
-            if i >= len(words):
-                raise SettingsError(f"{f.label} needs a value")
-            inline, i = words[i], i + 1
-        value = parse_text(f, inline)
-        if f.kind == "rules":
-            rules.append(value)
-            value = ",".join(rules)
-        values[f.name] = value
-    return values

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vramtui.core.errors import PresetError, SettingsError, VramtuiError
-from vramtui.core.estimate.flags import parse_words, type_name
+from vramtui.core.estimate.flags import FLAGS, type_name
 from vramtui.core.estimate.settings import (
     RuntimeSettings,
     preset_setting,
     settings_argv,
+    settings_from_argv,
     settings_to_preset,
 )
 from vramtui.core.fit.set import MAX_SET_MODELS, SetMember
@@ -88,11 +89,11 @@ def parse_also(text: str) -> AlsoModel:
     if not words or words[0].startswith("-"):
         raise SettingsError(f"--also {text[:60]!r}: needs a model first, then its flags")
     try:
-        changes = parse_words(words[1:])
-        settings = RuntimeSettings().with_changes(**changes)
+        settings = settings_from_argv(words[1:])
     except (SettingsError, TypeError, ValueError) as err:
         raise SettingsError(f"--also {words[0][:60]!r}: {err}") from None
-    return AlsoModel(words[0], settings, ctx_said="ctx_size" in changes)
+    ctx_said = any(w in FLAGS["ctx_size"].option_strings for w in words[1:])
+    return AlsoModel(words[0], settings, ctx_said=ctx_said)
 
 
 def also_from_list(raw: Any, source: str) -> tuple[AlsoModel, ...]:
