@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from vramtui.cli.main import main
+from vramtui.core.errors import PresetError
 from vramtui.core.fit.set import MAX_SET_MODELS
 from vramtui.core.scenario.also import AlsoModel, parse_also
 from vramtui.core.scenario.files import Scenario, scenario_from_toml, scenario_to_toml
@@ -140,8 +141,9 @@ def test_a_set_survives_a_preset_file() -> None:
 
 
 def test_bad_also_in_a_preset_names_the_field() -> None:
-    text = 'model = "m"\n[machine]\nid = "x"\n[[also]]\nmodel = "y"\n[also.settings]\nparallel = 0\n'
-    with pytest.raises(Exception, match=r"also\[0\]\.settings\.parallel"):
+    text = 'model = "m"\n[machine]\nid = "x"\n[[also]]\nmodel = "y"\n'
+    text += "[also.settings]\nparallel = 0\n"
+    with pytest.raises(PresetError, match=r"also\[0\]\.settings\.parallel"):
         scenario_from_toml(text, "x.toml")
 
 
