@@ -163,3 +163,52 @@ def test_preset_with_also_answers_as_the_flags(
     _, by_file = _json(capsys, *GLM, "--preset", str(path))
     assert by_file["models"] == by_flags["models"]
     assert by_file["gpu_memory_used_bytes"] == by_flags["gpu_memory_used_bytes"]
+
+
+def test_plan_for_a_set_is_checked_by_the_set_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    plan = ["plan", *GLM[1:]]
+    plan[plan.index("--carve-out") + 1] = "512M"
+    also = ["--also", "llama-3.1-8b:Q4_K_M -c 4K"]
+    code, data = _json(capsys, *plan, *also)
+    assert code == 0 and data["verdict"] == "fits" and data["reboot_needed"]
+    carve = data["carve_out_bytes"]
+    # The step it names runs the set in `check` with the same answer.
+    step = f"{carve >> 30}G"
+    check = [*GLM, *also]
+    check[check.index("--carve-out") + 1] = step
+    _, checked = _json(capsys, *check)
+    assert checked["verdict"] == "fits"
+    assert checked["system_ram_left_bytes"] == data["system_ram_left_bytes"]
+    lines = data["commands"]["llama_server"]
+    assert len(lines) == 2 and len({line.split("--port ")[1] for line in lines}) == 2
+    assert "-c 4096" in lines[1] and "-c 16384" in lines[0]
+    assert "m1 & m2" in data["commands"]["llama_swap"]
+    code, out, _ = _run(capsys, *plan, *also)
+    assert code == 0 and "Run these 2 models together: fits" in out and lines[1] in out
+
+
+def test_plan_steps_a_quant_down_when_nothing_else_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["plan", "glm-4.7-flash:Q4_K_M", "--machine", "framework-desktop-128gb"]
+    also = ["--also", "llama-3.3-70b:Q8_0 -c 4K", "--also", "qwen3-32b:Q8_0"]
+    code, data = _json(capsys, *base, *also)
+    assert code in (0, 1) and data["verdict"] != "will_not_fit"
+    asked = [m["asked"] for m in data["models"]]
+    refs = [m["model_ref"] for m in data["models"]]
+    assert asked == ["glm-4.7-flash:Q4_K_M", "llama-3.3-70b:Q8_0", "qwen3-32b:Q8_0"]
+    assert refs != asked  # a smaller quant was needed, and the plan says which
+    # As asked, no step runs the set; as planned, check agrees with the plan.
+    carve = f"{data['carve_out_bytes'] >> 30}G"
+    check = ["check", "glm-4.7-flash:Q4_K_M", "--machine", "framework-desktop-128gb"]
+    check += ["--carve-out", carve]
+    code, asked_set = _json(capsys, *check, *also)
+    assert asked_set["verdict"] == "will_not_fit"
+    planned = [
+        w
+        for r, m in zip(refs[1:], data["models"][1:], strict=True)
+        for w in ("--also", f"{r} -c {m['ctx_size']}")
+    ]
+    _, checked = _json(capsys, *check, *planned)
+    assert checked["verdict"] == data["verdict"]
+    assert checked["system_ram_left_bytes"] == data["system_ram_left_bytes"]
