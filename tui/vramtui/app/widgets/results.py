@@ -168,6 +168,7 @@ SEGMENT_KINDS: dict[str, tuple[str, str, str]] = {
     "host": ("poolbars--host", "host buffers", "▤"),
     "gpu": ("poolbars--gpu", "GPU (shared)", "▦"),
     "kept": ("poolbars--kept", "model kept in RAM", "▥"),
+    "other_model": ("poolbars--other", "other models", "▪"),
     "free": ("poolbars--free", "free", "░"),
 }
 FREE_KIND = SEGMENT_KINDS["free"]

@@ -16,8 +16,9 @@ How runtimes hold a set (the sources the rules below rest on):
   used ~300MB"), counted once per model beyond the first (the single-model estimate already
   stands for one process). For Vulkan, ROCm and Metal no public figure was found: nothing is
   added there, which understates a set by that much.
-- Every buffer of every model goes into the same pools in llama.cpp's allocation order
-  (placement.py), model by model, so the verdict, the RAM left and the reasons are the set's.
+- Every buffer of every model goes into the same pools (placement.py), model by model in the
+  order they are started, each in llama.cpp's allocation order, so the verdict, the RAM left
+  and the reasons are the set's, and the last models started are the ones that spill.
 - Loading: the models are started one after another (llama-swap starts a group's members as
   requests arrive; Ollama loads one runner at a time, its scheduler in server/sched.go), so the
   load peak is the set's steady use plus the staging of the largest model, not of all of them.
@@ -40,6 +41,7 @@ from vramtui.core.fit.fit import FitResult, model_reasons, pool_usage, resolve_s
 from vramtui.core.fit.placement import (
     DEVICE_ORDER,
     DISCRETE_MARGIN,
+    DevicePlacement,
     auto_offload,
     desktop_gpu_reserve,
     estimate_on,
@@ -48,7 +50,7 @@ from vramtui.core.fit.placement import (
     place_device,
 )
 from vramtui.core.fit.ram import ram_reasons, ram_use, staging_bytes
-from vramtui.core.fit.types import Reason
+from vramtui.core.fit.types import Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, Pools, compute_pools
 from vramtui.core.sizes import MiB
@@ -157,19 +159,52 @@ def _merged(first: MemoryBreakdown, others: list[MemoryBreakdown]) -> MemoryBrea
     return replace(first, buffers=buffers, approximate=first.approximate)
 
 
-def _split(bds: list[MemoryBreakdown], pools: Pools, reserve: int) -> list[dict[str, int]]:
-    """Each model's bytes in shared memory, by kind: place_device's order (kind by kind, the
-    models in order within a kind), told apart by model."""
+def _split(
+    bds: list[MemoryBreakdown], pools: Pools, reserve: int
+) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
+    """Each model's bytes in dedicated and in shared memory, by kind: the models in the order
+    they are started, each one's buffers in llama.cpp's allocation order (DEVICE_ORDER). The
+    totals are place_device's whatever the order; the order decides whose buffers spill."""
     room = pools.dedicated_bytes - min(reserve, pools.dedicated_bytes)
+    dedicated: list[dict[str, int]] = [{} for _ in bds]
     shared: list[dict[str, int]] = [{} for _ in bds]
-    for kind in DEVICE_ORDER:
-        for i, bd in enumerate(bds):
+    for i, bd in enumerate(bds):
+        for kind in DEVICE_ORDER:
             n = bd.total(Place.DEVICE, kind)
             into = min(n, room)
             room -= into
+            if into:
+                dedicated[i][kind.value] = into
             if n - into:
                 shared[i][kind.value] = n - into
-    return shared
+    return dedicated, shared
+
+
+def _short(ref: str) -> str:
+    """A model's name on a pool bar: the catalog id or the file's stem."""
+    return ref.rsplit("/", 1)[-1].removesuffix(".gguf")[:40] or "model"
+
+
+def _per_model(
+    dev: DevicePlacement, parts: tuple[list[dict[str, int]], list[dict[str, int]]], refs: list[str]
+) -> DevicePlacement:
+    """The placement drawn with the first model's buffers by kind and each other model as one
+    segment of its own per pool, so the bars show every model's share."""
+
+    def segments(by_model: list[dict[str, int]]) -> tuple[Segment, ...]:
+        first = [
+            Segment(k.label, SegmentKind(k.value), by_model[0][k.value])
+            for k in DEVICE_ORDER
+            if by_model[0].get(k.value)
+        ]
+        others = [
+            Segment(_short(ref), SegmentKind.OTHER_MODEL, sum(own.values()))
+            for ref, own in zip(refs[1:], by_model[1:], strict=True)
+            if sum(own.values())
+        ]
+        return (*first, *others)
+
+    return replace(dev, dedicated=segments(parts[0]), shared=segments(parts[1]))
 
 
 def _busy_range(alone: list[float]) -> list[tuple[float, float]]:
@@ -214,7 +249,8 @@ def evaluate_set(
         ram = replace(ram, load_peak=ram.load_peak - stage_all + largest)
     reasons = gpu_reasons(state, pools, merged, dev) + ram_reasons(state, pools, ram)
     loads = all(r.severity != Severity.ERROR for r in reasons)
-    shared = _split(bds, pools, reserve)
+    parts = _split(bds, pools, reserve)
+    shared = parts[1]
     speeds = [
         estimate_speed(
             spec=member.spec,
@@ -253,7 +289,9 @@ def evaluate_set(
         verdict=Verdict.from_severities({r.severity for r in reasons}),
         reasons=tuple(reasons),
         pools=pools,
-        pool_usage=pool_usage(state, pools, dev, ram),
+        pool_usage=pool_usage(
+            state, pools, _per_model(dev, parts, [x.model_ref for x in members]), ram
+        ),
         dedicated_used_bytes=dev.dedicated_used,
         shared_used_bytes=dev.shared_used,
         system_ram_left_bytes=max(ram.left, 0),
