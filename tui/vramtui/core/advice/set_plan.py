@@ -22,6 +22,7 @@ from typing import Any
 from vramtui.core.advice.plan import command_line, llama_server_argv
 from vramtui.core.catalog.entries import catalog_entry, split_catalog_ref
 from vramtui.core.errors import VramtuiError
+from vramtui.core.fit.fit import FitResult
 from vramtui.core.fit.set import SetFit, SetMember, evaluate_set
 from vramtui.core.fit.types import Reason
 from vramtui.core.gguf.spec import ModelSpec
@@ -99,17 +100,18 @@ def _best_step(
     runs = [(s, f) for s, f in answers if f.fit.runs]
     if not runs:
         return None
+    return min(runs, key=lambda answer: rank_step(answer[1].fit))
 
-    def rank(answer: tuple[int, SetFit]) -> tuple[int, int, float]:
-        f = answer[1].fit
-        clean = f.verdict == Verdict.FITS
-        return (
-            _RANK[f.verdict],
-            -(f.system_ram_left_bytes >> 30) if clean else 0,
-            -f.speed.decode_tokens_per_second,
-        )
 
-    return min(runs, key=rank)
+def rank_step(f: FitResult) -> tuple[int, int, float]:
+    """`recommend`'s order of steps: the best verdict; among clean ones the most RAM left to
+    the OS (in whole GiB), among the others the fastest."""
+    clean = f.verdict == Verdict.FITS
+    return (
+        _RANK[f.verdict],
+        -(f.system_ram_left_bytes >> 30) if clean else 0,
+        -f.speed.decode_tokens_per_second,
+    )
 
 
 @lru_cache(maxsize=64)
