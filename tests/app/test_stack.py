@@ -8,11 +8,13 @@ import json
 import shlex
 
 import pytest
-from textual.widgets import OptionList
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
 
 from tests.app.conftest import main_screen, make_app, settle
 from tests.support.waiting import notifications, wait_until
 from vramtui.app.presets import check_command
+from vramtui.app.screens.dialogs import AskText
 from vramtui.app.screens.stack import StackScreen
 from vramtui.app.widgets.results import PoolBars, VerdictBanner
 from vramtui.cli.main import main
@@ -21,12 +23,12 @@ from vramtui.core.scenario.resolve import ScenarioOverrides
 GLM = "glm-4.7-flash:Q4_K_M"
 
 
-async def _add(pilot: object, text: str) -> None:
-    await pilot.press("a")  # type: ignore[attr-defined]
-    await pilot.pause()  # type: ignore[attr-defined]
-    for ch in text:
-        await pilot.press(ch if ch != " " else "space")  # type: ignore[attr-defined]
-    await pilot.press("enter")  # type: ignore[attr-defined]
+async def _add(pilot: Pilot[None], text: str) -> None:
+    """`a` on the stack, the model typed in the dialog, Enter."""
+    await pilot.press("a")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AskText), "the add dialog")
+    pilot.app.screen.query_one(Input).value = text
+    await pilot.press("enter")
 
 
 async def test_a_stack_built_by_keys_is_the_set_check_answers(
@@ -44,6 +46,7 @@ async def test_a_stack_built_by_keys_is_the_set_check_answers(
         assert isinstance(stack, StackScreen)
         await _add(pilot, "llama-3.1-8b:Q4_K_M -c 4K")
         await wait_until(pilot, lambda: len(stack.stack) == 1, "the first model added")
+        await wait_until(pilot, lambda: app.screen is stack, "back on the stack")
         await _add(pilot, "llama-3.1-8b:Q8_0 -c 2K")
         await wait_until(pilot, lambda: len(stack.stack) == 2, "a second model added")
         refs = [m.model_ref for m in stack.stack]
@@ -86,7 +89,7 @@ async def test_a_bad_model_is_refused_and_the_stack_stays() -> None:
         stack = app.screen
         assert isinstance(stack, StackScreen)
         await _add(pilot, "llama-3.1-8b:Q4_K_M --bogus")
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.screen is stack, "back on the stack")
         await _add(pilot, "nosuch-model:Q4_K_M")
         await settle(pilot)
         assert stack.stack == ()

@@ -125,6 +125,7 @@ COMMANDS: tuple[Command, ...] = (
         "Stack",
         "Models loaded at the same time: add, remove, reorder (each model's share in the bars)",
         title="model: models loaded at the same time",
+        show=False,  # in the help and the palette; the footer keeps its width for the rest
         typed=True,
     ),
     Command(
