@@ -222,6 +222,33 @@ def _busy_range(alone: list[float]) -> list[tuple[float, float]]:
     return out
 
 
+def _speeds(
+    members: tuple[SetMember, ...],
+    bds: list[MemoryBreakdown],
+    shared: list[dict[str, int]] | None,
+    state: MachineState,
+    *,
+    prompt_tokens: int | None,
+    calibration: float | None,
+) -> list[SpeedEstimate]:
+    """Each model's speed alone with the set's placement (what of it spilled); the
+    calibration is the first model's own."""
+    return [
+        estimate_speed(
+            spec=member.spec,
+            machine=state.machine,
+            backend=state.resolved_backend,
+            os=state.os,
+            runtime=state.runtime,
+            breakdown=bd,
+            shared_bytes=shared[i] if shared is not None else None,
+            prompt_tokens=prompt_tokens or 1024,
+            calibration=calibration if i == 0 else None,
+        )
+        for i, (member, bd) in enumerate(zip(members, bds, strict=True))
+    ]
+
+
 def evaluate_set(
     members: tuple[SetMember, ...],
     state: MachineState,
@@ -251,20 +278,14 @@ def evaluate_set(
     loads = all(r.severity != Severity.ERROR for r in reasons)
     parts = _split(bds, pools, reserve)
     shared = parts[1]
-    speeds = [
-        estimate_speed(
-            spec=member.spec,
-            machine=state.machine,
-            backend=state.resolved_backend,
-            os=state.os,
-            runtime=state.runtime,
-            breakdown=bd,
-            shared_bytes=shared[i] if pools.shared_is_slow else None,
-            prompt_tokens=prompt_tokens or 1024,
-            calibration=calibration if i == 0 else None,
-        )
-        for i, (member, (_, bd)) in enumerate(zip(members, built, strict=True))
-    ]
+    speeds = _speeds(
+        members,
+        bds,
+        shared if pools.shared_is_slow else None,
+        state,
+        prompt_tokens=prompt_tokens,
+        calibration=calibration,
+    )
     ranges = _busy_range([sp.decode_tokens_per_second for sp in speeds])
     shares = []
     for i, member in enumerate(members):
