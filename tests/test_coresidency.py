@@ -212,3 +212,16 @@ def test_plan_steps_a_quant_down_when_nothing_else_runs(
     _, checked = _json(capsys, *check, *planned)
     assert checked["verdict"] == data["verdict"]
     assert checked["system_ram_left_bytes"] == data["system_ram_left_bytes"]
+
+
+def test_preset_save_keeps_the_set(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VRAMTUI_CONFIG_DIR", str(tmp_path))
+    also = ["--also", "llama-3.1-8b:Q4_K_M -c 4K -np 2"]
+    code, _, err = _run(capsys, "preset", "save", "myset", *GLM[1:], *also)
+    assert code == 0, err
+    _, by_flags = _json(capsys, *GLM, *also)
+    _, by_name = _json(capsys, "check", "--preset", "myset")
+    assert by_name["models"] == by_flags["models"]
+    assert by_name["verdict"] == by_flags["verdict"]
