@@ -2,11 +2,13 @@
 draft or autocomplete model and a projector, each served by its own runtime process.
 
 How runtimes hold a set (the sources the rules below rest on):
-- llama-swap starts one `llama-server` process per model and keeps the members of a group
-  with `swap: false` loaded together (llama-swap README, "groups"); LM Studio loads each model
-  in its own engine instance (LM Studio docs, "Load multiple models"); Ollama starts one runner
-  process per loaded model, up to OLLAMA_MAX_LOADED_MODELS (Ollama FAQ, "How does Ollama handle
-  concurrent requests?").
+- llama-swap starts one `llama-server` process per model and runs the models of a `matrix`
+  set together (llama-swap config.example.yaml, "matrix": `&` means the models run together;
+  "Only the requested model is started", the others as their requests arrive); LM Studio loads
+  each model as its own instance with its own weights, KV cache and context (lmstudio.ai docs,
+  "Manage Models in Memory": `.load()` / `load_new_instance` loads a new instance); Ollama keeps
+  up to OLLAMA_MAX_LOADED_MODELS models loaded, each with its own slots (Ollama FAQ, "How does
+  Ollama handle concurrent requests?").
 - So nothing is shared between the members: each one has its own weights, KV cache and its
   own compute buffers, since every llama_context reserves its own scheduler graph
   (llama.cpp src/llama-context.cpp, `graph_reserve` in the constructor). Summing each model's
@@ -19,9 +21,10 @@ How runtimes hold a set (the sources the rules below rest on):
 - Every buffer of every model goes into the same pools (placement.py), model by model in the
   order they are started, each in llama.cpp's allocation order, so the verdict, the RAM left
   and the reasons are the set's, and the last models started are the ones that spill.
-- Loading: the models are started one after another (llama-swap starts a group's members as
-  requests arrive; Ollama loads one runner at a time, its scheduler in server/sched.go), so the
-  load peak is the set's steady use plus the staging of the largest model, not of all of them.
+- Loading: the models are started one after another (llama-swap starts each model of a set
+  when its first request arrives, above), so the load peak is the set's steady use plus the
+  staging of the largest model, not of all of them. A runtime that loads two at the very same
+  moment needs more than this.
 - Speed: a model's decode alone is what it gets while the others are loaded but idle (the
   placement of the whole set decides what spills). While the others generate too, decode is
   bound by the same memory bandwidth (speed/predict.py's model), so it is given as a range
