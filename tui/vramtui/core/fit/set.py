@@ -13,10 +13,10 @@ How runtimes hold a set (the sources the rules below rest on):
   own compute buffers, since every llama_context reserves its own scheduler graph
   (llama.cpp src/llama-context.cpp, `graph_reserve` in the constructor). Summing each model's
   own estimate counts that duplication.
-- Each process also holds its GPU runtime's own context. For CUDA that is about 300 MiB with
-  lazy module loading (pytorch/pytorch#107667, NVIDIA's engineer, 2023-08-28: "the currently
-  used ~300MB"), counted once per model beyond the first (the single-model estimate already
-  stands for one process). For Vulkan, ROCm and Metal no public figure was found: nothing is
+- Each process also holds its GPU runtime's own context. For CUDA it is taken as about 300 MiB
+  (a guess borrowed from PyTorch's CUDA context with lazy module loading, pytorch/pytorch#107667,
+  2023-08-28: "the currently used ~300MB"), counted once per model beyond the first (the
+  single-model estimate already stands for one process). For Vulkan, ROCm and Metal no public figure was found: nothing is
   added there, which understates a set by that much.
 - Every buffer of every model goes into the same pools (placement.py), model by model in the
   order they are started, each in llama.cpp's allocation order, so the verdict, the RAM left
@@ -61,7 +61,7 @@ from vramtui.core.speed.predict import SpeedEstimate, estimate_speed
 from vramtui.core.vocab import Backend, BufferKind, Place, SegmentKind, Severity, Verdict
 
 MAX_SET_MODELS = 8  # a chat, embedding, draft and vision model with room to spare
-# A CUDA context per process (pytorch/pytorch#107667, 2023-08-28, with lazy loading).
+# A CUDA context per process: a guess, PyTorch's (pytorch/pytorch#107667, 2023-08-28).
 PROCESS_CONTEXT_BYTES = {Backend.CUDA: 300 * MiB}
 
 
