@@ -16,8 +16,8 @@ How runtimes hold a set (the sources the rules below rest on):
 - Each process also holds its GPU runtime's own context. For CUDA it is taken as about 300 MiB
   (a guess borrowed from PyTorch's CUDA context with lazy module loading, pytorch/pytorch#107667,
   2023-08-28: "the currently used ~300MB"), counted once per model beyond the first (the
-  single-model estimate already stands for one process). For Vulkan, ROCm and Metal no public figure was found: nothing is
-  added there, which understates a set by that much.
+  single-model estimate already stands for one process). For Vulkan, ROCm and Metal no public
+  figure was found: nothing is added there, which understates a set by that much.
 - Every buffer of every model goes into the same pools (placement.py), model by model in the
   order they are started, each in llama.cpp's allocation order, so the verdict, the RAM left
   and the reasons are the set's, and the last models started are the ones that spill.
