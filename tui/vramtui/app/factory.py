@@ -15,6 +15,7 @@ from vramtui.app.state import Choice
 from vramtui.core.catalog.entries import DEFAULT_MODEL_REF
 from vramtui.core.errors import VramtuiError
 from vramtui.core.model.source import is_remote_reference, open_model
+from vramtui.core.scenario.also import open_members
 from vramtui.core.scenario.files import Scenario, load_scenario
 from vramtui.core.scenario.resolve import ScenarioOverrides, resolve_scenario
 from vramtui.core.sizes import parse_size
@@ -84,6 +85,7 @@ def _app_for(scenario: Scenario | None, overrides: ScenarioOverrides, discover: 
         machine=resolved.state,
         projector=resolved.mmproj != "none",
         machine_source=resolved.machine_source,
+        also=open_members(resolved.also),
     )
     return VramtuiApp(choice, pending_ref=pending, discover=discover)
 

@@ -119,6 +119,16 @@ COMMANDS: tuple[Command, ...] = (
         typed=True,
     ),
     Command(
+        "stack",
+        "a",
+        "stack",
+        "Stack",
+        "Models loaded at the same time: add, remove, reorder (each model's share in the bars)",
+        title="model: models loaded at the same time",
+        show=False,  # in the help and the palette; the footer keeps its width for the rest
+        typed=True,
+    ),
+    Command(
         "save-preset",
         "s",
         "save_preset",

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from vramtui.app.state import Choice, Evaluation
 from vramtui.core.hardware.embedded import definition_for
+from vramtui.core.scenario.also import AlsoModel
 from vramtui.core.scenario.files import Scenario, scenario_to_toml
 from vramtui.core.scenario.resolve import ResolvedScenario, scenario_args, scenario_state
 from vramtui.core.sizes import format_gib, format_tokens, size_arg
@@ -25,7 +26,11 @@ SHARE_LINE_LIMIT = 2000  # characters of one comment line (a long check command 
 def resolved_from_choice(choice: Choice) -> ResolvedScenario:
     """The complete scenario the screen shows."""
     mmproj = "auto" if choice.projector else "none"
-    return ResolvedScenario(choice.model_ref, mmproj, choice.settings, choice.machine)
+    also = tuple(
+        AlsoModel(m.model_ref, m.settings, "auto" if m.spec.mmproj is not None else "none")
+        for m in choice.also
+    )
+    return ResolvedScenario(choice.model_ref, mmproj, choice.settings, choice.machine, also=also)
 
 
 def check_command(choice: Choice) -> str:

@@ -11,11 +11,15 @@ from typing import Any
 
 from vramtui.core.advice.actions import Advice, advise
 from vramtui.core.advice.recommend import ContextPoint, Recommendation, context_curve, recommend
+from vramtui.core.advice.set_sweep import set_curve, set_steps
 from vramtui.core.errors import VramtuiError
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.fit.set import SetFit, SetMember, evaluate_set
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
+from vramtui.core.scenario.answer import check_answer
+from vramtui.core.scenario.resolve import ResolvedScenario
 
 # Context quick steps (tokens); the model's own maximum is added at the end.
 CONTEXT_STEPS = (4096, 8192, 16384, 24576, 32768, 65536, 131072, 262144)
@@ -37,6 +41,15 @@ class Choice:
     machine_source: str = "given"
     use_calibration: bool = True  # the app's toggle: earlier probes of this model, or raw
     calibration_note: str = ""  # "calibrated x1.12 from 3 probes"
+    # More models loaded at the same time (opened), in the order they start; () for one model.
+    also: tuple[SetMember, ...] = ()
+
+    def members(self) -> tuple[SetMember, ...]:
+        """The whole set, this model first (empty while the model is not open)."""
+        spec = self.effective_spec
+        if spec is None:
+            return ()
+        return (SetMember(spec, self.settings, self.model_ref), *self.also)
 
     @property
     def effective_spec(self) -> ModelSpec | None:
@@ -59,6 +72,7 @@ class Evaluation:
     choice: Choice
     fit: FitResult | None
     error: str = ""
+    set_fit: SetFit | None = None  # the set's answer, when other models are loaded beside it
 
 
 def evaluate(choice: Choice) -> Evaluation:
@@ -67,6 +81,9 @@ def evaluate(choice: Choice) -> Evaluation:
     if spec is None:
         return Evaluation(choice, None, "loading the model…")
     try:
+        if choice.also:
+            found = evaluate_set(choice.members(), choice.machine, calibration=choice.calibration)
+            return Evaluation(choice, found.fit, set_fit=found)
         return Evaluation(
             choice,
             evaluate_fit(spec, choice.settings, choice.machine, calibration=choice.calibration),
@@ -119,6 +136,8 @@ def sweep(choice: Choice) -> Sweep:
     spec = choice.effective_spec
     if spec is None:
         return Sweep(choice, None, ())
+    if choice.also:
+        return _set_sweep(choice, spec)
     try:
         rec = recommend(spec, choice.settings, choice.machine, calibration=choice.calibration)
         curve = context_curve(
@@ -139,3 +158,27 @@ def sweep(choice: Choice) -> Sweep:
     except VramtuiError:
         return Sweep(choice, None, ())
     return Sweep(choice, rec, curve, items)
+
+
+def _set_sweep(choice: Choice, spec: ModelSpec) -> Sweep:
+    """The sweep for a set: every step and the context curve from the set's fit, and the
+    advice `check` gives for the set (vramtui.core.scenario.answer), so the faces agree."""
+    members = choice.members()
+    try:
+        rec = set_steps(members, choice.machine, calibration=choice.calibration)
+        curve = set_curve(
+            members,
+            choice.machine,
+            per_octave=CURVE_POINTS_PER_OCTAVE,
+            calibration=choice.calibration,
+        )
+        answer = check_answer(
+            ResolvedScenario(choice.model_ref, "auto", choice.settings, choice.machine),
+            spec,
+            choice.settings,
+            calibration=choice.calibration,
+            others=choice.also,
+        )
+    except VramtuiError:
+        return Sweep(choice, None, ())
+    return Sweep(choice, rec, curve, answer.advice)

@@ -357,7 +357,30 @@ def overrides_from_args(args: argparse.Namespace) -> ScenarioOverrides:
         backend=enum_flag(Backend, getattr(args, "backend", None)),
         runtime=enum_flag(Runtime, getattr(args, "runtime", None)),
         settings=settings_changes(args),
+        also=_also_flag(args),
     )
+
+
+def add_also_arg(p: argparse.ArgumentParser) -> None:
+    """`--also "MODEL [flags]"`, repeatable: more models loaded at the same time."""
+    p.add_argument(
+        "--also",
+        action="append",
+        metavar='"MODEL [FLAGS]"',
+        help="another model loaded at the same time, with its own runtime settings "
+        '(llama.cpp names), e.g. --also "llama-3.1-8b:Q4_K_M -c 4K"; repeatable, '
+        "at most 7 (8 models in all)",
+    )
+
+
+def _also_flag(args: argparse.Namespace) -> tuple[Any, ...] | None:
+    texts = getattr(args, "also", None)
+    if texts is None:
+        return None
+    from vramtui.core.scenario.also import check_count, parse_also  # noqa: PLC0415 - lazy
+
+    check_count(len(texts))
+    return tuple(parse_also(t) for t in texts)
 
 
 def enum_flag(vocab: type[_Word], value: str | None) -> _Word | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from vramtui.cli.common import (
+    add_also_arg,
     add_machine_args,
     add_model_args,
     add_preset_arg,
@@ -23,6 +24,7 @@ from vramtui.cli.common import (
     guarded,
     open_scenario,
     print_json,
+    remote_args,
     warn,
 )
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
@@ -44,6 +46,7 @@ from vramtui.present.fit_words import (
     speed_sentence,
 )
 from vramtui.present.reasons import reason_messages, reason_text, with_messages
+from vramtui.present.set_words import set_lines
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -99,6 +102,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_machine_args(p, carve=True)
     _prompt_arg(p)
     add_runtime_args(p)
+    add_also_arg(p)
     p.add_argument("--json", action="store_true")
     add_exact_arg(p)
     p.set_defaults(handler=guarded(run_check))
@@ -124,27 +128,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from vramtui.core.advice.actions import advise  # noqa: PLC0415
-    from vramtui.core.fit.fit import evaluate_fit  # noqa: PLC0415
     from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
+    from vramtui.core.scenario.answer import check_answer  # noqa: PLC0415
 
     require_exact(args)
     resolved, spec, settings = open_scenario(args)
     state = resolved.state
     calibration = None if args.no_calibration else scenario_calibration(spec, state)
-
-    def fit_with(sp: ModelSpec, se: RuntimeSettings, st: MachineState) -> FitResult:
-        return evaluate_fit(
-            sp,
-            se,
-            st,
-            prompt_tokens=args.prompt_tokens,
-            calibration=factor_of(calibration),
-            image_size=args.image_size,
-        )
-
-    fit = fit_with(spec, settings, state)
-    items = advise(spec, settings, state, fit, model_ref=resolved.model_ref, fit_fn=fit_with)
+    answer = check_answer(
+        resolved,
+        spec,
+        settings,
+        prompt_tokens=args.prompt_tokens,
+        calibration=factor_of(calibration),
+        image_size=args.image_size,
+        **remote_args(args),
+    )
+    fit, items, the_set = answer.fit, answer.advice, answer.set_fit
     if args.json:
         messages = reason_messages(fit.reasons)
         for message, reason in zip(messages, fit.reasons, strict=True):
@@ -161,6 +161,8 @@ def run_check(args: argparse.Namespace) -> int:
         data["carve_out_source"] = resolved.carve_out_source
         data["reboot_needed"] = resolved.reboot_needed
         data["calibration"] = calibration_json(calibration)
+        if the_set is not None:
+            data["models"] = the_set.models_json()
         if (exact := exact_report_for(args, spec, settings)) is not None:
             data["exact"] = exact
         return finish(fit.verdict.exit_code, lambda: print_json(data))
@@ -168,6 +170,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     def show() -> None:
         _print_check(spec, state, fit, items)
+        if the_set is not None:
+            console().print(Text("\n".join(set_lines(the_set))))
         if resolved.carve_out_source.label and state.machine.carve_out_steps:
             where = carve_out_label(state.carve_out_bytes)
             console().print(Text(f"  carve-out {where}: {resolved.carve_out_source.label}"))

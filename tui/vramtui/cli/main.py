@@ -100,6 +100,7 @@ def build_app_parser() -> ArgumentParser:
     the command line opens the app on exactly that answer."""
     from vramtui.cli.common import (  # noqa: PLC0415 - lazy: `--version` is instant
         ArgumentParser,
+        add_also_arg,
         add_machine_args,
         add_model_args,
         add_preset_arg,
@@ -111,6 +112,7 @@ def build_app_parser() -> ArgumentParser:
     add_preset_arg(parser)
     add_machine_args(parser, carve=True)
     add_runtime_args(parser)
+    add_also_arg(parser)
     return parser
 
 

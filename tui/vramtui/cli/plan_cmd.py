@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from vramtui.cli.common import (
+    add_also_arg,
     add_machine_args,
     add_model_args,
     add_runtime_args,
@@ -27,6 +28,7 @@ from vramtui.core.vocab import CarveOutSource
 if TYPE_CHECKING:
     from vramtui.core.advice.plan import Plan
     from vramtui.core.hardware.pools import MachineState
+    from vramtui.core.scenario.resolve import ResolvedScenario
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -37,6 +39,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_model_args(p, required=True)
     add_machine_args(p, carve=True)
     add_runtime_args(p)
+    add_also_arg(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=guarded(run_plan))
 
@@ -56,6 +59,10 @@ def run_plan(args: argparse.Namespace) -> int:
     from vramtui.core.model.source import open_model  # noqa: PLC0415
     from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
 
+    if getattr(args, "also", None) or getattr(args, "preset", None):
+        resolved = resolve_from_args(args)
+        if resolved.also:
+            return _run_set_plan(args, resolved)
     model, mmproj, settings = resolve_model_and_settings(args)
     state, source = _state_and_source(args)
     spec = with_draft(open_model(model, mmproj=mmproj, **remote_args(args)), settings.model_draft)
@@ -75,6 +82,32 @@ def run_plan(args: argparse.Namespace) -> int:
         print_json(plan_json(plan))
     else:
         _print_plan(plan)
+    return plan.verdict.exit_code
+
+
+def _run_set_plan(args: argparse.Namespace, resolved: ResolvedScenario) -> int:
+    """The plan for a set of models loaded at once (--also, or a preset's [[also]])."""
+    from vramtui.core.advice.set_plan import build_set_plan  # noqa: PLC0415
+    from vramtui.core.fit.set import SetMember  # noqa: PLC0415
+    from vramtui.core.model.draft import with_draft  # noqa: PLC0415
+    from vramtui.core.model.source import open_model  # noqa: PLC0415
+    from vramtui.core.probe.calibration import factor_of, scenario_calibration  # noqa: PLC0415
+    from vramtui.core.scenario.also import open_members  # noqa: PLC0415
+    from vramtui.present.set_words import set_plan_lines  # noqa: PLC0415
+
+    remote = remote_args(args)
+    spec = with_draft(
+        open_model(resolved.model_ref, mmproj=resolved.mmproj, **remote),
+        resolved.settings.model_draft,
+    )
+    first = SetMember(spec, resolved.settings_for(spec), resolved.model_ref)
+    others = open_members(resolved.also, **remote)
+    calibration = factor_of(scenario_calibration(spec, resolved.state))
+    plan = build_set_plan((first, *others), resolved.state, calibration=calibration)
+    if args.json:
+        print_json(plan.to_json())
+    else:
+        emit("\n".join(set_plan_lines(plan)) + "\n")
     return plan.verdict.exit_code
 
 

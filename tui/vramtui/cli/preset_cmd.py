@@ -14,6 +14,7 @@ from typing import Any
 
 from vramtui.cli.common import (
     ArgumentParser,
+    add_also_arg,
     add_machine_args,
     add_runtime_args,
     emit,
@@ -66,6 +67,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument("--description", help="one line saying what this scenario is")
     s.add_argument("--force", action="store_true", help="replace a preset of that name")
     add_runtime_args(s)
+    add_also_arg(s)
     s.set_defaults(handler=guarded(run_save))
 
     s = ps.add_parser("list", help="the saved presets (broken files listed with their error)")
@@ -133,6 +135,7 @@ def run_save(args: argparse.Namespace) -> int:
     changes: dict[str, Any] = {name: getattr(given, name) for name in STATE_FIELDS}
     changes["description"] = args.description
     changes["mmproj"] = args.mmproj
+    changes["also"] = given.also  # --also replaces the file's [[also]] list
     given_fields = {k: v for k, v in changes.items() if v is not None}
     settings = settings_from_args(args, base.settings if base else None)
     start = base or Scenario(name=args.name, model_ref=model, machine_id=machine)

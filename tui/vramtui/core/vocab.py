@@ -354,3 +354,4 @@ class SegmentKind(StrEnum):
     HOST = "host"  # the runtime's host buffers
     GPU = "gpu"  # GPU memory taken from system RAM (shared, GTT, unified)
     KEPT = "kept"  # the copy of the weights the runtime keeps in RAM
+    OTHER_MODEL = "other_model"  # another model of a set loaded at the same time (fit/set.py)

@@ -42,6 +42,7 @@ from vramtui.app.recent import remember
 from vramtui.app.screens.picker import ModelPicker
 from vramtui.app.screens.preset_flows import export_flow, load_flow, save_flow
 from vramtui.app.screens.probe import ProbeScreen
+from vramtui.app.screens.stack import StackScreen
 from vramtui.app.screens.views import open_cluster, open_exact, toggle_calibration
 from vramtui.app.session import default_scenario, forget_session, save_session
 from vramtui.app.state import Choice, Evaluation, Sweep, context_steps, evaluate
@@ -54,6 +55,7 @@ from vramtui.app.widgets.model_card import ModelCard
 from vramtui.app.widgets.results import Figures, PoolBars, VerdictBanner
 from vramtui.core.catalog.entries import DEFAULT_MODEL_REF
 from vramtui.core.errors import VramtuiError
+from vramtui.core.fit.set import SetMember
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine, load_machines
 from vramtui.core.model.source import open_model
@@ -385,6 +387,19 @@ class MainScreen(Screen[None]):
 
         picker = ModelPicker(discover=getattr(self.app, "discover", True), choice=self.latest)
         self.app.push_screen(picker, picked)
+
+    def action_stack(self) -> None:
+        """The models loaded beside this one (app/stack.py); the fit becomes the set's."""
+        choice = self.latest
+        if choice is None:
+            return
+
+        def done(stack: tuple[SetMember, ...] | None) -> None:
+            latest = self.latest
+            if stack is not None and latest is not None and stack != latest.also:
+                self.update_choice(replace(latest, also=stack))
+
+        self.app.push_screen(StackScreen(choice.model_ref, choice.also), done)
 
     def action_reset(self) -> None:
         """Back to the defaults: the bundled model, this machine, every setting at default;

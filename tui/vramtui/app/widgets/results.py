@@ -23,6 +23,7 @@ from vramtui.present.fit_words import (
     measured_evidence,
 )
 from vramtui.present.reasons import reason_sentence
+from vramtui.present.set_words import set_lines
 
 if TYPE_CHECKING:
     from vramtui.core.advice.actions import Advice
@@ -59,6 +60,9 @@ def verdict_text(evaluation: Evaluation | None, advice: tuple[Advice, ...] = ())
         text.append(f"\n→ {advice_brief(advice[0])}", style="bold")
     if not fit.reasons:
         text.append(f"\n• {headroom_sentence(fit)}")
+    if evaluation.set_fit is not None:  # the set, one model a line (as `check --also` says)
+        for line in set_lines(evaluation.set_fit):
+            text.append(f"\n{line.strip()}")
     return text
 
 
@@ -168,6 +172,7 @@ SEGMENT_KINDS: dict[str, tuple[str, str, str]] = {
     "host": ("poolbars--host", "host buffers", "▤"),
     "gpu": ("poolbars--gpu", "GPU (shared)", "▦"),
     "kept": ("poolbars--kept", "model kept in RAM", "▥"),
+    "other_model": ("poolbars--other", "other models", "▪"),
     "free": ("poolbars--free", "free", "░"),
 }
 FREE_KIND = SEGMENT_KINDS["free"]

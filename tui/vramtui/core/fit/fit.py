@@ -161,7 +161,7 @@ def _speed(
     )
 
 
-def _model_reasons(
+def model_reasons(
     spec: ModelSpec, settings: RuntimeSettings, bd: MemoryBreakdown, speed: SpeedEstimate | None
 ) -> list[Reason]:
     """Notes on the model itself; no speed note for a model that will not load."""
@@ -181,7 +181,7 @@ def _model_reasons(
     return reasons
 
 
-def _pool_usage(
+def pool_usage(
     state: MachineState, pools: Pools, dev: DevicePlacement, ram: RamUse
 ) -> tuple[PoolUsage, ...]:
     usage = []
@@ -258,7 +258,7 @@ def evaluate_fit(
     reasons = gpu_reasons(state, pools, bd, dev) + ram_reasons(state, pools, ram)
     reasons += platform_reasons(state, dev.total)
     loads = all(r.severity != Severity.ERROR for r in reasons)
-    reasons += _model_reasons(spec, s, bd, speed if loads else None)
+    reasons += model_reasons(spec, s, bd, speed if loads else None)
     hx = 0 if backend == Backend.CPU else host_expert_bytes(spec, s, bd.n_gpu_layers)  # -ot, -ncmoe
     if hx:
         # With no carve-out the GPU's memory is system RAM: experts on the host free nothing.
@@ -270,7 +270,7 @@ def evaluate_fit(
         verdict=Verdict.from_severities({r.severity for r in reasons}),
         reasons=tuple(reasons),
         pools=pools,
-        pool_usage=_pool_usage(state, pools, dev, ram),
+        pool_usage=pool_usage(state, pools, dev, ram),
         dedicated_used_bytes=dev.dedicated_used,
         shared_used_bytes=dev.shared_used,
         system_ram_left_bytes=max(ram.left, 0),

@@ -31,7 +31,7 @@ DISCRETE_MARGIN = 1 * GiB  # llama.cpp --fit-target default 1024 MiB
 
 
 # The order llama.cpp allocates device buffers in: what comes first stays in dedicated memory.
-_DEVICE_ORDER = (
+DEVICE_ORDER = (
     BufferKind.WEIGHTS,
     BufferKind.PROJECTOR,
     BufferKind.KV_CACHE,
@@ -106,7 +106,7 @@ def place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> DevicePlace
     dedicated: list[Segment] = []
     shared: list[Segment] = []
     room = dedicated_cap
-    for kind in _DEVICE_ORDER:
+    for kind in DEVICE_ORDER:
         n = bd.total(Place.DEVICE, kind)
         if not n:
             continue

@@ -84,12 +84,15 @@ def ram_use(
     if kept:
         segments.append(Segment("model kept in memory", SegmentKind.KEPT, kept))
     steady = sum(x.n_bytes for x in segments)
-    staging = 0
-    if not kept:
-        staging = weights_dev if _windows_carve_out(state, pools) else LOAD_STAGING_SMALL
+    staging = 0 if kept else staging_bytes(state, pools, weights_dev)
     visible = pools.system_ram_bytes
     left = visible - bd.host_bytes - gpu_from_ram
     return RamUse(tuple(segments), left, steady + staging)
+
+
+def staging_bytes(state: MachineState, pools: Pools, weights_dev: int) -> int:
+    """RAM a load of `weights_dev` bytes of device weights stages on its way in (module doc)."""
+    return weights_dev if _windows_carve_out(state, pools) else LOAD_STAGING_SMALL
 
 
 def _windows_carve_out(state: MachineState, pools: Pools) -> bool:

@@ -26,6 +26,10 @@ File format (sizes are strings in binary units, parsed by vramtui.core.sizes.par
     [cluster]                       # optional: several machines (vramtui.core.scenario.cluster)
     [machine_definition]            # optional: the user's own machine file, carried along
     id = "my-box"                   # (vramtui.core.hardware.embedded installs it on import)
+    [[also]]                        # optional, repeatable: more models loaded at the same time
+    model = "llama-3.1-8b:Q4_K_M"   # (vramtui.core.scenario.also)
+    [also.settings]
+    ctx_size = 4096
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from vramtui.core.estimate.flags import type_name as _type_name
 from vramtui.core.estimate.settings import RuntimeSettings, preset_setting, settings_to_preset
 from vramtui.core.hardware.embedded import check_definition
 from vramtui.core.paths import NAME_RULE, scenario_presets_dir, valid_name
+from vramtui.core.scenario.also import AlsoModel, also_from_list
 from vramtui.core.scenario.cluster import ClusterPreset, cluster_from_table
 from vramtui.core.sizes import KiB, parse_size, size_arg
 from vramtui.core.vocab import Backend, OsName, Runtime
@@ -66,6 +71,7 @@ _TOP_KEYS = (
     "settings",
     "machine_definition",
     "cluster",
+    "also",
 )
 _MACHINE_KEYS = (
     "id",
@@ -108,6 +114,7 @@ class Scenario:
     # A user machine's own file, so the preset works where that machine is not installed.
     machine_definition: dict[str, Any] | None = field(default=None, hash=False)
     cluster: ClusterPreset | None = None  # a model over several machines (scenario_cluster)
+    also: tuple[AlsoModel, ...] = ()  # more models loaded at the same time (a set)
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The file's mapping (tomli_w.dumps of it is the file); only set values are written."""
@@ -131,6 +138,8 @@ class Scenario:
             data["machine_definition"] = self.machine_definition
         if self.cluster is not None:
             data["cluster"] = self.cluster.to_toml_dict()
+        if self.also:
+            data["also"] = [a.to_toml_dict() for a in self.also]
         return data
 
     def to_json(self) -> dict[str, Any]:
@@ -155,6 +164,7 @@ class Scenario:
             "settings": self.settings.to_dict(),
             "machine_definition": self.machine_definition,
             "cluster": self.cluster.to_toml_dict() if self.cluster is not None else None,
+            "also": [{**a.to_toml_dict(), "settings": a.settings.to_dict()} for a in self.also],
         }
 
 
@@ -327,6 +337,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, *, name: str | None = 
         desktop_ram_bytes=_size(machine, "desktop_ram", source, "machine.desktop_ram"),
         machine_definition=_definition(data, source, machine_id),
         cluster=cluster_from_table(data["cluster"], source) if "cluster" in data else None,
+        also=also_from_list(data["also"], source) if "also" in data else (),
     )
 
 

@@ -19,6 +19,7 @@ from vramtui.core.estimate.settings import RuntimeSettings, settings_argv
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
+from vramtui.core.scenario.also import AlsoModel
 from vramtui.core.scenario.files import Scenario
 from vramtui.core.sizes import size_arg
 from vramtui.core.vocab import Backend, CarveOutSource, OsName, Runtime
@@ -52,6 +53,7 @@ class ScenarioOverrides:
     backend: Backend | None = None
     runtime: Runtime | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # RuntimeSettings field -> value
+    also: tuple[AlsoModel, ...] | None = None  # more models loaded at once (None: not said)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class ResolvedScenario:
     current_carve_out_bytes: int | None = None
     carve_out_source: CarveOutSource = CarveOutSource.GIVEN
     ctx_said: bool = True  # False: the context is vramtui's default, fitted to the model
+    also: tuple[AlsoModel, ...] = ()  # more models loaded at the same time (a set)
 
     def settings_for(self, spec: ModelSpec) -> RuntimeSettings:
         """The settings for this model: a context nobody chose is the smaller of the default
@@ -106,6 +109,7 @@ class ResolvedScenario:
             backend=st.resolved_backend,
             runtime=st.runtime,
             settings=self.settings,
+            also=self.also,
         )
 
 
@@ -136,11 +140,19 @@ def resolve_scenario(preset: Scenario | None, overrides: ScenarioOverrides) -> R
     Raises SettingsError / PresetError with one line for anything the user must fix."""
     model, mmproj, settings = resolve_model(preset, overrides)
     said = preset is not None or "ctx_size" in overrides.settings
+    also = overrides.also if overrides.also is not None else preset.also if preset else ()
     if overrides.machine_id or preset is not None:
         state, carve_source = _state(preset, overrides)
         source = "given" if overrides.machine_id else "preset"
         return ResolvedScenario(
-            model, mmproj, settings, state, source, carve_out_source=carve_source, ctx_said=said
+            model,
+            mmproj,
+            settings,
+            state,
+            source,
+            carve_out_source=carve_source,
+            ctx_said=said,
+            also=also,
         )
     state, current = _detected_state(overrides)
     carve_source = CarveOutSource.GIVEN
@@ -155,6 +167,7 @@ def resolve_scenario(preset: Scenario | None, overrides: ScenarioOverrides) -> R
         current,
         carve_out_source=carve_source,
         ctx_said=said,
+        also=also,
     )
 
 
@@ -217,7 +230,10 @@ def scenario_args(resolved: ResolvedScenario) -> list[str]:
     ):
         if value is not None:
             args += [flag, size_arg(value)]
-    return args + settings_args(resolved.settings)
+    args += settings_args(resolved.settings)
+    for a in resolved.also:
+        args += ["--also", a.text]
+    return args
 
 
 def settings_args(settings: RuntimeSettings) -> list[str]:
