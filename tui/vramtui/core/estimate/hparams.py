@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families.layers import layer_kinds
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
 
@@ -75,6 +76,14 @@ KNOWN_ARCHITECTURES = frozenset(
         "olmo2",
         "llama4",
         "gemma3n",
+        # the hybrid families of estimate/families/layers.py
+        "qwen35",
+        "qwen35moe",
+        "falcon-h1",
+        "nemotron_h",
+        "nemotron_h_moe",
+        "lfm2moe",
+        "kimi-linear",
     }
 )
 
@@ -226,11 +235,19 @@ class ModelHparams:
             r.scalar("attention.value_length_swa", head_v0) if s else head_v0 for s in is_swa
         )
         is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
+        n_ff = r.per_layer("feed_forward_length", 0)
+        kinds = layer_kinds(arch, r.get, n_head_kv, n_ff)  # falcon-h1, nemotron_h, qwen35...
+        if kinds is not None:
+            is_rec = kinds.is_recurrent
+            n_embd_r = n_embd_r if kinds.n_embd_r is None else kinds.n_embd_r
+            n_embd_s = n_embd_s if kinds.n_embd_s is None else kinds.n_embd_s
         # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
         # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
         n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
         kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
         has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
+        if kinds is not None and kinds.has_kv is not None:
+            has_kv = tuple(kv and il < kv_end for il, kv in enumerate(kinds.has_kv))
         # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
         # deepseek2 files cache full K and V per head like any GQA model.
         hk_mla = r.scalar("attention.key_length_mla", 0)
@@ -251,7 +268,7 @@ class ModelHparams:
                 n_embd=n_embd,
                 n_vocab=vocab_size(spec.metadata),
                 n_ctx_train=r.scalar("context_length", 0),
-                n_ff=r.per_layer("feed_forward_length", 0),
+                n_ff=n_ff,
                 n_head=n_head,
                 n_head_kv=n_head_kv,
                 head_k=head_k,

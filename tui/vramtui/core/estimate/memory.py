@@ -254,8 +254,7 @@ def _cache_buffers(
         if hp.is_recurrent[il]:
             n = 4 * (hp.n_embd_r + hp.n_embd_s) * lay.n_seq
             rs_dev, rs_host = (rs_dev + n, rs_host) if on_dev else (rs_dev, rs_host + n)
-            continue
-        if not hp.has_kv[il]:
+        if not hp.has_kv[il]:  # falcon-h1 layers are recurrent and cached both
             continue
         cells = (lay.cells_swa if hp.is_swa[il] else lay.n_ctx_seq) * lay.n_stream
         width = hp.n_head_kv[il]
