@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -94,7 +95,11 @@ def _attn_floats(hp: ModelHparams) -> int:
 
 
 def compute_bytes(
-    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+    hp: ModelHparams,
+    kv_sizes: tuple[int, ...],
+    n_ubatch: int,
+    flash_attn: bool,
+    n_seqs: int = 1,
 ) -> int:
     """Peak of the ubatch graph's live tensors, in bytes, for the CPU backend.
 
@@ -104,6 +109,8 @@ def compute_bytes(
               gemma3n its AltUp streams);
     phases    the FFN phase (`_ffn_floats`) or the attention phase (`_attn_floats`, plus
               without flash attention KQ = F32[n_kv, n_ubatch, n_head]), whichever is larger.
+    recurrent the recurrent layers' phase (`families/recurrent_compute.py`, per sequence
+              of the ubatch for the state), whichever of the three is largest.
     The logits tensor does not set the peak (the graph is reserved with one output).
     """
     ub, n_embd = n_ubatch, hp.n_embd
@@ -120,7 +127,8 @@ def compute_bytes(
         )
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
-    return masks + max(ffn_phase, attn_phase)
+    rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
+    return masks + max(ffn_phase, attn_phase, rec_phase)
 
 
 # The largest projector dimension the figure takes as given (image size, width, heads): far above

@@ -284,7 +284,7 @@ def mask_sizes(hp: ModelHparams, lay: CacheLayout) -> tuple[int, ...]:
 def _compute_buffers(st: _Static, lay: CacheLayout, fa: bool, gpu: bool, dev: str) -> list[Buffer]:
     hp = st.hp
     kv_sizes = mask_sizes(hp, lay)
-    comp = compute_bytes(hp, kv_sizes, lay.n_ubatch, fa)
+    comp = compute_bytes(hp, kv_sizes, lay.n_ubatch, fa, lay.n_seq)
     if not (gpu and any(lay.on_dev)):
         return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
     # GPU backends allocate the layer graph's peak in device memory, or the output phase's
