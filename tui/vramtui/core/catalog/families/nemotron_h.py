@@ -35,8 +35,9 @@ def tensors(m: Md, n_vocab: int) -> list[Row]:
                 mat(p + "ffn_up_exps.weight", n_embd, n_ff_exp, n_expert),
                 mat(p + "ffn_down_exps.weight", n_ff_exp, n_embd, n_expert),
             ]
-            rows += ffn(p, n_embd, m.num("expert_shared_feed_forward_length"), gate=False,
-                        suffix="_shexp")
+            rows += ffn(
+                p, n_embd, m.num("expert_shared_feed_forward_length"), gate=False, suffix="_shexp"
+            )
         else:
             rows += ffn(p, n_embd, ff[il], gate=False)
     return rows

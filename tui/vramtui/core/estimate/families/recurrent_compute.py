@@ -36,9 +36,9 @@ def recurrent_phase_bytes(hp: ModelHparams, n_ubatch: int, n_seqs: int) -> int:
     key = hp.ssm_n_group * hp.ssm_d_state
     state = 4 * hp.n_embd_s * max(n_seqs, 1)
     if hp.arch in DELTA_NET:
-        per_tok = DN_EMBD * hp.n_embd + DN_VALUE * hp.d_inner + DN_KEY * key
-        return int(4 * n_ubatch * per_tok + DN_STATES * state)
+        dn_tok = DN_EMBD * hp.n_embd + DN_VALUE * hp.d_inner + DN_KEY * key
+        return int(4 * n_ubatch * dn_tok + DN_STATES * state)
     if hp.arch in MAMBA2:
-        per_tok = M2_EMBD * hp.n_embd + M2_INNER * hp.d_inner + M2_BC * 2 * key
-        return int(4 * n_ubatch * per_tok + M2_STATES * state)
+        m2_tok = M2_EMBD * hp.n_embd + M2_INNER * hp.d_inner + M2_BC * 2 * key
+        return int(4 * n_ubatch * m2_tok + M2_STATES * state)
     return 0
