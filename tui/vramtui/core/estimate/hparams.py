@@ -170,6 +170,21 @@ def _recurrent(r: _Reader, n_head_kv: tuple[int, ...]) -> tuple[tuple[bool, ...]
     return is_rec, max(d_conv - 1, 0) * (d_inner + 2 * n_group * d_state), d_state * d_inner
 
 
+def _layer_kinds(
+    r: _Reader, n_head_kv: tuple[int, ...], n_ff: tuple[int, ...]
+) -> tuple[tuple[bool, ...], int, int, tuple[bool, ...] | None]:
+    """(is_recurrent, n_embd_r, n_embd_s, layers with a KV cache or None for "every
+    non-recurrent one"): the family rules of estimate/families/layers.py where they apply
+    (falcon-h1, nemotron_h, qwen35, kimi-linear), else the common ones above."""
+    is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
+    kinds = layer_kinds(r.arch, r.get, n_head_kv, n_ff)
+    if kinds is None:
+        return is_rec, n_embd_r, n_embd_s, None
+    n_embd_r = n_embd_r if kinds.n_embd_r is None else kinds.n_embd_r
+    n_embd_s = n_embd_s if kinds.n_embd_s is None else kinds.n_embd_s
+    return kinds.is_recurrent, n_embd_r, n_embd_s, kinds.has_kv
+
+
 @dataclass(frozen=True, slots=True)
 class ModelHparams:
     """What the estimate reads per layer. Tuples are indexed by layer (0..n_layer-1)."""
@@ -236,20 +251,15 @@ class ModelHparams:
         head_v = tuple(
             r.scalar("attention.value_length_swa", head_v0) if s else head_v0 for s in is_swa
         )
-        is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
         n_ff = r.per_layer("feed_forward_length", 0)
-        kinds = layer_kinds(arch, r.get, n_head_kv, n_ff)  # falcon-h1, nemotron_h, qwen35...
-        if kinds is not None:
-            is_rec = kinds.is_recurrent
-            n_embd_r = n_embd_r if kinds.n_embd_r is None else kinds.n_embd_r
-            n_embd_s = n_embd_s if kinds.n_embd_s is None else kinds.n_embd_s
+        is_rec, n_embd_r, n_embd_s, kv_layers = _layer_kinds(r, n_head_kv, n_ff)
         # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
         # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
         n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
         kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
         has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
-        if kinds is not None and kinds.has_kv is not None:
-            has_kv = tuple(kv and il < kv_end for il, kv in enumerate(kinds.has_kv))
+        if kv_layers is not None:  # falcon-h1: every layer; nemotron_h: attention layers only
+            has_kv = tuple(kv and il < kv_end for il, kv in enumerate(kv_layers))
         # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
         # deepseek2 files cache full K and V per head like any GQA model.
         hk_mla = r.scalar("attention.key_length_mla", 0)
