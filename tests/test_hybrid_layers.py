@@ -54,3 +54,12 @@ def test_recurrent_phase_grows_with_the_sequences() -> None:
     one = estimate_memory(spec, RuntimeSettings(ctx_size=4096), backend="cpu")
     eight = estimate_memory(spec, RuntimeSettings(ctx_size=4096, parallel=8), backend="cpu")
     assert eight.total(kind=BufferKind.COMPUTE) > one.total(kind=BufferKind.COMPUTE)
+
+
+def test_a_trailing_mtp_block_holds_no_state_and_no_cache() -> None:
+    md, quant = HYBRID_MODELS["qwen35-test"]
+    md = {**md, "qwen35.block_count": 9, "qwen35.nextn_predict_layers": 1}
+    hp = ModelHparams.from_spec(synthesize_spec(md, quant, name="mtp", source="test"))
+    # 9 blocks, the last one MTP: layer 8 would be recurrent by the interval rule
+    assert not hp.is_recurrent[8] and not hp.has_kv[8]
+    assert sum(hp.is_recurrent) == 6 and sum(hp.has_kv) == 2

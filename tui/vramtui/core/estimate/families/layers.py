@@ -45,19 +45,25 @@ def layer_kinds(
 ) -> LayerKinds | None:
     """The family's layer kinds, or None for an architecture these rules do not cover."""
     n_layer = len(n_head_kv)
+    # trailing MTP/NextN blocks are neither recurrent nor cached (`il < n_layer()` in the
+    # qwen35 and nemotron_h loaders and create_memory filters)
+    n_main = n_layer - min(max(_int(get("nextn_predict_layers")), 0), n_layer)
     if arch == "falcon-h1":
         return LayerKinds((True,) * n_layer, (True,) * n_layer)
     if arch in {"nemotron_h", "nemotron_h_moe"}:
-        rec = tuple(kv == 0 and ff == 0 for kv, ff in zip(n_head_kv, n_ff, strict=True))
-        kv = tuple(h > 0 and ff == 0 for h, ff in zip(n_head_kv, n_ff, strict=True))
+        pairs = list(zip(n_head_kv, n_ff, strict=True))
+        rec = tuple(il < n_main and kv == 0 and ff == 0 for il, (kv, ff) in enumerate(pairs))
+        kv = tuple(il < n_main and h > 0 and ff == 0 for il, (h, ff) in enumerate(pairs))
         return LayerKinds(rec, kv)
     if arch in {"qwen35", "qwen35moe"}:
         arr = get("attention.recurrent_layers")
         if isinstance(arr, tuple) and arr:
             flags = [bool(x) for x in arr] + [False] * n_layer
-            return LayerKinds(tuple(flags[:n_layer]), None)
+            return LayerKinds(
+                tuple(f and il < n_main for il, f in enumerate(flags[:n_layer])), None
+            )
         iv = max(_int(get("full_attention_interval"), 4), 1)
-        return LayerKinds(tuple((il + 1) % iv != 0 for il in range(n_layer)), None)
+        return LayerKinds(tuple(il < n_main and (il + 1) % iv != 0 for il in range(n_layer)), None)
     if arch == "kimi-linear":
         n_head = _int(get("attention.head_count"))
         if isinstance(get("attention.head_count"), tuple):
