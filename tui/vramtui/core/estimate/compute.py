@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -30,6 +31,9 @@ GEMMA3N_FFN_EMBD = 4
 # Attention and FFN side by side on the same normed input: the attention output stays alive
 # through the FFN (src/models/cohere2-iswa.cpp: attn_out added after the FFN).
 PARALLEL_RESIDUAL = frozenset({"cohere2", "command-r"})
+# Feed-forwards without a gate: up, the activation, down (src/models/nemotron-h.cpp build_ffn
+# and build_moe_ffn with LLM_FFN_RELU_SQR and no ffn_gate): two n_ff-wide tensors, not three.
+UNGATED_FFN = frozenset({"nemotron_h", "nemotron_h_moe"})
 
 
 def mask_bytes(kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool) -> int:
@@ -48,6 +52,8 @@ def _moe_floats(hp: ModelHparams) -> int:
     n_used = max(hp.n_expert_used, 1)
     up = (hp.n_ff_exp or max(hp.n_ff, default=0)) * n_used
     out = hp.n_embd * n_used
+    if hp.arch in UNGATED_FFN:
+        return max(2 * up, 2 * hp.n_ff_shexp)
     routed = 3 * up + (out if out > 2 * up else 0) + (out if hp.weight_before_ffn else 0)
     return max(routed, 3 * hp.n_ff_shexp)
 
@@ -60,7 +66,7 @@ def _ffn_floats(hp: ModelHparams) -> int:
     best = 0
     for il in range(hp.n_layer - hp.n_nextn):
         is_moe = hp.n_expert and il >= hp.n_leading_dense and (il + 1) % hp.moe_layer_step == 0
-        f = moe if is_moe else 3 * hp.n_ff[il]
+        f = moe if is_moe else (2 if hp.arch in UNGATED_FFN else 3) * hp.n_ff[il]
         if hp.arch == "gemma3n":
             f += GEMMA3N_FFN_EMBD * hp.n_embd
         elif hp.arch in PARALLEL_RESIDUAL:
@@ -94,7 +100,11 @@ def _attn_floats(hp: ModelHparams) -> int:
 
 
 def compute_bytes(
-    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+    hp: ModelHparams,
+    kv_sizes: tuple[int, ...],
+    n_ubatch: int,
+    flash_attn: bool,
+    n_seqs: int = 1,
 ) -> int:
     """Peak of the ubatch graph's live tensors, in bytes, for the CPU backend.
 
@@ -104,6 +114,8 @@ def compute_bytes(
               gemma3n its AltUp streams);
     phases    the FFN phase (`_ffn_floats`) or the attention phase (`_attn_floats`, plus
               without flash attention KQ = F32[n_kv, n_ubatch, n_head]), whichever is larger.
+    recurrent the recurrent layers' phase (`families/recurrent_compute.py`, per sequence
+              of the ubatch for the state), whichever of the three is largest.
     The logits tensor does not set the peak (the graph is reserved with one output).
     """
     ub, n_embd = n_ubatch, hp.n_embd
@@ -120,7 +132,8 @@ def compute_bytes(
         )
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
-    return masks + max(ffn_phase, attn_phase)
+    rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
+    return masks + max(ffn_phase, attn_phase, rec_phase)
 
 
 # The largest projector dimension the figure takes as given (image size, width, heads): far above

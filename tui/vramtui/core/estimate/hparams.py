@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families.layers import layer_kinds
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
 
@@ -75,6 +76,14 @@ KNOWN_ARCHITECTURES = frozenset(
         "olmo2",
         "llama4",
         "gemma3n",
+        # the hybrid families of estimate/families/layers.py
+        "qwen35",
+        "qwen35moe",
+        "falcon-h1",
+        "nemotron_h",
+        "nemotron_h_moe",
+        "lfm2moe",
+        "kimi-linear",
     }
 )
 
@@ -161,6 +170,21 @@ def _recurrent(r: _Reader, n_head_kv: tuple[int, ...]) -> tuple[tuple[bool, ...]
     return is_rec, max(d_conv - 1, 0) * (d_inner + 2 * n_group * d_state), d_state * d_inner
 
 
+def _layer_kinds(
+    r: _Reader, n_head_kv: tuple[int, ...], n_ff: tuple[int, ...]
+) -> tuple[tuple[bool, ...], int, int, tuple[bool, ...] | None]:
+    """(is_recurrent, n_embd_r, n_embd_s, layers with a KV cache or None for "every
+    non-recurrent one"): the family rules of estimate/families/layers.py where they apply
+    (falcon-h1, nemotron_h, qwen35, kimi-linear), else the common ones above."""
+    is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
+    kinds = layer_kinds(r.arch, r.get, n_head_kv, n_ff)
+    if kinds is None:
+        return is_rec, n_embd_r, n_embd_s, None
+    n_embd_r = n_embd_r if kinds.n_embd_r is None else kinds.n_embd_r
+    n_embd_s = n_embd_s if kinds.n_embd_s is None else kinds.n_embd_s
+    return kinds.is_recurrent, n_embd_r, n_embd_s, kinds.has_kv
+
+
 @dataclass(frozen=True, slots=True)
 class ModelHparams:
     """What the estimate reads per layer. Tuples are indexed by layer (0..n_layer-1)."""
@@ -192,6 +216,8 @@ class ModelHparams:
     n_ff_shexp: int = 0  # shared-expert width (0: none, or the same as n_ff_exp)
     n_leading_dense: int = 0
     d_inner: int = 0  # ssm.inner_size (recurrent layers)
+    ssm_d_state: int = 0  # ssm.state_size
+    ssm_n_group: int = 0  # ssm.group_count (delta nets: key heads)
     n_embd_inp: int = 0  # input embedding width (qwen3vl deepstack: n_embd x (1 + layers))
     kv_lora_rank: int = 0  # MLA latent width
     n_rot: int = 0  # rope dims (MLA: the decoupled rope part of K)
@@ -225,12 +251,15 @@ class ModelHparams:
         head_v = tuple(
             r.scalar("attention.value_length_swa", head_v0) if s else head_v0 for s in is_swa
         )
-        is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
+        n_ff = r.per_layer("feed_forward_length", 0)
+        is_rec, n_embd_r, n_embd_s, kv_layers = _layer_kinds(r, n_head_kv, n_ff)
         # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
         # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
         n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
         kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
         has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
+        if kv_layers is not None:  # falcon-h1: every layer; nemotron_h: attention layers only
+            has_kv = tuple(kv and il < kv_end for il, kv in enumerate(kv_layers))
         # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
         # deepseek2 files cache full K and V per head like any GQA model.
         hk_mla = r.scalar("attention.key_length_mla", 0)
@@ -251,7 +280,7 @@ class ModelHparams:
                 n_embd=n_embd,
                 n_vocab=vocab_size(spec.metadata),
                 n_ctx_train=r.scalar("context_length", 0),
-                n_ff=r.per_layer("feed_forward_length", 0),
+                n_ff=n_ff,
                 n_head=n_head,
                 n_head_kv=n_head_kv,
                 head_k=head_k,
@@ -272,6 +301,8 @@ class ModelHparams:
                 n_ff_shexp=_shared_expert_width(r, n_ff_exp),
                 n_leading_dense=r.scalar("leading_dense_block_count", 0),
                 d_inner=r.scalar("ssm.inner_size", 0),
+                ssm_d_state=r.scalar("ssm.state_size", 0),
+                ssm_n_group=r.scalar("ssm.group_count", 0),
                 n_embd_inp=n_embd * (1 + r.scalar("n_deepstack_layers", 0)),
                 kv_lora_rank=kv_lora,
                 n_rot=n_rot,

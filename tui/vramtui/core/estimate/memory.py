@@ -254,8 +254,7 @@ def _cache_buffers(
         if hp.is_recurrent[il]:
             n = 4 * (hp.n_embd_r + hp.n_embd_s) * lay.n_seq
             rs_dev, rs_host = (rs_dev + n, rs_host) if on_dev else (rs_dev, rs_host + n)
-            continue
-        if not hp.has_kv[il]:
+        if not hp.has_kv[il]:  # falcon-h1 layers are recurrent and cached both
             continue
         cells = (lay.cells_swa if hp.is_swa[il] else lay.n_ctx_seq) * lay.n_stream
         width = hp.n_head_kv[il]
@@ -285,7 +284,7 @@ def mask_sizes(hp: ModelHparams, lay: CacheLayout) -> tuple[int, ...]:
 def _compute_buffers(st: _Static, lay: CacheLayout, fa: bool, gpu: bool, dev: str) -> list[Buffer]:
     hp = st.hp
     kv_sizes = mask_sizes(hp, lay)
-    comp = compute_bytes(hp, kv_sizes, lay.n_ubatch, fa)
+    comp = compute_bytes(hp, kv_sizes, lay.n_ubatch, fa, lay.n_seq)
     if not (gpu and any(lay.on_dev)):
         return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
     # GPU backends allocate the layer graph's peak in device memory, or the output phase's

@@ -1,1 +1,33 @@
-"""Per-family tensor tables for the catalog's synthesized headers, one module per family."""
+"""Per-family tensor tables for the catalog's synthesized headers, one module per family.
+
+`family_tensors` answers with rows (name, GGUF shape, kept F32) for the architectures these
+modules hold, or None; the synthesizer asks it before its own tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from vramtui.core.catalog.families import falcon_h1, kimi_linear, lfm2moe, nemotron_h, qwen35
+from vramtui.core.catalog.families.rows import Md, Row
+from vramtui.core.gguf.spec import MetaValue
+
+_BUILDERS: dict[str, Callable[[Md, int], list[Row]]] = {
+    **dict.fromkeys(qwen35.ARCHITECTURES, qwen35.tensors),
+    **dict.fromkeys(nemotron_h.ARCHITECTURES, nemotron_h.tensors),
+    **dict.fromkeys(falcon_h1.ARCHITECTURES, falcon_h1.tensors),
+    **dict.fromkeys(lfm2moe.ARCHITECTURES, lfm2moe.tensors),
+    **dict.fromkeys(kimi_linear.ARCHITECTURES, kimi_linear.tensors),
+}
+
+FAMILY_ARCHITECTURES = frozenset(_BUILDERS)
+
+
+def family_tensors(md: Mapping[str, MetaValue], n_vocab: int) -> list[Row] | None:
+    arch = md.get("general.architecture")
+    if not isinstance(arch, str) or arch not in _BUILDERS:
+        return None
+    return _BUILDERS[arch](Md(md, arch), n_vocab)
+
+
+__all__ = ["FAMILY_ARCHITECTURES", "Row", "family_tensors"]
