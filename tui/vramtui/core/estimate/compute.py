@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from vramtui.core.estimate.families.dsa import attention_extra_bytes
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -120,6 +121,9 @@ def compute_bytes(
         )
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
+    attn_phase += attention_extra_bytes(  # DSA indexer (estimate/families/dsa.py)
+        max(kv_sizes, default=0), ub, flash_attn, hp.indexer_top_k, any(hp.has_indexer)
+    )
     return masks + max(ffn_phase, attn_phase)
 
 

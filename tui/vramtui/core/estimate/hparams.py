@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families.dsa import indexer_layers
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
 
@@ -75,6 +76,11 @@ KNOWN_ARCHITECTURES = frozenset(
         "olmo2",
         "llama4",
         "gemma3n",
+        # estimate/families: MLA with a sparse-attention indexer, deepseek2's loader, GQA MoE
+        "deepseek32",
+        "glm-dsa",
+        "mistral4",
+        "minimax-m2",
     }
 )
 
@@ -199,6 +205,11 @@ class ModelHparams:
     weight_before_ffn: bool = False
     moe_layer_step: int = 1  # llama4 interleave_moe_layer_step: MoE where (il + 1) % step == 0
     n_embd_altup: int = 0  # gemma3n per-layer input width
+    # DSA lightning indexer (estimate/families/dsa.py): layers with an indexer key cache, its
+    # key width (one head) and how many cached tokens each query attends to
+    has_indexer: tuple[bool, ...] = ()
+    n_embd_indexer: int = 0
+    indexer_top_k: int = 0
 
     @property
     def has_swa_cache(self) -> bool:
@@ -242,6 +253,8 @@ class ModelHparams:
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
         n_ff_exp = r.scalar("expert_feed_forward_length", 0)
+        n_ctx_train = r.scalar("context_length", 0)
+        has_indexer = indexer_layers(arch, r.md, n_layer, n_layer - n_nextn, n_ctx_train)
         return check_layers(
             spec.source or spec.name,
             cls(
@@ -250,7 +263,7 @@ class ModelHparams:
                 n_layer=n_layer,
                 n_embd=n_embd,
                 n_vocab=vocab_size(spec.metadata),
-                n_ctx_train=r.scalar("context_length", 0),
+                n_ctx_train=n_ctx_train,
                 n_ff=r.per_layer("feed_forward_length", 0),
                 n_head=n_head,
                 n_head_kv=n_head_kv,
@@ -279,6 +292,9 @@ class ModelHparams:
                 weight_before_ffn=arch in WEIGHT_BEFORE_FFN,
                 moe_layer_step=max(r.scalar("interleave_moe_layer_step", 1), 1),
                 n_embd_altup=r.scalar("embedding_length_per_layer_input", 0),
+                has_indexer=has_indexer,
+                n_embd_indexer=r.scalar("attention.indexer.key_length", 0),
+                indexer_top_k=r.scalar("attention.indexer.top_k", 0),
             ),
         )
 

@@ -262,6 +262,8 @@ def _cache_buffers(
         n = tk.row_bytes(hp.head_k[il] * width) * cells
         if hp.has_v:
             n += tv.row_bytes(hp.head_v[il] * width) * cells
+        if il < len(hp.has_indexer) and hp.has_indexer[il]:  # DSA indexer keys (families/dsa.py)
+            n += tk.row_bytes(hp.n_embd_indexer) * cells
         kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
     return [
         Buffer(Place.DEVICE, BufferKind.KV_CACHE, kv_dev, f"{dev} KV buffer"),
