@@ -122,7 +122,11 @@ def compute_bytes(
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
     attn_phase += attention_extra_bytes(  # DSA indexer (estimate/families/dsa.py)
-        max(kv_sizes, default=0), ub, flash_attn, hp.indexer_top_k, any(hp.has_indexer)
+        max(kv_sizes, default=0),
+        ub,
+        flash_attn,
+        hp.indexer_top_k,
+        tuple(i for i, kv in zip(hp.has_indexer, hp.has_kv, strict=False) if kv),
     )
     return masks + max(ffn_phase, attn_phase)
 

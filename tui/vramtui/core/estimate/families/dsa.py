@@ -37,6 +37,10 @@ GLM_5_2_LAYERS = 78  # the length of that table
 MASK_BYTES_FA = 6  # indexer mask F16 + filled mask F16 + masked sum F16
 MASK_BYTES_NO_FA = 10  # indexer mask F16 + filled mask F32 + masked sum F32
 TOP_K_BYTES = 18  # per selected cell x token: indices, their copy, the zero source
+# glm-dsa layers without an indexer reuse the previous indexer's top-k (src/models/glm-dsa.cpp
+# prev_top_k), which stays alive across layers: +14 bytes per selected cell x token, measured at
+# 8,192 to 32,768 cells (constant in n_kv).
+TOP_K_SHARED_BYTES = 14
 
 
 def _glm_5_2_default(il: int) -> bool:
@@ -64,10 +68,12 @@ def indexer_layers(
 
 
 def attention_extra_bytes(
-    n_kv: int, n_ubatch: int, flash_attn: bool, top_k: int, indexed: bool
+    n_kv: int, n_ubatch: int, flash_attn: bool, top_k: int, indexer: tuple[bool, ...]
 ) -> int:
-    """Bytes the sparse attention keeps alive beside the MLA attention phase (module doc)."""
-    if not indexed:
+    """Bytes the sparse attention keeps alive beside the MLA attention phase (module doc).
+    `indexer` holds, per layer with a KV cache, whether it has its own indexer."""
+    if not any(indexer):
         return 0
     per_cell = MASK_BYTES_FA if flash_attn else MASK_BYTES_NO_FA
-    return n_ubatch * (per_cell * n_kv + TOP_K_BYTES * min(top_k, n_kv))
+    per_top = TOP_K_BYTES + (TOP_K_SHARED_BYTES if not all(indexer) else 0)
+    return n_ubatch * (per_cell * n_kv + per_top * min(top_k, n_kv))
