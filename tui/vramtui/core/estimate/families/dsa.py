@@ -15,10 +15,9 @@ every cached token and lets each query attend to the `indexer.top_k` best only. 
   indexer's KQ mask ([n_kv, n_ubatch], F16 with the fused indexer op CPU and GPU backends
   report), the filled copy of the attention mask and its top-k-masked sum (F16 with flash
   attention, F32 without) live with the attention; the top-k indices and their scatter
-  source add a few floats per selected token. Fitted on llama.cpp's own dry run (tests/oracle
-  test_dsa_oracle.py): 6 bytes per KV cell x token with flash attention, 10 without, plus 18
-  bytes per selected cell x token (at 8,192 to 32,768 cells within 1 %; at 4,096 cells,
-  where the peak moves, within 10 %).
+  source add a few floats per selected token, and every layer's top-k indices stay alive.
+  Fitted on llama.cpp's own dry run (tests/oracle/test_dsa_oracle.py): 6 bytes per KV cell x
+  token with flash attention, 10 without, plus 4 bytes per selected cell x token x layer.
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ GLM_5_2_LAYERS = 78  # the length of that table
 # Compute terms fitted on llama.cpp's dry run (module doc): bytes per cell x token.
 MASK_BYTES_FA = 6  # indexer mask F16 + filled mask F16 + masked sum F16
 MASK_BYTES_NO_FA = 10  # indexer mask F16 + filled mask F32 + masked sum F32
-TOP_K_BYTES = 18  # per selected cell x token: indices, their copy, the zero source
-# glm-dsa layers without an indexer reuse the previous indexer's top-k (src/models/glm-dsa.cpp
-# prev_top_k), which stays alive across layers: +14 bytes per selected cell x token, measured at
-# 8,192 to 32,768 cells (constant in n_kv).
-TOP_K_SHARED_BYTES = 14
+# Each attention layer's top-k indices (I32 [top_k, n_ubatch]) stay alive to the end of the
+# graph: 4 bytes per selected cell x token x layer (DeepSeek-V3.2 shapes at 5 and 62 layers:
+# 442 and 670 MiB, 4.0 MiB per layer at top-k 2,048, ubatch 512). glm-dsa layers without an
+# indexer reuse the previous layer's indices (src/models/glm-dsa.cpp prev_top_k) and count alike.
+TOP_K_BYTES_PER_LAYER = 4
 
 
 def _glm_5_2_default(il: int) -> bool:
@@ -75,5 +74,5 @@ def attention_extra_bytes(
     if not any(indexer):
         return 0
     per_cell = MASK_BYTES_FA if flash_attn else MASK_BYTES_NO_FA
-    per_top = TOP_K_BYTES + (TOP_K_SHARED_BYTES if not all(indexer) else 0)
+    per_top = TOP_K_BYTES_PER_LAYER * len(indexer)
     return n_ubatch * (per_cell * n_kv + per_top * min(top_k, n_kv))
