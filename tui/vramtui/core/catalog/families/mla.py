@@ -38,7 +38,8 @@ def _attn(p: str, m: Md, n_embd: int) -> list[Row]:
         ]
     else:
         t = [mat(p + "attn_q.weight", n_embd, n_head * hk)]
-    return t + [
+    return [
+        *t,
         mat(p + "attn_kv_a_mqa.weight", n_embd, kv_lora + n_rot),
         vec(p + "attn_kv_a_norm.weight", kv_lora),
         mat(p + "attn_k_b.weight", hk - n_rot, kv_lora, n_head),
@@ -77,7 +78,8 @@ def _ffn(p: str, m: Md, n_embd: int, dense: bool) -> list[Row]:
     ]
     if m.num("expert_gating_func") == 2 or m.arch == "glm-dsa":  # sigmoid routing: a bias
         t.append(vec(p + "exp_probs_b.bias", n_exp))
-    return t + [
+    return [
+        *t,
         mat(p + "ffn_gate_shexp.weight", n_embd, shexp),
         mat(p + "ffn_down_shexp.weight", shexp, n_embd),
         mat(p + "ffn_up_shexp.weight", n_embd, shexp),

@@ -56,9 +56,7 @@ def indexer_layers(
         return (False,) * n_layer
     if arch == "deepseek32":
         return tuple(il < n_trunk for il in range(n_layer))
-    flags = [
-        n_ctx_train < GLM_PRE_5_2_CTX or _glm_5_2_default(il) for il in range(n_layer)
-    ]
+    flags = [n_ctx_train < GLM_PRE_5_2_CTX or _glm_5_2_default(il) for il in range(n_layer)]
     types = md.get(f"{arch}.attention.indexer.types")
     if isinstance(types, tuple):
         for il, v in enumerate(types[:n_layer]):
