@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from vramtui.core.catalog.families.deepseek4 import DEEPSEEK4_ARCHITECTURES, deepseek4_tensors
 from vramtui.core.catalog.families.minimax import MINIMAX_ARCHITECTURES, minimax_tensors
 from vramtui.core.catalog.families.mla import MLA_ARCHITECTURES, mla_tensors
 from vramtui.core.catalog.synth_longtail import LONGTAIL_ARCHITECTURES, longtail_tensors
@@ -455,14 +456,18 @@ _FAMILIES: dict[str, Callable[[Meta, _Dims], list[RawTensor]]] = {
 }
 
 SUPPORTED_ARCHITECTURES = (
-    frozenset(_FAMILIES) | LONGTAIL_ARCHITECTURES | MLA_ARCHITECTURES | MINIMAX_ARCHITECTURES
+    frozenset(_FAMILIES)
+    | LONGTAIL_ARCHITECTURES
+    | MLA_ARCHITECTURES
+    | MINIMAX_ARCHITECTURES
+    | DEEPSEEK4_ARCHITECTURES
 )
 
 
 def tensor_table(m: Meta, n_vocab: int) -> list[RawTensor]:
     """The tensor table llama.cpp's converter writes for this architecture."""
     rows = longtail_tensors(m.md, n_vocab)  # llama4, gemma3n, qwen2moe, pre-MLA deepseek2
-    for family in (mla_tensors, minimax_tensors):  # catalog/families
+    for family in (mla_tensors, minimax_tensors, deepseek4_tensors):  # catalog/families
         rows = rows if rows is not None else family(m.md, n_vocab)
     if rows is not None:
         return [RawTensor(*row) for row in rows]

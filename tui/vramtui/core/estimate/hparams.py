@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
 from vramtui.core.estimate.families.dsa import indexer_layers
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
@@ -81,6 +82,7 @@ KNOWN_ARCHITECTURES = frozenset(
         "glm-dsa",
         "mistral4",
         "minimax-m2",
+        "deepseek4",
     }
 )
 
@@ -210,6 +212,9 @@ class ModelHparams:
     has_indexer: tuple[bool, ...] = ()
     n_embd_indexer: int = 0
     indexer_top_k: int = 0
+    # DeepSeek-V4 compression ratio per block (estimate/families/deepseek4.py); () elsewhere
+    compress_ratios: tuple[int, ...] = ()
+    out_lora: int = 0  # DeepSeek-V4 output LoRA rank x groups
 
     @property
     def has_swa_cache(self) -> bool:
@@ -295,6 +300,11 @@ class ModelHparams:
                 has_indexer=has_indexer,
                 n_embd_indexer=r.scalar("attention.indexer.key_length", 0),
                 indexer_top_k=r.scalar("attention.indexer.top_k", 0),
+                compress_ratios=read_ratios(r.get("attention.compress_ratios"), n_layer)
+                if arch == DEEPSEEK4
+                else (),
+                out_lora=r.scalar("attention.output_lora_rank", 0)
+                * r.scalar("attention.output_group_count", 0),
             ),
         )
 
