@@ -51,6 +51,52 @@ _INDEXER: dict[str, MetaValue] = {
     "attention__indexer__top_k": 2048,
 }
 
+
+def _deepseek4(
+    n_layer: int, n_embd: int, n_head: int, q_lora: int, out_lora: int
+) -> dict[str, MetaValue]:
+    """DeepSeek-V4 layout: two window-only blocks, then CSA (ratio 4) and HCA (128) in turn;
+    the first two blocks route by token id."""
+    ratios = tuple(([0, 0] + [4, 128] * n_layer)[:n_layer])
+    return _md(
+        "deepseek4",
+        4096,
+        block_count=n_layer,
+        embedding_length=n_embd,
+        attention__head_count=n_head,
+        attention__head_count_kv=1,
+        attention__key_length=512,
+        attention__value_length=512,
+        rope__dimension_count=64,
+        attention__q_lora_rank=q_lora,
+        attention__sliding_window=128,
+        expert_feed_forward_length=256,
+        expert_count=16,
+        expert_used_count=4,
+        expert_shared_count=1,
+        expert_weights_scale=1.5,
+        expert_weights_norm=True,
+        swiglu_clamp_exp=(10.0,) * n_layer,
+        swiglu_clamp_shexp=(10.0,) * n_layer,
+        attention__indexer__head_count=16,
+        attention__indexer__key_length=128,
+        attention__indexer__top_k=512,
+        attention__output_group_count=8,
+        attention__output_lora_rank=out_lora,
+        attention__compress_rope_freq_base=160000.0,
+        attention__compress_ratios=(*ratios, 0),
+        hyper_connection__count=4,
+        hyper_connection__sinkhorn_iterations=20,
+        hyper_connection__epsilon=1e-6,
+        hash_layer_count=2,
+        expert_gating_func=4,
+        embedding_length_out=4 * n_embd,
+        context_length=1048576,
+        attention__layer_norm_rms_epsilon=1e-6,
+        rope__freq_base=1e4,
+    )
+
+
 # name -> (metadata, quant)
 MLA_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
     # DeepSeek-V3.2 layout: an indexer on every trunk layer, the MTP block in the file
@@ -76,6 +122,9 @@ MLA_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
     # deepseek2 declaring an MTP block whose tensors the file leaves out (trunk-only file):
     # the main context gives the MTP layer no cache
     "tiny-deepseek2-mtp": (_mla("deepseek2", 4, 1, 163840), "Q4_K_M"),
+    # DeepSeek-V4: small widths, and DeepSeek-V4-Flash's widths over 6 blocks
+    "tiny-deepseek4": (_deepseek4(6, 1024, 16, 256, 128), "Q4_K_M"),
+    "deepseek4-flash-6": (_deepseek4(6, 4096, 64, 1024, 1024), "Q4_0"),
     # MiniMax-M2 layout: GQA with whole-projection q/k norms, routed experts only
     "tiny-minimax-m2": (
         _md(

@@ -1,6 +1,7 @@
 """The 2026 MLA and sparse-attention families held against llama.cpp's own dry run (xllamacpp's
 CPU build): deepseek32 and glm-dsa (the DSA indexer key cache, GLM-5.2's shared indexers),
-mistral4, minimax-m2, and deepseek2 with a declared MTP block.
+deepseek4 (window + compressed caches, compressor states), mistral4, minimax-m2, and deepseek2
+with a declared MTP block.
 
 Model and context must equal llama.cpp's figures to the MiB it prints; the compute buffer must
 be within 5 %.
@@ -15,6 +16,7 @@ import pytest
 
 from tests.oracle.mla_models import MLA_MODELS
 from vramtui.core.catalog.synth import synthesize_spec
+from vramtui.core.errors import SettingsError
 from vramtui.core.estimate.llama_dry_run import run_dry_run as llama_dry_run
 from vramtui.core.estimate.memory import estimate_memory
 from vramtui.core.estimate.settings import RuntimeSettings
@@ -43,6 +45,13 @@ CASES: list[tuple[str, RuntimeSettings]] = [
     ("tiny-mistral4", S(ctx_size=8192, flash_attn="off")),
     ("tiny-deepseek2-mtp", S(ctx_size=32768, parallel=4)),
     ("tiny-deepseek2-mtp", S(ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0")),
+    ("tiny-deepseek4", S(ctx_size=16384)),
+    ("tiny-deepseek4", S(ctx_size=16384, flash_attn="off")),
+    ("deepseek4-flash-6", S(ctx_size=32768, parallel=4)),
+    (
+        "deepseek4-flash-6",
+        S(ctx_size=8192, ubatch_size=256, cache_type_k="q8_0", cache_type_v="q8_0"),
+    ),
     ("tiny-minimax-m2", S(ctx_size=32768, parallel=4)),
     ("tiny-minimax-m2", S(ctx_size=8192, flash_attn="off", cache_type_k="q8_0")),
 ]
@@ -82,3 +91,15 @@ def test_matches_llama_cpp(
         ref.compute_buffer_mib,
     )
     assert "estimated with generic rules" not in " ".join(j["notes"])
+
+
+def test_deepseek4_k_and_v_cache_types_must_match(
+    mla_models: dict[str, tuple[ModelSpec, Path]],
+) -> None:
+    """DeepSeek-V4's caches hold K only: llama.cpp refuses different K and V types, and so does
+    the estimate."""
+    spec, path = mla_models["tiny-deepseek4"]
+    settings = S(ctx_size=8192, cache_type_k="q8_0")
+    assert llama_dry_run(path, settings).error
+    with pytest.raises(SettingsError, match="must match"):
+        estimate_memory(spec, settings, backend="cpu")

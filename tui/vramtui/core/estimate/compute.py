@@ -143,11 +143,11 @@ def _deepseek4_bytes(
         max(hp.n_head, default=0),
         max(hp.head_k, default=0),
         hp.n_embd,
-        hp.out_lora,
-        hp.indexer_top_k,
-        deepseek4_cells(n_ctx_seq, hp.n_swa, n_ubatch),
-        n_ubatch,
-        flash_attn,
+        out_lora=hp.out_lora,
+        top_k=hp.indexer_top_k,
+        cells=deepseek4_cells(n_ctx_seq, hp.n_swa, n_ubatch),
+        n_ubatch=n_ubatch,
+        flash_attn=flash_attn,
     )
 
 

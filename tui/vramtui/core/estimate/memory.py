@@ -166,11 +166,13 @@ def _check_settings(hp: ModelHparams, s: RuntimeSettings, fa: bool) -> None:
             f"cache-type-v {s.cache_type_v} needs flash-attn on (llama.cpp refuses a quantized "
             "V cache without flash attention)"
         )
-    if hp.is_mla and s.cache_type_k != s.cache_type_v:
-        # The MLA cache stores V as a view of K (llama-context.cpp refuses otherwise).
+    if (hp.is_mla or hp.compress_ratios) and s.cache_type_k != s.cache_type_v:
+        # The MLA cache stores V as a view of K, DeepSeek-V4's caches are K-only
+        # (llama-context.cpp refuses otherwise).
         raise SettingsError(
             f"cache-type-k {s.cache_type_k} and cache-type-v {s.cache_type_v} must match for "
-            f"{hp.arch} (MLA): llama.cpp refuses different K and V cache types"
+            f"{hp.arch} ({'MLA' if hp.is_mla else 'K-only cache'}): llama.cpp refuses different "
+            "K and V cache types"
         )
 
 
@@ -250,7 +252,13 @@ def _deepseek4_layer(
 ) -> tuple[int, int]:
     cells = raw_cells(lay.n_ctx_seq, hp.n_swa, lay.n_ubatch, s.swa_full)
     return layer_cache_bytes(
-        hp.compress_ratios[il], hp.head_k[il], hp.n_embd_indexer, tk, lay.n_ctx_seq, cells, lay.n_seq
+        hp.compress_ratios[il],
+        hp.head_k[il],
+        hp.n_embd_indexer,
+        tk=tk,
+        n_ctx_seq=lay.n_ctx_seq,
+        raw_cells=cells,
+        n_seq=lay.n_seq,
     )
 
 

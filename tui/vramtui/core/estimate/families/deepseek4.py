@@ -29,7 +29,9 @@ F32 = 4
 
 def read_ratios(value: MetaValue | None, n_layer: int) -> tuple[int, ...]:
     """`attention.compress_ratios` per block; 0 (window only) where the array is short."""
-    vals = [int(x) for x in value if isinstance(x, (int, float))] if isinstance(value, tuple) else []
+    vals = (
+        [int(x) for x in value if isinstance(x, (int, float))] if isinstance(value, tuple) else []
+    )
     return tuple((vals + [0] * n_layer)[:n_layer])
 
 
@@ -41,6 +43,7 @@ def layer_cache_bytes(
     ratio: int,
     head: int,
     indexer_head: int,
+    *,
     tk: GGMLType,
     n_ctx_seq: int,
     raw_cells: int,
@@ -87,6 +90,7 @@ def compute_bytes(
     n_head: int,
     head: int,
     n_embd: int,
+    *,
     out_lora: int,
     top_k: int,
     cells: tuple[int, int, int],
