@@ -258,8 +258,7 @@ class ModelHparams:
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
         n_ff_exp = r.scalar("expert_feed_forward_length", 0)
-        n_ctx_train = r.scalar("context_length", 0)
-        has_indexer = indexer_layers(arch, r.md, n_layer, n_layer - n_nextn, n_ctx_train)
+        has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
         return check_layers(
             spec.source or spec.name,
             cls(
@@ -268,7 +267,7 @@ class ModelHparams:
                 n_layer=n_layer,
                 n_embd=n_embd,
                 n_vocab=vocab_size(spec.metadata),
-                n_ctx_train=n_ctx_train,
+                n_ctx_train=r.scalar("context_length", 0),
                 n_ff=r.per_layer("feed_forward_length", 0),
                 n_head=n_head,
                 n_head_kv=n_head_kv,
@@ -300,13 +299,22 @@ class ModelHparams:
                 has_indexer=has_indexer,
                 n_embd_indexer=r.scalar("attention.indexer.key_length", 0),
                 indexer_top_k=r.scalar("attention.indexer.top_k", 0),
-                compress_ratios=read_ratios(r.get("attention.compress_ratios"), n_layer)
-                if arch == DEEPSEEK4
-                else (),
-                out_lora=r.scalar("attention.output_lora_rank", 0)
-                * r.scalar("attention.output_group_count", 0),
+                compress_ratios=ratios,
+                out_lora=out_lora,
             ),
         )
+
+
+def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[int, ...], int]:
+    """(layers with a DSA indexer cache, DeepSeek-V4's compression ratio per block, its output
+    LoRA width = rank x groups); see estimate/families/dsa.py and deepseek4.py."""
+    n_layer = r.n_layer
+    n_ctx_train = r.scalar("context_length", 0)
+    has_indexer = indexer_layers(r.arch, r.md, n_layer, n_layer - n_nextn, n_ctx_train)
+    if r.arch != DEEPSEEK4:
+        return has_indexer, (), 0
+    lora = r.scalar("attention.output_lora_rank", 0) * r.scalar("attention.output_group_count", 0)
+    return has_indexer, read_ratios(r.get("attention.compress_ratios"), n_layer), lora
 
 
 def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:
