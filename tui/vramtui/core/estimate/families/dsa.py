@@ -16,7 +16,7 @@ every cached token and lets each query attend to the `indexer.top_k` best only. 
   report), the filled copy of the attention mask and its top-k-masked sum (F16 with flash
   attention, F32 without) live with the attention; the top-k indices and their scatter
   source add a few floats per selected token, and every layer's top-k indices stay alive.
-  Fitted on llama.cpp's own dry run (tests/oracle/test_dsa_oracle.py): 6 bytes per KV cell x
+  Fitted on llama.cpp's own dry run (tests/oracle/test_mla_oracle.py): 6 bytes per KV cell x
   token with flash attention, 10 without, plus 4 bytes per selected cell x token x layer.
 """
 
