@@ -159,6 +159,8 @@ class QuantMix:
 
     def choose(self, t: RawTensor) -> str:
         q = self.q
+        if "tid2eid" in t.name:  # DeepSeek-V4 hash routing table (conversion/deepseek.py: I32)
+            return "I32"
         if t.f32 or len(t.shape) < 2 or any(k in t.name for k in _KEEP_F32):
             return "F32"
         if self.arch == "gpt-oss" and "_exps" in t.name:

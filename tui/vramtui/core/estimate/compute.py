@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import math
 
+from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
+from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
+from vramtui.core.estimate.families.dsa import attention_extra_bytes
 from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
@@ -119,6 +122,8 @@ def compute_bytes(
     The logits tensor does not set the peak (the graph is reserved with one output).
     """
     ub, n_embd = n_ubatch, hp.n_embd
+    if hp.compress_ratios:  # DeepSeek-V4 (estimate/families/deepseek4.py)
+        return _deepseek4_bytes(hp, kv_sizes, ub, flash_attn)
     masks = mask_bytes(kv_sizes, ub, flash_attn)
     base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
     if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
@@ -133,7 +138,30 @@ def compute_bytes(
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
     rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
+    attn_phase += attention_extra_bytes(  # DSA indexer (estimate/families/dsa.py)
+        max(kv_sizes, default=0),
+        ub,
+        flash_attn,
+        hp.indexer_top_k,
+        tuple(i for i, kv in zip(hp.has_indexer, hp.has_kv, strict=False) if kv),
+    )
     return masks + max(ffn_phase, attn_phase, rec_phase)
+
+
+def _deepseek4_bytes(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> int:
+    n_ctx_seq = max(kv_sizes, default=0)
+    return deepseek4_compute_bytes(
+        max(hp.n_head, default=0),
+        max(hp.head_k, default=0),
+        hp.n_embd,
+        out_lora=hp.out_lora,
+        top_k=hp.indexer_top_k,
+        cells=deepseek4_cells(n_ctx_seq, hp.n_swa, n_ubatch),
+        n_ubatch=n_ubatch,
+        flash_attn=flash_attn,
+    )
 
 
 # The largest projector dimension the figure takes as given (image size, width, heads): far above

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
+from vramtui.core.estimate.families.dsa import indexer_layers
 from vramtui.core.estimate.families.layers import layer_kinds
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
@@ -84,6 +86,12 @@ KNOWN_ARCHITECTURES = frozenset(
         "nemotron_h_moe",
         "lfm2moe",
         "kimi-linear",
+        # estimate/families: MLA with a sparse-attention indexer, deepseek2's loader, GQA MoE
+        "deepseek32",
+        "glm-dsa",
+        "mistral4",
+        "minimax-m2",
+        "deepseek4",
     }
 )
 
@@ -225,6 +233,14 @@ class ModelHparams:
     weight_before_ffn: bool = False
     moe_layer_step: int = 1  # llama4 interleave_moe_layer_step: MoE where (il + 1) % step == 0
     n_embd_altup: int = 0  # gemma3n per-layer input width
+    # DSA lightning indexer (estimate/families/dsa.py): layers with an indexer key cache, its
+    # key width (one head) and how many cached tokens each query attends to
+    has_indexer: tuple[bool, ...] = ()
+    n_embd_indexer: int = 0
+    indexer_top_k: int = 0
+    # DeepSeek-V4 compression ratio per block (estimate/families/deepseek4.py); () elsewhere
+    compress_ratios: tuple[int, ...] = ()
+    out_lora: int = 0  # DeepSeek-V4 output LoRA rank x groups
 
     @property
     def has_swa_cache(self) -> bool:
@@ -271,6 +287,7 @@ class ModelHparams:
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
         n_ff_exp = r.scalar("expert_feed_forward_length", 0)
+        has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
         return check_layers(
             spec.source or spec.name,
             cls(
@@ -310,8 +327,25 @@ class ModelHparams:
                 weight_before_ffn=arch in WEIGHT_BEFORE_FFN,
                 moe_layer_step=max(r.scalar("interleave_moe_layer_step", 1), 1),
                 n_embd_altup=r.scalar("embedding_length_per_layer_input", 0),
+                has_indexer=has_indexer,
+                n_embd_indexer=r.scalar("attention.indexer.key_length", 0),
+                indexer_top_k=r.scalar("attention.indexer.top_k", 0),
+                compress_ratios=ratios,
+                out_lora=out_lora,
             ),
         )
+
+
+def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[int, ...], int]:
+    """(layers with a DSA indexer cache, DeepSeek-V4's compression ratio per block, its output
+    LoRA width = rank x groups); see estimate/families/dsa.py and deepseek4.py."""
+    n_layer = r.n_layer
+    n_ctx_train = r.scalar("context_length", 0)
+    has_indexer = indexer_layers(r.arch, r.md, n_layer, n_layer - n_nextn, n_ctx_train)
+    if r.arch != DEEPSEEK4:
+        return has_indexer, (), 0
+    lora = r.scalar("attention.output_lora_rank", 0) * r.scalar("attention.output_group_count", 0)
+    return has_indexer, read_ratios(r.get("attention.compress_ratios"), n_layer), lora
 
 
 def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:

@@ -30,10 +30,11 @@ from vramtui.core.estimate.compute import (
     projector_compute_bytes,
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
+from vramtui.core.estimate.families.deepseek4 import layer_cache_bytes, raw_cells
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.placement import apply_overrides, layers_on_device
 from vramtui.core.estimate.settings import RuntimeSettings
-from vramtui.core.gguf.ggml_types import ggml_type_by_name
+from vramtui.core.gguf.ggml_types import GGMLType, ggml_type_by_name
 from vramtui.core.gguf.spec import ModelSpec, layer_index
 from vramtui.core.sizes import round_up
 from vramtui.core.vocab import BufferKind, Place
@@ -165,11 +166,13 @@ def _check_settings(hp: ModelHparams, s: RuntimeSettings, fa: bool) -> None:
             f"cache-type-v {s.cache_type_v} needs flash-attn on (llama.cpp refuses a quantized "
             "V cache without flash attention)"
         )
-    if hp.is_mla and s.cache_type_k != s.cache_type_v:
-        # The MLA cache stores V as a view of K (llama-context.cpp refuses otherwise).
+    if (hp.is_mla or hp.compress_ratios) and s.cache_type_k != s.cache_type_v:
+        # The MLA cache stores V as a view of K, DeepSeek-V4's caches are K-only
+        # (llama-context.cpp refuses otherwise).
         raise SettingsError(
             f"cache-type-k {s.cache_type_k} and cache-type-v {s.cache_type_v} must match for "
-            f"{hp.arch} (MLA): llama.cpp refuses different K and V cache types"
+            f"{hp.arch} ({'MLA' if hp.is_mla else 'K-only cache'}): llama.cpp refuses different "
+            "K and V cache types"
         )
 
 
@@ -244,6 +247,21 @@ def _weight_buffers(st: _Static, lay: CacheLayout, s: RuntimeSettings, dev: str)
     ]
 
 
+def _deepseek4_layer(
+    hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, tk: GGMLType, il: int
+) -> tuple[int, int]:
+    cells = raw_cells(lay.n_ctx_seq, hp.n_swa, lay.n_ubatch, s.swa_full)
+    return layer_cache_bytes(
+        hp.compress_ratios[il],
+        hp.head_k[il],
+        hp.n_embd_indexer,
+        tk=tk,
+        n_ctx_seq=lay.n_ctx_seq,
+        raw_cells=cells,
+        n_seq=lay.n_seq,
+    )
+
+
 def _cache_buffers(
     hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, dev: str
 ) -> list[Buffer]:
@@ -251,6 +269,11 @@ def _cache_buffers(
     kv_dev = kv_host = rs_dev = rs_host = 0
     for il in range(hp.n_layer):
         on_dev = lay.on_dev[il] and s.kv_offload
+        if hp.compress_ratios:  # DeepSeek-V4's windowed + compressed caches (families/deepseek4)
+            n, st = _deepseek4_layer(hp, lay, s, tk, il)
+            kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
+            rs_dev, rs_host = (rs_dev + st, rs_host) if on_dev else (rs_dev, rs_host + st)
+            continue
         if hp.is_recurrent[il]:
             n = 4 * (hp.n_embd_r + hp.n_embd_s) * lay.n_seq
             rs_dev, rs_host = (rs_dev + n, rs_host) if on_dev else (rs_dev, rs_host + n)
@@ -261,6 +284,8 @@ def _cache_buffers(
         n = tk.row_bytes(hp.head_k[il] * width) * cells
         if hp.has_v:
             n += tv.row_bytes(hp.head_v[il] * width) * cells
+        if il < len(hp.has_indexer) and hp.has_indexer[il]:  # DSA indexer keys (families/dsa.py)
+            n += tk.row_bytes(hp.n_embd_indexer) * cells
         kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
     return [
         Buffer(Place.DEVICE, BufferKind.KV_CACHE, kv_dev, f"{dev} KV buffer"),

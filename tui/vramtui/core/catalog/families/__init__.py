@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from vramtui.core.catalog.families import falcon_h1, kimi_linear, lfm2moe, nemotron_h, qwen35
+from vramtui.core.catalog.families.deepseek4 import DEEPSEEK4_ARCHITECTURES, deepseek4_tensors
+from vramtui.core.catalog.families.minimax import MINIMAX_ARCHITECTURES, minimax_tensors
+from vramtui.core.catalog.families.mla import MLA_ARCHITECTURES, mla_tensors
 from vramtui.core.catalog.families.rows import Md, Row
 from vramtui.core.gguf.spec import MetaValue
 
@@ -20,14 +23,29 @@ _BUILDERS: dict[str, Callable[[Md, int], list[Row]]] = {
     **dict.fromkeys(kimi_linear.ARCHITECTURES, kimi_linear.tensors),
 }
 
-FAMILY_ARCHITECTURES = frozenset(_BUILDERS)
+# Families that read the metadata themselves and answer None for other architectures.
+_READERS: tuple[Callable[[Mapping[str, MetaValue], int], list[Row] | None], ...] = (
+    mla_tensors,
+    minimax_tensors,
+    deepseek4_tensors,
+)
+
+FAMILY_ARCHITECTURES = (
+    frozenset(_BUILDERS) | MLA_ARCHITECTURES | MINIMAX_ARCHITECTURES | DEEPSEEK4_ARCHITECTURES
+)
 
 
 def family_tensors(md: Mapping[str, MetaValue], n_vocab: int) -> list[Row] | None:
     arch = md.get("general.architecture")
-    if not isinstance(arch, str) or arch not in _BUILDERS:
+    if not isinstance(arch, str):
         return None
-    return _BUILDERS[arch](Md(md, arch), n_vocab)
+    if arch in _BUILDERS:
+        return _BUILDERS[arch](Md(md, arch), n_vocab)
+    for reader in _READERS:
+        rows = reader(md, n_vocab)
+        if rows is not None:
+            return rows
+    return None
 
 
 __all__ = ["FAMILY_ARCHITECTURES", "Row", "family_tensors"]
