@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families import gemma4
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
 
@@ -75,6 +76,7 @@ KNOWN_ARCHITECTURES = frozenset(
         "olmo2",
         "llama4",
         "gemma3n",
+        gemma4.ARCH,
     }
 )
 
@@ -230,6 +232,8 @@ class ModelHparams:
         # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
         n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
         kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
+        if arch == gemma4.ARCH:
+            kv_end = min(kv_end, gemma4.kv_layers_from_start(spec.metadata, n_layer))
         has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
         # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
         # deepseek2 files cache full K and V per head like any GQA model.

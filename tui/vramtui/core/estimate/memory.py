@@ -48,7 +48,7 @@ _INPUT_TENSORS = ("token_embd", "per_layer_token_embd")
 # Architectures that create the tied output (a TENSOR_DUPLICATED token_embd) before token_embd
 # itself (src/models/gemma3n.cpp load_arch_tensors). llama.cpp reuses an existing tensor of the
 # same buffer type only when the original was created first, so here the CPU holds two copies.
-_OUTPUT_BEFORE_EMBD = frozenset({"gemma3n"})
+_OUTPUT_BEFORE_EMBD = frozenset({"gemma3n", "gemma4"})
 
 __all__ = [
     "KV_PAD",
@@ -245,10 +245,14 @@ def _weight_buffers(st: _Static, lay: CacheLayout, s: RuntimeSettings, dev: str)
 
 
 def _cache_buffers(
-    hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, dev: str
+    hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, dev: str, fa: bool
 ) -> list[Buffer]:
     tk, tv = ggml_type_by_name(s.cache_type_k), ggml_type_by_name(s.cache_type_v)
     kv_dev = kv_host = rs_dev = rs_host = 0
+    # Without flash attention V is stored transposed, every layer's rows as wide as the widest
+    # layer's (llama-kv-cache.cpp: v_trans ? n_embd_v_gqa_max() : n_embd_v_gqa(il), over all
+    # layers): gemma4's sliding and full layers differ in width.
+    v_max = max((v * h for v, h in zip(hp.head_v, hp.n_head_kv, strict=True)), default=0)
     for il in range(hp.n_layer):
         on_dev = lay.on_dev[il] and s.kv_offload
         if hp.is_recurrent[il]:
@@ -261,7 +265,7 @@ def _cache_buffers(
         width = hp.n_head_kv[il]
         n = tk.row_bytes(hp.head_k[il] * width) * cells
         if hp.has_v:
-            n += tv.row_bytes(hp.head_v[il] * width) * cells
+            n += tv.row_bytes(hp.head_v[il] * width if fa else v_max) * cells
         kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
     return [
         Buffer(Place.DEVICE, BufferKind.KV_CACHE, kv_dev, f"{dev} KV buffer"),
@@ -341,7 +345,7 @@ def estimate_memory(
     _check_settings(hp, s, fa)
     lay = cache_layout(hp, s, gpu)
     dev = "GPU" if gpu else "CPU"
-    buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev)
+    buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev, fa)
     buffers += _compute_buffers(st, lay, fa, gpu, dev)
     buffers = apply_overrides(  # -ot, --cpu-moe, --n-cpu-moe (estimate/placement.py)
         spec,
