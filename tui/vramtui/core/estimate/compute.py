@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from vramtui.core.estimate.families import gemma4
+from vramtui.core.estimate.families import gemma4, phi3
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -121,7 +121,8 @@ def compute_bytes(
             default=0,
         )
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
-    attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
+    fused = phi3.fused_qkv_attn_floats(hp) if not flash_attn else None
+    attn_phase = 4 * ub * (base + (_attn_floats(hp) if fused is None else fused)) + kq
     return masks + max(ffn_phase, attn_phase)
 
 
