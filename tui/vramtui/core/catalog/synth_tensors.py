@@ -453,7 +453,9 @@ _FAMILIES: dict[str, Callable[[Meta, _Dims], list[RawTensor]]] = {
     "granitehybrid": _mamba,
 }
 
-SUPPORTED_ARCHITECTURES = frozenset(_FAMILIES) | LONGTAIL_ARCHITECTURES | gemma4.ARCHITECTURES | phi3.ARCHITECTURES
+SUPPORTED_ARCHITECTURES = (
+    frozenset(_FAMILIES) | LONGTAIL_ARCHITECTURES | gemma4.ARCHITECTURES | phi3.ARCHITECTURES
+)
 
 
 def tensor_table(m: Meta, n_vocab: int) -> list[RawTensor]:

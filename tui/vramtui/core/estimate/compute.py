@@ -110,7 +110,7 @@ def compute_bytes(
     ub, n_embd = n_ubatch, hp.n_embd
     masks = mask_bytes(kv_sizes, ub, flash_attn)
     base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
-    base += gemma4.per_layer_input_floats(hp)
+    base += gemma4.per_layer_input_floats(hp.arch, hp.n_embd_altup, hp.n_layer)
     if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
         base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
     kq = 0

@@ -13,12 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from typing import TYPE_CHECKING
-
 from vramtui.core.gguf.spec import MetaValue
-
-if TYPE_CHECKING:
-    from vramtui.core.estimate.hparams import ModelHparams
 
 ARCH = "gemma4"
 
@@ -30,11 +25,9 @@ def kv_layers_from_start(md: Mapping[str, MetaValue], n_layer: int) -> int:
     return max(n_layer - max(shared, 0), 0)
 
 
-def per_layer_input_floats(hp: ModelHparams) -> int:
+def per_layer_input_floats(arch: str, n_embd_per_layer: int, n_layer: int) -> int:
     """Floats per token the graph keeps alive beside the residual stream: gemma4's per-layer
     inputs, [n_embd_per_layer, n_tokens, n_layer] built before the first layer and read by
     every layer (gemma4.cpp project_per_layer_inputs). Held to llama.cpp's CPU dry run at
     E2B/E4B shapes (ubatch 512, flash attention on: within 7 %, tests/oracle)."""
-    if hp.arch != ARCH:
-        return 0
-    return hp.n_embd_altup * hp.n_layer
+    return n_embd_per_layer * n_layer if arch == ARCH else 0
