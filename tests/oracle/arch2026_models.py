@@ -2,7 +2,9 @@
 full layers, MoE beside a dense FFN, per-layer embeddings with shared-KV layers), mistral3
 and phi3, shaped after the released models' Hugging Face configs (the catalog's
 tools/catalog/families/*.json name the sources). The E2B-like gemma4 keeps the layout of
-google/gemma-4-E2B (35 layers, 4 sliding : 1 full, 20 shared-KV layers, per-layer input 256)."""
+google/gemma-4-E2B (35 layers, 4 sliding : 1 full, 20 shared-KV layers, per-layer input 256);
+the assistant-like drafter the layout of the 31B's gemma4_assistant configs quoted in public
+loader tests (4 layers of width 1024, 3 sliding : 1 full, 32 heads, FFN 8192, target 5376)."""
 
 from __future__ import annotations
 
@@ -86,6 +88,33 @@ ARCH2026_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
             attention__sliding_window=512,
             attention__shared_kv_layers=20,
             embedding_length_per_layer_input=256,
+        ),
+        "Q8_0",
+    ),
+    "Gemma-4-assistant-like": (
+        _md(
+            "gemma4-assistant",
+            262144,
+            block_count=4,
+            context_length=262144,
+            embedding_length=1024,
+            embedding_length_out=5376,
+            nextn_predict_layers=4,
+            feed_forward_length=8192,
+            attention__head_count=32,
+            attention__head_count_kv=(16, 16, 16, 4),
+            attention__key_length=512,
+            attention__value_length=512,
+            attention__key_length_swa=256,
+            attention__value_length_swa=256,
+            attention__sliding_window=1024,
+            attention__sliding_window_pattern=(True, True, True, False),
+            attention__shared_kv_layers=4,
+            attention__layer_norm_rms_epsilon=1e-6,
+            rope__freq_base=1e6,
+            rope__freq_base_swa=1e4,
+            rope__dimension_count=512,
+            rope__dimension_count_swa=256,
         ),
         "Q8_0",
     ),

@@ -74,3 +74,14 @@ def test_matches_llama_cpp(
         compute,
         ref.compute_buffer_mib,
     )
+
+
+def test_gemma4_assistant_header_loads(tmp_path: Path) -> None:
+    """llama.cpp's loader takes every tensor and key of the synthesized drafter; what stops
+    the dry run is only the missing target context the drafter attends through."""
+    md, quant = ARCH2026_MODELS["Gemma-4-assistant-like"]
+    spec = synthesize_spec(md, quant, name="assistant", source="oracle")
+    path = write_sparse_gguf(tmp_path / "assistant.gguf", spec)
+    ref = run_dry_run(path, RuntimeSettings(ctx_size=4096), timeout=120)
+    assert "requires ctx_other" in ref.log_tail
+    assert "missing tensor" not in ref.log_tail and "wrong shape" not in ref.log_tail

@@ -461,7 +461,9 @@ SUPPORTED_ARCHITECTURES = (
 def tensor_table(m: Meta, n_vocab: int) -> list[RawTensor]:
     """The tensor table llama.cpp's converter writes for this architecture."""
     rows = longtail_tensors(m.md, n_vocab)  # llama4, gemma3n, qwen2moe, pre-MLA deepseek2
-    if rows is None and m.arch in gemma4.ARCHITECTURES:
+    if rows is None and m.arch == "gemma4-assistant":
+        rows = gemma4.assistant_tensors(m.md, n_vocab)
+    elif rows is None and m.arch in gemma4.ARCHITECTURES:
         rows = gemma4.gemma4_tensors(m.md, n_vocab)
     if rows is None and m.arch in phi3.ARCHITECTURES:
         rows = phi3.phi3_tensors(m.md, n_vocab)

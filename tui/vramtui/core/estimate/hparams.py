@@ -231,6 +231,8 @@ class ModelHparams:
         # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
         # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
         n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
+        if arch == gemma4.ASSISTANT:
+            n_nextn = 0  # the drafter's blocks are its model, loaded and run
         kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
         if arch == gemma4.ARCH:
             kv_end = min(kv_end, gemma4.kv_layers_from_start(spec.metadata, n_layer))

@@ -30,6 +30,7 @@ from vramtui.core.estimate.compute import (
     projector_compute_bytes,
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
+from vramtui.core.estimate.families import gemma4
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.placement import apply_overrides, layers_on_device
 from vramtui.core.estimate.settings import RuntimeSettings
@@ -259,7 +260,7 @@ def _cache_buffers(
             n = 4 * (hp.n_embd_r + hp.n_embd_s) * lay.n_seq
             rs_dev, rs_host = (rs_dev + n, rs_host) if on_dev else (rs_dev, rs_host + n)
             continue
-        if not hp.has_kv[il]:
+        if not hp.has_kv[il] or not gemma4.owns_kv_cache(hp.arch):
             continue
         cells = (lay.cells_swa if hp.is_swa[il] else lay.n_ctx_seq) * lay.n_stream
         width = hp.n_head_kv[il]

@@ -19,7 +19,7 @@ from vramtui.core.gguf.spec import MetaValue
 
 Row = tuple[str, tuple[int, ...], bool]  # (name, shape in GGUF order, kept F32)
 
-ARCHITECTURES = frozenset({"gemma4"})
+ARCHITECTURES = frozenset({"gemma4", "gemma4-assistant"})
 
 
 def _num(md: Mapping[str, MetaValue], key: str, default: int = 0) -> int:
@@ -127,4 +127,51 @@ def gemma4_tensors(md: Mapping[str, MetaValue], n_vocab: int) -> list[Row]:
                 _mat(p + "proj.weight", n_pl, n_embd),
                 _vec(p + "post_norm.weight", n_embd),
             ]
+    return rows
+
+
+def assistant_tensors(md: Mapping[str, MetaValue], n_vocab: int) -> list[Row]:
+    """Rows of a gemma4-assistant file, the separate drafter (src/models/gemma4-assistant.cpp
+    `load_arch_tensors`): its own small layers (query, output and FFN only: K and V come from
+    the target's cache), a pre-projection from the target's embedding and hidden state
+    (2 x `embedding_length_out`) and a post-projection back to the target's width."""
+    arch = "gemma4-assistant"
+
+    def num(key: str, default: int = 0) -> int:
+        v = md.get(f"{arch}.{key}")
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+    n_layer, n_embd = num("block_count"), num("embedding_length")
+    n_backbone, n_head, n_ff = (
+        num("embedding_length_out"),
+        num("attention.head_count"),
+        num("feed_forward_length"),
+    )
+    hk_full = num("attention.key_length")
+    hk_swa = num("attention.key_length_swa", hk_full)
+    v = md.get(f"{arch}.attention.sliding_window_pattern")
+    swa = ([bool(x) for x in v] if isinstance(v, tuple) else []) + [False] * n_layer
+    rows: list[Row] = [
+        _mat("token_embd.weight", n_embd, n_vocab),
+        _vec("output_norm.weight", n_embd),
+        _mat("nextn.post_projection.weight", n_embd, n_backbone),
+        _mat("nextn.pre_projection.weight", 2 * n_backbone, n_embd),
+    ]
+    if not all(swa[:n_layer]):
+        rows.append(_vec("rope_freqs.weight", hk_full // 2))
+    for il in range(n_layer):
+        p, hk = f"blk.{il}.", hk_swa if swa[il] else hk_full
+        rows += [
+            _vec(p + "attn_norm.weight", n_embd),
+            _mat(p + "attn_q.weight", n_embd, hk * n_head),
+            _mat(p + "attn_output.weight", hk * n_head, n_embd),
+            _vec(p + "attn_q_norm.weight", hk),
+            _vec(p + "post_attention_norm.weight", n_embd),
+            _vec(p + "layer_output_scale.weight", 1),
+            _vec(p + "ffn_norm.weight", n_embd),
+            _mat(p + "ffn_gate.weight", n_embd, n_ff),
+            _mat(p + "ffn_up.weight", n_embd, n_ff),
+            _mat(p + "ffn_down.weight", n_ff, n_embd),
+            _vec(p + "post_ffw_norm.weight", n_embd),
+        ]
     return rows

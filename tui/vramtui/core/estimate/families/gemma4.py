@@ -6,7 +6,8 @@
   size, full layers `key_length`, each with its own KV head count (an array in the file).
 - Weights: the tied output (a TENSOR_DUPLICATED token_embd) is created before token_embd
   (load_arch_tensors), so the CPU buffer holds both copies, as for gemma3n.
-- Compute: see `compute_floats`.
+- Compute: the per-layer inputs (`per_layer_input_floats`).
+- gemma4-assistant (the drafter): its blocks are loaded and own no KV cache (`ASSISTANT`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from collections.abc import Mapping
 from vramtui.core.gguf.spec import MetaValue
 
 ARCH = "gemma4"
+# The separate drafter (src/models/gemma4-assistant.cpp): its blocks are counted in
+# nextn_predict_layers (conversion/gemma.py Gemma4AssistantModel) yet are its whole model, and
+# every layer reads the target's KV cache (llama-model.cpp create_memory: the `share` callback
+# maps each layer to the target's last layer of its kind), so it allocates no cache of its own.
+ASSISTANT = "gemma4-assistant"
 
 
 def kv_layers_from_start(md: Mapping[str, MetaValue], n_layer: int) -> int:
@@ -23,6 +29,11 @@ def kv_layers_from_start(md: Mapping[str, MetaValue], n_layer: int) -> int:
     v = md.get(f"{ARCH}.attention.shared_kv_layers", 0)
     shared = int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
     return max(n_layer - max(shared, 0), 0)
+
+
+def owns_kv_cache(arch: str) -> bool:
+    """False for the assistant, whose attention reads the target's cache."""
+    return arch != ASSISTANT
 
 
 def per_layer_input_floats(arch: str, n_embd_per_layer: int, n_layer: int) -> int:
