@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from vramtui.core.catalog.families import FAMILY_ARCHITECTURES, family_tensors
+from vramtui.core.catalog.families import FAMILY_ARCHITECTURES, family_tensors, gemma4, phi3
 from vramtui.core.catalog.synth_longtail import LONGTAIL_ARCHITECTURES, longtail_tensors
 from vramtui.core.errors import VramtuiError
 from vramtui.core.gguf.spec import MetaValue
@@ -453,7 +453,13 @@ _FAMILIES: dict[str, Callable[[Meta, _Dims], list[RawTensor]]] = {
     "granitehybrid": _mamba,
 }
 
-SUPPORTED_ARCHITECTURES = frozenset(_FAMILIES) | LONGTAIL_ARCHITECTURES | FAMILY_ARCHITECTURES
+SUPPORTED_ARCHITECTURES = (
+    frozenset(_FAMILIES)
+    | LONGTAIL_ARCHITECTURES
+    | FAMILY_ARCHITECTURES
+    | gemma4.ARCHITECTURES
+    | phi3.ARCHITECTURES
+)
 
 
 def tensor_table(m: Meta, n_vocab: int) -> list[RawTensor]:
@@ -461,6 +467,12 @@ def tensor_table(m: Meta, n_vocab: int) -> list[RawTensor]:
     rows = longtail_tensors(m.md, n_vocab)  # llama4, gemma3n, qwen2moe, pre-MLA deepseek2
     if rows is None:
         rows = family_tensors(m.md, n_vocab)  # the hybrid families under catalog/families
+    if rows is None and m.arch == "gemma4-assistant":
+        rows = gemma4.assistant_tensors(m.md, n_vocab)
+    elif rows is None and m.arch in gemma4.ARCHITECTURES:
+        rows = gemma4.gemma4_tensors(m.md, n_vocab)
+    if rows is None and m.arch in phi3.ARCHITECTURES:
+        rows = phi3.phi3_tensors(m.md, n_vocab)
     if rows is not None:
         return [RawTensor(*row) for row in rows]
     build = _FAMILIES.get(m.arch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from vramtui.core.estimate.families import gemma4, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
 from vramtui.core.estimate.families.dsa import attention_extra_bytes
@@ -126,6 +127,7 @@ def compute_bytes(
         return _deepseek4_bytes(hp, kv_sizes, ub, flash_attn)
     masks = mask_bytes(kv_sizes, ub, flash_attn)
     base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
+    base += gemma4.per_layer_input_floats(hp.arch, hp.n_embd_altup, hp.n_layer)
     if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
         base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
     kq = 0
@@ -136,7 +138,8 @@ def compute_bytes(
             default=0,
         )
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
-    attn_phase = 4 * ub * (base + _attn_floats(hp)) + kq
+    fused = phi3.fused_qkv_attn_floats(hp) if not flash_attn else None
+    attn_phase = 4 * ub * (base + (_attn_floats(hp) if fused is None else fused)) + kq
     rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
     attn_phase += attention_extra_bytes(  # DSA indexer (estimate/families/dsa.py)
         max(kv_sizes, default=0),

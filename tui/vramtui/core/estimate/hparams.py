@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vramtui.core.estimate.families import gemma4
 from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
 from vramtui.core.estimate.families.dsa import indexer_layers
 from vramtui.core.estimate.families.layers import layer_kinds
@@ -92,6 +93,8 @@ KNOWN_ARCHITECTURES = frozenset(
         "mistral4",
         "minimax-m2",
         "deepseek4",
+        # estimate/families/gemma4.py
+        gemma4.ARCH,
     }
 )
 
@@ -269,13 +272,7 @@ class ModelHparams:
         )
         n_ff = r.per_layer("feed_forward_length", 0)
         is_rec, n_embd_r, n_embd_s, kv_layers = _layer_kinds(r, n_head_kv, n_ff)
-        # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
-        # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
-        n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
-        kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
-        has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
-        if kv_layers is not None:  # falcon-h1: every layer; nemotron_h: attention layers only
-            has_kv = tuple(kv and il < kv_end for il, kv in enumerate(kv_layers))
+        n_nextn, has_kv = _kv_layers(r, is_rec, kv_layers)
         # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
         # deepseek2 files cache full K and V per head like any GQA model.
         hk_mla = r.scalar("attention.key_length_mla", 0)
@@ -334,6 +331,25 @@ class ModelHparams:
                 out_lora=out_lora,
             ),
         )
+
+
+def _kv_layers(
+    r: _Reader, is_rec: tuple[bool, ...], kv_layers: tuple[bool, ...] | None
+) -> tuple[int, tuple[bool, ...]]:
+    """(trailing NextN/MTP blocks, which layers own a KV cache)."""
+    arch, n_layer = r.arch, r.n_layer
+    # NextN/MTP prediction blocks at the end (glm4moe...): llama.cpp loads them with
+    # TENSOR_SKIP and filters them out of the KV cache (llama-model.cpp).
+    n_nextn = min(max(r.scalar("nextn_predict_layers", 0), 0), n_layer)
+    if arch == gemma4.ASSISTANT:
+        n_nextn = 0  # the drafter's blocks are its model, loaded and run
+    kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
+    if arch == gemma4.ARCH:
+        kv_end = min(kv_end, gemma4.kv_layers_from_start(r.md, n_layer))
+    has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
+    if kv_layers is not None:  # falcon-h1: every layer; nemotron_h: attention layers only
+        has_kv = tuple(kv and il < kv_end for il, kv in enumerate(kv_layers))
+    return n_nextn, has_kv
 
 
 def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[int, ...], int]:

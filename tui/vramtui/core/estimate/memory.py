@@ -30,6 +30,7 @@ from vramtui.core.estimate.compute import (
     projector_compute_bytes,
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
+from vramtui.core.estimate.families import gemma4
 from vramtui.core.estimate.families.deepseek4 import layer_cache_bytes, raw_cells
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.placement import apply_overrides, layers_on_device
@@ -49,7 +50,7 @@ _INPUT_TENSORS = ("token_embd", "per_layer_token_embd")
 # Architectures that create the tied output (a TENSOR_DUPLICATED token_embd) before token_embd
 # itself (src/models/gemma3n.cpp load_arch_tensors). llama.cpp reuses an existing tensor of the
 # same buffer type only when the original was created first, so here the CPU holds two copies.
-_OUTPUT_BEFORE_EMBD = frozenset({"gemma3n"})
+_OUTPUT_BEFORE_EMBD = frozenset({"gemma3n", "gemma4"})
 
 __all__ = [
     "KV_PAD",
@@ -263,10 +264,14 @@ def _deepseek4_layer(
 
 
 def _cache_buffers(
-    hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, dev: str
+    hp: ModelHparams, lay: CacheLayout, s: RuntimeSettings, dev: str, fa: bool
 ) -> list[Buffer]:
     tk, tv = ggml_type_by_name(s.cache_type_k), ggml_type_by_name(s.cache_type_v)
     kv_dev = kv_host = rs_dev = rs_host = 0
+    # Without flash attention V is stored transposed, every layer's rows as wide as the widest
+    # layer's (llama-kv-cache.cpp: v_trans ? n_embd_v_gqa_max() : n_embd_v_gqa(il), over all
+    # layers): gemma4's sliding and full layers differ in width.
+    v_max = max((v * h for v, h in zip(hp.head_v, hp.n_head_kv, strict=True)), default=0)
     for il in range(hp.n_layer):
         on_dev = lay.on_dev[il] and s.kv_offload
         if hp.compress_ratios:  # DeepSeek-V4's windowed + compressed caches (families/deepseek4)
@@ -277,13 +282,14 @@ def _cache_buffers(
         if hp.is_recurrent[il]:
             n = 4 * (hp.n_embd_r + hp.n_embd_s) * lay.n_seq
             rs_dev, rs_host = (rs_dev + n, rs_host) if on_dev else (rs_dev, rs_host + n)
-        if not hp.has_kv[il]:  # falcon-h1 layers are recurrent and cached both
+        # falcon-h1 layers are recurrent and cached both; gemma4-assistant reads the target's
+        if not hp.has_kv[il] or not gemma4.owns_kv_cache(hp.arch):
             continue
         cells = (lay.cells_swa if hp.is_swa[il] else lay.n_ctx_seq) * lay.n_stream
         width = hp.n_head_kv[il]
         n = tk.row_bytes(hp.head_k[il] * width) * cells
         if hp.has_v:
-            n += tv.row_bytes(hp.head_v[il] * width) * cells
+            n += tv.row_bytes(hp.head_v[il] * width if fa else v_max) * cells
         if il < len(hp.has_indexer) and hp.has_indexer[il]:  # DSA indexer keys (families/dsa.py)
             n += tk.row_bytes(hp.n_embd_indexer) * cells
         kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
@@ -365,7 +371,7 @@ def estimate_memory(
     _check_settings(hp, s, fa)
     lay = cache_layout(hp, s, gpu)
     dev = "GPU" if gpu else "CPU"
-    buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev)
+    buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev, fa)
     buffers += _compute_buffers(st, lay, fa, gpu, dev)
     buffers = apply_overrides(  # -ot, --cpu-moe, --n-cpu-moe (estimate/placement.py)
         spec,
