@@ -169,9 +169,37 @@ def gpu_output_phase_bytes(
     return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
 
 
-def gpu_host_compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_attn: bool) -> int:
-    """The host-side compute buffer of a GPU backend (CUDA_Host, Vulkan_Host): the graph
-    inputs kept on the CPU (token embeddings rows, positions, 3 x F32[n_embd, ubatch] in all)
-    and the mask staged for upload (F16 with flash attention, F32 without). Real logs: Llama-
-    3.1-8B ub 1024 FA on 80.01 MiB (48 + 32), Qwen3-Coder-30B ub 512 16.02 MiB (12 + 4)."""
-    return 3 * 4 * hp.n_embd * n_ubatch + mask_bytes((n_kv,), n_ubatch, flash_attn)
+def gpu_host_compute_range(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> tuple[int, int]:
+    """The host-side compute buffer of a GPU backend (CUDA_Host, Vulkan_Host), (low, high).
+
+    ggml-backend.cpp ggml_backend_sched_split_graph assigns every graph input
+    (GGML_TENSOR_FLAG_INPUT) to the last backend, the CPU, and ops on weights in host memory
+    (the token embeddings' get_rows) run there too; ggml-alloc sizes that split's buffer. It
+    holds, staged for upload:
+    - every KQ mask the graph builds (llama-graph.cpp build_attn_inp_kq_mask: F16 with flash
+      attention, F32 without), the full cache's and the windowed one's (iSWA: gemma3, gpt-oss;
+      chunked: llama4), `mask_bytes`;
+    - the input embeddings, 3 x F32[n_embd_inp, ubatch] (n_embd_inp: qwen3vl's deepstack width);
+    - gemma3n's per-layer inputs (src/models/gemma3n.cpp get_per_layer_inputs: the get_rows of
+      per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd.
+    The RPC oracle (llama-fit-params --rpc, tests/rpc) keeps one more F32[n_embd, ubatch] than
+    real GPU logs show (tests/data/gpu_compute_logs.toml: Llama-3.1-8B ub 1024 FA on Vulkan
+    80.01 MiB = 48 + 32; Qwen3-Coder-30B ub 512 16.02 MiB = 12 + 4): low is the real GPU's
+    figure, high the RPC oracle's (every tests/rpc case within 1 MiB).
+    """
+    width = max(hp.n_embd_inp, hp.n_embd)
+    floats = 3 * width
+    if hp.arch == "gemma3n":
+        floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
+    low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
+    return low, low + 4 * n_ubatch * hp.n_embd
+
+
+def gpu_host_compute_bytes(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> int:
+    """The host-side compute buffer of a GPU backend: `gpu_host_compute_range`'s low end, the
+    figure real GPU logs show."""
+    return gpu_host_compute_range(hp, kv_sizes, n_ubatch, flash_attn)[0]

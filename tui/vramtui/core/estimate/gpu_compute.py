@@ -1,0 +1,78 @@
+"""Compute buffers per backend: where llama.cpp's scheduler puts the graph's working memory.
+
+The CPU build keeps one compute buffer on the host (`compute.compute_bytes`). A GPU backend
+splits the graph (ggml-backend.cpp ggml_backend_sched_split_graph): the layers' ops run on the
+device, the graph inputs and the ops on host weights on the CPU, each split with its own
+ggml-alloc buffer (llama-context.cpp sched_reserve / graph_reserve log both "compute buffer
+size" lines). Per backend:
+- every GPU backend: the device buffer is the layer graph's peak or the output phase's
+  (`compute.gpu_output_phase_bytes`); the host buffer stages the inputs
+  (`compute.gpu_host_compute_range`: low = real GPU logs, high = the RPC oracle);
+- Vulkan, hybrid models (recurrent layers beside attention): the host buffer is a range up to
+  twice the figure (`VULKAN_HYBRID_HOST_HIGH`);
+- Metal: the device figure is a range (`METAL_DEVICE_SPREAD`): its kernels fuse and allocate
+  differently from the Vulkan/CUDA graph the RPC oracle sizes, and no oracle here runs Metal.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from vramtui.core.estimate.breakdown import Buffer
+from vramtui.core.estimate.compute import (
+    compute_bytes,
+    gpu_host_compute_range,
+    gpu_output_phase_bytes,
+)
+from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.vocab import BufferKind, Place
+
+# Metal's device compute against the Vulkan/CUDA figure for the same model and settings: public
+# load logs of one model on both differ by up to a third either way (ggml-metal fuses
+# norm/mul/add and rope chains, ggml-metal-ops.cpp, and sizes its FA scratch itself). A bound
+# from those logs, not a fit: the estimate keeps the Vulkan figure as its number.
+METAL_DEVICE_SPREAD = Fraction(1, 3)
+# Hybrid models on Vulkan: llama.cpp issue #17751 (Qwen3-Next / Qwen3.6-35B-A3B on Vulkan,
+# 2025-12 .. 2026) shows a Vulkan_Host compute buffer that grows with the context to about
+# twice the inputs-and-masks figure. Only the high end moves: a guess-bound, not a fit.
+VULKAN_HYBRID_HOST_HIGH = 2
+
+# Backends whose device buffers llama.cpp's scheduler places as the RPC oracle's.
+GPU_BACKENDS = frozenset({"gpu", "vulkan", "rocm", "cuda", "metal"})
+
+
+def _spread(n: int, spread: Fraction) -> tuple[int, int]:
+    return int(n * (1 - spread)), int(n * (1 + spread))
+
+
+def compute_buffers(
+    hp: ModelHparams,
+    kv_sizes: tuple[int, ...],
+    n_ubatch: int,
+    flash_attn: bool,
+    *,
+    backend: str,
+    on_dev: tuple[bool, ...],
+    output_on_dev: bool,
+    max_layer_bytes: int,
+) -> list[Buffer]:
+    """The compute buffers llama.cpp allocates on `backend` ("cpu", "gpu" for any GPU, or a
+    named one: "vulkan", "rocm", "cuda", "metal")."""
+    comp = compute_bytes(hp, kv_sizes, n_ubatch, flash_attn)
+    if backend not in GPU_BACKENDS or not any(on_dev):
+        return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
+    # With layers left on the CPU, op offload (llama.cpp PR #6083, batches >= 32) copies a host
+    # layer's weights into the device compute buffer: gguf-parser-go #45 measured 1.2-2.7x
+    # larger device compute at partial offload.
+    if output_on_dev:
+        comp = max(comp, gpu_output_phase_bytes(hp, kv_sizes, n_ubatch, flash_attn))
+    device = comp + (max_layer_bytes if not all(on_dev) else 0)
+    dev_bounds = _spread(device, METAL_DEVICE_SPREAD) if backend == "metal" else None
+    low, high = gpu_host_compute_range(hp, kv_sizes, n_ubatch, flash_attn)
+    if backend == "vulkan" and any(hp.is_recurrent) and any(hp.has_kv):
+        high = max(high, VULKAN_HYBRID_HOST_HIGH * low)
+    dev = "Metal" if backend == "metal" else "GPU"
+    return [
+        Buffer(Place.DEVICE, BufferKind.COMPUTE, device, f"{dev} compute buffer", dev_bounds),
+        Buffer(Place.HOST, BufferKind.COMPUTE, low, "CPU_Host compute buffer", (low, high)),
+    ]
