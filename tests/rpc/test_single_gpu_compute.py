@@ -11,10 +11,10 @@ from tests.rpc.conftest import _SparseModels
 from tests.rpc.oracle import fit_print
 from tests.support.oracle_models import MODELS
 from vramtui.core.catalog.synth import synthesize_spec
-from vramtui.core.gguf.spec import ModelSpec
-from vramtui.core.gguf.writer import write_sparse_gguf
 from vramtui.core.estimate.memory import estimate_memory
 from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
 from vramtui.core.vocab import BufferKind, Place
 
 MIB = 1 << 20
