@@ -161,10 +161,10 @@ def run_check(args: argparse.Namespace) -> int:
         data["carve_out_source"] = resolved.carve_out_source
         data["reboot_needed"] = resolved.reboot_needed
         data["calibration"] = calibration_json(calibration)
-        if (exact := exact_report_for(args, spec, settings)) is not None:
+        if (exact := exact_report_for(args, spec, settings, fit.backend.value)) is not None:
             data["exact"] = exact
         return finish(fit.verdict.exit_code, lambda: print_json(data))
-    exact = exact_report_for(args, spec, settings)
+    exact = exact_report_for(args, spec, settings, fit.backend.value)
 
     def show() -> None:
         _print_check(spec, state, fit, items)

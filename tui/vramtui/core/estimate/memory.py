@@ -350,7 +350,8 @@ def estimate_memory(
         buffers += draft_buffers(estimate_memory(spec.draft, draft_settings(s), backend=backend))
     if spec.mmproj is not None and st.mmproj_bytes:
         mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
-        mm = ProjectorSize(st.mmproj_bytes, projector_compute_bytes(spec.mmproj)).loaded_bytes
+        mm_comp = projector_compute_bytes(spec.mmproj, fa)
+        mm = ProjectorSize(st.mmproj_bytes, mm_comp).loaded_bytes
         buffers.append(Buffer(mm_place, BufferKind.PROJECTOR, mm, "mmproj weights + compute"))
     notes: list[str] = []
     if not hp.known_architecture:
