@@ -77,7 +77,7 @@ def print_exact(report: dict[str, Any] | None, *, approximate: bool) -> None:
         pct_text = f" ({pct:+.1f} %)" if pct is not None else ""
         table.add_row(label, _mib(ours), _mib(theirs), f"{diff / 2**20:+,.0f} MiB{pct_text}")
     out.print(table)
-    backend = report["backend"]
+    backend = report["instant"]["backend"]
     out.print(f"llama.cpp prints whole MiB; instant: the estimate for a {backend} build")
     for line in _build_lines(report):
         out.print(untrusted.text(line, limit=400))
