@@ -14,7 +14,7 @@ from tests.rpc.oracle import oracle_available, oracle_bin_dir
 from vramtui.cli.main import main
 from vramtui.core.catalog.entries import open_catalog_model
 from vramtui.core.estimate.compute import projector_compute_bytes, projector_warmup_image
-from vramtui.core.estimate.projector_dry_run import STUB_BLOCKS, text_stub
+from vramtui.core.estimate.dry_runs.projector import STUB_BLOCKS, text_stub
 
 MIB = 2**20
 needs_llama = pytest.mark.skipif(

@@ -27,9 +27,9 @@ from typing import Any
 from vramtui.core.atomic import read_capped, write_atomic
 from vramtui.core.errors import VramtuiError
 from vramtui.core.estimate.breakdown import MemoryBreakdown
+from vramtui.core.estimate.dry_runs.projector import run_projector_dry_run, text_stub
+from vramtui.core.estimate.dry_runs.rpc import rpc_available, run_rpc_dry_run
 from vramtui.core.estimate.llama_dry_run import MIB, DryRun, MemoryRow, run_dry_run
-from vramtui.core.estimate.projector_dry_run import run_projector_dry_run, text_stub
-from vramtui.core.estimate.rpc_dry_run import rpc_available, run_rpc_dry_run
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec, SkippedArray
 from vramtui.core.paths import cache_dir
@@ -332,7 +332,7 @@ def exact_memory(
 def with_projector(
     result: ExactEstimate, spec: ModelSpec, settings: RuntimeSettings, *, timeout: float
 ) -> ExactEstimate:
-    """The answer with mtmd's warm-up figures for the model's projector (projector_dry_run)."""
+    """The answer with mtmd's warm-up figures for the model's projector (dry_runs/projector.py)."""
     mmproj = spec.mmproj
     assert mmproj is not None
     own = local_file(mmproj)
