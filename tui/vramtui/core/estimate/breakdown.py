@@ -104,6 +104,7 @@ class MemoryBreakdown:
         keys = (
             ("compute_device_bytes", Place.DEVICE, BufferKind.COMPUTE),
             ("compute_host_bytes", Place.HOST, BufferKind.COMPUTE),
+            ("mmproj_bytes", None, BufferKind.PROJECTOR),
             ("total_device_bytes", Place.DEVICE, None),
             ("total_host_bytes", Place.HOST, None),
         )

@@ -23,8 +23,10 @@ from vramtui.core.estimate.compute import (
     compute_bytes,
     gpu_host_compute_range,
     gpu_output_phase_bytes,
+    projector_compute_bytes,
 )
 from vramtui.core.estimate.hparams import ModelHparams
+from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.vocab import BufferKind, Place
 
 # Metal's device compute against the Vulkan/CUDA figure for the same model and settings: public
@@ -76,3 +78,19 @@ def compute_buffers(
         Buffer(Place.DEVICE, BufferKind.COMPUTE, device, f"{dev} compute buffer", dev_bounds),
         Buffer(Place.HOST, BufferKind.COMPUTE, low, "CPU_Host compute buffer", (low, high)),
     ]
+
+
+def projector_buffer(mmproj: ModelSpec, weights_bytes: int, place: Place, fa: bool) -> Buffer:
+    """The projector's weights and its warm-up compute (`compute.projector_compute_bytes`).
+
+    The figure is the warm-up with flash attention, as llama.cpp reserves it by default
+    (clip.cpp warmup: auto resolves to on where the backend has it). With flash attention off,
+    llama-server hands the setting to mtmd (server-context.cpp: mparams.flash_attn_type) and
+    the warm-up builds the KQ matrix for the whole warm-up image (4,769 MiB for Qwen3-VL-32B's
+    projector at 1472 px, measured); runtimes on older llama.cpp warm up at the projector's
+    image_size instead (the ZBook article's LM Studio figures fit that): the high end of a range.
+    """
+    on = projector_compute_bytes(mmproj, True)
+    n = weights_bytes + on
+    bounds = None if fa else (n, n - on + projector_compute_bytes(mmproj, False))
+    return Buffer(place, BufferKind.PROJECTOR, n, "mmproj weights + compute", bounds)

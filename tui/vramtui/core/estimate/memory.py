@@ -28,7 +28,7 @@ from vramtui.core.estimate.compute import (
     projector_compute_bytes,
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
-from vramtui.core.estimate.gpu_compute import GPU_BACKENDS
+from vramtui.core.estimate.gpu_compute import GPU_BACKENDS, projector_buffer
 from vramtui.core.estimate.gpu_compute import compute_buffers as gpu_compute_buffers
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.placement import apply_overrides, layers_on_device
@@ -350,9 +350,7 @@ def estimate_memory(
         buffers += draft_buffers(estimate_memory(spec.draft, draft_settings(s), backend=backend))
     if spec.mmproj is not None and st.mmproj_bytes:
         mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
-        mm_comp = projector_compute_bytes(spec.mmproj, fa)
-        mm = ProjectorSize(st.mmproj_bytes, mm_comp).loaded_bytes
-        buffers.append(Buffer(mm_place, BufferKind.PROJECTOR, mm, "mmproj weights + compute"))
+        buffers.append(projector_buffer(spec.mmproj, st.mmproj_bytes, mm_place, fa))
     notes: list[str] = []
     if not hp.known_architecture:
         notes.append(f"architecture {hp.arch!r} is estimated with generic rules")
