@@ -34,9 +34,11 @@ from vramtui.core.vocab import BufferKind, Place
 # norm/mul/add and rope chains, ggml-metal-ops.cpp, and sizes its FA scratch itself). A bound
 # from those logs, not a fit: the estimate keeps the Vulkan figure as its number.
 METAL_DEVICE_SPREAD = Fraction(1, 3)
-# Hybrid models on Vulkan: llama.cpp issue #17751 (Qwen3-Next / Qwen3.6-35B-A3B on Vulkan,
-# 2025-12 .. 2026) shows a Vulkan_Host compute buffer that grows with the context to about
-# twice the inputs-and-masks figure. Only the high end moves: a guess-bound, not a fit.
+# Hybrid models on Vulkan keep a larger host compute buffer than the inputs and masks: public
+# Vulkan logs show one that grows with the context, about twice this figure (llama.cpp issue
+# #17751, a Qwen3.6-35B-A3B load: "Vulkan_Host compute buffer size = 561.06 MiB"); the RPC
+# oracle cannot show it (it runs every op the Vulkan backend may hand back to the CPU).
+# A guess-bound for the high end only, not a fit: the number stays the inputs-and-masks figure.
 VULKAN_HYBRID_HOST_HIGH = 2
 
 # Backends whose device buffers llama.cpp's scheduler places as the RPC oracle's.
