@@ -31,8 +31,8 @@ from vramtui.core.vocab import BufferKind, Place
 
 # Metal's device compute against the Vulkan/CUDA figure for the same model and settings: public
 # load logs of one model on both differ by up to a third either way (ggml-metal fuses
-# norm/mul/add and rope chains, ggml-metal-ops.cpp, and sizes its FA scratch itself). A bound
-# from those logs, not a fit: the estimate keeps the Vulkan figure as its number.
+# norm/mul/add and rope chains, ggml-metal-ops.cpp, and sizes its FA scratch itself); those logs
+# are not in tests/data. A guess-bound, not a fit: the number stays the Vulkan figure.
 METAL_DEVICE_SPREAD = Fraction(1, 3)
 # Hybrid models on Vulkan keep a larger host compute buffer than the inputs and masks: public
 # Vulkan logs show one that grows with the context, about twice this figure (llama.cpp issue
