@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.oracle.longtail_models import LONGTAIL_MODELS
 from tests.rpc.conftest import _SparseModels
 from tests.rpc.oracle import fit_print
+from tests.support.oracle_models import MODELS
+from vramtui.core.catalog.synth import synthesize_spec
 from vramtui.core.estimate.memory import estimate_memory
 from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.gguf.writer import write_sparse_gguf
 from vramtui.core.vocab import BufferKind, Place
 
 MIB = 1 << 20
@@ -45,7 +50,54 @@ def test_single_gpu_buffers_match_llama_cpp(
     assert kv // MIB == device.context_mib
     compute = bd.total(Place.DEVICE, BufferKind.COMPUTE) / MIB
     assert abs(compute - device.compute_mib) <= 0.10 * device.compute_mib + 1, (compute, device)
-    host_compute = bd.total(Place.HOST, BufferKind.COMPUTE) / MIB
-    # The RPC host keeps one more F32[n_embd, ubatch] than a GPU's host buffer does (real
-    # Vulkan logs: tests/data/gpu_compute_logs.toml), hence the wider bound here.
-    assert abs(host_compute - host.compute_mib) <= 0.35 * host.compute_mib + 1, (host_compute, host)
+    # The host buffer is a range: the RPC host keeps one more F32[n_embd, ubatch] than a real
+    # GPU's (tests/data/gpu_compute_logs.toml); llama.cpp's figure is its high end.
+    low, high = bd.total_range(Place.HOST, BufferKind.COMPUTE)
+    assert low == bd.total(Place.HOST, BufferKind.COMPUTE) < high
+    # Without flash attention llama.cpp's host buffer holds a few MiB more than the F32 masks
+    # and inputs (4 MiB at 8K x 1024); not yet traced in ggml-alloc, hence the wider bound.
+    slack = 1 if fa == "on" else 0.10 * host.compute_mib
+    assert abs(high / MIB - host.compute_mib) <= slack, (high / MIB, host)
+
+
+# Host compute cases the dense/MoE table above lacks: a second (windowed or chunked) mask,
+# gemma3n's per-layer inputs, qwen3vl's deepstack input width, hybrids' masks. Before: 8-38 %
+# low (only the full mask, 3 x n_embd); each now within 1 MiB of llama.cpp's high end.
+HOST_CASES = [
+    ("Gemma-3-27B", 16384, 1024, "on"),
+    ("gpt-oss-20b", 8192, 2048, "on"),
+    ("Llama-4-Scout", 16384, 512, "on"),
+    ("Gemma-3n-E4B", 4096, 1024, "on"),
+    ("Gemma-3n-E2B", 4096, 512, "on"),
+    ("Qwen3-VL-32B", 4096, 1024, "on"),
+    ("Qwen3-Next-80B-A3B", 32768, 512, "on"),
+    ("Granite-4.0-H-Micro", 4096, 512, "on"),
+]
+
+
+@pytest.mark.parametrize("case", HOST_CASES, ids=[f"{c[0]}-c{c[1]}-ub{c[2]}" for c in HOST_CASES])
+def test_single_gpu_host_compute_matches_llama_cpp(
+    rpc_endpoints: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    case: tuple[str, int, int, str],
+) -> None:
+    name, ctx, ub, fa = case
+    md, quant = {**MODELS, **LONGTAIL_MODELS}[name]
+    spec = synthesize_spec(md, quant, name=name, source="rpc-oracle")
+    path = write_sparse_gguf(tmp_path_factory.mktemp("host") / f"{name}.gguf", spec)
+    _, host = fit_print(
+        path,
+        rpc_endpoints[:1],
+        ["-ngl", "999", "-c", str(ctx), "-ub", str(ub), "-fa", fa, "-np", "1"],
+    )
+    bd = estimate_memory(spec, RuntimeSettings(ctx_size=ctx, ubatch_size=ub, flash_attn=fa))
+    low, high = bd.total_range(Place.HOST, BufferKind.COMPUTE)
+    assert abs(high / MIB - host.compute_mib) <= 1, (high / MIB, host)
+    assert high - low == 4 * ub * spec_n_embd(spec)
+
+
+def spec_n_embd(spec: ModelSpec) -> int:
+    arch = spec.metadata["general.architecture"]
+    value = spec.metadata[f"{arch}.embedding_length"]
+    assert isinstance(value, int)
+    return value

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     # The fit's own breakdown: its settings resolution, backend and layer offload.
     fit = evaluate_fit(spec, settings, state)
     bd = fit.breakdown
-    report = exact_report_for(args, spec, settings)
+    report = exact_report_for(args, spec, settings, fit.backend.value)
     if args.json:
         data = estimate_json(spec, bd) | _machine_json(resolved, fit.backend)
         if report is not None:

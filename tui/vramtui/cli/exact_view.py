@@ -37,13 +37,14 @@ def require_exact(args: argparse.Namespace) -> None:
 
 
 def exact_report_for(
-    args: argparse.Namespace, spec: ModelSpec, settings: RuntimeSettings
+    args: argparse.Namespace, spec: ModelSpec, settings: RuntimeSettings, backend: str = "cpu"
 ) -> dict[str, Any] | None:
+    """llama.cpp's figures for a verdict on `backend` (the fit's), with --exact."""
     if not getattr(args, "exact", False):
         return None
     from vramtui.core.estimate.exact import exact_report  # noqa: PLC0415 - lazy: only with --exact
 
-    return exact_report(spec, settings)
+    return exact_report(spec, settings, backend=backend)
 
 
 def print_exact(report: dict[str, Any] | None, *, approximate: bool) -> None:
@@ -76,5 +77,30 @@ def print_exact(report: dict[str, Any] | None, *, approximate: bool) -> None:
         pct_text = f" ({pct:+.1f} %)" if pct is not None else ""
         table.add_row(label, _mib(ours), _mib(theirs), f"{diff / 2**20:+,.0f} MiB{pct_text}")
     out.print(table)
-    backend = report["backend"]
+    backend = report["instant"]["backend"]
     out.print(f"llama.cpp prints whole MiB; instant: the estimate for a {backend} build")
+    for line in _build_lines(report):
+        out.print(untrusted.text(line, limit=400))
+
+
+def _build_lines(report: dict[str, Any]) -> list[str]:
+    """What the build llama.cpp ran stands for, beside the verdict's backend."""
+    verdict, build = report.get("verdict_backend", ""), report.get("build", "cpu")
+    lines = []
+    if build == "rpc":
+        lines.append(
+            f"checked on llama.cpp's RPC backend as a stand-in for the {verdict} GPU "
+            "(same placement and flash attention as the GPU estimate)"
+        )
+    elif verdict and verdict != "cpu":
+        differs = ", ".join(k.removesuffix("_bytes") for k in report["differs_from_verdict"])
+        lines.append(
+            f"checked on llama.cpp's CPU build, not the {verdict} GPU of the verdict: "
+            f"{differs or 'no figure'} differ(s) between the two builds"
+        )
+    if "projector_bytes" in report:
+        lines.append(
+            f"projector: mtmd's warm-up at {report['projector_image_px']} px, "
+            f"compute {_mib(report['projector_compute_bytes'])}"
+        )
+    return lines

@@ -163,10 +163,10 @@ def run_check(args: argparse.Namespace) -> int:
         data["calibration"] = calibration_json(calibration)
         if the_set is not None:
             data["models"] = the_set.models_json()
-        if (exact := exact_report_for(args, spec, settings)) is not None:
+        if (exact := exact_report_for(args, spec, settings, fit.backend.value)) is not None:
             data["exact"] = exact
         return finish(fit.verdict.exit_code, lambda: print_json(data))
-    exact = exact_report_for(args, spec, settings)
+    exact = exact_report_for(args, spec, settings, fit.backend.value)
 
     def show() -> None:
         _print_check(spec, state, fit, items)

@@ -132,7 +132,9 @@ def _projector_tensors(metadata: Mapping[str, MetaValue]) -> list[RawTensor]:
         RawTensor("v.patch_embd.weight", (patch, patch, 3, n_embd)),
         RawTensor("v.patch_embd.weight.1", (patch, patch, 3, n_embd)),
         norm("v.patch_embd.bias", n_embd),
-        RawTensor("v.position_embd.weight", (n_embd, get("clip.vision.n_position", 2304))),
+        # F32: the graph resizes it with ggml_interpolate, which asserts an F32 source
+        # (ggml/src/ggml.c ggml_interpolate_impl; tools/mtmd/clip.cpp resize_position_embeddings)
+        RawTensor("v.position_embd.weight", (n_embd, get("clip.vision.n_position", 2304)), True),
         norm("v.post_ln.weight", n_embd),
         norm("v.post_ln.bias", n_embd),
     ]

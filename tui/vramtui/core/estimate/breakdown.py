@@ -19,6 +19,20 @@ class Buffer:
     kind: BufferKind
     n_bytes: int
     label: str = ""  # e.g. "CPU_Mapped model buffer", "Vulkan0 KV buffer"
+    # (low, high) where llama.cpp's figure depends on what no oracle here can run (a real GPU
+    # against the RPC stand-in, Metal against Vulkan); `n_bytes` lies within it. None: exact.
+    bounds: tuple[int, int] | None = None
+
+    @property
+    def low_high(self) -> tuple[int, int]:
+        return self.bounds if self.bounds is not None else (self.n_bytes, self.n_bytes)
+
+    def resized(self, n_bytes: int) -> Buffer:
+        """The same buffer `n_bytes` large, its bounds moved by as much."""
+        delta = n_bytes - self.n_bytes
+        b = self.bounds
+        bounds = None if b is None else (b[0] + delta, b[1] + delta)
+        return Buffer(self.place, self.kind, n_bytes, self.label, bounds)
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,17 @@ class MemoryBreakdown:
             for b in self.buffers
             if (place is None or b.place == place) and (kind is None or b.kind == kind)
         )
+
+    def total_range(
+        self, place: Place | None = None, kind: BufferKind | None = None
+    ) -> tuple[int, int]:
+        """(low, high) of `total`: the buffers' bounds summed (an exact buffer counts twice)."""
+        lows_highs = [
+            b.low_high
+            for b in self.buffers
+            if (place is None or b.place == place) and (kind is None or b.kind == kind)
+        ]
+        return sum(lo for lo, _ in lows_highs), sum(hi for _, hi in lows_highs)
 
     @property
     def device_bytes(self) -> int:
@@ -72,4 +97,20 @@ class MemoryBreakdown:
             "flash_attn": self.flash_attn,
             "approximate": self.approximate,
             "notes": list(self.notes),
-        }
+        } | self._ranges_json()
+
+    def _ranges_json(self) -> dict[str, list[int]]:
+        """`<key>_range: [low, high]` beside each figure that is a range on this backend."""
+        keys = (
+            ("compute_device_bytes", Place.DEVICE, BufferKind.COMPUTE),
+            ("compute_host_bytes", Place.HOST, BufferKind.COMPUTE),
+            ("mmproj_bytes", None, BufferKind.PROJECTOR),
+            ("total_device_bytes", Place.DEVICE, None),
+            ("total_host_bytes", Place.HOST, None),
+        )
+        out: dict[str, list[int]] = {}
+        for key, place, kind in keys:
+            lo, hi = self.total_range(place, kind)
+            if lo != hi:
+                out[f"{key}_range"] = [lo, hi]
+        return out

@@ -12,6 +12,7 @@ floats per token of the ubatch.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from vramtui.core.estimate.families import gemma4, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
@@ -172,27 +173,54 @@ def _deepseek4_bytes(
 MAX_PROJECTOR_DIM = 1 << 16
 
 
-def projector_compute_bytes(mmproj: ModelSpec) -> int:
-    """The vision encoder's graph for one image (gguf-parser-go estimateLLaMACppRunInProjector:
-    2 x F32[n_embd, n_pos] twice + KQ F32[n_pos, n_pos, n_head])."""
+# Projectors whose warm-up image llama.cpp sizes by tokens: 46 x 46 merged tokens "to avoid OOM
+# on warmup" (tools/mtmd/clip.cpp load_hparams, set_warmup_n_tokens(46*46); clip-model.h:
+# warmup_image_size = tokens per side x patch_size x n_merge): 1472 px for 16 px patches merged
+# 2 x 2. Others warm up at their own image_size (load_hparams' default).
+WARMUP_TOKENS_PER_SIDE = 46
+_WARMUP_BY_TOKENS = frozenset({"qwen2vl_merger", "qwen2.5vl_merger", "qwen3vl_merger", "glm4v"})
+
+
+def _projector_int(md: Mapping[str, object], key: str, default: int) -> int:
+    """A whole, finite, non-negative value within the validator's bounds, else the default
+    (a broken projector is reported by estimate.validate; this figure must not crash)."""
+    v = md.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return default
+    if isinstance(v, float) and not math.isfinite(v):
+        return default
+    return int(v) if 0 <= v <= MAX_PROJECTOR_DIM else default
+
+
+def projector_warmup_image(mmproj: ModelSpec) -> int:
+    """The side in pixels of the image llama.cpp's warm-up reserves the vision graph for
+    (clip.cpp get_dummy_batch: "warmup with image size = 1472 x 1472" for Qwen3-VL)."""
     md = mmproj.metadata
+    patch = max(_projector_int(md, "clip.vision.patch_size", 16), 1)
+    if md.get("clip.projector_type") in _WARMUP_BY_TOKENS:
+        merge = max(_projector_int(md, "clip.vision.spatial_merge_size", 2), 1)
+        return WARMUP_TOKENS_PER_SIDE * patch * merge
+    return _projector_int(md, "clip.vision.image_size", 768)
 
-    def get(key: str, default: int) -> int:
-        """A whole, finite, non-negative value within the validator's bounds, else the default
-        (a broken projector is reported by estimate.validate; this figure must not crash)."""
-        v = md.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return default
-        if isinstance(v, float) and not math.isfinite(v):
-            return default
-        return int(v) if 0 <= v <= MAX_PROJECTOR_DIM else default
 
-    n_embd = get("clip.vision.embedding_length", 1024)
-    image = get("clip.vision.image_size", 768)
-    patch = max(get("clip.vision.patch_size", 16), 1)
-    n_head = get("clip.vision.attention.head_count", 16)
-    n_pos = (image // patch) ** 2
-    return 4 * (4 * n_embd * n_pos + n_pos * n_pos * n_head)
+def projector_compute_bytes(mmproj: ModelSpec, flash_attn: bool = True) -> int:
+    """The vision encoder's compute buffer for llama.cpp's warm-up image
+    (`projector_warmup_image`; clip.cpp reserve_compute_meta), n_pos = (image / patch)^2:
+    - the FFN phase of a ViT block, up, activation and product alive together: 3 x n_ff floats
+      per patch (at least 4 x n_embd, gguf-parser-go's figure for a projector without n_ff);
+    - without flash attention, the KQ matrix F32[n_pos, n_pos, n_head] (clip.cpp build_attn;
+      flash attention is on when the backend has it, clip.cpp warmup, as for the text model).
+    llama.cpp's own warm-up (xllamacpp 2026.10.11549, CPU build, Qwen3-VL-32B's projector at
+    1472 px, tests/oracle): FA on 417.54 MiB (here 416.9), FA off 4,769.39 MiB (here 4,789.3).
+    """
+    md = mmproj.metadata
+    n_embd = _projector_int(md, "clip.vision.embedding_length", 1024)
+    n_ff = _projector_int(md, "clip.vision.feed_forward_length", 0)
+    patch = max(_projector_int(md, "clip.vision.patch_size", 16), 1)
+    n_head = _projector_int(md, "clip.vision.attention.head_count", 16)
+    n_pos = (projector_warmup_image(mmproj) // patch) ** 2
+    kq = 0 if flash_attn else n_pos * n_pos * n_head
+    return 4 * (max(3 * n_ff, 4 * n_embd) * n_pos + kq)
 
 
 def gpu_output_phase_bytes(
@@ -213,9 +241,37 @@ def gpu_output_phase_bytes(
     return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
 
 
-def gpu_host_compute_bytes(hp: ModelHparams, n_kv: int, n_ubatch: int, flash_attn: bool) -> int:
-    """The host-side compute buffer of a GPU backend (CUDA_Host, Vulkan_Host): the graph
-    inputs kept on the CPU (token embeddings rows, positions, 3 x F32[n_embd, ubatch] in all)
-    and the mask staged for upload (F16 with flash attention, F32 without). Real logs: Llama-
-    3.1-8B ub 1024 FA on 80.01 MiB (48 + 32), Qwen3-Coder-30B ub 512 16.02 MiB (12 + 4)."""
-    return 3 * 4 * hp.n_embd * n_ubatch + mask_bytes((n_kv,), n_ubatch, flash_attn)
+def gpu_host_compute_range(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> tuple[int, int]:
+    """The host-side compute buffer of a GPU backend (CUDA_Host, Vulkan_Host), (low, high).
+
+    ggml-backend.cpp ggml_backend_sched_split_graph assigns every graph input
+    (GGML_TENSOR_FLAG_INPUT) to the last backend, the CPU, and ops on weights in host memory
+    (the token embeddings' get_rows) run there too; ggml-alloc sizes that split's buffer. It
+    holds, staged for upload:
+    - every KQ mask the graph builds (llama-graph.cpp build_attn_inp_kq_mask: F16 with flash
+      attention, F32 without), the full cache's and the windowed one's (iSWA: gemma3, gpt-oss;
+      chunked: llama4), `mask_bytes`;
+    - the input embeddings, 3 x F32[n_embd_inp, ubatch] (n_embd_inp: qwen3vl's deepstack width);
+    - gemma3n's per-layer inputs (src/models/gemma3n.cpp get_per_layer_inputs: the get_rows of
+      per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd.
+    The RPC oracle (llama-fit-params --rpc, tests/rpc) keeps one more F32[n_embd, ubatch] than
+    real GPU logs show (tests/data/gpu_compute_logs.toml: Llama-3.1-8B ub 1024 FA on Vulkan
+    80.01 MiB = 48 + 32; Qwen3-Coder-30B ub 512 16.02 MiB = 12 + 4): low is the real GPU's
+    figure, high the RPC oracle's (every tests/rpc case within 1 MiB).
+    """
+    width = max(hp.n_embd_inp, hp.n_embd)
+    floats = 3 * width
+    if hp.arch == "gemma3n":
+        floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
+    low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
+    return low, low + 4 * n_ubatch * hp.n_embd
+
+
+def gpu_host_compute_bytes(
+    hp: ModelHparams, kv_sizes: tuple[int, ...], n_ubatch: int, flash_attn: bool
+) -> int:
+    """The host-side compute buffer of a GPU backend: `gpu_host_compute_range`'s low end, the
+    figure real GPU logs show."""
+    return gpu_host_compute_range(hp, kv_sizes, n_ubatch, flash_attn)[0]

@@ -34,7 +34,7 @@ def draft_settings(main: RuntimeSettings) -> RuntimeSettings:
 def draft_buffers(draft: MemoryBreakdown) -> list[Buffer]:
     """The draft's buffers, labelled as the draft's."""
     return [
-        Buffer(b.place, b.kind, b.n_bytes, f"{DRAFT_LABEL} {b.label}".strip())
+        Buffer(b.place, b.kind, b.n_bytes, f"{DRAFT_LABEL} {b.label}".strip(), b.bounds)
         for b in draft.buffers
     ]
 

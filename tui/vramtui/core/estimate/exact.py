@@ -27,6 +27,8 @@ from typing import Any
 from vramtui.core.atomic import read_capped, write_atomic
 from vramtui.core.errors import VramtuiError
 from vramtui.core.estimate.breakdown import MemoryBreakdown
+from vramtui.core.estimate.dry_runs.projector import run_projector_dry_run, text_stub
+from vramtui.core.estimate.dry_runs.rpc import rpc_available, run_rpc_dry_run
 from vramtui.core.estimate.llama_dry_run import MIB, DryRun, MemoryRow, run_dry_run
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec, SkippedArray
@@ -38,7 +40,7 @@ INSTALL_HINT = "pip install 'vramtui[exact]'"
 EXACT_TIMEOUT_S = 60.0
 # A hint the faces show beside an approximate estimate.
 EXACT_HINT = "exact mode (--exact) runs llama.cpp's own dry run on this model"
-_FORMAT = 1  # bump when the cached files change shape
+_FORMAT = 2  # bump when the cached files change shape
 KEEP_HEADER_COPIES = 32
 
 # Device names in llama.cpp's breakdown table -> backend (ggml backend registry names).
@@ -121,6 +123,13 @@ class ExactEstimate:
     ran_on: str  # "file" (the model itself) or "header" (a sparse copy of its header)
     seconds: float
     cached: bool = False
+    # "rpc": llama.cpp's RPC backend stood in for the GPU; "cpu": the CPU build; "gpu": a
+    # GPU build of xllamacpp answered for itself.
+    build: str = "cpu"
+    # The projector (mmproj) as mtmd's warm-up sizes it: weights + compute; -1 without one.
+    projector_bytes: int = -1
+    projector_compute_bytes: int = -1
+    projector_image: int = 0  # the warm-up image's side in pixels
 
     @property
     def total_bytes(self) -> int:
@@ -137,7 +146,17 @@ class ExactEstimate:
             "ran_on": self.ran_on,
             "seconds": round(self.seconds, 3),
             "cached": self.cached,
+            "build": self.build,
             "places": [p.to_json() for p in self.places],
+        } | self._projector_json()
+
+    def _projector_json(self) -> dict[str, Any]:
+        if self.projector_bytes < 0:
+            return {}
+        return {
+            "projector_bytes": self.projector_bytes,
+            "projector_compute_bytes": self.projector_compute_bytes,
+            "projector_image_px": self.projector_image,
         }
 
     @classmethod
@@ -152,6 +171,10 @@ class ExactEstimate:
             str(data["backend"]),
             str(data["ran_on"]),
             float(data["seconds"]),
+            build=str(data.get("build", "cpu")),
+            projector_bytes=int(data.get("projector_bytes", -1)),
+            projector_compute_bytes=int(data.get("projector_compute_bytes", -1)),
+            projector_image=int(data.get("projector_image_px", 0)),
         )
 
 
@@ -164,7 +187,7 @@ def _backend(rows: list[MemoryRow]) -> str:
     return devices[0].rstrip("0123456789").lower() if devices else Backend.CPU.value
 
 
-def from_dry_run(run: DryRun, ran_on: str) -> ExactEstimate:
+def from_dry_run(run: DryRun, ran_on: str, build: str = "cpu") -> ExactEstimate:
     """The answer of a finished dry run (one without an error)."""
     version = run.build or "unknown build"
     if run.xllamacpp:
@@ -175,9 +198,10 @@ def from_dry_run(run: DryRun, ran_on: str) -> ExactEstimate:
         compute_bytes=run.compute_mib * MIB,
         places=tuple(ExactPlace.of(r) for r in run.rows),
         llama_cpp_version=version,
-        backend=_backend(run.rows),
+        backend="rpc" if build == "rpc" else _backend(run.rows),
         ran_on=ran_on,
         seconds=run.seconds,
+        build=build if build == "rpc" else ("cpu" if _backend(run.rows) == "cpu" else "gpu"),
     )
 
 
@@ -245,29 +269,40 @@ def _prune(folder: Path, keep: Path) -> None:
                 old.unlink()
 
 
-def _answer_path(spec: ModelSpec, settings: RuntimeSettings, version: str) -> Path:
+def _answer_path(spec: ModelSpec, settings: RuntimeSettings, version: str, build: str) -> Path:
     key = json.dumps(
-        [_FORMAT, header_identity(spec), settings.to_dict(), version], sort_keys=True, default=str
+        [_FORMAT, header_identity(spec), settings.to_dict(), version, build],
+        sort_keys=True,
+        default=str,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return cache_dir() / "exact" / f"{digest}.json"
+
+
+def exact_build(backend: str) -> str:
+    """The build exact mode runs for a verdict on `backend`: "rpc" (llama.cpp's RPC backend as
+    the GPU stand-in) for a GPU verdict where that build is here, else "cpu"."""
+    return "rpc" if backend != Backend.CPU.value and rpc_available() else "cpu"
 
 
 def exact_memory(
     spec: ModelSpec,
     settings: RuntimeSettings,
     *,
+    backend: str = "cpu",
     timeout: float = EXACT_TIMEOUT_S,
     use_cache: bool = True,
 ) -> ExactEstimate:
-    """llama.cpp's model, context and compute bytes for `spec` at `settings`.
+    """llama.cpp's model, context and compute bytes for `spec` at `settings`, for a verdict on
+    `backend` (`exact_build`), and its projector's when the model has one.
 
     Raises ExactUnavailable without the llama.cpp package, ExactFailed when llama.cpp refuses
     the model or the settings (its own error line) or does not answer within `timeout`.
     """
     if not exact_available():
         raise ExactUnavailable
-    answer = _answer_path(spec, settings, package_version())
+    build = exact_build(backend)
+    answer = _answer_path(spec, settings, package_version(), build)
     if use_cache:
         # A damaged answer (any shape or depth, a FIFO in its place) is asked again.
         with contextlib.suppress(
@@ -278,15 +313,44 @@ def exact_memory(
             )
     own = local_file(spec)
     path, ran_on = (own, "file") if own is not None else (sparse_header_file(spec), "header")
-    run = run_dry_run(path, settings, timeout=timeout)
+    if build == "rpc":
+        run = run_rpc_dry_run(path, settings, settings.flash_attn != "off", timeout=timeout)
+    else:
+        run = run_dry_run(path, settings, timeout=timeout)
     if run.error:
         reason = _one_line(run.error)
         raise ExactFailed(f"{spec.source}: llama.cpp did not size this model: {reason}")
-    result = from_dry_run(run, ran_on)
+    result = from_dry_run(run, ran_on, build)
+    if spec.mmproj is not None:
+        result = with_projector(result, spec, settings, timeout=timeout)
     if use_cache:
         with contextlib.suppress(OSError):
             write_atomic(answer, json.dumps(result.to_json()))
     return result
+
+
+def with_projector(
+    result: ExactEstimate, spec: ModelSpec, settings: RuntimeSettings, *, timeout: float
+) -> ExactEstimate:
+    """The answer with mtmd's warm-up figures for the model's projector (dry_runs/projector.py)."""
+    mmproj = spec.mmproj
+    assert mmproj is not None
+    own = local_file(mmproj)
+    mm_path = own if own is not None else sparse_header_file(mmproj)
+    text = sparse_header_file(text_stub(spec))
+    fa = settings.flash_attn != "off"
+    run = run_projector_dry_run(text, mm_path, fa, timeout=timeout)
+    if run.error:
+        reason = _one_line(run.error)
+        raise ExactFailed(f"{spec.source}: llama.cpp did not size its projector: {reason}")
+    compute = round(run.compute_mib * MIB)
+    return replace(
+        result,
+        projector_bytes=round(run.model_mib * MIB) + compute,
+        projector_compute_bytes=compute,
+        projector_image=run.image,
+        seconds=result.seconds + run.seconds,
+    )
 
 
 def _one_line(text: str) -> str:
@@ -300,14 +364,18 @@ def _one_line(text: str) -> str:
 
 def comparison_backend(exact: ExactEstimate) -> str:
     """The instant estimate's backend that matches the build llama.cpp ran on."""
-    return "cpu" if exact.backend == Backend.CPU.value else "gpu"
+    return "cpu" if exact.build == "cpu" else "gpu"
+
+
+_SUMMED = ("model_bytes", "context_bytes", "compute_bytes")
 
 
 def compare(exact: ExactEstimate, instant: MemoryBreakdown) -> dict[str, Any]:
     """The instant figures, and instant minus exact per column in bytes and percent of
     llama.cpp's figure. The difference is taken at llama.cpp's resolution (whole MiB, rounded
     down as its table prints them); `instant` should be the estimate for the same kind of
-    build (`comparison_backend`)."""
+    build (`comparison_backend`). The projector is its own column (weights + compute, as mtmd
+    logs them to 1/100 MiB), outside the total."""
     ours = {
         "model_bytes": instant.total(kind=BufferKind.WEIGHTS),
         "context_bytes": instant.total(kind=BufferKind.KV_CACHE)
@@ -321,30 +389,71 @@ def compare(exact: ExactEstimate, instant: MemoryBreakdown) -> dict[str, Any]:
         "compute_bytes": exact.compute_bytes,
         "total_bytes": exact.total_bytes,
     }
+    if exact.projector_bytes >= 0:
+        ours["projector_bytes"] = instant.total(kind=BufferKind.PROJECTOR)
+        theirs["projector_bytes"] = exact.projector_bytes
     diff: dict[str, Any] = {}
     for key, value in ours.items():
         ref = theirs[key]
         # per column at whole MiB, as llama.cpp rounds each column; the total sums them
-        delta = (
-            sum(diff[k] for k in ("model_bytes", "context_bytes", "compute_bytes"))
-            if key == "total_bytes"
-            else value // MIB * MIB - ref
-        )
+        if key == "total_bytes":
+            delta = sum(diff[k] for k in _SUMMED)
+        elif key == "projector_bytes":
+            delta = value - ref
+        else:
+            delta = value // MIB * MIB - ref
         diff[key] = delta
         diff[key.replace("_bytes", "_percent")] = round(delta / ref * 100, 2) if ref else None
-    return {"instant": dict(ours, backend=comparison_backend(exact)), "difference": diff}
+    inst: dict[str, Any] = dict(ours, backend=comparison_backend(exact))
+    lo, hi = instant.total_range(kind=BufferKind.COMPUTE)
+    if lo != hi:
+        inst["compute_bytes_range"] = [lo, hi]
+    return {"instant": inst, "difference": diff}
+
+
+def build_caveat(
+    spec: ModelSpec, settings: RuntimeSettings, exact: ExactEstimate, backend: str
+) -> dict[str, Any]:
+    """What the answer stands for: the verdict's backend, the build that ran, and when that was
+    the CPU build for a GPU verdict, the columns whose figures differ between the two builds
+    (the instant estimate for each, compared column by column)."""
+    from vramtui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: only in exact mode
+
+    out: dict[str, Any] = {"verdict_backend": backend, "checked_build": exact.build}
+    if exact.build != "cpu" or backend == Backend.CPU.value:
+        out["differs_from_verdict"] = []
+        return out
+    cpu = estimate_memory(spec, settings, backend="cpu")
+    gpu = estimate_memory(spec, settings, backend=backend)
+    kinds = {
+        "model_bytes": (BufferKind.WEIGHTS,),
+        "context_bytes": (BufferKind.KV_CACHE, BufferKind.RECURRENT_STATE),
+        "compute_bytes": (BufferKind.COMPUTE,),
+        "projector_bytes": (BufferKind.PROJECTOR,),
+    }
+    out["differs_from_verdict"] = [
+        key
+        for key, ks in kinds.items()
+        if sum(cpu.total(kind=k) for k in ks) != sum(gpu.total(kind=k) for k in ks)
+    ]
+    return out
 
 
 def exact_report(
-    spec: ModelSpec, settings: RuntimeSettings, *, timeout: float = EXACT_TIMEOUT_S
+    spec: ModelSpec,
+    settings: RuntimeSettings,
+    *,
+    backend: str = "cpu",
+    timeout: float = EXACT_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """The `exact` object of the JSON output: llama.cpp's figures, the instant estimate for
-    the same build and their difference (see `compare`)."""
+    """The `exact` object of the JSON output: llama.cpp's figures for a verdict on `backend`,
+    the instant estimate for the same build, their difference (see `compare`) and what the
+    build stands for (`build_caveat`)."""
     from vramtui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: only in exact mode
 
-    exact = exact_memory(spec, settings, timeout=timeout)
+    exact = exact_memory(spec, settings, backend=backend, timeout=timeout)
     instant = estimate_memory(spec, settings, backend=comparison_backend(exact))
-    return exact.to_json() | compare(exact, instant)
+    return exact.to_json() | compare(exact, instant) | build_caveat(spec, settings, exact, backend)
 
 
 COLUMNS = (
@@ -352,12 +461,13 @@ COLUMNS = (
     ("context", "context_bytes"),
     ("compute", "compute_bytes"),
     ("total", "total_bytes"),
+    ("projector", "projector_bytes"),
 )
 
 
 def comparison_rows(report: dict[str, Any]) -> list[tuple[str, int, int, int, float | None]]:
     """(column, instant bytes, llama.cpp bytes, difference bytes, difference %) per column of
-    an `exact_report`, for a face to lay out."""
+    an `exact_report`, for a face to lay out (the projector only where the model has one)."""
     inst, diff = report["instant"], report["difference"]
     exact = dict(report, total_bytes=sum(report[k] for _, k in COLUMNS[:3]))
     return [
@@ -369,4 +479,5 @@ def comparison_rows(report: dict[str, Any]) -> list[tuple[str, int, int, int, fl
             diff[key.replace("_bytes", "_percent")],
         )
         for label, key in COLUMNS
+        if key in inst
     ]

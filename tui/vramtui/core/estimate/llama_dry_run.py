@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -205,26 +206,25 @@ def _must_stop(line: str) -> bool:
     )
 
 
-def run_dry_run(path: Path, settings: RuntimeSettings, timeout: float = 60.0) -> DryRun:
-    """Run the dry run for the GGUF at `path`; the child never outlives the table or `timeout`.
+def stream_child(
+    argv: list[str], timeout: float, done: Callable[[str], bool]
+) -> tuple[list[str], bool, float]:
+    """Run `argv`, feeding its output lines to `done` until it says so, the child ends, or
+    `timeout`; (the lines, whether the deadline passed, seconds). The child never outlives it.
 
     Threads read the child's output (a pipe cannot be polled on Windows); the child is killed
-    on the table, on an error line, at the deadline, and on any exception here.
+    once done, at the deadline, and on any exception here.
     """
     env = dict(os.environ, OMP_NUM_THREADS="1")
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, json.dumps(child_config(path, settings))],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
     )
     assert proc.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
-    out, log = DryRun(), []
-    deadline = t0 + timeout
+    log: list[str] = []
+    deadline, late = t0 + timeout, False
     try:
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -234,22 +234,38 @@ def run_dry_run(path: Path, settings: RuntimeSettings, timeout: float = 60.0) ->
             if line is None:
                 break
             log.append(line)
-            if parse_line(out, line) or _must_stop(line):
+            if done(line):
                 break
         else:
-            out.error = f"no answer from llama.cpp within {timeout:.0f} s"
+            late = True
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
         proc.stdout.close()
-    out.seconds = time.monotonic() - t0
+    return log, late, time.monotonic() - t0
+
+
+def first_error(log: list[str]) -> str:
+    """The first error-level line names the cause ("unknown model architecture: 'x'",
+    "quantized V cache requires flash_attn"); later ones only say that loading failed."""
+    errs = [ln for ln in log if _ERROR_LEVEL.search(ln)]
+    errs = errs or [ln for ln in log if _ERROR_WORD.search(ln)][-1:]
+    return (errs[0] if errs else "no memory breakdown in llama.cpp's log")[-400:]
+
+
+def run_dry_run(path: Path, settings: RuntimeSettings, timeout: float = 60.0) -> DryRun:
+    """Run the dry run for the GGUF at `path`; the child never outlives the table or `timeout`
+    (killed on the table, on an error line, at the deadline)."""
+    out = DryRun()
+    argv = [sys.executable, "-c", _CHILD, json.dumps(child_config(path, settings))]
+    log, late, out.seconds = stream_child(
+        argv, timeout, lambda line: parse_line(out, line) or _must_stop(line)
+    )
+    if late:
+        out.error = f"no answer from llama.cpp within {timeout:.0f} s"
     if not out.rows and not out.error:
-        # The first error-level line names the cause ("unknown model architecture: 'x'",
-        # "quantized V cache requires flash_attn"); later ones only say that loading failed.
-        errs = [ln for ln in log if _ERROR_LEVEL.search(ln)]
-        errs = errs or [ln for ln in log if _ERROR_WORD.search(ln)][-1:]
-        out.error = (errs[0] if errs else "no memory breakdown in llama.cpp's log")[-400:]
+        out.error = first_error(log)
     if out.error:
         out.log_tail = "\n".join(log[-30:])
     return out

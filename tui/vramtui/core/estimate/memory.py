@@ -25,13 +25,13 @@ from vramtui.core.errors import SettingsError
 from vramtui.core.estimate.breakdown import Buffer, MemoryBreakdown
 from vramtui.core.estimate.compute import (
     compute_bytes,
-    gpu_host_compute_bytes,
-    gpu_output_phase_bytes,
     projector_compute_bytes,
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
 from vramtui.core.estimate.families import gemma4
 from vramtui.core.estimate.families.deepseek4 import layer_cache_bytes, raw_cells
+from vramtui.core.estimate.gpu_compute import GPU_BACKENDS, projector_buffer
+from vramtui.core.estimate.gpu_compute import compute_buffers as gpu_compute_buffers
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.placement import apply_overrides, layers_on_device
 from vramtui.core.estimate.settings import RuntimeSettings
@@ -312,27 +312,19 @@ def mask_sizes(hp: ModelHparams, lay: CacheLayout) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def _compute_buffers(st: _Static, lay: CacheLayout, fa: bool, gpu: bool, dev: str) -> list[Buffer]:
-    hp = st.hp
-    kv_sizes = mask_sizes(hp, lay)
-    comp = compute_bytes(hp, kv_sizes, lay.n_ubatch, fa, lay.n_seq)
-    if not (gpu and any(lay.on_dev)):
-        return [Buffer(Place.HOST, BufferKind.COMPUTE, comp, "CPU compute buffer")]
-    # GPU backends allocate the layer graph's peak in device memory, or the output phase's
-    # when the output layer is on the device (the logits of a whole ubatch, compute.py), plus
-    # a host-side compute buffer for the graph inputs kept on the CPU. With layers left on the
-    # CPU, op offload (llama.cpp PR #6083, batches >= 32) copies a host layer's weights into
-    # the device compute buffer: gguf-parser-go #45 measured 1.2-2.7x larger device compute
-    # at partial offload.
-    if lay.output_on_dev:
-        comp = max(comp, gpu_output_phase_bytes(hp, kv_sizes, lay.n_ubatch, fa))
-    extra = st.max_layer_bytes if not all(lay.on_dev) else 0
-    n_kv = max(kv_sizes, default=0)
-    host_comp = gpu_host_compute_bytes(hp, n_kv, lay.n_ubatch, fa)
-    return [
-        Buffer(Place.DEVICE, BufferKind.COMPUTE, comp + extra, f"{dev} compute buffer"),
-        Buffer(Place.HOST, BufferKind.COMPUTE, host_comp, "CPU_Host compute buffer"),
-    ]
+def _compute_buffers(st: _Static, lay: CacheLayout, fa: bool, backend: str) -> list[Buffer]:
+    """Compute buffers per backend (estimate/gpu_compute.py)."""
+    return gpu_compute_buffers(
+        st.hp,
+        mask_sizes(st.hp, lay),
+        lay.n_ubatch,
+        fa,
+        backend=backend,
+        on_dev=lay.on_dev,
+        output_on_dev=lay.output_on_dev,
+        max_layer_bytes=st.max_layer_bytes,
+        n_seqs=lay.n_seq,
+    )
 
 
 @dataclass(frozen=True)
@@ -359,20 +351,22 @@ def estimate_memory(
     """Every buffer llama.cpp allocates for `spec` at `settings` on a `backend`.
 
     backend "cpu" is llama.cpp's CPU build (what the oracle checks: everything on the host);
-    "gpu" is a GPU backend (Vulkan, ROCm, CUDA, Metal) with layers placed per n_gpu_layers.
+    "gpu" is a GPU backend (Vulkan, ROCm, CUDA, Metal) with layers placed per n_gpu_layers;
+    naming the backend ("vulkan", "metal", ...) adds its own compute-buffer ranges.
     Raises SettingsError for settings llama.cpp refuses (quantized V without flash attention,
     different K/V types on an MLA model).
     """
-    if backend not in {"cpu", "gpu"}:
-        raise SettingsError(f"backend {backend!r} is not one of cpu, gpu")
+    if backend != "cpu" and backend not in GPU_BACKENDS:
+        known = ", ".join(sorted(GPU_BACKENDS))
+        raise SettingsError(f"backend {backend!r} is not one of cpu, {known}")
     st = _static(spec)
-    hp, s, gpu = st.hp, settings, backend == "gpu"
+    hp, s, gpu = st.hp, settings, backend != "cpu"
     fa = resolve_flash_attn(s.flash_attn, backend, hp)
     _check_settings(hp, s, fa)
     lay = cache_layout(hp, s, gpu)
     dev = "GPU" if gpu else "CPU"
     buffers = _weight_buffers(st, lay, s, dev) + _cache_buffers(hp, lay, s, dev, fa)
-    buffers += _compute_buffers(st, lay, fa, gpu, dev)
+    buffers += _compute_buffers(st, lay, fa, backend)
     buffers = apply_overrides(  # -ot, --cpu-moe, --n-cpu-moe (estimate/placement.py)
         spec,
         hp,
@@ -387,8 +381,7 @@ def estimate_memory(
         buffers += draft_buffers(estimate_memory(spec.draft, draft_settings(s), backend=backend))
     if spec.mmproj is not None and st.mmproj_bytes:
         mm_place = Place.DEVICE if gpu and s.mmproj_offload else Place.HOST
-        mm = ProjectorSize(st.mmproj_bytes, projector_compute_bytes(spec.mmproj)).loaded_bytes
-        buffers.append(Buffer(mm_place, BufferKind.PROJECTOR, mm, "mmproj weights + compute"))
+        buffers.append(projector_buffer(spec.mmproj, st.mmproj_bytes, mm_place, fa))
     notes: list[str] = []
     if not hp.known_architecture:
         notes.append(f"architecture {hp.arch!r} is estimated with generic rules")

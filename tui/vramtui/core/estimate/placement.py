@@ -185,7 +185,7 @@ def apply_overrides(
             n += -delta if b.place == Place.DEVICE else delta
         elif b.kind == BufferKind.COMPUTE:
             n += extra if b.place == Place.DEVICE else host_extra
-        out.append(Buffer(b.place, b.kind, n, b.label))
+        out.append(b.resized(n))
     return out
 
 

@@ -42,8 +42,9 @@ DEVICE_ORDER = (
 
 
 def estimate_on(spec: ModelSpec, settings: RuntimeSettings, backend: Backend) -> MemoryBreakdown:
-    """The estimate for a runtime backend: the CPU build, or any GPU backend."""
-    return estimate_memory(spec, settings, backend="cpu" if backend == Backend.CPU else "gpu")
+    """The estimate for a runtime backend: the CPU build, or that GPU backend (its own
+    compute-buffer ranges, estimate/gpu_compute.py)."""
+    return estimate_memory(spec, settings, backend=backend.value)
 
 
 def auto_offload(
