@@ -145,24 +145,90 @@ def data_builds(rows: list[Row]) -> dict[str, int]:
     return out
 
 
+def build_gap(row: Row, builds: dict[str, int]) -> float | None:
+    """Thousands of builds the row ran before its class's fitted rows (None: unknown)."""
+    key = row_inputs(row).key
+    b = row_build(row)
+    if b is None or key not in builds:
+        return None
+    return max(builds[key] - b, 0) / 1000
+
+
+def build_slopes(
+    check: list[Row], full: dict[str, float], builds: dict[str, int], leave_out: str = ""
+) -> dict[str, float]:
+    """Per key, the prefill log ratio measured / predicted per 1000 builds before the fitted
+    rows' build: least squares through the fitted build (no change at no gap), on the check
+    rows (without those of model `leave_out`)."""
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in check:
+        gap = build_gap(r, builds)
+        if r.test != "pp" or gap is None or r.model == leave_out:
+            continue
+        acc = sums[row_inputs(r).key]
+        acc[0] += gap * log_ratio(r, full[r.id])
+        acc[1] += gap * gap
+    return {k: round(a / b, 4) for k, (a, b) in sorted(sums.items()) if b}
+
+
+def shifted(row: Row, pred: float, slopes: dict[str, float], builds: dict[str, int]) -> float:
+    """The row's prediction with its build as an input (prefill only: `build_slopes`)."""
+    gap = build_gap(row, builds)
+    if row.test != "pp" or gap is None:
+        return pred
+    return pred * math.exp(slopes.get(row_inputs(row).key, 0.0) * gap)
+
+
+def supported(
+    check: list[Row], full: dict[str, float], at_build: dict[str, float], slopes: dict[str, float]
+) -> dict[str, float]:
+    """The slopes that earn their place: a key keeps its slope only where its prefill check rows,
+    predicted with the slope fitted without their model, land within ±25 % more often than with
+    the build ignored."""
+    out = {}
+    for key, slope in slopes.items():
+        rs = [r for r in check if r.test == "pp" and row_inputs(r).key == key]
+        plain = sum(abs(full[r.id] / r.measured - 1) <= 0.25 for r in rs)
+        shifted_ = sum(abs(at_build[r.id] / r.measured - 1) <= 0.25 for r in rs)
+        if shifted_ > plain:
+            out[key] = slope
+    return out
+
+
+def held_out_shifts(
+    check: list[Row], full: dict[str, float], builds: dict[str, int], keys: set[str] | None = None
+) -> dict[str, float]:
+    """Each check row's prediction at its build, the slope fitted without the row's model
+    (only the slopes of `keys`, when given)."""
+    out = {}
+    for model in sorted({r.model for r in check}):
+        slopes = build_slopes(check, full, builds, leave_out=model)
+        if keys is not None:
+            slopes = {k: v for k, v in slopes.items() if k in keys}
+        for r in check:
+            if r.model == model:
+                out[r.id] = shifted(r, full[r.id], slopes, builds)
+    return out
+
+
 def build_widen(
     check: list[Row],
-    full: dict[str, float],
+    pred: dict[str, float],
     table: dict[str, tuple[float, float, int]],
     builds: dict[str, int],
 ) -> dict[str, float]:
-    """Per figure, the log-ratio widening per 1000 builds that lets the ranges hold 80 % of the
-    check rows: for each row, how far past its class's range it lies per 1000 builds away."""
+    """Per figure, the log-ratio widening per 1000 builds that lets the ranges hold GOAL_COVER of
+    the check rows (predicted at their build, the slope held out): for each row, how far past its
+    class's range it lies per 1000 builds away."""
     need: dict[str, list[float]] = defaultdict(list)
     for r in check:
-        key = row_inputs(r).key
-        band = table.get(f"{figure(r)}@{key}")
-        b = row_build(r)
-        if band is None or b is None or key not in builds:
+        band = table.get(f"{figure(r)}@{row_inputs(r).key}")
+        gap = build_gap(r, builds)
+        if band is None or gap is None:
             continue
-        lr = log_ratio(r, full[r.id])
+        lr = log_ratio(r, pred[r.id])
         past = max(lr - math.log(band[1]), math.log(band[0]) - lr, 0.0)
-        need[figure(r)].append(past / max(abs(builds[key] - b) / 1000, 0.1))
+        need[figure(r)].append(past / max(gap, 0.1))
     return {fig: round(_quantile(v, GOAL_COVER), 4) for fig, v in sorted(need.items())}
 
 
@@ -190,11 +256,16 @@ def compute() -> dict[str, object]:
     t, fb, _ = fit(rows)
     check = load_check_rows()
     full = {r.id: predict(r, t, fb) for r in check}
+    slopes = supported(
+        check, full, held_out_shifts(check, full, builds), build_slopes(check, full, builds)
+    )
+    at_build = held_out_shifts(check, full, builds, set(slopes))
     return {
         "bands": table,
         "pooled": pooled(ratios, z),
         "builds": builds,
-        "widen": build_widen(check, full, table, builds),
+        "slopes": slopes,
+        "widen": build_widen(check, at_build, table, builds),
     }
 
 
@@ -209,8 +280,10 @@ def render(data: dict[str, object]) -> str:
         "key, the range of measured / predicted that holds the middle 80 % of held-back rows",
         "(widened for few rows) and how many rows it rests on; POOLED: every key's rows together,",
         "doubled, for a key with none; DATA_BUILD: the llama.cpp build of each key's newest fitted",
-        "rows; BUILD_WIDEN: per figure, how much wider (log ratio per 1000 builds) a range gets",
-        'for a build away from that one, fitted to hold 80 % of the check rows."""',
+        "rows; BUILD_SLOPE: per key, prefill's log ratio measured / predicted per 1000 builds",
+        "before that one (fitted on the check rows); BUILD_WIDEN: per figure, how much wider (log",
+        "ratio per 1000 builds) a range gets for a build away from that one, fitted to hold 80 %",
+        'of the check rows predicted at their build with the slope fitted without their model."""',
         "",
         "from __future__ import annotations",
         "",
@@ -226,6 +299,10 @@ def render(data: dict[str, object]) -> str:
     builds = data["builds"]
     assert isinstance(builds, dict)
     lines += [f'    "{k}": {v},' for k, v in sorted(builds.items())]
+    lines += ["}", "BUILD_SLOPE: dict[str, float] = {"]
+    slopes = data["slopes"]
+    assert isinstance(slopes, dict)
+    lines += [f'    "{k}": {v},' for k, v in slopes.items()]
     lines += ["}", "BUILD_WIDEN: dict[str, float] = {"]
     widen = data["widen"]
     assert isinstance(widen, dict)

@@ -40,7 +40,7 @@ def range_note(speed: SpeedEstimate) -> str:
     else:
         note = f"ranges from {band.rows} held-back {band.key} rows"
     if band.build_gap:
-        note += f", widened for a llama.cpp build {band.build_gap} builds from the data"
+        note += f", for a llama.cpp build {band.build_gap} builds from theirs"
     return note
 
 

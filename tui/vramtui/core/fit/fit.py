@@ -161,6 +161,7 @@ def _speed(
         prompt_tokens=prompt_tokens or 1024,
         calibration=calibration,
         image_size=image_size,
+        llama_build=bd.settings.llama_build or None,
     )
 
 

@@ -8,6 +8,11 @@ together, doubled, and says so (`rows` = 0); a first token with no rows of its o
 key's prefill range, as seconds (the rate's ends turned over). A llama.cpp build away from the
 one the key's rows ran widens the range by the amount the older-build check rows needed
 (`BUILD_WIDEN`, log ratio per 1000 builds).
+
+The build is also an input to prefill (`prefill_build_factor`): on Strix Halo the older-build
+check rows ran prefill slower on RADV and ROCm and faster on AMDVLK than the fitted rows'
+build, by `BUILD_SLOPE` (log ratio per 1000 builds before it). A build newer than the data
+changes nothing but the range: no row says which way it goes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vramtui.core.speed.bands_fitted import BANDS, BUILD_WIDEN, DATA_BUILD, POOLED
+from vramtui.core.speed.bands_fitted import BANDS, BUILD_SLOPE, BUILD_WIDEN, DATA_BUILD, POOLED
 
 FIGURES = ("decode", "prefill", "ttft")
 
@@ -65,3 +70,11 @@ def speed_band(key: str, figure: str, llama_build: int | None = None) -> SpeedBa
         widen = BUILD_WIDEN.get(basis, 0.0) * gap / 1000
         low, high = low * math.exp(-widen), high * math.exp(widen)
     return SpeedBand(figure, low, high, rows, key, basis, gap)
+
+
+def prefill_build_factor(key: str, llama_build: int | None) -> float:
+    """Measured / predicted prefill expected at `llama_build` (1 at the data's own build)."""
+    if llama_build is None or key not in DATA_BUILD:
+        return 1.0
+    gap = max(DATA_BUILD[key] - llama_build, 0) / 1000
+    return math.exp(BUILD_SLOPE.get(key, 0.0) * gap)

@@ -4,8 +4,10 @@ tests/data/speed_rows_check.toml (do not edit by hand). BANDS: per figure and co
 key, the range of measured / predicted that holds the middle 80 % of held-back rows
 (widened for few rows) and how many rows it rests on; POOLED: every key's rows together,
 doubled, for a key with none; DATA_BUILD: the llama.cpp build of each key's newest fitted
-rows; BUILD_WIDEN: per figure, how much wider (log ratio per 1000 builds) a range gets
-for a build away from that one, fitted to hold 80 % of the check rows."""
+rows; BUILD_SLOPE: per key, prefill's log ratio measured / predicted per 1000 builds
+before that one (fitted on the check rows); BUILD_WIDEN: per figure, how much wider (log
+ratio per 1000 builds) a range gets for a build away from that one, fitted to hold 80 %
+of the check rows predicted at their build with the slope fitted without their model."""
 
 from __future__ import annotations
 
@@ -37,6 +39,9 @@ DATA_BUILD: dict[str, int] = {
     "rocm/linux/strix_halo": 9187,
     "vulkan.amdvlk/linux/strix_halo": 9187,
     "vulkan.radv/linux/strix_halo": 9187,
+}
+BUILD_SLOPE: dict[str, float] = {
+    "vulkan.radv/linux/strix_halo": -0.1358,
 }
 BUILD_WIDEN: dict[str, float] = {
     "decode": 0.0,

@@ -30,7 +30,7 @@ from vramtui.core.estimate.placement import host_expert_bytes
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.presets import MachinePreset
-from vramtui.core.speed.bands import FIGURES, SpeedBand, speed_band
+from vramtui.core.speed.bands import FIGURES, SpeedBand, prefill_build_factor, speed_band
 from vramtui.core.speed.constants import (
     CPU_PREFILL_TFLOPS,
     REQUEST_OVERHEAD_S,
@@ -270,7 +270,8 @@ def estimate_speed(
     decode = 1.0 / t_dec if t_dec > 0 else 0.0
     if calibration is not None:
         decode *= calibration
-    t_pp = prefill_seconds(inp, prompt_tokens)
+    build = prefill_build_factor(inp.key, llama_build)
+    t_pp = prefill_seconds(inp, prompt_tokens) / build
     prefill = prompt_tokens / t_pp if t_pp > 0 else 0.0
     first_step = decode_seconds(inp, prompt_tokens)
     ttft = REQUEST_OVERHEAD_S + t_pp + first_step
@@ -284,7 +285,7 @@ def estimate_speed(
         ttft_img = (
             REQUEST_OVERHEAD_S
             + image_encode_seconds(inp, vision, n_img)
-            + prefill_seconds(inp, total)
+            + prefill_seconds(inp, total) / build
             + decode_seconds(inp, total)
         )
     return SpeedEstimate(
