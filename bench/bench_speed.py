@@ -214,6 +214,42 @@ def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) 
     )
 
 
+def backend_table(
+    rows: list[Row], held: dict[str, float], table: dict[str, float], fb: dict[str, float]
+) -> None:
+    """Vulkan (RADV) or ROCm on Strix Halo Linux: does the model pick the measured winner? Pairs
+    of rows with the same model, test, depth and llama.cpp build; fit rows predicted held back
+    where they were, check rows at their build (never fitted on)."""
+    check = load_check_rows()
+    builds = data_builds(rows)
+    full = {r.id: predict(r, table, fb) for r in check}
+    pred = {**{r.id: held[r.id] for r in rows if r.id in held}}
+    pred.update(held_out_shifts(check, full, builds, set(BUILD_SLOPE)))
+    pairs: dict[tuple[str, str, int, int, int | None], dict[str, Row]] = defaultdict(dict)
+    for r in [*rows, *check]:
+        if (
+            r.class_label == "strix_halo/linux"
+            and r.id in pred
+            and r.backend_label
+            in (
+                "vulkan.radv",
+                "rocm",
+            )
+        ):
+            pairs[(r.model, r.test, r.n, r.depth, row_build(r))][r.backend_label] = r
+    tally: dict[str, list[bool]] = defaultdict(list)
+    for pair in pairs.values():
+        if len(pair) == 2:
+            v, rc = pair["vulkan.radv"], pair["rocm"]
+            measured = v.measured > rc.measured
+            tally[figure(v)].append((pred[v.id] > pred[rc.id]) == measured)
+    for fig, hits in sorted(tally.items()):
+        print(
+            f"  {fig}: the model picks the measured faster backend in {sum(hits)} of "
+            f"{len(hits)} pairs ({sum(hits) / len(hits):.0%})"
+        )
+
+
 def shrink_sweep(rows: list[Row]) -> None:
     shipped = speed_rows.SHRINK
     cells = []
@@ -293,6 +329,8 @@ def main(argv: Iterable[str] = ()) -> None:
     range_table(rows, held)
     print("\ncheck rows: older llama.cpp builds and ROCm releases, never fitted on:")
     check_table(rows, table, fb)
+    print("\nVulkan (RADV) vs ROCm on Strix Halo Linux, row pairs (the backend advice):")
+    backend_table(rows, held, table, fb)
     print("\nWindows constants shrunk towards Linux: leave-one-model-out median |error| by weight:")
     shrink_sweep(rows)
     print()

@@ -18,6 +18,7 @@ from vramtui.core.vocab import (
     Runtime,
     Verdict,
 )
+from vramtui.present.advice_words import backend_choice_sentence
 from vramtui.present.untrusted import plain
 
 
@@ -104,12 +105,15 @@ _ADVICE_ACTION = {
     AdviceKind.KV_CACHE: "Quantize the KV cache to {value}",
     AdviceKind.EXPERT_OFFLOAD: "Keep the experts of {value} layers in system RAM",
     AdviceKind.QUANT: "Use the {value} quant instead",
+    AdviceKind.BACKEND: "Use the {value} backend instead",
     AdviceKind.CARVE_OUT: "Set the carve-out to {value} in the BIOS",
 }
 
 
 def advice_sentence(item: Advice) -> str:
     """ "Shorten the context to 18K (-c 18432): fits, 27.4 GiB of RAM left, 4.1 tok/s." """
+    if item.backend_choice is not None:
+        return backend_choice_sentence(item.backend_choice)
     action = _ADVICE_ACTION[item.kind].format(value=item.value)
     args = " ".join(plain(a) for a in item.args)
     fit = item.fit
