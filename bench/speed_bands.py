@@ -2,15 +2,17 @@
 
 A range is the spread of `measured / predicted` on held-back rows (each predicted from constants
 fitted without its fold; the Windows rows one model left out at a time) for one constants key
-(backend[.driver]/os/machine kind) and one figure (decode, prefill, first token): its 10th and
-90th percentiles, always holding the prediction itself, widened by 1 + 1/sqrt(n) for a class
-with n rows. A key with no rows takes the spread of every key together, doubled, and says so; a
-first token with no rows of its own takes its key's prefill range (prefill is most of it;
-core/speed/bands.py).
+(backend[.driver]/os/machine kind) and one figure (decode, prefill, first token): centred on
+the class's median (its bias), z spreads either side, the class's spread shrunk towards every
+class's (POOL_ROWS) and inflated for few rows, the prediction itself always inside; z is the
+smallest that lets ranges built without a row's fold hold GOAL_COVER of held-back rows. A key
+with no rows takes every class's range, doubled, and says so; a first token with no rows of
+its own takes its key's prefill range (prefill is most of it; core/speed/bands.py).
 
 The llama.cpp build: the check rows (speed_rows_check.toml, older builds and ROCm releases, never
-fitted on) give how much wider a range must be per 1000 builds away from the fitted rows' build
-to hold them (`BUILD_WIDEN`).
+fitted on) give a per-key prefill slope per 1000 builds, kept only where it helps rows of models
+it was not fitted on (`supported`), and how much wider a range must be per 1000 builds away
+from the fitted rows' build to hold them (`BUILD_WIDEN`).
 
     python -m bench.speed_bands        # the ranges and their coverage
 """

@@ -13,7 +13,15 @@ import json
 import pytest
 
 from bench import speed_bands
-from bench.speed_rows import kfold, load_rows
+from bench.speed_rows import (
+    CHECK_ROWS,
+    Row,
+    kfold,
+    load_check_rows,
+    load_rows,
+    row_inputs,
+    row_sources,
+)
 from vramtui.cli.main import main
 from vramtui.core.speed import bands_fitted
 from vramtui.core.speed.bands import FIGURES, prefill_build_factor, speed_band
@@ -83,3 +91,17 @@ def test_shipped_ranges_are_the_benchs_output() -> None:
     assert data["builds"] == bands_fitted.DATA_BUILD
     rows = load_rows()
     assert speed_bands.choose_z(rows, kfold(rows, windows=True)) == speed_bands.Z
+
+
+def test_check_rows_are_kept_apart_and_name_their_build() -> None:
+    fit_rows = load_rows()
+    check = load_check_rows()
+    assert len(check) >= 200
+    assert not {r.id for r in check} & {r.id for r in fit_rows}
+    for r in check:
+        assert r.role == "check" and r.raw["build"] < bands_fitted.DATA_BUILD[row_key(r)], r.id
+        assert r.source in row_sources(CHECK_ROWS) and r.raw["date"], r.id
+
+
+def row_key(r: Row) -> str:
+    return row_inputs(r).key

@@ -2,7 +2,8 @@
 was not fitted on, for this class (constants key) and figure.
 
 `bands_fitted.py` holds, per figure (decode, prefill, ttft) and key, the ratios measured /
-predicted that held the middle 80 % of held-back rows, widened for classes with few rows
+predicted from low to high: centred on the class's held-back bias, as wide as ranges built
+without a row's fold had to be to hold 80 % of held-back rows, wider for classes with few rows
 (bench/speed_bands.py writes it). A key with no held-back rows takes every class's rows
 together, doubled, and says so (`rows` = 0); a first token with no rows of its own takes the
 key's prefill range, as seconds (the rate's ends turned over). A llama.cpp build away from the
