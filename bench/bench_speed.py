@@ -14,16 +14,31 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
+from bench import speed_rows
+from bench.speed_bands import (
+    choose_z,
+    coverage_summary,
+    data_builds,
+    figure,
+    held_out_shifts,
+    nested_coverage,
+)
 from bench.speed_rows import (
     Row,
     fit,
     kfold,
+    load_check_rows,
     load_rows,
     predict,
+    row_build,
     row_image_tokens,
+    row_inputs,
 )
+from vramtui.core.speed.bands import speed_band
+from vramtui.core.speed.bands_fitted import BUILD_SLOPE
 
-GOAL = {"decode": 0.90, "prefill": 0.80, "median": 0.12, "bias": 0.15, "zbook": 0.30}
+GOAL = {"decode": 0.95, "prefill": 0.80, "median": 0.12, "bias": 0.15, "zbook": 0.30}
+RANGE_GOAL = {"cover": 0.80, "width": 1.6}
 TTFT_SIZES = ((1280, 720), (1920, 1080), (1920, 1200), (2560, 1440), (2880, 1800))
 
 
@@ -43,17 +58,14 @@ def _err(pred: float, row: Row) -> float:
 def per_class_table(rows: list[Row], fitted: dict[str, float], held: dict[str, float]) -> None:
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     for r in rows:
-        if r.test in ("tg", "pp"):
-            groups[(r.class_label, r.backend_label, "decode" if r.is_decode else "prefill")].append(
-                r
-            )
+        groups[(r.class_label, r.backend_label, figure(r))].append(r)
     print(
         f"{'class':20} {'backend':14} {'test':8}  {'fitted: n  med|e|  max|e|   bias':>32}"
         f"   {'held back: n  med|e|  max|e|   bias':>35}"
     )
     for key in sorted(groups):
         members = groups[key]
-        fit_err = [_err(fitted[r.id], r) for r in members if r.role != "info"]
+        fit_err = [_err(fitted[r.id], r) for r in members if r.role != "info" and r.id in fitted]
         held_err = [_err(held[r.id], r) for r in members if r.id in held]
         print(f"{key[0]:20} {key[1]:14} {key[2]:8}  {_stats(fit_err):>32}   {_stats(held_err):>35}")
 
@@ -62,14 +74,19 @@ def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]
     """The accuracy goal on held-back rows, and the ZBook article's ±30 %, as PASS/FAIL lines."""
     out = []
     for test, need in (("tg", GOAL["decode"]), ("pp", GOAL["prefill"])):
-        errs = [_err(held[r.id], r) for r in rows if r.id in held and r.test == test]
-        share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
-        verdict = "PASS" if share >= need else "FAIL"
-        label = "decode" if test == "tg" else "prefill"
-        out.append(
-            f"{verdict} held-back {label}: {share:.0%} of {len(errs)} within ±25 % "
-            f"(goal {need:.0%})"
-        )
+        for where, keep in (("", ""), (" (Linux/macOS)", "strix_halo/windows")):
+            errs = [
+                _err(held[r.id], r)
+                for r in rows
+                if r.id in held and r.test == test and r.class_label != keep
+            ]
+            share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+            verdict = "PASS" if share >= need else "FAIL"
+            label = "decode" if test == "tg" else "prefill"
+            out.append(
+                f"{verdict} held-back {label}{where}: {share:.0%} of {len(errs)} within ±25 % "
+                f"(goal {need:.0%})"
+            )
     errs = [_err(held[r.id], r) for r in rows if r.id in held]
     med = statistics.median(abs(e) for e in errs)
     out.append(
@@ -94,7 +111,7 @@ def max_bias(rows: list[Row], held: dict[str, float]) -> tuple[float, str]:
     groups: dict[str, list[float]] = defaultdict(list)
     for r in rows:
         if r.id in held:
-            key = f"{r.class_label} {r.backend_label} {'decode' if r.is_decode else 'prefill'}"
+            key = f"{r.class_label} {r.backend_label} {figure(r)}"
             groups[key].append(_err(held[r.id], r))
     biases = {k: statistics.median(v) for k, v in groups.items()}
     key = max(biases, key=lambda k: abs(biases[k]))
@@ -136,6 +153,118 @@ def worst_rows(rows: list[Row], held: dict[str, float], n: int = 12) -> None:
             f"{r.id:6} {r.class_label:18} {r.backend_label:14} {r.model:26} {test:14} "
             f"meas {r.measured:9.2f} held-back {_err(held[r.id], r):+5.0%}"
         )
+
+
+def range_table(rows: list[Row], held: dict[str, float]) -> None:
+    z = choose_z(rows, held)
+    cov = nested_coverage(rows, held, z)
+    print(f"{'class':34} {'figure':8} {'rows':>4} {'held':>6} {'median width':>13}")
+    for (key, fig), v in sorted(cov.items()):
+        hits = sum(c for c, _ in v) / len(v)
+        width = statistics.median(w for _, w in v)
+        print(f"{key:34} {fig:8} {len(v):4d} {hits:6.0%} {width:13.2f}")
+    share, width = coverage_summary(cov)
+    ok = share >= RANGE_GOAL["cover"] and width <= RANGE_GOAL["width"]
+    print(
+        f"{'PASS' if ok else 'FAIL'} ranges hold {share:.0%} of held-back rows, median width "
+        f"{width:.2f} (goal >= 80 %, <= {RANGE_GOAL['width']}; half-width {z} spreads)"
+    )
+
+
+def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
+    """Check rows scored with the shipped constants: the build ignored, and the build as an input
+    (prefill's build slope fitted without the row's model); ranges at each row's own build."""
+    check = load_check_rows()
+    builds = data_builds(rows)
+    full = {r.id: predict(r, table, fb) for r in check}
+    at_build = held_out_shifts(check, full, builds, set(BUILD_SLOPE))
+    groups: dict[tuple[str, str], list[tuple[float, float, bool, float]]] = defaultdict(list)
+    for r in check:
+        band = speed_band(row_inputs(r).key, figure(r), row_build(r))
+        inside = band.low <= r.measured / at_build[r.id] <= band.high
+        label = r.raw.get("rocm") or r.backend_label
+        groups[(label, figure(r))].append(
+            (_err(full[r.id], r), _err(at_build[r.id], r), inside, band.high / band.low)
+        )
+    print(
+        f"{'backend / release':22} {'figure':8} {'rows':>4}  {'build ignored: ±25%  bias':>26}"
+        f"  {'build as input: ±25%  bias':>27} {'range':>6}"
+    )
+    every: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for (label, fig), v in sorted(groups.items()):
+        every[fig] += [(a, b) for a, b, _, _ in v]
+        cells = []
+        for errs in ([a for a, _, _, _ in v], [b for _, b, _, _ in v]):
+            within = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+            cells.append(f"{within:6.0%} {statistics.median(errs):+6.0%}")
+        held = sum(i for _, _, i, _ in v) / len(v)
+        print(f"{label:22} {fig:8} {len(v):4d}  {cells[0]:>26}  {cells[1]:>27} {held:6.0%}")
+    for fig, pairs in sorted(every.items()):
+        need = GOAL[fig]
+        for name, errs in (
+            ("build ignored", [a for a, _ in pairs]),
+            ("build as input", [b for _, b in pairs]),
+        ):
+            share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+            verdict = "PASS" if share >= need else "FAIL"
+            print(
+                f"{verdict} check {fig}, {name}: {share:.0%} of {len(errs)} within ±25 % "
+                f"(goal {need:.0%})"
+            )
+    hits = [i for v in groups.values() for _, _, i, _ in v]
+    widths = [w for v in groups.values() for _, _, _, w in v]
+    print(
+        f"check rows inside their range: {sum(hits) / len(hits):.0%} of {len(hits)}, median "
+        f"width {statistics.median(widths):.2f}"
+    )
+
+
+def backend_table(
+    rows: list[Row], held: dict[str, float], table: dict[str, float], fb: dict[str, float]
+) -> None:
+    """Vulkan (RADV) or ROCm on Strix Halo Linux: does the model pick the measured winner? Pairs
+    of rows with the same model, test, depth and llama.cpp build; fit rows predicted held back
+    where they were, check rows at their build (never fitted on)."""
+    check = load_check_rows()
+    builds = data_builds(rows)
+    full = {r.id: predict(r, table, fb) for r in check}
+    pred = {**{r.id: held[r.id] for r in rows if r.id in held}}
+    pred.update(held_out_shifts(check, full, builds, set(BUILD_SLOPE)))
+    pairs: dict[tuple[str, str, int, int, int | None], dict[str, Row]] = defaultdict(dict)
+    for r in [*rows, *check]:
+        if (
+            r.class_label == "strix_halo/linux"
+            and r.id in pred
+            and r.backend_label
+            in (
+                "vulkan.radv",
+                "rocm",
+            )
+        ):
+            pairs[(r.model, r.test, r.n, r.depth, row_build(r))][r.backend_label] = r
+    tally: dict[str, list[bool]] = defaultdict(list)
+    for pair in pairs.values():
+        if len(pair) == 2:
+            v, rc = pair["vulkan.radv"], pair["rocm"]
+            measured = v.measured > rc.measured
+            tally[figure(v)].append((pred[v.id] > pred[rc.id]) == measured)
+    for fig, hits in sorted(tally.items()):
+        print(
+            f"  {fig}: the model picks the measured faster backend in {sum(hits)} of "
+            f"{len(hits)} pairs ({sum(hits) / len(hits):.0%})"
+        )
+
+
+def shrink_sweep(rows: list[Row]) -> None:
+    shipped = speed_rows.SHRINK
+    cells = []
+    for w in speed_rows.SHRINK_SWEEP:
+        speed_rows.SHRINK = w
+        held = kfold([r for r in rows if r.source == "zbook" or r.role != "info"], windows=True)
+        errs = [abs(_err(held[r.id], r)) for r in rows if r.source == "zbook" and r.id in held]
+        cells.append(f"{w:g}: {statistics.median(errs):.0%}")
+    speed_rows.SHRINK = shipped
+    print("  " + ", ".join(cells) + f" (shipped: {shipped:g})")
 
 
 def timing() -> None:
@@ -183,11 +312,12 @@ def main(argv: Iterable[str] = ()) -> None:
     rows = load_rows()
     table, fb, _ = fit(rows)
     fitted = {r.id: predict(r, table, fb) for r in rows if r.test in ("tg", "pp")}
-    held = kfold(rows)
-    n_fit = sum(r.role == "fit" for r in rows)
+    held = kfold(rows, windows=True)
+    n_fit = sum(r.role == "fit" and r.id not in held for r in rows)
     print(
-        f"{len(rows)} rows: {len(held)} held back in k-fold, {n_fit} fitted only (the sole "
-        f"witness of a constant, and the ZBook article), {sum(r.role == 'info' for r in rows)} info"
+        f"{len(rows)} rows: {len(held)} held back in k-fold (the ZBook article's Windows rows and "
+        f"first tokens one model left out at a time), {n_fit} fitted only (the sole witness of a "
+        "constant)"
     )
     print(f"keys fitted: {len({k.split('@')[1] for k in table})}, constants: {len(table)}\n")
     per_class_table(rows, fitted, held)
@@ -200,6 +330,14 @@ def main(argv: Iterable[str] = ()) -> None:
     ttft_table(rows, table, fb)
     print("\nlargest held-back errors:")
     worst_rows(rows, held)
+    print("\nranges (built without the row's own fold; width = high / low):")
+    range_table(rows, held)
+    print("\ncheck rows: older llama.cpp builds and ROCm releases, never fitted on:")
+    check_table(rows, table, fb)
+    print("\nVulkan (RADV) vs ROCm on Strix Halo Linux, row pairs (the backend advice):")
+    backend_table(rows, held, table, fb)
+    print("\nWindows constants shrunk towards Linux: leave-one-model-out median |error| by weight:")
+    shrink_sweep(rows)
     print()
     timing()
 

@@ -52,8 +52,11 @@ from vramtui.core.speed.predict import (
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ROOT / "tests" / "data" / "speed_rows.toml"
+# Rows only ever checked against, never fitted on: older llama.cpp builds and ROCm releases.
+CHECK_ROWS = ROOT / "tests" / "data" / "speed_rows_check.toml"
 MODELS = ROOT / "tests" / "data" / "speed_models.toml"
 FITTED_PY = ROOT / "tui" / "vramtui" / "core" / "speed" / "constants_fitted.py"
+BANDS_PY = ROOT / "tui" / "vramtui" / "core" / "speed" / "bands_fitted.py"
 
 # The typical size of each constant: used only to decide which terms a key's rows can pin down
 # (a term is fitted for a key when, priced at this size, it is at least GATE of the measured
@@ -61,7 +64,6 @@ FITTED_PY = ROOT / "tui" / "vramtui" / "core" / "speed" / "constants_fitted.py"
 TYPICAL: dict[str, float] = {
     "w": 1.2,
     "w.xbf16": 1.0,
-    "w.q6k": 0.5,
     "kv": 1.5,
     "af": 5.0,
     "layer": 5e-5,
@@ -98,12 +100,22 @@ LOWER: dict[str, float] = {"w": 256 / 235}
 # BF16 models measure even where it is a small share of the ideal time: fitted wherever two rows
 # carry it.
 ALWAYS = frozenset({"w", "layer", "shlayer", "w.xbf16", "p.bf16"})
-# Per-quant terms only where a pair of rows differing in that quant measures them: Q6_K only
-# in the ZBook article (GLM 4.7 Flash Q4_K_M vs Q6_K, same machine, context and backends).
-ONLY_FOR: dict[str, str] = {"w.q6k": "/windows/"}
+# Per-quant terms only where a pair of rows differing in that quant measures them (none today:
+# a Q6_K term fitted on the ZBook article's one Q4_K_M/Q6_K pair had no held-back support and
+# made Q6_K files slower than Q8_0 ones elsewhere, so it left the model).
+ONLY_FOR: dict[str, str] = {}
 # The ZBook article's Windows + LM Studio keys: 11 decode rows with no prefill and little depth
 # pin down these terms only; KV, attention and prefill borrow from AMDVLK / ROCm on Linux.
-ZBOOK_TERMS = frozenset({"w", "w.q6k", "layer", "sh", "shlayer"})
+ZBOOK_TERMS = frozenset({"w", "layer", "sh", "shlayer"})
+# The Windows keys rest on one article's rows (5 or 6 per key): each of their constants is
+# shrunk towards the value it would borrow from Linux (AMDVLK/RADV, ROCm) with the weight of
+# this many rows, so a constant moves away from Linux only as far as the rows insist. Chosen
+# by leave-one-model-out over the Windows rows (`python -m bench speed` prints the sweep): the
+# held-back errors are lowest at 0.01 and grow slowly with it (0.01, 0.03, 0.1, 0.3, 1 tried).
+SHRINK = 0.01
+SHRINK_SWEEP = (0.01, 0.03, 0.1, 0.3, 1.0)
+# Shared memory has no Linux relative: its constant is shrunk towards its prior (PRIORS["sh"]);
+# the per-layer spill term has none and is fitted free.
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,26 @@ def load_rows(path: Path = ROWS) -> list[Row]:
         )
         for r in data["row"]
     ]
+
+
+def load_check_rows() -> list[Row]:
+    """The check rows (CHECK_ROWS): scored apart, never fitted on."""
+    return load_rows(CHECK_ROWS)
+
+
+def row_build(row: Row) -> int | None:
+    """The llama.cpp build number (`build: <sha> (<number>)`) the row ran, where known: the
+    row's own `build`, else its source's."""
+    if "build" in row.raw:
+        return int(row.raw["build"])
+    builds = {**_source_builds(ROWS), **_source_builds(CHECK_ROWS)}
+    return builds.get(row.source)
+
+
+@cache
+def _source_builds(path: Path) -> dict[str, int]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {k: int(v["build"]) for k, v in data["source"].items() if "build" in v}
 
 
 def row_sources(path: Path = ROWS) -> dict[str, str]:
@@ -357,15 +389,27 @@ def _gated(key: str, members: list[Row]) -> list[str]:
     return out
 
 
-def _solve(members: list[Row], terms: list[str], fixed: dict[str, float]) -> np.ndarray:
-    a = np.zeros((len(members), len(terms)))
-    b = np.zeros(len(members))
+def _solve(
+    members: list[Row],
+    terms: list[str],
+    fixed: dict[str, float],
+    prior: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Bounded least squares on relative error; `prior` adds one pseudo-row per term pulling
+    its constant towards the relative's value (relative error, weight SHRINK)."""
+    pulled = [t for t in terms if prior and prior.get(t, 0.0) > 0]
+    a = np.zeros((len(members) + len(pulled), len(terms)))
+    b = np.zeros(len(members) + len(pulled))
     for i, r in enumerate(members):
         x = row_terms(r)
         w = 1.0 / measured_seconds(r)  # relative error: each row weighs the same
         rest = sum(fixed.get(t, 0.0) * v for t, v in x.items() if t not in terms)
         a[i] = [x.get(t, 0.0) * w for t in terms]
         b[i] = (measured_seconds(r) - rest) * w
+    for i, t in enumerate(pulled, start=len(members)):
+        assert prior is not None
+        a[i, terms.index(t)] = math.sqrt(SHRINK) / prior[t]
+        b[i] = math.sqrt(SHRINK)
     lower = np.array([LOWER.get(t, 1.0 if t in AT_LEAST_ONE else 0.0) for t in terms])
     return _bounded_lsq(a, b, lower)
 
@@ -389,11 +433,21 @@ def fit(rows: list[Row]) -> tuple[dict[str, float], dict[str, float], dict[str, 
                 t: TYPICAL.get(t, 1.0) if attempt == 0 else resolve(table, fb, t, key)
                 for t in every
             }
-            theta = _solve(members, gated[key], fixed)
+            prior = None
+            if "/windows/" in key and attempt:
+                prior = {t: borrowed(table, fb, t, key) for t in gated[key]}
+            theta = _solve(members, gated[key], fixed, prior)
             new.update({f"{t}@{key}": float(v) for t, v in zip(gated[key], theta, strict=True)})
         table = new
         fb = fallback_constants(table)
     return table, fb, _witnesses(groups, table)
+
+
+def borrowed(table: dict[str, float], fb: dict[str, float], term: str, key: str) -> float:
+    """What `key` would take for `term` without a value of its own: its relatives' fitted
+    value, else the fallback (the prior a Windows constant is shrunk towards)."""
+    rest = {k: v for k, v in table.items() if not k.endswith(f"@{key}")}
+    return resolve(rest, fb, term, key)
 
 
 def fallback_constants(table: dict[str, float]) -> dict[str, float]:
@@ -421,14 +475,19 @@ def _witnesses(groups: dict[str, list[Row]], table: dict[str, float]) -> dict[st
     return out
 
 
-def kfold(rows: list[Row]) -> dict[str, float]:
-    """Each cv row's prediction from constants fitted without its fold."""
+def kfold(rows: list[Row], windows: bool = False) -> dict[str, float]:
+    """Each cv row's prediction from constants fitted without its fold. `windows`: the ZBook
+    article's rows too, one model left out at a time (their folds), first tokens included."""
+
+    def held(r: Row) -> bool:
+        return r.role == "cv" or (windows and r.source == "zbook")
+
     out: dict[str, float] = {}
-    for fold in sorted({r.fold for r in rows if r.role == "cv"}):
-        train = [r for r in rows if r.fold != fold or r.role == "fit"]
+    for fold in sorted({r.fold for r in rows if held(r)}):
+        train = [r for r in rows if r.fold != fold or (r.role == "fit" and not held(r))]
         table, fb, _ = fit(train)
         for r in rows:
-            if r.fold == fold and r.role == "cv":
+            if r.fold == fold and held(r):
                 out[r.id] = predict(r, table, fb)
     return out
 
@@ -478,8 +537,11 @@ def main(argv: list[str]) -> int:
     rows = load_rows()
     table, fb, wit = fit(rows)
     if "--write-constants" in argv:
+        from bench import speed_bands  # noqa: PLC0415 (it imports this module)
+
         FITTED_PY.write_text(render_constants(table, fb, wit), encoding="utf-8")
-        print(f"wrote {FITTED_PY.relative_to(ROOT)} ({len(table)} constants)")
+        BANDS_PY.write_text(speed_bands.render(speed_bands.compute()), encoding="utf-8")
+        print(f"wrote {FITTED_PY.relative_to(ROOT)} ({len(table)} constants) and the ranges")
         return 0
     for name in sorted(table):
         print(f"{name:42} {table[name]:10.4g}  {len(wit[name]):3d} rows")

@@ -137,7 +137,8 @@ def test_every_advice_item_gives_the_answer_it_claims(
     if code == 2:  # a quant the catalog does not offer for this model
         return
     _assert_no_figures_when_it_will_not_fit(check)
-    assert check["advice"] == [] or check["verdict"] != "fits"
+    # a clean answer gets only speed advice (Vulkan or ROCm on Strix Halo)
+    assert check["verdict"] != "fits" or all(i["kind"] == "backend" for i in check["advice"])
     for item in check["advice"]:
         assert item["verdict"] != "will_not_fit", item
         _, applied = _json(capsys, *_apply(argv, item))
@@ -182,21 +183,22 @@ def test_plan_prints_runnable_commands_for_a_vision_model(
 
 
 @pytest.mark.parametrize("os_name", ["windows", "linux"])
-def test_a_bigger_quant_predicted_faster_says_why(
-    capsys: pytest.CaptureFixture[str], os_name: str
+@pytest.mark.parametrize("backend", ["vulkan", "rocm"])
+def test_a_bigger_quant_is_never_predicted_faster(
+    capsys: pytest.CaptureFixture[str], os_name: str, backend: str
 ) -> None:
-    """Wherever a larger quant of the same model comes out faster, the slower one names the
-    kernel that makes it so; elsewhere speed falls as the file grows."""
+    """On the same machine, context and backend a larger quant of the same model reads more
+    bytes per token: its predicted decode speed never exceeds the smaller one's."""
     quants = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
     answers = []
     for quant in quants:
         argv = _scenario(f"llama-3.1-8b:{quant}", "32G", "8192", "--os", os_name)
-        answers.append(_json(capsys, *argv)[1])
+        answers.append(_json(capsys, *argv, "--backend", backend)[1])
     for smaller, larger in itertools.pairwise(answers):
-        if larger["decode_tokens_per_second"] > smaller["decode_tokens_per_second"]:
-            assert smaller["speed"]["slow_kernels"], (smaller["model"], larger["model"])
-            _, text = _run(capsys, *_scenario(smaller["model_ref"], "32G", "8192", "--os", os_name))
-            assert "measured slow on this backend" in text
+        assert larger["decode_tokens_per_second"] <= smaller["decode_tokens_per_second"], (
+            smaller["model"],
+            larger["model"],
+        )
 
 
 def test_the_probe_predicts_no_speed_for_a_model_that_will_not_fit() -> None:

@@ -55,6 +55,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "cpu_moe": (True, False),
     "n_cpu_moe": (0, 1, 36, MAX_GPU_LAYERS),
     "model_draft": ("hf:org/repo:Q4_K_M", "/models/draft model.gguf", ""),
+    "llama_build": (0, 6918, 9187),
 }
 CASES = [(name, value) for name, values in SAMPLES.items() for value in values]
 

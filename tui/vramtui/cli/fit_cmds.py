@@ -43,10 +43,10 @@ from vramtui.present.fit_words import (
     reboot_sentence,
     recommendation_sentence,
     setup_line,
-    speed_sentence,
 )
 from vramtui.present.reasons import reason_messages, reason_text, with_messages
 from vramtui.present.set_words import set_lines
+from vramtui.present.speed_words import speed_sentence
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:

@@ -219,6 +219,7 @@ class AdviceKind(StrEnum):
     KV_CACHE = "kv_cache"
     EXPERT_OFFLOAD = "expert_offload"
     QUANT = "quant"
+    BACKEND = "backend"
     CARVE_OUT = "carve_out"
 
 

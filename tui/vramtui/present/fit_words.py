@@ -9,7 +9,6 @@ from vramtui.core.fit.types import Reason
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.scenario.resolve import ResolvedScenario
 from vramtui.core.sizes import format_bytes
-from vramtui.core.speed.predict import SpeedEstimate
 from vramtui.core.vocab import (
     AdviceKind,
     Evidence,
@@ -19,6 +18,7 @@ from vramtui.core.vocab import (
     Runtime,
     Verdict,
 )
+from vramtui.present.advice_words import backend_choice_sentence
 from vramtui.present.untrusted import plain
 
 
@@ -39,28 +39,6 @@ def setup_line(name: str, state: MachineState, fit: FitResult) -> str:
     return (
         f"{plain(name)} on {plain(machine.name)}, {carve}, {state.os}, {fit.backend} "
         f"({state.runtime}), ctx {fit.breakdown.n_ctx}"
-    )
-
-
-def speed_sentence(speed: SpeedEstimate) -> str:
-    calibrated = " [calibrated]" if speed.calibrated else ""
-    return (
-        f"expected: {speed.decode_tokens_per_second:.1f} tok/s decode, "
-        f"{speed.prefill_tokens_per_second:.0f} tok/s prefill, first token after "
-        f"{speed.time_to_first_token_s:.1f} s ({speed.prompt_tokens}-token prompt){calibrated}"
-        f"{slow_kernel_note(speed)}"
-    )
-
-
-def slow_kernel_note(speed: SpeedEstimate) -> str:
-    """Why a bigger quant can be predicted faster: a kernel measured slow on this backend."""
-    if not speed.slow_kernels:
-        return ""
-    kinds = "/".join(speed.slow_kernels)
-    return (
-        f"; {kinds} weights run on a kernel measured slow on this backend (GLM-4.7-Flash Q6_K "
-        "25.51 vs Q4_K_M 42.89 tok/s on Vulkan, 2026-02-02 ZBook article), so a larger quant "
-        "without them can be faster"
     )
 
 
@@ -127,12 +105,15 @@ _ADVICE_ACTION = {
     AdviceKind.KV_CACHE: "Quantize the KV cache to {value}",
     AdviceKind.EXPERT_OFFLOAD: "Keep the experts of {value} layers in system RAM",
     AdviceKind.QUANT: "Use the {value} quant instead",
+    AdviceKind.BACKEND: "Use the {value} backend instead",
     AdviceKind.CARVE_OUT: "Set the carve-out to {value} in the BIOS",
 }
 
 
 def advice_sentence(item: Advice) -> str:
     """ "Shorten the context to 18K (-c 18432): fits, 27.4 GiB of RAM left, 4.1 tok/s." """
+    if item.backend_choice is not None:
+        return backend_choice_sentence(item.backend_choice)
     action = _ADVICE_ACTION[item.kind].format(value=item.value)
     args = " ".join(plain(a) for a in item.args)
     fit = item.fit

@@ -24,6 +24,7 @@ from vramtui.present.fit_words import (
 )
 from vramtui.present.reasons import reason_sentence
 from vramtui.present.set_words import set_lines
+from vramtui.present.speed_words import figure_words
 
 if TYPE_CHECKING:
     from vramtui.core.advice.actions import Advice
@@ -147,11 +148,11 @@ class Figures(Widget):
         sp = fit.speed
         parts = Text()
         if sp is not None:
-            parts.append(f"{sp.decode_tokens_per_second:.1f}", style="bold")
-            parts.append(" tok/s decode\n")
-            parts.append(f"{sp.time_to_first_token_s:.2f} s", style="bold")
+            parts.append(figure_words(sp, "decode"), style="bold")
+            parts.append(" decode\n")
+            parts.append(figure_words(sp, "ttft"), style="bold")
             parts.append(" to first token\n")
-            parts.append(f"{sp.prefill_tokens_per_second:.0f} tok/s prefill")
+            parts.append(f"{figure_words(sp, 'prefill')} prefill")
             if sp.calibrated and evaluation is not None:
                 note = evaluation.choice.calibration_note or "calibrated"
                 parts.append(f"\n{note}", style="italic")

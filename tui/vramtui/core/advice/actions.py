@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from vramtui.core.advice.backend import BackendChoice, backend_choice
 from vramtui.core.advice.moe_offload import expert_offload
 from vramtui.core.catalog.entries import catalog_entry, split_catalog_ref
 from vramtui.core.errors import VramtuiError
@@ -54,10 +55,21 @@ class Advice:
     value: str  # the new value in words a person reads: "16K", "q8_0", "Q5_K_M", "32 GiB"
     carve_out_bytes: int
     model_ref: str | None = None
+    backend_choice: BackendChoice | None = None  # the comparison behind a backend item
 
     def to_json(self, summary: str) -> dict[str, Any]:
         fit = self.fit
+        extra: dict[str, Any] = {}
+        if (c := self.backend_choice) is not None:
+            extra["backend_choice"] = {
+                "current": c.current,
+                "other": c.other,
+                "decode_tokens_per_second": [round(v, 2) for v in c.decode],
+                "long_prompt_tokens": c.long_prompt,
+                "long_prompt_prefill_s": [round(v, 2) for v in c.long_prefill_s],
+            }
         return {
+            **extra,
             "kind": self.kind,
             "args": list(self.args),
             "summary": summary,
@@ -88,9 +100,10 @@ def advise(
 ) -> tuple[Advice, ...]:
     """The changes that make `fit` better, each checked by the fit, best answer first.
     `fit_fn(spec, settings, state)` is the caller's fit (its calibration and prompt)."""
-    if fit.verdict == Verdict.FITS:
-        return ()
     run: FitFn = fit_fn or evaluate_fit
+    backend = _backend(spec, settings, state, fit, run)
+    if fit.verdict == Verdict.FITS:
+        return (backend,) if backend else ()
     found = [
         _shorter_context(spec, settings, state, fit, run),
         _quantized_kv(spec, settings, state, fit, run),
@@ -99,8 +112,32 @@ def advise(
         _carve_out(spec, settings, state, fit, run),
     ]
     items = [a for a in found if a is not None and better(a.fit, fit) and a.fit.runs]
+    if backend is not None:  # offered for speed, whatever it does to the verdict and RAM
+        items.append(backend)
     order = list(AdviceKind)
     return tuple(sorted(items, key=lambda a: (_RANK[a.fit.verdict], order.index(a.kind))))
+
+
+def _backend(
+    spec: ModelSpec, settings: RuntimeSettings, state: MachineState, fit: FitResult, run: FitFn
+) -> Advice | None:
+    """Vulkan or ROCm on Strix Halo: the other one where the model says it is faster in decode
+    or in a long prompt's prefill (core/advice/backend.py)."""
+    found = backend_choice(spec, settings, state, fit, run)
+    if found is None:
+        return None
+    choice, new = found
+    if _RANK[new.verdict] > _RANK[fit.verdict]:
+        return None
+    args = ("--backend", choice.other.value)
+    return Advice(
+        AdviceKind.BACKEND,
+        args,
+        new,
+        choice.other.value,
+        state.carve_out_bytes,
+        backend_choice=choice,
+    )
 
 
 def _shorter_context(

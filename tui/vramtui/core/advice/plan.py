@@ -294,7 +294,11 @@ def llama_server_argv(spec: ModelSpec, fit: FitResult) -> list[str]:
     """llama-server's words: the model, then every setting written from the settings table
     (context, layers, flash attention and slots always), then a Hub draft and the projector."""
     model, _ = model_args(spec)
-    argv = ["llama-server", *model, *settings_argv(run_settings(spec, fit), always=_ALWAYS)]
+    argv = [
+        "llama-server",
+        *model,
+        *settings_argv(run_settings(spec, fit), always=_ALWAYS, llama_cpp_only=True),
+    ]
     draft = _draft_args(spec)
     if draft[:1] != [_DRAFT_FLAG]:
         argv += draft

@@ -84,7 +84,9 @@ def head_settings_argv(settings: RuntimeSettings, cb: ClusterBuffers) -> list[st
     """The head's setting flags, written from the settings table as every command line
     writes them (layers, context, flash attention and slots always)."""
     run = head_settings(settings, cb)
-    return settings_argv(run, always=("n_gpu_layers", "ctx_size", "flash_attn", "parallel"))
+    return settings_argv(
+        run, always=("n_gpu_layers", "ctx_size", "flash_attn", "parallel"), llama_cpp_only=True
+    )
 
 
 def _setup(cluster: Cluster) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ DEFAULT_CTX_SIZE = 16384
 MAX_GPU_LAYERS = 10_000  # far above any model's layer count (llama.cpp's limit is 512)
 MAX_BATCH = 1 << 20
 MAX_PARALLEL = 512
+MAX_LLAMA_BUILD = 1_000_000  # llama.cpp's build numbers count commits: 9187 in 2026-05
 ALL_LAYERS = "all"  # how every command line and preset file writes "every layer on the GPU"
 _ALL_WORDS = (ALL_LAYERS, "auto", "-1")  # accepted on a command line for every layer
 
@@ -57,6 +58,8 @@ class SettingFlag:
     aliases: tuple[str, ...] = ()  # other spellings the command line accepts
     write_long: bool = False  # command lines write the long flag (else the short one)
     metavar: str | None = None
+    # False: vramtui's own setting, never written to a llama.cpp command line
+    llama_cpp: bool = True
 
     @property
     def option_strings(self) -> tuple[str, ...]:
@@ -247,6 +250,19 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
         "",
         "draft model for speculative decoding (a path, hf:, URL or catalog id)",
         metavar="MODEL",
+    ),
+    SettingFlag(
+        "llama_build",
+        "--llama-build",
+        "",
+        "count",
+        0,
+        "llama.cpp build number the speed is for (llama-bench's 'build: <sha> (N)'); 0 = a "
+        "current build; a build far from the measured ones widens the speed range",
+        low=0,
+        high=MAX_LLAMA_BUILD,
+        metavar="N",
+        llama_cpp=False,
     ),
 )
 

@@ -57,6 +57,7 @@ class RuntimeSettings:
     n_cpu_moe: int = DEFAULTS["n_cpu_moe"]  # -ncmoe, --n-cpu-moe
     # -md, --model-draft: a draft model for speculative decoding (a model reference)
     model_draft: str = DEFAULTS["model_draft"]  # "" = none
+    llama_build: int = DEFAULTS["llama_build"]  # --llama-build (vramtui's own; 0 = current)
 
     def __post_init__(self) -> None:
         for f in SETTING_FLAGS:
@@ -81,15 +82,22 @@ class RuntimeSettings:
             raise SettingsError(f"{source}: {err}") from None
 
 
-def settings_argv(settings: RuntimeSettings, always: Sequence[str] = ("ctx_size",)) -> list[str]:
+def settings_argv(
+    settings: RuntimeSettings,
+    always: Sequence[str] = ("ctx_size",),
+    llama_cpp_only: bool = False,
+) -> list[str]:
     """The command-line flags that give `settings`: the fields named in `always` first, in that
     order, then every other field that differs from its default, in the table's order. The
-    same words for llama-server and for vramtui (both read llama.cpp's names)."""
+    same words for llama-server and for vramtui (both read llama.cpp's names);
+    `llama_cpp_only` leaves out vramtui's own settings (a llama-server line)."""
     args: list[str] = []
     for name in always:
         args += flag_args(FLAGS[name], getattr(settings, name))
     for f in SETTING_FLAGS:
         value = getattr(settings, f.name)
+        if llama_cpp_only and not f.llama_cpp:
+            continue
         if f.name not in always and value != f.default:
             args += flag_args(f, value)
     return args

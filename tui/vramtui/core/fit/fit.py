@@ -81,6 +81,9 @@ class FitResult:
                     "decode_tokens_per_second",
                     "prefill_tokens_per_second",
                     "time_to_first_token_s",
+                    "decode_tokens_per_second_range",
+                    "prefill_tokens_per_second_range",
+                    "time_to_first_token_s_range",
                     "speed",
                 )
             )
@@ -88,6 +91,7 @@ class FitResult:
             "decode_tokens_per_second": round(sp.decode_tokens_per_second, 2),
             "prefill_tokens_per_second": round(sp.prefill_tokens_per_second, 1),
             "time_to_first_token_s": round(sp.time_to_first_token_s, 3),
+            **sp.range_json(),
             "speed": sp.to_json(),
         }
 
@@ -158,6 +162,7 @@ def _speed(
         prompt_tokens=prompt_tokens or 1024,
         calibration=calibration,
         image_size=image_size,
+        llama_build=bd.settings.llama_build or None,
     )
 
 

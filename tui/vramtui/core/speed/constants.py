@@ -48,7 +48,16 @@ _VARIANT_RELATIVES: dict[str, tuple[str, ...]] = {
 #   p.host    1 / 0.8: an assumption, no row measures it: copies over PCIe at 80 % of the link
 #             (PCI-SIG 4.0 x16: 31.5 GB/s per direction)
 #   p.cpu     1: CPU_PREFILL_TFLOPS below is already a measured rate
-PRIORS: dict[str, float] = {"cpu": 1 / 0.68, "cpulayer": 0.0, "p.host": 1 / 0.8, "p.cpu": 1.0}
+#   sh        1: bytes in Windows shared memory at the CPU<->GPU copy bandwidth rocm_bandwidth_test
+#             measured on Strix Halo (84-85 GB/s, lhl/strix-halo-testing), the figure the term
+#             divides by already
+PRIORS: dict[str, float] = {
+    "cpu": 1 / 0.68,
+    "cpulayer": 0.0,
+    "p.host": 1 / 0.8,
+    "p.cpu": 1.0,
+    "sh": 1.0,
+}
 # Fixed cost of a request before its first prefill ubatch (tokenising, scheduling, the HTTP
 # round trip): the 2026-02-02 ZBook article's fastest first token, 0.04 s (GLM 4.7 Flash, ROCm, LM
 # Studio).

@@ -41,17 +41,17 @@ FITTED: dict[str, float] = {
     # 5 rows: P095, P097, P099, S007, S009
     "layer@cuda/linux/discrete_gpu": 2.60994e-05,
     # 6 rows: P084, P086, P088, S001, S003, S005
-    "layer@metal/macos/apple": 0.000154034,
+    "layer@metal/macos/apple": 0.000154033,
     # 13 rows: P007, P009, P016, P018, P024, K002, K004, K006, K018, K020, K022, K045, K054
     "layer@rocm/linux/strix_halo": 0.000117194,
     # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
-    "layer@rocm/windows/strix_halo": 0.000872598,
+    "layer@rocm/windows/strix_halo": 0.000322772,
     # 9 rows: P005, P014, P022, K008, K024, K047, K049, K056, K058
     "layer@vulkan.amdvlk/linux/strix_halo": 0.00011593,
     # 9 rows: P001, P003, P010, P012, P019, K026, K028, K051, K060
     "layer@vulkan.radv/linux/strix_halo": 1.46789e-05,
-    # 5 rows: ZBOOK01, ZBOOK02, ZBOOK05, ZBOOK07, ZBOOK08
-    "layer@vulkan/windows/strix_halo": 0.000222076,
+    # 4 rows: ZBOOK01, ZBOOK02, ZBOOK05, ZBOOK07
+    "layer@vulkan/windows/strix_halo": 9.55201e-05,
     # 17 rows: P067, P072, D001, D003, D005, D007, D009, D011, D013, D015, D017, D019, D021, D023,
     # D025, D027, D029
     "p.attn@cuda/linux/dgx_spark": 1,
@@ -125,17 +125,13 @@ FITTED: dict[str, float] = {
     # 12 rows: P004, P013, K013, K015, K027, K029, K039, K041, K050, K059, K068, K069
     "p.score@vulkan.radv/linux/strix_halo": 2277.1,
     # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "sh@rocm/windows/strix_halo": 0.890119,
+    "sh@rocm/windows/strix_halo": 0.899856,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
-    "sh@vulkan/windows/strix_halo": 0.720318,
-    # 2 rows: ZBOOK03, ZBOOK10
-    "shlayer@rocm/windows/strix_halo": 0,
+    "sh@vulkan/windows/strix_halo": 0.980248,
+    # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
+    "shlayer@rocm/windows/strix_halo": 0.000527879,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
-    "shlayer@vulkan/windows/strix_halo": 0.000369955,
-    # 4 rows: ZBOOK03, ZBOOK06, ZBOOK10, ZBOOK11
-    "w.q6k@rocm/windows/strix_halo": 0,
-    # 6 rows: ZBOOK01, ZBOOK02, ZBOOK05, ZBOOK07, ZBOOK08, ZBOOK09
-    "w.q6k@vulkan/windows/strix_halo": 1.28481,
+    "shlayer@vulkan/windows/strix_halo": 0.00052,
     # 3 rows: K002, K004, K006
     "w.xbf16@rocm/linux/strix_halo": 0.466789,
     # 2 rows: K008, K010
@@ -146,21 +142,21 @@ FITTED: dict[str, float] = {
     # D008, D010, D012, D014, D016, D018, D020, D022, D024, D026, D028, D030
     "w@cuda/linux/dgx_spark": 1.1746,
     # 5 rows: P095, P097, P099, S007, S009
-    "w@cuda/linux/discrete_gpu": 1.20519,
+    "w@cuda/linux/discrete_gpu": 1.20518,
     # 6 rows: P084, P086, P088, S001, S003, S005
     "w@metal/macos/apple": 1.08936,
     # 18 rows: P007, P009, P016, P018, P024, P026, K002, K004, K006, K018, K020, K022, K032, K034,
     # K036, K045, K054, K063
     "w@rocm/linux/strix_halo": 1.08936,
     # 2 rows: ZBOOK04, ZBOOK06
-    "w@rocm/windows/strix_halo": 2.74334,
+    "w@rocm/windows/strix_halo": 4.54673,
     # 12 rows: P005, P014, P022, K008, K010, K024, K047, K049, K056, K058, K065, K067
     "w@vulkan.amdvlk/linux/strix_halo": 1.08936,
     # 18 rows: P001, P003, P010, P012, P019, P021, K012, K014, K016, K026, K028, K030, K038, K040,
     # K042, K051, K060, K070
     "w@vulkan.radv/linux/strix_halo": 1.18819,
     # 3 rows: ZBOOK02, ZBOOK05, ZBOOK07
-    "w@vulkan/windows/strix_halo": 1.08936,
+    "w@vulkan/windows/strix_halo": 2.26369,
 }
 # Per term, the median over the Linux/macOS keys: for a key with no relative.
 FALLBACK_FITTED: dict[str, float] = {

@@ -10,7 +10,6 @@ Decode, one token at `depth` tokens already cached (memory-bound):
   w        active weights in the GPU's own pool / its bandwidth (dedicated VRAM, unified memory
            or Linux GTT, which AMD says reads at full speed: ROCm docs strixhalo.rst)
   w.xbf16  the BF16 share of the expert weights again (no bf16 in the device: extra work)
-  w.q6k    the Q6_K share of the weights again (slower dequantisation kernels)
   kv       KV cache read at this depth / bandwidth (SWA layers hold at most the window)
   af       attention FLOPs at this depth / FP16 peak (matters for MLA: 38 FLOP per cached byte)
   layer    repeating layers on the GPU (kernel launches and syncs per token)
@@ -118,7 +117,6 @@ def decode_terms(inp: SpeedInputs, depth: float) -> dict[str, float]:
     bw = inp.bw_device * GB
     ws, ks = inp.weights_shared, inp.kv_shared
     xbf16 = p.active_bytes.get(("expert", BF16), 0) * max(share - inp.experts_host, 0.0)
-    q6k = p.q6k_bytes * share
     terms = {
         "w": dev_w * (1 - ws) / bw,
         "kv": dev_kv * (1 - ks) / bw,
@@ -127,8 +125,6 @@ def decode_terms(inp: SpeedInputs, depth: float) -> dict[str, float]:
     }
     if xbf16:
         terms["w.xbf16"] = xbf16 * (1 - ws) / bw
-    if q6k:
-        terms["w.q6k"] = q6k * (1 - ws) / bw + q6k * ws / (inp.bw_shared * GB)
     if ws or ks:
         terms["sh"] = (dev_w * ws + dev_kv * ks) / (inp.bw_shared * GB)
         terms["shlayer"] = inp.n_dev_layers * max(ws, ks)

@@ -30,6 +30,7 @@ from vramtui.core.estimate.placement import host_expert_bytes
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.presets import MachinePreset
+from vramtui.core.speed.bands import FIGURES, SpeedBand, prefill_build_factor, speed_band
 from vramtui.core.speed.constants import (
     CPU_PREFILL_TFLOPS,
     REQUEST_OVERHEAD_S,
@@ -70,24 +71,54 @@ class SpeedEstimate:
     image_tokens: int = 0  # tokens of one image at the stated size (0: no projector)
     time_to_first_token_image_s: float | None = None  # the same prompt plus that image
     inputs: SpeedInputs | None = field(default=None, compare=False, repr=False)
-    # Weight types this backend reads through a kernel measured slower than its bytes say
-    # (the `w.q6k` term): why a bigger quant can come out faster here.
-    slow_kernels: tuple[str, ...] = ()
+    # How far the measured value fell from the model's on held-back rows of this class, per
+    # figure (core/speed/bands.py); None only for an estimate built without a class.
+    bands: tuple[SpeedBand, ...] = field(default=(), compare=False)
+
+    def band(self, figure: str) -> SpeedBand | None:
+        return next((b for b in self.bands if b.figure == figure), None)
+
+    def ranges(self) -> dict[str, tuple[float, float] | None]:
+        """[low, high] of decode and prefill (tok/s) and the first token (s)."""
+        values = {
+            "decode": self.decode_tokens_per_second,
+            "prefill": self.prefill_tokens_per_second,
+            "ttft": self.time_to_first_token_s,
+        }
+        out: dict[str, tuple[float, float] | None] = {}
+        for fig, value in values.items():
+            b = self.band(fig)
+            out[fig] = b.around(value) if b else None
+        return out
+
+    def range_json(self) -> dict[str, Any]:
+        """The three ranges as JSON fields, beside the figures they belong to."""
+        r = self.ranges()
+        return {
+            "decode_tokens_per_second_range": _rounded(r["decode"], 2),
+            "prefill_tokens_per_second_range": _rounded(r["prefill"], 1),
+            "time_to_first_token_s_range": _rounded(r["ttft"], 3),
+        }
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "decode_tokens_per_second": round(self.decode_tokens_per_second, 2),
             "prefill_tokens_per_second": round(self.prefill_tokens_per_second, 1),
             "time_to_first_token_s": round(self.time_to_first_token_s, 3),
+            **self.range_json(),
+            "range_basis": {b.figure: b.to_json() for b in self.bands},
             "prompt_tokens": self.prompt_tokens,
             "calibrated": self.calibrated,
             "basis": self.basis,
-            "slow_kernels": list(self.slow_kernels),
         }
         if self.time_to_first_token_image_s is not None:
             out["image_tokens"] = self.image_tokens
             out["time_to_first_token_image_s"] = round(self.time_to_first_token_image_s, 3)
         return out
+
+
+def _rounded(pair: tuple[float, float] | None, digits: int) -> list[float] | None:
+    return None if pair is None else [round(pair[0], digits), round(pair[1], digits)]
 
 
 def speed_inputs(
@@ -222,6 +253,7 @@ def estimate_speed(
     calibration: float | None = None,
     image_size: tuple[int, int] | None = None,
     driver: str | None = None,
+    llama_build: int | None = None,
 ) -> SpeedEstimate:
     """Decode, prefill and first-token time for one placement (see the module doc)."""
     inp = speed_inputs(
@@ -238,7 +270,8 @@ def estimate_speed(
     decode = 1.0 / t_dec if t_dec > 0 else 0.0
     if calibration is not None:
         decode *= calibration
-    t_pp = prefill_seconds(inp, prompt_tokens)
+    build = prefill_build_factor(inp.key, llama_build)
+    t_pp = prefill_seconds(inp, prompt_tokens) / build
     prefill = prompt_tokens / t_pp if t_pp > 0 else 0.0
     first_step = decode_seconds(inp, prompt_tokens)
     ttft = REQUEST_OVERHEAD_S + t_pp + first_step
@@ -252,7 +285,7 @@ def estimate_speed(
         ttft_img = (
             REQUEST_OVERHEAD_S
             + image_encode_seconds(inp, vision, n_img)
-            + prefill_seconds(inp, total)
+            + prefill_seconds(inp, total) / build
             + decode_seconds(inp, total)
         )
     return SpeedEstimate(
@@ -265,24 +298,8 @@ def estimate_speed(
         image_tokens=n_img,
         time_to_first_token_image_s=ttft_img,
         inputs=inp,
-        slow_kernels=_slow_kernels(inp),
+        bands=tuple(speed_band(inp.key, f, llama_build) for f in FIGURES),
     )
-
-
-def _slow_kernels(inp: SpeedInputs) -> tuple[str, ...]:
-    """Q6_K where the fitted `w.q6k` term slows it on this backend (constants_fitted.py names
-    the rows: the 2026-02-02 ZBook article's GLM-4.7-Flash Q6_K vs Q4_K_M on Windows)."""
-    p = inp.profile
-    weights = sum(p.active_bytes.values()) + p.output_bytes
-    mostly = weights and p.q6k_bytes >= SLOW_KERNEL_SHARE * weights
-    if mostly and constants_for(inp.key).get("w.q6k", 0.0) > 0:
-        return ("Q6_K",)
-    return ()
-
-
-# A note is worth it where the slow kernel reads most of the weights (a Q6_K file), not the few
-# Q6_K tensors of a Q4_K_M mix (output, some ffn_down): a threshold for the words, not the model.
-SLOW_KERNEL_SHARE = 0.5
 
 
 def _basis(inp: SpeedInputs, depth: float, runtime: Runtime, calibration: float | None) -> str:

@@ -1,0 +1,81 @@
+"""The range beside every speed: how far the measured value fell from the model's on rows it
+was not fitted on, for this class (constants key) and figure.
+
+`bands_fitted.py` holds, per figure (decode, prefill, ttft) and key, the ratios measured /
+predicted from low to high: centred on the class's held-back bias, as wide as ranges built
+without a row's fold had to be to hold 80 % of held-back rows, wider for classes with few rows
+(bench/speed_bands.py writes it). A key with no held-back rows takes every class's rows
+together, doubled, and says so (`rows` = 0); a first token with no rows of its own takes the
+key's prefill range, as seconds (the rate's ends turned over). A llama.cpp build away from the
+one the key's rows ran widens the range by the amount the older-build check rows needed
+(`BUILD_WIDEN`, log ratio per 1000 builds).
+
+The build is also an input to prefill (`prefill_build_factor`): on Strix Halo the older-build
+check rows ran prefill slower on RADV and ROCm and faster on AMDVLK than the fitted rows'
+build, by `BUILD_SLOPE` (log ratio per 1000 builds before it). A build newer than the data
+changes nothing but the range: no row says which way it goes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vramtui.core.speed.bands_fitted import BANDS, BUILD_SLOPE, BUILD_WIDEN, DATA_BUILD, POOLED
+
+FIGURES = ("decode", "prefill", "ttft")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedBand:
+    """measured / predicted from `low` to `high` for one figure of one class."""
+
+    figure: str
+    low: float
+    high: float
+    rows: int  # held-back rows behind it (0: no rows for this class, every class's spread)
+    key: str  # the constants key whose rows give it
+    basis: str  # the figure whose rows give it ("prefill" for a first token with none)
+    build_gap: int = 0  # builds between the asked llama.cpp build and the key's rows
+
+    def around(self, value: float) -> tuple[float, float]:
+        """[low, high] around `value` (tok/s or seconds alike: both are ratios of it)."""
+        return (value * self.low, value * self.high)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "class": self.key,
+            "from": self.basis,
+            "build_gap": self.build_gap,
+        }
+
+
+def speed_band(key: str, figure: str, llama_build: int | None = None) -> SpeedBand:
+    """The range of `figure` for constants key `key` (see the module doc)."""
+    basis = figure
+    found = BANDS.get(f"{figure}@{key}")
+    if found is None and figure == "ttft":
+        basis = "prefill"
+        found = BANDS.get(f"prefill@{key}")
+    if found is None:
+        low, high = POOLED[basis]
+        rows = 0
+    else:
+        low, high, rows = found
+    if basis != figure:  # a prefill rate's range, turned into one of seconds
+        low, high = 1 / high, 1 / low
+    gap = 0
+    if llama_build is not None and key in DATA_BUILD:
+        gap = abs(llama_build - DATA_BUILD[key])
+        widen = BUILD_WIDEN.get(basis, 0.0) * gap / 1000
+        low, high = low * math.exp(-widen), high * math.exp(widen)
+    return SpeedBand(figure, low, high, rows, key, basis, gap)
+
+
+def prefill_build_factor(key: str, llama_build: int | None) -> float:
+    """Measured / predicted prefill expected at `llama_build` (1 at the data's own build)."""
+    if llama_build is None or key not in DATA_BUILD:
+        return 1.0
+    gap = max(DATA_BUILD[key] - llama_build, 0) / 1000
+    return math.exp(BUILD_SLOPE.get(key, 0.0) * gap)

@@ -1,0 +1,57 @@
+"""Speed figures in words, each with its range: "38–46 tok/s", "5.8–25 s"."""
+
+from __future__ import annotations
+
+from vramtui.core.speed.predict import SpeedEstimate
+
+DASH = "\u2013"  # en dash between the ends of a range
+
+
+def _num(value: float) -> str:
+    """Whole numbers from 10 up, one decimal below (tok/s and seconds alike)."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def span_words(low: float, high: float, unit: str) -> str:
+    """ "38–46 tok/s"; one figure where both ends print the same."""
+    lo, hi = _num(low), _num(high)
+    return f"{lo} {unit}" if lo == hi else f"{lo}{DASH}{hi} {unit}"
+
+
+def figure_words(speed: SpeedEstimate, figure: str) -> str:
+    """One figure with its range: decode or prefill in tok/s, the first token (ttft) in s."""
+    value = {
+        "decode": speed.decode_tokens_per_second,
+        "prefill": speed.prefill_tokens_per_second,
+        "ttft": speed.time_to_first_token_s,
+    }[figure]
+    unit = "s" if figure == "ttft" else "tok/s"
+    span = speed.ranges().get(figure)
+    return span_words(*span, unit) if span else f"{_num(value)} {unit}"
+
+
+def range_note(speed: SpeedEstimate) -> str:
+    """Where the ranges come from, in a clause: the held-back rows of this class, or none."""
+    band = speed.band("decode")
+    if band is None:
+        return ""
+    if band.rows == 0:
+        note = f"no measured rows for {band.key}: ranges from every class, doubled"
+    else:
+        note = f"ranges from {band.rows} held-back {band.key} rows"
+    if band.build_gap:
+        note += f", for a llama.cpp build {band.build_gap} builds from theirs"
+    return note
+
+
+def speed_sentence(speed: SpeedEstimate) -> str:
+    """ "expected: 38–46 tok/s decode, 900–1300 tok/s prefill, first token after 1.0–1.5 s
+    (1024-token prompt; ranges from 10 held-back ... rows)" """
+    calibrated = " [calibrated]" if speed.calibrated else ""
+    note = range_note(speed)
+    return (
+        f"expected: {figure_words(speed, 'decode')} decode, "
+        f"{figure_words(speed, 'prefill')} prefill, first token after "
+        f"{figure_words(speed, 'ttft')} ({speed.prompt_tokens}-token prompt"
+        f"{'; ' + note if note else ''}){calibrated}"
+    )
