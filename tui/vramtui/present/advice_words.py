@@ -35,22 +35,39 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
-def backend_choice_sentence(choice: BackendChoice) -> str:
-    """ "Use rocm instead of vulkan (--backend rocm): faster for long prompts: a 32K-token
-    prompt in 25 s (vulkan 40 s); decode 73 tok/s (vulkan 79)." """
-    cur, other = choice.current.value, choice.other.value
+def _backend_figures(choice: BackendChoice) -> tuple[str, str]:
+    """(what the other backend is faster for, both backends' figures side by side)."""
+    cur = choice.current.value
     wins = []
     if choice.other_prefills_faster:
         wins.append("long prompts")
     if choice.other_decodes_faster:
         wins.append("decode")
     prompt = short_tokens(choice.long_prompt)
-    return (
-        f"Use {other} instead of {cur} (--backend {other}): faster for {' and '.join(wins)} by "
-        f"the speed model: a {prompt}-token prompt in {_seconds(choice.long_prefill_s[1])} "
+    figures = (
+        f"a {prompt}-token prompt in {_seconds(choice.long_prefill_s[1])} "
         f"({cur} {_seconds(choice.long_prefill_s[0])}), decode {tps_words(choice.decode[1])} "
-        f"tok/s ({cur} {tps_words(choice.decode[0])})."
+        f"tok/s ({cur} {tps_words(choice.decode[0])})"
     )
+    return " and ".join(wins), figures
+
+
+def backend_choice_sentence(choice: BackendChoice) -> str:
+    """ "Use rocm instead of vulkan (--backend rocm): faster for long prompts by the speed
+    model: a 32K-token prompt in 25 s (vulkan 40 s), decode 73 tok/s (vulkan 79)." """
+    cur, other = choice.current.value, choice.other.value
+    wins, figures = _backend_figures(choice)
+    return (
+        f"Use {other} instead of {cur} (--backend {other}): faster for {wins} by "
+        f"the speed model: {figures}."
+    )
+
+
+def backend_choice_brief(choice: BackendChoice) -> str:
+    """The banner's line (no flags): "Use rocm instead of vulkan for long prompts: a 32K-token
+    prompt in 25 s (vulkan 40 s), decode 73 tok/s (vulkan 79)." """
+    wins, figures = _backend_figures(choice)
+    return f"Use {choice.other.value} instead of {choice.current.value} for {wins}: {figures}."
 
 
 def quant_messages(row: QuantRow) -> list[str]:

@@ -18,7 +18,7 @@ from vramtui.core.vocab import (
     Runtime,
     Verdict,
 )
-from vramtui.present.advice_words import backend_choice_sentence
+from vramtui.present.advice_words import backend_choice_brief, backend_choice_sentence
 from vramtui.present.untrusted import plain
 
 
@@ -126,6 +126,8 @@ def advice_sentence(item: Advice) -> str:
 def advice_brief(item: Advice) -> str:
     """The app's banner line: the change and what it gives, without its flags (the copied
     command carries those). "Set the carve-out to 32 GiB in the BIOS: fits, 41.7 tok/s." """
+    if item.backend_choice is not None:
+        return backend_choice_brief(item.backend_choice)
     action = _ADVICE_ACTION[item.kind].format(value=item.value)
     fit = item.fit
     return f"{action}: {fit.verdict.label}, {fit.speed.decode_tokens_per_second:.1f} tok/s."
