@@ -1,0 +1,114 @@
+"""The pinned llama.cpp's `llama-fit-params` as the conformance oracle (CPU only).
+
+`--fit off --fit-print on` loads the model and builds the context without allocating, prints
+one row per device "name model context compute" (MiB) on stdout and the loader's lines on
+stderr, where the exact sizes are: `llama_kv_cache: size = X MiB`, `llama_memory_recurrent:
+size = X MiB`, `<buft> compute buffer size = X MiB` (at `-lv 10`). The weights are only in the
+table (with no allocation the model buffer line says 0).
+The binary is the one `make rpc-oracle` builds (tests/rpc/oracle.py finds it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.rpc.oracle import FIT_PARAMS, oracle_bin_dir
+
+_KV = re.compile(r"llama_kv_cache: size =\s*([\d.]+) MiB")
+_RS = re.compile(r"llama_memory_recurrent: size =\s*([\d.]+) MiB")
+_COMPUTE = re.compile(r"(\S+) compute buffer size =\s*([\d.]+) MiB")
+_BUILD = re.compile(r"build(?:_info)?: (\S+)")
+_ERROR = re.compile(r"^[\d.]+ E ")  # llama.cpp's log prefix: time, level
+RETRIES = 8
+
+
+@dataclass
+class FitResult:
+    """What one run printed; `loaded` once the per-device table is out."""
+
+    loaded: bool = False
+    model_mib: int = 0  # the table's model column (whole MiB, rounded down)
+    kv_mib: float = 0.0
+    recurrent_mib: float = 0.0
+    compute_mib: float = 0.0
+    table: list[tuple[str, int, int, int]] = field(default_factory=list)
+    build: str = ""
+    error: str = ""
+
+    @property
+    def context_mib(self) -> float:
+        return self.kv_mib + self.recurrent_mib
+
+
+def fit_binary() -> Path:
+    return oracle_bin_dir() / FIT_PARAMS
+
+
+def available() -> bool:
+    return os.access(fit_binary(), os.X_OK)
+
+
+def _first_error(stderr: str) -> str:
+    lines = stderr.splitlines()
+    errs = [ln for ln in lines if _ERROR.search(ln) and "failed to load model" not in ln]
+    if errs:
+        return errs[0].split(" E ", 1)[-1].strip()[-300:]
+    for ln in lines:
+        if "GGML_ASSERT" in ln or "what():" in ln:
+            return ln.strip()[-300:]
+    return (lines[-1].strip() if lines else "no output")[-300:]
+
+
+def _has_cause(stderr: str) -> bool:
+    return "GGML_ASSERT" in stderr or any(
+        _ERROR.search(ln) and "failed to load model" not in ln for ln in stderr.splitlines()
+    )
+
+
+def parse(stdout: str, stderr: str, returncode: int) -> FitResult:
+    out = FitResult()
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and all(p.isdigit() for p in parts[1:]):
+            out.table.append((parts[0], int(parts[1]), int(parts[2]), int(parts[3])))
+    for line in stderr.splitlines():
+        if m := _KV.search(line):
+            out.kv_mib += float(m[1])
+        elif m := _RS.search(line):
+            out.recurrent_mib += float(m[1])
+        elif m := _COMPUTE.search(line):
+            out.compute_mib += float(m[2])
+        elif not out.build and (m := _BUILD.search(line)):
+            out.build = m[1]
+    out.loaded = bool(out.table) and returncode == 0
+    out.model_mib = sum(row[1] for row in out.table)
+    if not out.loaded:
+        out.error = _first_error(stderr)
+    return out
+
+
+def fit_params(path: Path, args: list[str], timeout: float = 60.0) -> FitResult:
+    """One dry run. llama.cpp logs from a worker thread: the process can end before that
+    thread has written everything (the loader's error line before an abort, the buffer sizes
+    before exit), so a run that lacks the lines it needs is made again, a few times."""
+    cmd = [str(fit_binary()), "-m", str(path), "--fit", "off", "--fit-print", "on", "-lv", "10"]
+    cmd += args
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = FitResult()
+    for _ in range(RETRIES):
+        try:
+            run = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+            )
+        except subprocess.TimeoutExpired:
+            return FitResult(error=f"no answer within {timeout:.0f} s")
+        out = parse(run.stdout, run.stderr, run.returncode)
+        if (out.loaded and "compute buffer size" in run.stderr) or (
+            not out.loaded and _has_cause(run.stderr)
+        ):
+            return out
+    return out
