@@ -66,7 +66,7 @@ def run_one(arch: str, layouts: dict[str, Any], work: Path, resynth: bool) -> di
     if cached and cached.get("loaded") and not resynth:
         layout = Layout.from_json(arch, cached)
         path = write_layout(layout, work / f"{arch}.gguf")
-        ref, steps = None, cached.get("steps", 0)
+        steps = cached.get("steps", 0)
     else:
         done = converge(seed(arch), work, fit_args(PARALLEL[0]))
         layout, ref, steps = done.layout, done.result, done.steps
@@ -75,7 +75,7 @@ def run_one(arch: str, layouts: dict[str, Any], work: Path, resynth: bool) -> di
         if not ref.loaded:
             layouts[arch]["error"] = ref.error
             return {"error": ref.error, "steps": steps}
-    ms = [measure(path, p, ref if p == PARALLEL[0] else None) for p in PARALLEL]
+    ms = [measure(path, p) for p in PARALLEL]
     return {"measures": [m.to_json() for m in ms], "steps": steps}
 
 

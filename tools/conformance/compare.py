@@ -76,10 +76,10 @@ def estimate(path: Path, parallel: int) -> dict[str, float]:
     }
 
 
-def measure(path: Path, parallel: int, ref: FitResult | None = None) -> Measure:
-    """Both sides at -c 4096 -np `parallel` (`ref`: llama.cpp's run, when already made)."""
+def measure(path: Path, parallel: int) -> Measure:
+    """Both sides at -c 4096 -np `parallel`."""
     out = Measure(parallel)
-    ref = ref if ref is not None else fit_params(path, fit_args(parallel))
+    ref = fit_params(path, fit_args(parallel))
     if not ref.loaded:
         out.error = f"llama.cpp: {ref.error}"
         return out

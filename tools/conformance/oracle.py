@@ -22,8 +22,9 @@ _KV = re.compile(r"llama_kv_cache: size =\s*([\d.]+) MiB")
 _RS = re.compile(r"llama_memory_recurrent: size =\s*([\d.]+) MiB")
 _COMPUTE = re.compile(r"(\S+) compute buffer size =\s*([\d.]+) MiB")
 _BUILD = re.compile(r"build(?:_info)?: (\S+)")
-_ERROR = re.compile(r"^[\d.]+ E ")  # llama.cpp's log prefix: time, level
-RETRIES = 8
+# llama.cpp's log prefix: time, level; anywhere in a line, as an abort's message can cut in
+_ERROR = re.compile(r"\d+\.\d+\.\d+\.\d+ E ")
+RETRIES = 12
 
 
 @dataclass
@@ -56,10 +57,10 @@ def _first_error(stderr: str) -> str:
     lines = stderr.splitlines()
     errs = [ln for ln in lines if _ERROR.search(ln) and "failed to load model" not in ln]
     if errs:
-        return errs[0].split(" E ", 1)[-1].strip()[-300:]
+        return _ERROR.split(errs[0], 1)[-1].strip()[-300:]
     for ln in lines:
-        if "GGML_ASSERT" in ln or "what():" in ln:
-            return ln.strip()[-300:]
+        if "GGML_ASSERT" in ln:
+            return ln.split("llama.cpp/", 1)[-1].strip()[-300:]  # the path inside llama.cpp
     return (lines[-1].strip() if lines else "no output")[-300:]
 
 
@@ -88,16 +89,22 @@ def parse(stdout: str, stderr: str, returncode: int) -> FitResult:
     out.model_mib = sum(row[1] for row in out.table)
     if not out.loaded:
         out.error = _first_error(stderr)
+        if returncode < 0 and not _has_cause(stderr):
+            out.error = f"killed by signal {-returncode} with no error message"
     return out
 
 
-def fit_params(path: Path, args: list[str], timeout: float = 60.0) -> FitResult:
+def fit_params(
+    path: Path, args: list[str], timeout: float = 60.0, *, verbose: bool = True
+) -> FitResult:
     """One dry run. llama.cpp logs from a worker thread: the process can end before that
     thread has written everything (the loader's error line before an abort, the buffer sizes
     before exit), so a run that lacks the lines it needs is made again, a few times."""
-    cmd = [str(fit_binary()), "-m", str(path), "--fit", "off", "--fit-print", "on", "-lv", "10"]
+    cmd = [str(fit_binary()), "-m", str(path), "--fit", "off", "--fit-print", "on"]
+    cmd += ["-lv", "10"] if verbose else []  # the buffer sizes are debug-level lines
     cmd += args
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # No gdb backtrace on an assertion (ggml.c ggml_print_backtrace): only its message.
+    env = dict(os.environ, OMP_NUM_THREADS="1", GGML_NO_BACKTRACE="1")
     out = FitResult()
     for _ in range(RETRIES):
         try:
@@ -107,8 +114,9 @@ def fit_params(path: Path, args: list[str], timeout: float = 60.0) -> FitResult:
         except subprocess.TimeoutExpired:
             return FitResult(error=f"no answer within {timeout:.0f} s")
         out = parse(run.stdout, run.stderr, run.returncode)
-        if (out.loaded and "compute buffer size" in run.stderr) or (
-            not out.loaded and _has_cause(run.stderr)
-        ):
+        out.error = out.error.replace(str(path), path.name)
+        if out.loaded and (not verbose or "compute buffer size" in run.stderr):
+            return out
+        if not out.loaded and _has_cause(run.stderr):
             return out
     return out

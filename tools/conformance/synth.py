@@ -57,7 +57,7 @@ DEFAULTS: list[tuple[str, Any]] = [
     ("attention.sliding_window", 256),
     ("attention.clamp_kqv", 8.0),
     ("epsilon", 1e-5),
-    ("rope.dimension_count", 128),
+    ("rope.dimension_count", 64),  # asked for by partial-rotary and MLA models only
     ("rope.freq_base", 10000.0),
     ("rope.scaling.factor", 1.0),
     ("expert_count", 4),
@@ -86,8 +86,25 @@ DEFAULTS: list[tuple[str, Any]] = [
     ("vocab_size", N_VOCAB),
 ]
 
-_GGUF_TYPES = {"uint32": 4, "int32": 5, "float32": 6, "bool": 7, "string": 8, "uint64": 10}
-_KEY_MISSING = re.compile(r"(?:array )?key not found in model: (\S+)")
+# ggml/src/gguf.cpp GGUF_TYPE_NAME
+_GGUF_TYPES = {"u8": 0, "i8": 1, "u16": 2, "i16": 3, "u32": 4, "i32": 5, "f32": 6, "bool": 7}
+_GGUF_TYPES |= {"str": 8, "arr": 9, "u64": 10, "i64": 11, "f64": 12}
+I32_ARRAY, F32_ARRAY = 5, 6
+_KEY_MISSING = re.compile(r"key not found in model: (\S+)")
+_ARRAY_MISSING = re.compile(r"array key not found in model: (\S+)")
+_ARRAY_TYPE = re.compile(r"(\S+) has wrong array element type")
+_ARRAY_LEN = re.compile(r"key (\S+) has wrong array length; expected (\d+)")
+_NO_EXPERTS = re.compile(r"expert|n_ids_used > 0")
+# llama.cpp's "<ARCH> architecture requires MLA": the DeepSeek-V3 layout of the MLA keys
+# (kv_lora_rank 512, rope 64, a K-only latent of 576, 192/128 per head decompressed).
+_MLA_KEYS = {
+    "attention.kv_lora_rank": 512,
+    "attention.key_length": 576,
+    "attention.value_length": 512,
+    "attention.key_length_mla": 192,
+    "attention.value_length_mla": 128,
+    "rope.dimension_count": 64,
+}
 _KEY_TYPE = re.compile(r"key (\S+) has wrong type (\S+) but expected type (\S+)")
 _TENSOR_MISSING = re.compile(r"(?:tensor '([^']+)' not found|missing tensor '([^']+)')")
 _TENSOR_SHAPE = re.compile(r"tensor '([^']+)' has wrong shape; expected ([\d, ]+), got")
@@ -111,7 +128,7 @@ class Layout:
 
 
 def _value(v: Any) -> WriteValue:
-    if isinstance(v, dict):  # {"type": gguf type id, "value": ...}
+    if isinstance(v, dict):  # {"type": gguf type id (of the items, for a list), "value": ...}
         t = int(v["type"])
         if isinstance(v["value"], list):
             return Typed(v["value"], 9, t)
@@ -142,8 +159,9 @@ def _default(suffix: str) -> Any:
 def _retype(value: Any, type_name: str) -> Any:
     raw = value["value"] if isinstance(value, dict) else value
     t = _GGUF_TYPES.get(type_name)
-    if type_name == "array":
-        return {"type": 6 if isinstance(raw, float) else 5, "value": [raw] * N_LAYER}
+    if type_name == "arr":
+        item = F32_ARRAY if isinstance(raw, float) else I32_ARRAY
+        return {"type": item, "value": [raw] * N_LAYER}
     if t is None:
         raise ValueError(type_name)
     if t == 6:
@@ -165,16 +183,63 @@ def _missing_tensor_shape(layout: Layout, name: str) -> list[int]:
     return list(PLACEHOLDER)
 
 
+def _array_step(layout: Layout, error: str) -> bool | None:
+    """The array keys' errors (None: not one of them)."""
+    md = layout.metadata
+    if m := _ARRAY_MISSING.search(error):
+        if m[1] in md and isinstance(md[m[1]], dict) and md[m[1]].get("type") == I32_ARRAY:
+            return False
+        value = _default(m[1].split(".", 1)[-1])
+        item = F32_ARRAY if isinstance(value, float) else I32_ARRAY
+        md[m[1]] = {"type": item, "value": [value] * N_LAYER}
+        return True
+    if m := _ARRAY_TYPE.search(error):
+        old = md.get(m[1])
+        if not isinstance(old, dict) or old.get("flipped"):
+            return False
+        conv = float if old["type"] == I32_ARRAY else int
+        new_type = F32_ARRAY if old["type"] == I32_ARRAY else I32_ARRAY
+        md[m[1]] = {"type": new_type, "value": [conv(v) for v in old["value"]], "flipped": 1}
+        return True
+    if m := _ARRAY_LEN.search(error):
+        old, n = md.get(m[1]), int(m[2])
+        if not isinstance(old, dict) or len(old["value"]) == n:
+            return False
+        md[m[1]] = {**old, "value": (old["value"] * n)[:n]}
+        return True
+    return None
+
+
+def _special_step(layout: Layout, error: str) -> bool:
+    """Errors that name no key: an MoE without experts, an MLA model without MLA keys."""
+    arch, md = layout.arch, layout.metadata
+    if "requires MLA" in error and f"{arch}.attention.key_length_mla" not in md:
+        md.update({f"{arch}.{k}": v for k, v in _MLA_KEYS.items()})
+        return True
+    if _NO_EXPERTS.search(error) and f"{arch}.expert_count" not in md:
+        for key in ("expert_count", "expert_used_count", "expert_feed_forward_length"):
+            md[f"{arch}.{key}"] = _default(key)
+        return True
+    return False
+
+
 def step(layout: Layout, error: str) -> bool:
     """Change `layout` to answer llama.cpp's `error`; False when no rule answers it."""
+    arr = _array_step(layout, error)
+    if arr is not None:
+        return arr
     if m := _KEY_TYPE.search(error):
-        key = m[1]
-        if key not in layout.metadata:
+        # some keys are named without the architecture in the message (xielu.alpha_n)
+        key = next((k for k in layout.metadata if k == m[1] or k.endswith(f".{m[1]}")), "")
+        if not key:
             return False
         try:
-            layout.metadata[key] = _retype(layout.metadata[key], m[3])
+            new = _retype(layout.metadata[key], m[3])
         except ValueError:
             return False
+        if new == layout.metadata[key]:
+            return False
+        layout.metadata[key] = new
         return True
     if m := _KEY_MISSING.search(error):
         key = m[1]
@@ -196,7 +261,7 @@ def step(layout: Layout, error: str) -> bool:
             return False
         layout.tensors[name] = _missing_tensor_shape(layout, name)
         return True
-    return False
+    return _special_step(layout, error)
 
 
 # Keys llama.cpp reads with a default of 0 for most architectures (a 0 head count gives
@@ -228,7 +293,7 @@ def converge(layout: Layout, work: Path, args: list[str]) -> Converged:
     result = FitResult()
     for n in range(MAX_STEPS):
         write_layout(layout, path)
-        result = fit_params(path, args)
+        result = fit_params(path, args, verbose=False)
         if result.loaded or not step(layout, result.error):
             return Converged(layout, result, n + 1)
     return Converged(layout, result, MAX_STEPS)
