@@ -1,6 +1,6 @@
 """Regenerate docs/conformance.md: every architecture llama.cpp lists, held against its dry run.
 
-    python -m tools.conformance [--arch NAME ...] [--resynth] [--source LLAMA_CPP_DIR]
+    python -m tools.conformance [--arch NAME ...] [--failed] [--resynth] [--source DIR]
 
 Run from the repository root with `tui` on PYTHONPATH (`make conformance` does both). Needs the
 pinned llama.cpp build of `make rpc-oracle` (llama-fit-params); its source, where present,
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.conformance", description=__doc__)
     ap.add_argument("--arch", action="append", default=[], help="measure only these")
     ap.add_argument("--resynth", action="store_true", help="converge every layout again")
+    ap.add_argument("--failed", action="store_true", help="only those that did not load")
     ap.add_argument("--source", type=Path, default=pinned_source(), help="llama.cpp checkout")
     args = ap.parse_args(argv)
     if not available():
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     layouts, results = _read(LAYOUTS), _read(RESULTS)
     todo = [a["name"] for a in archs if a["kind"] in MEASURED_KINDS]
     todo = [n for n in todo if n in args.arch] if args.arch else todo
+    if args.failed:
+        todo = [n for n in todo if not layouts.get(n, {}).get("loaded")]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         for name in todo:

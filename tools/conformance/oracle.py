@@ -24,7 +24,7 @@ _COMPUTE = re.compile(r"(\S+) compute buffer size =\s*([\d.]+) MiB")
 _BUILD = re.compile(r"build(?:_info)?: (\S+)")
 # llama.cpp's log prefix: time, level; anywhere in a line, as an abort's message can cut in
 _ERROR = re.compile(r"\d+\.\d+\.\d+\.\d+ E ")
-RETRIES = 12
+RETRIES = 40
 
 
 @dataclass

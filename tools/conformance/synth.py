@@ -237,7 +237,7 @@ def step(layout: Layout, error: str) -> bool:
             new = _retype(layout.metadata[key], m[3])
         except ValueError:
             return False
-        if new == layout.metadata[key]:
+        if repr(new) == repr(layout.metadata[key]):  # 1 == 1.0, but not for llama.cpp
             return False
         layout.metadata[key] = new
         return True
