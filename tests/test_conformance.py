@@ -63,9 +63,20 @@ def test_step_adds_a_missing_key_with_its_default() -> None:
 
 
 def test_step_retypes_a_key() -> None:
-    lay = Layout("x", {"x.attention.sliding_window": 256})
-    assert step(lay, "key x.attention.sliding_window has wrong type int32 but expected type array")
+    lay = Layout("x", {"x.attention.sliding_window": 256, "x.xielu.alpha_n": 1})
+    assert step(lay, "key x.attention.sliding_window has wrong type i32 but expected type arr")
     assert lay.metadata["x.attention.sliding_window"] == {"type": 5, "value": [256] * 4}
+    # some messages name the key without the architecture
+    assert step(lay, "key xielu.alpha_n has wrong type u32 but expected type f32")
+    assert lay.metadata["x.xielu.alpha_n"] == 1.0
+    assert not step(lay, "key xielu.alpha_n has wrong type u32 but expected type f32")
+
+
+def test_step_gives_an_moe_its_experts() -> None:
+    lay = seed("olmoe")
+    assert step(lay, "llama_model_load: error loading model: n_expert must be > 0")
+    assert lay.metadata["olmoe.expert_count"] == 4
+    assert lay.metadata["olmoe.expert_used_count"] == 2
 
 
 def test_step_learns_a_tensor_shape_and_copies_it_to_later_layers() -> None:
@@ -80,4 +91,4 @@ def test_step_learns_a_tensor_shape_and_copies_it_to_later_layers() -> None:
     assert lay.tensors["blk.0.attn_q.weight"] == [2048, 2048]
     assert step(lay, "create_tensor: tensor 'blk.1.attn_q.weight' not found")
     assert lay.tensors["blk.1.attn_q.weight"] == [2048, 2048]
-    assert not step(lay, "GGML_ASSERT(hparams.n_expert > 0) failed")
+    assert not step(lay, "ggml.c:4014: GGML_ASSERT(a->ne[0] == b->ne[0]) failed")
