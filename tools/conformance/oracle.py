@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,37 @@ class FitResult:
         return self.kv_mib + self.recurrent_mib
 
 
+# llama.cpp logs from a worker thread, and an uncaught loader error aborts the process, often
+# before that thread has written the error line. Preloaded, this `abort` waits for it first.
+_SLOW_ABORT = r"""
+#include <signal.h>
+#include <unistd.h>
+void abort(void) { usleep(50000); signal(SIGABRT, SIG_DFL); raise(SIGABRT); _exit(134); }
+"""
+_preload: list[str] = []
+
+
+def _slow_abort_library() -> str:
+    """The shared library with `_SLOW_ABORT`, built once per process where a C compiler is
+    found ("" where not: the runs are then only retried)."""
+    if _preload:
+        return _preload[0]
+    cc = shutil.which("cc") or shutil.which("gcc")
+    out = ""
+    if cc:
+        tmp = Path(tempfile.mkdtemp(prefix="conformance-abort-"))
+        src, lib = tmp / "slow_abort.c", tmp / "slow_abort.so"
+        src.write_text(_SLOW_ABORT, encoding="utf-8")
+        made = subprocess.run(
+            [cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)],
+            capture_output=True,
+            check=False,
+        )
+        out = str(lib) if made.returncode == 0 else ""
+    _preload.append(out)
+    return out
+
+
 def fit_binary() -> Path:
     return oracle_bin_dir() / FIT_PARAMS
 
@@ -53,20 +86,34 @@ def available() -> bool:
     return os.access(fit_binary(), os.X_OK)
 
 
+# The loader's message; stderr is written by two threads, so it may start mid-line.
+_LOAD_ERROR = re.compile(r"error loading model: (.+)")
+
+
+def _is_cause(line: str) -> bool:
+    return bool(_ERROR.search(line)) and not any(
+        s in line for s in ("failed to load model", "terminate called")
+    )
+
+
 def _first_error(stderr: str) -> str:
+    if m := _LOAD_ERROR.search(stderr):
+        return f"llama_model_load: error loading model: {m[1].strip()}"[-300:]
     lines = stderr.splitlines()
-    errs = [ln for ln in lines if _ERROR.search(ln) and "failed to load model" not in ln]
-    if errs:
-        return _ERROR.split(errs[0], 1)[-1].strip()[-300:]
     for ln in lines:
         if "GGML_ASSERT" in ln:
             return ln.split("llama.cpp/", 1)[-1].strip()[-300:]  # the path inside llama.cpp
+    errs = [ln for ln in lines if _is_cause(ln)]
+    if errs:
+        return _ERROR.split(errs[0], 1)[-1].strip()[-300:]
     return (lines[-1].strip() if lines else "no output")[-300:]
 
 
 def _has_cause(stderr: str) -> bool:
-    return "GGML_ASSERT" in stderr or any(
-        _ERROR.search(ln) and "failed to load model" not in ln for ln in stderr.splitlines()
+    return (
+        "GGML_ASSERT" in stderr
+        or bool(_LOAD_ERROR.search(stderr))
+        or any(_is_cause(ln) for ln in stderr.splitlines())
     )
 
 
@@ -99,12 +146,15 @@ def fit_params(
 ) -> FitResult:
     """One dry run. llama.cpp logs from a worker thread: the process can end before that
     thread has written everything (the loader's error line before an abort, the buffer sizes
-    before exit), so a run that lacks the lines it needs is made again, a few times."""
+    before exit), so an abort is slowed down (`_SLOW_ABORT`) and a run that still lacks the
+    lines it needs is made again, a few times."""
     cmd = [str(fit_binary()), "-m", str(path), "--fit", "off", "--fit-print", "on"]
     cmd += ["-lv", "10"] if verbose else []  # the buffer sizes are debug-level lines
     cmd += args
     # No gdb backtrace on an assertion (ggml.c ggml_print_backtrace): only its message.
     env = dict(os.environ, OMP_NUM_THREADS="1", GGML_NO_BACKTRACE="1")
+    if lib := _slow_abort_library():
+        env["LD_PRELOAD"] = lib
     out = FitResult()
     for _ in range(RETRIES):
         try:
