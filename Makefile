@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-oracle lint bench clean setup rpc-oracle
+.PHONY: run test test-oracle lint bench clean setup rpc-oracle conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# docs/conformance.md: every architecture llama.cpp lists, the estimate held against the pinned
+# build's dry run (tools/conformance). CONFORMANCE_ARGS="--arch NAME" measures one again.
+CONFORMANCE_ARGS ?=
+conformance: $(STAMP) rpc-oracle
+	$(BIN)/python -m tools.conformance $(CONFORMANCE_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

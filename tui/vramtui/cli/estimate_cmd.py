@@ -24,7 +24,7 @@ from vramtui.cli.common import (
 from vramtui.cli.exact_view import add_exact_arg, exact_report_for, print_exact, require_exact
 from vramtui.core.estimate.breakdown import MemoryBreakdown
 from vramtui.core.gguf.spec import ModelSpec
-from vramtui.core.vocab import BufferKind, ExitCode, Place
+from vramtui.core.vocab import BufferKind, ExitCode, Place, ReasonCode
 from vramtui.present import untrusted
 
 if TYPE_CHECKING:
@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     report = exact_report_for(args, spec, settings, fit.backend.value)
     if args.json:
         data = estimate_json(spec, bd) | _machine_json(resolved, fit.backend)
+        # The estimate's own caveat, by the code `check --json` gives it (generic rules).
+        data["reasons"] = [
+            str(r.code) for r in fit.reasons if r.code == ReasonCode.APPROXIMATE_ESTIMATE
+        ]
         if report is not None:
             data["exact"] = report
         print_json(data)

@@ -34,7 +34,37 @@ SWA_PERIODS: dict[str, int] = {
     "gemma-embedding": 6,
     "olmo2": 4,
     "exaone4": 4,
+    # src/models/<arch>.cpp load_arch_hparams: load_swa_pattern(ml, 4) (exaone-moe.cpp,
+    # muse-glimmer.cpp, mellum.cpp, afmoe.cpp) and load_swa_pattern(ml, 8) (plamo3.cpp), each
+    # with dense_first false; a window only where the file gives attention.sliding_window > 0.
+    "exaone-moe": 4,
+    "muse-glimmer": 4,
+    "mellum": 4,
+    "afmoe": 4,
+    "plamo3": 8,
 }
+
+# Architectures llama.cpp gives no KV cache at all (src/llama-model.cpp create_memory:
+# res = nullptr): encoders, the WavTokenizer decoder and the non-causal diffusion LMs.
+NO_KV_CACHE = frozenset(
+    {
+        "bert",
+        "jina-bert-v2",
+        "jina-bert-v3",
+        "nomic-bert",
+        "nomic-bert-moe",
+        "neo-bert",
+        "eurobert",
+        "wavtokenizer-dec",
+        "modern-bert",
+        "gemma-embedding",
+        "dream",
+        "llada",
+        "llada-moe",
+        "rnd1",
+        "clef",
+    }
+)
 
 # llama4's chunked attention: the window is set in code, not read from the file
 # (src/models/llama4.cpp load_arch_hparams: n_swa = 8192, LLAMA_SWA_TYPE_CHUNKED, period 4,
@@ -344,6 +374,7 @@ def _kv_layers(
     if arch == gemma4.ASSISTANT:
         n_nextn = 0  # the drafter's blocks are its model, loaded and run
     kv_end = min(KV_LAYERS_FROM_START.get(arch, n_layer), n_layer - n_nextn)
+    kv_end = 0 if arch in NO_KV_CACHE else kv_end
     if arch == gemma4.ARCH:
         kv_end = min(kv_end, gemma4.kv_layers_from_start(r.md, n_layer))
     has_kv = tuple(not rec and il < kv_end for il, rec in enumerate(is_rec))
