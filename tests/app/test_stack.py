@@ -111,3 +111,23 @@ async def test_the_app_opens_on_a_set_given_on_the_command_line() -> None:
         evaluation = main_screen(app).evaluation
         assert evaluation is not None and evaluation.set_fit is not None
         assert len(evaluation.set_fit.members) == 2
+
+
+async def test_loading_a_set_preset_in_the_running_app_brings_its_stack() -> None:
+    """A preset saved with `--also` models, loaded with `l` in an app showing one model: the
+    stack becomes the preset's, and loading a single-model preset empties it again."""
+    from tests.app.test_files import answer  # noqa: PLC0415
+
+    base = ["--machine", "hp-zbook-ultra-g1a-64gb"]
+    assert main(["preset", "save", "a-set", GLM, *base, "--also", "llama-3.1-8b:Q4_K_M"]) == 0
+    assert main(["preset", "save", "one-model", GLM, *base]) == 0
+    app = make_app(overrides=ScenarioOverrides(model_ref=GLM))
+    async with app.run_test(size=(140, 48)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        for name, members in (("a-set", 2), ("one-model", 1)):
+            await pilot.press("l")
+            await pilot.pause()
+            await answer(pilot, name)
+            await settle(pilot)
+            assert screen.choice is not None and len(screen.choice.members()) == members

@@ -7,6 +7,8 @@ seen through `ScenarioHost`, the little it must offer, so this module does not i
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +24,7 @@ from vramtui.app.screens.dialogs import AskText, PickOne
 from vramtui.app.state import Choice
 from vramtui.core.errors import VramtuiError
 from vramtui.core.hardware.embedded import embedded_machine, install_machine
+from vramtui.core.scenario.also import open_members
 from vramtui.core.scenario.files import (
     Scenario,
     export_scenario,
@@ -131,7 +134,9 @@ async def apply_preset(host: ScenarioHost, name_or_file: str) -> None:
         scenario = load_scenario(name_or_file)
         if not await _install_machine(host, scenario):
             return
-        new = choice_from_scenario(scenario, choice)
+        # The preset's other models (a set): opened off the screen's thread, like any model.
+        also = await asyncio.to_thread(open_members, scenario.also)
+        new = replace(choice_from_scenario(scenario, choice), also=also)
     except (VramtuiError, OSError) as err:
         host.app.notify(str(err), title="Preset not loaded", severity="error", markup=False)
         return
