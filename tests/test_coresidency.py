@@ -185,6 +185,13 @@ def test_plan_for_a_set_is_checked_by_the_set_fit(capsys: pytest.CaptureFixture[
     assert "m1 & m2" in data["commands"]["llama_swap"]
     code, out, _ = _run(capsys, *plan, *also)
     assert code == 0 and "Run these 2 models together: fits" in out and lines[1] in out
+    # The BIOS line, the path hint and the platform's steps are the one-model plan's own.
+    _, single, _ = _run(capsys, *plan)
+    bios = single.split(". Run ")[0] + "."
+    assert out.splitlines()[0] == bios
+    for block in ("(replace each <path to ...> with the file on your disk)", "Platform:"):
+        assert (block in out) == (block in single)
+    assert data["platform_steps"] and data["current_carve_out_source"]
 
 
 def test_plan_steps_a_quant_down_when_nothing_else_runs(

@@ -38,6 +38,7 @@ from vramtui.core.scenario.files import Scenario, check_name, load_scenario, sav
 from vramtui.core.sizes import format_bytes, parse_size
 from vramtui.core.vocab import Backend, OsName, Verdict
 from vramtui.present import untrusted
+from vramtui.present.plan_words import PATH_HINT
 from vramtui.present.reasons import reason_text, with_messages
 from vramtui.present.untrusted import command, plain
 
@@ -260,7 +261,7 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
         out.print(Text(f"  {command(line)}"))
     out.print(Text(f"  {command(c.llama_server)}"))
     if not c.model_path_known:
-        out.print(Text("  (replace each <path to ...> with the file on your disk)"))
+        out.print(Text(f"  {PATH_HINT}"))
     for note in cluster_notes(result):
         out.print(Text(untrusted.lines(f"note: {note}")))
     if rec is not None:

@@ -49,8 +49,12 @@ def _state_and_source(args: argparse.Namespace) -> tuple[MachineState, str]:
     the preset, or the machine this runs on), and how that carve-out is known (the resolver's
     rule, in the plan's words: "detected" for the step the BIOS is set to now)."""
     resolved = resolve_from_args(args)
+    return resolved.state, _source_word(resolved)
+
+
+def _source_word(resolved: ResolvedScenario) -> str:
     source = resolved.carve_out_source
-    return resolved.state, "detected" if source == CarveOutSource.CURRENT else str(source)
+    return "detected" if source == CarveOutSource.CURRENT else str(source)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -103,7 +107,12 @@ def _run_set_plan(args: argparse.Namespace, resolved: ResolvedScenario) -> int:
     first = SetMember(spec, resolved.settings_for(spec), resolved.model_ref)
     others = open_members(resolved.also, **remote)
     calibration = factor_of(scenario_calibration(spec, resolved.state))
-    plan = build_set_plan((first, *others), resolved.state, calibration=calibration)
+    plan = build_set_plan(
+        (first, *others),
+        resolved.state,
+        calibration=calibration,
+        current_source=_source_word(resolved),
+    )
     if args.json:
         print_json(plan.to_json())
     else:
@@ -115,6 +124,7 @@ def _print_plan(plan: Plan) -> None:
     """Plain text: the model name and paths come from files, so names are shown with
     `untrusted.plain` and commands with `untrusted.command` (control characters visible)."""
     from vramtui.present.plan_words import (  # noqa: PLC0415
+        PATH_HINT,
         gtt_route_sentence,
         plan_sentence,
         platform_step_sentence,
@@ -127,7 +137,7 @@ def _print_plan(plan: Plan) -> None:
     if c is not None:
         out += ["", "llama.cpp:", f"  {command(c.llama_server)}"]
         if not c.model_path_known:
-            out.append("  (replace each <path to ...> with the file on your disk)")
+            out.append(f"  {PATH_HINT}")
         out += ["LM Studio:", f"  {command(c.lms_load)}"]
         out += [f"  {k}: {plain(_value(v))}" for k, v in c.lmstudio.items()]
         opts = ", ".join(f"{k} {v}" for k, v in c.ollama_options.items())

@@ -20,6 +20,10 @@ _CURRENT_WORDS = {
 }
 
 
+# Under commands that hold a PATH_PLACEHOLDER.
+PATH_HINT = "(replace each <path to ...> with the file on your disk)"
+
+
 def bios_step(n_bytes: int) -> str:
     """A BIOS step as its menu shows it: "512 MB", "32 GB", "1.5 GB"."""
     whole = n_bytes % (1024**3 if n_bytes >= 1024**3 else 1024**2) == 0
@@ -51,12 +55,16 @@ def plan_sentence(plan: Plan) -> str:
     return text
 
 
-def _bios_part(plan: Plan, target: int) -> str:
-    current = plan.current_carve_out_bytes
-    now = f"now {bios_step(current)}{_CURRENT_WORDS.get(plan.current_source, '')}"
+def bios_sentence(target: int, current: int, current_source: str) -> str:
+    """ "Set the BIOS carve-out to 32 GB (now 512 MB, per the preset: reboot needed)." """
+    now = f"now {bios_step(current)}{_CURRENT_WORDS.get(current_source, '')}"
     if target == current:
-        return f"Keep the BIOS carve-out at {bios_step(current)} ({now}: no reboot needed). "
-    return f"Set the BIOS carve-out to {bios_step(target)} ({now}: reboot needed). "
+        return f"Keep the BIOS carve-out at {bios_step(current)} ({now}: no reboot needed)."
+    return f"Set the BIOS carve-out to {bios_step(target)} ({now}: reboot needed)."
+
+
+def _bios_part(plan: Plan, target: int) -> str:
+    return bios_sentence(target, plan.current_carve_out_bytes, plan.current_source) + " "
 
 
 def _run_part(plan: Plan, fit: FitResult) -> str:

@@ -3,12 +3,13 @@ speed alone and while the others generate (vramtui.core.fit.set), for the CLI an
 
 from __future__ import annotations
 
+from vramtui.core.advice.plan import PATH_PLACEHOLDER
 from vramtui.core.advice.set_plan import SetPlan
 from vramtui.core.fit.set import MemberShare, SetFit
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import OsName
 from vramtui.present.advice_words import tps_words
-from vramtui.present.plan_words import bios_step
+from vramtui.present.plan_words import PATH_HINT, bios_sentence, platform_step_sentence
 from vramtui.present.reasons import reason_text
 from vramtui.present.untrusted import command, plain
 
@@ -49,11 +50,8 @@ def set_plan_lines(plan: SetPlan) -> list[str]:
     out: list[str] = []
     fit = plan.set_fit.fit
     if plan.has_carve_out:
-        target, now = bios_step(plan.carve_out_bytes), bios_step(plan.current_carve_out_bytes)
-        if plan.reboot_needed:
-            out.append(f"Set the BIOS carve-out to {target} (now {now}: reboot needed).")
-        else:
-            out.append(f"Keep the BIOS carve-out at {target} (no reboot needed).")
+        current = plan.current_carve_out_bytes
+        out.append(bios_sentence(plan.carve_out_bytes, current, plan.current_source))
     left = format_bytes(fit.system_ram_left_bytes)
     out.append(
         f"Run these {len(plan.refs)} models together: {fit.verdict.label}, "
@@ -66,6 +64,10 @@ def set_plan_lines(plan: SetPlan) -> list[str]:
         out.append(f"  {member_line(m, fit.runs)}{swapped}")
     out += ["", "llama.cpp (one server per model):"]
     out += [f"  {command(line)}" for line in plan.commands]
+    if any(PATH_PLACEHOLDER in line for line in plan.commands):
+        out.append(f"  {PATH_HINT}")
     out += ["llama-swap (config.yaml, the models run together):"]
     out += [f"  {command(line)}" for line in plan.llama_swap.splitlines()]
+    if plan.platform:
+        out += ["", "Platform:", *(f"  {platform_step_sentence(p)}" for p in plan.platform)]
     return out

@@ -38,6 +38,9 @@ OLLAMA_ALL_LAYERS = 999  # Ollama's num_gpu for every layer (more than any model
 _ALWAYS = ("ctx_size", "n_gpu_layers", "flash_attn", "parallel")
 _DRAFT_FLAG = FLAGS["model_draft"].flag
 
+# A model file the plan cannot name (a catalog or remote model): the user fills it in.
+PATH_PLACEHOLDER = "<path to "
+
 
 @dataclass(frozen=True)
 class RunCommands:
@@ -233,7 +236,7 @@ def model_args(spec: ModelSpec) -> tuple[list[str], bool]:
     if src.startswith("catalog:"):
         parts = src.split(":")
         stem = "-".join(p for p in parts[1:] if p) or spec.name
-        return ["-m", f"<path to {stem}.gguf>"], False
+        return ["-m", f"{PATH_PLACEHOLDER}{stem}.gguf>"], False
     if src.startswith("hf:"):
         ref = src[3:].split("@", 1)[0]
         if ref.endswith(".gguf") and ref.count("/") >= 2:
@@ -260,7 +263,7 @@ def _draft_args(spec: ModelSpec) -> list[str]:
     src = spec.draft.source
     if src.startswith("hf:") and args[0] == "-hf":
         return ["-hfd", args[1]]
-    return [_DRAFT_FLAG, f"<path to {_model_key(spec.draft)}.gguf>"]
+    return [_DRAFT_FLAG, f"{PATH_PLACEHOLDER}{_model_key(spec.draft)}.gguf>"]
 
 
 def _model_key(spec: ModelSpec) -> str:
@@ -314,7 +317,7 @@ def _projector_path(spec: ModelSpec) -> str | None:
     if mmproj is None:
         return None
     if mmproj.synthesized or mmproj.source.startswith("catalog:"):
-        return f"<path to mmproj-{_model_key(spec)}.gguf>"
+        return f"{PATH_PLACEHOLDER}mmproj-{_model_key(spec)}.gguf>"
     return mmproj.source
 
 

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from vramtui.core.advice.plan import command_line, llama_server_argv
+from vramtui.core.advice.platform_steps import PlatformStep, platform_steps
 from vramtui.core.catalog.entries import catalog_entry, split_catalog_ref
 from vramtui.core.errors import VramtuiError
 from vramtui.core.fit.fit import FitResult
@@ -50,6 +51,8 @@ class SetPlan:
     set_fit: SetFit  # at the plan's carve-out (at the current one when nothing runs)
     commands: tuple[str, ...]  # one llama-server line per model, ports FIRST_PORT, +1, ...
     llama_swap: str  # a llama-swap config that runs them together
+    current_source: str = "detected"  # how the current carve-out is known (as Plan's)
+    platform: tuple[PlatformStep, ...] = ()  # the platform's own settings (as Plan's)
 
     @property
     def verdict(self) -> Verdict:
@@ -72,7 +75,9 @@ class SetPlan:
             "reasons": [str(c) for c in fit.codes],
             "has_carve_out": self.has_carve_out,
             "current_carve_out_bytes": self.current_carve_out_bytes,
+            "current_carve_out_source": self.current_source,
             "carve_out_bytes": self.carve_out_bytes,
+            "platform_steps": [p.to_json() for p in self.platform],
             "reboot_needed": self.reboot_needed,
             "system_ram_left_bytes": fit.system_ram_left_bytes if runs else None,
             "models": [
@@ -179,9 +184,14 @@ def set_commands(the_set: SetFit, members: tuple[SetMember, ...]) -> tuple[list[
 
 
 def build_set_plan(
-    members: tuple[SetMember, ...], state: MachineState, *, calibration: float | None = None
+    members: tuple[SetMember, ...],
+    state: MachineState,
+    *,
+    calibration: float | None = None,
+    current_source: str = "detected",
 ) -> SetPlan:
-    """The plan for the set on `state` (whose carve-out is the current one)."""
+    """The plan for the set on `state` (whose carve-out is the current one, known as
+    `current_source` says: detected, given, preset or default)."""
     m = state.machine
     has_carve = bool(m.carve_out_steps) and not m.discrete
     steps = list(m.carve_out_steps) if has_carve else []
@@ -207,6 +217,8 @@ def build_set_plan(
             set_fit=fit,
             commands=(),
             llama_swap="",
+            current_source=current_source,
+            platform=_platform(members, state, None, fit),
         )
     target, fit = best
     lines, swap = set_commands(fit, members)
@@ -219,4 +231,22 @@ def build_set_plan(
         set_fit=fit,
         commands=tuple(lines),
         llama_swap=swap,
+        current_source=current_source,
+        platform=_platform(members, state, target, fit),
+    )
+
+
+def _platform(
+    members: tuple[SetMember, ...], state: MachineState, target: int | None, the_set: SetFit
+) -> tuple[PlatformStep, ...]:
+    """The platform's steps for the set: the first model's, against the set's fit (the BIOS
+    size, the GTT limit and the wired limit are the machine's, whatever runs on it)."""
+    first = members[0]
+    return platform_steps(
+        first.spec,
+        first.settings,
+        state,
+        carve_out_bytes=target,
+        gtt_bytes=state.gtt_bytes,
+        fit=the_set.fit if target is not None else None,
     )
