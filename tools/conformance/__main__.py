@@ -26,7 +26,7 @@ from tests.rpc.oracle import RPC_ORACLE_VERSION, oracle_bin_dir
 from tools.conformance import archlist, catalog, seeds
 from tools.conformance.compare import PARALLEL, fit_args, measure
 from tools.conformance.oracle import available, fit_binary
-from tools.conformance.synth import Layout, converge, write_layout
+from tools.conformance.synth import converge, write_layout
 from tools.conformance.table import MEASURED_KINDS, render
 
 HERE = Path(__file__).parent
@@ -66,19 +66,21 @@ def refresh_list(source: Path) -> list[dict[str, str]]:
 def run_one(arch: str, layouts: dict[str, Any], work: Path, resynth: bool) -> dict[str, Any]:
     """Converge (or reuse) the arch's layout, then measure it at each setting."""
     cached = layouts.get(arch)
-    if cached and cached.get("loaded") and not resynth:
-        layout = Layout.from_json(arch, cached)
+    stale = seeds.has_catalog_start(arch) and not seeds.from_catalog(cached or {})
+    if cached and cached.get("loaded") and not resynth and not stale:
         steps, origin = cached.get("steps", 0), cached.get("start", "generic dims")
+        layout = seeds.expand(arch, cached, origin)
     else:
         origin, first = seeds.start(arch)
         done = converge(first, work, fit_args(PARALLEL[0]))
         layout, ref, steps = done.layout, done.result, done.steps
         if not ref.loaded:
-            layouts[arch] = {**layout.to_json(), "loaded": False, "steps": steps}
+            layouts[arch] = {**seeds.compact(layout, origin), "loaded": False, "steps": steps}
             layouts[arch] |= {"error": ref.error, "start": origin}
             return {"error": ref.error, "steps": steps, "start": origin}
     seeds.realistic_experts(layout)
-    layouts[arch] = {**layout.to_json(), "loaded": True, "steps": steps, "start": origin}
+    layouts[arch] = {**seeds.compact(layout, origin), "loaded": True, "steps": steps}
+    layouts[arch]["start"] = origin
     path = write_layout(layout, work / f"{arch}.gguf")
     ms = [measure(path, p) for p in PARALLEL]
     return {"measures": [m.to_json() for m in ms], "steps": steps, "start": origin}
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = catalog.measure_all()
         _write(CATALOG_RESULTS, rows)
         _render(archs, results)
-        print(f"{DOC}: {len(rows)} catalog models in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        took = time.monotonic() - t0
+        print(f"{DOC}: {len(rows)} catalog models in {took:.0f} s", file=sys.stderr)
         return 0
     todo = [a["name"] for a in archs if a["kind"] in MEASURED_KINDS]
     todo = [n for n in todo if n in args.arch] if args.arch else todo

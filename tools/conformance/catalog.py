@@ -97,13 +97,14 @@ def _pct(cell: dict[str, Any]) -> str:
     return f"{p:+.1f} %"
 
 
+def _within(cell: dict[str, Any], lim: float) -> bool:
+    if cell["percent"] is None:  # llama.cpp's figure is 0
+        return bool(cell["est"] == 0)
+    return bool(abs(cell["percent"]) <= lim)
+
+
 def _exact(row: dict[str, Any]) -> bool:
-    return all(
-        row[w]["percent"] is None and row[w]["est"] == 0
-        or row[w]["percent"] is not None
-        and abs(row[w]["percent"]) <= lim
-        for w, lim in EXACT.items()
-    )
+    return all(_within(row[w], lim) for w, lim in EXACT.items())
 
 
 def render(rows: dict[str, Any]) -> list[str]:

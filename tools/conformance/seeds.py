@@ -31,6 +31,8 @@ HINTS = HERE / "hints.json"
 # 64 to 128 is what Qwen3-30B-A3B (128/8), GLM-4.5-Air (128/8), DeepSeek-V3 (256/8) and
 # Qwen3.5-35B-A3B (256/8) ship (tools/catalog/families/*.json).
 EXPERTS = (64, 8)
+OLD_GENERIC_EXPERTS = (4, 2)  # what synth.DEFAULTS gave before; layouts.json may still hold it
+CATALOG_ORIGIN = "catalog tensor table"
 
 
 def _md_sets() -> list[dict[str, tuple[dict[str, MetaValue], str]]]:
@@ -65,8 +67,10 @@ def small_metadata(arch: str) -> tuple[str, dict[str, MetaValue]] | None:
 
 
 def load_hints() -> dict[str, dict[str, Any]]:
+    """arch -> {"keys": {key after `<arch>.`: value}, "tensors": {name: shape}, "source": ...};
+    `{il}` in a tensor name stands for every layer of the generic seed."""
     data: dict[str, Any] = json.loads(HINTS.read_text(encoding="utf-8"))
-    return {k: v["keys"] for k, v in data.items() if not k.startswith("_")}
+    return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
 def _plain(value: MetaValue) -> Any:
@@ -86,7 +90,7 @@ def catalog_layout(arch: str) -> tuple[str, Layout] | None:
         return None
     name, md = small
     md = {k: v for k, v in md.items() if not k.startswith("tokenizer.")}
-    md |= {f"{arch}.{k}": v for k, v in load_hints().get(arch, {}).items()}
+    md |= {f"{arch}.{k}": v for k, v in load_hints().get(arch, {}).get("keys", {}).items()}
     tensors = {t.name: list(t.shape) for t in tensor_table(Meta(md), N_VOCAB)}
     meta = {
         k: _plain(v)
@@ -96,11 +100,24 @@ def catalog_layout(arch: str) -> tuple[str, Layout] | None:
     return name, Layout(arch, meta, tensors)
 
 
+def has_catalog_start(arch: str) -> bool:
+    return arch in SUPPORTED_ARCHITECTURES and small_metadata(arch) is not None
+
+
+def from_catalog(cached: Mapping[str, Any]) -> bool:
+    """Whether a layouts.json entry was started from the catalog table."""
+    return str(cached.get("start", "")).startswith(CATALOG_ORIGIN)
+
+
 def generic_layout(arch: str) -> Layout:
     """`synth.seed` with the arch's hints."""
     layout = seed(arch)
-    for key, value in load_hints().get(arch, {}).items():
+    hint = load_hints().get(arch, {})
+    for key, value in hint.get("keys", {}).items():
         layout.metadata[f"{arch}.{key}"] = value
+    for name, shape in hint.get("tensors", {}).items():
+        for il in range(N_LAYER):
+            layout.tensors[name.replace("{il}", str(il))] = list(shape)
     return layout
 
 
@@ -108,22 +125,22 @@ def start(arch: str) -> tuple[str, Layout]:
     """(where it comes from, the layout) the synthesizer starts from."""
     cat = catalog_layout(arch)
     if cat is not None:
-        return f"catalog tensor table over the oracle set {cat[0]}", cat[1]
+        return f"{CATALOG_ORIGIN} over the oracle set {cat[0]}", cat[1]
     return "generic dims" + (" + hints.json" if arch in load_hints() else ""), generic_layout(arch)
 
 
 def realistic_experts(layout: Layout) -> bool:
-    """Give a converged generic layout `EXPERTS` in place of its generic 4 of 2: the expert
-    count in the metadata and in every tensor whose last dim was the old count. False where
-    the layout is not a generic MoE (no expert count, or not the generic one)."""
+    """Give a layout converged from generic dims before `EXPERTS` (4 experts, 2 used) the
+    realistic count: in the metadata and in every tensor whose last dim was the old count.
+    False where the layout has no expert count or another one (a catalog layout keeps its own)."""
     arch, md = layout.arch, layout.metadata
     key_n, key_used = f"{arch}.expert_count", f"{arch}.expert_used_count"
     old = md.get(key_n)
-    if not isinstance(old, int) or old == EXPERTS[0] or old > EXPERTS[0]:
+    if old != OLD_GENERIC_EXPERTS[0]:
         return False
     md[key_n] = EXPERTS[0]
-    if isinstance(md.get(key_used), int):
-        md[key_used] = min(EXPERTS[1], EXPERTS[0])
+    if md.get(key_used) == OLD_GENERIC_EXPERTS[1]:
+        md[key_used] = EXPERTS[1]
     for name, shape in layout.tensors.items():
         expert_tensor = "_exps" in name or "ffn_gate_inp" in name or "exp_probs_b" in name
         if expert_tensor and shape and shape[-1] == old:
@@ -131,4 +148,38 @@ def realistic_experts(layout: Layout) -> bool:
     return True
 
 
-__all__ = ["EXPERTS", "N_LAYER", "catalog_layout", "realistic_experts", "start"]
+def compact(layout: Layout, origin: str) -> dict[str, Any]:
+    """The layout as layouts.json keeps it: a catalog-started one without the tensors the
+    catalog synthesizer writes again from its metadata (`expand`), only those llama.cpp made
+    the synthesizer add or change."""
+    data = layout.to_json()
+    if origin.startswith(CATALOG_ORIGIN):
+        table = _table(layout)
+        data["tensors"] = {k: v for k, v in layout.tensors.items() if table.get(k) != v}
+    return data
+
+
+def expand(arch: str, data: Mapping[str, Any], origin: str) -> Layout:
+    """The layout `compact` kept."""
+    layout = Layout.from_json(arch, dict(data))
+    if origin.startswith(CATALOG_ORIGIN):
+        layout.tensors = _table(layout) | layout.tensors
+    return layout
+
+
+def _table(layout: Layout) -> dict[str, list[int]]:
+    md: dict[str, MetaValue] = {"general.architecture": layout.arch}
+    md |= {k: tuple(v) if isinstance(v, list) else v for k, v in layout.metadata.items()}
+    return {t.name: list(t.shape) for t in tensor_table(Meta(md), N_VOCAB)}
+
+
+__all__ = [
+    "EXPERTS",
+    "catalog_layout",
+    "compact",
+    "expand",
+    "from_catalog",
+    "has_catalog_start",
+    "realistic_experts",
+    "start",
+]
