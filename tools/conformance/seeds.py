@@ -142,7 +142,7 @@ def realistic_experts(layout: Layout) -> bool:
     if md.get(key_used) == OLD_GENERIC_EXPERTS[1]:
         md[key_used] = EXPERTS[1]
     for name, shape in layout.tensors.items():
-        expert_tensor = "_exps" in name or "ffn_gate_inp" in name or "exp_probs_b" in name
+        expert_tensor = "exps" in name or "ffn_gate_inp" in name or "exp_probs_b" in name
         if expert_tensor and shape and shape[-1] == old:
             layout.tensors[name] = [*shape[:-1], EXPERTS[0]]
     return True
