@@ -42,7 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # docs/conformance.md: every architecture llama.cpp lists, the estimate held against the pinned
-# build's dry run (tools/conformance). CONFORMANCE_ARGS="--arch NAME" measures one again.
+# build's dry run (tools/conformance). CONFORMANCE_ARGS="--arch NAME" measures one again;
+# CONFORMANCE_ARGS="--catalog" the second table (every catalog model via `estimate --exact`).
 CONFORMANCE_ARGS ?=
 conformance: $(STAMP) rpc-oracle
 	$(BIN)/python -m tools.conformance $(CONFORMANCE_ARGS)

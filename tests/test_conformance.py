@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tools.conformance import archlist
+from tools.conformance import archlist, catalog, seeds
 from tools.conformance.__main__ import DOC, pinned_source
 from tools.conformance.archlist import KINDS
-from tools.conformance.synth import PLACEHOLDER, Layout, seed, step
+from tools.conformance.synth import N_VOCAB, PLACEHOLDER, Layout, seed, step
 from tools.conformance.table import parse_rows
 
 
@@ -72,11 +72,11 @@ def test_step_retypes_a_key() -> None:
     assert not step(lay, "key xielu.alpha_n has wrong type u32 but expected type f32")
 
 
-def test_step_gives_an_moe_its_experts() -> None:
+def test_step_gives_an_moe_realistic_experts() -> None:
     lay = seed("olmoe")
     assert step(lay, "llama_model_load: error loading model: n_expert must be > 0")
-    assert lay.metadata["olmoe.expert_count"] == 4
-    assert lay.metadata["olmoe.expert_used_count"] == 2
+    assert lay.metadata["olmoe.expert_count"] == seeds.EXPERTS[0]
+    assert lay.metadata["olmoe.expert_used_count"] == seeds.EXPERTS[1]
 
 
 def test_step_learns_a_tensor_shape_and_copies_it_to_later_layers() -> None:
@@ -92,3 +92,61 @@ def test_step_learns_a_tensor_shape_and_copies_it_to_later_layers() -> None:
     assert step(lay, "create_tensor: tensor 'blk.1.attn_q.weight' not found")
     assert lay.tensors["blk.1.attn_q.weight"] == [2048, 2048]
     assert not step(lay, "ggml.c:4014: GGML_ASSERT(a->ne[0] == b->ne[0]) failed")
+
+
+def test_a_supported_architecture_starts_from_the_catalog_table() -> None:
+    origin, lay = seeds.start("qwen35moe")
+    assert origin.startswith(seeds.CATALOG_ORIGIN)
+    assert lay.metadata["qwen35moe.block_count"] == len(
+        {n.split(".")[1] for n in lay.tensors if n.startswith("blk.")}
+    )
+    assert lay.tensors["token_embd.weight"][1] == N_VOCAB
+    # layouts.json keeps only what the catalog table does not write again
+    lay.tensors["blk.0.extra.weight"] = [7]
+    kept = seeds.compact(lay, origin)
+    assert kept["tensors"] == {"blk.0.extra.weight": [7]}
+    assert seeds.expand("qwen35moe", kept, origin).tensors == lay.tensors
+
+
+def test_an_unsupported_architecture_starts_from_generic_dims_and_its_hints() -> None:
+    origin, lay = seeds.start("hrm_text")
+    assert origin == "generic dims + hints.json"
+    assert lay.metadata["hrm_text.hrm.h_cycles"] == 2
+    _, rwkv = seeds.start("rwkv6")
+    assert [n for n in rwkv.tensors if "lerp_fused" in n] == [
+        f"blk.{il}.time_mix_lerp_fused.weight" for il in range(4)
+    ]
+    assert seeds.start("falcon")[0] == "generic dims"
+
+
+def test_old_generic_experts_become_realistic() -> None:
+    lay = Layout("x", {"x.expert_count": 4, "x.expert_used_count": 2})
+    lay.tensors = {"blk.0.ffn_up_exps.weight": [2048, 512, 4], "blk.0.attn_q.weight": [4, 4]}
+    assert seeds.realistic_experts(lay)
+    assert lay.metadata == {"x.expert_count": 64, "x.expert_used_count": 8}
+    assert lay.tensors == {
+        "blk.0.ffn_up_exps.weight": [2048, 512, 64],
+        "blk.0.attn_q.weight": [4, 4],
+    }
+    real = Layout("x", {"x.expert_count": 32, "x.expert_used_count": 4})
+    assert not seeds.realistic_experts(real)  # a set's own count is kept
+
+
+def _cell(ref: int, est: int, pct: float | None) -> dict[str, object]:
+    return {"ref": ref, "est": est, "percent": pct}
+
+
+def test_catalog_rows_are_exact_within_the_bars() -> None:
+    ok = {"weights": _cell(10, 10, 0.0), "context": _cell(0, 0, None), "compute": _cell(9, 9, 4.9)}
+    off = dict(ok, compute=_cell(9, 10, 11.0))
+    rows = {
+        "a": {"quant": "Q4_K_M", "architecture": "llama", "build": "b1", **ok},
+        "b": {"quant": "Q4_K_M", "architecture": "qwen3", "build": "b1", **off},
+        "c": {"quant": "Q4_K_M", "architecture": "x", "error": "exit 2: no | such"},
+    }
+    lines = catalog.render(rows)
+    assert "**1 of 3 catalog models exact** (same bars as above); 1 not measured." in lines
+    assert "| a | Q4_K_M | llama | exact | +0.0 % | 0 vs 0 | +4.9 % |" in lines
+    assert "| b | Q4_K_M | qwen3 | differs | +0.0 % | 0 vs 0 | +11.0 % |" in lines
+    # the catalog table is not read back as architecture rows
+    assert parse_rows("\n".join(["| llama | x |", *lines])) == {"llama": ["x"]}

@@ -41,3 +41,16 @@ def test_period_eight_for_plamo3() -> None:
 def test_diffusion_models_have_no_kv_cache() -> None:
     assert ModelHparams.from_spec(_spec("dream", 4)).has_kv == (False,) * 4
     assert ModelHparams.from_spec(_spec("qwen2", 4)).has_kv == (True,) * 4
+
+
+def test_cohere2moe_keeps_the_first_layer_of_each_period_global() -> None:
+    hp = ModelHparams.from_spec(_spec("cohere2moe", 8, attention__sliding_window=4096))
+    assert [il for il in range(8) if not hp.is_swa[il]] == [0, 4]
+
+
+def test_rwkv_hybrids_carry_a_recurrent_state_and_no_kv_cache() -> None:
+    for arch in ("rwkv6qwen2", "arwkv7"):
+        hp = ModelHparams.from_spec(_spec(arch, 4, token_shift_count=1, wkv__head_size=64))
+        assert hp.is_recurrent == (True,) * 4
+        assert hp.n_embd_r == 2048  # token_shift_count * n_embd
+        assert hp.n_embd_s == 2048 * 64  # n_embd * wkv_head_size

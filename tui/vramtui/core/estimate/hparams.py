@@ -42,7 +42,13 @@ SWA_PERIODS: dict[str, int] = {
     "mellum": 4,
     "afmoe": 4,
     "plamo3": 8,
+    # src/models/cohere2moe.cpp load_arch_hparams: load_swa_pattern(ml, 4, true), dense first
+    "cohere2moe": 4,
 }
+
+# Periods with dense_first true (llama-hparams.cpp set_swa_pattern: layer il is SWA iff
+# il % p != 0, the first of each period is global).
+SWA_DENSE_FIRST = frozenset({"cohere2moe"})
 
 # Architectures llama.cpp gives no KV cache at all (src/llama-model.cpp create_memory:
 # res = nullptr): encoders, the WavTokenizer decoder and the non-causal diffusion LMs.
@@ -128,7 +134,10 @@ KNOWN_ARCHITECTURES = frozenset(
     }
 )
 
-_RECURRENT_ALL = {"mamba", "mamba2", "rwkv6", "rwkv7"}
+# llama-arch.cpp llm_arch_is_recurrent: a recurrent state and no KV cache
+_RECURRENT_ALL = {"mamba", "mamba2", "rwkv6", "rwkv7", "rwkv6qwen2", "arwkv7"}
+# llama-hparams.cpp n_embd_r / n_embd_s with wkv_head_size != 0 (every RWKV loader reads it)
+_RWKV = {"rwkv6", "rwkv7", "rwkv6qwen2", "arwkv7"}
 _HYBRID_BY_ZERO_KV = {"granitehybrid", "lfm2", "jamba", "falcon-h1", "nemotron_h", "lfm2moe"}
 _HYBRID_BY_INTERVAL = {"qwen3next", "qwen35", "qwen35moe"}
 
@@ -181,6 +190,8 @@ def _swa_layers(r: _Reader) -> tuple[tuple[bool, ...], int]:
     period = _num(pattern, SWA_PERIODS.get(arch, 0))
     if period <= 0:  # a window but no pattern: llama.cpp keeps all layers full
         return (False,) * n_layer, n_swa
+    if arch in SWA_DENSE_FIRST:
+        return tuple(il % period != 0 for il in range(n_layer)), n_swa
     return tuple(il % period < period - 1 for il in range(n_layer)), n_swa
 
 
@@ -204,7 +215,7 @@ def _recurrent(r: _Reader, n_head_kv: tuple[int, ...]) -> tuple[tuple[bool, ...]
     if arch in {"lfm2", "lfm2moe"}:
         # LFM2 short conv keeps (l_cache - 1) * n_embd
         return is_rec, max(r.scalar("shortconv.l_cache", 0) - 1, 0) * n_embd, 0
-    if arch in {"rwkv6", "rwkv7"}:
+    if arch in _RWKV:
         shift = max(r.scalar("token_shift_count", 2), 1) * n_embd
         return is_rec, shift, n_embd * r.scalar("wkv.head_size", 64)
     # Mamba-1 has no groups; Mamba-2 and gated delta nets add 2*n_group*d_state.
