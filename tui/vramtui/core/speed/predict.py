@@ -91,13 +91,21 @@ class SpeedEstimate:
             out[fig] = b.around(value) if b else None
         return out
 
+    def decode_range(self) -> tuple[float, float] | None:
+        """[low, high] of decode (tok/s): what every face shows beside the decode figure."""
+        return self.ranges()["decode"]
+
+    def decode_range_json(self) -> list[float] | None:
+        """`decode_tokens_per_second_range` as JSON, rounded as the figure is."""
+        return rounded_range(self.decode_range(), 2)
+
     def range_json(self) -> dict[str, Any]:
         """The three ranges as JSON fields, beside the figures they belong to."""
         r = self.ranges()
         return {
-            "decode_tokens_per_second_range": _rounded(r["decode"], 2),
-            "prefill_tokens_per_second_range": _rounded(r["prefill"], 1),
-            "time_to_first_token_s_range": _rounded(r["ttft"], 3),
+            "decode_tokens_per_second_range": rounded_range(r["decode"], 2),
+            "prefill_tokens_per_second_range": rounded_range(r["prefill"], 1),
+            "time_to_first_token_s_range": rounded_range(r["ttft"], 3),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -117,7 +125,8 @@ class SpeedEstimate:
         return out
 
 
-def _rounded(pair: tuple[float, float] | None, digits: int) -> list[float] | None:
+def rounded_range(pair: tuple[float, float] | None, digits: int) -> list[float] | None:
+    """A [low, high] range as JSON (None stays None)."""
     return None if pair is None else [round(pair[0], digits), round(pair[1], digits)]
 
 
