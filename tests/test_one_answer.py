@@ -269,8 +269,9 @@ def test_every_face_gives_one_speed_range(capsys: pytest.CaptureFixture[str], mo
         assert f"{_span(span)} tok/s decode" in text
         for item in check["advice"]:  # each advice item's range is the applied check's
             _, applied = _json(capsys, *_apply(argv, item))
-            assert item["decode_tokens_per_second_range"] == (
-                applied["decode_tokens_per_second_range"]
+            assert (
+                item["decode_tokens_per_second_range"]
+                == (applied["decode_tokens_per_second_range"])
             )
     row = next(r for r in ladder["quants"] if r["quant"] == quant)
     _, at32 = _json(capsys, *_scenario(model, "32G", "16384"))
