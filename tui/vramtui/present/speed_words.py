@@ -71,6 +71,16 @@ def speed_sentence(speed: SpeedEstimate) -> str:
     return (
         f"expected: {figure_words(speed, 'decode')} decode, "
         f"{figure_words(speed, 'prefill')} prefill, first token after "
-        f"{figure_words(speed, 'ttft')} ({speed.prompt_tokens}-token prompt"
+        f"{figure_words(speed, 'ttft')}{image_words(speed)} ({speed.prompt_tokens}-token prompt"
         f"{'; ' + note if note else ''}){calibrated}"
     )
+
+
+def image_words(speed: SpeedEstimate) -> str:
+    """ ", 5.8–32 s with a 2040-token image" for a model with a projector, else nothing."""
+    t = speed.time_to_first_token_image_s
+    if t is None:
+        return ""
+    span = speed.image_range()
+    said = span_words(*span, "s") if span else f"{_num(t)} s"
+    return f", {said} with a {speed.image_tokens}-token image"

@@ -95,6 +95,13 @@ class SpeedEstimate:
         """[low, high] of decode (tok/s): what every face shows beside the decode figure."""
         return self.ranges()["decode"]
 
+    def image_range(self) -> tuple[float, float] | None:
+        """[low, high] of the first token of a prompt with one image (s): the first token's
+        range (the ZBook article's image prompts are the only first-token rows)."""
+        b = self.band("ttft")
+        t = self.time_to_first_token_image_s
+        return b.around(t) if b and t is not None else None
+
     def decode_range_json(self) -> list[float] | None:
         """`decode_tokens_per_second_range` as JSON, rounded as the figure is."""
         return rounded_range(self.decode_range(), 2)
@@ -122,6 +129,7 @@ class SpeedEstimate:
         if self.time_to_first_token_image_s is not None:
             out["image_tokens"] = self.image_tokens
             out["time_to_first_token_image_s"] = round(self.time_to_first_token_image_s, 3)
+            out["time_to_first_token_image_s_range"] = rounded_range(self.image_range(), 3)
         return out
 
 
