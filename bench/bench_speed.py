@@ -167,7 +167,8 @@ def range_table(rows: list[Row], held: dict[str, float]) -> None:
     ok = share >= RANGE_GOAL["cover"] and width <= RANGE_GOAL["width"]
     print(
         f"{'PASS' if ok else 'FAIL'} ranges hold {share:.0%} of held-back rows, median width "
-        f"{width:.2f} (goal >= 80 %, <= {RANGE_GOAL['width']}; half-width {z} spreads)"
+        f"{width:.2f} (goal >= 80 %, <= {RANGE_GOAL['width']}; half-width {z['decode']} spreads "
+        f"for decode, {z['prefill']} for prefill and first tokens)"
     )
 
 

@@ -4,8 +4,12 @@ A range is the spread of `measured / predicted` on held-back rows (each predicte
 fitted without its fold; the Windows rows one model left out at a time) for one constants key
 (backend[.driver]/os/machine kind) and one figure (decode, prefill, first token): centred on
 the class's median (its bias), z spreads either side, the class's spread shrunk towards every
-class's (POOL_ROWS) and inflated for few rows, the prediction itself always inside; z is the
-smallest that lets ranges built without a row's fold hold GOAL_COVER of held-back rows. A key
+class's (POOL_ROWS) and inflated for few rows, the prediction itself always inside. z is one per
+figure (decode; prefill, whose spread a first token takes too): decode's errors come in clusters
+(one model off on every depth of a class) and need more spreads than prefill's to hold the same
+share, so one z for both made prefill's ranges wider than they need be. The pair is the one with
+the narrowest median range at which ranges built without a row's fold still hold GOAL_COVER of
+held-back rows (`choose_z`). A key
 with no rows takes every class's range, doubled, and says so; a first token with no rows of
 its own takes its key's prefill range (prefill is most of it; core/speed/bands.py).
 
@@ -38,11 +42,12 @@ from bench.speed_rows import (
 GOAL_COVER = 0.80  # the range should hold 80 % of rows it was not built from
 NO_ROWS_WIDEN = 2.0
 POOL_ROWS = 5  # every class's spread counts as this many rows of a class's own
-# Half-width in spreads: the smallest of Z_SWEEP at which ranges built without a row's own fold
-# hold GOAL_COVER of held-back rows (`choose_z`; `python -m bench speed` prints the sweep). 1.28
-# would be a normal distribution's 80 %; the rows' tails are heavier.
-Z_SWEEP = (1.28, 1.5, 1.75, 2.0, 2.5, 3.0)
-Z = 2.0  # what choose_z picks on today's rows (tests/test_speed_bands.py checks it still does)
+# Half-width in spreads, per figure: the pair of Z_SWEEP with the narrowest median range at which
+# ranges built without a row's own fold hold GOAL_COVER of held-back rows (`choose_z`). 1.28 would
+# be a normal distribution's 80 %; decode's errors are clustered by model, its tails heavier.
+Z_SWEEP = (1.0, 1.1, 1.2, 1.28, 1.4, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0)
+# what choose_z picks on today's rows (tests/test_speed_bands.py checks it still does)
+Z: dict[str, float] = {"decode": 2.75, "prefill": 1.2}
 
 
 def figure(row: Row) -> str:
@@ -75,7 +80,7 @@ def robust_spread(ls: list[float]) -> float:
     return 1.4826 * statistics.median(abs(x - c) for x in ls)
 
 
-def band_of(ls: list[float], pool_sd: float, z: float | None = None) -> tuple[float, float]:
+def band_of(ls: list[float], pool_sd: float, z: float) -> tuple[float, float]:
     """(low, high) in log ratio from a class's held-back log ratios: centred on their median
     (the class's bias), half-width z x their spread shrunk towards every class's spread
     (`pool_sd`, worth POOL_ROWS rows) and inflated sqrt(1 + 1/n) for a prediction from n rows;
@@ -83,7 +88,7 @@ def band_of(ls: list[float], pool_sd: float, z: float | None = None) -> tuple[fl
     n = len(ls)
     c = statistics.median(ls)
     sd = math.sqrt((n * spread(ls) ** 2 + POOL_ROWS * pool_sd**2) / (n + POOL_ROWS))
-    half = (Z if z is None else z) * sd * math.sqrt(1 + 1 / n)
+    half = z * sd * math.sqrt(1 + 1 / n)
     return min(c - half, 0.0), max(c + half, 0.0)
 
 
@@ -109,19 +114,20 @@ def pool_spreads(ratios: dict[tuple[str, str], list[float]]) -> dict[str, float]
 
 
 def bands(
-    ratios: dict[tuple[str, str], list[float]], z: float | None = None
+    ratios: dict[tuple[str, str], list[float]], z: dict[str, float] | None = None
 ) -> dict[str, tuple[float, float, int]]:
     """`<figure>@<key>` -> (low, high, rows) as ratios measured / predicted."""
     sds = pool_spreads(ratios)
+    zs = z or Z
     out = {}
     for (key, fig), ls in sorted(ratios.items()):
-        lo, hi = band_of(ls, sds[pool_fig(fig)], z)
+        lo, hi = band_of(ls, sds[pool_fig(fig)], zs[pool_fig(fig)])
         out[f"{fig}@{key}"] = (math.exp(lo), math.exp(hi), len(ls))
     return out
 
 
 def pooled(
-    ratios: dict[tuple[str, str], list[float]], z: float | None = None
+    ratios: dict[tuple[str, str], list[float]], z: dict[str, float] | None = None
 ) -> dict[str, tuple[float, float]]:
     """Per figure, every class's rows together, widened NO_ROWS_WIDEN: for a key with none."""
     sds = pool_spreads(ratios)
@@ -131,7 +137,7 @@ def pooled(
             by[fig] += ls
     out = {}
     for fig, ls in sorted(by.items()):
-        lo, hi = band_of(ls, sds[fig], z)
+        lo, hi = band_of(ls, sds[fig], (z or Z)[fig])
         out[fig] = (math.exp(lo * NO_ROWS_WIDEN), math.exp(hi * NO_ROWS_WIDEN))
     return out
 
@@ -241,11 +247,21 @@ def coverage_summary(cov: dict[tuple[str, str], list[tuple[bool, float]]]) -> tu
     return sum(hits) / len(hits), statistics.median(widths)
 
 
-def choose_z(rows: list[Row], held: dict[str, float]) -> float:
-    for z in Z_SWEEP:
-        if coverage_summary(nested_coverage(rows, held, z))[0] >= GOAL_COVER:
-            return z
-    return Z_SWEEP[-1]
+def choose_z(rows: list[Row], held: dict[str, float]) -> dict[str, float]:
+    """Per figure, the half-width in spreads (module doc): of every pair from Z_SWEEP whose
+    ranges, built without a row's fold, hold GOAL_COVER of held-back rows, the one with the
+    narrowest median width (then the higher share); the widest pair if none does."""
+    covs = {z: nested_coverage(rows, held, {"decode": z, "prefill": z}) for z in Z_SWEEP}
+    best: tuple[float, float, float, float] | None = None
+    for zd in Z_SWEEP:
+        for zp in Z_SWEEP:
+            cov = {k: covs[zd if k[1] == "decode" else zp][k] for k in covs[zd]}
+            share, width = coverage_summary(cov)
+            if share >= GOAL_COVER and (best is None or (width, -share) < best[:2]):
+                best = (width, -share, zd, zp)
+    if best is None:
+        return {"decode": Z_SWEEP[-1], "prefill": Z_SWEEP[-1]}
+    return {"decode": best[2], "prefill": best[3]}
 
 
 def compute() -> dict[str, object]:
@@ -325,7 +341,7 @@ if __name__ == "__main__":
 
 
 def nested_coverage(
-    rows: list[Row], held: dict[str, float], z: float | None = None
+    rows: list[Row], held: dict[str, float], z: dict[str, float] | None = None
 ) -> dict[tuple[str, str], list[tuple[bool, float]]]:
     """Per (key, figure): for each held-back row, whether the range built without its fold (its
     class's other rows, every class's spread without it) held it, and that range's width
@@ -341,10 +357,11 @@ def nested_coverage(
                 x for (_, g), m in ratios.items() if g == pool_fig(fig) for f, x in m if f != fold
             ]
             others = [x for f, x in members if f != fold]
+            zf = (z or Z)[pool_fig(fig)]
             if others:
-                lo, hi = band_of(others, robust_spread(pool), z)
+                lo, hi = band_of(others, robust_spread(pool), zf)
             else:
-                lo, hi = band_of(pool, robust_spread(pool), z)
+                lo, hi = band_of(pool, robust_spread(pool), zf)
                 lo, hi = lo * NO_ROWS_WIDEN, hi * NO_ROWS_WIDEN
             out[(key, fig)].append((lo <= lr <= hi, math.exp(hi - lo)))
     return dict(out)

@@ -74,7 +74,14 @@ def test_text_lists_the_set_with_the_json_figures(capsys: pytest.CaptureFixture[
     for m in data["models"]:
         line = next(x for x in out.splitlines() if f"({m['model_ref']})" in x)
         assert f"ctx {m['ctx_size']}" in line
-        assert f"{m['decode_tokens_per_second']:.0f} tok/s alone" in line
+        low, high = m["decode_tokens_per_second_range"]
+        assert low <= m["decode_tokens_per_second"] <= high
+        assert f"{_tps(low)}\u2013{_tps(high)} tok/s alone" in line
+
+
+def _tps(value: float) -> str:
+    """A rate as the words print it: whole numbers from 10 up, one decimal below."""
+    return f"{value:.0f}" if round(value, 1) >= 10 else f"{value:.1f}"
 
 
 def test_the_same_model_twice_takes_twice_its_share(capsys: pytest.CaptureFixture[str]) -> None:

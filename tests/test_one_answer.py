@@ -240,3 +240,44 @@ def test_carve_out_advice_prefers_the_faster_step_among_equals(
     _, data = _json(capsys, *_scenario("qwen3-vl-32b:Q6_K", "48G", "24576"))
     steps = [a for a in data["advice"] if a["kind"] == "carve_out"]
     assert steps and steps[0]["args"] == ["--carve-out", "32G"]
+
+
+def _span(pair: list[float]) -> str:
+    """A range as the words print it: "38\u201346", whole numbers from 10 up."""
+    lo, hi = (f"{v:.0f}" if round(v, 1) >= 10 else f"{v:.1f}" for v in pair)
+    return lo if lo == hi else f"{lo}\u2013{hi}"
+
+
+@pytest.mark.parametrize("model", ["glm-4.7-flash:Q4_K_M", "qwen3-32b:Q4_K_M"])
+def test_every_face_gives_one_speed_range(capsys: pytest.CaptureFixture[str], model: str) -> None:
+    """check (JSON top level and `speed`, its text), recommend's row, the quant ladder's row
+    and plan give one decode range for one scenario, and the range holds the figure."""
+    name, quant = model.split(":")
+    _, rec = _json(capsys, "recommend", model, *LAPTOP, "-c", "16384")
+    _, ladder = _json(capsys, "quants", name, *LAPTOP, "--carve-out", "32G", "-c", "16384")
+    for carve in ("512M", "32G"):
+        argv = _scenario(model, carve, "16384")
+        _, check = _json(capsys, *argv)
+        span = check["decode_tokens_per_second_range"]
+        if check["verdict"] == "will_not_fit":
+            assert span is None
+            continue
+        assert span == check["speed"]["decode_tokens_per_second_range"]
+        assert span[0] <= check["decode_tokens_per_second"] <= span[1]
+        assert _step_row(rec, check["carve_out_bytes"])["decode_tokens_per_second_range"] == span
+        _, text = _run(capsys, *argv)
+        assert f"{_span(span)} tok/s decode" in text
+        for item in check["advice"]:  # each advice item's range is the applied check's
+            _, applied = _json(capsys, *_apply(argv, item))
+            assert (
+                item["decode_tokens_per_second_range"]
+                == (applied["decode_tokens_per_second_range"])
+            )
+    row = next(r for r in ladder["quants"] if r["quant"] == quant)
+    _, at32 = _json(capsys, *_scenario(model, "32G", "16384"))
+    assert row["decode_tokens_per_second_range"] == at32["decode_tokens_per_second_range"]
+    _, plan = _json(capsys, "plan", model, *LAPTOP)
+    carve = f"{plan['carve_out_bytes'] // (1 << 20)}M"
+    _, check = _json(capsys, *_scenario(model, carve, str(plan["ctx_size"])))
+    assert plan["decode_tokens_per_second_range"] == check["decode_tokens_per_second_range"]
+    assert f"{_span(plan['decode_tokens_per_second_range'])} tok/s" in plan["sentence"]

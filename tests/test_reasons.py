@@ -107,8 +107,13 @@ def _quoted(reason: Reason) -> list[str]:
             said += [format_bytes(v) for v in value]
         elif name.endswith("_bytes"):
             said.append(format_bytes(reason.count(name)))
+        elif name == "tps" and reason.has("tps_low"):
+            continue  # said as its range, by the two ends
         elif name == "tps":
             said.append(f"{reason.rate(name):.1f}")
+        elif name in ("tps_low", "tps_high"):  # whole numbers from 10 up, one decimal below
+            rate = reason.rate(name)
+            said.append(f"{rate:.0f}" if round(rate, 1) >= 10 else f"{rate:.1f}")
         elif name == "os":
             said.append(OsName(reason.text(name)).label)
         elif isinstance(value, bool) or name == "held":
@@ -224,6 +229,10 @@ _PINNED = [
     (
         Reason.of(ReasonCode.SLOW_DECODE, tps=1.84),
         "about 1.8 tok/s expected: below the ~10 tok/s that feels usable",
+    ),
+    (
+        Reason.of(ReasonCode.SLOW_DECODE, tps=3.8, tps_low=2.24, tps_high=9.96),
+        "2.2\u201310 tok/s expected: below the ~10 tok/s that feels usable",
     ),
     (
         Reason.of(ReasonCode.APPROXIMATE_ESTIMATE, architecture=""),

@@ -205,7 +205,10 @@ def test_recommendation_says_when_one_node_is_enough() -> None:
     assert rec.single_node is not None
     words = cluster_recommendation_sentence(rec)
     assert "no cluster needed" in words
-    assert f": {rec.single_node.verdict.label}, about " in words  # the vocabulary's label
+    assert f": {rec.single_node.verdict.label}, " in words  # the vocabulary's label
+    span = rec.single_node.speed.decode_range()  # the decode range, as every face says it
+    assert span is not None and span[0] < rec.single_node.speed.decode_tokens_per_second
+    assert "\u2013" in words.split(rec.single_node.verdict.label)[1]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from vramtui.core.scenario.files import Scenario, scenario_to_toml
 from vramtui.core.scenario.resolve import ResolvedScenario, scenario_args, scenario_state
 from vramtui.core.sizes import format_gib, format_tokens, size_arg
 from vramtui.present.reasons import reason_text
+from vramtui.present.speed_words import decode_words, figure_words
 from vramtui.present.untrusted import plain
 
 SHARE_LINE_LIMIT = 2000  # characters of one comment line (a long check command fits)
@@ -61,8 +62,7 @@ def share_text(evaluation: Evaluation) -> str:
         lines.append(f"  GPU memory in use {format_gib(fit.gpu_memory_used_bytes)}{left}")
         if fit.runs:
             lines.append(
-                f"  ~{fit.speed.decode_tokens_per_second:.1f} tok/s, first token in "
-                f"{fit.speed.time_to_first_token_s:.2f} s"
+                f"  {decode_words(fit.speed)}, first token in {figure_words(fit.speed, 'ttft')}"
             )
     lines.append(f"  {check_command(choice)}")
     lines.append("  (estimated by vramtui)")

@@ -40,6 +40,7 @@ from vramtui.core.vocab import Backend, OsName, Verdict
 from vramtui.present import untrusted
 from vramtui.present.plan_words import PATH_HINT
 from vramtui.present.reasons import reason_text, with_messages
+from vramtui.present.speed_words import rate_span
 from vramtui.present.untrusted import command, plain
 
 if TYPE_CHECKING:
@@ -248,8 +249,9 @@ def _print(name: str, result: ClusterResult, rec: ClusterRecommendation | None) 
     limit = " (limited by the link)" if sp.prefill_limited_by_link else ""
     if result.runs:
         speed = (
-            f"about {sp.decode_tokens_per_second:.1f} tok/s decode, "
-            f"{sp.prefill_tokens_per_second:.0f} tok/s prefill{limit}; {sp.basis}"
+            f"{rate_span(sp.decode_tokens_per_second, sp.decode_range())} tok/s decode, "
+            f"{rate_span(sp.prefill_tokens_per_second, sp.prefill_range())} tok/s prefill"
+            f"{limit}; {sp.basis}"
         )
         out.print(Text(speed))
     c = result.commands

@@ -46,7 +46,7 @@ from vramtui.present.fit_words import (
 )
 from vramtui.present.reasons import reason_messages, reason_text, with_messages
 from vramtui.present.set_words import set_lines
-from vramtui.present.speed_words import speed_sentence
+from vramtui.present.speed_words import decode_span, rate_span, speed_sentence
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ def _print_contexts(state: MachineState, points: tuple[ContextPoint, ...]) -> No
             Text(p.verdict.short, style=p.verdict.style),
             format_bytes(p.gpu_memory_used_bytes),
             format_bytes(p.system_ram_left_bytes),
-            f"{p.decode_tps:.1f}",
+            rate_span(p.decode_tps, p.decode_range),
         )
     console().print(t)
 
@@ -329,7 +329,7 @@ def _print_recommend(name: str, state: MachineState, rec: Recommendation) -> Non
             format_bytes(row.gpu_left_bytes) if f.runs else "-",
             format_bytes(row.system_ram_left_bytes) if f.runs else "-",
             short_tokens(row.max_clean_context) if row.max_clean_context > 0 else "-",
-            f"{row.decode_tps:.1f}" if f.runs else "-",
+            decode_span(f.speed) if f.runs else "-",
             *(() if narrow else (" ".join(f.codes),)),
         )
     c.print(t)

@@ -33,6 +33,7 @@ from vramtui.cli.common import (
 from vramtui.core.sizes import format_bytes, format_file_size, short_tokens
 from vramtui.core.vocab import ExitCode, Verdict
 from vramtui.present.fit_words import carve_out_label
+from vramtui.present.speed_words import decode_span
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def _cells(row: QuantRow) -> tuple[str, ...]:
         ("~" if row.size_source == "estimated" else "") + size,
         format_bytes(fit.gpu_memory_used_bytes) if fit is not None else "-",
         format_bytes(fit.system_ram_left_bytes) if runs and fit else "-",
-        f"{fit.speed.decode_tokens_per_second:.1f}" if runs and fit else "-",
+        decode_span(fit.speed) if runs and fit else "-",
         short_tokens(row.max_clean_context) if row.max_clean_context else "-",
         " ".join(row.reasons),
     )

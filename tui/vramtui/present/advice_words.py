@@ -8,11 +8,7 @@ from vramtui.core.advice.quants import QuantRow
 from vramtui.core.estimate.flags import FLAGS, flag_args
 from vramtui.core.sizes import format_file_size, short_tokens
 from vramtui.present.reasons import reason_text
-
-
-def tps_words(value: float) -> str:
-    """A decode speed in running text: whole tokens from 10 tok/s up, one decimal below."""
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+from vramtui.present.speed_words import decode_words, rate_span
 
 
 def expert_offload_sentence(moe: ExpertOffload) -> str:
@@ -21,14 +17,14 @@ def expert_offload_sentence(moe: ExpertOffload) -> str:
     words = " ".join(flag_args(FLAGS["n_cpu_moe"], n))  # as the llama-server line says it
     text = (
         f"Expert offload: {words} keeps the experts of the first {n} layers in "
-        f"system RAM and the rest on the GPU: about {tps_words(moe.decode_tps)} tok/s"
+        f"system RAM and the rest on the GPU: {decode_words(moe.fit.speed)}"
     )
     spill = moe.spill_decode_tps
     other = "spilling" if moe.spill.shared_used_bytes else "fewer GPU layers"
     if spill is None:
         return text + f" (without it the model does not load: {other} is not enough)."
     mark = "faster" if moe.faster == N_CPU_MOE else "slower"
-    return text + f", {mark} than {other} ({tps_words(spill)} tok/s)."
+    return text + f", {mark} than {other} ({decode_words(moe.spill.speed)})."
 
 
 def _seconds(value: float) -> str:
@@ -44,17 +40,18 @@ def _backend_figures(choice: BackendChoice) -> tuple[str, str]:
     if choice.other_decodes_faster:
         wins.append("decode")
     prompt = short_tokens(choice.long_prompt)
+    spans = choice.decode_ranges or (None, None)
+    now, then = (rate_span(v, r) for v, r in zip(choice.decode, spans, strict=True))
     figures = (
         f"a {prompt}-token prompt in {_seconds(choice.long_prefill_s[1])} "
-        f"({cur} {_seconds(choice.long_prefill_s[0])}), decode {tps_words(choice.decode[1])} "
-        f"tok/s ({cur} {tps_words(choice.decode[0])})"
+        f"({cur} {_seconds(choice.long_prefill_s[0])}), decode {then} tok/s ({cur} {now})"
     )
     return " and ".join(wins), figures
 
 
 def backend_choice_sentence(choice: BackendChoice) -> str:
     """ "Use rocm instead of vulkan (--backend rocm): faster for long prompts by the speed
-    model: a 32K-token prompt in 25 s (vulkan 40 s), decode 73 tok/s (vulkan 79)." """
+    model: a 32K-token prompt in 25 s (vulkan 40 s), decode 58–98 tok/s (vulkan 54–117)." """
     cur, other = choice.current.value, choice.other.value
     wins, figures = _backend_figures(choice)
     return (
@@ -65,7 +62,7 @@ def backend_choice_sentence(choice: BackendChoice) -> str:
 
 def backend_choice_brief(choice: BackendChoice) -> str:
     """The banner's line (no flags): "Use rocm instead of vulkan for long prompts: a 32K-token
-    prompt in 25 s (vulkan 40 s), decode 73 tok/s (vulkan 79)." """
+    prompt in 25 s (vulkan 40 s), decode 58–98 tok/s (vulkan 54–117)." """
     wins, figures = _backend_figures(choice)
     return f"Use {choice.other.value} instead of {choice.current.value} for {wins}: {figures}."
 

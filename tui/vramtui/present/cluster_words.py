@@ -5,6 +5,7 @@ from __future__ import annotations
 from vramtui.core.cluster.build import ClusterResult
 from vramtui.core.cluster.plan import ClusterRecommendation
 from vramtui.core.sizes import format_bytes
+from vramtui.present.speed_words import decode_words, rate_span
 
 
 def cluster_notes(result: ClusterResult) -> list[str]:
@@ -21,8 +22,8 @@ def cluster_recommendation_sentence(rec: ClusterRecommendation) -> str:
     if alone is not None and state is not None:
         return (
             f"one node runs it alone ({state.machine.id} at "
-            f"{format_bytes(state.carve_out_bytes)}: {alone.verdict.label}, about "
-            f"{alone.speed.decode_tokens_per_second:.1f} tok/s): no cluster needed"
+            f"{format_bytes(state.carve_out_bytes)}: {alone.verdict.label}, "
+            f"{decode_words(alone.speed)}): no cluster needed"
         )
     res = rec.result
     if res is None:
@@ -35,7 +36,9 @@ def cluster_recommendation_sentence(rec: ClusterRecommendation) -> str:
         for n in res.cluster.nodes
     ]
     ts = ",".join(f"{v:g}" for v in res.cluster.tensor_split or ())
-    speed = f", about {res.speed.decode_tokens_per_second:.1f} tok/s" if res.runs else ""
+    sp = res.speed
+    span = rate_span(sp.decode_tokens_per_second, sp.decode_range())
+    speed = f", {span} tok/s" if res.runs else ""
     return (
         f"{len(rec.node_indices)} nodes run it ({'; '.join(parts)}) with -ts {ts}: "
         f"{res.verdict.label}{speed}"

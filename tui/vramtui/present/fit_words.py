@@ -19,6 +19,7 @@ from vramtui.core.vocab import (
     Verdict,
 )
 from vramtui.present.advice_words import backend_choice_brief, backend_choice_sentence
+from vramtui.present.speed_words import decode_words
 from vramtui.present.untrusted import plain
 
 
@@ -44,7 +45,7 @@ def setup_line(name: str, state: MachineState, fit: FitResult) -> str:
 
 def gtt_alternative_sentence(alt: GttAlternative) -> str:
     """The Linux route of a small carve-out plus a large GTT, in one sentence."""
-    speed = f", {alt.fit.speed.decode_tokens_per_second:.1f} tok/s" if alt.fit.runs else ""
+    speed = f", {decode_words(alt.fit.speed)}" if alt.fit.runs else ""
     return (
         f"Linux alternative: carve-out {format_bytes(alt.carve_out_bytes)} + GTT "
         f"{format_bytes(alt.gtt_bytes)} -> {alt.fit.verdict.label}{speed}; kernel parameters: "
@@ -111,7 +112,7 @@ _ADVICE_ACTION = {
 
 
 def advice_sentence(item: Advice) -> str:
-    """ "Shorten the context to 18K (-c 18432): fits, 27.4 GiB of RAM left, 4.1 tok/s." """
+    """ "Shorten the context to 18K (-c 18432): fits, 27.4 GiB of RAM left, 3.5–4.6 tok/s." """
     if item.backend_choice is not None:
         return backend_choice_sentence(item.backend_choice)
     action = _ADVICE_ACTION[item.kind].format(value=item.value)
@@ -119,18 +120,18 @@ def advice_sentence(item: Advice) -> str:
     fit = item.fit
     return (
         f"{action} ({args}): {fit.verdict.label}, {format_bytes(fit.system_ram_left_bytes)} of "
-        f"RAM left, {fit.speed.decode_tokens_per_second:.1f} tok/s."
+        f"RAM left, {decode_words(fit.speed)}."
     )
 
 
 def advice_brief(item: Advice) -> str:
     """The app's banner line: the change and what it gives, without its flags (the copied
-    command carries those). "Set the carve-out to 32 GiB in the BIOS: fits, 41.7 tok/s." """
+    command carries those). "Set the carve-out to 32 GiB in the BIOS: fits, 36–47 tok/s." """
     if item.backend_choice is not None:
         return backend_choice_brief(item.backend_choice)
     action = _ADVICE_ACTION[item.kind].format(value=item.value)
     fit = item.fit
-    return f"{action}: {fit.verdict.label}, {fit.speed.decode_tokens_per_second:.1f} tok/s."
+    return f"{action}: {fit.verdict.label}, {decode_words(fit.speed)}."
 
 
 def no_advice_sentence(fit: FitResult) -> str | None:

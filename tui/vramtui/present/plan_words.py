@@ -7,8 +7,9 @@ from vramtui.core.advice.platform_steps import PlatformStep
 from vramtui.core.fit.fit import FitResult
 from vramtui.core.sizes import format_bytes, format_tokens, short_tokens
 from vramtui.core.vocab import OsName, PlatformStepKind, Severity, Verdict
-from vramtui.present.advice_words import expert_offload_sentence, tps_words
+from vramtui.present.advice_words import expert_offload_sentence
 from vramtui.present.reasons import reason_text
+from vramtui.present.speed_words import decode_words, rate_span
 from vramtui.present.untrusted import plain
 
 # How the current carve-out is known, as said after it: "(now 512 MB: reboot needed)".
@@ -36,7 +37,7 @@ def gtt_route_sentence(route: GttRoute) -> str:
         f"On Linux you can instead keep the carve-out at {bios_step(route.carve_out_bytes)} and "
         f"give the GPU {format_bytes(route.gtt_bytes, 0)} of GTT with the kernel parameters "
         f"`{route.kernel_params}` (a reboot too): {route.verdict.label}, "
-        f"about {tps_words(route.decode_tps)} tok/s."
+        f"{rate_span(route.decode_tps, route.decode_range)} tok/s."
     )
 
 
@@ -82,10 +83,7 @@ def _run_part(plan: Plan, fit: FitResult) -> str:
     elif plan.discrete and fit.n_gpu_layers < layers:
         run += f" with {fit.n_gpu_layers} of {layers} layers on the GPU"
     left = format_bytes(max(fit.system_ram_left_bytes, 0))
-    text = (
-        f"{run}: about {tps_words(fit.speed.decode_tokens_per_second)} tok/s, "
-        f"{left} left for {OsName(plan.os).label}."
-    )
+    text = f"{run}: {decode_words(fit.speed)}, {left} left for {OsName(plan.os).label}."
     if fit.verdict != Verdict.FITS:
         warned = [str(r.code) for r in fit.reasons if r.severity != Severity.INFO]
         text += f" Warnings: {', '.join(warned)}."

@@ -8,15 +8,15 @@ from vramtui.core.advice.set_plan import SetPlan
 from vramtui.core.fit.set import MemberShare, SetFit
 from vramtui.core.sizes import format_bytes
 from vramtui.core.vocab import OsName
-from vramtui.present.advice_words import tps_words
 from vramtui.present.plan_words import PATH_HINT, bios_sentence, platform_step_sentence
 from vramtui.present.reasons import reason_text
+from vramtui.present.speed_words import decode_words, span_words
 from vramtui.present.untrusted import command, plain
 
 
 def member_line(m: MemberShare, runs: bool) -> str:
-    """ "Llama 3.1 8B (llama-3.1-8b:Q4_K_M): ctx 4096, GPU 5.2 GiB, host 0.4 GiB, 40 tok/s
-    alone, 12-20 tok/s while the others generate" """
+    """ "Llama 3.1 8B (llama-3.1-8b:Q4_K_M): ctx 4096, GPU 5.2 GiB, host 0.4 GiB, 36–44 tok/s
+    alone, 12–20 tok/s while the others generate" """
     text = (
         f"{plain(m.name)} ({plain(m.model_ref)}): ctx {m.breakdown.n_ctx}, "
         f"GPU {format_bytes(m.device_bytes)}"
@@ -26,9 +26,9 @@ def member_line(m: MemberShare, runs: bool) -> str:
     text += f", host {format_bytes(m.host_bytes)}"
     if runs:
         low, high = m.busy_decode_range
-        text += f", {tps_words(m.speed.decode_tokens_per_second)} tok/s alone"
+        text += f", {decode_words(m.speed)} alone"
         if high > 0 and (low, high) != (m.speed.decode_tokens_per_second,) * 2:
-            text += f", {tps_words(low)}-{tps_words(high)} tok/s while the others generate"
+            text += f", {span_words(low, high, 'tok/s')} while the others generate"
     return text
 
 

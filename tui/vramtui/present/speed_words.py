@@ -9,13 +9,32 @@ DASH = "\u2013"  # en dash between the ends of a range
 
 def _num(value: float) -> str:
     """Whole numbers from 10 up, one decimal below (tok/s and seconds alike)."""
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    return f"{value:.0f}" if round(value, 1) >= 10 else f"{value:.1f}"
 
 
 def span_words(low: float, high: float, unit: str) -> str:
     """ "38–46 tok/s"; one figure where both ends print the same."""
     lo, hi = _num(low), _num(high)
     return f"{lo} {unit}" if lo == hi else f"{lo}{DASH}{hi} {unit}"
+
+
+def rate_span(value: float, span: tuple[float, float] | None) -> str:
+    """A rate's range without its unit, for table cells and running text: "38–46"; the figure
+    alone ("41") where no range comes with it (a class with no band)."""
+    if span is None:
+        return _num(value)
+    lo, hi = _num(span[0]), _num(span[1])
+    return lo if lo == hi else f"{lo}{DASH}{hi}"
+
+
+def decode_span(speed: SpeedEstimate) -> str:
+    """Decode's range without its unit: "38–46"."""
+    return rate_span(speed.decode_tokens_per_second, speed.decode_range())
+
+
+def decode_words(speed: SpeedEstimate) -> str:
+    """Decode's range with its unit: "38–46 tok/s"."""
+    return f"{decode_span(speed)} tok/s"
 
 
 def figure_words(speed: SpeedEstimate, figure: str) -> str:
@@ -52,6 +71,16 @@ def speed_sentence(speed: SpeedEstimate) -> str:
     return (
         f"expected: {figure_words(speed, 'decode')} decode, "
         f"{figure_words(speed, 'prefill')} prefill, first token after "
-        f"{figure_words(speed, 'ttft')} ({speed.prompt_tokens}-token prompt"
+        f"{figure_words(speed, 'ttft')}{image_words(speed)} ({speed.prompt_tokens}-token prompt"
         f"{'; ' + note if note else ''}){calibrated}"
     )
+
+
+def image_words(speed: SpeedEstimate) -> str:
+    """ ", 5.8–32 s with a 2040-token image" for a model with a projector, else nothing."""
+    t = speed.time_to_first_token_image_s
+    if t is None:
+        return ""
+    span = speed.image_range()
+    said = span_words(*span, "s") if span else f"{_num(t)} s"
+    return f", {said} with a {speed.image_tokens}-token image"

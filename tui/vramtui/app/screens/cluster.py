@@ -25,6 +25,7 @@ from vramtui.core.vocab import OsName, Verdict
 from vramtui.present import untrusted
 from vramtui.present.cluster_words import cluster_notes
 from vramtui.present.reasons import reason_text
+from vramtui.present.speed_words import rate_span
 from vramtui.present.untrusted import plain
 
 COLUMNS = (
@@ -96,8 +97,8 @@ def summary(result: ClusterResult) -> Text:
     if result.verdict != Verdict.WILL_NOT_FIT:
         sp = result.speed
         text.append(
-            f"\n{sp.decode_tokens_per_second:.1f} tok/s decode, "
-            f"{sp.prefill_tokens_per_second:.0f} tok/s prefill "
+            f"\n{rate_span(sp.decode_tokens_per_second, sp.decode_range())} tok/s decode, "
+            f"{rate_span(sp.prefill_tokens_per_second, sp.prefill_range())} tok/s prefill "
             f"({sp.decode_network_share:.0%} of each token on the wire)"
         )
     for note in cluster_notes(result):

@@ -23,6 +23,7 @@ from vramtui.app.recent import load_recent
 from vramtui.core.catalog.entries import catalog_entries
 from vramtui.core.discovery.scan import discover_models
 from vramtui.core.sizes import format_file_size, format_gib, short_tokens
+from vramtui.present.speed_words import decode_words
 from vramtui.present.untrusted import plain
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ def ladder_text(ladder: QuantLadder) -> Text:
     for row in ladder.rows:
         fit = row.fit
         runs = fit is not None and fit.runs
-        tps = f"{fit.speed.decode_tokens_per_second:.1f} tok/s" if runs and fit else ""
+        tps = decode_words(fit.speed) if runs and fit else ""
         ctx = f"clean to {short_tokens(row.max_clean_context)}" if row.max_clean_context else ""
         mark = "★" if row is best else " "
         text.append(f"{mark} {row.quant:<8} {format_file_size(row.file_size_bytes):>9}  ")

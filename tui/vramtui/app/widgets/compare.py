@@ -28,6 +28,7 @@ from vramtui.present.fit_words import (
     gtt_alternative_sentence,
     recommendation_sentence,
 )
+from vramtui.present.speed_words import decode_span
 
 Cell = Text | str
 
@@ -75,7 +76,7 @@ COLUMNS = (
         "tps",
         "tok/s",
         "tok/s",
-        lambda r, c: _runs(r, f"{r.decode_tps:.1f}" if r.decode_tps else "-"),
+        lambda r, c: _runs(r, decode_span(r.fit.speed) if r.decode_tps else "-"),
     ),
 )
 DROP_ORDER = ("gpu-left", "load-ctx", "tps", "clean-ctx")

@@ -25,6 +25,7 @@ from vramtui.core.fit.fit import FitResult, evaluate_fit
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import format_bytes, short_tokens
+from vramtui.core.speed.predict import rounded_range
 from vramtui.core.vocab import AdviceKind, Verdict
 
 # Context advice goes down in whole KiB of tokens and stops at 2K: below that no chat fits.
@@ -65,6 +66,7 @@ class Advice:
                 "current": c.current,
                 "other": c.other,
                 "decode_tokens_per_second": [round(v, 2) for v in c.decode],
+                "decode_tokens_per_second_range": [rounded_range(r, 2) for r in c.decode_ranges],
                 "long_prompt_tokens": c.long_prompt,
                 "long_prompt_prefill_s": [round(v, 2) for v in c.long_prefill_s],
             }
@@ -79,6 +81,7 @@ class Advice:
             "decode_tokens_per_second": (
                 round(fit.speed.decode_tokens_per_second, 2) if fit.runs else None
             ),
+            "decode_tokens_per_second_range": fit.speed.decode_range_json() if fit.runs else None,
         }
 
 

@@ -40,6 +40,8 @@ class BackendChoice:
     decode: tuple[float, float]  # (current, other)
     long_prompt: int
     long_prefill_s: tuple[float, float]  # (current, other)
+    # decode's range (tok/s) beside each figure, (current, other); None for a class with none
+    decode_ranges: tuple[tuple[float, float] | None, ...] = ()
 
     @property
     def other_decodes_faster(self) -> bool:
@@ -90,6 +92,7 @@ def backend_choice(
         decode=(fit.speed.decode_tokens_per_second, new.speed.decode_tokens_per_second),
         long_prompt=n,
         long_prefill_s=(long_prefill(fit), long_prefill(new)),
+        decode_ranges=(fit.speed.decode_range(), new.speed.decode_range()),
     )
     if choice.other_decodes_faster or choice.other_prefills_faster:
         return choice, new

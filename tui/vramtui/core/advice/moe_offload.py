@@ -55,10 +55,14 @@ class ExpertOffload:
             "verdict": self.fit.verdict,
             "reasons": list(self.fit.codes),
             "decode_tokens_per_second": round(self.decode_tps, 2),
+            "decode_tokens_per_second_range": self.fit.speed.decode_range_json(),
             "gpu_memory_used_bytes": self.fit.gpu_memory_used_bytes,
             "system_ram_left_bytes": self.fit.system_ram_left_bytes,
             "spill_verdict": self.spill.verdict,
             "spill_decode_tokens_per_second": round(spill, 2) if spill is not None else None,
+            "spill_decode_tokens_per_second_range": (
+                self.spill.speed.decode_range_json() if spill is not None else None
+            ),
             "faster": self.faster,
         }
 

@@ -31,6 +31,7 @@ from vramtui.core.fit.fit import FitResult, evaluate_fit
 from vramtui.core.fit.types import Reason
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
+from vramtui.core.speed.predict import rounded_range
 from vramtui.core.vocab import Backend, OsName, Severity, Verdict
 
 OLLAMA_ALL_LAYERS = 999  # Ollama's num_gpu for every layer (more than any model has)
@@ -73,6 +74,7 @@ class GttRoute:
     kernel_params: str
     verdict: Verdict
     decode_tps: float
+    decode_range: tuple[float, float] | None = None  # tok/s, core/speed/bands.py
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class GttRoute:
             "kernel_params": self.kernel_params,
             "verdict": self.verdict,
             "decode_tokens_per_second": round(self.decode_tps, 2),
+            "decode_tokens_per_second_range": rounded_range(self.decode_range, 2),
         }
 
 
@@ -135,6 +138,7 @@ class Plan:
             "decode_tokens_per_second": (
                 round(fit.speed.decode_tokens_per_second, 2) if fit else None
             ),
+            "decode_tokens_per_second_range": fit.speed.decode_range_json() if fit else None,
             "system_ram_left_bytes": fit.system_ram_left_bytes if fit else None,
             "n_gpu_layers": fit.n_gpu_layers if fit else None,
             "backend": fit.backend if fit else None,
@@ -226,8 +230,15 @@ def _gtt_route(rec: Recommendation) -> GttRoute | None:
     alt = rec.linux_gtt_alternative
     if alt is None:
         return None
-    tps = alt.fit.speed.decode_tokens_per_second
-    return GttRoute(alt.carve_out_bytes, alt.gtt_bytes, alt.kernel_params, alt.fit.verdict, tps)
+    sp = alt.fit.speed
+    return GttRoute(
+        alt.carve_out_bytes,
+        alt.gtt_bytes,
+        alt.kernel_params,
+        alt.fit.verdict,
+        sp.decode_tokens_per_second,
+        sp.decode_range(),
+    )
 
 
 def model_args(spec: ModelSpec) -> tuple[list[str], bool]:

@@ -104,6 +104,9 @@ class QuantRow:
             "decode_tokens_per_second": (
                 round(fit.speed.decode_tokens_per_second, 2) if runs and fit else None
             ),
+            "decode_tokens_per_second_range": (
+                fit.speed.decode_range_json() if runs and fit else None
+            ),
             "max_clean_context": self.max_clean_context,
         }
 

@@ -17,6 +17,7 @@ from vramtui.core.fit.fit import FitResult, evaluate_fit, n_ctx_train
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, kernel_param_line
 from vramtui.core.sizes import GiB
+from vramtui.core.speed.predict import rounded_range
 from vramtui.core.vocab import OsName, Verdict
 
 CTX_STEP = 256
@@ -44,6 +45,9 @@ class StepRow:
             "max_clean_context": self.max_clean_context,
             "max_loading_context": self.max_loading_context,
             "decode_tokens_per_second": round(self.decode_tps, 2) if self.fit.runs else None,
+            "decode_tokens_per_second_range": (
+                self.fit.speed.decode_range_json() if self.fit.runs else None
+            ),
         }
 
 
@@ -64,6 +68,9 @@ class GttAlternative:
             "system_ram_left_bytes": self.fit.system_ram_left_bytes if self.fit.runs else None,
             "decode_tokens_per_second": (
                 round(self.fit.speed.decode_tokens_per_second, 2) if self.fit.runs else None
+            ),
+            "decode_tokens_per_second_range": (
+                self.fit.speed.decode_range_json() if self.fit.runs else None
             ),
         }
 
@@ -162,6 +169,7 @@ class ContextPoint:
     gpu_memory_used_bytes: int  # model buffers plus the desktop's own GPU memory
     system_ram_left_bytes: int
     decode_tps: float
+    decode_range: tuple[float, float] | None = None  # tok/s, core/speed/bands.py
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -170,6 +178,7 @@ class ContextPoint:
             "gpu_memory_used_bytes": self.gpu_memory_used_bytes,
             "system_ram_left_bytes": self.system_ram_left_bytes,
             "decode_tokens_per_second": round(self.decode_tps, 2),
+            "decode_tokens_per_second_range": rounded_range(self.decode_range, 2),
         }
 
 
@@ -209,6 +218,7 @@ def context_curve(
                 fit.gpu_memory_used_bytes,
                 fit.system_ram_left_bytes,
                 fit.speed.decode_tokens_per_second,
+                fit.speed.decode_range(),
             )
         )
     return tuple(points)

@@ -125,6 +125,7 @@ class ClusterResult:
             "prefill_tokens_per_second": (
                 round(sp.prefill_tokens_per_second, 1) if self.runs else None
             ),
+            "decode_tokens_per_second_range": sp.decode_range_json() if self.runs else None,
             "speed": sp.to_json() if self.runs else None,
             "commands": self.commands.to_json(),
             "tensor_split": list(self.cluster.tensor_split or ()),

@@ -84,6 +84,7 @@ class ClusterRecommendation:
                 "single_node": True,
                 "verdict": fit.verdict,
                 "decode_tokens_per_second": round(fit.speed.decode_tokens_per_second, 2),
+                "decode_tokens_per_second_range": fit.speed.decode_range_json(),
                 "evaluated": self.evaluated,
             }
         return {
@@ -96,6 +97,9 @@ class ClusterRecommendation:
             "verdict": r.verdict if r else Verdict.WILL_NOT_FIT,
             "decode_tokens_per_second": (
                 round(r.speed.decode_tokens_per_second, 2) if r and r.runs else None
+            ),
+            "decode_tokens_per_second_range": (
+                r.speed.decode_range_json() if r and r.runs else None
             ),
             "commands": r.commands.to_json() if r else None,
             "evaluated": self.evaluated,

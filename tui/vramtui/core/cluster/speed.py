@@ -35,9 +35,15 @@ from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.estimate.memory import estimate_memory, kv_cells
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec
+from vramtui.core.speed.bands import speed_band
 from vramtui.core.speed.constants import REQUEST_OVERHEAD_S, constants_for
 from vramtui.core.speed.features import SpeedInputs, decode_terms, prefill_terms
-from vramtui.core.speed.predict import DEFAULT_PROMPT_TOKENS, default_decode_depth, speed_inputs
+from vramtui.core.speed.predict import (
+    DEFAULT_PROMPT_TOKENS,
+    default_decode_depth,
+    rounded_range,
+    speed_inputs,
+)
 
 ACT_BYTES = 4  # the residual stream between devices is F32 (llama-graph.cpp builds it in F32)
 # RPC software per device per token beyond the wire: the scheduler's split bookkeeping, the
@@ -78,6 +84,20 @@ class ClusterSpeed:
     pipeline: bool  # llama.cpp overlaps ubatches across devices
     prefill_limited_by_link: bool
     basis: str
+    # measured / predicted, [low, high], over the nodes that hold layers (`_cluster_ratio`)
+    decode_ratio: tuple[float, float] = (1.0, 1.0)
+    prefill_ratio: tuple[float, float] = (1.0, 1.0)
+
+    def decode_range(self) -> tuple[float, float]:
+        lo, hi = self.decode_ratio
+        return (self.decode_tokens_per_second * lo, self.decode_tokens_per_second * hi)
+
+    def prefill_range(self) -> tuple[float, float]:
+        lo, hi = self.prefill_ratio
+        return (self.prefill_tokens_per_second * lo, self.prefill_tokens_per_second * hi)
+
+    def decode_range_json(self) -> list[float] | None:
+        return rounded_range(self.decode_range(), 2)
 
     @property
     def decode_network_share(self) -> float:
@@ -89,6 +109,8 @@ class ClusterSpeed:
             "decode_tokens_per_second": round(self.decode_tokens_per_second, 2),
             "prefill_tokens_per_second": round(self.prefill_tokens_per_second, 1),
             "time_to_first_token_s": round(self.time_to_first_token_s, 3),
+            "decode_tokens_per_second_range": self.decode_range_json(),
+            "prefill_tokens_per_second_range": rounded_range(self.prefill_range(), 1),
             "prompt_tokens": self.prompt_tokens,
             "decode_network_share": round(self.decode_network_share, 4),
             "pipeline_parallel": self.pipeline,
@@ -210,7 +232,24 @@ def cluster_speed(
         pipeline=cb.pipeline,
         prefill_limited_by_link=link_bound,
         basis=basis,
+        decode_ratio=_cluster_ratio(inputs, nodes, "decode"),
+        prefill_ratio=_cluster_ratio(inputs, nodes, "prefill"),
     )
+
+
+def _cluster_ratio(
+    inputs: list[SpeedInputs], nodes: list[NodeSpeed], figure: str
+) -> tuple[float, float]:
+    """The cluster's range as measured / predicted: its time is a sum of node times, each off
+    by its class's ratio (core/speed/bands.py), and the wire's (taken as exact, ratio 1), so its
+    ratio lies between the smallest low and the largest high of the nodes that do work."""
+    lows, highs = [1.0], [1.0]
+    for inp, node in zip(inputs, nodes, strict=True):
+        if node.decode_compute_s or node.prefill_compute_s:
+            band = speed_band(inp.key, figure)
+            lows.append(band.low)
+            highs.append(band.high)
+    return (min(lows), max(highs))
 
 
 def _prefill_seconds(

@@ -177,7 +177,11 @@ def model_reasons(
             Reason.of(ReasonCode.CONTEXT_EXCEEDS_TRAINING, ctx=settings.ctx_size, train_ctx=n_train)
         )
     if speed is not None and speed.decode_tokens_per_second < SLOW_DECODE_TPS:
-        reasons.append(Reason.of(ReasonCode.SLOW_DECODE, tps=speed.decode_tokens_per_second))
+        span = speed.decode_range()
+        ends = {"tps_low": span[0], "tps_high": span[1]} if span else {}
+        reasons.append(
+            Reason.of(ReasonCode.SLOW_DECODE, tps=speed.decode_tokens_per_second, **ends)
+        )
     if bd.approximate and not spec.synthesized:
         # A file of an architecture the estimate knows only by its generic rules: say so.
         reasons.append(

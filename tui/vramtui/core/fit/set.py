@@ -111,6 +111,7 @@ class MemberShare:
             "n_gpu_layers": self.breakdown.n_gpu_layers,
             "reasons": [r.code for r in self.reasons],
             "decode_tokens_per_second": round(sp.decode_tokens_per_second, 2) if runs else None,
+            "decode_tokens_per_second_range": sp.decode_range_json() if runs else None,
             "decode_tokens_per_second_busy_range": (
                 [round(low, 2), round(high, 2)] if runs else None
             ),

@@ -13,26 +13,26 @@ from __future__ import annotations
 
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
-    "decode@cuda/linux/dgx_spark": (0.9004, 1.088, 26),
-    "prefill@cuda/linux/dgx_spark": (0.668, 1.365, 21),
-    "decode@cuda/linux/discrete_gpu": (0.8831, 1.228, 5),
-    "prefill@cuda/linux/discrete_gpu": (0.7206, 1.486, 5),
-    "decode@metal/macos/apple": (0.7666, 1.251, 6),
-    "prefill@metal/macos/apple": (0.7182, 1.318, 6),
-    "decode@rocm/linux/strix_halo": (0.794, 1.338, 10),
-    "prefill@rocm/linux/strix_halo": (0.6706, 1.735, 10),
-    "decode@rocm/windows/strix_halo": (0.2533, 2.359, 5),
-    "ttft@rocm/windows/strix_halo": (1, 6.534, 2),
-    "decode@vulkan.amdvlk/linux/strix_halo": (0.8496, 1.117, 8),
-    "prefill@vulkan.amdvlk/linux/strix_halo": (0.6447, 1.336, 8),
-    "decode@vulkan.radv/linux/strix_halo": (0.6789, 1.487, 10),
-    "prefill@vulkan.radv/linux/strix_halo": (0.6616, 1.852, 10),
-    "decode@vulkan/windows/strix_halo": (0.5388, 1.215, 6),
-    "ttft@vulkan/windows/strix_halo": (0.9419, 2.081, 2),
+    "decode@cuda/linux/dgx_spark": (0.869, 1.128, 26),
+    "prefill@cuda/linux/dgx_spark": (0.7706, 1.183, 21),
+    "decode@cuda/linux/discrete_gpu": (0.8301, 1.307, 5),
+    "prefill@cuda/linux/discrete_gpu": (0.8328, 1.286, 5),
+    "decode@metal/macos/apple": (0.6994, 1.371, 6),
+    "prefill@metal/macos/apple": (0.8108, 1.167, 6),
+    "decode@rocm/linux/strix_halo": (0.72, 1.475, 10),
+    "prefill@rocm/linux/strix_halo": (0.811, 1.434, 10),
+    "decode@rocm/windows/strix_halo": (0.1667, 3.584, 5),
+    "ttft@rocm/windows/strix_halo": (1, 5.574, 2),
+    "decode@vulkan.amdvlk/linux/strix_halo": (0.8071, 1.176, 8),
+    "prefill@vulkan.amdvlk/linux/strix_halo": (0.7458, 1.155, 8),
+    "decode@vulkan.radv/linux/strix_halo": (0.5861, 1.722, 10),
+    "prefill@vulkan.radv/linux/strix_halo": (0.8129, 1.507, 10),
+    "decode@vulkan/windows/strix_halo": (0.4625, 1.415, 6),
+    "ttft@vulkan/windows/strix_halo": (1, 1.776, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.3483, 2.758),
-    "prefill": (0.4517, 2.053),
+    "decode": (0.2363, 4.065),
+    "prefill": (0.6114, 1.516),
 }
 DATA_BUILD: dict[str, int] = {
     "cuda/linux/dgx_spark": 6918,
@@ -45,6 +45,6 @@ BUILD_SLOPE: dict[str, float] = {
 }
 BUILD_WIDEN: dict[str, float] = {
     "decode": 0.0,
-    "prefill": 0.0,
+    "prefill": 0.0522,
 }
 # fmt: on

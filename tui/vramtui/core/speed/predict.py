@@ -91,13 +91,28 @@ class SpeedEstimate:
             out[fig] = b.around(value) if b else None
         return out
 
+    def decode_range(self) -> tuple[float, float] | None:
+        """[low, high] of decode (tok/s): what every face shows beside the decode figure."""
+        return self.ranges()["decode"]
+
+    def image_range(self) -> tuple[float, float] | None:
+        """[low, high] of the first token of a prompt with one image (s): the first token's
+        range (the ZBook article's image prompts are the only first-token rows)."""
+        b = self.band("ttft")
+        t = self.time_to_first_token_image_s
+        return b.around(t) if b and t is not None else None
+
+    def decode_range_json(self) -> list[float] | None:
+        """`decode_tokens_per_second_range` as JSON, rounded as the figure is."""
+        return rounded_range(self.decode_range(), 2)
+
     def range_json(self) -> dict[str, Any]:
         """The three ranges as JSON fields, beside the figures they belong to."""
         r = self.ranges()
         return {
-            "decode_tokens_per_second_range": _rounded(r["decode"], 2),
-            "prefill_tokens_per_second_range": _rounded(r["prefill"], 1),
-            "time_to_first_token_s_range": _rounded(r["ttft"], 3),
+            "decode_tokens_per_second_range": rounded_range(r["decode"], 2),
+            "prefill_tokens_per_second_range": rounded_range(r["prefill"], 1),
+            "time_to_first_token_s_range": rounded_range(r["ttft"], 3),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -114,10 +129,12 @@ class SpeedEstimate:
         if self.time_to_first_token_image_s is not None:
             out["image_tokens"] = self.image_tokens
             out["time_to_first_token_image_s"] = round(self.time_to_first_token_image_s, 3)
+            out["time_to_first_token_image_s_range"] = rounded_range(self.image_range(), 3)
         return out
 
 
-def _rounded(pair: tuple[float, float] | None, digits: int) -> list[float] | None:
+def rounded_range(pair: tuple[float, float] | None, digits: int) -> list[float] | None:
+    """A [low, high] range as JSON (None stays None)."""
     return None if pair is None else [round(pair[0], digits), round(pair[1], digits)]
 
 
