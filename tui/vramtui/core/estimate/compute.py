@@ -238,7 +238,25 @@ def gpu_output_phase_bytes(
     613.01 MiB; tests/test_gpu_compute.py).
     """
     masks = mask_bytes(kv_sizes, n_ubatch, flash_attn)
-    return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
+    held = deepstack_held_floats(hp.n_embd, hp.n_embd_inp)
+    return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd + held) + masks
+
+
+def deepstack_held_floats(n_embd: int, n_embd_inp: int) -> int:
+    """Floats per token a deepstack model (qwen3vl, qwen3vlmoe) holds under the output phase on
+    a GPU backend.
+
+    llama-graph.cpp build_inp_embd builds every input branch n_embd_inp wide (the padded token
+    rows, the vector input, the mixed batch's copy and its set_rows) and ggml_build_forward_select
+    keeps them all in the graph; src/models/qwen3vl.cpp adds views of that input to the first
+    n_deepstack layers. ggml-alloc leaves those blocks as holes under the logits, which land
+    above them. Fitted on llama.cpp's RPC breakdown (llama-fit-params --rpc, FA on, n_embd 1024,
+    n_vocab 65,536, ubatch 512; tests/rpc): 7, 14.5, 24.5 and 44.5 x n_embd for 1, 2, 3 and 5
+    deepstack layers, here 9.5 x layers - 3.5 (within 1 x n_embd); Qwen3-VL-32B (3 layers)
+    ubatch 512: 590 MiB measured, 374 before (the layer phase), 586 with it.
+    """
+    layers = n_embd_inp // n_embd - 1 if n_embd else 0
+    return (19 * layers - 7) * n_embd // 2 if layers > 0 else 0
 
 
 def gpu_host_compute_range(
