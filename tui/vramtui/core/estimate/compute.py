@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from vramtui.core.estimate.families import gemma4, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
-from vramtui.core.estimate.families.dsa import attention_extra_bytes
+from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
+from vramtui.core.estimate.families.dsa import attention_extra_bytes, indexer_mask_bytes
 from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
@@ -273,17 +274,24 @@ def gpu_host_compute_range(
       chunked: llama4), `mask_bytes`;
     - the input embeddings, 3 x F32[n_embd_inp, ubatch] (n_embd_inp: qwen3vl's deepstack width);
     - gemma3n's per-layer inputs (src/models/gemma3n.cpp get_per_layer_inputs: the get_rows of
-      per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd.
+      per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd;
+    - DSA models' indexer mask (`families.dsa.indexer_mask_bytes`);
+    DeepSeek-V4 stages its own inputs and masks (`families.deepseek4.host_input_bytes`).
     The RPC oracle (llama-fit-params --rpc, tests/rpc) keeps one more F32[n_embd, ubatch] than
     real GPU logs show (tests/data/gpu_compute_logs.toml: Llama-3.1-8B ub 1024 FA on Vulkan
     80.01 MiB = 48 + 32; Qwen3-Coder-30B ub 512 16.02 MiB = 12 + 4): low is the real GPU's
     figure, high the RPC oracle's (every tests/rpc case within 1 MiB).
     """
+    if hp.compress_ratios:  # DeepSeek-V4 (estimate/families/deepseek4.py)
+        cells = deepseek4_cells(max(kv_sizes, default=0), hp.n_swa, n_ubatch)
+        high = deepseek4_host_bytes(hp.n_embd, cells, n_ubatch, flash_attn)
+        return high - 4 * n_ubatch * hp.n_embd, high
     width = max(hp.n_embd_inp, hp.n_embd)
     floats = 3 * width
     if hp.arch == "gemma3n":
         floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
     low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
+    low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
     return low, low + 4 * n_ubatch * hp.n_embd
 
 
