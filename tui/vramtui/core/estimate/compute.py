@@ -275,6 +275,7 @@ def gpu_host_compute_range(
     - the input embeddings, 3 x F32[n_embd_inp, ubatch] (n_embd_inp: qwen3vl's deepstack width);
     - gemma3n's per-layer inputs (src/models/gemma3n.cpp get_per_layer_inputs: the get_rows of
       per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd;
+    - without flash attention, each cache's V write indices (`v_idxs_bytes`);
     - DSA models' indexer mask (`families.dsa.indexer_mask_bytes`);
     DeepSeek-V4 stages its own inputs and masks (`families.deepseek4.host_input_bytes`).
     The RPC oracle (llama-fit-params --rpc, tests/rpc) keeps one more F32[n_embd, ubatch] than
@@ -292,7 +293,27 @@ def gpu_host_compute_range(
         floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
     low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
     low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
+    low += v_idxs_bytes(hp, len(kv_sizes), n_ubatch, flash_attn)
     return low, low + 4 * n_ubatch * hp.n_embd
+
+
+def v_idxs_bytes(hp: ModelHparams, n_caches: int, n_ubatch: int, flash_attn: bool) -> int:
+    """The V cache's write indices, a graph input per cache: without flash attention the V
+    cache is transposed and llama-kv-cache.cpp build_input_v_idxs makes one I64 per element,
+    [n_ubatch x n_embd_v_gqa_max] (the widest layer's KV heads x V width, llama-hparams.cpp).
+    An MLA cache keeps no V. llama.cpp's RPC breakdown (tests/rpc): Llama-3.1-8B 4 MiB per 512
+    tokens, Gemma-4-31B's two caches 32 MiB, beside the inputs and masks."""
+    if flash_attn or not hp.has_v:
+        return 0
+    width = max(
+        (
+            kv * v
+            for kv, v, rec in zip(hp.n_head_kv, hp.head_v, hp.is_recurrent, strict=True)
+            if not rec
+        ),
+        default=0,
+    )
+    return 8 * n_ubatch * width * n_caches
 
 
 def gpu_host_compute_bytes(
