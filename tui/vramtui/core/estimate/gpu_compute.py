@@ -39,6 +39,8 @@ METAL_DEVICE_SPREAD = Fraction(1, 3)
 # #17751, a Qwen3.6-35B-A3B load: "Vulkan_Host compute buffer size = 561.06 MiB"); the RPC
 # oracle cannot show it (it runs every op the Vulkan backend may hand back to the CPU).
 # A guess-bound for the high end only, not a fit: the number stays the inputs-and-masks figure.
+# It stays a guess until logs of one hybrid model at two or more contexts size the growth: the
+# public logs hold that one load, and tests/data/gpu_compute_logs.toml no hybrid model on Vulkan.
 VULKAN_HYBRID_HOST_HIGH = 2
 
 # Backends whose device buffers llama.cpp's scheduler places as the RPC oracle's.
