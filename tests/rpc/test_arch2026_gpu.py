@@ -72,6 +72,7 @@ CASES = [
     ("qwen3vl-ds2", 8192, 256, "on"),
     ("qwen3vl-ds3", 16384, 512, "on"),
     ("Gemma-4-31B", 8192, 1024, "off"),
+    ("Gemma-4-31B", 4096, 512, "off"),
     ("Gemma-4-26B-A4B", 8192, 512, "on"),
     ("tiny-deepseek32", 8192, 512, "on"),
     ("tiny-glm-dsa-5.2", 8192, 512, "on"),
