@@ -13,10 +13,7 @@ from vramtui.cli.common import console
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.present import untrusted
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.2f} MiB"
+from vramtui.present.exact_words import build_lines, mib, run_title
 
 
 def add_exact_arg(p: argparse.ArgumentParser) -> None:
@@ -37,9 +34,10 @@ def require_exact(args: argparse.Namespace) -> None:
 
 
 def exact_report_for(
-    args: argparse.Namespace, spec: ModelSpec, settings: RuntimeSettings, backend: str = "cpu"
+    args: argparse.Namespace, spec: ModelSpec, settings: RuntimeSettings, backend: str
 ) -> dict[str, Any] | None:
-    """llama.cpp's figures for a verdict on `backend` (the fit's), with --exact."""
+    """llama.cpp's figures for a verdict on `backend` (the fit's), with --exact: the same call
+    the app's exact screen makes (`exact_report`)."""
     if not getattr(args, "exact", False):
         return None
     from vramtui.core.estimate.exact import exact_report  # noqa: PLC0415 - lazy: only with --exact
@@ -64,43 +62,14 @@ def print_exact(report: dict[str, Any] | None, *, approximate: bool) -> None:
             extra = "" if exact_available() else f" (add it with: {INSTALL_HINT})"
             out.print(f"hint: {EXACT_HINT}{extra}", markup=False)
         return
-    where = "the model file" if report["ran_on"] == "file" else "a sparse copy of its header"
-    table = Table(
-        title=untrusted.text(
-            f"llama.cpp {report['llama_cpp_version']}, {report['backend']} build, run on {where}",
-            limit=300,
-        )
-    )
+    table = Table(title=untrusted.text(run_title(report), limit=300))
     for col in ("", "instant", "llama.cpp", "difference"):
         table.add_column(col, justify="left" if not col else "right")
     for label, ours, theirs, diff, pct in comparison_rows(report):
         pct_text = f" ({pct:+.1f} %)" if pct is not None else ""
-        table.add_row(label, _mib(ours), _mib(theirs), f"{diff / 2**20:+,.0f} MiB{pct_text}")
+        table.add_row(label, mib(ours), mib(theirs), f"{diff / 2**20:+,.0f} MiB{pct_text}")
     out.print(table)
     backend = report["instant"]["backend"]
     out.print(f"llama.cpp prints whole MiB; instant: the estimate for a {backend} build")
-    for line in _build_lines(report):
+    for line in build_lines(report):
         out.print(untrusted.text(line, limit=400))
-
-
-def _build_lines(report: dict[str, Any]) -> list[str]:
-    """What the build llama.cpp ran stands for, beside the verdict's backend."""
-    verdict, build = report.get("verdict_backend", ""), report.get("build", "cpu")
-    lines = []
-    if build == "rpc":
-        lines.append(
-            f"checked on llama.cpp's RPC backend as a stand-in for the {verdict} GPU "
-            "(same placement and flash attention as the GPU estimate)"
-        )
-    elif verdict and verdict != "cpu":
-        differs = ", ".join(k.removesuffix("_bytes") for k in report["differs_from_verdict"])
-        lines.append(
-            f"checked on llama.cpp's CPU build, not the {verdict} GPU of the verdict: "
-            f"{differs or 'no figure'} differ(s) between the two builds"
-        )
-    if "projector_bytes" in report:
-        lines.append(
-            f"projector: mtmd's warm-up at {report['projector_image_px']} px, "
-            f"compute {_mib(report['projector_compute_bytes'])}"
-        )
-    return lines

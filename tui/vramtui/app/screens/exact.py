@@ -1,6 +1,8 @@
 """Exact mode in the app: llama.cpp's own dry run on the model on screen (a child process,
 seconds; on a sparse copy of the header for a remote or catalog model), beside the instant
-estimate, with the difference per column (vramtui.core.estimate.exact)."""
+estimate, with the difference per column (vramtui.core.estimate.exact). It runs for the
+verdict's backend, by the call `check --exact` makes: on llama.cpp's RPC backend as the GPU
+stand-in where that build is here, else the CPU build, and says which."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from vramtui.core.estimate.exact import (
 )
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.spec import ModelSpec
+from vramtui.present.exact_words import exact_status
 from vramtui.present.untrusted import plain
 
 
@@ -36,10 +39,12 @@ class ExactScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape", "close", "Close", id="exact.close")]  # noqa: RUF012
 
-    def __init__(self, spec: ModelSpec, settings: RuntimeSettings) -> None:
+    def __init__(self, spec: ModelSpec, settings: RuntimeSettings, backend: str) -> None:
+        """`backend`: the verdict's (`FitResult.backend`), as `check --exact` passes it."""
         super().__init__()
         self._spec = spec
         self._settings = settings
+        self._backend = backend
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="exact-dialog"):
@@ -60,7 +65,7 @@ class ExactScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="exact", exit_on_error=False)
     def run_exact(self) -> None:
         try:
-            report = exact_report(self._spec, self._settings)
+            report = exact_report(self._spec, self._settings, backend=self._backend)
         except VramtuiError as err:
             self.app.call_from_thread(self._failed, str(err))
             return
@@ -71,13 +76,8 @@ class ExactScreen(ModalScreen[None]):
         for label, ours, theirs, diff, pct in comparison_rows(report):
             pct_text = f" ({pct:+.1f} %)" if pct is not None else ""
             table.add_row(label, _mib(ours), _mib(theirs), f"{diff / 2**20:+,.0f} MiB{pct_text}")
-        where = "the model file" if report["ran_on"] == "file" else "a sparse copy of its header"
-        cached = ", from the cache" if report.get("cached") else ""
-        status = (
-            f"llama.cpp {report['llama_cpp_version']}, {report['backend']} build, run on "
-            f"{where}{cached}. Compute is that build's figure."
-        )
-        self.query_one("#exact-status", Static).update(Text(plain(status, 300)))
+        status = exact_status(report)
+        self.query_one("#exact-status", Static).update(Text(plain(status, 600)))
 
     def _failed(self, message: str) -> None:
         self.query_one("#exact-status", Static).update(Text(plain(message, 400), style="red"))

@@ -8,13 +8,21 @@ from dataclasses import replace
 from vramtui.app.screens.cluster import ClusterScreen
 from vramtui.app.screens.exact import ExactScreen
 from vramtui.app.screens.preset_flows import ScenarioHost
+from vramtui.app.state import evaluate
 
 
 def open_exact(host: ScenarioHost) -> None:
-    """llama.cpp's own dry run beside the instant estimate."""
+    """llama.cpp's own dry run beside the instant estimate, for the verdict's backend (the
+    fit's, as `check --exact` runs it); without a verdict, its one-line reason."""
     choice = host.latest
-    if choice is not None and choice.effective_spec is not None:
-        host.app.push_screen(ExactScreen(choice.effective_spec, choice.settings))
+    spec = None if choice is None else choice.effective_spec
+    if choice is None or spec is None:
+        return
+    found = evaluate(choice)
+    if found.fit is None:
+        host.app.notify(found.error, severity="warning", timeout=4)
+        return
+    host.app.push_screen(ExactScreen(spec, choice.settings, found.fit.backend.value))
 
 
 def open_cluster(host: ScenarioHost) -> None:

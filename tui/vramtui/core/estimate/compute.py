@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from vramtui.core.estimate.families import gemma4, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
-from vramtui.core.estimate.families.dsa import attention_extra_bytes
+from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
+from vramtui.core.estimate.families.dsa import attention_extra_bytes, indexer_mask_bytes
 from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
@@ -238,7 +239,25 @@ def gpu_output_phase_bytes(
     613.01 MiB; tests/test_gpu_compute.py).
     """
     masks = mask_bytes(kv_sizes, n_ubatch, flash_attn)
-    return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd) + masks
+    held = deepstack_held_floats(hp.n_embd, hp.n_embd_inp)
+    return 4 * n_ubatch * (hp.n_vocab + 4 * hp.n_embd + held) + masks
+
+
+def deepstack_held_floats(n_embd: int, n_embd_inp: int) -> int:
+    """Floats per token a deepstack model (qwen3vl, qwen3vlmoe) holds under the output phase on
+    a GPU backend.
+
+    llama-graph.cpp build_inp_embd builds every input branch n_embd_inp wide (the padded token
+    rows, the vector input, the mixed batch's copy and its set_rows) and ggml_build_forward_select
+    keeps them all in the graph; src/models/qwen3vl.cpp adds views of that input to the first
+    n_deepstack layers. ggml-alloc leaves those blocks as holes under the logits, which land
+    above them. Fitted on llama.cpp's RPC breakdown (llama-fit-params --rpc, FA on, n_embd 1024,
+    n_vocab 65,536, ubatch 512; tests/rpc): 7, 14.5, 24.5 and 44.5 x n_embd for 1, 2, 3 and 5
+    deepstack layers, here 9.5 x layers - 3.5 (within 1 x n_embd); Qwen3-VL-32B (3 layers)
+    ubatch 512: 590 MiB measured, 374 before (the layer phase), 586 with it.
+    """
+    layers = n_embd_inp // n_embd - 1 if n_embd else 0
+    return (19 * layers - 7) * n_embd // 2 if layers > 0 else 0
 
 
 def gpu_host_compute_range(
@@ -255,18 +274,46 @@ def gpu_host_compute_range(
       chunked: llama4), `mask_bytes`;
     - the input embeddings, 3 x F32[n_embd_inp, ubatch] (n_embd_inp: qwen3vl's deepstack width);
     - gemma3n's per-layer inputs (src/models/gemma3n.cpp get_per_layer_inputs: the get_rows of
-      per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd.
+      per_layer_token_embd, F32[n_embd_altup x n_layer, ubatch]) and one more n_embd;
+    - without flash attention, each cache's V write indices (`v_idxs_bytes`);
+    - DSA models' indexer mask (`families.dsa.indexer_mask_bytes`);
+    DeepSeek-V4 stages its own inputs and masks (`families.deepseek4.host_input_bytes`).
     The RPC oracle (llama-fit-params --rpc, tests/rpc) keeps one more F32[n_embd, ubatch] than
     real GPU logs show (tests/data/gpu_compute_logs.toml: Llama-3.1-8B ub 1024 FA on Vulkan
     80.01 MiB = 48 + 32; Qwen3-Coder-30B ub 512 16.02 MiB = 12 + 4): low is the real GPU's
     figure, high the RPC oracle's (every tests/rpc case within 1 MiB).
     """
+    if hp.compress_ratios:  # DeepSeek-V4 (estimate/families/deepseek4.py)
+        cells = deepseek4_cells(max(kv_sizes, default=0), hp.n_swa, n_ubatch)
+        high = deepseek4_host_bytes(hp.n_embd, cells, n_ubatch, flash_attn)
+        return high - 4 * n_ubatch * hp.n_embd, high
     width = max(hp.n_embd_inp, hp.n_embd)
     floats = 3 * width
     if hp.arch == "gemma3n":
         floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
     low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
+    low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
+    low += v_idxs_bytes(hp, len(kv_sizes), n_ubatch, flash_attn)
     return low, low + 4 * n_ubatch * hp.n_embd
+
+
+def v_idxs_bytes(hp: ModelHparams, n_caches: int, n_ubatch: int, flash_attn: bool) -> int:
+    """The V cache's write indices, a graph input per cache: without flash attention the V
+    cache is transposed and llama-kv-cache.cpp build_input_v_idxs makes one I64 per element,
+    [n_ubatch x n_embd_v_gqa_max] (the widest layer's KV heads x V width, llama-hparams.cpp).
+    An MLA cache keeps no V. llama.cpp's RPC breakdown (tests/rpc): Llama-3.1-8B 4 MiB per 512
+    tokens, Gemma-4-31B's two caches 32 MiB, beside the inputs and masks."""
+    if flash_attn or not hp.has_v:
+        return 0
+    width = max(
+        (
+            kv * v
+            for kv, v, rec in zip(hp.n_head_kv, hp.head_v, hp.is_recurrent, strict=True)
+            if not rec
+        ),
+        default=0,
+    )
+    return 8 * n_ubatch * width * n_caches
 
 
 def gpu_host_compute_bytes(

@@ -443,10 +443,12 @@ def exact_report(
     spec: ModelSpec,
     settings: RuntimeSettings,
     *,
-    backend: str = "cpu",
+    backend: str,
     timeout: float = EXACT_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """The `exact` object of the JSON output: llama.cpp's figures for a verdict on `backend`,
+    """The `exact` object of the JSON output: llama.cpp's figures for a verdict on `backend`
+    (the fit's `Backend` value: every face passes it, so `check --exact` and the app's exact
+    screen run the same build),
     the instant estimate for the same build, their difference (see `compare`) and what the
     build stands for (`build_caveat`)."""
     from vramtui.core.estimate.memory import estimate_memory  # noqa: PLC0415 - lazy: only in exact mode

@@ -6,7 +6,8 @@ device, the graph inputs and the ops on host weights on the CPU, each split with
 ggml-alloc buffer (llama-context.cpp sched_reserve / graph_reserve log both "compute buffer
 size" lines). Per backend:
 - every GPU backend: the device buffer is the layer graph's peak or the output phase's
-  (`compute.gpu_output_phase_bytes`); the host buffer stages the inputs
+  (`compute.gpu_output_phase_bytes`, with the device's copy of the V write indices without
+  flash attention, `compute.v_idxs_bytes`); the host buffer stages the inputs
   (`compute.gpu_host_compute_range`: low = real GPU logs, high = the RPC oracle);
 - Vulkan, hybrid models (recurrent layers beside attention): the host buffer is a range up to
   twice the figure (`VULKAN_HYBRID_HOST_HIGH`);
@@ -24,6 +25,7 @@ from vramtui.core.estimate.compute import (
     gpu_host_compute_range,
     gpu_output_phase_bytes,
     projector_compute_bytes,
+    v_idxs_bytes,
 )
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
@@ -39,6 +41,8 @@ METAL_DEVICE_SPREAD = Fraction(1, 3)
 # #17751, a Qwen3.6-35B-A3B load: "Vulkan_Host compute buffer size = 561.06 MiB"); the RPC
 # oracle cannot show it (it runs every op the Vulkan backend may hand back to the CPU).
 # A guess-bound for the high end only, not a fit: the number stays the inputs-and-masks figure.
+# It stays a guess until logs of one hybrid model at two or more contexts size the growth: the
+# public logs hold that one load, and tests/data/gpu_compute_logs.toml no hybrid model on Vulkan.
 VULKAN_HYBRID_HOST_HIGH = 2
 
 # Backends whose device buffers llama.cpp's scheduler places as the RPC oracle's.
@@ -70,7 +74,10 @@ def compute_buffers(
     # layer's weights into the device compute buffer: gguf-parser-go #45 measured 1.2-2.7x
     # larger device compute at partial offload.
     if output_on_dev:
-        comp = max(comp, gpu_output_phase_bytes(hp, kv_sizes, n_ubatch, flash_attn))
+        out_phase = gpu_output_phase_bytes(hp, kv_sizes, n_ubatch, flash_attn)
+        # the device's copy of the V write indices, a split input held for the whole graph
+        out_phase += v_idxs_bytes(hp, len(kv_sizes), n_ubatch, flash_attn)
+        comp = max(comp, out_phase)
     device = comp + (max_layer_bytes if not all(on_dev) else 0)
     dev_bounds = _spread(device, METAL_DEVICE_SPREAD) if backend == "metal" else None
     low, high = gpu_host_compute_range(hp, kv_sizes, n_ubatch, flash_attn)

@@ -114,3 +114,23 @@ def cells_of(n_ctx_seq: int, n_swa: int, n_ubatch: int) -> tuple[int, int, int]:
         _compressed_cells(n_ctx_seq, CSA_RATIO),
         _compressed_cells(n_ctx_seq, HCA_RATIO),
     )
+
+
+# The GPU backend's host compute buffer (the graph inputs the scheduler stages on the CPU,
+# ggml-backend.cpp ggml_backend_sched_split_graph): deepseek4 takes no mixed batch
+# (llama-arch.cpp llm_arch_supports_mixed_batch), so llama-graph.cpp build_inp_embd builds two
+# F32 [n_embd, n_ubatch] inputs, not three; its masks are the raw window's, the CSA and HCA
+# caches' (F16 with flash attention, F32 without) and the lightning indexer's over the CSA cells
+# (F16, the fused indexer). llama.cpp's RPC breakdown (tests/rpc; 1,024 and 4,096 wide, 4K and
+# 16K, ubatch 512 and 1,024, flash attention on and off): within 1 MiB.
+HOST_EMBD_INPUTS = 2
+
+
+def host_input_bytes(
+    n_embd: int, cells: tuple[int, int, int], n_ubatch: int, flash_attn: bool
+) -> int:
+    """The host compute buffer's inputs and masks for one ubatch (the RPC oracle's figure)."""
+    raw, csa, hca = cells
+    ub = round_up(n_ubatch, 64)
+    mask = 2 if flash_attn else 4
+    return 4 * n_ubatch * HOST_EMBD_INPUTS * n_embd + ub * (mask * (raw + csa + hca) + 2 * csa)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vramtui.core.gguf.spec import MetaValue
+from vramtui.core.sizes import round_up
 
 DSA_ARCHITECTURES = frozenset({"deepseek32", "glm-dsa"})
 
@@ -74,3 +75,12 @@ def attention_extra_bytes(
     per_cell = MASK_BYTES_FA if flash_attn else MASK_BYTES_NO_FA
     per_top = TOP_K_BYTES_PER_LAYER * len(indexer)
     return n_ubatch * (per_cell * n_kv + per_top * min(top_k, n_kv))
+
+
+def indexer_mask_bytes(n_kv: int, n_ubatch: int, indexer: tuple[bool, ...]) -> int:
+    """The indexer's KQ mask, a graph input a GPU backend stages in its host compute buffer
+    (llama-graph.cpp build_attn_inp_k_dsa_impl: F16 [n_kv, n_ubatch padded to 64] where the
+    backend has the fused lightning indexer, flash attention or not). llama.cpp's RPC breakdown
+    (tests/rpc): DeepSeek-V3.2 and GLM-5.2 at 8K, ubatch 512, 8 MiB above the inputs and the
+    attention mask; 16 MiB at ubatch 1024."""
+    return 2 * n_kv * round_up(n_ubatch, 64) if any(indexer) else 0
