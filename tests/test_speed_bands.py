@@ -105,3 +105,17 @@ def test_check_rows_are_kept_apart_and_name_their_build() -> None:
 
 def row_key(r: Row) -> str:
     return row_inputs(r).key
+
+
+@pytest.mark.parametrize("figure", ["decode", "prefill"])
+def test_a_class_with_no_rows_borrows_its_measured_relatives_range(figure: str) -> None:
+    """CUDA on Windows has no rows; CUDA on Linux lends it constants and, twice as wide in log
+    terms, its range: narrower than every class's rows pooled, wider than its own."""
+    relative = speed_band("cuda/linux/discrete_gpu", figure)
+    borrowed = speed_band("cuda/windows/discrete_gpu", figure)
+    assert relative.rows > 0 and borrowed.rows == 0
+    assert borrowed.relative == "cuda/linux/discrete_gpu"
+    width = relative.high / relative.low
+    assert borrowed.high / borrowed.low == pytest.approx(width**2)
+    pooled_low, pooled_high = bands_fitted.POOLED[figure]
+    assert borrowed.high / borrowed.low < pooled_high / pooled_low

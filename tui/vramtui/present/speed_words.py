@@ -54,7 +54,9 @@ def range_note(speed: SpeedEstimate) -> str:
     band = speed.band("decode")
     if band is None:
         return ""
-    if band.rows == 0:
+    if band.rows == 0 and band.relative:
+        note = f"no measured rows for {band.key}: ranges of {band.relative}, twice as wide"
+    elif band.rows == 0:
         note = f"no measured rows for {band.key}: ranges from every class, doubled"
     else:
         note = f"ranges from {band.rows} held-back {band.key} rows"

@@ -4,8 +4,10 @@ was not fitted on, for this class (constants key) and figure.
 `bands_fitted.py` holds, per figure (decode, prefill, ttft) and key, the ratios measured /
 predicted from low to high: centred on the class's held-back bias, as wide as ranges built
 without a row's fold had to be to hold 80 % of held-back rows, wider for classes with few rows
-(bench/speed_bands.py writes it). A key with no held-back rows takes every class's rows
-together, doubled, and says so (`rows` = 0); a first token with no rows of its own takes the
+(bench/speed_bands.py writes it). A key with no held-back rows takes the range of the first
+relative that lends it constants (`constants.key_chain`: CUDA on Windows borrows CUDA on Linux),
+twice as wide in log terms, and says so (`rows` = 0, `relative`); with no relative measured
+either, every class's rows together, doubled; a first token with no rows of its own takes the
 key's prefill range, as seconds (the rate's ends turned over). A llama.cpp build away from the
 one the key's rows ran widens the range by the amount the older-build check rows needed
 (`BUILD_WIDEN`, log ratio per 1000 builds).
@@ -22,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 from vramtui.core.speed.bands_fitted import BANDS, BUILD_SLOPE, BUILD_WIDEN, DATA_BUILD, POOLED
+from vramtui.core.speed.constants import key_chain
 
 FIGURES = ("decode", "prefill", "ttft")
 
@@ -37,6 +40,7 @@ class SpeedBand:
     key: str  # the constants key whose rows give it
     basis: str  # the figure whose rows give it ("prefill" for a first token with none)
     build_gap: int = 0  # builds between the asked llama.cpp build and the key's rows
+    relative: str = ""  # rows = 0: the relative key whose range, doubled, stands in ("": all)
 
     def around(self, value: float) -> tuple[float, float]:
         """[low, high] around `value` (tok/s or seconds alike: both are ratios of it)."""
@@ -48,6 +52,7 @@ class SpeedBand:
             "class": self.key,
             "from": self.basis,
             "build_gap": self.build_gap,
+            "relative": self.relative or None,
         }
 
 
@@ -58,8 +63,9 @@ def speed_band(key: str, figure: str, llama_build: int | None = None) -> SpeedBa
     if found is None and figure == "ttft":
         basis = "prefill"
         found = BANDS.get(f"prefill@{key}")
+    relative = ""
     if found is None:
-        low, high = POOLED[basis]
+        low, high, relative = _borrowed(key, basis)
         rows = 0
     else:
         low, high, rows = found
@@ -70,7 +76,20 @@ def speed_band(key: str, figure: str, llama_build: int | None = None) -> SpeedBa
         gap = abs(llama_build - DATA_BUILD[key])
         widen = BUILD_WIDEN.get(basis, 0.0) * gap / 1000
         low, high = low * math.exp(-widen), high * math.exp(widen)
-    return SpeedBand(figure, low, high, rows, key, basis, gap)
+    return SpeedBand(figure, low, high, rows, key, basis, gap, relative)
+
+
+def _borrowed(key: str, figure: str) -> tuple[float, float, str]:
+    """(low, high, relative) for a key with no rows: its first measured relative's range,
+    doubled in log terms around its centre; else every class's (already doubled)."""
+    for relative in key_chain(key)[1:]:
+        found = BANDS.get(f"{figure}@{relative}")
+        if found is not None:
+            low, high, _ = found
+            centre = math.sqrt(low * high)
+            return centre * (low / centre) ** 2, centre * (high / centre) ** 2, relative
+    low, high = POOLED[figure]
+    return low, high, ""
 
 
 def prefill_build_factor(key: str, llama_build: int | None) -> float:
