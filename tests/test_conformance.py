@@ -11,6 +11,7 @@ import pytest
 from tools.conformance import archlist, catalog, seeds
 from tools.conformance.__main__ import DOC, pinned_source
 from tools.conformance.archlist import KINDS
+from tools.conformance.oracle import parse as oracle_parse
 from tools.conformance.synth import N_VOCAB, PLACEHOLDER, Layout, seed, step
 from tools.conformance.table import parse_rows
 
@@ -150,3 +151,22 @@ def test_catalog_rows_are_exact_within_the_bars() -> None:
     assert "| b | Q4_K_M | qwen3 | differs | +0.0 % | 0 vs 0 | +11.0 % |" in lines
     # the catalog table is not read back as architecture rows
     assert parse_rows("\n".join(["| llama | x |", *lines])) == {"llama": ["x"]}
+
+
+def test_deepseek4_compressor_states_count_in_the_context() -> None:
+    """llama.cpp's context holds the DSV4 compressor states beside the caches (kv and score,
+    F32, per layer and stream): the oracle reads their size off the shape line."""
+    table = "CPU 245 8 66\n"
+    log = "\n".join(
+        [
+            "0.1 D llama_kv_cache: size =    4.50 MiB (   768 cells,   6 layers,  1/1 seqs)",
+            "0.2 D llama_dsv4_comp_state: csa ratio = 4, state = 8 x 1024, streams = 1, "
+            "rs_seq = 0, layers = 2, size =    0.12 MiB",
+            "0.3 D llama_dsv4_comp_state: hca ratio = 128, state = 128 x 512, streams = 2, "
+            "rs_seq = 1, layers = 2, size =    4.00 MiB",
+        ]
+    )
+    got = oracle_parse(table, log, 0)
+    assert got.kv_mib == 4.5
+    assert got.recurrent_mib * (1 << 20) == 2 * 4 * (8 * 1024 * 2 + 128 * 512 * 2 * 2 * 2)
+    assert got.context_mib == got.kv_mib + got.recurrent_mib

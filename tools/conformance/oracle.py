@@ -3,8 +3,9 @@
 `--fit off --fit-print on` loads the model and builds the context without allocating, prints
 one row per device "name model context compute" (MiB) on stdout and the loader's lines on
 stderr, where the exact sizes are: `llama_kv_cache: size = X MiB`, `llama_memory_recurrent:
-size = X MiB`, `<buft> compute buffer size = X MiB` (at `-lv 10`). The weights are only in the
-table (with no allocation the model buffer line says 0).
+size = X MiB`, DeepSeek-V4's compressor states (`llama_dsv4_comp_state: ... state = R x W,
+streams = S, rs_seq = N, layers = L`), `<buft> compute buffer size = X MiB` (at `-lv 10`).
+The weights are only in the table (with no allocation the model buffer line says 0).
 The binary is the one `make rpc-oracle` builds (tests/rpc/oracle.py finds it).
 """
 
@@ -22,6 +23,14 @@ from tests.rpc.oracle import FIT_PARAMS, oracle_bin_dir
 
 _KV = re.compile(r"llama_kv_cache: size =\s*([\d.]+) MiB")
 _RS = re.compile(r"llama_memory_recurrent: size =\s*([\d.]+) MiB")
+# DeepSeek-V4's compressor states (llama-kv-cache-dsv4.cpp llama_dsv4_comp_state): kv and score
+# tensors, F32 [n_embd_state, state_size, streams x (1 + rs_seq)] per layer, counted in the
+# context (llama_kv_cache_dsv4::memory_breakdown). The line's own MiB has two decimals; the
+# shape it prints gives the exact size.
+_DSV4_STATE = re.compile(
+    r"llama_dsv4_comp_state: \S+ ratio = \d+, state = (\d+) x (\d+), streams = (\d+), "
+    r"rs_seq = (\d+), layers = (\d+)"
+)
 _COMPUTE = re.compile(r"(\S+) compute buffer size =\s*([\d.]+) MiB")
 _BUILD = re.compile(r"build(?:_info)?: (\S+)")
 # llama.cpp's log prefix: time, level; anywhere in a line, as an abort's message can cut in
@@ -128,6 +137,10 @@ def parse(stdout: str, stderr: str, returncode: int) -> FitResult:
             out.kv_mib += float(m[1])
         elif m := _RS.search(line):
             out.recurrent_mib += float(m[1])
+        elif m := _DSV4_STATE.search(line):
+            rows, width, streams, rs_seq, layers = (int(g) for g in m.groups())
+            planes = streams * (1 + rs_seq)
+            out.recurrent_mib += 2 * 4 * width * rows * planes * layers / (1 << 20)
         elif m := _COMPUTE.search(line):
             out.compute_mib += float(m[2])
         elif not out.build and (m := _BUILD.search(line)):
