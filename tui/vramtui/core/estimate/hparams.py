@@ -123,6 +123,7 @@ KNOWN_ARCHITECTURES = frozenset(
         "nemotron_h_moe",
         "lfm2moe",
         "kimi-linear",
+        "kimi-k3",
         # estimate/families: MLA with a sparse-attention indexer, deepseek2's loader, GQA MoE
         "deepseek32",
         "glm-dsa",
@@ -227,7 +228,7 @@ def _layer_kinds(
 ) -> tuple[tuple[bool, ...], int, int, tuple[bool, ...] | None]:
     """(is_recurrent, n_embd_r, n_embd_s, layers with a KV cache or None for "every
     non-recurrent one"): the family rules of estimate/families/layers.py where they apply
-    (falcon-h1, nemotron_h, qwen35, kimi-linear), else the common ones above."""
+    (falcon-h1, nemotron_h, qwen35, kimi-linear, kimi-k3), else the common ones above."""
     is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
     kinds = layer_kinds(r.arch, r.get, n_head_kv, n_ff)
     if kinds is None:
