@@ -5,7 +5,8 @@ either was found), each keeping its family's layout as llama.cpp's loader reads 
   KDA layers, one latent "head" on MLA layers), nope-only MLA (rope.dimension_count 0, the
   graph builds no position input), a q LoRA, cross-layer residual attention banking every 4th
   layer, latent MoE at half the embedding width, and the K3 gate activation
-  (kda.gate_lower_bound -5.0, the value its graph comment names).
+  (kda.gate_lower_bound -5.0, the value its graph comment names). The deep variant banks 12
+  residual checkpoints over 24 layers, where the residual stack sets the compute peak.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tests.support.oracle_models import _md
 from vramtui.core.gguf.spec import MetaValue
 
 _KDA_LAYERS = "KKKAKKKA"  # K a Kimi Delta Attention layer, A an MLA layer
+_DEEP_LAYERS = "KKKA" * 6
 
 K3M3_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
     "kimi-k3-test": (
@@ -53,3 +55,13 @@ K3M3_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
         "Q4_K_M",
     ),
 }
+_K3 = K3M3_MODELS["kimi-k3-test"][0]
+K3M3_MODELS["kimi-k3-deep-test"] = (
+    {
+        **_K3,
+        "kimi-k3.block_count": len(_DEEP_LAYERS),
+        "kimi-k3.attention.head_count_kv": tuple(1 if c == "A" else 0 for c in _DEEP_LAYERS),
+        "kimi-k3.attn_res.block_size": 2,
+    },
+    "Q4_K_M",
+)

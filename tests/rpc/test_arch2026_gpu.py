@@ -97,6 +97,7 @@ CASES = [
     ("kimi-linear-test", 8192, 512, "on"),
     ("kimi-k3-test", 8192, 512, "on"),
     ("kimi-k3-test", 4096, 2048, "off"),
+    ("kimi-k3-deep-test", 8192, 512, "on"),
 ]
 
 

@@ -286,6 +286,8 @@ class ModelHparams:
     # DeepSeek-V4 compression ratio per block (estimate/families/deepseek4.py); () elsewhere
     compress_ratios: tuple[int, ...] = ()
     out_lora: int = 0  # DeepSeek-V4 output LoRA rank x groups
+    attn_res_block: int = 0  # kimi-k3 cross-layer residual attention (estimate/families/kimi_k3)
+    n_expert_latent: int = 0  # kimi-k3 latent MoE: the routed experts' width (0: n_embd)
 
     @property
     def has_swa_cache(self) -> bool:
@@ -315,8 +317,7 @@ class ModelHparams:
         n_ff = r.per_layer("feed_forward_length", 0)
         is_rec, n_embd_r, n_embd_s, kv_layers = _layer_kinds(r, n_head_kv, n_ff)
         n_nextn, has_kv = _kv_layers(r, is_rec, kv_layers)
-        # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
-        # deepseek2 files cache full K and V per head like any GQA model.
+        # MLA only with both MLA head sizes (llama-hparams.cpp is_mla): older files cache K, V
         hk_mla = r.scalar("attention.key_length_mla", 0)
         is_mla = hk_mla > 0 and r.scalar("attention.value_length_mla", 0) > 0
         kv_lora = r.scalar("attention.kv_lora_rank", 512 if is_mla else 0)
@@ -371,6 +372,8 @@ class ModelHparams:
                 indexer_top_k=r.scalar("attention.indexer.top_k", 0),
                 compress_ratios=ratios,
                 out_lora=out_lora,
+                attn_res_block=r.scalar("attn_res.block_size", 0),
+                n_expert_latent=r.scalar("expert_latent_length", 0),
             ),
         )
 

@@ -98,7 +98,10 @@ def tensors(m: Md, n_vocab: int) -> list[Row]:
         p = f"blk.{il}."
         rows += [vec(p + "attn_norm.weight", n_embd), vec(p + "ffn_norm.weight", n_embd)]
         if res:
-            rows += [vec(p + "attn_res_score.weight", n_embd), vec(p + "ffn_res_score.weight", n_embd)]
+            rows += [
+                vec(p + "attn_res_score.weight", n_embd),
+                vec(p + "ffn_res_score.weight", n_embd),
+            ]
         rows += _mla(p, m, n_embd, n_head) if kv[il] else _kda(p, m, n_embd, n_head)
         if il < n_dense:
             rows += ffn(p, n_embd, m.num("feed_forward_length"))
