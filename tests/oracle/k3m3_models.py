@@ -7,6 +7,9 @@ either was found), each keeping its family's layout as llama.cpp's loader reads 
   layer, latent MoE at half the embedding width, and the K3 gate activation
   (kda.gate_lower_bound -5.0, the value its graph comment names). The deep variant banks 12
   residual checkpoints over 24 layers, where the residual stack sets the compute peak.
+- minimax-m3 (src/models/minimax-m3.cpp): MiniMax-M2's GQA with partial rotary, one leading
+  dense layer, routed and shared experts, and the MSA indexer on the other layers with one
+  indexer head per KV head (the graph asserts it), blocks of 64 tokens.
 """
 
 from __future__ import annotations
@@ -51,6 +54,35 @@ K3M3_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
             activation__situ_linear_beta=8.0,
             context_length=262144,
             attention__layer_norm_rms_epsilon=1e-5,
+        ),
+        "Q4_K_M",
+    ),
+    "tiny-minimax-m3": (
+        _md(
+            "minimax-m3",
+            8192,
+            block_count=4,
+            embedding_length=1024,
+            attention__head_count=16,
+            attention__head_count_kv=4,
+            attention__key_length=128,
+            attention__value_length=128,
+            rope__dimension_count=64,
+            feed_forward_length=2048,
+            leading_dense_block_count=1,
+            expert_feed_forward_length=512,
+            expert_count=16,
+            expert_used_count=4,
+            expert_shared_count=1,
+            expert_gating_func=2,
+            attention__indexer__head_count=4,
+            attention__indexer__key_length=128,
+            attention__indexer__top_k=16,
+            attention__indexer__block_size=64,
+            attention__indexer__local_blocks=1,
+            context_length=196608,
+            attention__layer_norm_rms_epsilon=1e-6,
+            rope__freq_base=5e6,
         ),
         "Q4_K_M",
     ),

@@ -98,6 +98,9 @@ CASES = [
     ("kimi-k3-test", 8192, 512, "on"),
     ("kimi-k3-test", 4096, 2048, "off"),
     ("kimi-k3-deep-test", 8192, 512, "on"),
+    ("tiny-minimax-m3", 8192, 512, "on"),
+    ("tiny-minimax-m3", 4096, 1024, "on"),
+    ("tiny-minimax-m3", 8192, 512, "off"),
 ]
 
 

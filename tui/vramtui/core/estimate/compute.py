@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from vramtui.core.estimate.families import gemma4, kimi_k3, phi3
+from vramtui.core.estimate.families import gemma4, kimi_k3, msa, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
 from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
@@ -150,6 +150,10 @@ def compute_bytes(
         res = kimi_k3.residual_phase_floats(hp.n_layer, hp.attn_res_block, n_embd)
         attn_phase = max(attn_phase, 4 * ub * res)
     rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
+    if hp.arch == msa.ARCH:  # MSA's sparse layers, flash attention only (families/msa.py)
+        n_kv = max(kv_sizes, default=0)
+        sparse = msa.compute_bytes(n_kv, ub, n_embd, hp.n_indexer_head, n_seqs)
+        return max(masks + max(ffn_phase, attn_phase), sparse if flash_attn else 0)
     attn_phase += attention_extra_bytes(  # DSA indexer (estimate/families/dsa.py)
         max(kv_sizes, default=0),
         ub,
@@ -299,7 +303,8 @@ def gpu_host_compute_range(
     if hp.arch == "gemma3n":
         floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
     low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
-    low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
+    if hp.arch != msa.ARCH:  # a DSA indexer's mask; MSA stages none at the worst-case reserve
+        low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
     low += v_idxs_bytes(hp, len(kv_sizes), n_ubatch, flash_attn)
     return low, low + 4 * n_ubatch * hp.n_embd
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vramtui.core.estimate.families import gemma4
+from vramtui.core.estimate.families import gemma4, msa
 from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
 from vramtui.core.estimate.families.dsa import indexer_layers
 from vramtui.core.estimate.families.layers import layer_kinds
@@ -129,6 +129,7 @@ KNOWN_ARCHITECTURES = frozenset(
         "glm-dsa",
         "mistral4",
         "minimax-m2",
+        msa.ARCH,
         "deepseek4",
         # estimate/families/gemma4.py
         gemma4.ARCH,
@@ -288,6 +289,7 @@ class ModelHparams:
     out_lora: int = 0  # DeepSeek-V4 output LoRA rank x groups
     attn_res_block: int = 0  # kimi-k3 cross-layer residual attention (estimate/families/kimi_k3)
     n_expert_latent: int = 0  # kimi-k3 latent MoE: the routed experts' width (0: n_embd)
+    n_indexer_head: int = 0  # MSA indexer heads (estimate/families/msa.py)
 
     @property
     def has_swa_cache(self) -> bool:
@@ -326,7 +328,6 @@ class ModelHparams:
             # K-only latent of width kv_lora_rank + rope dim, one "head" (llama.cpp PR #19067).
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
-        n_ff_exp = r.scalar("expert_feed_forward_length", 0)
         has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
         return check_layers(
             spec.source or spec.name,
@@ -354,8 +355,8 @@ class ModelHparams:
                 is_mla=is_mla,
                 full_attention_interval=r.scalar("full_attention_interval", 0),
                 n_nextn=n_nextn,
-                n_ff_exp=n_ff_exp,
-                n_ff_shexp=_shared_expert_width(r, n_ff_exp),
+                n_ff_exp=r.scalar("expert_feed_forward_length", 0),
+                n_ff_shexp=_shared_expert_width(r),
                 n_leading_dense=r.scalar("leading_dense_block_count", 0),
                 d_inner=r.scalar("ssm.inner_size", 0),
                 ssm_d_state=r.scalar("ssm.state_size", 0),
@@ -374,6 +375,7 @@ class ModelHparams:
                 out_lora=out_lora,
                 attn_res_block=r.scalar("attn_res.block_size", 0),
                 n_expert_latent=r.scalar("expert_latent_length", 0),
+                n_indexer_head=r.scalar("attention.indexer.head_count", 0),
             ),
         )
 
@@ -404,15 +406,18 @@ def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[in
     n_layer = r.n_layer
     n_ctx_train = r.scalar("context_length", 0)
     has_indexer = indexer_layers(r.arch, r.md, n_layer, n_layer - n_nextn, n_ctx_train)
+    if r.arch == msa.ARCH:
+        has_indexer = msa.indexer_layers(r.arch, r.md, n_layer)
     if r.arch != DEEPSEEK4:
         return has_indexer, (), 0
     lora = r.scalar("attention.output_lora_rank", 0) * r.scalar("attention.output_group_count", 0)
     return has_indexer, read_ratios(r.get("attention.compress_ratios"), n_layer), lora
 
 
-def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:
+def _shared_expert_width(r: _Reader) -> int:
     """Width of the shared-expert FFN: its own key (qwen2moe, qwen3next), else the expert
     width times expert_shared_count (deepseek2, glm4moe), or one expert-wide (llama4)."""
+    n_ff_exp = r.scalar("expert_feed_forward_length", 0)
     own = r.scalar("expert_shared_feed_forward_length", 0)
     if own:
         return own

@@ -13,6 +13,7 @@ from vramtui.core.catalog.families import (
     kimi_k3,
     kimi_linear,
     lfm2moe,
+    minimax_m3,
     nemotron_h,
     qwen35,
 )
@@ -29,6 +30,7 @@ _BUILDERS: dict[str, Callable[[Md, int], list[Row]]] = {
     **dict.fromkeys(lfm2moe.ARCHITECTURES, lfm2moe.tensors),
     **dict.fromkeys(kimi_linear.ARCHITECTURES, kimi_linear.tensors),
     **dict.fromkeys(kimi_k3.ARCHITECTURES, kimi_k3.tensors),
+    **dict.fromkeys(minimax_m3.ARCHITECTURES, minimax_m3.tensors),
 }
 
 # Families that read the metadata themselves and answer None for other architectures.
