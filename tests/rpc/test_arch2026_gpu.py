@@ -9,6 +9,7 @@ import pytest
 
 from tests.oracle.arch2026_models import ARCH2026_MODELS
 from tests.oracle.hybrid_models import HYBRID_MODELS
+from tests.oracle.k3m3_models import K3M3_MODELS
 from tests.oracle.longtail_models import LONGTAIL_MODELS
 from tests.oracle.mla_models import MLA_MODELS
 from tests.rpc.oracle import fit_print
@@ -48,7 +49,14 @@ def _small_qwen3vl(n_deepstack: int) -> dict[str, MetaValue]:
     )
 
 
-_ALL = {**MODELS, **LONGTAIL_MODELS, **ARCH2026_MODELS, **MLA_MODELS, **HYBRID_MODELS}
+_ALL = {
+    **MODELS,
+    **LONGTAIL_MODELS,
+    **ARCH2026_MODELS,
+    **MLA_MODELS,
+    **HYBRID_MODELS,
+    **K3M3_MODELS,
+}
 _SMALL_VL = {f"qwen3vl-ds{n}": (_small_qwen3vl(n), "Q8_0") for n in (1, 2, 3)}
 
 
@@ -87,6 +95,12 @@ CASES = [
     ("Phi-4", 8192, 512, "on"),
     ("Gemma-3n-E4B", 4096, 512, "off"),
     ("kimi-linear-test", 8192, 512, "on"),
+    ("kimi-k3-test", 8192, 512, "on"),
+    ("kimi-k3-test", 4096, 2048, "off"),
+    ("kimi-k3-deep-test", 8192, 512, "on"),
+    ("tiny-minimax-m3", 8192, 512, "on"),
+    ("tiny-minimax-m3", 4096, 1024, "on"),
+    ("tiny-minimax-m3", 8192, 512, "off"),
 ]
 
 

@@ -39,11 +39,12 @@ def _md_sets() -> list[dict[str, tuple[dict[str, MetaValue], str]]]:
     """The oracle tests' model sets (imported late: tests/ is only on the path from the root)."""
     from tests.oracle.arch2026_models import ARCH2026_MODELS  # noqa: PLC0415
     from tests.oracle.hybrid_models import HYBRID_MODELS  # noqa: PLC0415
+    from tests.oracle.k3m3_models import K3M3_MODELS  # noqa: PLC0415
     from tests.oracle.longtail_models import LONGTAIL_MODELS  # noqa: PLC0415
     from tests.oracle.mla_models import MLA_MODELS  # noqa: PLC0415
     from tests.support.oracle_models import MODELS  # noqa: PLC0415
 
-    return [HYBRID_MODELS, MLA_MODELS, ARCH2026_MODELS, LONGTAIL_MODELS, MODELS]
+    return [HYBRID_MODELS, MLA_MODELS, ARCH2026_MODELS, LONGTAIL_MODELS, MODELS, K3M3_MODELS]
 
 
 def _size(md: Mapping[str, MetaValue], arch: str) -> int:

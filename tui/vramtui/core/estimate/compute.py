@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from vramtui.core.estimate.families import gemma4, phi3
+from vramtui.core.estimate.families import gemma4, kimi_k3, msa, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
 from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
@@ -54,10 +54,11 @@ def _moe_floats(hp: ModelHparams) -> int:
     left by up and gate when they fit in it (2 x up >= outputs); otherwise they land above
     (Qwen3-30B-A3B: 3 x 6144 + 16384 = 34,816 floats/token, as measured). Weighting the input
     before the FFN (llama4) keeps one more n_embd x n_used alive. The shared expert runs
-    after the routed ones as a dense FFN of its own width."""
+    after the routed ones as a dense FFN of its own width. Latent experts (kimi-k3) write
+    outputs of their latent width (src/models/kimi-k3.cpp build_latent_moe)."""
     n_used = max(hp.n_expert_used, 1)
     up = (hp.n_ff_exp or max(hp.n_ff, default=0)) * n_used
-    out = hp.n_embd * n_used
+    out = (hp.n_expert_latent or hp.n_embd) * n_used
     if hp.arch in UNGATED_FFN:
         return max(2 * up, 2 * hp.n_ff_shexp)
     routed = 3 * up + (out if out > 2 * up else 0) + (out if hp.weight_before_ffn else 0)
@@ -73,6 +74,8 @@ def _ffn_floats(hp: ModelHparams) -> int:
     for il in range(hp.n_layer - hp.n_nextn):
         is_moe = hp.n_expert and il >= hp.n_leading_dense and (il + 1) % hp.moe_layer_step == 0
         f = moe if is_moe else (2 if hp.arch in UNGATED_FFN else 3) * hp.n_ff[il]
+        if hp.arch == kimi_k3.ARCH and not is_moe:
+            f = kimi_k3.dense_ffn_floats(hp.n_ff[il], hp.n_embd, BASE_EMBD)
         if hp.arch == "gemma3n":
             f += GEMMA3N_FFN_EMBD * hp.n_embd
         elif hp.arch in PARALLEL_RESIDUAL:
@@ -142,7 +145,15 @@ def compute_bytes(
     ffn_phase = 4 * ub * (base + _ffn_floats(hp))
     fused = phi3.fused_qkv_attn_floats(hp) if not flash_attn else None
     attn_phase = 4 * ub * (base + (_attn_floats(hp) if fused is None else fused)) + kq
+    if hp.arch == kimi_k3.ARCH:  # the residual stack (estimate/families/kimi_k3.py)
+        attn_phase += 4 * ub * kimi_k3.residual_stack_floats(hp.n_layer, hp.attn_res_block, n_embd)
+        res = kimi_k3.residual_phase_floats(hp.n_layer, hp.attn_res_block, n_embd)
+        attn_phase = max(attn_phase, 4 * ub * res)
     rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
+    if hp.arch == msa.ARCH:  # MSA's sparse layers, flash attention only (families/msa.py)
+        n_kv = max(kv_sizes, default=0)
+        sparse = msa.compute_bytes(n_kv, ub, n_embd, hp.n_indexer_head, n_seqs)
+        return max(masks + max(ffn_phase, attn_phase), sparse if flash_attn else 0)
     attn_phase += attention_extra_bytes(  # DSA indexer (estimate/families/dsa.py)
         max(kv_sizes, default=0),
         ub,
@@ -292,7 +303,8 @@ def gpu_host_compute_range(
     if hp.arch == "gemma3n":
         floats += hp.n_embd + hp.n_embd_altup * hp.n_layer
     low = 4 * n_ubatch * floats + mask_bytes(kv_sizes, n_ubatch, flash_attn)
-    low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
+    if hp.arch != msa.ARCH:  # a DSA indexer's mask; MSA stages none at the worst-case reserve
+        low += indexer_mask_bytes(max(kv_sizes, default=0), n_ubatch, hp.has_indexer)
     low += v_idxs_bytes(hp, len(kv_sizes), n_ubatch, flash_attn)
     return low, low + 4 * n_ubatch * hp.n_embd
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vramtui.core.estimate.families import gemma4
+from vramtui.core.estimate.families import gemma4, msa
 from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
 from vramtui.core.estimate.families.dsa import indexer_layers
 from vramtui.core.estimate.families.layers import layer_kinds
@@ -123,11 +123,13 @@ KNOWN_ARCHITECTURES = frozenset(
         "nemotron_h_moe",
         "lfm2moe",
         "kimi-linear",
+        "kimi-k3",
         # estimate/families: MLA with a sparse-attention indexer, deepseek2's loader, GQA MoE
         "deepseek32",
         "glm-dsa",
         "mistral4",
         "minimax-m2",
+        msa.ARCH,
         "deepseek4",
         # estimate/families/gemma4.py
         gemma4.ARCH,
@@ -227,7 +229,7 @@ def _layer_kinds(
 ) -> tuple[tuple[bool, ...], int, int, tuple[bool, ...] | None]:
     """(is_recurrent, n_embd_r, n_embd_s, layers with a KV cache or None for "every
     non-recurrent one"): the family rules of estimate/families/layers.py where they apply
-    (falcon-h1, nemotron_h, qwen35, kimi-linear), else the common ones above."""
+    (falcon-h1, nemotron_h, qwen35, kimi-linear, kimi-k3), else the common ones above."""
     is_rec, n_embd_r, n_embd_s = _recurrent(r, n_head_kv)
     kinds = layer_kinds(r.arch, r.get, n_head_kv, n_ff)
     if kinds is None:
@@ -285,6 +287,9 @@ class ModelHparams:
     # DeepSeek-V4 compression ratio per block (estimate/families/deepseek4.py); () elsewhere
     compress_ratios: tuple[int, ...] = ()
     out_lora: int = 0  # DeepSeek-V4 output LoRA rank x groups
+    attn_res_block: int = 0  # kimi-k3 cross-layer residual attention (estimate/families/kimi_k3)
+    n_expert_latent: int = 0  # kimi-k3 latent MoE: the routed experts' width (0: n_embd)
+    n_indexer_head: int = 0  # MSA indexer heads (estimate/families/msa.py)
 
     @property
     def has_swa_cache(self) -> bool:
@@ -314,8 +319,7 @@ class ModelHparams:
         n_ff = r.per_layer("feed_forward_length", 0)
         is_rec, n_embd_r, n_embd_s, kv_layers = _layer_kinds(r, n_head_kv, n_ff)
         n_nextn, has_kv = _kv_layers(r, is_rec, kv_layers)
-        # MLA only with both MLA head sizes in the file (llama-hparams.cpp is_mla); older
-        # deepseek2 files cache full K and V per head like any GQA model.
+        # MLA only with both MLA head sizes (llama-hparams.cpp is_mla): older files cache K, V
         hk_mla = r.scalar("attention.key_length_mla", 0)
         is_mla = hk_mla > 0 and r.scalar("attention.value_length_mla", 0) > 0
         kv_lora = r.scalar("attention.kv_lora_rank", 512 if is_mla else 0)
@@ -324,7 +328,6 @@ class ModelHparams:
             # K-only latent of width kv_lora_rank + rope dim, one "head" (llama.cpp PR #19067).
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
-        n_ff_exp = r.scalar("expert_feed_forward_length", 0)
         has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
         return check_layers(
             spec.source or spec.name,
@@ -352,8 +355,8 @@ class ModelHparams:
                 is_mla=is_mla,
                 full_attention_interval=r.scalar("full_attention_interval", 0),
                 n_nextn=n_nextn,
-                n_ff_exp=n_ff_exp,
-                n_ff_shexp=_shared_expert_width(r, n_ff_exp),
+                n_ff_exp=r.scalar("expert_feed_forward_length", 0),
+                n_ff_shexp=_shared_expert_width(r),
                 n_leading_dense=r.scalar("leading_dense_block_count", 0),
                 d_inner=r.scalar("ssm.inner_size", 0),
                 ssm_d_state=r.scalar("ssm.state_size", 0),
@@ -370,6 +373,9 @@ class ModelHparams:
                 indexer_top_k=r.scalar("attention.indexer.top_k", 0),
                 compress_ratios=ratios,
                 out_lora=out_lora,
+                attn_res_block=r.scalar("attn_res.block_size", 0),
+                n_expert_latent=r.scalar("expert_latent_length", 0),
+                n_indexer_head=r.scalar("attention.indexer.head_count", 0),
             ),
         )
 
@@ -400,15 +406,18 @@ def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[in
     n_layer = r.n_layer
     n_ctx_train = r.scalar("context_length", 0)
     has_indexer = indexer_layers(r.arch, r.md, n_layer, n_layer - n_nextn, n_ctx_train)
+    if r.arch == msa.ARCH:
+        has_indexer = msa.indexer_layers(r.arch, r.md, n_layer)
     if r.arch != DEEPSEEK4:
         return has_indexer, (), 0
     lora = r.scalar("attention.output_lora_rank", 0) * r.scalar("attention.output_group_count", 0)
     return has_indexer, read_ratios(r.get("attention.compress_ratios"), n_layer), lora
 
 
-def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:
+def _shared_expert_width(r: _Reader) -> int:
     """Width of the shared-expert FFN: its own key (qwen2moe, qwen3next), else the expert
     width times expert_shared_count (deepseek2, glm4moe), or one expert-wide (llama4)."""
+    n_ff_exp = r.scalar("expert_feed_forward_length", 0)
     own = r.scalar("expert_shared_feed_forward_length", 0)
     if own:
         return own

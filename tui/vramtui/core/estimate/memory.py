@@ -28,7 +28,7 @@ from vramtui.core.estimate.compute import (
     projector_compute_bytes,
 )
 from vramtui.core.estimate.draft import draft_buffers, draft_settings
-from vramtui.core.estimate.families import gemma4
+from vramtui.core.estimate.families import gemma4, msa
 from vramtui.core.estimate.families.deepseek4 import layer_cache_bytes, raw_cells
 from vramtui.core.estimate.gpu_compute import GPU_BACKENDS, projector_buffer
 from vramtui.core.estimate.gpu_compute import compute_buffers as gpu_compute_buffers
@@ -292,6 +292,8 @@ def _cache_buffers(
             n += tv.row_bytes(hp.head_v[il] * width if fa else v_max) * cells
         if il < len(hp.has_indexer) and hp.has_indexer[il]:  # DSA indexer keys (families/dsa.py)
             n += tk.row_bytes(hp.n_embd_indexer) * cells
+            # MSA's indexer cache also allocates one head of V (families/msa.py)
+            n += tv.row_bytes(msa.indexer_v_width(hp.arch, hp.head_v[il])) * cells
         kv_dev, kv_host = (kv_dev + n, kv_host) if on_dev else (kv_dev, kv_host + n)
     return [
         Buffer(Place.DEVICE, BufferKind.KV_CACHE, kv_dev, f"{dev} KV buffer"),

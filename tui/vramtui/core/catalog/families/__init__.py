@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from vramtui.core.catalog.families import falcon_h1, kimi_linear, lfm2moe, nemotron_h, qwen35
+from vramtui.core.catalog.families import (
+    falcon_h1,
+    kimi_k3,
+    kimi_linear,
+    lfm2moe,
+    minimax_m3,
+    nemotron_h,
+    qwen35,
+)
 from vramtui.core.catalog.families.deepseek4 import DEEPSEEK4_ARCHITECTURES, deepseek4_tensors
 from vramtui.core.catalog.families.minimax import MINIMAX_ARCHITECTURES, minimax_tensors
 from vramtui.core.catalog.families.mla import MLA_ARCHITECTURES, mla_tensors
@@ -21,6 +29,8 @@ _BUILDERS: dict[str, Callable[[Md, int], list[Row]]] = {
     **dict.fromkeys(falcon_h1.ARCHITECTURES, falcon_h1.tensors),
     **dict.fromkeys(lfm2moe.ARCHITECTURES, lfm2moe.tensors),
     **dict.fromkeys(kimi_linear.ARCHITECTURES, kimi_linear.tensors),
+    **dict.fromkeys(kimi_k3.ARCHITECTURES, kimi_k3.tensors),
+    **dict.fromkeys(minimax_m3.ARCHITECTURES, minimax_m3.tensors),
 }
 
 # Families that read the metadata themselves and answer None for other architectures.

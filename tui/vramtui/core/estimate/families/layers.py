@@ -12,7 +12,8 @@ llama-hparams.cpp n_embd_r / n_embd_s):
   layer but each `full_attention_interval`-th (default 4).
 - kimi-linear: head_count_kv = 0 marks a KDA layer; its conv state is 3 (q, k, v) x
   (d_conv - 1) x n_head x kda.head_dim and its state n_head x kda.head_dim^2 (n_embd_r/n_embd_s
-  with n_embd_head_kda set).
+  with n_embd_head_kda set). kimi-k3 reads the same keys and marks its KDA layers alike
+  (src/models/kimi-k3.cpp load_arch_hparams).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def layer_kinds(
             )
         iv = max(_int(get("full_attention_interval"), 4), 1)
         return LayerKinds(tuple(il < n_main and (il + 1) % iv != 0 for il in range(n_layer)), None)
-    if arch == "kimi-linear":
+    if arch in {"kimi-linear", "kimi-k3"}:
         n_head = _int(get("attention.head_count"))
         if isinstance(get("attention.head_count"), tuple):
             n_head = max(_int(x) for x in get("attention.head_count"))  # type: ignore[union-attr]
