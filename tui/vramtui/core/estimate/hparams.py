@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from vramtui.core.estimate.families import gemma4
 from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
 from vramtui.core.estimate.families.dsa import indexer_layers
+from vramtui.core.estimate.families.generic_graph import GenericGraph, read_generic_graph
 from vramtui.core.estimate.families.layers import layer_kinds
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
@@ -285,6 +286,9 @@ class ModelHparams:
     # DeepSeek-V4 compression ratio per block (estimate/families/deepseek4.py); () elsewhere
     compress_ratios: tuple[int, ...] = ()
     out_lora: int = 0  # DeepSeek-V4 output LoRA rank x groups
+    # The graph structure of an architecture without rules of its own, read off its tensors
+    # (estimate/families/generic_graph.py); None for the architectures the estimate knows
+    graph: GenericGraph | None = None
 
     @property
     def has_swa_cache(self) -> bool:
@@ -325,7 +329,15 @@ class ModelHparams:
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
         n_ff_exp = r.scalar("expert_feed_forward_length", 0)
+        n_ff_shexp = _shared_expert_width(r, n_ff_exp)
         has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
+        graph = None
+        if arch not in KNOWN_ARCHITECTURES:
+            graph = read_generic_graph(arch, spec.tensors, n_layer)
+        if graph is not None:  # the widths llama.cpp loads, not the file's keys
+            n_ff = graph.n_ff
+            n_ff_exp = graph.n_ff_exp or n_ff_exp
+            n_ff_shexp = graph.n_ff_shexp
         return check_layers(
             spec.source or spec.name,
             cls(
@@ -353,7 +365,7 @@ class ModelHparams:
                 full_attention_interval=r.scalar("full_attention_interval", 0),
                 n_nextn=n_nextn,
                 n_ff_exp=n_ff_exp,
-                n_ff_shexp=_shared_expert_width(r, n_ff_exp),
+                n_ff_shexp=n_ff_shexp,
                 n_leading_dense=r.scalar("leading_dense_block_count", 0),
                 d_inner=r.scalar("ssm.inner_size", 0),
                 ssm_d_state=r.scalar("ssm.state_size", 0),
@@ -370,6 +382,7 @@ class ModelHparams:
                 indexer_top_k=r.scalar("attention.indexer.top_k", 0),
                 compress_ratios=ratios,
                 out_lora=out_lora,
+                graph=graph,
             ),
         )
 
