@@ -328,16 +328,8 @@ class ModelHparams:
             # K-only latent of width kv_lora_rank + rope dim, one "head" (llama.cpp PR #19067).
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
-        n_ff_exp = r.scalar("expert_feed_forward_length", 0)
-        n_ff_shexp = _shared_expert_width(r, n_ff_exp)
+        n_ff, n_ff_exp, n_ff_shexp, graph = _ffn_widths(r, spec, n_ff)
         has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
-        graph = None
-        if arch not in KNOWN_ARCHITECTURES:
-            graph = read_generic_graph(arch, spec.tensors, n_layer)
-        if graph is not None:  # the widths llama.cpp loads, not the file's keys
-            n_ff = graph.n_ff
-            n_ff_exp = graph.n_ff_exp or n_ff_exp
-            n_ff_shexp = graph.n_ff_shexp
         return check_layers(
             spec.source or spec.name,
             cls(
@@ -417,6 +409,21 @@ def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[in
         return has_indexer, (), 0
     lora = r.scalar("attention.output_lora_rank", 0) * r.scalar("attention.output_group_count", 0)
     return has_indexer, read_ratios(r.get("attention.compress_ratios"), n_layer), lora
+
+
+def _ffn_widths(
+    r: _Reader, spec: ModelSpec, n_ff: tuple[int, ...]
+) -> tuple[tuple[int, ...], int, int, GenericGraph | None]:
+    """(FFN width per layer, expert width, shared-expert width, the graph read off the tensors):
+    an architecture without rules of its own takes the widths llama.cpp loads, not the keys
+    (estimate/families/generic_graph.py)."""
+    n_ff_exp = r.scalar("expert_feed_forward_length", 0)
+    graph = None
+    if r.arch not in KNOWN_ARCHITECTURES:
+        graph = read_generic_graph(r.arch, spec.tensors, r.n_layer)
+    if graph is None:
+        return n_ff, n_ff_exp, _shared_expert_width(r, n_ff_exp), None
+    return graph.n_ff, graph.n_ff_exp or n_ff_exp, graph.n_ff_shexp, graph
 
 
 def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:
