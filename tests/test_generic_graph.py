@@ -78,8 +78,19 @@ def test_no_ffn_tensor_names_keep_the_keys() -> None:
 
 
 # gpt2-style (no gate, biases, fused QKV), parallel blocks, half-width FFN, MoE sized by the
-# dense key, ungated experts, fused gate+up
-ARCHS = ["gpt2", "bloom", "arcee", "falcon", "phi2", "qwen", "dbrx", "phimoe", "ernie4_5-moe"]
+# dense key, ungated experts, and grok, which llama.cpp runs without flash attention
+ARCHS = [
+    "gpt2",
+    "bloom",
+    "arcee",
+    "falcon",
+    "phi2",
+    "qwen",
+    "dbrx",
+    "phimoe",
+    "ernie4_5-moe",
+    "grok",
+]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
