@@ -73,8 +73,14 @@ def test_known_architectures_keep_their_own_rules(tmp_path: Path) -> None:
     assert hp.graph is None
 
 
-def test_no_ffn_tensor_names_keep_the_keys() -> None:
+def test_no_blocks_keep_the_keys() -> None:
     assert read_generic_graph("x", (), 4) is None
+
+
+def test_blocks_without_ffn_tensors_have_no_ffn(tmp_path: Path) -> None:
+    layout, g = _graph("mimo2", tmp_path)
+    assert not any(".ffn_up" in name or ".ffn_down" in name for name in layout.tensors)
+    assert g.n_ff == (0,) * len(g.n_ff)
 
 
 # gpt2-style (no gate, biases, fused QKV), parallel blocks, half-width FFN, MoE sized by the

@@ -312,8 +312,14 @@ def _cache_buffers(
 
 def mask_sizes(hp: ModelHparams, lay: CacheLayout) -> tuple[int, ...]:
     """The cells each KQ mask of the graph spans: the full cache's, and the windowed cache's
-    of an iSWA model (both masks are built even when their sizes agree)."""
-    sizes = [lay.n_ctx_seq] if any(hp.has_kv) else []
+    of an iSWA model (both masks are built even when their sizes agree).
+    llama-graph.cpp build_attn_inp_kv_iswa makes both masks, but a mask no layer reads is no
+    ancestor of the graph's output, so ggml_build_forward_expand leaves it out and ggml-alloc
+    never places it: a model whose every attention layer is windowed keeps only the windowed
+    mask (llama.cpp's dry run, tools/conformance: granite_swa and spark2_5 with a window on
+    every layer, 44.77 MiB at -np 1 and -np 4)."""
+    full = any(kv and not sw for kv, sw in zip(hp.has_kv, hp.is_swa, strict=True))
+    sizes = [lay.n_ctx_seq] if full else []
     if hp.has_swa_cache:
         sizes.append(lay.cells_swa)
     return tuple(sizes)

@@ -36,6 +36,9 @@ from vramtui.core.gguf.spec import TensorInfo
 # the sequential block's (tools/conformance, gpt2-sized dims), so it is not listed.
 PARALLEL_BLOCKS = frozenset({"falcon", "phi2"})
 
+# RWKV's feed-forward is a channel mix (llama-arch.cpp LLM_TENSOR_CHANNEL_MIX_*), not the
+# ffn_* tensors read here.
+RWKV_FFN = "channel_mix"
 _BLK = re.compile(r"^blk\.(\d+)\.(.+)\.weight$")
 
 
@@ -81,14 +84,15 @@ def read_generic_graph(
     tensors: tuple[TensorInfo, ...],
     n_layer: int,
 ) -> GenericGraph | None:
-    """The graph structure from the tensor table; None where the table names no feed-forward
-    tensor llama-arch.cpp's common names cover (the metadata's widths are then kept)."""
+    """The graph structure from the tensor table; None where the table has no blocks or
+    RWKV's channel mix for a feed-forward (the metadata's widths are then kept). A block with
+    none of the FFN tensors has no FFN phase (width 0)."""
     per: list[dict[str, tuple[int, ...]]] = [{} for _ in range(n_layer)]
     for t in tensors:
         m = _BLK.match(t.name)
         if m and int(m.group(1)) < n_layer:
             per[int(m.group(1))][m.group(2)] = t.shape
-    if not any(k.startswith(("ffn_up", "ffn_down", "ffn_gate_up")) for p in per for k in p):
+    if not any(per) or any(k.startswith(RWKV_FFN) for p in per for k in p):
         return None
     n_ff = [_dense_width(p) for p in per]
     dense = [p for p in per if "ffn_up" in p or "ffn_down" in p or "ffn_gate_up" in p]
