@@ -61,6 +61,9 @@ def _moe_floats(hp: ModelHparams) -> int:
     out = (hp.n_expert_latent or hp.n_embd) * n_used
     if hp.arch in UNGATED_FFN:
         return max(2 * up, 2 * hp.n_ff_shexp)
+    if hp.graph is not None and not hp.graph.exp_gated:
+        # no gate_exps: cur = up, the activation in place, then the expert outputs beside it
+        return max(up + out, (3 if hp.graph.gated else 1) * hp.n_ff_shexp)
     routed = 3 * up + (out if out > 2 * up else 0) + (out if hp.weight_before_ffn else 0)
     return max(routed, 3 * hp.n_ff_shexp)
 
@@ -68,17 +71,30 @@ def _moe_floats(hp: ModelHparams) -> int:
 def _ffn_floats(hp: ModelHparams) -> int:
     """The largest layer's feed-forward phase beyond the base: 3 x n_ff (gate, up, product)
     for a dense layer, `_moe_floats` for an MoE one, 5 x d_inner for a Mamba-1 block (in_proj
-    twice, conv, scan output, gate; within 3 %)."""
+    twice, conv, scan output, gate; within 3 %).
+    An architecture read by its tensors (`hp.graph`, estimate/families/generic_graph.py) has
+    the widths llama.cpp loads, its MoE layers where the experts are, 1 x n_ff for an FFN
+    without a gate (bias and activation in place on the up projection) and one more n_embd
+    for attention beside the FFN (falcon, phi2). llama.cpp's dry run at the conformance dims
+    (n_embd 2048, ubatch 512, tools/conformance): gpt2 n_ff 1024-16384, falcon 8192, dbrx with
+    2-8 experts used, each within 1 MiB."""
     moe = _moe_floats(hp) if hp.n_expert else 0
+    g = hp.graph
+    dense = 2 if hp.arch in UNGATED_FFN else 3
+    if g is not None and not g.gated:
+        dense = 1
+    parallel = hp.arch in PARALLEL_RESIDUAL or (g is not None and g.parallel)
     best = 0
     for il in range(hp.n_layer - hp.n_nextn):
         is_moe = hp.n_expert and il >= hp.n_leading_dense and (il + 1) % hp.moe_layer_step == 0
-        f = moe if is_moe else (2 if hp.arch in UNGATED_FFN else 3) * hp.n_ff[il]
+        if g is not None and g.n_ff_exp:
+            is_moe = hp.n_expert and g.moe_layers[il]
+        f = moe if is_moe else dense * hp.n_ff[il]
         if hp.arch == kimi_k3.ARCH and not is_moe:
             f = kimi_k3.dense_ffn_floats(hp.n_ff[il], hp.n_embd, BASE_EMBD)
         if hp.arch == "gemma3n":
             f += GEMMA3N_FFN_EMBD * hp.n_embd
-        elif hp.arch in PARALLEL_RESIDUAL:
+        elif parallel:
             f += hp.n_embd
         if hp.is_recurrent[il] and hp.arch == "mamba":
             f = max(f, 5 * hp.d_inner)
@@ -90,6 +106,11 @@ def _attn_floats(hp: ModelHparams) -> int:
     """The largest layer's attention phase beyond the base, without the KQ matrix.
 
     GQA: Q, K, V and the output (2 x n_head x head_k + 2 x n_head_kv x head_k).
+    An architecture read by its tensors (`hp.graph`): Q alone (K and V go to the cache by
+    set_rows, and the output lands in a hole), or with a fused attn_qkv the whole projection,
+    alive while its three views feed the attention (llama-graph.cpp build_qkv); llama.cpp's
+    dry run at n_embd 2048, 16 heads, 4 KV heads (tools/conformance): 2,048 floats/token over
+    the base for arcee, 3,072 for gpt2 and mpt.
     MLA (src/models/deepseek2.cpp, is_mla): q (head_k_mla per head), the roped q_pe, the
     absorbed q_nope (kv_lora) and their concatenation (kv_lora + rope) stack up, since each
     is larger than the hole the previous one leaves: DeepSeek-V3 128 x 1344 = 172,032.
@@ -102,6 +123,10 @@ def _attn_floats(hp: ModelHparams) -> int:
             continue
         if hp.is_mla:
             a = hp.n_head[il] * (hp.head_k_mla + 2 * hp.n_rot + 2 * hp.kv_lora_rank)
+        elif hp.graph is not None:
+            a = hp.n_head[il] * hp.head_k[il]
+            if hp.graph.fused_qkv:
+                a += 2 * hp.n_head_kv[il] * hp.head_k[il]
         else:
             a = 2 * hp.n_head[il] * hp.head_k[il] + 2 * hp.n_head_kv[il] * hp.head_k[il]
         attn = max(attn, a)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from vramtui.core.estimate.families import gemma4, msa
 from vramtui.core.estimate.families.deepseek4 import DEEPSEEK4, read_ratios
 from vramtui.core.estimate.families.dsa import indexer_layers
+from vramtui.core.estimate.families.generic_graph import GenericGraph, read_generic_graph
 from vramtui.core.estimate.families.layers import layer_kinds
 from vramtui.core.estimate.validate import check_layers, validate_spec
 from vramtui.core.gguf.spec import MetaValue, ModelSpec, vocab_size
@@ -290,6 +291,9 @@ class ModelHparams:
     attn_res_block: int = 0  # kimi-k3 cross-layer residual attention (estimate/families/kimi_k3)
     n_expert_latent: int = 0  # kimi-k3 latent MoE: the routed experts' width (0: n_embd)
     n_indexer_head: int = 0  # MSA indexer heads (estimate/families/msa.py)
+    # The graph structure of an architecture without rules of its own, read off its tensors
+    # (estimate/families/generic_graph.py); None for the architectures the estimate knows
+    graph: GenericGraph | None = None
 
     @property
     def has_swa_cache(self) -> bool:
@@ -304,18 +308,9 @@ class ModelHparams:
         arch = r.arch
         n_layer = r.n_layer = max(r.scalar("block_count", 0), 0)
         n_embd = r.scalar("embedding_length", 0)
-        n_head = r.per_layer("attention.head_count", 0)
-        n_head0 = max(max(n_head, default=0), 1)
-        n_head_kv = r.per_layer("attention.head_count_kv", n_head0)
-        head_k0 = r.scalar("attention.key_length", n_embd // n_head0 if n_embd else 0)
-        head_v0 = r.scalar("attention.value_length", head_k0)
+        n_head, n_head_kv, head_k0 = _heads(r, n_embd)
         is_swa, n_swa = _swa_layers(r)
-        head_k = tuple(
-            r.scalar("attention.key_length_swa", head_k0) if s else head_k0 for s in is_swa
-        )
-        head_v = tuple(
-            r.scalar("attention.value_length_swa", head_v0) if s else head_v0 for s in is_swa
-        )
+        head_k, head_v = _head_widths(r, head_k0, is_swa)
         n_ff = r.per_layer("feed_forward_length", 0)
         is_rec, n_embd_r, n_embd_s, kv_layers = _layer_kinds(r, n_head_kv, n_ff)
         n_nextn, has_kv = _kv_layers(r, is_rec, kv_layers)
@@ -328,6 +323,7 @@ class ModelHparams:
             # K-only latent of width kv_lora_rank + rope dim, one "head" (llama.cpp PR #19067).
             head_k, head_v = (kv_lora + n_rot,) * n_layer, (0,) * n_layer
             n_head_kv = (1,) * n_layer
+        n_ff, n_ff_exp, n_ff_shexp, graph = _ffn_widths(r, spec, n_ff)
         has_indexer, ratios, out_lora = _family_fields(r, n_nextn)
         return check_layers(
             spec.source or spec.name,
@@ -355,8 +351,8 @@ class ModelHparams:
                 is_mla=is_mla,
                 full_attention_interval=r.scalar("full_attention_interval", 0),
                 n_nextn=n_nextn,
-                n_ff_exp=r.scalar("expert_feed_forward_length", 0),
-                n_ff_shexp=_shared_expert_width(r),
+                n_ff_exp=n_ff_exp,
+                n_ff_shexp=n_ff_shexp,
                 n_leading_dense=r.scalar("leading_dense_block_count", 0),
                 d_inner=r.scalar("ssm.inner_size", 0),
                 ssm_d_state=r.scalar("ssm.state_size", 0),
@@ -376,8 +372,29 @@ class ModelHparams:
                 attn_res_block=r.scalar("attn_res.block_size", 0),
                 n_expert_latent=r.scalar("expert_latent_length", 0),
                 n_indexer_head=r.scalar("attention.indexer.head_count", 0),
+                graph=graph,
             ),
         )
+
+
+def _heads(r: _Reader, n_embd: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(query heads per layer, KV heads per layer, the K head width of a full layer)."""
+    n_head = r.per_layer("attention.head_count", 0)
+    n_head0 = max(max(n_head, default=0), 1)
+    n_head_kv = r.per_layer("attention.head_count_kv", n_head0)
+    return n_head, n_head_kv, r.scalar("attention.key_length", n_embd // n_head0 if n_embd else 0)
+
+
+def _head_widths(
+    r: _Reader, head_k0: int, is_swa: tuple[bool, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """K and V head widths per layer: a sliding-window layer's own where the file gives them."""
+    head_v0 = r.scalar("attention.value_length", head_k0)
+    head_k = tuple(r.scalar("attention.key_length_swa", head_k0) if s else head_k0 for s in is_swa)
+    head_v = tuple(
+        r.scalar("attention.value_length_swa", head_v0) if s else head_v0 for s in is_swa
+    )
+    return head_k, head_v
 
 
 def _kv_layers(
@@ -414,10 +431,24 @@ def _family_fields(r: _Reader, n_nextn: int) -> tuple[tuple[bool, ...], tuple[in
     return has_indexer, read_ratios(r.get("attention.compress_ratios"), n_layer), lora
 
 
-def _shared_expert_width(r: _Reader) -> int:
+def _ffn_widths(
+    r: _Reader, spec: ModelSpec, n_ff: tuple[int, ...]
+) -> tuple[tuple[int, ...], int, int, GenericGraph | None]:
+    """(FFN width per layer, expert width, shared-expert width, the graph read off the tensors):
+    an architecture without rules of its own takes the widths llama.cpp loads, not the keys
+    (estimate/families/generic_graph.py)."""
+    n_ff_exp = r.scalar("expert_feed_forward_length", 0)
+    graph = None
+    if r.arch not in KNOWN_ARCHITECTURES:
+        graph = read_generic_graph(r.arch, spec.tensors, r.n_layer)
+    if graph is None:
+        return n_ff, n_ff_exp, _shared_expert_width(r, n_ff_exp), None
+    return graph.n_ff, graph.n_ff_exp or n_ff_exp, graph.n_ff_shexp, graph
+
+
+def _shared_expert_width(r: _Reader, n_ff_exp: int) -> int:
     """Width of the shared-expert FFN: its own key (qwen2moe, qwen3next), else the expert
     width times expert_shared_count (deepseek2, glm4moe), or one expert-wide (llama4)."""
-    n_ff_exp = r.scalar("expert_feed_forward_length", 0)
     own = r.scalar("expert_shared_feed_forward_length", 0)
     if own:
         return own

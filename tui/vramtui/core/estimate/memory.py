@@ -149,15 +149,22 @@ def _build_static(spec: ModelSpec, hp: ModelHparams) -> _Static:
     )
 
 
+# Architectures llama.cpp never runs with flash attention (llama-context.cpp
+# llama_init_from_model sets flash_attn_type to disabled for LLM_ARCH_GROK).
+NO_FLASH_ATTN = frozenset({"grok"})
+
+
 def resolve_flash_attn(setting: str, backend: str, hp: ModelHparams) -> bool:
     """llama.cpp's "auto": on when the device supports the FA op for the model's head dims.
 
     The CPU backend supports every head size; GPU backends (CUDA, Vulkan, ROCm, Metal) support
     the common ones (64..256, plus MLA 576/512 on CUDA/Metal). Auto resolves to on; the CPU
     oracle confirms it for K/V head dims that differ (deepseek2 without MLA: 192/128).
+    Grok is the exception: llama.cpp forces it off whatever the setting (llama-context.cpp
+    llama_init_from_model: "flash_attn is not compatible with Grok - forcing off").
     """
-    del backend, hp  # every backend llama.cpp ships supports FA for these models' head dims
-    return setting != "off"
+    del backend  # every backend llama.cpp ships supports FA for these models' head dims
+    return setting != "off" and hp.arch not in NO_FLASH_ATTN
 
 
 def _check_settings(hp: ModelHparams, s: RuntimeSettings, fa: bool) -> None:
@@ -307,8 +314,14 @@ def _cache_buffers(
 
 def mask_sizes(hp: ModelHparams, lay: CacheLayout) -> tuple[int, ...]:
     """The cells each KQ mask of the graph spans: the full cache's, and the windowed cache's
-    of an iSWA model (both masks are built even when their sizes agree)."""
-    sizes = [lay.n_ctx_seq] if any(hp.has_kv) else []
+    of an iSWA model (both masks are built even when their sizes agree).
+    llama-graph.cpp build_attn_inp_kv_iswa makes both masks, but a mask no layer reads is no
+    ancestor of the graph's output, so ggml_build_forward_expand leaves it out and ggml-alloc
+    never places it: a model whose every attention layer is windowed keeps only the windowed
+    mask (llama.cpp's dry run, tools/conformance: granite_swa and spark2_5 with a window on
+    every layer, 44.77 MiB at -np 1 and -np 4)."""
+    full = any(kv and not sw for kv, sw in zip(hp.has_kv, hp.is_swa, strict=True))
+    sizes = [lay.n_ctx_seq] if full else []
     if hp.has_swa_cache:
         sizes.append(lay.cells_swa)
     return tuple(sizes)
