@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from vramtui.core.estimate.families import gemma4, phi3
+from vramtui.core.estimate.families import gemma4_compute as gemma4
+from vramtui.core.estimate.families import phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
 from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
@@ -129,7 +130,7 @@ def compute_bytes(
         return _deepseek4_bytes(hp, kv_sizes, ub, flash_attn)
     masks = mask_bytes(kv_sizes, ub, flash_attn)
     base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
-    base += gemma4.per_layer_input_floats(hp.arch, hp.n_embd_altup, hp.n_layer)
+    base += gemma4.resident_floats(hp)
     if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
         base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
     kq = 0
@@ -139,7 +140,9 @@ def compute_bytes(
             (4 * max_kv * ub * h for h, kv in zip(hp.n_head, hp.has_kv, strict=True) if kv),
             default=0,
         )
-    ffn_phase = 4 * ub * (base + _ffn_floats(hp))
+    g4_ffn = gemma4.ffn_phase_floats(hp)  # per-layer inputs (families/gemma4_compute.py)
+    ffn_phase = 4 * ub * (base + _ffn_floats(hp) if g4_ffn is None else BASE_EMBD * n_embd + g4_ffn)
+    ffn_phase = max(ffn_phase, 4 * ub * gemma4.prologue_floats(hp))
     fused = phi3.fused_qkv_attn_floats(hp) if not flash_attn else None
     attn_phase = 4 * ub * (base + (_attn_floats(hp) if fused is None else fused)) + kq
     rec_phase = recurrent_phase_bytes(hp, ub, n_seqs)
