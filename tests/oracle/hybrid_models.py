@@ -175,7 +175,14 @@ HYBRID_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
 
 
 def _mamba2(
-    arch: str, pattern: str, n_embd: int, d_inner: int, *, groups: int, state: int
+    arch: str,
+    pattern: str,
+    n_embd: int,
+    d_inner: int,
+    *,
+    groups: int,
+    state: int,
+    n_ff: int = 512,
 ) -> dict[str, MetaValue]:
     """A small Mamba-2 hybrid: M a Mamba-2 layer, A attention, E a feed-forward layer
     (nemotron_h); granitehybrid gives every layer a feed-forward of its own."""
@@ -185,7 +192,7 @@ def _mamba2(
             "embedding_scale": 12.0,
             "logit_scale": 8.0,
             "residual_scale": 0.246,
-            "feed_forward_length": 512,
+            "feed_forward_length": n_ff,
         }
         if arch == "granitehybrid"
         else {
@@ -224,6 +231,12 @@ MAMBA2_SHAPES: dict[str, tuple[dict[str, MetaValue], str]] = {
     ),
     "granitehybrid-2048-g8": (
         _mamba2("granitehybrid", "MMMA", 2048, 4096, groups=8, state=128),
+        "F16",
+    ),
+    # the feed-forward phase of an attention layer after A, M (recurrent_compute.py
+    # granite_ffn_extra_floats)
+    "granitehybrid-2048-ama": (
+        _mamba2("granitehybrid", "AMMA", 2048, 4096, groups=1, state=128, n_ff=8192),
         "F16",
     ),
     "nemotron_h-2048": (_mamba2("nemotron_h", "MEMA", 2048, 4096, groups=8, state=128), "F16"),

@@ -20,7 +20,10 @@ from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
 from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
 from vramtui.core.estimate.families.dsa import attention_extra_bytes, indexer_mask_bytes
-from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
+from vramtui.core.estimate.families.recurrent_compute import (
+    granite_ffn_extra_floats,
+    recurrent_phase_bytes,
+)
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -81,7 +84,7 @@ def _ffn_floats(hp: ModelHparams) -> int:
         if hp.is_recurrent[il] and hp.arch == "mamba":
             f = max(f, 5 * hp.d_inner)
         best = max(best, f)
-    return best
+    return best + granite_ffn_extra_floats(hp)
 
 
 def _attn_floats(hp: ModelHparams) -> int:

@@ -89,3 +89,24 @@ def mamba2_graph_floats(hp: ModelHparams, n_tokens: int, n_seqs: int) -> int:
     floats += n_seqs * hp.n_embd_r + (0 if y_fits else states)
     extra = (n_seqs - 1) * hp.n_embd_s
     return floats + (extra if extra > conv_x else 0)
+
+
+def granite_ffn_extra_floats(hp: ModelHparams) -> int:
+    """Floats per token granitehybrid's feed-forward phase keeps beyond the generic one: one
+    n_embd once an attention layer follows a Mamba-2 layer that follows an attention layer.
+
+    Measured, cause not traced (a hole the second attention layer leaves under its FFN):
+    llama.cpp's CPU dry run (xllamacpp 2026.10, n_embd 2048, n_ff 8192 and 12288, 1 and 4
+    sequences, ubatch 256 and 512) gives +n_embd for layer strings AMA, AMMA, AMMMA, AMMAM,
+    MAMMAM and Granite-4.0-H-Micro's (attention at 10, 13, 17, 27 of 40), none for MAMM,
+    MMAMM, MMMA, AMMM and AA. Dense feed-forwards only: with experts (Granite-4.0-H-Tiny,
+    A after M after A) llama.cpp keeps no such n_embd (+3.3 % with it)."""
+    if hp.arch != "granitehybrid" or hp.n_expert:
+        return 0
+    seen_attn = seen_rec_after = False
+    for rec in hp.is_recurrent:
+        if not rec and seen_rec_after:
+            return hp.n_embd
+        seen_rec_after = seen_rec_after or (rec and seen_attn)
+        seen_attn = seen_attn or not rec
+    return 0
