@@ -91,6 +91,38 @@ ARCH2026_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
         ),
         "Q8_0",
     ),
+    # google/gemma-4-E2B itself: use_double_wide_mlp doubles the 20 KV-shared layers' FFN
+    # (llama.cpp conversion/gemma.py); tools/catalog/families/gemma4-e.json names the sources.
+    "Gemma-4-E2B": (
+        _gemma4(
+            35,
+            1536,
+            8,
+            (1, 1),
+            5,
+            feed_forward_length=tuple(6144 if il < 15 else 12288 for il in range(35)),
+            attention__sliding_window=512,
+            attention__shared_kv_layers=20,
+            embedding_length_per_layer_input=256,
+        ),
+        "Q4_K_M",
+    ),
+    # E2B's per-layer inputs on wider layers with half the heads: the FFN lands in the hole
+    # the per-layer projection leaves (estimate/families/gemma4_compute.py).
+    "Gemma-4-PLE-wide": (
+        _gemma4(
+            24,
+            2048,
+            4,
+            (1, 1),
+            4,
+            feed_forward_length=8192,
+            attention__sliding_window=512,
+            attention__shared_kv_layers=8,
+            embedding_length_per_layer_input=384,
+        ),
+        "Q8_0",
+    ),
     "Gemma-4-assistant-like": (
         _md(
             "gemma4-assistant",

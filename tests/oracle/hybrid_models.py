@@ -172,3 +172,73 @@ HYBRID_MODELS: dict[str, tuple[dict[str, MetaValue], str]] = {
         "Q4_K_M",
     ),
 }
+
+
+def _mamba2(
+    arch: str,
+    pattern: str,
+    n_embd: int,
+    d_inner: int,
+    *,
+    groups: int,
+    state: int,
+    n_ff: int = 512,
+) -> dict[str, MetaValue]:
+    """A small Mamba-2 hybrid: M a Mamba-2 layer, A attention, E a feed-forward layer
+    (nemotron_h); granitehybrid gives every layer a feed-forward of its own."""
+    extra: dict[str, MetaValue] = (
+        {
+            "attention__scale": 0.0078125,
+            "embedding_scale": 12.0,
+            "logit_scale": 8.0,
+            "residual_scale": 0.246,
+            "feed_forward_length": n_ff,
+        }
+        if arch == "granitehybrid"
+        else {
+            "attention__key_length": 128,
+            "attention__value_length": 128,
+            "attention__layer_norm_epsilon": 1e-5,
+            "feed_forward_length": tuple(1024 if c == "E" else 0 for c in pattern),
+        }
+    )
+    return _md(
+        arch,
+        4096,
+        block_count=len(pattern),
+        context_length=131072,
+        embedding_length=n_embd,
+        attention__head_count=16,
+        attention__head_count_kv=tuple(4 if c == "A" else 0 for c in pattern),
+        attention__layer_norm_rms_epsilon=1e-5,
+        ssm__conv_kernel=4,
+        ssm__state_size=state,
+        ssm__group_count=groups,
+        ssm__time_step_rank=d_inner // 64,
+        ssm__inner_size=d_inner,
+        rope__freq_base=1e4,
+        **extra,
+    )
+
+
+# Mamba-2 layers where the recurrent phase sets the compute peak (small feed-forwards), for
+# estimate/families/recurrent_compute.py mamba2_graph_floats: the scan output above conv_x's
+# hole or inside it, the extra gathered states covered by conv_x or not.
+MAMBA2_SHAPES: dict[str, tuple[dict[str, MetaValue], str]] = {
+    "granitehybrid-2048": (
+        _mamba2("granitehybrid", "MMMA", 2048, 4096, groups=1, state=128),
+        "F16",
+    ),
+    "granitehybrid-2048-g8": (
+        _mamba2("granitehybrid", "MMMA", 2048, 4096, groups=8, state=128),
+        "F16",
+    ),
+    # the feed-forward phase of an attention layer after A, M (recurrent_compute.py
+    # granite_ffn_extra_floats)
+    "granitehybrid-2048-ama": (
+        _mamba2("granitehybrid", "AMMA", 2048, 4096, groups=1, state=128, n_ff=8192),
+        "F16",
+    ),
+    "nemotron_h-2048": (_mamba2("nemotron_h", "MEMA", 2048, 4096, groups=8, state=128), "F16"),
+    "nemotron_h-1536-n64": (_mamba2("nemotron_h", "MEMA", 1536, 2048, groups=2, state=64), "F16"),
+}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.oracle.hybrid_models import HYBRID_MODELS
+from tests.oracle.hybrid_models import HYBRID_MODELS, MAMBA2_SHAPES
 from vramtui.core.catalog.synth import synthesize_spec
 from vramtui.core.estimate.llama_dry_run import run_dry_run
 from vramtui.core.estimate.memory import estimate_memory
@@ -49,6 +49,30 @@ def test_hybrid_matches_llama_cpp(
     assert math.floor(context / MIB) == ref.context_mib, ref.kv_lines
     compute = j["compute_host_bytes"] / MIB
     assert abs(compute - ref.compute_buffer_mib) <= 0.10 * ref.compute_buffer_mib, (
+        compute,
+        ref.compute_buffer_mib,
+    )
+
+
+# Mamba-2 layers at their peak: one to eight sequences, ubatch 256 and 512, compute within 5 %.
+MAMBA2_SETTINGS = {
+    "np1": RuntimeSettings(ctx_size=4096),
+    "np4-ub256": RuntimeSettings(ctx_size=4096, parallel=4, ubatch_size=256),
+    "np8": RuntimeSettings(ctx_size=4096, parallel=8),
+}
+
+
+@pytest.mark.parametrize("setting", sorted(MAMBA2_SETTINGS))
+@pytest.mark.parametrize("name", sorted(MAMBA2_SHAPES))
+def test_mamba2_layers_match_llama_cpp(name: str, setting: str, tmp_path: Path) -> None:
+    md, quant = MAMBA2_SHAPES[name]
+    spec = synthesize_spec(md, quant, name=name, source="oracle")
+    path = write_sparse_gguf(tmp_path / f"{name}.gguf", spec)
+    s = MAMBA2_SETTINGS[setting]
+    ref = run_dry_run(path, s)
+    assert not ref.error, f"llama.cpp did not load {name}: {ref.error}\n{ref.log_tail}"
+    compute = estimate_memory(spec, s, backend="cpu").to_json()["compute_host_bytes"] / MIB
+    assert abs(compute - ref.compute_buffer_mib) <= 0.05 * ref.compute_buffer_mib, (
         compute,
         ref.compute_buffer_mib,
     )

@@ -14,12 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from vramtui.core.estimate.families import gemma4, kimi_k3, msa, phi3
+from vramtui.core.estimate.families import gemma4_compute as gemma4
+from vramtui.core.estimate.families import kimi_k3, msa, phi3
 from vramtui.core.estimate.families.deepseek4 import cells_of as deepseek4_cells
 from vramtui.core.estimate.families.deepseek4 import compute_bytes as deepseek4_compute_bytes
 from vramtui.core.estimate.families.deepseek4 import host_input_bytes as deepseek4_host_bytes
 from vramtui.core.estimate.families.dsa import attention_extra_bytes, indexer_mask_bytes
-from vramtui.core.estimate.families.recurrent_compute import recurrent_phase_bytes
+from vramtui.core.estimate.families.recurrent_compute import (
+    granite_ffn_extra_floats,
+    recurrent_phase_bytes,
+)
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.sizes import round_up
@@ -99,7 +103,7 @@ def _ffn_floats(hp: ModelHparams) -> int:
         if hp.is_recurrent[il] and hp.arch == "mamba":
             f = max(f, 5 * hp.d_inner)
         best = max(best, f)
-    return best
+    return best + granite_ffn_extra_floats(hp)
 
 
 def _attn_floats(hp: ModelHparams) -> int:
@@ -157,7 +161,7 @@ def compute_bytes(
         return _deepseek4_bytes(hp, kv_sizes, ub, flash_attn)
     masks = mask_bytes(kv_sizes, ub, flash_attn)
     base = (GEMMA3N_BASE_EMBD if hp.arch == "gemma3n" else BASE_EMBD) * n_embd
-    base += gemma4.per_layer_input_floats(hp.arch, hp.n_embd_altup, hp.n_layer)
+    base += gemma4.resident_floats(hp)
     if hp.n_embd_inp > n_embd:  # qwen3vl deepstack: wider input embeddings kept alive
         base += 4 * (hp.n_embd_inp - n_embd) + 5 * n_embd
     kq = 0
@@ -167,7 +171,9 @@ def compute_bytes(
             (4 * max_kv * ub * h for h, kv in zip(hp.n_head, hp.has_kv, strict=True) if kv),
             default=0,
         )
-    ffn_phase = 4 * ub * (base + _ffn_floats(hp))
+    g4_ffn = gemma4.ffn_phase_floats(hp)  # per-layer inputs (families/gemma4_compute.py)
+    ffn_phase = 4 * ub * (base + _ffn_floats(hp) if g4_ffn is None else BASE_EMBD * n_embd + g4_ffn)
+    ffn_phase = max(ffn_phase, 4 * ub * gemma4.prologue_floats(hp))
     fused = phi3.fused_qkv_attn_floats(hp) if not flash_attn else None
     attn_phase = 4 * ub * (base + (_attn_floats(hp) if fused is None else fused)) + kq
     if hp.arch == kimi_k3.ARCH:  # the residual stack (estimate/families/kimi_k3.py)

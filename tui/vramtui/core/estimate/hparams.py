@@ -273,6 +273,7 @@ class ModelHparams:
     d_inner: int = 0  # ssm.inner_size (recurrent layers)
     ssm_d_state: int = 0  # ssm.state_size
     ssm_n_group: int = 0  # ssm.group_count (delta nets: key heads)
+    ssm_dt_rank: int = 0  # ssm.time_step_rank (Mamba-2: the SSM heads)
     n_embd_inp: int = 0  # input embedding width (qwen3vl deepstack: n_embd x (1 + layers))
     kv_lora_rank: int = 0  # MLA latent width
     n_rot: int = 0  # rope dims (MLA: the decoupled rope part of K)
@@ -357,6 +358,7 @@ class ModelHparams:
                 d_inner=r.scalar("ssm.inner_size", 0),
                 ssm_d_state=r.scalar("ssm.state_size", 0),
                 ssm_n_group=r.scalar("ssm.group_count", 0),
+                ssm_dt_rank=r.scalar("ssm.time_step_rank", 0),
                 n_embd_inp=n_embd * (1 + r.scalar("n_deepstack_layers", 0)),
                 kv_lora_rank=kv_lora,
                 n_rot=n_rot,

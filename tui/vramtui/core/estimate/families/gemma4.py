@@ -6,7 +6,7 @@
   size, full layers `key_length`, each with its own KV head count (an array in the file).
 - Weights: the tied output (a TENSOR_DUPLICATED token_embd) is created before token_embd
   (load_arch_tensors), so the CPU buffer holds both copies, as for gemma3n.
-- Compute: the per-layer inputs (`per_layer_input_floats`).
+- Compute: the per-layer inputs (families/gemma4_compute.py).
 - gemma4-assistant (the drafter): its blocks are loaded and own no KV cache (`ASSISTANT`).
 """
 
@@ -34,11 +34,3 @@ def kv_layers_from_start(md: Mapping[str, MetaValue], n_layer: int) -> int:
 def owns_kv_cache(arch: str) -> bool:
     """False for the assistant, whose attention reads the target's cache."""
     return arch != ASSISTANT
-
-
-def per_layer_input_floats(arch: str, n_embd_per_layer: int, n_layer: int) -> int:
-    """Floats per token the graph keeps alive beside the residual stream: gemma4's per-layer
-    inputs, [n_embd_per_layer, n_tokens, n_layer] built before the first layer and read by
-    every layer (gemma4.cpp project_per_layer_inputs). Held to llama.cpp's CPU dry run at
-    E2B/E4B shapes (ubatch 512, flash attention on: within 7 %, tests/oracle)."""
-    return n_embd_per_layer * n_layer if arch == ARCH else 0
