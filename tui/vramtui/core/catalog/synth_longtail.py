@@ -20,43 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vramtui.core.catalog.families.rows import Md as _Md
+from vramtui.core.catalog.families.rows import Row
+from vramtui.core.catalog.families.rows import mat as _mat
+from vramtui.core.catalog.families.rows import vec as _vec
 from vramtui.core.gguf.spec import MetaValue
-
-Row = tuple[str, tuple[int, ...], bool]  # (name, shape in GGUF order, kept F32)
 
 LONGTAIL_ARCHITECTURES = frozenset({"llama4", "gemma3n", "qwen2moe", "deepseek2"})
 
 # gemma3n hyperparameters llama.cpp does not read from the file (src/llama-hparams.h defaults
 # for n_altup/laurel_rank; the GGUF's own altup.num_inputs is 4 in every released model).
 GEMMA3N_LAUREL_RANK = 64
-
-
-class _Md:
-    """Typed reads of `<arch>.<key>` metadata."""
-
-    def __init__(self, md: Mapping[str, MetaValue], arch: str) -> None:
-        self.md = md
-        self.arch = arch
-
-    def num(self, key: str, default: int = 0) -> int:
-        v = self.md.get(f"{self.arch}.{key}")
-        if isinstance(v, tuple):
-            nums = [int(x) for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
-            return max(nums) if nums else default
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return default
-        return int(v)
-
-    def has(self, key: str) -> bool:
-        return f"{self.arch}.{key}" in self.md
-
-
-def _vec(name: str, n: int) -> Row:
-    return (name, (n,), True)
-
-
-def _mat(name: str, *shape: int) -> Row:
-    return (name, tuple(shape), False)
 
 
 def _io(n_embd: int, n_vocab: int, *, tied: bool) -> list[Row]:

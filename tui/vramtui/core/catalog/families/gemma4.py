@@ -15,29 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vramtui.core.catalog.families.rows import Md, Row
 from vramtui.core.gguf.spec import MetaValue
-
-Row = tuple[str, tuple[int, ...], bool]  # (name, shape in GGUF order, kept F32)
 
 ARCHITECTURES = frozenset({"gemma4", "gemma4-assistant"})
 
 
 def _num(md: Mapping[str, MetaValue], key: str, default: int = 0) -> int:
-    v = md.get(f"gemma4.{key}")
-    if isinstance(v, tuple):
-        nums = [int(x) for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
-        return max(nums) if nums else default
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return default
-    return int(v)
+    return Md(md, "gemma4").num(key, default)
 
 
 def _per_layer(md: Mapping[str, MetaValue], key: str, n_layer: int, default: int) -> list[int]:
-    v = md.get(f"gemma4.{key}")
-    if isinstance(v, tuple) and v:
-        vals = [int(x) if isinstance(x, (int, float)) else default for x in v]
-        return (vals + [vals[-1]] * n_layer)[:n_layer]
-    return [_num(md, key, default)] * n_layer
+    return Md(md, "gemma4").per_layer(key, n_layer, default)
 
 
 def swa_flags(md: Mapping[str, MetaValue], n_layer: int) -> list[bool]:

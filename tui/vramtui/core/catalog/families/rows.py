@@ -36,6 +36,9 @@ class Md:
             return (vals + [vals[-1] if vals else default] * n_layer)[:n_layer]
         return [self.num(key, default)] * n_layer
 
+    def has(self, key: str) -> bool:
+        return f"{self.arch}.{key}" in self.md
+
     @property
     def tied(self) -> bool:
         return self.md.get("vramtui.tied_embeddings") is True
