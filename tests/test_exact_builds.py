@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rpc.oracle import oracle_available, oracle_bin_dir
+from tests.rpc.oracle import oracle_bin_dir
 from vramtui.cli.main import main
 from vramtui.core.catalog.entries import open_catalog_model
 from vramtui.core.estimate.compute import projector_compute_bytes, projector_warmup_image
@@ -21,7 +21,6 @@ needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("xllamacpp") is None,
     reason="exact mode needs llama.cpp's Python package: pip install 'vramtui[exact]'",
 )
-needs_rpc = pytest.mark.skipif(not oracle_available(), reason="llama.cpp's RPC build is absent")
 ZBOOK = ["--machine", "hp-zbook-ultra-g1a-64gb", "--carve-out", "32G"]  # Vulkan
 
 
@@ -78,7 +77,6 @@ def test_cpu_build_for_a_gpu_verdict_says_so(
 
 
 @needs_llama
-@needs_rpc
 @pytest.mark.oracle
 @pytest.mark.rpc_oracle
 def test_gpu_verdict_is_checked_on_the_rpc_stand_in(

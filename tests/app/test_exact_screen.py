@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.app.conftest import main_screen, make_app, settle
-from tests.rpc.oracle import oracle_available, oracle_bin_dir
+from tests.rpc.oracle import oracle_bin_dir
 from tests.support.waiting import wait_until
 from vramtui.app.presets import check_command
 from vramtui.app.screens.exact import ExactScreen
@@ -48,7 +48,7 @@ async def test_exact_mode_shows_llama_cpp_beside_the_instant_estimate() -> None:
     assert "llama.cpp" in status and "sparse copy of its header" in status
 
 
-@pytest.mark.parametrize("build", ["rpc", "cpu"])
+@pytest.mark.parametrize("build", [pytest.param("rpc", marks=pytest.mark.rpc_oracle), "cpu"])
 async def test_exact_screen_gives_the_figures_check_exact_gives(
     build: str,
     capsys: pytest.CaptureFixture[str],
@@ -59,10 +59,8 @@ async def test_exact_screen_gives_the_figures_check_exact_gives(
     llama.cpp's RPC backend where that build is here, else the CPU build, saying which."""
     if build == "cpu":  # as on a machine without the RPC build
         monkeypatch.setenv("VRAMTUI_RPC_ORACLE_BIN", str(tmp_path / "absent"))
-    elif oracle_available():
+    else:  # marked rpc_oracle: it runs only where the build is (tests/conftest.py)
         monkeypatch.setenv("VRAMTUI_RPC_ORACLE_BIN", str(oracle_bin_dir()))
-    else:
-        pytest.skip("llama.cpp's RPC build is absent (make rpc-oracle)")
     assert rpc_available() == (build == "rpc")
     rows, status, line = await _exact_screen("qwen3-32b:Q4_K_M", "32G")
     argv = shlex.split(line)[2:]  # the app's own `vramtui check ...` for this scenario
