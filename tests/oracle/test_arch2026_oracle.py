@@ -7,13 +7,13 @@ be within 5 %."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
 from tests.oracle.arch2026_models import ARCH2026_MODELS
 from tests.oracle.longtail_models import LONGTAIL_MODELS
+from tests.support.oracle_check import assert_matches_dry_run
 from tests.support.oracle_models import MODELS
 from vramtui.core.catalog.synth import synthesize_spec
 from vramtui.core.estimate.llama_dry_run import run_dry_run
@@ -64,17 +64,7 @@ def test_matches_llama_cpp(
     spec, path = files[name]
     s = SETTINGS[setting]
     ref = run_dry_run(path, s, timeout=120)
-    assert not ref.error, f"llama.cpp did not produce a breakdown: {ref.error}\n{ref.log_tail}"
-    j = estimate_memory(spec, s, backend="cpu").to_json()
-    assert math.floor(j["weights_bytes"] / MIB) == ref.model_mib
-    context = j["kv_bytes"] + j["recurrent_state_bytes"]
-    assert math.floor(context / MIB) == ref.context_mib, ref.kv_lines
-    compute = j["compute_host_bytes"] / MIB
-    tol = CASES[name]
-    assert abs(compute - ref.compute_buffer_mib) <= tol * ref.compute_buffer_mib, (
-        compute,
-        ref.compute_buffer_mib,
-    )
+    assert_matches_dry_run(spec, s, ref, name=name, compute_tolerance=CASES[name])
 
 
 # Per-layer-input shapes where the feed-forward does and does not land in the hole the

@@ -4,12 +4,12 @@ model and context (KV + recurrent state) to the MiB llama.cpp prints, compute wi
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
 from tests.oracle.hybrid_models import HYBRID_MODELS, MAMBA2_SHAPES
+from tests.support.oracle_check import assert_matches_dry_run
 from vramtui.core.catalog.synth import synthesize_spec
 from vramtui.core.estimate.llama_dry_run import run_dry_run
 from vramtui.core.estimate.memory import estimate_memory
@@ -42,16 +42,7 @@ def test_hybrid_matches_llama_cpp(
     name, settings = case
     spec, path = hybrid_files[name]
     ref = run_dry_run(path, settings)
-    assert not ref.error, f"llama.cpp did not load {name}: {ref.error}\n{ref.log_tail}"
-    j = estimate_memory(spec, settings, backend="cpu").to_json()
-    assert math.floor(j["weights_bytes"] / MIB) == ref.model_mib
-    context = j["kv_bytes"] + j["recurrent_state_bytes"]
-    assert math.floor(context / MIB) == ref.context_mib, ref.kv_lines
-    compute = j["compute_host_bytes"] / MIB
-    assert abs(compute - ref.compute_buffer_mib) <= 0.10 * ref.compute_buffer_mib, (
-        compute,
-        ref.compute_buffer_mib,
-    )
+    assert_matches_dry_run(spec, settings, ref, name=name, compute_tolerance=0.10)
 
 
 # Mamba-2 layers at their peak: one to eight sequences, ubatch 256 and 512, compute within 5 %.

@@ -5,15 +5,14 @@ short context with four sequences (KDA state x 4) and a long one with one, model
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
 from tests.oracle.k3m3_models import K3M3_MODELS
+from tests.support.oracle_check import assert_matches_dry_run
 from vramtui.core.catalog.synth import synthesize_spec
 from vramtui.core.estimate.llama_dry_run import run_dry_run
-from vramtui.core.estimate.memory import estimate_memory
 from vramtui.core.estimate.settings import RuntimeSettings
 from vramtui.core.gguf.writer import write_sparse_gguf
 
@@ -34,13 +33,4 @@ def test_kimi_k3_matches_llama_cpp_dry_run(
     md, quant = K3M3_MODELS[name]
     spec = synthesize_spec(md, quant, name=name, source="oracle")
     ref = run_dry_run(write_sparse_gguf(tmp_path / f"{name}.gguf", spec), settings)
-    assert not ref.error, f"llama.cpp did not load {name}: {ref.error}\n{ref.log_tail}"
-    j = estimate_memory(spec, settings, backend="cpu").to_json()
-    assert math.floor(j["weights_bytes"] / MIB) == ref.model_mib
-    context = j["kv_bytes"] + j["recurrent_state_bytes"]
-    assert math.floor(context / MIB) == ref.context_mib, ref.kv_lines
-    compute = j["compute_host_bytes"] / MIB
-    assert abs(compute - ref.compute_buffer_mib) <= 0.10 * ref.compute_buffer_mib, (
-        compute,
-        ref.compute_buffer_mib,
-    )
+    assert_matches_dry_run(spec, settings, ref, name=name, compute_tolerance=0.10)

@@ -9,12 +9,12 @@ be within 5 %.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
 from tests.oracle.mla_models import MLA_MODELS
+from tests.support.oracle_check import assert_matches_dry_run
 from vramtui.core.catalog.synth import synthesize_spec
 from vramtui.core.errors import SettingsError
 from vramtui.core.estimate.llama_dry_run import run_dry_run as llama_dry_run
@@ -80,16 +80,7 @@ def test_matches_llama_cpp(
     name, settings = case
     spec, path = mla_models[name]
     ref = llama_dry_run(path, settings)
-    assert not ref.error, f"llama.cpp did not load {name}: {ref.error}\n{ref.log_tail}"
-    j = estimate_memory(spec, settings, backend="cpu").to_json()
-    assert math.floor(j["weights_bytes"] / MIB) == ref.model_mib
-    context = j["kv_bytes"] + j["recurrent_state_bytes"]
-    assert math.floor(context / MIB) == ref.context_mib, ref.kv_lines
-    compute = j["compute_host_bytes"] / MIB
-    assert abs(compute - ref.compute_buffer_mib) <= COMPUTE_TOLERANCE * ref.compute_buffer_mib, (
-        compute,
-        ref.compute_buffer_mib,
-    )
+    j = assert_matches_dry_run(spec, settings, ref, name=name, compute_tolerance=COMPUTE_TOLERANCE)
     assert "estimated with generic rules" not in " ".join(j["notes"])
 
 
