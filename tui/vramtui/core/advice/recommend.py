@@ -171,6 +171,18 @@ class ContextPoint:
     decode_tps: float
     decode_range: tuple[float, float] | None = None  # tok/s, core/speed/bands.py
 
+    @classmethod
+    def of(cls, ctx: int, fit: FitResult) -> ContextPoint:
+        """The point a fit at context `ctx` gives (one model's or a set's)."""
+        return cls(
+            ctx,
+            fit.verdict,
+            fit.gpu_memory_used_bytes,
+            fit.system_ram_left_bytes,
+            fit.speed.decode_tokens_per_second,
+            fit.speed.decode_range(),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ctx": self.ctx,
@@ -211,16 +223,7 @@ def context_curve(
         fit = evaluate_fit(
             spec, settings.with_changes(ctx_size=ctx), state, calibration=calibration
         )
-        points.append(
-            ContextPoint(
-                ctx,
-                fit.verdict,
-                fit.gpu_memory_used_bytes,
-                fit.system_ram_left_bytes,
-                fit.speed.decode_tokens_per_second,
-                fit.speed.decode_range(),
-            )
-        )
+        points.append(ContextPoint.of(ctx, fit))
     return tuple(points)
 
 

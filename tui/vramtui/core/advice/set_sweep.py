@@ -54,13 +54,5 @@ def set_curve(
     for ctx in curve_contexts(top, per_octave):
         head = replace(first, settings=first.settings.with_changes(ctx_size=ctx))
         fit = evaluate_set((head, *members[1:]), state, calibration=calibration).fit
-        points.append(
-            ContextPoint(
-                ctx,
-                fit.verdict,
-                fit.gpu_memory_used_bytes,
-                fit.system_ram_left_bytes,
-                fit.speed.decode_tokens_per_second,
-            )
-        )
+        points.append(ContextPoint.of(ctx, fit))
     return tuple(points)

@@ -27,6 +27,7 @@ from vramtui.core.estimate.flags import (
     parse_text,
     write_preset,
 )
+from vramtui.core.gguf.spec import ModelSpec
 
 FlashAttn = Literal["auto", "on", "off"]
 __all__ = ["DEFAULT_CTX_SIZE", "FLASH_ATTN_VALUES", "FlashAttn", "RuntimeSettings"]
@@ -65,6 +66,14 @@ class RuntimeSettings:
 
     def with_changes(self, **changes: Any) -> RuntimeSettings:
         return replace(self, **changes)
+
+    def context_fitted_to(self, spec: ModelSpec) -> RuntimeSettings:
+        """For a context nobody chose: the smaller of this one and the model's training
+        context (a 4K model is not asked for 16K)."""
+        trained = spec.meta("context_length")
+        if not isinstance(trained, int) or isinstance(trained, bool):
+            return self
+        return self.with_changes(ctx_size=trained) if 0 < trained < self.ctx_size else self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -43,12 +43,7 @@ class AlsoModel:
 
     def settings_for(self, spec: ModelSpec) -> RuntimeSettings:
         """A context nobody chose is the smaller of the default and the training context."""
-        trained = spec.meta("context_length")
-        if self.ctx_said or not isinstance(trained, int) or isinstance(trained, bool):
-            return self.settings
-        if 0 < trained < self.settings.ctx_size:
-            return self.settings.with_changes(ctx_size=trained)
-        return self.settings
+        return self.settings if self.ctx_said else self.settings.context_fitted_to(spec)
 
     def words(self) -> list[str]:
         """The words after `--also`, written from the settings table (the context always)."""

@@ -75,12 +75,7 @@ class ResolvedScenario:
     def settings_for(self, spec: ModelSpec) -> RuntimeSettings:
         """The settings for this model: a context nobody chose is the smaller of the default
         and the model's training context (a 4K model is not asked for 16K)."""
-        trained = spec.meta("context_length")
-        if self.ctx_said or not isinstance(trained, int) or isinstance(trained, bool):
-            return self.settings
-        if 0 < trained < self.settings.ctx_size:
-            return self.settings.with_changes(ctx_size=trained)
-        return self.settings
+        return self.settings if self.ctx_said else self.settings.context_fitted_to(spec)
 
     @property
     def reboot_needed(self) -> bool | None:
