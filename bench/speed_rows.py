@@ -66,7 +66,7 @@ TYPICAL: dict[str, float] = {
     "w.xbf16": 1.0,
     "kv": 1.5,
     "af": 5.0,
-    "layer": 5e-5,
+    "launch": 7e-6,
     "sh": 1.0,
     "shlayer": 2e-4,
     "cpu": 1.5,
@@ -99,14 +99,14 @@ LOWER: dict[str, float] = {"w": 256 / 235}
 # BF16 on a device without bf16 (RADV, AMDVLK: "bf16: 0") is a per-quant cost the rows of the
 # BF16 models measure even where it is a small share of the ideal time: fitted wherever two rows
 # carry it.
-ALWAYS = frozenset({"w", "layer", "shlayer", "w.xbf16", "p.bf16"})
+ALWAYS = frozenset({"w", "launch", "shlayer", "w.xbf16", "p.bf16"})
 # Per-quant terms only where a pair of rows differing in that quant measures them (none today:
 # a Q6_K term fitted on the ZBook article's one Q4_K_M/Q6_K pair had no held-back support and
 # made Q6_K files slower than Q8_0 ones elsewhere, so it left the model).
 ONLY_FOR: dict[str, str] = {}
 # The ZBook article's Windows + LM Studio keys: 11 decode rows with no prefill and little depth
 # pin down these terms only; KV, attention and prefill borrow from AMDVLK / ROCm on Linux.
-ZBOOK_TERMS = frozenset({"w", "layer", "sh", "shlayer"})
+ZBOOK_TERMS = frozenset({"w", "launch", "sh", "shlayer"})
 # The Windows keys rest on one article's rows (5 or 6 per key): each of their constants is
 # shrunk towards the value it would borrow from Linux (AMDVLK/RADV, ROCm) with the weight of
 # this many rows, so a constant moves away from Linux only as far as the rows insist. Chosen

@@ -23,35 +23,35 @@ from __future__ import annotations
 # fmt: off
 FITTED: dict[str, float] = {
     # 4 rows: K004, K006, K020, K022
-    "af@rocm/linux/strix_halo": 4.33772,
+    "af@rocm/linux/strix_halo": 3.66458,
     # 8 rows: P003, P012, K014, K016, K028, K030, K051, K060
-    "af@vulkan.radv/linux/strix_halo": 9.93194,
+    "af@vulkan.radv/linux/strix_halo": 9.66662,
     # 17 rows: P065, P066, P070, P071, P074, P077, D004, D008, D010, D012, D014, D018, D020, D024,
     # D026, D028, D030
-    "kv@cuda/linux/dgx_spark": 1.29947,
+    "kv@cuda/linux/dgx_spark": 1.34596,
     # 12 rows: P009, P018, P026, K004, K006, K020, K022, K034, K036, K045, K054, K063
-    "kv@rocm/linux/strix_halo": 1.95627,
+    "kv@rocm/linux/strix_halo": 1.97468,
     # 7 rows: K010, K047, K049, K056, K058, K065, K067
-    "kv@vulkan.amdvlk/linux/strix_halo": 1.29279,
+    "kv@vulkan.amdvlk/linux/strix_halo": 1.30191,
     # 12 rows: P003, P012, P021, K014, K016, K028, K030, K040, K042, K051, K060, K070
-    "kv@vulkan.radv/linux/strix_halo": 1.29953,
+    "kv@vulkan.radv/linux/strix_halo": 1.30364,
     # 21 rows: P064, P065, P066, P069, P070, P071, P073, P074, P078, D002, D004, D006, D008, D010,
     # D012, D014, D022, D024, D026, D028, D030
-    "layer@cuda/linux/dgx_spark": 5.56385e-05,
+    "launch@cuda/linux/dgx_spark": 4.66675e-06,
     # 5 rows: P095, P097, P099, S007, S009
-    "layer@cuda/linux/discrete_gpu": 2.60994e-05,
+    "launch@cuda/linux/discrete_gpu": 3.72833e-06,
     # 6 rows: P084, P086, P088, S001, S003, S005
-    "layer@metal/macos/apple": 0.000154033,
+    "launch@metal/macos/apple": 2.20022e-05,
     # 13 rows: P007, P009, P016, P018, P024, K002, K004, K006, K018, K020, K022, K045, K054
-    "layer@rocm/linux/strix_halo": 0.000117194,
-    # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
-    "layer@rocm/windows/strix_halo": 0.000322772,
+    "launch@rocm/linux/strix_halo": 1.11273e-05,
+    # 4 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10
+    "launch@rocm/windows/strix_halo": 3.25479e-05,
     # 9 rows: P005, P014, P022, K008, K024, K047, K049, K056, K058
-    "layer@vulkan.amdvlk/linux/strix_halo": 0.00011593,
-    # 9 rows: P001, P003, P010, P012, P019, K026, K028, K051, K060
-    "layer@vulkan.radv/linux/strix_halo": 1.46789e-05,
+    "launch@vulkan.amdvlk/linux/strix_halo": 1.10484e-05,
+    # 10 rows: P001, P003, P010, P012, P019, K026, K028, K030, K051, K060
+    "launch@vulkan.radv/linux/strix_halo": 2.17562e-06,
     # 4 rows: ZBOOK01, ZBOOK02, ZBOOK05, ZBOOK07
-    "layer@vulkan/windows/strix_halo": 9.55201e-05,
+    "launch@vulkan/windows/strix_halo": 8.16611e-06,
     # 17 rows: P067, P072, D001, D003, D005, D007, D009, D011, D013, D015, D017, D019, D021, D023,
     # D025, D027, D029
     "p.attn@cuda/linux/dgx_spark": 1,
@@ -125,44 +125,44 @@ FITTED: dict[str, float] = {
     # 12 rows: P004, P013, K013, K015, K027, K029, K039, K041, K050, K059, K068, K069
     "p.score@vulkan.radv/linux/strix_halo": 2277.1,
     # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "sh@rocm/windows/strix_halo": 0.899856,
+    "sh@rocm/windows/strix_halo": 0.960404,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
-    "sh@vulkan/windows/strix_halo": 0.980248,
+    "sh@vulkan/windows/strix_halo": 0.995437,
     # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "shlayer@rocm/windows/strix_halo": 0.000527879,
+    "shlayer@rocm/windows/strix_halo": 0.000396117,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
-    "shlayer@vulkan/windows/strix_halo": 0.00052,
+    "shlayer@vulkan/windows/strix_halo": 0.000501637,
     # 3 rows: K002, K004, K006
-    "w.xbf16@rocm/linux/strix_halo": 0.466789,
+    "w.xbf16@rocm/linux/strix_halo": 0.403923,
     # 2 rows: K008, K010
-    "w.xbf16@vulkan.amdvlk/linux/strix_halo": 5.25271,
+    "w.xbf16@vulkan.amdvlk/linux/strix_halo": 5.16352,
     # 3 rows: K012, K014, K016
-    "w.xbf16@vulkan.radv/linux/strix_halo": 5.25797,
+    "w.xbf16@vulkan.radv/linux/strix_halo": 5.25758,
     # 26 rows: P064, P065, P066, P069, P070, P071, P073, P074, P076, P077, P078, D002, D004, D006,
     # D008, D010, D012, D014, D016, D018, D020, D022, D024, D026, D028, D030
-    "w@cuda/linux/dgx_spark": 1.1746,
+    "w@cuda/linux/dgx_spark": 1.20783,
     # 5 rows: P095, P097, P099, S007, S009
-    "w@cuda/linux/discrete_gpu": 1.20518,
+    "w@cuda/linux/discrete_gpu": 1.2048,
     # 6 rows: P084, P086, P088, S001, S003, S005
     "w@metal/macos/apple": 1.08936,
     # 18 rows: P007, P009, P016, P018, P024, P026, K002, K004, K006, K018, K020, K022, K032, K034,
     # K036, K045, K054, K063
     "w@rocm/linux/strix_halo": 1.08936,
     # 2 rows: ZBOOK04, ZBOOK06
-    "w@rocm/windows/strix_halo": 4.54673,
+    "w@rocm/windows/strix_halo": 4.18202,
     # 12 rows: P005, P014, P022, K008, K010, K024, K047, K049, K056, K058, K065, K067
     "w@vulkan.amdvlk/linux/strix_halo": 1.08936,
     # 18 rows: P001, P003, P010, P012, P019, P021, K012, K014, K016, K026, K028, K030, K038, K040,
     # K042, K051, K060, K070
-    "w@vulkan.radv/linux/strix_halo": 1.18819,
+    "w@vulkan.radv/linux/strix_halo": 1.17353,
     # 3 rows: ZBOOK02, ZBOOK05, ZBOOK07
-    "w@vulkan/windows/strix_halo": 2.26369,
+    "w@vulkan/windows/strix_halo": 2.21723,
 }
 # Per term, the median over the Linux/macOS keys: for a key with no relative.
 FALLBACK_FITTED: dict[str, float] = {
-    "af": 7.13483,
-    "kv": 1.2995,
-    "layer": 8.57843e-05,
+    "af": 6.6656,
+    "kv": 1.3248,
+    "launch": 7.85758e-06,
     "p.attn": 5.39303,
     "p.bf16": 10.4942,
     "p.kv": 0.0244152,
@@ -171,7 +171,7 @@ FALLBACK_FITTED: dict[str, float] = {
     "p.q": 2.76293,
     "p.rd": 1.55658,
     "p.score": 447.427,
-    "w": 1.13198,
-    "w.xbf16": 5.25271,
+    "w": 1.13144,
+    "w.xbf16": 5.16352,
 }
 # fmt: on

@@ -12,7 +12,10 @@ Decode, one token at `depth` tokens already cached (memory-bound):
   w.xbf16  the BF16 share of the expert weights again (no bf16 in the device: extra work)
   kv       KV cache read at this depth / bandwidth (SWA layers hold at most the window)
   af       attention FLOPs at this depth / FP16 peak (matters for MLA: 38 FLOP per cached byte)
-  layer    repeating layers on the GPU (kernel launches and syncs per token)
+  launch   weight matrices of the repeating layers on the GPU: one kernel launch and sync each
+           per token (a matmul, mul_mat_id or convolution; the norms, ropes and adds around
+           it scale with it). Counting matrices rather than layers prices an MLA layer (13
+           matrices in GLM 4.7 Flash) above a llama layer (7)
   sh       bytes in Windows shared GPU memory / the shared pool's bandwidth
   shlayer  layers x the spilled share (copy-engine traffic the 2026-02-02 ZBook article saw)
   cpu      active weights of layers left on the CPU (discrete GPUs) / CPU memory bandwidth
@@ -121,7 +124,7 @@ def decode_terms(inp: SpeedInputs, depth: float) -> dict[str, float]:
         "w": dev_w * (1 - ws) / bw,
         "kv": dev_kv * (1 - ks) / bw,
         "af": attn_flops_at(p, depth) * share / (inp.fp16_tflops * T),
-        "layer": float(inp.n_dev_layers),
+        "launch": inp.n_dev_layers * p.matrices_per_layer,
     }
     if xbf16:
         terms["w.xbf16"] = xbf16 * (1 - ws) / bw

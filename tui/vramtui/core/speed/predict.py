@@ -1,8 +1,8 @@
 """Expected decode and prefill speed, and the time to the first token, for one placement.
 
 Decode is memory-bound: a token reads the active weights (MoE: the routed experts only) and the
-KV cache filled so far, each from the memory it lives in, plus a fixed cost per layer for the
-kernel launches. Prefill is compute-bound: 2 FLOPs per active parameter per token plus the
+KV cache filled so far, each from the memory it lives in, plus a fixed cost per weight matrix for
+its kernel launch. Prefill is compute-bound: 2 FLOPs per active parameter per token plus the
 attention FLOPs that grow with the context, over the throughput of the path the weights take
 (INT8 dot products for quantized weights on CUDA/ROCm/Vulkan, FP16 otherwise), plus the weights
 each ubatch re-reads (every expert some token routes to). The terms are in `speed_features`;

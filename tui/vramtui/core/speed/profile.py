@@ -13,6 +13,8 @@ table and the hyperparameters the estimate already reads (`vramtui.core.estimate
 - attention FLOPs per cached position: 2 x n_head x (head_k + head_v) per layer (QK^T and
   softmax(QK^T)V); MLA (deepseek2 family) attends over the 576-wide latent with a 512-wide value
   (kv_lora_rank), which is what llama.cpp's MLA path multiplies;
+- the weight matrices per repeating layer (every tensor of two or more dimensions: a matmul,
+  mul_mat_id or convolution kernel each when a token is decoded);
 - the vision projector (mmproj): ViT width, depth, patch size and spatial merge.
 """
 
@@ -74,6 +76,7 @@ class ModelProfile:
     n_expert: int
     n_expert_used: int
     n_moe_layers: int  # repeating layers with expert tensors
+    matrices_per_layer: float  # weight tensors of 2+ dimensions per repeating layer, mean
     # KV cache elements per cached token (summed over layers); K and V apart for cache types
     kv_full_k: int
     kv_full_v: int
@@ -137,6 +140,7 @@ class _Weights:
     out_p: int = 0
     out_class: str = F16
     q6k: int = 0
+    n_matrices: int = 0  # weight tensors of 2+ dimensions in the loaded repeating layers
 
     def add_layer_tensor(self, t: TensorInfo, il: int, expert: bool) -> None:
         cls = weight_class(t.type_name)
@@ -153,6 +157,7 @@ class _Weights:
             self.q6k += round(t.n_bytes * frac)
         if len(t.shape) >= 2:  # matrices multiply; norms, biases and sinks do not
             self.act_p[key] = self.act_p.get(key, 0) + round(t.n_elements * frac)
+            self.n_matrices += 1
 
     def set_output(self, t: TensorInfo) -> None:
         """The output matrix (or the tied token embedding read as the output)."""
@@ -238,6 +243,7 @@ def _build(spec: ModelSpec) -> ModelProfile:
         n_expert=hp.n_expert,
         n_expert_used=max(hp.n_expert_used, 1) if hp.n_expert else 0,
         n_moe_layers=len(w.moe_layers),
+        matrices_per_layer=w.n_matrices / max(hp.n_layer - hp.n_nextn, 1),
         kv_full_k=a.k_full,
         kv_full_v=a.v_full,
         kv_swa_k=a.k_swa,
