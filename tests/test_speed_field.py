@@ -55,12 +55,17 @@ def test_every_field_model_opens(rows: list[Row]) -> None:
 
 
 def test_field_sizes_match_the_opened_models(rows: list[Row]) -> None:
-    """Where the source gives llama-bench's size, the opened model is within a few percent."""
+    """Where the source gives the file's size, the opened model is within a few percent of it;
+    a file in a quant the catalog does not offer (`file_quant`, encoded as the nearest offered
+    one and scaled to the size) is a correction of at most 30 %, never another model."""
     sized = [r for r in rows if "size_gib" in r.raw]
-    assert sized
+    assert any("file_quant" not in r.raw for r in sized)
     for r in sized:
         ratio = float(r.raw["size_gib"]) * GiB / open_model(r.model).weights_bytes
-        assert 0.96 < ratio < 1.04, (r.id, r.model, ratio)
+        if "file_quant" in r.raw:
+            assert 0.7 < ratio < 1.15, (r.id, r.model, ratio)
+        else:
+            assert 0.96 < ratio < 1.04, (r.id, r.model, ratio)
 
 
 def test_field_rows_score_through_the_apps_placement(rows: list[Row]) -> None:
