@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.speed_rows import ROOT, Row, load_rows, predict, row_build, row_inputs
+from bench.speed_rows import ROOT, Row, load_rows, open_model, predict, row_build, row_inputs
 from vramtui.core.speed.bands import prefill_build_factor, speed_band
 
 FIELD_ROWS = ROOT / "tests" / "data" / "speed_rows_field.toml"
@@ -106,6 +106,20 @@ def group_table(scored: list[Scored]) -> None:
         print(f"{model:31} {backend:13} {test:4} {len(v):4d} {within:5d} {bias:+6.0%} {held:6d}")
 
 
+def architecture_table(scored: list[Scored]) -> None:
+    """Per GGUF architecture and figure: how many rows fall within ±25 %, the median error."""
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for s in scored:
+        arch = open_model(s.row.model).architecture
+        groups[(arch, "decode" if s.row.is_decode else "prefill")].append(s.error)
+    print(f"{'architecture':16} {'figure':8} {'rows':>4} {'±25%':>5} {'median':>7} {'worst':>6}")
+    for (arch, fig), errs in sorted(groups.items()):
+        within = sum(abs(e) <= WITHIN for e in errs)
+        worst = max(errs, key=abs)
+        med = statistics.median(errs)
+        print(f"{arch:16} {fig:8} {len(errs):4d} {within:5d} {med:+7.0%} {worst:+6.0%}")
+
+
 def summary_lines(scored: list[Scored]) -> list[str]:
     """Decode and prefill within ±25 % (every row, primary rows only), range holds, median
     range width, each against the open goal's bar."""
@@ -151,6 +165,8 @@ def report(table: dict[str, float], fb: dict[str, float]) -> None:
     row_table(scored)
     print()
     group_table(scored)
+    print()
+    architecture_table(scored)
     print()
     for line in summary_lines(scored):
         print(line)

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from bench.speed_field import field_sources, load_field_rows, score
+from bench.speed_field import field_sources, load_field_rows, score, summary_lines
 from bench.speed_rows import Row, load_check_rows, load_rows, open_model, row_inputs
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB
@@ -75,3 +75,14 @@ def test_field_rows_score_through_the_apps_placement(rows: list[Row]) -> None:
         assert math.isfinite(s.at_build) and s.at_build > 0, s.row.id
         assert s.low < s.at_build < s.high, s.row.id
         assert row_inputs(s.row).key.endswith("/linux/strix_halo"), s.row.id
+
+
+def test_field_summary_counts_every_row(rows: list[Row]) -> None:
+    """The summary scores every decode and prefill row, and the primary lines only the rows
+    without a caveat."""
+    lines = summary_lines(score(rows, FITTED, FALLBACK_FITTED))
+    decode = sum(r.test == "tg" for r in rows)
+    primary_prefill = sum(r.test == "pp" and not r.secondary for r in rows)
+    assert f"of {decode} within" in lines[0]
+    assert f"of {primary_prefill} within" in lines[3]
+    assert "hold" in lines[4] and f"of {len(rows)}," in lines[4]
