@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
-from bench import speed_rows
+from bench import speed_field, speed_rows
 from bench.speed_bands import (
     choose_z,
     coverage_summary,
@@ -335,6 +335,8 @@ def main(argv: Iterable[str] = ()) -> None:
     range_table(rows, held)
     print("\ncheck rows: older llama.cpp builds and ROCm releases, never fitted on:")
     check_table(rows, table, fb)
+    print("\nfield rows: other sources' Strix Halo measurements, never fitted on:")
+    speed_field.report(table, fb)
     print("\nVulkan (RADV) vs ROCm on Strix Halo Linux, row pairs (the backend advice):")
     backend_table(rows, held, table, fb)
     print("\nWindows constants shrunk towards Linux: leave-one-model-out median |error| by weight:")
