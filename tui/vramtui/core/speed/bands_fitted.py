@@ -13,25 +13,25 @@ from __future__ import annotations
 
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
-    "decode@cuda/linux/dgx_spark": (0.869, 1.128, 26),
+    "decode@cuda/linux/dgx_spark": (0.8787, 1.115, 26),
     "prefill@cuda/linux/dgx_spark": (0.7706, 1.183, 21),
-    "decode@cuda/linux/discrete_gpu": (0.8301, 1.307, 5),
+    "decode@cuda/linux/discrete_gpu": (0.8462, 1.282, 5),
     "prefill@cuda/linux/discrete_gpu": (0.8328, 1.286, 5),
-    "decode@metal/macos/apple": (0.6994, 1.371, 6),
+    "decode@metal/macos/apple": (0.7205, 1.331, 6),
     "prefill@metal/macos/apple": (0.8108, 1.167, 6),
-    "decode@rocm/linux/strix_halo": (0.72, 1.475, 10),
+    "decode@rocm/linux/strix_halo": (0.7435, 1.429, 10),
     "prefill@rocm/linux/strix_halo": (0.811, 1.434, 10),
-    "decode@rocm/windows/strix_halo": (0.1667, 3.584, 5),
+    "decode@rocm/windows/strix_halo": (0.1916, 3.118, 5),
     "ttft@rocm/windows/strix_halo": (1, 5.574, 2),
-    "decode@vulkan.amdvlk/linux/strix_halo": (0.8071, 1.176, 8),
+    "decode@vulkan.amdvlk/linux/strix_halo": (0.82, 1.158, 8),
     "prefill@vulkan.amdvlk/linux/strix_halo": (0.7458, 1.155, 8),
-    "decode@vulkan.radv/linux/strix_halo": (0.5861, 1.722, 10),
+    "decode@vulkan.radv/linux/strix_halo": (0.6153, 1.641, 10),
     "prefill@vulkan.radv/linux/strix_halo": (0.8129, 1.507, 10),
-    "decode@vulkan/windows/strix_halo": (0.4625, 1.415, 6),
+    "decode@vulkan/windows/strix_halo": (0.465, 1.778, 7),
     "ttft@vulkan/windows/strix_halo": (1, 1.776, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.2363, 4.065),
+    "decode": (0.2668, 3.608),
     "prefill": (0.6114, 1.516),
 }
 DATA_BUILD: dict[str, int] = {
