@@ -235,7 +235,7 @@ def state_for(row: Row) -> MachineState:
 
 def settings_for(row: Row) -> RuntimeSettings:
     r = row.raw
-    if row.source == "zbook":  # LM Studio's defaults (flash attention off), the article's context
+    if r.get("runtime") == "lmstudio":  # LM Studio's defaults (flash attention off), its context
         return RuntimeSettings(ctx_size=int(r["ctx"]))
     ub = int(r.get("ubatch", 512))
     # llama-bench sizes its context to prompt + generated + depth; -fa 1, -mmp 0
@@ -476,11 +476,12 @@ def _witnesses(groups: dict[str, list[Row]], table: dict[str, float]) -> dict[st
 
 
 def kfold(rows: list[Row], windows: bool = False) -> dict[str, float]:
-    """Each cv row's prediction from constants fitted without its fold. `windows`: the ZBook
-    article's rows too, one model left out at a time (their folds), first tokens included."""
+    """Each cv row's prediction from constants fitted without its fold. `windows`: every Windows
+    row too (fit rows included), one model left out at a time (their folds), first tokens
+    included."""
 
     def held(r: Row) -> bool:
-        return r.role == "cv" or (windows and r.source == "zbook")
+        return r.role == "cv" or (windows and r.os == "windows")
 
     out: dict[str, float] = {}
     for fold in sorted({r.fold for r in rows if held(r)}):

@@ -13,25 +13,25 @@ from __future__ import annotations
 
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
-    "decode@cuda/linux/dgx_spark": (0.869, 1.197, 26),
+    "decode@cuda/linux/dgx_spark": (0.8693, 1.197, 26),
     "prefill@cuda/linux/dgx_spark": (0.7706, 1.183, 21),
-    "decode@cuda/linux/discrete_gpu": (0.823, 1.318, 5),
+    "decode@cuda/linux/discrete_gpu": (0.8238, 1.317, 5),
     "prefill@cuda/linux/discrete_gpu": (0.8328, 1.286, 5),
-    "decode@metal/macos/apple": (0.6831, 1.404, 6),
+    "decode@metal/macos/apple": (0.6835, 1.403, 6),
     "prefill@metal/macos/apple": (0.8108, 1.167, 6),
-    "decode@rocm/linux/strix_halo": (0.719, 1.52, 10),
+    "decode@rocm/linux/strix_halo": (0.7193, 1.519, 10),
     "prefill@rocm/linux/strix_halo": (0.811, 1.434, 10),
-    "decode@rocm/windows/strix_halo": (0.1594, 4.078, 5),
+    "decode@rocm/windows/strix_halo": (0.1595, 4.078, 5),
     "ttft@rocm/windows/strix_halo": (1, 5.585, 2),
-    "decode@vulkan.amdvlk/linux/strix_halo": (0.8613, 1.155, 8),
+    "decode@vulkan.amdvlk/linux/strix_halo": (0.8624, 1.154, 8),
     "prefill@vulkan.amdvlk/linux/strix_halo": (0.7458, 1.155, 8),
-    "decode@vulkan.radv/linux/strix_halo": (0.5594, 1.825, 10),
+    "decode@vulkan.radv/linux/strix_halo": (0.5596, 1.825, 10),
     "prefill@vulkan.radv/linux/strix_halo": (0.8129, 1.507, 10),
-    "decode@vulkan/windows/strix_halo": (0.4802, 1.424, 6),
+    "decode@vulkan/windows/strix_halo": (0.4318, 1.811, 7),
     "ttft@vulkan/windows/strix_halo": (1, 1.776, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.2271, 4.619),
+    "decode": (0.2254, 4.664),
     "prefill": (0.6114, 1.516),
 }
 DATA_BUILD: dict[str, int] = {
