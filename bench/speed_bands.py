@@ -47,7 +47,7 @@ POOL_ROWS = 5  # every class's spread counts as this many rows of a class's own
 # be a normal distribution's 80 %; decode's errors are clustered by model, its tails heavier.
 Z_SWEEP = (1.0, 1.1, 1.2, 1.28, 1.4, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0)
 # what choose_z picks on today's rows (tests/test_speed_bands.py checks it still does)
-Z: dict[str, float] = {"decode": 3.0, "prefill": 1.2}
+Z: dict[str, float] = {"decode": 1.75, "prefill": 1.4}
 
 
 def figure(row: Row) -> str:
@@ -143,11 +143,12 @@ def pooled(
 
 
 def data_builds(rows: list[Row]) -> dict[str, int]:
-    """Per key, the newest llama.cpp build among its fitted rows (where the source names it)."""
+    """Per key, the newest llama.cpp build among its fitted prefill rows (where the source names
+    it): the build prefill's constants stand for (decode does not move with the build)."""
     out: dict[str, int] = {}
     for r in rows:
         b = row_build(r)
-        if b is not None and r.role != "info":
+        if b is not None and r.role != "info" and not r.is_decode:
             key = row_inputs(r).key
             out[key] = max(out.get(key, 0), b)
     return out
@@ -248,20 +249,20 @@ def coverage_summary(cov: dict[tuple[str, str], list[tuple[bool, float]]]) -> tu
 
 
 def choose_z(rows: list[Row], held: dict[str, float]) -> dict[str, float]:
-    """Per figure, the half-width in spreads (module doc): of every pair from Z_SWEEP whose
-    ranges, built without a row's fold, hold GOAL_COVER of held-back rows, the one with the
-    narrowest median width (then the higher share); the widest pair if none does."""
-    covs = {z: nested_coverage(rows, held, {"decode": z, "prefill": z}) for z in Z_SWEEP}
-    best: tuple[float, float, float, float] | None = None
-    for zd in Z_SWEEP:
-        for zp in Z_SWEEP:
-            cov = {k: covs[zd if k[1] == "decode" else zp][k] for k in covs[zd]}
-            share, width = coverage_summary(cov)
-            if share >= GOAL_COVER and (best is None or (width, -share) < best[:2]):
-                best = (width, -share, zd, zp)
-    if best is None:
-        return {"decode": Z_SWEEP[-1], "prefill": Z_SWEEP[-1]}
-    return {"decode": best[2], "prefill": best[3]}
+    """Per figure, the half-width in spreads (module doc): the narrowest of Z_SWEEP whose ranges,
+    built without a row's fold, hold GOAL_COVER of that figure's held-back rows (decode apart
+    from prefill and first tokens, so neither figure's ranges buy the other's narrowness); the
+    widest if none does."""
+    out: dict[str, float] = {}
+    for fig in ("decode", "prefill"):
+        out[fig] = Z_SWEEP[-1]
+        for z in Z_SWEEP:
+            cov = nested_coverage(rows, held, {"decode": z, "prefill": z})
+            share, _ = coverage_summary({k: v for k, v in cov.items() if pool_fig(k[1]) == fig})
+            if share >= GOAL_COVER:
+                out[fig] = z
+                break
+    return out
 
 
 def compute() -> dict[str, object]:

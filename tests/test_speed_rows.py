@@ -82,13 +82,15 @@ def test_speed_models_reproduce_llama_bench_parameter_counts() -> None:
 
 def test_synthesized_files_are_close_to_llama_bench_sizes(rows: list[Row]) -> None:
     """The bench scales weight bytes to llama-bench's size column; the synthesized mix must be
-    close enough that the scaling is a correction, not a different model."""
-    for ref in sorted({r.model for r in rows if "size_gib" in r.raw}):
-        size = next(
-            float(r.raw["size_gib"]) for r in rows if r.model == ref and "size_gib" in r.raw
-        )
-        ratio = size * GiB / open_model(ref).weights_bytes
-        assert 0.9 < ratio < 1.15, (ref, ratio)
+    close enough that the scaling is a correction, not a different model. A file in a quant the
+    catalog does not offer (`file_quant`, encoded as the nearest offered one) may differ by up to
+    30 %."""
+    sized = [r for r in rows if "size_gib" in r.raw]
+    assert any("file_quant" in r.raw for r in sized)
+    for r in sized:
+        ratio = float(r.raw["size_gib"]) * GiB / open_model(r.model).weights_bytes
+        low = 0.7 if "file_quant" in r.raw else 0.9
+        assert low < ratio < 1.15, (r.id, r.model, ratio)
 
 
 def test_shipped_constants_are_the_fit_of_the_rows(rows: list[Row]) -> None:

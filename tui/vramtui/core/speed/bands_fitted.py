@@ -13,26 +13,26 @@ from __future__ import annotations
 
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
-    "decode@cuda/linux/dgx_spark": (0.8693, 1.197, 26),
-    "prefill@cuda/linux/dgx_spark": (0.7706, 1.183, 21),
-    "decode@cuda/linux/discrete_gpu": (0.8238, 1.317, 5),
-    "prefill@cuda/linux/discrete_gpu": (0.8328, 1.286, 5),
-    "decode@metal/macos/apple": (0.6835, 1.403, 6),
-    "prefill@metal/macos/apple": (0.8108, 1.167, 6),
-    "decode@rocm/linux/strix_halo": (0.7193, 1.519, 10),
-    "prefill@rocm/linux/strix_halo": (0.811, 1.434, 10),
-    "decode@rocm/windows/strix_halo": (0.1595, 4.078, 5),
-    "ttft@rocm/windows/strix_halo": (1, 5.585, 2),
-    "decode@vulkan.amdvlk/linux/strix_halo": (0.8624, 1.154, 8),
-    "prefill@vulkan.amdvlk/linux/strix_halo": (0.7458, 1.155, 8),
-    "decode@vulkan.radv/linux/strix_halo": (0.5596, 1.825, 10),
-    "prefill@vulkan.radv/linux/strix_halo": (0.8129, 1.507, 10),
-    "decode@vulkan/windows/strix_halo": (0.4318, 1.811, 7),
-    "ttft@vulkan/windows/strix_halo": (1, 1.776, 2),
+    "decode@cuda/linux/dgx_spark": (0.9181, 1.133, 26),
+    "prefill@cuda/linux/dgx_spark": (0.7435, 1.226, 21),
+    "decode@cuda/linux/discrete_gpu": (0.8819, 1.23, 5),
+    "prefill@cuda/linux/discrete_gpu": (0.8032, 1.333, 5),
+    "decode@metal/macos/apple": (0.7797, 1.23, 6),
+    "prefill@metal/macos/apple": (0.7866, 1.203, 6),
+    "decode@rocm/linux/strix_halo": (0.7896, 1.185, 15),
+    "prefill@rocm/linux/strix_halo": (0.7733, 1.504, 10),
+    "decode@rocm/windows/strix_halo": (0.3215, 2.045, 5),
+    "ttft@rocm/windows/strix_halo": (1, 5.81, 2),
+    "decode@vulkan.amdvlk/linux/strix_halo": (0.8843, 1.121, 8),
+    "prefill@vulkan.amdvlk/linux/strix_halo": (0.7191, 1.198, 8),
+    "decode@vulkan.radv/linux/strix_halo": (0.8174, 1.392, 44),
+    "prefill@vulkan.radv/linux/strix_halo": (0.7721, 1.587, 10),
+    "decode@vulkan/windows/strix_halo": (0.5554, 1.408, 7),
+    "ttft@vulkan/windows/strix_halo": (1, 1.848, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.2254, 4.664),
-    "prefill": (0.6114, 1.516),
+    "decode": (0.4879, 2.219),
+    "prefill": (0.5668, 1.636),
 }
 DATA_BUILD: dict[str, int] = {
     "cuda/linux/dgx_spark": 6918,
@@ -45,6 +45,6 @@ BUILD_SLOPE: dict[str, float] = {
 }
 BUILD_WIDEN: dict[str, float] = {
     "decode": 0.0,
-    "prefill": 0.0522,
+    "prefill": 0.0303,
 }
 # fmt: on

@@ -16,6 +16,8 @@ Decode, one token at `depth` tokens already cached (memory-bound):
            per token (a matmul, mul_mat_id or convolution; the norms, ropes and adds around
            it scale with it). Counting matrices rather than layers prices an MLA layer (13
            matrices in GLM 4.7 Flash) above a llama layer (7)
+  rlayer   recurrent layers on the GPU (gated delta net, Mamba-2, short conv): the scan, its
+           convolution and the state copies each runs per token besides its matrices
   sh       bytes in Windows shared GPU memory / the shared pool's bandwidth
   shlayer  layers x the spilled share (copy-engine traffic the 2026-02-02 ZBook article saw)
   cpu      active weights of layers left on the CPU (discrete GPUs) / CPU memory bandwidth
@@ -126,6 +128,8 @@ def decode_terms(inp: SpeedInputs, depth: float) -> dict[str, float]:
         "af": attn_flops_at(p, depth) * share / (inp.fp16_tflops * T),
         "launch": inp.n_dev_layers * p.matrices_per_layer,
     }
+    if p.n_recurrent_layers:
+        terms["rlayer"] = p.n_recurrent_layers * share
     if xbf16:
         terms["w.xbf16"] = xbf16 * (1 - ws) / bw
     if ws or ks:

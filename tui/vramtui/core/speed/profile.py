@@ -77,6 +77,7 @@ class ModelProfile:
     n_expert_used: int
     n_moe_layers: int  # repeating layers with expert tensors
     matrices_per_layer: float  # weight tensors of 2+ dimensions per repeating layer, mean
+    n_recurrent_layers: int  # layers with a recurrent state (SSM, gated delta net, short conv)
     # KV cache elements per cached token (summed over layers); K and V apart for cache types
     kv_full_k: int
     kv_full_v: int
@@ -244,6 +245,7 @@ def _build(spec: ModelSpec) -> ModelProfile:
         n_expert_used=max(hp.n_expert_used, 1) if hp.n_expert else 0,
         n_moe_layers=len(w.moe_layers),
         matrices_per_layer=w.n_matrices / max(hp.n_layer - hp.n_nextn, 1),
+        n_recurrent_layers=a.n_rec,
         kv_full_k=a.k_full,
         kv_full_v=a.v_full,
         kv_swa_k=a.k_swa,
