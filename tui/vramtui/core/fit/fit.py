@@ -23,7 +23,6 @@ from vramtui.core.fit.placement import (
     DISCRETE_MARGIN,
     DevicePlacement,
     auto_offload,
-    desktop_gpu_reserve,
     estimate_on,
     gpu_memory_used,
     gpu_reasons,
@@ -226,7 +225,7 @@ def judge_memory(
 ) -> MemoryJudgement:
     """The fit's placement and memory rules for a breakdown built elsewhere."""
     pools = compute_pools(state)
-    dev = place_device(bd, pools, desktop_gpu_reserve(state))
+    dev = place_device(bd, pools, state)
     ram = ram_use(state, settings, pools, bd, dev)
     reasons = tuple(gpu_reasons(state, pools, bd, dev) + ram_reasons(state, pools, ram))
     return MemoryJudgement(reasons, dev.total, max(ram.left, 0), ram.load_peak)
@@ -252,7 +251,7 @@ def evaluate_fit(
         bd = auto_offload(spec, s, backend, m.gpu_vram_bytes - DISCRETE_MARGIN)
     else:
         bd = estimate_on(spec, s, backend)
-    dev = place_device(bd, pools, desktop_gpu_reserve(state))
+    dev = place_device(bd, pools, state)
     ram = ram_use(state, s, pools, bd, dev)
     speed = _speed(
         spec,
