@@ -21,8 +21,8 @@ BANDS: dict[str, tuple[float, float, int]] = {
     "prefill@metal/macos/apple": (0.8108, 1.167, 6),
     "decode@rocm/linux/strix_halo": (0.72, 1.475, 10),
     "prefill@rocm/linux/strix_halo": (0.811, 1.434, 10),
-    "decode@rocm/windows/strix_halo": (0.1667, 3.584, 5),
-    "ttft@rocm/windows/strix_halo": (1, 5.574, 2),
+    "decode@rocm/windows/strix_halo": (0.3616, 1.652, 5),
+    "ttft@rocm/windows/strix_halo": (1, 5.55, 2),
     "decode@vulkan.amdvlk/linux/strix_halo": (0.8071, 1.176, 8),
     "prefill@vulkan.amdvlk/linux/strix_halo": (0.7458, 1.155, 8),
     "decode@vulkan.radv/linux/strix_halo": (0.5861, 1.722, 10),
@@ -31,7 +31,7 @@ BANDS: dict[str, tuple[float, float, int]] = {
     "ttft@vulkan/windows/strix_halo": (1, 1.776, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.2363, 4.065),
+    "decode": (0.3611, 2.659),
     "prefill": (0.6114, 1.516),
 }
 DATA_BUILD: dict[str, int] = {

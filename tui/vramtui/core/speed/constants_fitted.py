@@ -44,8 +44,8 @@ FITTED: dict[str, float] = {
     "layer@metal/macos/apple": 0.000154033,
     # 13 rows: P007, P009, P016, P018, P024, K002, K004, K006, K018, K020, K022, K045, K054
     "layer@rocm/linux/strix_halo": 0.000117194,
-    # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
-    "layer@rocm/windows/strix_halo": 0.000322772,
+    # 3 rows: ZBOOK03, ZBOOK04, ZBOOK06
+    "layer@rocm/windows/strix_halo": 0.000117194,
     # 9 rows: P005, P014, P022, K008, K024, K047, K049, K056, K058
     "layer@vulkan.amdvlk/linux/strix_halo": 0.00011593,
     # 9 rows: P001, P003, P010, P012, P019, K026, K028, K051, K060
@@ -125,11 +125,11 @@ FITTED: dict[str, float] = {
     # 12 rows: P004, P013, K013, K015, K027, K029, K039, K041, K050, K059, K068, K069
     "p.score@vulkan.radv/linux/strix_halo": 2277.1,
     # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "sh@rocm/windows/strix_halo": 0.899856,
+    "sh@rocm/windows/strix_halo": 0.84953,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
     "sh@vulkan/windows/strix_halo": 0.980248,
-    # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "shlayer@rocm/windows/strix_halo": 0.000527879,
+    # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
+    "shlayer@rocm/windows/strix_halo": 0.000857312,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
     "shlayer@vulkan/windows/strix_halo": 0.00052,
     # 3 rows: K002, K004, K006
@@ -149,7 +149,7 @@ FITTED: dict[str, float] = {
     # K036, K045, K054, K063
     "w@rocm/linux/strix_halo": 1.08936,
     # 2 rows: ZBOOK04, ZBOOK06
-    "w@rocm/windows/strix_halo": 4.54673,
+    "w@rocm/windows/strix_halo": 2.0449,
     # 12 rows: P005, P014, P022, K008, K010, K024, K047, K049, K056, K058, K065, K067
     "w@vulkan.amdvlk/linux/strix_halo": 1.08936,
     # 18 rows: P001, P003, P010, P012, P019, P021, K012, K014, K016, K026, K028, K030, K038, K040,
