@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.sysroot import amdgpu_card, make_tree
 from vramtui.cli.main import main
+from vramtui.core.advice.moe_offload import expert_offload
 from vramtui.core.advice.plan import build_plan
 from vramtui.core.advice.platform_steps import PlatformStep
 from vramtui.core.detect.linux import parse_nvidia_smi
@@ -104,6 +105,7 @@ def test_rocm_under_windows_keeps_the_kv_cache_in_shared_memory(small: ModelSpec
     assert vulkan.dedicated_used_bytes - windows.dedicated_used_bytes == kv
     assert vulkan.system_ram_left_bytes - windows.system_ram_left_bytes == kv
     assert KV_SHARED in windows.codes and ReasonCode.SPILLS_TO_SHARED not in windows.codes
+    assert windows.kept_shared_bytes == kv and windows.spilled_bytes == 0
     assert KV_SHARED not in vulkan.codes and KV_SHARED not in fits["linux rocm"].codes
     # Only the KV cache: the weights and compute buffers stay in the carve-out.
     kinds = {seg.kind for seg in windows.pool_usage[0].segments}
@@ -128,7 +130,21 @@ def test_a_set_under_windows_rocm_keeps_every_kv_cache_in_shared_memory(small: M
     both = evaluate_set((one, one), rocm)
     kv = [m.breakdown.total(Place.DEVICE, BufferKind.KV_CACHE) for m in both.members]
     assert all(kv) and [m.shared_bytes for m in both.members] == kv
-    assert both.fit.shared_used_bytes == sum(kv) and KV_SHARED in both.fit.codes
+    assert both.fit.shared_used_bytes == sum(kv) == both.fit.kept_shared_bytes
+    assert KV_SHARED in both.fit.codes
+
+
+def test_expert_offload_under_windows_rocm_looks_past_the_kept_kv_cache() -> None:
+    """The KV cache ROCm keeps in shared memory is no spill: expert offload is still offered,
+    and needs no more experts on the host than Vulkan, whose KV cache takes carve-out room."""
+    moe = open_model("gpt-oss-20b")
+    rocm = _state("hp-zbook-ultra-g1a-64gb", 8 * GiB, os=OsName.WINDOWS, backend=Backend.ROCM)
+    s = RuntimeSettings(ctx_size=16384)
+    on_rocm = expert_offload(moe, s, rocm)
+    on_vulkan = expert_offload(moe, s, replace(rocm, backend=Backend.VULKAN))
+    assert on_rocm is not None and on_vulkan is not None
+    assert on_rocm.fit.spilled_bytes == 0 < on_rocm.fit.kept_shared_bytes
+    assert on_rocm.n_cpu_moe <= on_vulkan.n_cpu_moe
 
 
 def test_check_json_puts_the_rocm_kv_cache_in_shared_memory(

@@ -56,6 +56,12 @@ class FitResult:
     backend: Backend
     settings: RuntimeSettings
     extra: dict[str, Any] = field(default_factory=dict)
+    kept_shared_bytes: int = 0  # of shared_used_bytes: what the platform keeps there anyway
+
+    @property
+    def spilled_bytes(self) -> int:
+        """Shared memory taken because the carve-out is full (placement.DevicePlacement)."""
+        return self.shared_used_bytes - self.kept_shared_bytes
 
     @property
     def codes(self) -> tuple[ReasonCode, ...]:
@@ -289,6 +295,7 @@ def evaluate_fit(
         n_gpu_layers=bd.n_gpu_layers,
         backend=backend,
         settings=s,
+        kept_shared_bytes=dev.kept_shared,
     )
 
 

@@ -329,5 +329,6 @@ def evaluate_set(
         n_gpu_layers=bds[0].n_gpu_layers,
         backend=state.resolved_backend,
         settings=first,
+        kept_shared_bytes=dev.kept_shared,
     )
     return SetFit(fit, tuple(shares))
