@@ -11,23 +11,34 @@ import pytest
 
 from tests.support.sysroot import amdgpu_card, make_tree
 from vramtui.cli.main import main
+from vramtui.core.advice.moe_offload import expert_offload
 from vramtui.core.advice.plan import build_plan
 from vramtui.core.advice.platform_steps import PlatformStep
 from vramtui.core.detect.linux import parse_nvidia_smi
 from vramtui.core.detect.match import detected_machine_state
 from vramtui.core.detect.this_machine import detect_machine
 from vramtui.core.estimate.settings import RuntimeSettings
-from vramtui.core.fit.fit import evaluate_fit
+from vramtui.core.fit.fit import FitResult, evaluate_fit
+from vramtui.core.fit.set import SetMember, evaluate_set
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.model.source import open_model
 from vramtui.core.sizes import GiB, MiB
-from vramtui.core.vocab import Backend, OsName, PlatformStepKind, ReasonCode
+from vramtui.core.vocab import (
+    Backend,
+    BufferKind,
+    OsName,
+    Place,
+    PlatformStepKind,
+    ReasonCode,
+    SegmentKind,
+)
 from vramtui.present.plan_words import platform_step_sentence
 
 HEAPS = ReasonCode.VULKAN_HEAPS_SPLIT
 ROCM64 = ReasonCode.ROCM_WINDOWS_64G
+KV_SHARED = ReasonCode.ROCM_WINDOWS_KV_SHARED
 
 
 def _state(machine_id: str, carve: int = 0, **changes: object) -> MachineState:
@@ -69,6 +80,89 @@ def test_rocm_under_windows_stops_at_64_gb() -> None:
     assert ROCM64 not in _codes(big, linux, 131072)
     small = open_model("glm-4.7-flash:Q4_K_M")
     assert ROCM64 not in _codes(small, windows)
+
+
+def _shared_kv(fit: FitResult) -> int:
+    """KV cache bytes the fit's placement lays in the shared pool."""
+    shared = [p for p in fit.pool_usage if p.name == fit.pools.shared_name]
+    return sum(s.n_bytes for p in shared for s in p.segments if s.kind == SegmentKind.KV_CACHE)
+
+
+def test_rocm_under_windows_keeps_the_kv_cache_in_shared_memory(small: ModelSpec) -> None:
+    s = RuntimeSettings(ctx_size=16384)
+    rocm = _state("hp-zbook-ultra-g1a-64gb", 32 * GiB, os=OsName.WINDOWS, backend=Backend.ROCM)
+    kv = evaluate_fit(small, s, rocm).breakdown.total(Place.DEVICE, BufferKind.KV_CACHE)
+    fits = {
+        "windows rocm": evaluate_fit(small, s, rocm),
+        "windows vulkan": evaluate_fit(small, s, replace(rocm, backend=Backend.VULKAN)),
+        "linux rocm": evaluate_fit(small, s, replace(rocm, os=OsName.LINUX)),
+    }
+    assert kv > 0
+    assert _shared_kv(fits["windows rocm"]) == kv == fits["windows rocm"].shared_used_bytes
+    assert _shared_kv(fits["windows vulkan"]) == 0 == _shared_kv(fits["linux rocm"])
+    # The same bytes leave the carve-out and come out of the RAM left.
+    vulkan, windows = fits["windows vulkan"], fits["windows rocm"]
+    assert vulkan.dedicated_used_bytes - windows.dedicated_used_bytes == kv
+    assert vulkan.system_ram_left_bytes - windows.system_ram_left_bytes == kv
+    assert KV_SHARED in windows.codes and ReasonCode.SPILLS_TO_SHARED not in windows.codes
+    assert windows.kept_shared_bytes == kv and windows.spilled_bytes == 0
+    assert KV_SHARED not in vulkan.codes and KV_SHARED not in fits["linux rocm"].codes
+    # Only the KV cache: the weights and compute buffers stay in the carve-out.
+    kinds = {seg.kind for seg in windows.pool_usage[0].segments}
+    assert {SegmentKind.WEIGHTS, SegmentKind.COMPUTE} <= kinds and SegmentKind.KV_CACHE not in kinds
+
+
+def test_rocm_under_windows_reads_the_kv_cache_from_shared_memory(small: ModelSpec) -> None:
+    rocm = _state("hp-zbook-ultra-g1a-64gb", 32 * GiB, os=OsName.WINDOWS, backend=Backend.ROCM)
+    s = RuntimeSettings(ctx_size=16384)
+    windows = evaluate_fit(small, s, rocm).speed.inputs
+    vulkan = evaluate_fit(small, s, replace(rocm, backend=Backend.VULKAN)).speed.inputs
+    linux = evaluate_fit(small, s, replace(rocm, os=OsName.LINUX)).speed.inputs
+    assert windows is not None and vulkan is not None and linux is not None
+    assert windows.kv_shared == 1.0 and windows.weights_shared == 0.0
+    assert vulkan.kv_shared == 0.0 == linux.kv_shared
+
+
+def test_a_set_under_windows_rocm_keeps_every_kv_cache_in_shared_memory(small: ModelSpec) -> None:
+    rocm = _state("hp-zbook-ultra-g1a-64gb", 48 * GiB, os=OsName.WINDOWS, backend=Backend.ROCM)
+    s = RuntimeSettings(ctx_size=8192)
+    one = SetMember(small, s, "glm-4.7-flash:Q4_K_M")
+    both = evaluate_set((one, one), rocm)
+    kv = [m.breakdown.total(Place.DEVICE, BufferKind.KV_CACHE) for m in both.members]
+    assert all(kv) and [m.shared_bytes for m in both.members] == kv
+    assert both.fit.shared_used_bytes == sum(kv) == both.fit.kept_shared_bytes
+    assert KV_SHARED in both.fit.codes
+
+
+def test_expert_offload_under_windows_rocm_looks_past_the_kept_kv_cache() -> None:
+    """The KV cache ROCm keeps in shared memory is no spill: expert offload is still offered,
+    and needs no more experts on the host than Vulkan, whose KV cache takes carve-out room."""
+    moe = open_model("gpt-oss-20b")
+    rocm = _state("hp-zbook-ultra-g1a-64gb", 8 * GiB, os=OsName.WINDOWS, backend=Backend.ROCM)
+    s = RuntimeSettings(ctx_size=16384)
+    on_rocm = expert_offload(moe, s, rocm)
+    on_vulkan = expert_offload(moe, s, replace(rocm, backend=Backend.VULKAN))
+    assert on_rocm is not None and on_vulkan is not None
+    assert on_rocm.fit.spilled_bytes == 0 < on_rocm.fit.kept_shared_bytes
+    assert on_rocm.n_cpu_moe <= on_vulkan.n_cpu_moe
+
+
+def test_check_json_puts_the_rocm_kv_cache_in_shared_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["check", "glm-4.7-flash:Q4_K_M", "--machine", "hp-zbook-ultra-g1a-64gb", "--json"]
+    argv += ["--os", "windows", "--carve-out", "32G", "-c", "16K", "--backend"]
+    out = {}
+    for backend in ("rocm", "vulkan"):
+        main([*argv, backend])
+        out[backend] = json.loads(capsys.readouterr().out)
+    rocm, vulkan = out["rocm"], out["vulkan"]
+    kv = next(b["bytes"] for b in rocm["pool_usage"][1]["segments"] if b["kind"] == "kv_cache")
+    assert rocm["pool_usage"][1]["name"] == "shared GPU memory" and kv > 0
+    assert vulkan["system_ram_left_bytes"] - rocm["system_ram_left_bytes"] == kv
+    words = {m["code"]: m["message"] for m in rocm["messages"]}
+    assert "KV cache" in words[KV_SHARED] and "Vulkan" in words[KV_SHARED]
+    assert KV_SHARED not in vulkan["reasons"]
 
 
 def test_check_json_says_the_heap_rule_in_words(capsys: pytest.CaptureFixture[str]) -> None:

@@ -265,6 +265,17 @@ _PINNED = [
         "the GPU buffers (70 GiB) exceed the 64 GiB ROCm places under Windows on Strix Halo: "
         "use the Vulkan backend, or Linux",
     ),
+    (
+        Reason.of(
+            ReasonCode.ROCM_WINDOWS_KV_SHARED,
+            kv_bytes=846 * MiB,
+            carve_out_bytes=32 * GiB,
+            shared_name="shared GPU memory",
+        ),
+        "ROCm under Windows keeps the KV cache (846 MiB) in shared GPU memory, not the 32 GiB "
+        "carve-out, whatever its size (llama.cpp's Strix Halo report of December 2025): long "
+        "contexts decode slower; the Vulkan backend keeps it in the carve-out",
+    ),
 ]
 
 

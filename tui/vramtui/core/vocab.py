@@ -113,6 +113,8 @@ class ReasonCode(StrEnum):
     # Platform rules (core/fit/platform.py): Strix Halo under Windows above a 64 GB carve-out
     VULKAN_HEAPS_SPLIT = "vulkan_heaps_split"
     ROCM_WINDOWS_64G = "rocm_windows_64g"
+    # ROCm under Windows on an integrated GPU keeps the KV cache in shared GPU memory
+    ROCM_WINDOWS_KV_SHARED = "rocm_windows_kv_shared"
 
     @property
     def severity(self) -> Severity:
@@ -138,6 +140,7 @@ _REASON_SEVERITY = {
     ReasonCode.EXPERTS_ON_HOST: Severity.INFO,
     ReasonCode.VULKAN_HEAPS_SPLIT: Severity.INFO,
     ReasonCode.ROCM_WINDOWS_64G: Severity.WARNING,
+    ReasonCode.ROCM_WINDOWS_KV_SHARED: Severity.INFO,
 }
 
 
@@ -177,6 +180,7 @@ _REASON_EVIDENCE = {
     ReasonCode.EXPERTS_ON_HOST: Evidence.DOCUMENTED,
     ReasonCode.VULKAN_HEAPS_SPLIT: Evidence.MEASURED,
     ReasonCode.ROCM_WINDOWS_64G: Evidence.MEASURED,
+    ReasonCode.ROCM_WINDOWS_KV_SHARED: Evidence.MEASURED,
 }
 
 

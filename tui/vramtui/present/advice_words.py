@@ -20,7 +20,7 @@ def expert_offload_sentence(moe: ExpertOffload) -> str:
         f"system RAM and the rest on the GPU: {decode_words(moe.fit.speed)}"
     )
     spill = moe.spill_decode_tps
-    other = "spilling" if moe.spill.shared_used_bytes else "fewer GPU layers"
+    other = "spilling" if moe.spill.spilled_bytes else "fewer GPU layers"
     if spill is None:
         return text + f" (without it the model does not load: {other} is not enough)."
     mark = "faster" if moe.faster == N_CPU_MOE else "slower"

@@ -134,6 +134,15 @@ def _rocm_windows_64g(r: Reason) -> str:
     )
 
 
+def _rocm_windows_kv_shared(r: Reason) -> str:
+    return (
+        f"ROCm under Windows keeps the KV cache ({format_bytes(r.count('kv_bytes'))}) in "
+        f"{r.text('shared_name')}, not the {format_bytes(r.count('carve_out_bytes'))} "
+        "carve-out, whatever its size (llama.cpp's Strix Halo report of December 2025): long "
+        "contexts decode slower; the Vulkan backend keeps it in the carve-out"
+    )
+
+
 _SAY: dict[ReasonCode, Callable[[Reason], str]] = {
     ReasonCode.EXCEEDS_GPU_MEMORY: _exceeds_gpu_memory,
     ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: _load_exceeds_system_ram,
@@ -148,6 +157,7 @@ _SAY: dict[ReasonCode, Callable[[Reason], str]] = {
     ReasonCode.EXPERTS_ON_HOST: _experts_on_host,
     ReasonCode.VULKAN_HEAPS_SPLIT: _vulkan_heaps_split,
     ReasonCode.ROCM_WINDOWS_64G: _rocm_windows_64g,
+    ReasonCode.ROCM_WINDOWS_KV_SHARED: _rocm_windows_kv_shared,
 }
 
 

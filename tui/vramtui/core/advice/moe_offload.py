@@ -75,12 +75,12 @@ def is_moe(spec: ModelSpec) -> bool:
 
 def _on_device(fit: FitResult, state: MachineState) -> bool:
     """Every buffer in the GPU's own memory: all layers offloaded (discrete), nothing in
-    shared memory beyond the carve-out."""
+    shared memory beyond the carve-out (what the platform keeps there anyway aside)."""
     if ReasonCode.EXCEEDS_GPU_MEMORY in fit.codes:
         return False
     if state.machine.discrete:
         return fit.n_gpu_layers >= fit.breakdown.n_layers + 1
-    return fit.shared_used_bytes == 0
+    return fit.spilled_bytes == 0
 
 
 def _has_rules(s: RuntimeSettings) -> bool:

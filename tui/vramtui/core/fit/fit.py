@@ -23,7 +23,6 @@ from vramtui.core.fit.placement import (
     DISCRETE_MARGIN,
     DevicePlacement,
     auto_offload,
-    desktop_gpu_reserve,
     estimate_on,
     gpu_memory_used,
     gpu_reasons,
@@ -57,6 +56,12 @@ class FitResult:
     backend: Backend
     settings: RuntimeSettings
     extra: dict[str, Any] = field(default_factory=dict)
+    kept_shared_bytes: int = 0  # of shared_used_bytes: what the platform keeps there anyway
+
+    @property
+    def spilled_bytes(self) -> int:
+        """Shared memory taken because the carve-out is full (placement.DevicePlacement)."""
+        return self.shared_used_bytes - self.kept_shared_bytes
 
     @property
     def codes(self) -> tuple[ReasonCode, ...]:
@@ -226,7 +231,7 @@ def judge_memory(
 ) -> MemoryJudgement:
     """The fit's placement and memory rules for a breakdown built elsewhere."""
     pools = compute_pools(state)
-    dev = place_device(bd, pools, desktop_gpu_reserve(state))
+    dev = place_device(bd, pools, state)
     ram = ram_use(state, settings, pools, bd, dev)
     reasons = tuple(gpu_reasons(state, pools, bd, dev) + ram_reasons(state, pools, ram))
     return MemoryJudgement(reasons, dev.total, max(ram.left, 0), ram.load_peak)
@@ -252,7 +257,7 @@ def evaluate_fit(
         bd = auto_offload(spec, s, backend, m.gpu_vram_bytes - DISCRETE_MARGIN)
     else:
         bd = estimate_on(spec, s, backend)
-    dev = place_device(bd, pools, desktop_gpu_reserve(state))
+    dev = place_device(bd, pools, state)
     ram = ram_use(state, s, pools, bd, dev)
     speed = _speed(
         spec,
@@ -290,6 +295,7 @@ def evaluate_fit(
         n_gpu_layers=bd.n_gpu_layers,
         backend=backend,
         settings=s,
+        kept_shared_bytes=dev.kept_shared,
     )
 
 

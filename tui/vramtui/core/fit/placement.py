@@ -9,6 +9,9 @@ hardware/pools.py):
 - Spilling on Windows is slow (17.26 vs 42.89 tok/s in the 2026-02-02 ZBook article); on Linux
   AMD says GTT has "no performance distinction" (ROCm docs strixhalo.rst), so there it is
   only noted.
+- Under ROCm on Windows on an integrated GPU the KV cache lives in shared memory whatever the
+  carve-out (platform.py kinds_kept_in_shared, with its sources): those buffers skip the
+  dedicated memory, and what they take of the shared pool is noted apart from a spill.
 - The desktop's own GPU memory (DESKTOP_GPU_RESERVE) fills the carve-out first; what a small
   carve-out cannot hold of it lives in shared memory (Task Manager shows it there on a 512 MB
   laptop).
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from vramtui.core.estimate.breakdown import MemoryBreakdown
 from vramtui.core.estimate.memory import estimate_memory
 from vramtui.core.estimate.settings import RuntimeSettings
+from vramtui.core.fit.platform import kinds_kept_in_shared
 from vramtui.core.fit.types import Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import DESKTOP_GPU_RESERVE, MachineState, Pools
@@ -76,6 +80,12 @@ class DevicePlacement:
     shared_cap: int
     desktop_dedicated: int = 0  # the desktop's own share, in the carve-out ...
     desktop_shared: int = 0  # ... and what a small carve-out cannot hold of it
+    kept_shared: int = 0  # bytes the runtime keeps in shared memory whatever the carve-out
+
+    @property
+    def spilled(self) -> int:
+        """Shared memory taken because the carve-out is full (not the buffers kept there)."""
+        return self.shared_used - self.kept_shared
 
     @property
     def dedicated_used(self) -> int:
@@ -96,22 +106,27 @@ def desktop_gpu_reserve(state: MachineState) -> int:
     return DESKTOP_GPU_RESERVE[state.os] if m.unified_memory or state.os != OsName.MACOS else 0
 
 
-def place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> DevicePlacement:
+def place_device(bd: MemoryBreakdown, pools: Pools, state: MachineState) -> DevicePlacement:
     """The device buffers in llama.cpp's allocation order, into dedicated memory then shared
-    memory, beside the desktop's own `reserve` (desktop_gpu_reserve)."""
+    memory, beside the desktop's own share (desktop_gpu_reserve); the kinds the platform keeps
+    in shared memory (kinds_kept_in_shared) go there whatever the room."""
     # The desktop's own share fills the carve-out first; what a small carve-out cannot hold of
     # it lives in shared memory (Task Manager shows it there on a 512 MB laptop).
+    reserve = desktop_gpu_reserve(state)
+    kept = kinds_kept_in_shared(state) if pools.shared_bytes else frozenset()
     desktop_in_dedicated = min(reserve, pools.dedicated_bytes)
     dedicated_cap = pools.dedicated_bytes - desktop_in_dedicated
     shared_cap = max(pools.shared_bytes - (reserve - desktop_in_dedicated), 0)
     dedicated: list[Segment] = []
     shared: list[Segment] = []
     room = dedicated_cap
+    kept_shared = 0
     for kind in DEVICE_ORDER:
         n = bd.total(Place.DEVICE, kind)
         if not n:
             continue
-        into_dedicated = min(n, room)
+        into_dedicated = 0 if kind in kept else min(n, room)
+        kept_shared += n if kind in kept else 0
         room -= into_dedicated
         if into_dedicated:
             dedicated.append(Segment(kind.label, SegmentKind(kind.value), into_dedicated))
@@ -124,6 +139,7 @@ def place_device(bd: MemoryBreakdown, pools: Pools, reserve: int) -> DevicePlace
         shared_cap,
         desktop_in_dedicated,
         reserve - desktop_in_dedicated,
+        kept_shared,
     )
 
 
@@ -163,19 +179,28 @@ def gpu_reasons(
                 desktop_bytes=dev.desktop_dedicated + dev.desktop_shared,
             )
         )
-    elif dev.shared_used and pools.dedicated_bytes and pools.shared_is_slow:
+    elif dev.spilled and pools.dedicated_bytes and pools.shared_is_slow:
         reasons.append(
             Reason.of(
                 ReasonCode.SPILLS_TO_SHARED,
-                spilled_bytes=dev.shared_used,
+                spilled_bytes=dev.spilled,
                 carve_out_bytes=pools.dedicated_bytes,
             )
         )
-    elif dev.shared_used and pools.dedicated_bytes:
+    elif dev.spilled and pools.dedicated_bytes:
         reasons.append(
             Reason.of(
                 ReasonCode.USES_GTT,
-                spilled_bytes=dev.shared_used,
+                spilled_bytes=dev.spilled,
+                shared_name=pools.shared_name,
+            )
+        )
+    if dev.kept_shared and pools.dedicated_bytes:
+        reasons.append(
+            Reason.of(
+                ReasonCode.ROCM_WINDOWS_KV_SHARED,
+                kv_bytes=dev.kept_shared,
+                carve_out_bytes=pools.dedicated_bytes,
                 shared_name=pools.shared_name,
             )
         )

@@ -13,6 +13,19 @@ Strix Halo under Windows (AMD's driver, the BIOS carve-out as "dedicated" memory
 - ROCm/HIP under Windows stops at 64 GiB of GPU buffers: the HIP runtime llama.cpp's Windows
   builds ship does not place allocations beyond that (unslothai/unsloth PR #10418: "ROCm won't
   load >64GB", AMD's report at 96 GiB VGM; ROCm/legacy-rocm-build #5940). A warning.
+
+An integrated GPU under Windows (AMD's driver, a shared GPU memory pool beside the carve-out):
+- ROCm/HIP puts the KV cache in shared GPU memory whatever the carve-out: Task Manager shows it
+  there with every llama.cpp and lemonade ROCm build tested, on Strix Halo (ggml-org/llama.cpp
+  "Eval bug: ROCm model loading with Strix Halo (Ryzen 395) always dumps KV cache into shared
+  memory", 2025-12-13); the HIP runtime under Windows can place hipMalloc() in shared memory,
+  Linux's cannot (ROCm/legacy-rocm-build "[Issue]: Shared memory is forced with llama.cpp
+  llama-server --mlock", AMD's answer of 2025-06-11). The 2026-02-02 ZBook article agrees:
+  GLM 4.7 Flash Q4_K_M at 16K under ROCm ran 15.28 tok/s at a 512 MB carve-out and 14.42 at
+  32 GB, where Vulkan went from 17.26 to 42.89. Only the KV cache: the source names it alone,
+  so the recurrent state, compute and output buffers are placed as on any other backend. Vulkan
+  and Linux keep the KV cache in the carve-out. The placement (placement.py) applies it; the
+  speed model reads the KV cache from shared memory through the fit's placement. A note.
 """
 
 from __future__ import annotations
@@ -20,12 +33,22 @@ from __future__ import annotations
 from vramtui.core.fit.types import Reason
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.sizes import GiB
-from vramtui.core.vocab import Backend, MachineKind, OsName, ReasonCode
+from vramtui.core.vocab import Backend, BufferKind, MachineKind, OsName, ReasonCode
 
 # The largest single Vulkan heap AMD's Windows driver reports for a Strix Halo carve-out, and
 # the GPU buffers ROCm under Windows places (module docstring: llama.cpp #16832, unsloth #10418).
 WINDOWS_HEAP_LIMIT = 64 * GiB
 ROCM_WINDOWS_LIMIT = 64 * GiB
+
+
+def kinds_kept_in_shared(state: MachineState) -> frozenset[BufferKind]:
+    """Device buffers the runtime puts in shared GPU memory whatever the carve-out: the KV
+    cache under ROCm on Windows on an integrated GPU (module docstring)."""
+    m = state.machine
+    windows_apu = state.os == OsName.WINDOWS and m.unified_memory and not m.discrete
+    if windows_apu and state.resolved_backend == Backend.ROCM:
+        return frozenset({BufferKind.KV_CACHE})
+    return frozenset()
 
 
 def platform_reasons(state: MachineState, gpu_bytes: int) -> list[Reason]:

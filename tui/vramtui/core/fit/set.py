@@ -52,6 +52,7 @@ from vramtui.core.fit.placement import (
     gpu_reasons,
     place_device,
 )
+from vramtui.core.fit.platform import kinds_kept_in_shared
 from vramtui.core.fit.ram import ram_reasons, ram_use, staging_bytes
 from vramtui.core.fit.types import Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
@@ -164,18 +165,20 @@ def _merged(first: MemoryBreakdown, others: list[MemoryBreakdown]) -> MemoryBrea
 
 
 def _split(
-    bds: list[MemoryBreakdown], pools: Pools, reserve: int
+    bds: list[MemoryBreakdown], pools: Pools, state: MachineState
 ) -> tuple[list[dict[str, int]], list[dict[str, int]]]:
     """Each model's bytes in dedicated and in shared memory, by kind: the models in the order
-    they are started, each one's buffers in llama.cpp's allocation order (DEVICE_ORDER). The
-    totals are place_device's whatever the order; the order decides whose buffers spill."""
-    room = pools.dedicated_bytes - min(reserve, pools.dedicated_bytes)
+    they are started, each one's buffers in llama.cpp's allocation order (DEVICE_ORDER), the
+    kinds the platform keeps in shared memory there. The totals are place_device's whatever
+    the order; the order decides whose buffers spill."""
+    room = pools.dedicated_bytes - min(desktop_gpu_reserve(state), pools.dedicated_bytes)
+    kept = kinds_kept_in_shared(state) if pools.shared_bytes else frozenset()
     dedicated: list[dict[str, int]] = [{} for _ in bds]
     shared: list[dict[str, int]] = [{} for _ in bds]
     for i, bd in enumerate(bds):
         for kind in DEVICE_ORDER:
             n = bd.total(Place.DEVICE, kind)
-            into = min(n, room)
+            into = 0 if kind in kept else min(n, room)
             room -= into
             if into:
                 dedicated[i][kind.value] = into
@@ -265,11 +268,10 @@ def evaluate_set(
     if not members:
         raise ValueError("a set needs at least one model")
     pools = compute_pools(state)
-    reserve = desktop_gpu_reserve(state)
     built = _breakdowns(members, state)
     bds = [bd for _, bd in built]
     merged = _merged(bds[0], bds[1:])
-    dev = place_device(merged, pools, reserve)
+    dev = place_device(merged, pools, state)
     first = built[0][0]
     ram = ram_use(state, first, pools, merged, dev)
     if not any(seg.kind == SegmentKind.KEPT for seg in ram.segments):
@@ -280,7 +282,7 @@ def evaluate_set(
         ram = replace(ram, load_peak=ram.load_peak - stage_all + largest)
     reasons = gpu_reasons(state, pools, merged, dev) + ram_reasons(state, pools, ram)
     loads = all(r.severity != Severity.ERROR for r in reasons)
-    parts = _split(bds, pools, reserve)
+    parts = _split(bds, pools, state)
     shared = parts[1]
     speeds = _speeds(
         members,
@@ -327,5 +329,6 @@ def evaluate_set(
         n_gpu_layers=bds[0].n_gpu_layers,
         backend=state.resolved_backend,
         settings=first,
+        kept_shared_bytes=dev.kept_shared,
     )
     return SetFit(fit, tuple(shares))

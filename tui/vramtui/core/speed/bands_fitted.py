@@ -13,25 +13,25 @@ from __future__ import annotations
 
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
-    "decode@cuda/linux/dgx_spark": (0.9181, 1.133, 26),
+    "decode@cuda/linux/dgx_spark": (0.9161, 1.135, 26),
     "prefill@cuda/linux/dgx_spark": (0.7435, 1.226, 21),
-    "decode@cuda/linux/discrete_gpu": (0.8819, 1.23, 5),
+    "decode@cuda/linux/discrete_gpu": (0.8775, 1.236, 5),
     "prefill@cuda/linux/discrete_gpu": (0.8032, 1.333, 5),
-    "decode@metal/macos/apple": (0.7797, 1.23, 6),
+    "decode@metal/macos/apple": (0.7771, 1.234, 6),
     "prefill@metal/macos/apple": (0.7866, 1.203, 6),
-    "decode@rocm/linux/strix_halo": (0.7896, 1.185, 15),
+    "decode@rocm/linux/strix_halo": (0.7882, 1.187, 15),
     "prefill@rocm/linux/strix_halo": (0.7733, 1.504, 10),
-    "decode@rocm/windows/strix_halo": (0.3215, 2.045, 5),
-    "ttft@rocm/windows/strix_halo": (1, 5.81, 2),
-    "decode@vulkan.amdvlk/linux/strix_halo": (0.8843, 1.121, 8),
+    "decode@rocm/windows/strix_halo": (0.532, 1.281, 5),
+    "ttft@rocm/windows/strix_halo": (1, 5.779, 2),
+    "decode@vulkan.amdvlk/linux/strix_halo": (0.8799, 1.127, 8),
     "prefill@vulkan.amdvlk/linux/strix_halo": (0.7191, 1.198, 8),
-    "decode@vulkan.radv/linux/strix_halo": (0.8174, 1.392, 44),
+    "decode@vulkan.radv/linux/strix_halo": (0.8169, 1.393, 44),
     "prefill@vulkan.radv/linux/strix_halo": (0.7721, 1.587, 10),
-    "decode@vulkan/windows/strix_halo": (0.5554, 1.408, 7),
+    "decode@vulkan/windows/strix_halo": (0.5545, 1.41, 7),
     "ttft@vulkan/windows/strix_halo": (1, 1.848, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.4879, 2.219),
+    "decode": (0.5933, 1.824),
     "prefill": (0.5668, 1.636),
 }
 DATA_BUILD: dict[str, int] = {

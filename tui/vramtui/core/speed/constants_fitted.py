@@ -68,8 +68,8 @@ FITTED: dict[str, float] = {
     # 18 rows: P007, P009, P016, P018, P024, K002, K004, K006, K018, K020, K022, K045, K054, F079,
     # F095, F097, F099, F101
     "launch@rocm/linux/strix_halo": 1.23587e-05,
-    # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
-    "launch@rocm/windows/strix_halo": 3.69656e-05,
+    # 3 rows: ZBOOK03, ZBOOK04, ZBOOK06
+    "launch@rocm/windows/strix_halo": 1.17214e-05,
     # 9 rows: P005, P014, P022, K008, K024, K047, K049, K056, K058
     "launch@vulkan.amdvlk/linux/strix_halo": 1.12379e-05,
     # 44 rows: P001, P003, P010, P012, P019, K026, K028, K030, K051, K060, F034, F036, F038, F040,
@@ -155,11 +155,11 @@ FITTED: dict[str, float] = {
     # 6 rows: F040, F049, F053, F077, F087, F093
     "rlayer@vulkan.radv/linux/strix_halo": 7.75722e-05,
     # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "sh@rocm/windows/strix_halo": 0.968636,
+    "sh@rocm/windows/strix_halo": 0.869739,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
     "sh@vulkan/windows/strix_halo": 0.995616,
-    # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "shlayer@rocm/windows/strix_halo": 0.000334797,
+    # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
+    "shlayer@rocm/windows/strix_halo": 0.000816226,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
     "shlayer@vulkan/windows/strix_halo": 0.00050307,
     # 3 rows: K002, K004, K006
@@ -179,7 +179,7 @@ FITTED: dict[str, float] = {
     # K036, K045, K054, K063, F079, F095, F097, F099, F101
     "w@rocm/linux/strix_halo": 1.08936,
     # 2 rows: ZBOOK04, ZBOOK06
-    "w@rocm/windows/strix_halo": 3.96941,
+    "w@rocm/windows/strix_halo": 2.07626,
     # 12 rows: P005, P014, P022, K008, K010, K024, K047, K049, K056, K058, K065, K067
     "w@vulkan.amdvlk/linux/strix_halo": 1.08936,
     # 52 rows: P001, P003, P010, P012, P019, P021, K012, K014, K016, K026, K028, K030, K038, K040,
