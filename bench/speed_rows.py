@@ -66,6 +66,7 @@ TYPICAL: dict[str, float] = {
     "w.xbf16": 1.0,
     "kv": 1.5,
     "af": 5.0,
+    "af.wide": 10.0,
     "launch": 7e-6,
     "rlayer": 2e-5,
     "sh": 1.0,
@@ -88,7 +89,7 @@ GATE = 0.05
 # Terms whose ideal time is a hardware limit (theoretical bandwidth, peak FLOPs) cannot take
 # less than it: their constants are at least 1. The rest (launch costs, extra costs of a quant,
 # re-reads that overlap compute) are at least 0.
-AT_LEAST_ONE = frozenset({"w", "kv", "cpu", "p.q", "p.mx", "p.f16", "p.bf16", "p.attn"})
+AT_LEAST_ONE = frozenset({"w", "kv", "af.wide", "cpu", "p.q", "p.mx", "p.f16", "p.bf16", "p.attn"})
 # No GPU here streams its whole theoretical bandwidth: the best measured share in the sources
 # is memtest_vulkan's 235 of 256 GB/s on Strix Halo (lhl/strix-halo-testing), so weights
 # cannot read faster than 1 / 0.92 of their ideal time.
@@ -100,7 +101,7 @@ LOWER: dict[str, float] = {"w": 256 / 235}
 # BF16 on a device without bf16 (RADV, AMDVLK: "bf16: 0") is a per-quant cost the rows of the
 # BF16 models measure even where it is a small share of the ideal time: fitted wherever two rows
 # carry it.
-ALWAYS = frozenset({"w", "launch", "rlayer", "shlayer", "w.xbf16", "p.bf16"})
+ALWAYS = frozenset({"w", "launch", "rlayer", "af.wide", "shlayer", "w.xbf16", "p.bf16"})
 # Per-quant terms only where a pair of rows differing in that quant measures them (none today:
 # a Q6_K term fitted on the ZBook article's one Q4_K_M/Q6_K pair had no held-back support and
 # made Q6_K files slower than Q8_0 ones elsewhere, so it left the model).

@@ -13,25 +13,25 @@ from __future__ import annotations
 
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
-    "decode@cuda/linux/dgx_spark": (0.9161, 1.135, 26),
+    "decode@cuda/linux/dgx_spark": (0.9211, 1.127, 26),
     "prefill@cuda/linux/dgx_spark": (0.7435, 1.226, 21),
-    "decode@cuda/linux/discrete_gpu": (0.8775, 1.236, 5),
+    "decode@cuda/linux/discrete_gpu": (0.8817, 1.231, 5),
     "prefill@cuda/linux/discrete_gpu": (0.8032, 1.333, 5),
-    "decode@metal/macos/apple": (0.7771, 1.234, 6),
+    "decode@metal/macos/apple": (0.7796, 1.23, 6),
     "prefill@metal/macos/apple": (0.7866, 1.203, 6),
-    "decode@rocm/linux/strix_halo": (0.7882, 1.187, 15),
+    "decode@rocm/linux/strix_halo": (0.8088, 1.158, 15),
     "prefill@rocm/linux/strix_halo": (0.7733, 1.504, 10),
-    "decode@rocm/windows/strix_halo": (0.532, 1.281, 5),
-    "ttft@rocm/windows/strix_halo": (1, 5.779, 2),
-    "decode@vulkan.amdvlk/linux/strix_halo": (0.8799, 1.127, 8),
+    "decode@rocm/windows/strix_halo": (0.541, 1.281, 5),
+    "ttft@rocm/windows/strix_halo": (1, 5.78, 2),
+    "decode@vulkan.amdvlk/linux/strix_halo": (0.856, 1.133, 8),
     "prefill@vulkan.amdvlk/linux/strix_halo": (0.7191, 1.198, 8),
-    "decode@vulkan.radv/linux/strix_halo": (0.8169, 1.393, 44),
+    "decode@vulkan.radv/linux/strix_halo": (0.8619, 1.323, 44),
     "prefill@vulkan.radv/linux/strix_halo": (0.7721, 1.587, 10),
-    "decode@vulkan/windows/strix_halo": (0.5545, 1.41, 7),
+    "decode@vulkan/windows/strix_halo": (0.7871, 1.381, 7),
     "ttft@vulkan/windows/strix_halo": (1, 1.848, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
-    "decode": (0.5933, 1.824),
+    "decode": (0.6675, 1.667),
     "prefill": (0.5668, 1.636),
 }
 DATA_BUILD: dict[str, int] = {

@@ -45,39 +45,44 @@ from __future__ import annotations
 # fmt: off
 FITTED: dict[str, float] = {
     # 4 rows: K004, K006, K020, K022
-    "af@rocm/linux/strix_halo": 3.37561,
-    # 8 rows: P003, P012, K014, K016, K028, K030, K051, K060
-    "af@vulkan.radv/linux/strix_halo": 8.10063,
+    "af.wide@rocm/linux/strix_halo": 4.38411,
+    # 1 rows: K010
+    "af.wide@vulkan.amdvlk/linux/strix_halo": 73.5687,
+    # 4 rows: K014, K016, K028, K030
+    "af.wide@vulkan.radv/linux/strix_halo": 9.92743,
+    # 2 rows: K051, K060
+    "af@vulkan.radv/linux/strix_halo": 0,
     # 17 rows: P065, P066, P070, P071, P074, P077, D004, D008, D010, D012, D014, D018, D020, D024,
     # D026, D028, D030
-    "kv@cuda/linux/dgx_spark": 1.36099,
-    # 14 rows: P009, P018, P026, K004, K006, K020, K022, K034, K036, K045, K054, K063, F079, F095
-    "kv@rocm/linux/strix_halo": 1.95681,
+    "kv@cuda/linux/dgx_spark": 1.45397,
+    # 15 rows: P009, P018, P026, K004, K006, K020, K022, K034, K036, K045, K054, K063, F079, F095,
+    # F099
+    "kv@rocm/linux/strix_halo": 1.97692,
     # 7 rows: K010, K047, K049, K056, K058, K065, K067
-    "kv@vulkan.amdvlk/linux/strix_halo": 1.31514,
+    "kv@vulkan.amdvlk/linux/strix_halo": 1.37098,
     # 16 rows: P003, P012, P021, K014, K016, K028, K030, K040, K042, K051, K060, K070, F049, F053,
     # F077, F087
-    "kv@vulkan.radv/linux/strix_halo": 1.27581,
+    "kv@vulkan.radv/linux/strix_halo": 1.34666,
     # 21 rows: P064, P065, P066, P069, P070, P071, P073, P074, P078, D002, D004, D006, D008, D010,
     # D012, D014, D022, D024, D026, D028, D030
-    "launch@cuda/linux/dgx_spark": 4.67046e-06,
+    "launch@cuda/linux/dgx_spark": 4.69341e-06,
     # 5 rows: P095, P097, P099, S007, S009
-    "launch@cuda/linux/discrete_gpu": 3.72803e-06,
+    "launch@cuda/linux/discrete_gpu": 3.7262e-06,
     # 6 rows: P084, P086, P088, S001, S003, S005
-    "launch@metal/macos/apple": 2.2006e-05,
+    "launch@metal/macos/apple": 2.20308e-05,
     # 18 rows: P007, P009, P016, P018, P024, K002, K004, K006, K018, K020, K022, K045, K054, F079,
     # F095, F097, F099, F101
-    "launch@rocm/linux/strix_halo": 1.23587e-05,
+    "launch@rocm/linux/strix_halo": 1.24343e-05,
     # 3 rows: ZBOOK03, ZBOOK04, ZBOOK06
-    "launch@rocm/windows/strix_halo": 1.17214e-05,
+    "launch@rocm/windows/strix_halo": 1.17862e-05,
     # 9 rows: P005, P014, P022, K008, K024, K047, K049, K056, K058
-    "launch@vulkan.amdvlk/linux/strix_halo": 1.12379e-05,
+    "launch@vulkan.amdvlk/linux/strix_halo": 1.22193e-05,
     # 44 rows: P001, P003, P010, P012, P019, K026, K028, K030, K051, K060, F034, F036, F038, F040,
     # F042, F043, F045, F047, F049, F051, F053, F055, F057, F059, F061, F063, F065, F067, F069,
     # F071, F073, F075, F077, F081, F083, F085, F087, F089, F091, F093, F103, F105, F107, F114
-    "launch@vulkan.radv/linux/strix_halo": 6.71878e-06,
+    "launch@vulkan.radv/linux/strix_halo": 6.42552e-06,
     # 4 rows: ZBOOK01, ZBOOK02, ZBOOK05, ZBOOK07
-    "launch@vulkan/windows/strix_halo": 8.35647e-06,
+    "launch@vulkan/windows/strix_halo": 1.89434e-06,
     # 17 rows: P067, P072, D001, D003, D005, D007, D009, D011, D013, D015, D017, D019, D021, D023,
     # D025, D027, D029
     "p.attn@cuda/linux/dgx_spark": 1,
@@ -151,50 +156,51 @@ FITTED: dict[str, float] = {
     # 12 rows: P004, P013, K013, K015, K027, K029, K039, K041, K050, K059, K068, K069
     "p.score@vulkan.radv/linux/strix_halo": 2277.1,
     # 4 rows: F079, F095, F097, F099
-    "rlayer@rocm/linux/strix_halo": 0.000106995,
+    "rlayer@rocm/linux/strix_halo": 0.000105429,
     # 6 rows: F040, F049, F053, F077, F087, F093
-    "rlayer@vulkan.radv/linux/strix_halo": 7.75722e-05,
+    "rlayer@vulkan.radv/linux/strix_halo": 7.65297e-05,
     # 3 rows: ZBOOK03, ZBOOK10, ZBOOK11
-    "sh@rocm/windows/strix_halo": 0.869739,
+    "sh@rocm/windows/strix_halo": 0.872587,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
-    "sh@vulkan/windows/strix_halo": 0.995616,
+    "sh@vulkan/windows/strix_halo": 1.04185,
     # 5 rows: ZBOOK03, ZBOOK04, ZBOOK06, ZBOOK10, ZBOOK11
-    "shlayer@rocm/windows/strix_halo": 0.000816226,
+    "shlayer@rocm/windows/strix_halo": 0.000812086,
     # 3 rows: ZBOOK01, ZBOOK08, ZBOOK09
-    "shlayer@vulkan/windows/strix_halo": 0.00050307,
+    "shlayer@vulkan/windows/strix_halo": 0.000391682,
     # 3 rows: K002, K004, K006
-    "w.xbf16@rocm/linux/strix_halo": 0.369464,
+    "w.xbf16@rocm/linux/strix_halo": 0.307481,
     # 2 rows: K008, K010
-    "w.xbf16@vulkan.amdvlk/linux/strix_halo": 5.18003,
+    "w.xbf16@vulkan.amdvlk/linux/strix_halo": 4.02899,
     # 3 rows: K012, K014, K016
-    "w.xbf16@vulkan.radv/linux/strix_halo": 5.21859,
+    "w.xbf16@vulkan.radv/linux/strix_halo": 5.04679,
     # 26 rows: P064, P065, P066, P069, P070, P071, P073, P074, P076, P077, P078, D002, D004, D006,
     # D008, D010, D012, D014, D016, D018, D020, D022, D024, D026, D028, D030
-    "w@cuda/linux/dgx_spark": 1.20759,
+    "w@cuda/linux/dgx_spark": 1.20608,
     # 5 rows: P095, P097, P099, S007, S009
-    "w@cuda/linux/discrete_gpu": 1.20472,
+    "w@cuda/linux/discrete_gpu": 1.20426,
     # 6 rows: P084, P086, P088, S001, S003, S005
     "w@metal/macos/apple": 1.08936,
     # 23 rows: P007, P009, P016, P018, P024, P026, K002, K004, K006, K018, K020, K022, K032, K034,
     # K036, K045, K054, K063, F079, F095, F097, F099, F101
     "w@rocm/linux/strix_halo": 1.08936,
     # 2 rows: ZBOOK04, ZBOOK06
-    "w@rocm/windows/strix_halo": 2.07626,
+    "w@rocm/windows/strix_halo": 2.07936,
     # 12 rows: P005, P014, P022, K008, K010, K024, K047, K049, K056, K058, K065, K067
     "w@vulkan.amdvlk/linux/strix_halo": 1.08936,
     # 52 rows: P001, P003, P010, P012, P019, P021, K012, K014, K016, K026, K028, K030, K038, K040,
     # K042, K051, K060, K070, F034, F036, F038, F040, F042, F043, F045, F047, F049, F051, F053,
     # F055, F057, F059, F061, F063, F065, F067, F069, F071, F073, F075, F077, F081, F083, F085,
     # F087, F089, F091, F093, F103, F105, F107, F114
-    "w@vulkan.radv/linux/strix_halo": 1.14939,
+    "w@vulkan.radv/linux/strix_halo": 1.16676,
     # 3 rows: ZBOOK02, ZBOOK05, ZBOOK07
-    "w@vulkan/windows/strix_halo": 2.22285,
+    "w@vulkan/windows/strix_halo": 1.84839,
 }
 # Per term, the median over the Linux/macOS keys: for a key with no relative.
 FALLBACK_FITTED: dict[str, float] = {
-    "af": 5.73812,
-    "kv": 1.33806,
-    "launch": 8.97832e-06,
+    "af": 0,
+    "af.wide": 9.92743,
+    "kv": 1.41247,
+    "launch": 9.32241e-06,
     "p.attn": 5.39303,
     "p.bf16": 10.4942,
     "p.kv": 0.0244152,
@@ -203,8 +209,8 @@ FALLBACK_FITTED: dict[str, float] = {
     "p.q": 2.76293,
     "p.rd": 1.55658,
     "p.score": 447.427,
-    "rlayer": 9.22834e-05,
-    "w": 1.11938,
-    "w.xbf16": 5.18003,
+    "rlayer": 9.09795e-05,
+    "w": 1.12806,
+    "w.xbf16": 4.02899,
 }
 # fmt: on

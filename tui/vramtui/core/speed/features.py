@@ -11,7 +11,9 @@ Decode, one token at `depth` tokens already cached (memory-bound):
            or Linux GTT, which AMD says reads at full speed: ROCm docs strixhalo.rst)
   w.xbf16  the BF16 share of the expert weights again (no bf16 in the device: extra work)
   kv       KV cache read at this depth / bandwidth (SWA layers hold at most the window)
-  af       attention FLOPs at this depth / FP16 peak (matters for MLA: 38 FLOP per cached byte)
+  af       attention FLOPs at this depth / FP16 peak, heads up to 256 wide
+  af.wide  the same for layers with wider heads (MLA attends over a 576-wide latent: 38 FLOP per
+           cached byte, in kernels not tuned for that width; profile.WIDE_HEAD)
   launch   weight matrices of the repeating layers on the GPU: one kernel launch and sync each
            per token (a matmul, mul_mat_id or convolution; the norms, ropes and adds around
            it scale with it). Counting matrices rather than layers prices an MLA layer (13
@@ -125,11 +127,13 @@ def decode_terms(inp: SpeedInputs, depth: float) -> dict[str, float]:
     terms = {
         "w": dev_w * (1 - ws) / bw,
         "kv": dev_kv * (1 - ks) / bw,
-        "af": attn_flops_at(p, depth) * share / (inp.fp16_tflops * T),
+        "af": (attn_flops_at(p, depth) - p.attn_wide * depth) * share / (inp.fp16_tflops * T),
         "launch": inp.n_dev_layers * p.matrices_per_layer,
     }
     if p.n_recurrent_layers:
         terms["rlayer"] = p.n_recurrent_layers * share
+    if p.attn_wide:
+        terms["af.wide"] = p.attn_wide * depth * share / (inp.fp16_tflops * T)
     if xbf16:
         terms["w.xbf16"] = xbf16 * (1 - ws) / bw
     if ws or ks:

@@ -12,7 +12,8 @@ table and the hyperparameters the estimate already reads (`vramtui.core.estimate
   never hold more than the window), and the recurrent state rows read and written per token;
 - attention FLOPs per cached position: 2 x n_head x (head_k + head_v) per layer (QK^T and
   softmax(QK^T)V); MLA (deepseek2 family) attends over the 576-wide latent with a 512-wide value
-  (kv_lora_rank), which is what llama.cpp's MLA path multiplies;
+  (kv_lora_rank), which is what llama.cpp's MLA path multiplies; the FLOPs of layers with heads
+  wider than WIDE_HEAD are also counted apart;
 - the weight matrices per repeating layer (every tensor of two or more dimensions: a matmul,
   mul_mat_id or convolution kernel each when a token is decoded);
 - the vision projector (mmproj): ViT width, depth, patch size and spatial merge.
@@ -25,6 +26,13 @@ from dataclasses import dataclass, field
 
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec, TensorInfo, layer_index
+
+# Attention heads wider than this (MLA's 576-wide latent) run outside the head sizes llama.cpp's
+# attention kernels are tuned for: ggml-vulkan's flash-attention tuning branches at 256
+# (get_fa_tuning_params_*: `hsk >= 256`), and ggml-cuda's fattn kernels are instantiated for
+# head sizes up to 256 besides the DeepSeek 576/512 pair. The speed model prices their FLOPs
+# with a constant of their own (features.decode_terms "af.wide").
+WIDE_HEAD = 256
 
 # Weight classes: how a backend computes with a tensor of that type.
 FLOAT_TYPES = frozenset({"F32", "F16"})
@@ -87,6 +95,7 @@ class ModelProfile:
     recurrent_floats: int  # recurrent state floats per sequence (all recurrent layers)
     attn_full: int  # attention FLOPs per token per cached position, full-attention layers
     attn_swa: int  # the same for sliding-window layers (positions capped at n_swa)
+    attn_wide: int  # the share of attn_full in layers whose heads are wider than WIDE_HEAD
     heads_full: int  # attention scores per token per cached position, full-attention layers
     heads_swa: int  # the same for sliding-window layers
     vision: VisionProfile | None
@@ -200,6 +209,7 @@ class _Attention:
     v_swa: int = 0
     a_full: int = 0
     a_swa: int = 0
+    a_wide: int = 0
     h_full: int = 0
     h_swa: int = 0
     n_rec: int = 0
@@ -223,6 +233,8 @@ def _attention(spec: ModelSpec, hp: ModelHparams) -> _Attention:
         else:
             a.k_full, a.v_full, a.a_full = a.k_full + k, a.v_full + v, a.a_full + flops
             a.h_full += hp.n_head[il]
+            if hp.head_k[il] > WIDE_HEAD:
+                a.a_wide += flops
     return a
 
 
@@ -254,6 +266,7 @@ def _build(spec: ModelSpec) -> ModelProfile:
         recurrent_floats=a.n_rec * (hp.n_embd_r + hp.n_embd_s),
         attn_full=a.a_full,
         attn_swa=a.a_swa,
+        attn_wide=a.a_wide,
         heads_full=a.h_full,
         heads_swa=a.h_swa,
         vision=_vision(spec.mmproj) if spec.mmproj is not None else None,
