@@ -47,7 +47,7 @@ POOL_ROWS = 5  # every class's spread counts as this many rows of a class's own
 # be a normal distribution's 80 %; decode's errors are clustered by model, its tails heavier.
 Z_SWEEP = (1.0, 1.1, 1.2, 1.28, 1.4, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0)
 # what choose_z picks on today's rows (tests/test_speed_bands.py checks it still does)
-Z: dict[str, float] = {"decode": 1.75, "prefill": 1.4}
+Z: dict[str, float] = {"decode": 1.75, "prefill": 1.28}
 
 
 def figure(row: Row) -> str:

@@ -69,6 +69,7 @@ TYPICAL: dict[str, float] = {
     "af.wide": 10.0,
     "launch": 7e-6,
     "rlayer": 2e-5,
+    "p.rlayer": 2e-5,
     "sh": 1.0,
     "shlayer": 2e-4,
     "cpu": 1.5,
@@ -101,7 +102,7 @@ LOWER: dict[str, float] = {"w": 256 / 235}
 # BF16 on a device without bf16 (RADV, AMDVLK: "bf16: 0") is a per-quant cost the rows of the
 # BF16 models measure even where it is a small share of the ideal time: fitted wherever two rows
 # carry it.
-ALWAYS = frozenset({"w", "launch", "rlayer", "af.wide", "shlayer", "w.xbf16", "p.bf16"})
+ALWAYS = frozenset({"w", "launch", "rlayer", "p.rlayer", "af.wide", "shlayer", "w.xbf16", "p.bf16"})
 # Per-quant terms only where a pair of rows differing in that quant measures them (none today:
 # a Q6_K term fitted on the ZBook article's one Q4_K_M/Q6_K pair had no held-back support and
 # made Q6_K files slower than Q8_0 ones elsewhere, so it left the model).

@@ -14,37 +14,37 @@ from __future__ import annotations
 # fmt: off
 BANDS: dict[str, tuple[float, float, int]] = {
     "decode@cuda/linux/dgx_spark": (0.9211, 1.127, 26),
-    "prefill@cuda/linux/dgx_spark": (0.7435, 1.226, 21),
+    "prefill@cuda/linux/dgx_spark": (0.7698, 1.184, 21),
     "decode@cuda/linux/discrete_gpu": (0.8817, 1.231, 5),
-    "prefill@cuda/linux/discrete_gpu": (0.8032, 1.333, 5),
+    "prefill@cuda/linux/discrete_gpu": (0.8557, 1.251, 5),
     "decode@metal/macos/apple": (0.7796, 1.23, 6),
-    "prefill@metal/macos/apple": (0.7866, 1.203, 6),
+    "prefill@metal/macos/apple": (0.838, 1.129, 6),
     "decode@rocm/linux/strix_halo": (0.8088, 1.158, 15),
-    "prefill@rocm/linux/strix_halo": (0.7733, 1.504, 10),
+    "prefill@rocm/linux/strix_halo": (0.8103, 1.436, 10),
     "decode@rocm/windows/strix_halo": (0.541, 1.281, 5),
-    "ttft@rocm/windows/strix_halo": (1, 5.78, 2),
+    "ttft@rocm/windows/strix_halo": (1, 5.253, 2),
     "decode@vulkan.amdvlk/linux/strix_halo": (0.856, 1.133, 8),
-    "prefill@vulkan.amdvlk/linux/strix_halo": (0.7191, 1.198, 8),
+    "prefill@vulkan.amdvlk/linux/strix_halo": (0.7898, 1.135, 8),
     "decode@vulkan.radv/linux/strix_halo": (0.8619, 1.323, 44),
-    "prefill@vulkan.radv/linux/strix_halo": (0.7721, 1.587, 10),
+    "prefill@vulkan.radv/linux/strix_halo": (0.8729, 1.231, 28),
     "decode@vulkan/windows/strix_halo": (0.7871, 1.381, 7),
-    "ttft@vulkan/windows/strix_halo": (1, 1.848, 2),
+    "ttft@vulkan/windows/strix_halo": (1, 1.659, 2),
 }
 POOLED: dict[str, tuple[float, float]] = {
     "decode": (0.6675, 1.667),
-    "prefill": (0.5668, 1.636),
+    "prefill": (0.6794, 1.515),
 }
 DATA_BUILD: dict[str, int] = {
     "cuda/linux/dgx_spark": 6918,
     "rocm/linux/strix_halo": 9187,
     "vulkan.amdvlk/linux/strix_halo": 9187,
-    "vulkan.radv/linux/strix_halo": 9187,
+    "vulkan.radv/linux/strix_halo": 9592,
 }
 BUILD_SLOPE: dict[str, float] = {
-    "vulkan.radv/linux/strix_halo": -0.1358,
+    "vulkan.radv/linux/strix_halo": -0.1024,
 }
 BUILD_WIDEN: dict[str, float] = {
     "decode": 0.0,
-    "prefill": 0.0303,
+    "prefill": 0.0518,
 }
 # fmt: on

@@ -89,15 +89,15 @@ FITTED: dict[str, float] = {
     # 13 rows: K003, K005, K017, K019, K021, K033, K035, K043, K044, K052, K053, K061, K062
     "p.attn@rocm/linux/strix_halo": 6.28721,
     # 8 rows: K009, K023, K046, K048, K055, K057, K064, K066
-    "p.attn@vulkan.amdvlk/linux/strix_halo": 14.8934,
+    "p.attn@vulkan.amdvlk/linux/strix_halo": 14.8493,
     # 12 rows: P004, P013, K013, K015, K027, K029, K039, K041, K050, K059, K068, K069
-    "p.attn@vulkan.radv/linux/strix_halo": 4.49886,
+    "p.attn@vulkan.radv/linux/strix_halo": 4.49613,
     # 4 rows: K001, K031, K033, K035
     "p.bf16@rocm/linux/strix_halo": 1,
     # 2 rows: K007, K009
-    "p.bf16@vulkan.amdvlk/linux/strix_halo": 75.4278,
+    "p.bf16@vulkan.amdvlk/linux/strix_halo": 75.7507,
     # 6 rows: K011, K013, K015, K037, K039, K041
-    "p.bf16@vulkan.radv/linux/strix_halo": 10.4942,
+    "p.bf16@vulkan.radv/linux/strix_halo": 10.5318,
     # 13 rows: P067, D003, D007, D009, D011, D013, D017, D019, D021, D023, D025, D027, D029
     "p.kv@cuda/linux/dgx_spark": 0.0169384,
     # 8 rows: K033, K035, K043, K044, K052, K053, K061, K062
@@ -105,7 +105,7 @@ FITTED: dict[str, float] = {
     # 2 rows: K064, K066
     "p.kv@vulkan.amdvlk/linux/strix_halo": 0,
     # 4 rows: P004, K039, K068, K069
-    "p.kv@vulkan.radv/linux/strix_halo": 0.0318921,
+    "p.kv@vulkan.radv/linux/strix_halo": 0.031574,
     # 9 rows: P072, P079, D009, D011, D021, D023, D025, D027, D029
     "p.layer@cuda/linux/dgx_spark": 0,
     # 5 rows: P096, P098, P100, S008, S010
@@ -114,29 +114,31 @@ FITTED: dict[str, float] = {
     "p.layer@metal/macos/apple": 0,
     # 6 rows: P008, P017, P025, K001, K017, K031
     "p.layer@rocm/linux/strix_halo": 0.00368239,
-    # 8 rows: P002, P004, P011, P013, P020, K011, K025, K037
-    "p.layer@vulkan.radv/linux/strix_halo": 0.00345876,
+    # 26 rows: P002, P004, P011, P013, P020, K011, K025, K037, F033, F035, F037, F044, F046, F048,
+    # F050, F052, F054, F058, F060, F062, F064, F068, F070, F102, F104, F106
+    "p.layer@vulkan.radv/linux/strix_halo": 0.00294155,
     # 7 rows: P063, P067, P068, D001, D003, D005, D007
     "p.mx@cuda/linux/dgx_spark": 10.4975,
     # 6 rows: P008, P017, K043, K044, K052, K053
     "p.mx@rocm/linux/strix_halo": 1,
     # 6 rows: P006, P015, K046, K048, K055, K057
-    "p.mx@vulkan.amdvlk/linux/strix_halo": 3.06657,
+    "p.mx@vulkan.amdvlk/linux/strix_halo": 3.25114,
     # 6 rows: P002, P004, P011, P013, K050, K059
-    "p.mx@vulkan.radv/linux/strix_halo": 2.51655,
+    "p.mx@vulkan.radv/linux/strix_halo": 2.52019,
     # 21 rows: P063, P067, P068, P072, P075, P079, D001, D003, D005, D007, D009, D011, D013, D015,
     # D017, D019, D021, D023, D025, D027, D029
     "p.q@cuda/linux/dgx_spark": 6.77376,
     # 5 rows: P096, P098, P100, S008, S010
     "p.q@cuda/linux/discrete_gpu": 3.64589,
     # 6 rows: P085, P087, P089, S002, S004, S006
-    "p.q@metal/macos/apple": 1.46146,
+    "p.q@metal/macos/apple": 1.45998,
     # 7 rows: P008, P017, P025, K017, K043, K052, K061
     "p.q@rocm/linux/strix_halo": 1.42711,
     # 9 rows: P006, P015, P023, K023, K046, K055, K057, K064, K066
-    "p.q@vulkan.amdvlk/linux/strix_halo": 10.3751,
-    # 6 rows: P002, P011, P020, K025, K068, K069
-    "p.q@vulkan.radv/linux/strix_halo": 1.87997,
+    "p.q@vulkan.amdvlk/linux/strix_halo": 10.5995,
+    # 24 rows: P002, P011, P020, K025, K068, K069, F033, F035, F037, F044, F046, F048, F050, F052,
+    # F054, F058, F060, F062, F064, F068, F070, F102, F104, F106
+    "p.q@vulkan.radv/linux/strix_halo": 2.17384,
     # 12 rows: P063, P067, P068, P072, P079, D001, D003, D005, D007, D009, D011, D013
     "p.rd@cuda/linux/dgx_spark": 1.63975,
     # 5 rows: P096, P098, P100, S008, S010
@@ -144,17 +146,20 @@ FITTED: dict[str, float] = {
     # 9 rows: P008, P017, P025, K001, K017, K031, K043, K044, K052
     "p.rd@rocm/linux/strix_halo": 2.68294,
     # 6 rows: P006, P015, K007, K023, K046, K048
-    "p.rd@vulkan.amdvlk/linux/strix_halo": 1.1326,
-    # 11 rows: P002, P004, P011, P013, P020, K011, K013, K025, K027, K037, K050
-    "p.rd@vulkan.radv/linux/strix_halo": 1.55658,
+    "p.rd@vulkan.amdvlk/linux/strix_halo": 1.16122,
+    # 29 rows: P002, P004, P011, P013, P020, K011, K013, K025, K027, K037, K050, F033, F035, F037,
+    # F044, F046, F048, F050, F052, F054, F058, F060, F062, F064, F068, F070, F102, F104, F106
+    "p.rd@vulkan.radv/linux/strix_halo": 1.6753,
+    # 2 rows: F048, F052
+    "p.rlayer@vulkan.radv/linux/strix_halo": 7.60004e-06,
     # 10 rows: P067, D001, D003, D005, D007, D009, D011, D013, D017, D019
     "p.score@cuda/linux/dgx_spark": 679.695,
     # 6 rows: K033, K035, K043, K044, K052, K053
     "p.score@rocm/linux/strix_halo": 0,
     # 5 rows: K046, K048, K055, K057, K066
-    "p.score@vulkan.amdvlk/linux/strix_halo": 215.16,
+    "p.score@vulkan.amdvlk/linux/strix_halo": 223.965,
     # 12 rows: P004, P013, K013, K015, K027, K029, K039, K041, K050, K059, K068, K069
-    "p.score@vulkan.radv/linux/strix_halo": 2277.1,
+    "p.score@vulkan.radv/linux/strix_halo": 2270.87,
     # 4 rows: F079, F095, F097, F099
     "rlayer@rocm/linux/strix_halo": 0.000105429,
     # 6 rows: F040, F049, F053, F077, F087, F093
@@ -201,14 +206,15 @@ FALLBACK_FITTED: dict[str, float] = {
     "af.wide": 9.92743,
     "kv": 1.41247,
     "launch": 9.32241e-06,
-    "p.attn": 5.39303,
-    "p.bf16": 10.4942,
-    "p.kv": 0.0244152,
+    "p.attn": 5.39167,
+    "p.bf16": 10.5318,
+    "p.kv": 0.0242562,
     "p.layer": 1.79702e-05,
-    "p.mx": 2.79156,
-    "p.q": 2.76293,
-    "p.rd": 1.55658,
-    "p.score": 447.427,
+    "p.mx": 2.88567,
+    "p.q": 2.90986,
+    "p.rd": 1.63975,
+    "p.rlayer": 7.60004e-06,
+    "p.score": 451.83,
     "rlayer": 9.09795e-05,
     "w": 1.12806,
     "w.xbf16": 4.02899,

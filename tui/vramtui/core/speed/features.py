@@ -36,6 +36,7 @@ Prefill, per prompt token of an `n`-token prompt in ubatches of `ubatch` from `d
   p.sh     the share of those in Windows shared memory / the shared pool's bandwidth / ubatch
   p.kv     KV cache at the mean context / bandwidth (flash attention reads it per query tile)
   p.layer  layers / ubatch (launches per ubatch)
+  p.rlayer recurrent layers, per prompt token: the chunked scan of a gated delta net or SSM
   p.host   weights of CPU layers copied to the GPU per ubatch (op offload) / PCIe / ubatch
   p.cpu    the CPU backend: every FLOP over the CPU's measured prefill rate
 """
@@ -171,6 +172,7 @@ def prefill_terms(inp: SpeedInputs, n_tokens: int, depth: float) -> dict[str, fl
         "p.attn": attn_flops_at(p, ctx) / fp16,
         "p.score": attn_scores_at(p, ctx) / fp16,
         "p.layer": inp.n_dev_layers / ub,
+        "p.rlayer": float(p.n_recurrent_layers) * share,
     }
     touched = p.dense_bytes + p.expert_bytes * experts_touched(p, ub)
     # Experts kept on the host are copied whole to the GPU per ubatch (op offload), not read
