@@ -14,24 +14,26 @@ from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB, MiB
+from vramtui.core.speed.predict import decode_seconds
 
 GLM4, GLM6 = "glm-4.7-flash:Q4_K_M", "glm-4.7-flash:Q6_K"
 QVL4, QVL5, QVL6 = "qwen3-vl-32b:Q4_K_M", "qwen3-vl-32b:Q5_K_M", "qwen3-vl-32b:Q6_K"
 C512, C32, C48 = 512 * MiB, 32 * GiB, 48 * GiB
 
-# (model, ctx (0 = maximum), carve-out, backend, measured decode tok/s) -- DIGEST.md tables
+# (model, ctx (0 = maximum), carve-out, backend, measured decode tok/s, tokens the answer made)
+# -- DIGEST.md tables
 ZBOOK_SPEEDS = [
-    (GLM4, 16384, C512, "vulkan", 17.26),
-    (GLM4, 16384, C32, "vulkan", 42.89),
-    (GLM4, 16384, C512, "rocm", 15.28),
-    (GLM4, 16384, C32, "rocm", 14.42),
-    (GLM4, 0, C32, "vulkan", 37.28),
-    (GLM6, 16384, C32, "rocm", 13.79),
-    (GLM6, 16384, C32, "vulkan", 25.51),
-    (QVL4, 16384, C512, "vulkan", 3.74),
-    (QVL4, 24576, C512, "vulkan", 3.51),
-    (QVL4, 16384, C512, "rocm", 4.15),
-    (QVL4, 24576, C512, "rocm", 3.10),
+    (GLM4, 16384, C512, "vulkan", 17.26, 6970),
+    (GLM4, 16384, C32, "vulkan", 42.89, 6107),
+    (GLM4, 16384, C512, "rocm", 15.28, 5262),
+    (GLM4, 16384, C32, "rocm", 14.42, 6351),
+    (GLM4, 0, C32, "vulkan", 37.28, 7857),
+    (GLM6, 16384, C32, "rocm", 13.79, 6419),
+    (GLM6, 16384, C32, "vulkan", 25.51, 5717),
+    (QVL4, 16384, C512, "vulkan", 3.74, 4059),
+    (QVL4, 24576, C512, "vulkan", 3.51, 3676),
+    (QVL4, 16384, C512, "rocm", 4.15, 3723),
+    (QVL4, 24576, C512, "rocm", 3.10, 3713),
 ]
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -56,13 +58,15 @@ def zbook_fit(ref: str, ctx: int, carve: int, backend: str = "vulkan", **kw: obj
     return evaluate_fit(_spec(ref), RuntimeSettings(ctx_size=ctx, **kw), state)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("ref", "ctx", "carve", "backend", "measured"), ZBOOK_SPEEDS)
-def test_zbook_speed_within_30_percent(
-    ref: str, ctx: int, carve: int, backend: str, measured: float
-) -> None:
+@pytest.mark.parametrize("case", ZBOOK_SPEEDS)
+def test_zbook_speed_within_30_percent(case: tuple[str, int, int, str, float, int]) -> None:
+    """LM Studio's tok/s is the answer's average: decode at half the answer's length cached
+    (the app's own figure takes a 2,048-token answer)."""
+    ref, ctx, carve, backend, measured, made = case
     fit = zbook_fit(ref, ctx, carve, backend)
     assert fit.verdict != "will_not_fit"
-    predicted = fit.speed.decode_tokens_per_second
+    assert fit.speed.inputs is not None
+    predicted = 1.0 / decode_seconds(fit.speed.inputs, made / 2)
     assert abs(predicted / measured - 1) <= 0.30, (predicted, measured)
 
 

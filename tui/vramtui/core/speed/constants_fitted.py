@@ -17,18 +17,16 @@ The comment above each names the rows it was fitted on; the rows name their sour
 - zbook: "Carve-out VRAM is not unified memory: AI inference on an AMD Ryzen AI Max+ 395 with
   64 GB", hands-on article, 2026-02-02: HP ZBook Ultra G1a 64 GB, Windows, LM Studio Vulkan and
   ROCm engines; tok/s and time to first token as LM Studio reports them
-- mss1win: hogeheer499-commits/strix-halo-guide
-  data/raw/2026-06-02/community-windows-lmstudio-issue3/ @37b6a44 (README.md,
-  lm_studio_bench_wsl.csv, lm_studio_bench_amd.py), contributor bennos1911, 2026-06-02:
-  Minisforum MS-S1-Max, Ryzen AI MAX+ 395, 128 GB, Adrenalin Variable Graphics Memory 96 GB,
-  Windows 11 Pro 25H2, Adrenalin 26.5.2, LM Studio 0.4.15 build 2, Vulkan llama.cpp runtime
-  v2.18.0, Qwen3.6-35B-A3B-Q4_K_M.gguf, n_parallel=4, n_ctx=262144, kv_unified; non-streamed
-  chat completions timed end to end from WSL2, 15 runs of each of three prompts (max_tokens
-  512); the CSV's tps column is (prompt + completion tokens) / latency. Qwen3.6-35B-A3B has the
-  catalog's qwen3.5-35b-a3b shape: llama-bench reports it as qwen35moe 35B.A3B with 34660610688
-  parameters (strix-halo-guide
-  data/raw/2026-05-09/community-qwen36-issue10/qwen36-bartowski-q4-comparison.csv @09158d2),
-  the catalog model's exact count
+- mss1win: hogeheer499-commits/strix-halo-guide data/raw/2026-06-02/ (the Windows LM Studio
+  community report) @37b6a44 (README.md, lm_studio_bench_wsl.csv, lm_studio_bench_amd.py),
+  contributor bennos1911, 2026-06-02: Minisforum MS-S1-Max, Ryzen AI MAX+ 395, 128 GB,
+  Adrenalin Variable Graphics Memory 96 GB, Windows 11 Pro 25H2, Adrenalin 26.5.2, LM Studio
+  0.4.15 build 2, Vulkan llama.cpp runtime v2.18.0, Qwen3.6-35B-A3B-Q4_K_M.gguf, n_parallel=4,
+  n_ctx=262144, kv_unified; non-streamed chat completions timed end to end from WSL2, 15 runs
+  of each of three prompts (max_tokens 512); the CSV's tps column is (prompt + completion
+  tokens) / latency. Qwen3.6-35B-A3B has the catalog's qwen3.5-35b-a3b shape: llama-bench
+  reports it as qwen35moe 35B.A3B with 34660610688 parameters (strix-halo-guide
+  data/raw/2026-05-09/ Qwen3.6 quant comparison CSV @09158d2), the catalog model's exact count
 - hoge-guide: hogeheer499-commits/strix-halo-guide data/benchmarks.csv @032b0f8a
   (hogeheer499-commits, rows dated 2026-03-21 .. 2026-06-11): Beelink GTR9 Pro, Ryzen AI Max+
   395 128 GB (124 GiB OS-visible), kernel 6.19.4, Mesa RADV 26.0.2 .. 26.1.2, llama-bench pp512
