@@ -191,21 +191,31 @@ def range_table(rows: list[Row], held: dict[str, float]) -> None:
     )
 
 
-def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
-    """Check rows scored with the shipped constants: the build ignored, and the build as an input
-    (prefill's build slope fitted without the row's model); ranges at each row's own build."""
+def check_scores(
+    rows: list[Row], table: dict[str, float], fb: dict[str, float]
+) -> list[tuple[Row, float, float, bool, float]]:
+    """Each check row with the shipped constants: its error with the build ignored, with the
+    build as an input (prefill's build slope fitted without the row's model), whether the range
+    at its own build holds it, and that range's width (high / low)."""
     check = load_check_rows()
     builds = data_builds(rows)
     full = {r.id: predict(r, table, fb) for r in check}
     at_build = held_out_shifts(check, full, builds, set(BUILD_SLOPE))
-    groups: dict[tuple[str, str], list[tuple[float, float, bool, float]]] = defaultdict(list)
+    out = []
     for r in check:
         band = speed_band(row_inputs(r).key, figure(r), row_build(r))
         inside = band.low <= r.measured / at_build[r.id] <= band.high
+        out.append((r, _err(full[r.id], r), _err(at_build[r.id], r), inside, band.high / band.low))
+    return out
+
+
+def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
+    """Check rows scored with the shipped constants: the build ignored, and the build as an input
+    (prefill's build slope fitted without the row's model); ranges at each row's own build."""
+    groups: dict[tuple[str, str], list[tuple[float, float, bool, float]]] = defaultdict(list)
+    for r, ignored, as_input, inside, width in check_scores(rows, table, fb):
         label = r.raw.get("rocm") or r.backend_label
-        groups[(label, figure(r))].append(
-            (_err(full[r.id], r), _err(at_build[r.id], r), inside, band.high / band.low)
-        )
+        groups[(label, figure(r))].append((ignored, as_input, inside, width))
     print(
         f"{'backend / release':22} {'figure':8} {'rows':>4}  {'build ignored: ±25%  bias':>26}"
         f"  {'build as input: ±25%  bias':>27} {'range':>6}"
@@ -237,6 +247,43 @@ def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) 
         f"check rows inside their range: {sum(hits) / len(hits):.0%} of {len(hits)}, median "
         f"width {statistics.median(widths):.2f}"
     )
+
+
+def kept_apart_lines(
+    rows: list[Row], held: dict[str, float], table: dict[str, float], fb: dict[str, float]
+) -> list[str]:
+    """The open goal on every public row kept apart from the fit, pooled: the k-fold's held-back
+    rows (range built without the row's fold), the check rows (at their build) and the field
+    rows (as the app shows them)."""
+    errs: dict[str, list[float]] = defaultdict(list)
+    ranges: list[tuple[bool, float]] = []
+    for r in rows:
+        if r.id in held and r.test in ("tg", "pp"):
+            errs[figure(r)].append(_err(held[r.id], r))
+    for v in nested_coverage(rows, held, choose_z(rows, held)).values():
+        ranges += v
+    for r, _, as_input, inside, width in check_scores(rows, table, fb):
+        errs[figure(r)].append(as_input)
+        ranges.append((inside, width))
+    for sc in speed_field.score(speed_field.load_field_rows(), table, fb):
+        errs[figure(sc.row)].append(sc.error)
+        ranges.append((sc.inside, sc.width))
+    out = []
+    for fig in ("decode", "prefill"):
+        share = sum(abs(e) <= 0.25 for e in errs[fig]) / len(errs[fig])
+        verdict = "PASS" if share >= GOAL[fig] else "FAIL"
+        out.append(
+            f"{verdict} kept apart, {fig}: {share:.0%} of {len(errs[fig])} within ±25 % "
+            f"(goal {GOAL[fig]:.0%})"
+        )
+    held_share = sum(c for c, _ in ranges) / len(ranges)
+    width = statistics.median(w for _, w in ranges)
+    ok = held_share >= RANGE_GOAL["cover"] and width <= RANGE_GOAL["width"]
+    out.append(
+        f"{'PASS' if ok else 'FAIL'} kept apart, ranges hold {held_share:.0%} of {len(ranges)} "
+        f"rows, median width {width:.2f} (goal >= 80 %, <= {RANGE_GOAL['width']})"
+    )
+    return out
 
 
 def backend_table(
@@ -356,6 +403,9 @@ def main(argv: Iterable[str] = ()) -> None:
     check_table(rows, table, fb)
     print("\nfield rows: other sources' Strix Halo measurements, never fitted on:")
     speed_field.report(table, fb)
+    print("\nevery public row kept apart from the fit (held back, check and field rows):")
+    for line in kept_apart_lines(rows, held, table, fb):
+        print(line)
     print("\nVulkan (RADV) vs ROCm on Strix Halo Linux, row pairs (the backend advice):")
     backend_table(rows, held, table, fb)
     print("\nWindows constants shrunk towards Linux: leave-one-model-out median |error| by weight:")
