@@ -36,6 +36,7 @@ from bench.speed_rows import (
 )
 from vramtui.core.speed.bands import speed_band
 from vramtui.core.speed.bands_fitted import BUILD_SLOPE
+from vramtui.core.vocab import Backend, OsName, Runtime
 
 GOAL = {"decode": 0.95, "prefill": 0.80, "median": 0.12, "bias": 0.15, "windows": 0.30}
 RANGE_GOAL = {"cover": 0.80, "width": 1.6}
@@ -348,7 +349,8 @@ def timing() -> None:
     spec = _spec("qwen3-vl-32b:Q4_K_M")
     contexts = curve_contexts(262144)
     states = [
-        MachineState(machine, c, "windows", runtime="lmstudio") for c in machine.carve_out_steps
+        MachineState(machine, c, OsName.WINDOWS, runtime=Runtime.LMSTUDIO)
+        for c in machine.carve_out_steps
     ]
     evaluate_fit(spec, RuntimeSettings(ctx_size=4096), states[0])
     started = time.perf_counter()
@@ -361,9 +363,9 @@ def timing() -> None:
         estimate_speed(
             spec=spec,
             machine=machine,
-            backend="vulkan",
-            os="windows",
-            runtime="lmstudio",
+            backend=Backend.VULKAN,
+            os=OsName.WINDOWS,
+            runtime=Runtime.LMSTUDIO,
             breakdown=f0.breakdown,
         )
     one = (time.perf_counter() - started) / n

@@ -15,6 +15,7 @@ from vramtui.core.hardware.pools import MachineState
 from vramtui.core.hardware.presets import get_machine
 from vramtui.core.sizes import GiB, MiB
 from vramtui.core.speed.predict import decode_seconds
+from vramtui.core.vocab import Backend, OsName, Runtime
 
 GLM4, GLM6 = "glm-4.7-flash:Q4_K_M", "glm-4.7-flash:Q6_K"
 QVL4, QVL5, QVL6 = "qwen3-vl-32b:Q4_K_M", "qwen3-vl-32b:Q5_K_M", "qwen3-vl-32b:Q6_K"
@@ -51,9 +52,9 @@ def zbook_fit(ref: str, ctx: int, carve: int, backend: str = "vulkan", **kw: obj
     state = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=carve,
-        os="windows",
-        backend=backend,
-        runtime="lmstudio",
+        os=OsName.WINDOWS,
+        backend=Backend(backend),
+        runtime=Runtime.LMSTUDIO,
     )
     return evaluate_fit(_spec(ref), RuntimeSettings(ctx_size=ctx, **kw), state)  # type: ignore[arg-type]
 
@@ -108,8 +109,8 @@ def test_48_plus_16_pitfall() -> None:
     state = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=C48,
-        os="windows",
-        runtime="lmstudio",
+        os=OsName.WINDOWS,
+        runtime=Runtime.LMSTUDIO,
         keep_model_in_memory=False,
     )
     off = evaluate_fit(_spec(QVL6), RuntimeSettings(ctx_size=16384, mmap=False), state)
@@ -119,7 +120,7 @@ def test_48_plus_16_pitfall() -> None:
     linux = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=C48,
-        os="linux",
+        os=OsName.LINUX,
         keep_model_in_memory=False,
     )
     assert (
@@ -137,8 +138,8 @@ def test_sparse_gguf_file_gives_the_same_verdicts(tmp_path: Path) -> None:
     state = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=C512,
-        os="windows",
-        runtime="lmstudio",
+        os=OsName.WINDOWS,
+        runtime=Runtime.LMSTUDIO,
     )
     assert evaluate_fit(spec, RuntimeSettings(ctx_size=16384), state).codes[:1] == (
         "spills_to_shared",
@@ -165,9 +166,9 @@ def test_zbook_image_first_token_is_inside_its_range(
     state = MachineState(
         machine=get_machine("hp-zbook-ultra-g1a-64gb"),
         carve_out_bytes=C512,
-        os="windows",
+        os=OsName.WINDOWS,
         backend=backend,  # type: ignore[arg-type]
-        runtime="lmstudio",
+        runtime=Runtime.LMSTUDIO,
     )
     fit = evaluate_fit(_spec(QVL4), RuntimeSettings(ctx_size=ctx), state, prompt_tokens=40)
     span = fit.speed.image_range()
