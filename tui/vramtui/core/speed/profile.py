@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from vramtui.core.estimate.hparams import ModelHparams
 from vramtui.core.gguf.spec import ModelSpec, TensorInfo, layer_index
 
-# Attention heads wider than this (MLA's 576-wide latent) run outside the head sizes llama.cpp's
-# attention kernels are tuned for: ggml-vulkan's flash-attention tuning branches at 256
-# (get_fa_tuning_params_*: `hsk >= 256`), and ggml-cuda's fattn kernels are instantiated for
-# head sizes up to 256 besides the DeepSeek 576/512 pair. The speed model prices their FLOPs
-# with a constant of their own (features.decode_terms "af.wide").
+# Attention heads wider than this (MLA's 576-wide latent, Gemma 4's 512-wide global heads) leave
+# the head sizes llama.cpp's attention kernels are built around: ggml-vulkan's flash-attention
+# tuning switches to smaller row blocks from 256 (get_fa_tuning_params_coopmat2, `hsk >= 256`),
+# and ggml-cuda's fattn.cu handles 320, 512 and 576 as special cases beside 64..256. The speed
+# model prices their FLOPs with a constant of their own (features.decode_terms "af.wide"),
+# fitted on GLM 4.7 Flash's and Gemma 4's rows.
 WIDE_HEAD = 256
 
 # Weight classes: how a backend computes with a tensor of that type.
