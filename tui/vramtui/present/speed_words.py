@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vramtui.core.speed.bands import RAM_HIGH_GBPS, RAM_LOW_GBPS
 from vramtui.core.speed.predict import SpeedEstimate
 
 DASH = "\u2013"  # en dash between the ends of a range
@@ -62,7 +63,21 @@ def range_note(speed: SpeedEstimate) -> str:
         note = f"ranges from {band.rows} held-back {band.key} rows"
     if band.build_gap:
         note += f", for a llama.cpp build {band.build_gap} builds from theirs"
-    return note
+    ram = ram_note(speed)
+    return f"{note}; {ram}" if ram else note
+
+
+def ram_note(speed: SpeedEstimate) -> str:
+    """Why the range is wide when the CPU's RAM bandwidth is a guess, and what measures it;
+    nothing when it is measured or rated."""
+    band = speed.band("decode")
+    if band is None or band.assumed_ram_gbps is None:
+        return ""
+    return (
+        f"the RAM bandwidth is assumed ({band.assumed_ram_gbps:.0f} GB/s), so the range covers "
+        f"RAM from {RAM_LOW_GBPS:g} to {RAM_HIGH_GBPS:g} GB/s; `vramtui detect --measure` "
+        "measures it"
+    )
 
 
 def speed_sentence(speed: SpeedEstimate) -> str:

@@ -24,7 +24,7 @@ from vramtui.present.fit_words import (
 )
 from vramtui.present.reasons import reason_sentence
 from vramtui.present.set_words import set_lines
-from vramtui.present.speed_words import figure_words
+from vramtui.present.speed_words import figure_words, ram_note
 
 if TYPE_CHECKING:
     from vramtui.core.advice.actions import Advice
@@ -153,6 +153,8 @@ class Figures(Widget):
             parts.append(figure_words(sp, "ttft"), style="bold")
             parts.append(" to first token\n")
             parts.append(f"{figure_words(sp, 'prefill')} prefill")
+            if ram := ram_note(sp):
+                parts.append(f"\n{ram}", style="italic")
             if sp.calibrated and evaluation is not None:
                 note = evaluation.choice.calibration_note or "calibrated"
                 parts.append(f"\n{note}", style="italic")

@@ -212,6 +212,7 @@ def _from_assumptions(d: Detection, gpu: GpuInfo | None, total: int) -> MachineP
         sources=(*detected, assumed),
         notes=note,
         cpu_bandwidth_gbps=cpu_ram.gbps,
+        cpu_bandwidth_basis=cpu_ram.basis if gpu is None else None,
     )
 
 

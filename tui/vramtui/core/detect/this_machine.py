@@ -111,6 +111,8 @@ def preset_toml_data(
     }
     if m.measured_bandwidth_gbps is not None:
         data["measured_bandwidth_gbps"] = m.measured_bandwidth_gbps
+    if m.cpu_bandwidth_basis is not None:
+        data["cpu_bandwidth_basis"] = m.cpu_bandwidth_basis.value
     for key, value in (
         ("cpu_bandwidth_gbps", m.cpu_bandwidth_gbps),
         ("int8_tops", m.int8_tops),

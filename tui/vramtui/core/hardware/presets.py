@@ -5,7 +5,7 @@ their own in `user_machines_dir()`. File keys (sizes as the BIOS shows them):
   id, name, kind (strix_halo, apple, dgx_spark, discrete_gpu or other), total_ram_gib,
   carve_out_steps_mib (list), default_carve_out_mib, max_carve_out_fraction,
   max_carve_out_rule, gpu_vram_gib, bandwidth_gbps, measured_bandwidth_gbps,
-  cpu_bandwidth_gbps, fp16_tflops, default_os, default_backend, unified_memory, sources (list,
+  cpu_bandwidth_gbps, cpu_bandwidth_basis, fp16_tflops, default_os, default_backend, unified_memory, sources (list,
   required, non-empty), notes, match_dmi / match_pci / match_chip (lists: how `vramtui detect`
   recognises the machine); for the speed model, int8_tops, shared_bandwidth_gbps,
   default_gtt_gib (optional). fp16_tflops is dense FP16 matrix throughput: tensor/matrix cores
@@ -27,7 +27,7 @@ from vramtui.core.atomic import read_text_capped
 from vramtui.core.errors import PresetError, VramtuiError
 from vramtui.core.paths import bundled_presets_dir, user_machines_dir
 from vramtui.core.sizes import GiB, MiB
-from vramtui.core.vocab import Backend, MachineKind, OsName
+from vramtui.core.vocab import Backend, BandwidthBasis, MachineKind, OsName
 
 MAX_PRESET_BYTES = 256 << 10
 _Word = TypeVar("_Word", bound=StrEnum)
@@ -75,6 +75,9 @@ class MachinePreset:
     sources: tuple[str, ...]
     notes: str = ""
     cpu_bandwidth_gbps: float | None = None  # discrete GPU boxes: RAM bandwidth for CPU layers
+    # Where a detected CPU-only machine's RAM bandwidth comes from (measured, the CPU maker's
+    # rating, or assumed); None for presets whose figures are sourced specs.
+    cpu_bandwidth_basis: BandwidthBasis | None = None
     # Speed model (optional): dense INT8 matrix throughput (the quantized prefill path), what
     # the GPU reads from Windows shared GPU memory, the GTT the preset's Linux setup configures.
     int8_tops: float | None = None
@@ -110,6 +113,8 @@ class MachinePreset:
         data["sources"] = list(self.sources)
         for key in ("kind", "default_os", "default_backend"):
             data[key] = data[key].value  # plain strings, as the preset file has them
+        if self.cpu_bandwidth_basis is not None:
+            data["cpu_bandwidth_basis"] = self.cpu_bandwidth_basis.value
         return data
 
 
@@ -146,6 +151,7 @@ _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "bandwidth_gbps": ((int, float), True),
     "measured_bandwidth_gbps": ((int, float), False),
     "cpu_bandwidth_gbps": ((int, float), False),
+    "cpu_bandwidth_basis": (str, False),
     "fp16_tflops": ((int, float), True),
     "int8_tops": ((int, float), False),
     "shared_bandwidth_gbps": ((int, float), False),
@@ -227,6 +233,11 @@ def parse_machine(data: dict[str, Any], source: str) -> MachinePreset:
         sources=tuple(sources),
         notes=data.get("notes", ""),
         cpu_bandwidth_gbps=float(cpu_bw) if cpu_bw is not None else None,
+        cpu_bandwidth_basis=(
+            _choice(data, "cpu_bandwidth_basis", BandwidthBasis, source)
+            if "cpu_bandwidth_basis" in data
+            else None
+        ),
         path=source,
         int8_tops=int8,
         shared_bandwidth_gbps=shared_bw,
@@ -320,6 +331,10 @@ def get_machine(machine_id: str) -> MachinePreset:
     found = catalog.get(machine_id)
     if found is not None:
         return found
+    named = user_machines_dir() / f"{machine_id}.toml"
+    if named.parent == user_machines_dir() and named.is_file():
+        # the user's file of that name did not load: its error names the file and field
+        load_machine_file(named)
     close = difflib.get_close_matches(machine_id, catalog.ids(), n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise VramtuiError(f"unknown machine {machine_id!r}{hint} (see `vramtui machines`)")

@@ -16,17 +16,30 @@ The build is also an input to prefill (`prefill_build_factor`): on Strix Halo th
 check rows ran prefill slower on RADV and ROCm and faster on AMDVLK than the fitted rows'
 build, by `BUILD_SLOPE` (log ratio per 1000 builds before it). A build newer than the data
 changes nothing but the range: no row says which way it goes.
+
+A model that runs on the CPU of a machine whose RAM bandwidth is assumed (no rating for its CPU,
+no measurement: `BandwidthBasis.ASSUMED`) could read its RAM anywhere from one channel of slow
+DDR4 to a many-channel server; its decode and first-token ranges are widened by what the speed
+model predicts at those two ends relative to the assumed figure (`ram_widened`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vramtui.core.speed.bands_fitted import BANDS, BUILD_SLOPE, BUILD_WIDEN, DATA_BUILD, POOLED
 from vramtui.core.speed.constants import key_chain
 
 FIGURES = ("decode", "prefill", "ttft")
+# The span of RAM bandwidths a CPU of unknown make may have, GB/s (channels x 8 B x MT/s).
+# Low: one channel of DDR4-2400, the slowest DDR4 speed bin desktop CPUs still ship with
+# (JEDEC JESD79-4 DDR4 speed bins; module name PC4-19200, 19,200 MB/s).
+RAM_LOW_GBPS = 19.2
+# High: 8 channels of DDR5-4800, Intel 4th-generation Xeon Scalable (Intel ARK, Xeon Platinum
+# 8480+: 8 memory channels, DDR5-4800; ServeTheHome, "Intel Xeon Max 9480 Deep-Dive", 2023:
+# four tiles of two DDR5 channels each).
+RAM_HIGH_GBPS = 307.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,9 @@ class SpeedBand:
     basis: str  # the figure whose rows give it ("prefill" for a first token with none)
     build_gap: int = 0  # builds between the asked llama.cpp build and the key's rows
     relative: str = ""  # rows = 0: the relative key whose range, doubled, stands in ("": all)
+    # The RAM bandwidth (GB/s) the prediction assumed when the range was widened to span
+    # RAM_LOW_GBPS..RAM_HIGH_GBPS (`ram_widened`); None when it was not.
+    assumed_ram_gbps: float | None = None
 
     def around(self, value: float) -> tuple[float, float]:
         """[low, high] around `value` (tok/s or seconds alike: both are ratios of it)."""
@@ -53,6 +69,14 @@ class SpeedBand:
             "from": self.basis,
             "build_gap": self.build_gap,
             "relative": self.relative or None,
+            "assumed_ram": (
+                None
+                if self.assumed_ram_gbps is None
+                else {
+                    "gbps": self.assumed_ram_gbps,
+                    "span_gbps": [RAM_LOW_GBPS, RAM_HIGH_GBPS],
+                }
+            ),
         }
 
 
@@ -77,6 +101,19 @@ def speed_band(key: str, figure: str, llama_build: int | None = None) -> SpeedBa
         widen = BUILD_WIDEN.get(basis, 0.0) * gap / 1000
         low, high = low * math.exp(-widen), high * math.exp(widen)
     return SpeedBand(figure, low, high, rows, key, basis, gap, relative)
+
+
+def ram_widened(band: SpeedBand, at_low: float, at_high: float, assumed: float) -> SpeedBand:
+    """`band` widened for a RAM bandwidth that is assumed: `at_low` and `at_high` are the
+    figure at RAM_LOW_GBPS and RAM_HIGH_GBPS over the figure at `assumed` GB/s (a rate's ratios
+    below and above 1; seconds' the other way round). Each end moves only outwards."""
+    down, up = sorted((at_low, at_high))
+    return replace(
+        band,
+        low=band.low * min(down, 1.0),
+        high=band.high * max(up, 1.0),
+        assumed_ram_gbps=assumed,
+    )
 
 
 def _borrowed(key: str, figure: str) -> tuple[float, float, str]:

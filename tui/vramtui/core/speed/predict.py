@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vramtui.core.estimate.breakdown import MemoryBreakdown
@@ -30,7 +30,15 @@ from vramtui.core.estimate.placement import host_expert_bytes
 from vramtui.core.gguf.ggml_types import ggml_type_by_name
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.presets import MachinePreset
-from vramtui.core.speed.bands import FIGURES, SpeedBand, prefill_build_factor, speed_band
+from vramtui.core.speed.bands import (
+    FIGURES,
+    RAM_HIGH_GBPS,
+    RAM_LOW_GBPS,
+    SpeedBand,
+    prefill_build_factor,
+    ram_widened,
+    speed_band,
+)
 from vramtui.core.speed.constants import (
     CPU_PREFILL_TFLOPS,
     REQUEST_OVERHEAD_S,
@@ -46,7 +54,7 @@ from vramtui.core.speed.features import (
     prefill_terms,
 )
 from vramtui.core.speed.profile import VisionProfile, model_profile
-from vramtui.core.vocab import Backend, BufferKind, OsName, Place, Runtime
+from vramtui.core.vocab import Backend, BandwidthBasis, BufferKind, OsName, Place, Runtime
 
 DEFAULT_PROMPT_TOKENS = 1024
 GENERATED_TOKENS = 2048  # decode speed is taken at prompt + half of this many tokens cached
@@ -315,7 +323,47 @@ def estimate_speed(
         image_tokens=n_img,
         time_to_first_token_image_s=ttft_img,
         inputs=inp,
-        bands=tuple(speed_band(inp.key, f, llama_build) for f in FIGURES),
+        bands=_assumed_ram_bands(
+            tuple(speed_band(inp.key, f, llama_build) for f in FIGURES),
+            machine,
+            inp,
+            (depth, prompt_tokens, build),
+        ),
+    )
+
+
+def _first_token_seconds(inp: SpeedInputs, prompt_tokens: int, build: float) -> float:
+    """The first token of a text prompt: request, prefill, one decode step."""
+    return (
+        REQUEST_OVERHEAD_S
+        + prefill_seconds(inp, prompt_tokens) / build
+        + decode_seconds(inp, prompt_tokens)
+    )
+
+
+def _assumed_ram_bands(
+    bands: tuple[SpeedBand, ...],
+    machine: MachinePreset,
+    inp: SpeedInputs,
+    at: tuple[float, int, float],
+) -> tuple[SpeedBand, ...]:
+    """`bands`, with decode's and the first token's widened (`bands.ram_widened`) when the model
+    runs on the CPU of a machine whose RAM bandwidth is assumed: the figures the model predicts
+    at RAM_LOW_GBPS and RAM_HIGH_GBPS over those at the assumed figure. `at`: the decode depth,
+    the prompt tokens and the prefill build factor the estimate used."""
+    if inp.gpu or machine.cpu_bandwidth_basis != BandwidthBasis.ASSUMED:
+        return bands
+    depth, prompt_tokens, build = at
+    ends = [replace(inp, bw_device=gbps, bw_cpu=gbps) for gbps in (RAM_LOW_GBPS, RAM_HIGH_GBPS)]
+    t_dec = decode_seconds(inp, depth)
+    ttft = _first_token_seconds(inp, prompt_tokens, build)
+    ratios = {
+        "decode": [t_dec / decode_seconds(e, depth) for e in ends],  # a rate: time over time
+        "ttft": [_first_token_seconds(e, prompt_tokens, build) / ttft for e in ends],
+    }
+    return tuple(
+        ram_widened(b, *ratios[b.figure], inp.bw_device) if b.figure in ratios else b
+        for b in bands
     )
 
 
