@@ -120,7 +120,7 @@ def test_a_bad_basis_in_a_machine_file_is_one_line(
     capsys.readouterr()
     path = user_machines_dir() / "box.toml"
     text, n = re.subn(
-        r'^cpu_bandwidth_basis = .*$',
+        r"^cpu_bandwidth_basis = .*$",
         'cpu_bandwidth_basis = "guessed"',
         path.read_text(encoding="utf-8"),
         flags=re.MULTILINE,

@@ -14,9 +14,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from textual.widgets import Static
 
+from tests.app.conftest import settle
 from tests.support.gguf_files import write_tiny_model
-from vramtui.cli.main import main
+from tests.support.sysroot import make_tree
+from vramtui.app.factory import create_app
+from vramtui.cli.common import overrides_from_args
+from vramtui.cli.main import build_app_parser, main
 from vramtui.core.catalog.entries import catalog_entries
 from vramtui.core.sizes import GiB
 
@@ -281,3 +286,51 @@ def test_every_face_gives_one_speed_range(capsys: pytest.CaptureFixture[str], mo
     _, check = _json(capsys, *_scenario(model, carve, str(plan["ctx_size"])))
     assert plan["decode_tokens_per_second_range"] == check["decode_tokens_per_second_range"]
     assert f"{_span(plan['decode_tokens_per_second_range'])} tok/s" in plan["sentence"]
+
+
+def _assumed_ram_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A detected CPU-only box whose CPU has no rating and no measurement."""
+    root = make_tree(tmp_path, installed=64 * GiB, cpu="AMD EPYC")
+    (root / "proc/loadavg").write_text("0.10 0.10 0.10 1/100 42\n", encoding="ascii")
+    monkeypatch.setenv("VRAMTUI_SYSROOT", str(root))
+
+
+def test_an_assumed_ram_bandwidth_gives_one_wide_range_in_every_face(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """check's JSON and text, recommend's row and plan give the one widened decode range, and
+    check's text says the RAM bandwidth is assumed."""
+    _assumed_ram_box(tmp_path, monkeypatch)
+    argv = ["check", "glm-4.7-flash:Q4_K_M", "-c", "8192"]
+    _, check = _json(capsys, *argv)
+    span = check["decode_tokens_per_second_range"]
+    assert check["speed"]["range_basis"]["decode"]["assumed_ram"] is not None
+    assert span == check["speed"]["decode_tokens_per_second_range"]
+    _, text = _run(capsys, *argv)
+    assert f"{_span(span)} tok/s decode" in text and "RAM bandwidth is assumed" in text
+    _, rec = _json(capsys, "recommend", "glm-4.7-flash:Q4_K_M", "-c", "8192")
+    assert rec["rows"][0]["decode_tokens_per_second_range"] == span
+    _, plan = _json(capsys, "plan", "glm-4.7-flash:Q4_K_M")
+    _, at_plan = _json(capsys, "check", "glm-4.7-flash:Q4_K_M", "-c", str(plan["ctx_size"]))
+    assert plan["decode_tokens_per_second_range"] == at_plan["decode_tokens_per_second_range"]
+    assert at_plan["speed"]["range_basis"]["decode"]["assumed_ram"] is not None
+
+
+async def test_the_apps_speed_panel_says_the_ram_bandwidth_is_assumed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The app's speed panel shows check's decode range and its note on the assumed RAM."""
+    _assumed_ram_box(tmp_path, monkeypatch)
+    assert _run(capsys, "detect", "--save", "box")[0] == 0
+    argv = ["glm-4.7-flash:Q4_K_M", "--machine", "box", "-c", "8192"]
+    _, check = _json(capsys, "check", *argv)
+    _, text = _run(capsys, "check", *argv)
+    note = re.search(r"(the RAM bandwidth is assumed[^)]*)\)", text)
+    assert note is not None
+    args = build_app_parser().parse_args(argv)
+    app = create_app(preset=args.preset, overrides=overrides_from_args(args), discover=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        panel = " ".join(str(app.screen.query_one("#speed", Static).render()).split())
+    assert f"{_span(check['decode_tokens_per_second_range'])} tok/s" in panel
+    assert " ".join(note.group(1).split()) in panel

@@ -5,11 +5,13 @@ their own in `user_machines_dir()`. File keys (sizes as the BIOS shows them):
   id, name, kind (strix_halo, apple, dgx_spark, discrete_gpu or other), total_ram_gib,
   carve_out_steps_mib (list), default_carve_out_mib, max_carve_out_fraction,
   max_carve_out_rule, gpu_vram_gib, bandwidth_gbps, measured_bandwidth_gbps,
-  cpu_bandwidth_gbps, cpu_bandwidth_basis, fp16_tflops, default_os, default_backend, unified_memory, sources (list,
-  required, non-empty), notes, match_dmi / match_pci / match_chip (lists: how `vramtui detect`
-  recognises the machine); for the speed model, int8_tops, shared_bandwidth_gbps,
-  default_gtt_gib (optional). fp16_tflops is dense FP16 matrix throughput: tensor/matrix cores
-  with FP16 accumulate where the GPU has them, the shader ALU rate where it has none.
+  cpu_bandwidth_gbps, cpu_bandwidth_basis (measured, rated or assumed: saved by `vramtui
+  detect` for a machine without a GPU), fp16_tflops, default_os, default_backend,
+  unified_memory, sources (list, required, non-empty), notes, match_dmi / match_pci /
+  match_chip (lists: how `vramtui detect` recognises the machine); for the speed model,
+  int8_tops, shared_bandwidth_gbps, default_gtt_gib (optional). fp16_tflops is dense FP16
+  matrix throughput: tensor/matrix cores with FP16 accumulate where the GPU has them, the
+  shader ALU rate where it has none.
 A user file that does not validate becomes one `problems` line naming the file and field.
 """
 

@@ -354,16 +354,18 @@ def _assumed_ram_bands(
     if inp.gpu or machine.cpu_bandwidth_basis != BandwidthBasis.ASSUMED:
         return bands
     depth, prompt_tokens, build = at
-    ends = [replace(inp, bw_device=gbps, bw_cpu=gbps) for gbps in (RAM_LOW_GBPS, RAM_HIGH_GBPS)]
+    low, high = (replace(inp, bw_device=g, bw_cpu=g) for g in (RAM_LOW_GBPS, RAM_HIGH_GBPS))
     t_dec = decode_seconds(inp, depth)
     ttft = _first_token_seconds(inp, prompt_tokens, build)
-    ratios = {
-        "decode": [t_dec / decode_seconds(e, depth) for e in ends],  # a rate: time over time
-        "ttft": [_first_token_seconds(e, prompt_tokens, build) / ttft for e in ends],
+    ratios = {  # the figure at each end over the figure at the assumed bandwidth
+        "decode": (t_dec / decode_seconds(low, depth), t_dec / decode_seconds(high, depth)),
+        "ttft": (
+            _first_token_seconds(low, prompt_tokens, build) / ttft,
+            _first_token_seconds(high, prompt_tokens, build) / ttft,
+        ),
     }
     return tuple(
-        ram_widened(b, *ratios[b.figure], inp.bw_device) if b.figure in ratios else b
-        for b in bands
+        ram_widened(b, *ratios[b.figure], inp.bw_device) if b.figure in ratios else b for b in bands
     )
 
 
