@@ -16,6 +16,10 @@ from collections.abc import Iterable
 
 from bench import speed_field, speed_rows
 from bench.speed_bands import (
+    FIGURE_GOAL,
+    GOAL_COVER,
+    WIDTH_GOAL,
+    WITHIN,
     choose_z,
     coverage_summary,
     data_builds,
@@ -38,8 +42,8 @@ from vramtui.core.speed.bands import speed_band
 from vramtui.core.speed.bands_fitted import BUILD_SLOPE
 from vramtui.core.vocab import Backend, OsName, Runtime
 
-GOAL = {"decode": 0.95, "prefill": 0.80, "median": 0.12, "bias": 0.15, "windows": 0.30}
-RANGE_GOAL = {"cover": 0.80, "width": 1.6}
+GOAL = {**FIGURE_GOAL, "median": 0.12, "bias": 0.15, "windows": 0.30}
+RANGE_GOAL = {"cover": GOAL_COVER, "width": WIDTH_GOAL}
 TTFT_SIZES = ((1280, 720), (1920, 1080), (1920, 1200), (2560, 1440), (2880, 1800))
 
 
@@ -82,7 +86,7 @@ def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]
                 for r in rows
                 if r.id in held and r.test == test and r.class_label != keep
             ]
-            share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+            share = sum(abs(e) <= WITHIN for e in errs) / len(errs)
             verdict = "PASS" if share >= need else "FAIL"
             label = "decode" if test == "tg" else "prefill"
             out.append(
@@ -112,7 +116,7 @@ def goal_lines(rows: list[Row], held: dict[str, float], fitted: dict[str, float]
     )
     win_held = [_err(held[r.id], r) for r in rows if r.os == "windows" and r.id in held]
     if win_held:
-        share = sum(abs(e) <= 0.25 for e in win_held) / len(win_held)
+        share = sum(abs(e) <= WITHIN for e in win_held) / len(win_held)
         out.append(
             f"{'PASS' if share >= GOAL['decode'] else 'FAIL'} held-back Windows rows, one model "
             f"left out at a time: {share:.0%} of {len(win_held)} within ±25 % (goal "
@@ -226,7 +230,7 @@ def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) 
         every[fig] += [(a, b) for a, b, _, _ in v]
         cells = []
         for errs in ([a for a, _, _, _ in v], [b for _, b, _, _ in v]):
-            within = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+            within = sum(abs(e) <= WITHIN for e in errs) / len(errs)
             cells.append(f"{within:6.0%} {statistics.median(errs):+6.0%}")
         held = sum(i for _, _, i, _ in v) / len(v)
         print(f"{label:22} {fig:8} {len(v):4d}  {cells[0]:>26}  {cells[1]:>27} {held:6.0%}")
@@ -236,7 +240,7 @@ def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) 
             ("build ignored", [a for a, _ in pairs]),
             ("build as input", [b for _, b in pairs]),
         ):
-            share = sum(abs(e) <= 0.25 for e in errs) / len(errs)
+            share = sum(abs(e) <= WITHIN for e in errs) / len(errs)
             verdict = "PASS" if share >= need else "FAIL"
             print(
                 f"{verdict} check {fig}, {name}: {share:.0%} of {len(errs)} within ±25 % "
@@ -271,7 +275,7 @@ def kept_apart_lines(
         ranges.append((sc.inside, sc.width))
     out = []
     for fig in ("decode", "prefill"):
-        share = sum(abs(e) <= 0.25 for e in errs[fig]) / len(errs[fig])
+        share = sum(abs(e) <= WITHIN for e in errs[fig]) / len(errs[fig])
         verdict = "PASS" if share >= GOAL[fig] else "FAIL"
         out.append(
             f"{verdict} kept apart, {fig}: {share:.0%} of {len(errs[fig])} within ±25 % "

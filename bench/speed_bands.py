@@ -40,6 +40,11 @@ from bench.speed_rows import (
 )
 
 GOAL_COVER = 0.80  # the range should hold 80 % of rows it was not built from
+# The open goal, for every bench line that scores against it: within ±WITHIN of the measured
+# value on this share of rows per figure, and ranges no wider (median high / low) than WIDTH_GOAL.
+WITHIN = 0.25
+FIGURE_GOAL = {"decode": 0.95, "prefill": 0.80}
+WIDTH_GOAL = 1.6
 NO_ROWS_WIDEN = 2.0
 POOL_ROWS = 5  # every class's spread counts as this many rows of a class's own
 # Half-width in spreads, per figure: the pair of Z_SWEEP with the narrowest median range at which

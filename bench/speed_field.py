@@ -19,13 +19,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.speed_bands import FIGURE_GOAL, GOAL_COVER, WIDTH_GOAL, WITHIN
 from bench.speed_rows import ROOT, Row, load_rows, open_model, predict, row_build, row_inputs
 from vramtui.core.speed.bands import prefill_build_factor, speed_band
 
 FIELD_ROWS = ROOT / "tests" / "data" / "speed_rows_field.toml"
-WITHIN = 0.25  # the open goal's ±25 %
-GOAL = {"tg": 0.95, "pp": 0.80}
-RANGE_GOAL = {"cover": 0.80, "width": 1.6}
+RANGE_GOAL = {"cover": GOAL_COVER, "width": WIDTH_GOAL}
 
 
 @dataclass(frozen=True)
@@ -133,10 +132,10 @@ def summary_lines(scored: list[Scored]) -> list[str]:
                 out.append(f"---- field {name}, {which}: no rows")
                 continue
             share = sum(abs(e) <= WITHIN for e in errs) / len(errs)
-            verdict = "PASS" if share >= GOAL[test] else "FAIL"
+            verdict = "PASS" if share >= FIGURE_GOAL[name] else "FAIL"
             out.append(
                 f"{verdict} field {name}, {which}: {share:.0%} of {len(errs)} within ±25 % "
-                f"(goal {GOAL[test]:.0%}; median error {statistics.median(errs):+.0%})"
+                f"(goal {FIGURE_GOAL[name]:.0%}; median error {statistics.median(errs):+.0%})"
             )
     for which, keep in (("all rows", False), ("primary rows", True)):
         chosen = [s for s in scored if not (keep and s.row.secondary)]

@@ -298,8 +298,7 @@ def estimate_speed(
     build = prefill_build_factor(inp.key, llama_build)
     t_pp = prefill_seconds(inp, prompt_tokens) / build
     prefill = prompt_tokens / t_pp if t_pp > 0 else 0.0
-    first_step = decode_seconds(inp, prompt_tokens)
-    ttft = REQUEST_OVERHEAD_S + t_pp + first_step
+    ttft = _first_token_seconds(inp, prompt_tokens, t_pp)
     n_img = 0
     ttft_img = None
     vision = inp.profile.vision
@@ -327,42 +326,39 @@ def estimate_speed(
             tuple(speed_band(inp.key, f, llama_build) for f in FIGURES),
             machine,
             inp,
-            (depth, prompt_tokens, build),
+            (depth, prompt_tokens, build, t_dec, ttft),
         ),
     )
 
 
-def _first_token_seconds(inp: SpeedInputs, prompt_tokens: int, build: float) -> float:
-    """The first token of a text prompt: request, prefill, one decode step."""
-    return (
-        REQUEST_OVERHEAD_S
-        + prefill_seconds(inp, prompt_tokens) / build
-        + decode_seconds(inp, prompt_tokens)
-    )
+def _first_token_seconds(inp: SpeedInputs, prompt_tokens: int, t_prefill: float) -> float:
+    """The first token of a text prompt: request, the prompt's prefill (`t_prefill` seconds,
+    the build factor applied), one decode step."""
+    return REQUEST_OVERHEAD_S + t_prefill + decode_seconds(inp, prompt_tokens)
 
 
 def _assumed_ram_bands(
     bands: tuple[SpeedBand, ...],
     machine: MachinePreset,
     inp: SpeedInputs,
-    at: tuple[float, int, float],
+    at: tuple[float, int, float, float, float],
 ) -> tuple[SpeedBand, ...]:
     """`bands`, with decode's and the first token's widened (`bands.ram_widened`) when the model
     runs on the CPU of a machine whose RAM bandwidth is assumed: the figures the model predicts
     at RAM_LOW_GBPS and RAM_HIGH_GBPS over those at the assumed figure. `at`: the decode depth,
-    the prompt tokens and the prefill build factor the estimate used."""
+    the prompt tokens, the prefill build factor, and the decode and first-token seconds the
+    estimate found at the assumed figure."""
     if inp.gpu or machine.cpu_bandwidth_basis != BandwidthBasis.ASSUMED:
         return bands
-    depth, prompt_tokens, build = at
+    depth, prompt_tokens, build, t_dec, ttft = at
     low, high = (replace(inp, bw_device=g, bw_cpu=g) for g in (RAM_LOW_GBPS, RAM_HIGH_GBPS))
-    t_dec = decode_seconds(inp, depth)
-    ttft = _first_token_seconds(inp, prompt_tokens, build)
+
+    def first_token(end: SpeedInputs) -> float:
+        return _first_token_seconds(end, prompt_tokens, prefill_seconds(end, prompt_tokens) / build)
+
     ratios = {  # the figure at each end over the figure at the assumed bandwidth
         "decode": (t_dec / decode_seconds(low, depth), t_dec / decode_seconds(high, depth)),
-        "ttft": (
-            _first_token_seconds(low, prompt_tokens, build) / ttft,
-            _first_token_seconds(high, prompt_tokens, build) / ttft,
-        ),
+        "ttft": (first_token(low) / ttft, first_token(high) / ttft),
     }
     return tuple(
         ram_widened(b, *ratios[b.figure], inp.bw_device) if b.figure in ratios else b for b in bands
