@@ -200,8 +200,9 @@ def check_scores(
     rows: list[Row], table: dict[str, float], fb: dict[str, float]
 ) -> list[tuple[Row, float, float, bool, float]]:
     """Each check row with the shipped constants: its error with the build ignored, with the
-    build as an input (prefill's build slope fitted without the row's model), whether the range
-    at its own build holds it, and that range's width (high / low)."""
+    build and ROCm release as inputs (prefill's build slope and release factor fitted without
+    the row's model), whether the range at its own build holds it, and that range's width
+    (high / low)."""
     check = load_check_rows()
     builds = data_builds(rows)
     full = {r.id: predict(r, table, fb) for r in check}
@@ -215,15 +216,16 @@ def check_scores(
 
 
 def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> None:
-    """Check rows scored with the shipped constants: the build ignored, and the build as an input
-    (prefill's build slope fitted without the row's model); ranges at each row's own build."""
+    """Check rows scored with the shipped constants: the build ignored, and the build and ROCm
+    release as inputs (prefill's build slope and release factor fitted without the row's
+    model); ranges at each row's own build."""
     groups: dict[tuple[str, str], list[tuple[float, float, bool, float]]] = defaultdict(list)
     for r, ignored, as_input, inside, width in check_scores(rows, table, fb):
         label = r.raw.get("rocm") or r.backend_label
         groups[(label, figure(r))].append((ignored, as_input, inside, width))
     print(
         f"{'backend / release':22} {'figure':8} {'rows':>4}  {'build ignored: ±25%  bias':>26}"
-        f"  {'build as input: ±25%  bias':>27} {'range':>6}"
+        f"  {'build, release as input: ±25%  bias':>27} {'range':>6}"
     )
     every: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for (label, fig), v in sorted(groups.items()):
@@ -238,7 +240,7 @@ def check_table(rows: list[Row], table: dict[str, float], fb: dict[str, float]) 
         need = GOAL[fig]
         for name, errs in (
             ("build ignored", [a for a, _ in pairs]),
-            ("build as input", [b for _, b in pairs]),
+            ("build and release as inputs", [b for _, b in pairs]),
         ):
             share = sum(abs(e) <= WITHIN for e in errs) / len(errs)
             verdict = "PASS" if share >= need else "FAIL"

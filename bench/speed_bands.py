@@ -16,7 +16,11 @@ its own takes its key's prefill range (prefill is most of it; core/speed/bands.p
 The llama.cpp build: the check rows (speed_rows_check.toml, older builds and ROCm releases, never
 fitted on) give a per-key prefill slope per 1000 builds, kept only where it helps rows of models
 it was not fitted on (`supported`), and how much wider a range must be per 1000 builds away
-from the fitted rows' build to hold them (`BUILD_WIDEN`).
+from the fitted rows' build to hold them (`BUILD_WIDEN`). The ROCm release: inside the windows
+of core/speed/releases.py (ROCm 7.2.0 and the nightlies at some builds) prefill's measured /
+predicted on the check rows, a factor per window (`release_factors`); each check row is scored
+with the slope and the factor fitted without its model (`held_out_shifts`), and the slope is
+fitted without the windows' rows.
 
     python -m bench.speed_bands        # the ranges and their coverage
 """
@@ -37,7 +41,9 @@ from bench.speed_rows import (
     predict,
     row_build,
     row_inputs,
+    row_release,
 )
+from vramtui.core.speed.releases import ReleaseWindow, release_window
 
 GOAL_COVER = 0.80  # the range should hold 80 % of rows it was not built from
 # The open goal, for every bench line that scores against it: within ±WITHIN of the measured
@@ -168,16 +174,24 @@ def build_gap(row: Row, builds: dict[str, int]) -> float | None:
     return max(builds[key] - b, 0) / 1000
 
 
+def row_window(row: Row) -> ReleaseWindow | None:
+    """The ROCm release window (core/speed/releases.py) a row's prefill ran in, if any."""
+    if row.test != "pp":
+        return None
+    return release_window(row_inputs(row).key, row_release(row), row_build(row))
+
+
 def build_slopes(
     check: list[Row], full: dict[str, float], builds: dict[str, int], leave_out: str = ""
 ) -> dict[str, float]:
     """Per key, the prefill log ratio measured / predicted per 1000 builds before the fitted
     rows' build: least squares through the fitted build (no change at no gap), on the check
-    rows (without those of model `leave_out`)."""
+    rows (without those of model `leave_out`, and without rows inside a ROCm release window,
+    whose slowness is the release's)."""
     sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for r in check:
         gap = build_gap(r, builds)
-        if r.test != "pp" or gap is None or r.model == leave_out:
+        if r.test != "pp" or gap is None or r.model == leave_out or row_window(r) is not None:
             continue
         acc = sums[row_inputs(r).key]
         acc[0] += gap * log_ratio(r, full[r.id])
@@ -185,12 +199,42 @@ def build_slopes(
     return {k: round(a / b, 4) for k, (a, b) in sorted(sums.items()) if b}
 
 
-def shifted(row: Row, pred: float, slopes: dict[str, float], builds: dict[str, int]) -> float:
-    """The row's prediction with its build as an input (prefill only: `build_slopes`)."""
+def release_factors(
+    check: list[Row],
+    full: dict[str, float],
+    builds: dict[str, int],
+    slopes: dict[str, float],
+    leave_out: str = "",
+) -> dict[str, tuple[float, int]]:
+    """Per ROCm release window (by its release): prefill's measured / predicted inside it, the
+    geometric mean over its check rows (without those of model `leave_out`) with the build
+    slope applied first, and how many rows it rests on."""
+    logs: dict[str, list[float]] = defaultdict(list)
+    for r in check:
+        window = row_window(r)
+        if window is None or r.model == leave_out:
+            continue
+        logs[window.release.value].append(log_ratio(r, shifted(r, full[r.id], slopes, builds)))
+    return {k: (round(math.exp(statistics.fmean(v)), 4), len(v)) for k, v in sorted(logs.items())}
+
+
+def shifted(
+    row: Row,
+    pred: float,
+    slopes: dict[str, float],
+    builds: dict[str, int],
+    releases: dict[str, tuple[float, int]] | None = None,
+) -> float:
+    """The row's prediction with its build (`build_slopes`) and, given `releases`, its ROCm
+    release (`release_factors`) as inputs; prefill only."""
     gap = build_gap(row, builds)
     if row.test != "pp" or gap is None:
         return pred
-    return pred * math.exp(slopes.get(row_inputs(row).key, 0.0) * gap)
+    out = pred * math.exp(slopes.get(row_inputs(row).key, 0.0) * gap)
+    window = row_window(row)
+    if releases and window is not None and window.release.value in releases:
+        out *= releases[window.release.value][0]
+    return out
 
 
 def supported(
@@ -212,16 +256,17 @@ def supported(
 def held_out_shifts(
     check: list[Row], full: dict[str, float], builds: dict[str, int], keys: set[str] | None = None
 ) -> dict[str, float]:
-    """Each check row's prediction at its build, the slope fitted without the row's model
-    (only the slopes of `keys`, when given)."""
+    """Each check row's prediction at its build and ROCm release, the slope and the release
+    factor fitted without the row's model (only the slopes of `keys`, when given)."""
     out = {}
     for model in sorted({r.model for r in check}):
         slopes = build_slopes(check, full, builds, leave_out=model)
         if keys is not None:
             slopes = {k: v for k, v in slopes.items() if k in keys}
+        releases = release_factors(check, full, builds, slopes, leave_out=model)
         for r in check:
             if r.model == model:
-                out[r.id] = shifted(r, full[r.id], slopes, builds)
+                out[r.id] = shifted(r, full[r.id], slopes, builds, releases)
     return out
 
 
@@ -289,6 +334,7 @@ def compute() -> dict[str, object]:
         "pooled": pooled(ratios, z),
         "builds": builds,
         "slopes": slopes,
+        "releases": release_factors(check, full, builds, slopes),
         "widen": build_widen(check, at_build, table, builds),
     }
 
@@ -307,7 +353,9 @@ def render(data: dict[str, object]) -> str:
         "rows; BUILD_SLOPE: per key, prefill's log ratio measured / predicted per 1000 builds",
         "before that one (fitted on the check rows); BUILD_WIDEN: per figure, how much wider (log",
         "ratio per 1000 builds) a range gets for a build away from that one, fitted to hold 80 %",
-        'of the check rows predicted at their build with the slope fitted without their model."""',
+        "of the check rows predicted at their build with the slope fitted without their model;",
+        "RELEASE_FACTOR: per ROCm release window (core/speed/releases.py), prefill's measured /",
+        'predicted inside it on the check rows, and how many rows it rests on."""',
         "",
         "from __future__ import annotations",
         "",
@@ -331,6 +379,10 @@ def render(data: dict[str, object]) -> str:
     widen = data["widen"]
     assert isinstance(widen, dict)
     lines += [f'    "{k}": {v},' for k, v in widen.items()]
+    lines += ["}", "RELEASE_FACTOR: dict[str, tuple[float, int]] = {"]
+    releases = data["releases"]
+    assert isinstance(releases, dict)
+    lines += [f'    "{k}": ({f}, {n}),' for k, (f, n) in releases.items()]
     lines += ["}", "# fmt: on"]
     return "\n".join(lines) + "\n"
 

@@ -49,6 +49,7 @@ from vramtui.core.speed.predict import (
     image_tokens,
     prefill_seconds,
 )
+from vramtui.core.vocab import RocmRelease
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ROOT / "tests" / "data" / "speed_rows.toml"
@@ -190,6 +191,25 @@ def row_build(row: Row) -> int | None:
         return int(row.raw["build"])
     builds = {**_source_builds(ROWS), **_source_builds(CHECK_ROWS)}
     return builds.get(row.source)
+
+
+# kyuz0's toolbox names (a check row's `rocm`) as the app's ROCm releases: 7.2.1 and later run
+# like the fitted rows' 7.2.3; "7alpha" was TheRock's 7.x alpha, the nightlies' forerunner.
+TOOLBOX_RELEASES: dict[str, RocmRelease] = {
+    "rocm6_4_4": RocmRelease.R6_4,
+    "rocm7_rc": RocmRelease.R7_0,
+    "rocm7.1": RocmRelease.R7_1,
+    "rocm7.1.1": RocmRelease.R7_1,
+    "rocm-7.2": RocmRelease.R7_2_0,
+    "rocm-7_2": RocmRelease.R7_2_0,
+    "rocm-7alpha": RocmRelease.NIGHTLY,
+    "rocm7-nightlies": RocmRelease.NIGHTLY,
+}
+
+
+def row_release(row: Row) -> RocmRelease:
+    """The ROCm release a row ran (current where it names none, or a 7.2.1+ toolbox)."""
+    return TOOLBOX_RELEASES.get(row.raw.get("rocm", ""), RocmRelease.CURRENT)
 
 
 @cache

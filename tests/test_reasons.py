@@ -75,6 +75,13 @@ _SCENARIOS: list[tuple[str, dict[str, Any], str, RuntimeSettings]] = [
         "gpt-oss-120b:F16",
         S(ctx_size=131072),
     ),
+    # ROCm 7.2.0 at a llama.cpp build inside its prefill window
+    (
+        "framework-desktop-128gb",
+        {"backend": "rocm", "os": "linux"},
+        "gpt-oss-20b",
+        S(llama_build=7938, rocm_release="7.2.0"),
+    ),
 ]
 
 
@@ -114,6 +121,8 @@ def _quoted(reason: Reason) -> list[str]:
         elif name in ("tps_low", "tps_high"):  # whole numbers from 10 up, one decimal below
             rate = reason.rate(name)
             said.append(f"{rate:.0f}" if round(rate, 1) >= 10 else f"{rate:.1f}")
+        elif name == "factor":  # a speed ratio, two decimals
+            said.append(f"{reason.rate(name):.2f}")
         elif name == "os":
             said.append(OsName(reason.text(name)).label)
         elif isinstance(value, bool) or name == "held":
@@ -275,6 +284,21 @@ _PINNED = [
         "ROCm under Windows keeps the KV cache (846 MiB) in shared GPU memory, not the 32 GiB "
         "carve-out, whatever its size (llama.cpp's Strix Halo report of December 2025): long "
         "contexts decode slower; the Vulkan backend keeps it in the carve-out",
+    ),
+    (
+        Reason.of(
+            ReasonCode.ROCM_RELEASE_SLOW_PREFILL,
+            release="7.2.0",
+            build=7938,
+            factor=0.3149,
+            rows=6,
+            measured="kyuz0's Strix Halo toolbox benchmarks of 2026-01-23 and 2026-02-09",
+            end_build=8577,
+        ),
+        "ROCm 7.2.0 at llama.cpp build 7938 ran prompt processing at 0.31x the speed of ROCm "
+        "7.2.1 or newer (6 llama-bench rows, kyuz0's Strix Halo toolbox benchmarks of 2026-01-23 "
+        "and 2026-02-09); llama.cpp build 8577 or newer, or ROCm 7.2.1 or newer, runs it at full "
+        "speed",
     ),
 ]
 

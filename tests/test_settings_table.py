@@ -56,6 +56,7 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "n_cpu_moe": (0, 1, 36, MAX_GPU_LAYERS),
     "model_draft": ("hf:org/repo:Q4_K_M", "/models/draft model.gguf", ""),
     "llama_build": (0, 6918, 9187),
+    "rocm_release": FLAGS["rocm_release"].choices,
 }
 CASES = [(name, value) for name, values in SAMPLES.items() for value in values]
 
@@ -71,6 +72,7 @@ BAD: dict[str, tuple[Any, ...]] = {
     "cache_type_k": ("q9",),
     "cache_type_v": ("q3_k",),
     "flash_attn": ("yes",),
+    "rocm_release": ("7.3", "7.2"),
     "override_tensor": ("exps", "exps=Floppy0"),
 }
 BAD_CASES = [(name, value) for name, values in BAD.items() for value in values]

@@ -47,6 +47,7 @@ class LoggedRequest:
     bytes_sent: int
     authorization: str | None
     host: str
+    arrived: int = 0  # the request's place in arrival order (handler threads log out of order)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class LoopbackServer:
     requests_log: list[LoggedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0  # requests being answered; their log entry is written at the end
+    arrivals: int = 0  # requests received so far: each logs its place, the log is in that order
 
     def log(self, timeout: float = 2.0) -> list[LoggedRequest]:
         """The requests so far, once those still being answered have been logged.
@@ -66,10 +68,10 @@ class LoopbackServer:
         while time.monotonic() < deadline:
             with self.lock:
                 if self.in_flight == 0:
-                    return list(self.requests_log)
+                    return sorted(self.requests_log, key=lambda r: r.arrived)
             time.sleep(0.005)
         with self.lock:
-            return list(self.requests_log)
+            return sorted(self.requests_log, key=lambda r: r.arrived)
 
     @property
     def port(self) -> int:
@@ -89,6 +91,8 @@ class LoopbackServer:
         return sum(r.bytes_sent for r in self.log())
 
     def clear_log(self) -> None:
+        """Forget the requests so far, once those still being answered have been logged."""
+        self.log()
         with self.lock:
             self.requests_log.clear()
 
@@ -110,6 +114,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
 
+    arrived = 0
+
     def _log(self, status: int, sent: int) -> None:
         with self.owner.lock:
             self.owner.requests_log.append(
@@ -121,6 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
                     sent,
                     self.headers.get("Authorization"),
                     self.headers.get("Host", ""),
+                    self.arrived,
                 )
             )
 
@@ -150,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with self.owner.lock:
             self.owner.in_flight += 1
+            self.owner.arrivals += 1
+            self.arrived = self.owner.arrivals
         try:
             self._answer()
         finally:

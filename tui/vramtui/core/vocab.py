@@ -115,6 +115,8 @@ class ReasonCode(StrEnum):
     ROCM_WINDOWS_64G = "rocm_windows_64g"
     # ROCm under Windows on an integrated GPU keeps the KV cache in shared GPU memory
     ROCM_WINDOWS_KV_SHARED = "rocm_windows_kv_shared"
+    # A ROCm release that ran prefill slower at this llama.cpp build (core/speed/releases.py)
+    ROCM_RELEASE_SLOW_PREFILL = "rocm_release_slow_prefill"
 
     @property
     def severity(self) -> Severity:
@@ -141,6 +143,7 @@ _REASON_SEVERITY = {
     ReasonCode.VULKAN_HEAPS_SPLIT: Severity.INFO,
     ReasonCode.ROCM_WINDOWS_64G: Severity.WARNING,
     ReasonCode.ROCM_WINDOWS_KV_SHARED: Severity.INFO,
+    ReasonCode.ROCM_RELEASE_SLOW_PREFILL: Severity.WARNING,
 }
 
 
@@ -181,6 +184,7 @@ _REASON_EVIDENCE = {
     ReasonCode.VULKAN_HEAPS_SPLIT: Evidence.MEASURED,
     ReasonCode.ROCM_WINDOWS_64G: Evidence.MEASURED,
     ReasonCode.ROCM_WINDOWS_KV_SHARED: Evidence.MEASURED,
+    ReasonCode.ROCM_RELEASE_SLOW_PREFILL: Evidence.MEASURED,
 }
 
 
@@ -286,6 +290,26 @@ class Backend(StrEnum):
             "cuda": "CUDA",
             "cpu": "CPU",
         }[self.value]
+
+
+class RocmRelease(StrEnum):
+    """The ROCm release llama.cpp's ROCm backend was built with, as far as the speed model tells
+    them apart (core/speed/releases.py says which releases slowed prefill at which builds)."""
+
+    CURRENT = "current"  # 7.2.1 or newer: the release the fitted Strix Halo rows ran
+    R6_4 = "6.4"
+    R7_0 = "7.0"
+    R7_1 = "7.1"
+    R7_2_0 = "7.2.0"
+    NIGHTLY = "nightly"  # TheRock's nightly and 7.x alpha builds
+
+    @property
+    def label(self) -> str:
+        if self is RocmRelease.CURRENT:
+            return "ROCm 7.2.1 or newer"
+        if self is RocmRelease.NIGHTLY:
+            return "a ROCm nightly (TheRock)"
+        return f"ROCm {self.value}"
 
 
 class MachineKind(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from vramtui.core.fit.types import LOAD_HELD_KEPT, LOAD_HELD_STAGED, Reason
 from vramtui.core.sizes import GiB, format_bytes
-from vramtui.core.vocab import OsName, ReasonCode
+from vramtui.core.vocab import OsName, ReasonCode, RocmRelease
 from vramtui.present.speed_words import rate_span
 
 
@@ -143,6 +143,17 @@ def _rocm_windows_kv_shared(r: Reason) -> str:
     )
 
 
+def _rocm_release_slow_prefill(r: Reason) -> str:
+    release = RocmRelease(r.text("release"))
+    return (
+        f"{release.label} at llama.cpp build {r.count('build')} ran prompt processing at "
+        f"{r.rate('factor'):.2f}x the speed of {RocmRelease.CURRENT.label} "
+        f"({r.count('rows')} llama-bench rows, {r.text('measured')}); "
+        f"llama.cpp build {r.count('end_build')} or newer, or {RocmRelease.CURRENT.label}, "
+        "runs it at full speed"
+    )
+
+
 _SAY: dict[ReasonCode, Callable[[Reason], str]] = {
     ReasonCode.EXCEEDS_GPU_MEMORY: _exceeds_gpu_memory,
     ReasonCode.LOAD_EXCEEDS_SYSTEM_RAM: _load_exceeds_system_ram,
@@ -158,6 +169,7 @@ _SAY: dict[ReasonCode, Callable[[Reason], str]] = {
     ReasonCode.VULKAN_HEAPS_SPLIT: _vulkan_heaps_split,
     ReasonCode.ROCM_WINDOWS_64G: _rocm_windows_64g,
     ReasonCode.ROCM_WINDOWS_KV_SHARED: _rocm_windows_kv_shared,
+    ReasonCode.ROCM_RELEASE_SLOW_PREFILL: _rocm_release_slow_prefill,
 }
 
 

@@ -84,7 +84,8 @@ def backend_choice(
     def long_prefill(f: FitResult) -> float:
         inp = f.speed.inputs
         assert inp is not None
-        return prefill_seconds(inp, n) / prefill_build_factor(inp.key, build)
+        factor = prefill_build_factor(inp.key, build, settings.rocm_release)
+        return prefill_seconds(inp, n) / factor
 
     choice = BackendChoice(
         current=state.resolved_backend,

@@ -30,6 +30,7 @@ from vramtui.core.errors import SettingsError
 from vramtui.core.estimate.tensor_rules import parse_override_tensor
 from vramtui.core.gguf.ggml_types import KV_CACHE_TYPES
 from vramtui.core.sizes import MAX_TOKENS, parse_tokens
+from vramtui.core.vocab import RocmRelease
 
 Kind = Literal["count", "tokens", "layers", "choice", "text", "rules", "switch"]
 FLASH_ATTN_VALUES = ("auto", "on", "off")
@@ -262,6 +263,18 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
         low=0,
         high=MAX_LLAMA_BUILD,
         metavar="N",
+        llama_cpp=False,
+    ),
+    SettingFlag(
+        "rocm_release",
+        "--rocm-release",
+        "",
+        "choice",
+        RocmRelease.CURRENT.value,
+        "ROCm release the ROCm backend was built with (its prefill speed): current = 7.2.1 or "
+        "newer; 7.2.0 and the nightlies ran prefill 2-3x slower at some llama.cpp builds",
+        choices=tuple(r.value for r in RocmRelease),
+        metavar="RELEASE",
         llama_cpp=False,
     ),
 )

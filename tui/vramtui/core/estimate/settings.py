@@ -59,6 +59,7 @@ class RuntimeSettings:
     # -md, --model-draft: a draft model for speculative decoding (a model reference)
     model_draft: str = DEFAULTS["model_draft"]  # "" = none
     llama_build: int = DEFAULTS["llama_build"]  # --llama-build (vramtui's own; 0 = current)
+    rocm_release: str = DEFAULTS["rocm_release"]  # --rocm-release (vramtui's own)
 
     def __post_init__(self) -> None:
         for f in SETTING_FLAGS:

@@ -33,7 +33,9 @@ from vramtui.core.fit.ram import RamUse, ram_reasons, ram_use
 from vramtui.core.fit.types import PoolUsage, Reason, Segment
 from vramtui.core.gguf.spec import ModelSpec
 from vramtui.core.hardware.pools import MachineState, Pools, compute_pools
+from vramtui.core.speed.bands import release_factor
 from vramtui.core.speed.predict import SpeedEstimate, estimate_speed
+from vramtui.core.speed.releases import release_window
 from vramtui.core.vocab import Backend, ReasonCode, Runtime, SegmentKind, Severity, Verdict
 
 SLOW_DECODE_TPS = 10.0  # the 2026-02-02 ZBook article's bar for daily use
@@ -168,6 +170,7 @@ def _speed(
         calibration=calibration,
         image_size=image_size,
         llama_build=bd.settings.llama_build or None,
+        rocm_release=bd.settings.rocm_release,
     )
 
 
@@ -187,12 +190,35 @@ def model_reasons(
         reasons.append(
             Reason.of(ReasonCode.SLOW_DECODE, tps=speed.decode_tokens_per_second, **ends)
         )
+    slow_release = _slow_release(settings, speed)
+    if slow_release is not None:
+        reasons.append(slow_release)
     if bd.approximate and not spec.synthesized:
         # A file of an architecture the estimate knows only by its generic rules: say so.
         reasons.append(
             Reason.of(ReasonCode.APPROXIMATE_ESTIMATE, architecture=spec.architecture or "")
         )
     return reasons
+
+
+def _slow_release(settings: RuntimeSettings, speed: SpeedEstimate | None) -> Reason | None:
+    """The ROCm release's prefill slowdown at this build, where the runs fall in a window."""
+    if speed is None or speed.inputs is None:
+        return None
+    build = settings.llama_build or None
+    window = release_window(speed.inputs.key, settings.rocm_release, build)
+    if window is None or build is None:
+        return None
+    factor, rows = release_factor(window)
+    return Reason.of(
+        ReasonCode.ROCM_RELEASE_SLOW_PREFILL,
+        release=window.release.value,
+        build=build,
+        factor=factor,
+        rows=rows,
+        measured=window.measured,
+        end_build=window.end_build,
+    )
 
 
 def pool_usage(

@@ -15,7 +15,9 @@ one the key's rows ran widens the range by the amount the older-build check rows
 The build is also an input to prefill (`prefill_build_factor`): on Strix Halo the older-build
 check rows ran prefill slower on RADV and ROCm and faster on AMDVLK than the fitted rows'
 build, by `BUILD_SLOPE` (log ratio per 1000 builds before it). A build newer than the data
-changes nothing but the range: no row says which way it goes.
+changes nothing but the range: no row says which way it goes. So is the ROCm release, inside the
+windows of core/speed/releases.py only (ROCm 7.2.0 and the nightlies at some builds), by
+`RELEASE_FACTOR`.
 
 A model that runs on the CPU of a machine whose RAM bandwidth is assumed (no rating for its CPU,
 no measurement: `BandwidthBasis.ASSUMED`) could read its RAM anywhere from one channel of slow
@@ -28,8 +30,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from vramtui.core.speed.bands_fitted import BANDS, BUILD_SLOPE, BUILD_WIDEN, DATA_BUILD, POOLED
+from vramtui.core.speed.bands_fitted import (
+    BANDS,
+    BUILD_SLOPE,
+    BUILD_WIDEN,
+    DATA_BUILD,
+    POOLED,
+    RELEASE_FACTOR,
+)
 from vramtui.core.speed.constants import key_chain
+from vramtui.core.speed.releases import ReleaseWindow, release_window
+from vramtui.core.vocab import RocmRelease
 
 FIGURES = ("decode", "prefill", "ttft")
 # The span of RAM bandwidths a CPU of unknown make may have, GB/s (channels x 8 B x MT/s).
@@ -129,9 +140,23 @@ def _borrowed(key: str, figure: str) -> tuple[float, float, str]:
     return low, high, ""
 
 
-def prefill_build_factor(key: str, llama_build: int | None) -> float:
-    """Measured / predicted prefill expected at `llama_build` (1 at the data's own build)."""
-    if llama_build is None or key not in DATA_BUILD:
-        return 1.0
-    gap = max(DATA_BUILD[key] - llama_build, 0) / 1000
-    return math.exp(BUILD_SLOPE.get(key, 0.0) * gap)
+def prefill_build_factor(
+    key: str, llama_build: int | None, rocm_release: str = RocmRelease.CURRENT
+) -> float:
+    """Measured / predicted prefill expected at `llama_build` built with ROCm `rocm_release`
+    (1 at the data's own build and release; the release matters only inside one of
+    `releases.RELEASE_WINDOWS`)."""
+    factor = 1.0
+    if llama_build is not None and key in DATA_BUILD:
+        gap = max(DATA_BUILD[key] - llama_build, 0) / 1000
+        factor = math.exp(BUILD_SLOPE.get(key, 0.0) * gap)
+    window = release_window(key, rocm_release, llama_build)
+    if window is not None:
+        factor *= release_factor(window)[0]
+    return factor
+
+
+def release_factor(window: ReleaseWindow) -> tuple[float, int]:
+    """Measured / predicted prefill inside `window` and the check rows it rests on ((1, 0)
+    where the bench found none)."""
+    return RELEASE_FACTOR.get(window.release.value, (1.0, 0))

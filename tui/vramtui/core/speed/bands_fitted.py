@@ -7,7 +7,9 @@ doubled, for a key with none; DATA_BUILD: the llama.cpp build of each key's newe
 rows; BUILD_SLOPE: per key, prefill's log ratio measured / predicted per 1000 builds
 before that one (fitted on the check rows); BUILD_WIDEN: per figure, how much wider (log
 ratio per 1000 builds) a range gets for a build away from that one, fitted to hold 80 %
-of the check rows predicted at their build with the slope fitted without their model."""
+of the check rows predicted at their build with the slope fitted without their model;
+RELEASE_FACTOR: per ROCm release window (core/speed/releases.py), prefill's measured /
+predicted inside it on the check rows, and how many rows it rests on."""
 
 from __future__ import annotations
 
@@ -45,6 +47,10 @@ BUILD_SLOPE: dict[str, float] = {
 }
 BUILD_WIDEN: dict[str, float] = {
     "decode": 0.0,
-    "prefill": 0.0518,
+    "prefill": 0.0209,
+}
+RELEASE_FACTOR: dict[str, tuple[float, int]] = {
+    "7.2.0": (0.3149, 6),
+    "nightly": (0.5087, 6),
 }
 # fmt: on

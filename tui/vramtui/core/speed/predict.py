@@ -54,7 +54,15 @@ from vramtui.core.speed.features import (
     prefill_terms,
 )
 from vramtui.core.speed.profile import VisionProfile, model_profile
-from vramtui.core.vocab import Backend, BandwidthBasis, BufferKind, OsName, Place, Runtime
+from vramtui.core.vocab import (
+    Backend,
+    BandwidthBasis,
+    BufferKind,
+    OsName,
+    Place,
+    RocmRelease,
+    Runtime,
+)
 
 DEFAULT_PROMPT_TOKENS = 1024
 GENERATED_TOKENS = 2048  # decode speed is taken at prompt + half of this many tokens cached
@@ -279,6 +287,7 @@ def estimate_speed(
     image_size: tuple[int, int] | None = None,
     driver: str | None = None,
     llama_build: int | None = None,
+    rocm_release: str = RocmRelease.CURRENT,
 ) -> SpeedEstimate:
     """Decode, prefill and first-token time for one placement (see the module doc)."""
     inp = speed_inputs(
@@ -295,7 +304,7 @@ def estimate_speed(
     decode = 1.0 / t_dec if t_dec > 0 else 0.0
     if calibration is not None:
         decode *= calibration
-    build = prefill_build_factor(inp.key, llama_build)
+    build = prefill_build_factor(inp.key, llama_build, rocm_release)
     t_pp = prefill_seconds(inp, prompt_tokens) / build
     prefill = prompt_tokens / t_pp if t_pp > 0 else 0.0
     ttft = _first_token_seconds(inp, prompt_tokens, t_pp)
