@@ -254,16 +254,23 @@ def supported(
 
 
 def held_out_shifts(
-    check: list[Row], full: dict[str, float], builds: dict[str, int], keys: set[str] | None = None
+    check: list[Row],
+    full: dict[str, float],
+    builds: dict[str, int],
+    keys: set[str] | None = None,
+    with_release: bool = True,
 ) -> dict[str, float]:
     """Each check row's prediction at its build and ROCm release, the slope and the release
-    factor fitted without the row's model (only the slopes of `keys`, when given)."""
+    factor fitted without the row's model (only the slopes of `keys`, when given; the release
+    ignored unless `with_release`)."""
     out = {}
     for model in sorted({r.model for r in check}):
         slopes = build_slopes(check, full, builds, leave_out=model)
         if keys is not None:
             slopes = {k: v for k, v in slopes.items() if k in keys}
-        releases = release_factors(check, full, builds, slopes, leave_out=model)
+        releases = (
+            release_factors(check, full, builds, slopes, leave_out=model) if with_release else {}
+        )
         for r in check:
             if r.model == model:
                 out[r.id] = shifted(r, full[r.id], slopes, builds, releases)

@@ -20,8 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.speed_bands import FIGURE_GOAL, GOAL_COVER, WIDTH_GOAL, WITHIN
-from bench.speed_rows import ROOT, Row, load_rows, open_model, predict, row_build, row_inputs
+from bench.speed_rows import (
+    ROOT,
+    Row,
+    load_rows,
+    open_model,
+    predict,
+    row_build,
+    row_inputs,
+    row_release,
+)
 from vramtui.core.speed.bands import prefill_build_factor, speed_band
+from vramtui.core.vocab import RocmRelease
 
 FIELD_ROWS = ROOT / "tests" / "data" / "speed_rows_field.toml"
 RANGE_GOAL = {"cover": GOAL_COVER, "width": WIDTH_GOAL}
@@ -57,13 +67,19 @@ def field_sources(path: Path = FIELD_ROWS) -> dict[str, str]:
     return {k: v["text"] for k, v in data["source"].items()}
 
 
-def score(rows: list[Row], table: dict[str, float], fb: dict[str, float]) -> list[Scored]:
+def score(
+    rows: list[Row], table: dict[str, float], fb: dict[str, float], with_release: bool = True
+) -> list[Scored]:
+    """Each row as the app shows it: at its build and ROCm release (the release ignored unless
+    `with_release`)."""
     out = []
     for r in rows:
         pred = predict(r, table, fb)
         key = row_inputs(r).key
         build = row_build(r)
-        shown = pred if r.is_decode else pred * prefill_build_factor(key, build)
+        release = row_release(r) if with_release else RocmRelease.CURRENT
+        factor = prefill_build_factor(key, build, release)
+        shown = pred if r.is_decode else pred * factor
         band = speed_band(key, "decode" if r.is_decode else "prefill", build)
         low, high = band.around(shown)
         out.append(Scored(r, pred, shown, low, high))

@@ -208,7 +208,10 @@ TOOLBOX_RELEASES: dict[str, RocmRelease] = {
 
 
 def row_release(row: Row) -> RocmRelease:
-    """The ROCm release a row ran (current where it names none, or a 7.2.1+ toolbox)."""
+    """The ROCm release a row ran: its `rocm_release` (the app's words), else its toolbox's
+    (`rocm`), else current (none named, or a 7.2.1+ toolbox)."""
+    if "rocm_release" in row.raw:
+        return RocmRelease(row.raw["rocm_release"])
     return TOOLBOX_RELEASES.get(row.raw.get("rocm", ""), RocmRelease.CURRENT)
 
 

@@ -293,11 +293,11 @@ _PINNED = [
             factor=0.3149,
             rows=6,
             measured="kyuz0's Strix Halo toolbox benchmarks of 2026-01-23 and 2026-02-09",
-            end_build=8577,
+            end_build=8180,
         ),
         "ROCm 7.2.0 at llama.cpp build 7938 ran prompt processing at 0.31x the speed of ROCm "
         "7.2.1 or newer (6 llama-bench rows, kyuz0's Strix Halo toolbox benchmarks of 2026-01-23 "
-        "and 2026-02-09); llama.cpp build 8577 or newer, or ROCm 7.2.1 or newer, runs it at full "
+        "and 2026-02-09); llama.cpp build 8180 or newer, or ROCm 7.2.1 or newer, runs it at full "
         "speed",
     ),
 ]

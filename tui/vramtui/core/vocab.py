@@ -143,7 +143,7 @@ _REASON_SEVERITY = {
     ReasonCode.VULKAN_HEAPS_SPLIT: Severity.INFO,
     ReasonCode.ROCM_WINDOWS_64G: Severity.WARNING,
     ReasonCode.ROCM_WINDOWS_KV_SHARED: Severity.INFO,
-    ReasonCode.ROCM_RELEASE_SLOW_PREFILL: Severity.WARNING,
+    ReasonCode.ROCM_RELEASE_SLOW_PREFILL: Severity.INFO,
 }
 
 

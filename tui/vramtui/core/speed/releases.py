@@ -16,10 +16,13 @@ Sources:
 - kyuz0/amd-strix-halo-toolboxes benchmark results (2025-10-12 .. 2026-05-12, the check rows):
   at builds 7423 and 7670 the nightly (and 7.x alpha) toolboxes ran prefill about half as fast
   as ROCm 6.4.4 and 7.1.1 at the same build (five rows of six; Llama 2 7B Q4_0 on the alpha at
-  build 7423 ran at full speed); at build 7938 the nightlies were at full speed again. ROCm 7.2.0 ran prefill about a third as fast at builds 7816 and 7938 and at full speed
-  at build 8577; 7.2.1 and later never slowed.
-- llama.cpp's bug report "Under-Performance of Linux ROCm 7.2 binaries" (2026-02-28, an HP
-  ZBook Ultra G1a 128 GB at build 8180) reports the 7.2.0 slowdown from another machine.
+  build 7423 ran at full speed); at build 7938 the nightlies were at full speed again. ROCm
+  7.2.0 ran prefill about a third as fast at builds 7816 and 7938; 7.2.1 and later never slowed.
+- llama.cpp's bug report "Under-Performance of Linux ROCm 7.2 binaries" (2026-02-28): an HP
+  ZBook Ultra G1a 128 GB ran ROCm 7.2.0 with llama.cpp build 8180, compiled by the reporter and
+  run with ROCBLAS_USE_HIPBLASLT=0, at full speed (a field row): the first build measured at
+  full speed with 7.2.0, so the window ends there. Whether the build or that setting made the
+  difference, no public row says.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class ReleaseWindow:
 
 
 RELEASE_WINDOWS: tuple[ReleaseWindow, ...] = (
-    # the first report's build; the nightlies measured at full speed again at build 7938 (2026-02-09).
+    # the first report's build; the nightlies ran at full speed again at build 7938 (2026-02-09).
     ReleaseWindow(
         RocmRelease.NIGHTLY,
         STRIX_HALO_ROCM,
@@ -62,12 +65,12 @@ RELEASE_WINDOWS: tuple[ReleaseWindow, ...] = (
         7938,
         "kyuz0's Strix Halo toolbox benchmarks of 2025-12-21 and 2026-01-23",
     ),
-    # 7.2.0 shipped after build 7349; slow at 7816 and 7938, at full speed at 8577 (2026-03-30).
+    # 7.2.0 shipped after build 7349; slow at 7816 and 7938, at full speed at 8180 (2026-02-28).
     ReleaseWindow(
         RocmRelease.R7_2_0,
         STRIX_HALO_ROCM,
         7349,
-        8577,
+        8180,
         "kyuz0's Strix Halo toolbox benchmarks of 2026-01-23 and 2026-02-09",
     ),
 )
