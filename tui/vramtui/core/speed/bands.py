@@ -15,9 +15,9 @@ one the key's rows ran widens the range by the amount the older-build check rows
 The build is also an input to prefill (`prefill_build_factor`): on Strix Halo the older-build
 check rows ran prefill slower on RADV and ROCm and faster on AMDVLK than the fitted rows'
 build, by `BUILD_SLOPE` (log ratio per 1000 builds before it). A build newer than the data
-changes nothing but the range: no row says which way it goes. So is the ROCm release, inside the
-windows of core/speed/releases.py only (ROCm 7.2.0 and the nightlies at some builds), by
-`RELEASE_FACTOR`.
+changes nothing but the range: no row says which way it goes. The ROCm release is an input to
+prefill too, inside the windows of core/speed/releases.py only (ROCm 7.2.0 and the nightlies at
+some builds), by `RELEASE_FACTOR`.
 
 A model that runs on the CPU of a machine whose RAM bandwidth is assumed (no rating for its CPU,
 no measurement: `BandwidthBasis.ASSUMED`) could read its RAM anywhere from one channel of slow
